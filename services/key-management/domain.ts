@@ -1,0 +1,154 @@
+import { status } from '@grpc/grpc-js';
+import { ApiError, failedPrecondition, invalidArgument } from '../runtime/errors.js';
+import { MAX_VALUE_BYTES } from '../runtime/sealed-value.js';
+import {
+  decryptValue,
+  DecryptionError,
+  dekContext,
+  encryptValue,
+  generateOrgKeypair,
+  openSealedBox,
+  orgKeyContext,
+  randomBytes,
+  unwrapKey,
+  wrapKey,
+  zero,
+  KEY_BYTES,
+} from './envelope.js';
+import { kekFor, KeyringError, type MasterKeyring } from './keyring.js';
+import type { KmsStore, OrgKeyRow } from './store.js';
+
+
+export interface EncryptedValue {
+  ciphertext: Uint8Array;
+  wrappedDek: Uint8Array;
+  kekVersion: number;
+}
+
+export interface StoredValue extends EncryptedValue {
+  secretUid: string;
+  version: number;
+}
+
+export const ORG_KEY_STALE = 'ORG_KEY_STALE';
+
+/** key-management's logic: org keypairs, sealed-value opening, envelope encryption. */
+export class KeyManager {
+  constructor(
+    private readonly store: Pick<KmsStore, 'primaryOrgKey' | 'orgKey' | 'insertPrimaryOrgKey'>,
+    private readonly keyring: MasterKeyring,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The org's primary keypair, created on first use; concurrent first uses agree on one. */
+  async orgPublicKey(org: string): Promise<OrgKeyRow> {
+    const existing = await this.store.primaryOrgKey(org);
+    if (existing) return existing;
+    const created = this.newOrgKey(org);
+    if (await this.store.insertPrimaryOrgKey(created)) return created;
+    const winner = await this.store.primaryOrgKey(org);
+    if (!winner) throw new Error(`org key for ${org} vanished after a lost creation race`);
+    return winner;
+  }
+
+  private newOrgKey(org: string): OrgKeyRow {
+    const keyId = `ok_${Buffer.from(randomBytes(12)).toString('base64url')}`;
+    const { publicKey, privateKey } = generateOrgKeypair();
+    const kekVersion = this.keyring.primary;
+    const wrappedPrivateKey = wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, privateKey, orgKeyContext(org, keyId));
+    zero(privateKey);
+    return { keyId, org, state: 'primary', publicKey, wrappedPrivateKey, kekVersion, createdAt: this.now().getTime() };
+  }
+
+  /**
+   * Opens a value sealed under one of the org's keys and encrypts it under a fresh data
+   * key wrapped by the primary master key. The plaintext lives only inside this call.
+   */
+  async encryptSealedValue(req: {
+    org: string;
+    secretUid: string;
+    version: number;
+    sealedBox: Uint8Array;
+    keyId: string;
+  }): Promise<EncryptedValue> {
+    const orgKey = await this.store.orgKey(req.org, req.keyId);
+    if (!orgKey || orgKey.state === 'retired') {
+      throw failedPrecondition(
+        `key_id "${req.keyId}" is not a current key of org "${req.org}"; fetch the org public key again and reseal the value`,
+        ORG_KEY_STALE,
+      );
+    }
+    const privateKey = this.unwrap(orgKey.wrappedPrivateKey, orgKeyContext(orgKey.org, orgKey.keyId));
+    const plaintext = openSealedBox(req.sealedBox, orgKey.publicKey, privateKey);
+    zero(privateKey);
+    if (!plaintext) {
+      throw invalidArgument(
+        'sealed_box',
+        `does not open with org key "${req.keyId}"; seal the value with crypto_box_seal under that key's public key`,
+      );
+    }
+    try {
+      if (plaintext.length === 0) throw invalidArgument('sealed_box', 'the value is empty; a secret value must not be empty');
+      if (plaintext.length > MAX_VALUE_BYTES) {
+        throw invalidArgument('sealed_box', `the value is ${plaintext.length} bytes; at most ${MAX_VALUE_BYTES} (64 KiB) are allowed`);
+      }
+      return this.encrypt(req.org, req.secretUid, req.version, plaintext);
+    } finally {
+      zero(plaintext);
+    }
+  }
+
+  private encrypt(org: string, secretUid: string, version: number, plaintext: Uint8Array): EncryptedValue {
+    const aad = dekContext(org, secretUid, version);
+    const dek = randomBytes(KEY_BYTES);
+    const kekVersion = this.keyring.primary;
+    try {
+      const ciphertext = encryptValue(dek, plaintext, aad);
+      const wrappedDek = wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, dek, aad);
+      return { ciphertext, wrappedDek, kekVersion };
+    } finally {
+      zero(dek);
+    }
+  }
+
+  /** Decrypts stored values for a job launch. The caller must zero the results after use. */
+  decryptForInjection(org: string, values: StoredValue[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    try {
+      for (const v of values) {
+        const aad = dekContext(org, v.secretUid, v.version);
+        const dek = this.unwrap(v.wrappedDek, aad, v.secretUid);
+        try {
+          out.push(decryptValue(dek, v.ciphertext, aad));
+        } catch (err) {
+          throw this.corrupt(err, v.secretUid);
+        } finally {
+          zero(dek);
+        }
+      }
+      return out;
+    } catch (err) {
+      zero(...out);
+      throw err;
+    }
+  }
+
+  private unwrap(blob: Uint8Array, aad: string, secretUid?: string): Uint8Array {
+    try {
+      return unwrapKey(kekFor(this.keyring), blob, aad);
+    } catch (err) {
+      if (err instanceof KeyringError) {
+        throw failedPrecondition(`${err.message}; the operator must restore it`, 'MASTER_KEY_MISSING');
+      }
+      throw this.corrupt(err, secretUid);
+    }
+  }
+
+  private corrupt(err: unknown, secretUid?: string): unknown {
+    if (!(err instanceof DecryptionError)) return err;
+    const what = secretUid ? `the stored value of secret ${secretUid}` : 'a stored org key';
+    return new ApiError(status.DATA_LOSS, `${what} failed to authenticate; it was altered or does not belong to this context`, {
+      reason: 'CIPHERTEXT_INVALID',
+    });
+  }
+}

@@ -1,0 +1,107 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { timingSafeEqual } from 'node:crypto';
+import { KEY_BYTES, keyCheckValue, randomBytes } from './envelope.js';
+
+/** Versioned master keys (KEKs). New wraps use the primary; any listed version unwraps. */
+export interface MasterKeyring {
+  primary: number;
+  keys: Map<number, Uint8Array>;
+}
+
+interface KeyringFile {
+  format: 'vessl-master-keyring/v1';
+  primary: number;
+  keys: { version: number; key: string; createdAt: string }[];
+}
+
+export class KeyringError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyringError';
+  }
+}
+
+export function kekFor(keyring: MasterKeyring): (version: number) => Uint8Array {
+  return (version) => {
+    const key = keyring.keys.get(version);
+    if (!key) throw new KeyringError(`master key version ${version} is not in the keyring`);
+    return key;
+  };
+}
+
+export async function readKeyringFile(file: string): Promise<MasterKeyring | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KeyringError(`cannot read master keyring ${file}: ${(err as Error).message}`);
+  }
+  let parsed: KeyringFile;
+  try {
+    parsed = JSON.parse(text) as KeyringFile;
+  } catch {
+    throw new KeyringError(`master keyring ${file} is not valid JSON`);
+  }
+  if (parsed.format !== 'vessl-master-keyring/v1' || !Array.isArray(parsed.keys)) {
+    throw new KeyringError(`master keyring ${file} has an unknown format`);
+  }
+  const keys = new Map<number, Uint8Array>();
+  for (const entry of parsed.keys) {
+    const key = Buffer.from(entry.key ?? '', 'base64');
+    if (!Number.isInteger(entry.version) || entry.version < 1 || key.length !== KEY_BYTES) {
+      throw new KeyringError(`master keyring ${file}: entry for version ${entry.version} is malformed`);
+    }
+    keys.set(entry.version, new Uint8Array(key));
+  }
+  if (!keys.has(parsed.primary)) {
+    throw new KeyringError(`master keyring ${file}: primary version ${parsed.primary} is not among its keys`);
+  }
+  return { primary: parsed.primary, keys };
+}
+
+export async function keyringFileIsPrivate(file: string): Promise<boolean> {
+  return ((await stat(file)).mode & 0o077) === 0;
+}
+
+/** Creates a new keyring with version 1. Fails if the file already exists (never overwrites). */
+export async function createKeyringFile(file: string, now = new Date()): Promise<MasterKeyring> {
+  const key = randomBytes(KEY_BYTES);
+  const content: KeyringFile = {
+    format: 'vessl-master-keyring/v1',
+    primary: 1,
+    keys: [{ version: 1, key: Buffer.from(key).toString('base64'), createdAt: now.toISOString() }],
+  };
+  await writeFile(file, JSON.stringify(content, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  return { primary: 1, keys: new Map([[1, key]]) };
+}
+
+export interface RegisteredKek {
+  version: number;
+  keyCheck: Uint8Array;
+}
+
+/**
+ * Startup safety: the keyring must hold every KEK version the database has registered,
+ * with the same key material. Returns the versions the database does not know yet.
+ */
+export function checkKeyringAgainstDatabase(keyring: MasterKeyring, registered: RegisteredKek[], file: string): number[] {
+  const missing = registered.filter((r) => !keyring.keys.has(r.version)).map((r) => r.version);
+  if (missing.length > 0) {
+    throw new KeyringError(
+      `master keyring ${file} lacks version(s) ${missing.join(', ')}, which the database references; ` +
+        'restore the keyring that holds them. Refusing to start: values wrapped by those versions would be unreadable.',
+    );
+  }
+  for (const r of registered) {
+    const actual = keyCheckValue(keyring.keys.get(r.version)!);
+    if (actual.length !== r.keyCheck.length || !timingSafeEqual(actual, r.keyCheck)) {
+      throw new KeyringError(
+        `master keyring ${file}: version ${r.version} holds a different key than the one the database was written with ` +
+          '(wrong keyring file?). Refusing to start.',
+      );
+    }
+  }
+  const known = new Set(registered.map((r) => r.version));
+  return [...keyring.keys.keys()].filter((v) => !known.has(v));
+}

@@ -1,0 +1,36 @@
+import type { Migration } from '../runtime/db.js';
+
+export const kmsMigrations: Migration[] = [
+  {
+    // Master key versions the database has seen, with a key check value so a different
+    // keyring file carrying the same version numbers is caught at startup.
+    name: '20261126_001_kek_versions_and_org_keys',
+    async up(knex) {
+      await knex.schema.createTable('kms_kek_versions', (t) => {
+        t.integer('version').primary();
+        t.binary('key_check').notNullable();
+        t.string('state', 16).notNullable(); // enabled | disabled | destroyed
+        t.bigInteger('created_at').notNullable();
+      });
+      // Org X25519 keypairs; the private half is wrapped by a KEK version.
+      await knex.schema.createTable('kms_org_keys', (t) => {
+        t.string('key_id', 64).primary();
+        t.string('org', 64).notNullable();
+        t.string('state', 16).notNullable(); // primary | previous | retired
+        t.binary('public_key').notNullable();
+        t.binary('wrapped_private_key').notNullable();
+        t.integer('kek_version').notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('retired_at').nullable();
+        t.index(['org'], 'kms_org_keys_org_idx');
+        t.index(['kek_version'], 'kms_org_keys_kek_version_idx');
+      });
+      // At most one primary key per org: makes first-use creation race-safe across replicas.
+      await knex.raw(`CREATE UNIQUE INDEX kms_org_keys_one_primary ON kms_org_keys (org) WHERE state = 'primary'`);
+    },
+    async down(knex) {
+      await knex.schema.dropTable('kms_org_keys');
+      await knex.schema.dropTable('kms_kek_versions');
+    },
+  },
+];

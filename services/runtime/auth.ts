@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type JWTVerifyGetKey,
+  type CryptoKey,
+} from 'jose';
+import { permissionDenied, unauthenticated } from './errors.js';
+
+export const ROLES = ['admin', 'member', 'operator', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling, as proven by a verified token. */
+export interface Principal {
+  subject: string;
+  /** The org the token is scoped to; empty for service tokens, which act across orgs. */
+  org: string;
+  role: Role;
+}
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+}
+
+export const EMBEDDED_TOKEN_SETTINGS: TokenSettings = {
+  issuer: 'vessl-secrets-embedded',
+  audience: 'vessl-secrets',
+};
+
+export const ORG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const SUBJECT_PATTERN = /^[A-Za-z0-9._@:+-]{1,256}$/;
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+/** Verifies EdDSA JWTs against one key or a JWKS; every failure is UNAUTHENTICATED. */
+export function createTokenVerifier(
+  key: CryptoKey | JWTVerifyGetKey,
+  settings: TokenSettings,
+  now: () => Date = () => new Date(),
+): TokenVerifier {
+  return {
+    async verify(token) {
+      let payload;
+      try {
+        const options = {
+          algorithms: ['EdDSA'],
+          issuer: settings.issuer,
+          audience: settings.audience,
+          requiredClaims: ['exp', 'sub', 'role'],
+          currentDate: now(),
+        };
+        // Two overloads (key vs key resolver) in jose's types; both verify the same way.
+        payload = (
+          typeof key === 'function'
+            ? await jwtVerify(token, key, options)
+            : await jwtVerify(token, key, options)
+        ).payload;
+      } catch (err) {
+        const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
+        throw unauthenticated(expired ? 'token expired; get a new one' : 'invalid token');
+      }
+      const role = payload.role;
+      const org = typeof payload.org === 'string' ? payload.org : '';
+      if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+        throw unauthenticated('invalid token: unknown role');
+      }
+      if (typeof payload.sub !== 'string' || !SUBJECT_PATTERN.test(payload.sub)) {
+        throw unauthenticated('invalid token: bad subject');
+      }
+      if (role !== 'service' && !ORG_PATTERN.test(org)) throw unauthenticated('invalid token: bad org claim');
+      if (role === 'service' && !payload.sub.startsWith('svc:')) {
+        throw unauthenticated('invalid token: service tokens need a svc: subject');
+      }
+      return { subject: payload.sub, org, role: role as Role };
+    },
+  };
+}
+
+/** A remote JWKS (the platform's identity provider), fetched and cached by jose. */
+export function remoteKeySet(url: string): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(url));
+}
+
+export interface MintOptions {
+  subject: string;
+  org: string;
+  role: Role;
+  ttlSeconds: number;
+  settings: TokenSettings;
+  now?: Date;
+}
+
+export async function mintToken(privateKey: CryptoKey, opts: MintOptions): Promise<string> {
+  const iat = Math.floor((opts.now ?? new Date()).getTime() / 1000);
+  const jwt = new SignJWT({ org: opts.org, role: opts.role })
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+    .setSubject(opts.subject)
+    .setIssuer(opts.settings.issuer)
+    .setAudience(opts.settings.audience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + opts.ttlSeconds)
+    .setJti(randomUUID());
+  return jwt.sign(privateKey);
+}
+
+export interface IssuerKeys {
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
+
+const ISSUER_FILE = 'issuer-key.json';
+
+/**
+ * The embedded issuer's Ed25519 key, kept in the data dir (0600). Created on first use;
+ * `create: false` is for processes that must only verify or mint with an existing key.
+ */
+export async function loadIssuerKeys(dataDir: string, create: boolean): Promise<IssuerKeys> {
+  const file = path.join(dataDir, ISSUER_FILE);
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) {
+      throw new Error(`cannot read the token issuer key ${file}: ${(err as Error).message}`);
+    }
+    const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    jwk = await exportJWK(pair.privateKey);
+    // 'wx' fails if another process created it meanwhile; then read theirs.
+    try {
+      await writeFile(file, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
+    } catch (writeErr) {
+      if ((writeErr as NodeJS.ErrnoException).code !== 'EEXIST') throw writeErr;
+      return loadIssuerKeys(dataDir, false);
+    }
+  }
+  const { d: _private, ...publicJwk } = jwk;
+  return {
+    privateKey: (await importJWK({ ...jwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey,
+    publicKey: (await importJWK({ ...publicJwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey,
+  };
+}
+
+/** Supplies the bearer token a service presents to the services it calls. */
+export type ServiceTokenSource = () => Promise<string>;
+
+/** Mints short-lived service tokens with the embedded issuer and renews them before expiry. */
+export function embeddedServiceTokens(keys: IssuerKeys, serviceName: string, settings: TokenSettings): ServiceTokenSource {
+  const ttlSeconds = 600;
+  let cached: { token: string; renewAt: number } | undefined;
+  return async () => {
+    if (cached && Date.now() < cached.renewAt) return cached.token;
+    const token = await mintToken(keys.privateKey, {
+      subject: `svc:${serviceName}`,
+      org: '',
+      role: 'service',
+      ttlSeconds,
+      settings,
+    });
+    cached = { token, renewAt: Date.now() + (ttlSeconds / 2) * 1000 };
+    return token;
+  };
+}
+
+// ---- authorization ---------------------------------------------------------------
+
+/** The user roles allowed to call an org-scoped RPC, for the org named in the request. */
+export function requireOrgRole(principal: Principal, org: string, roles: readonly Role[], action: string): void {
+  if (!roles.includes(principal.role) || principal.role === 'service') {
+    throw permissionDenied(`role ${principal.role} may not ${action}`);
+  }
+  if (principal.org !== org) throw permissionDenied(`you may not ${action} in org "${org}"`);
+}
+
+/** Service-to-service RPCs: only the named services' identities. */
+export function requireService(principal: Principal, services: readonly string[], action: string): void {
+  if (principal.role !== 'service' || !services.some((s) => principal.subject === `svc:${s}`)) {
+    throw permissionDenied(`only ${services.join(', ')} may ${action}`);
+  }
+}
+
+export function requireRole(principal: Principal, roles: readonly Role[], action: string): void {
+  if (!roles.includes(principal.role)) throw permissionDenied(`role ${principal.role} may not ${action}`);
+}

@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  createTokenVerifier,
+  embeddedServiceTokens,
+  EMBEDDED_TOKEN_SETTINGS,
+  loadIssuerKeys,
+  remoteKeySet,
+  type ServiceTokenSource,
+  type TokenSettings,
+  type TokenVerifier,
+} from './auth.js';
+import type { DatabaseSettings } from './db.js';
+import { splitHostPort, type TlsSettings } from './grpc-server.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Settings every service shares, parsed once at startup: flags over env over defaults. */
+export interface CommonConfig {
+  dataDir: string;
+  databaseUrl?: string;
+  tls?: TlsSettings;
+  tokens: TokenSettings & { jwksUrl?: string; serviceTokenFile?: string };
+}
+
+export type Flags = Record<string, string | undefined>;
+
+/** Looks a setting up in flags (kebab-case) first, then in env (VESSL_ + upper snake case). */
+export function setting(flags: Flags, name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const flag = flags[name];
+  if (flag !== undefined && flag !== '') return flag;
+  const value = env[`VESSL_${name.toUpperCase().replace(/-/g, '_')}`];
+  return value === '' ? undefined : value;
+}
+
+export function parseCommonConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): CommonConfig {
+  const databaseUrl = setting(flags, 'database-url', env);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('VESSL_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite files)');
+  }
+  const certFile = setting(flags, 'tls-cert-file', env);
+  const keyFile = setting(flags, 'tls-key-file', env);
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new ConfigError('VESSL_TLS_CERT_FILE and VESSL_TLS_KEY_FILE must be set together');
+  }
+  const tls = certFile && keyFile ? { certFile, keyFile, clientCaFile: setting(flags, 'tls-client-ca-file', env) } : undefined;
+  return {
+    dataDir: path.resolve(setting(flags, 'data-dir', env) ?? '.vessl'),
+    databaseUrl,
+    tls,
+    tokens: {
+      issuer: setting(flags, 'jwt-issuer', env) ?? EMBEDDED_TOKEN_SETTINGS.issuer,
+      audience: setting(flags, 'jwt-audience', env) ?? EMBEDDED_TOKEN_SETTINGS.audience,
+      jwksUrl: setting(flags, 'jwks-url', env),
+      serviceTokenFile: setting(flags, 'service-token-file', env),
+    },
+  };
+}
+
+export function listenAddress(value: string | undefined, fallback: string): string {
+  const listen = value ?? fallback;
+  try {
+    splitHostPort(listen);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return listen;
+}
+
+export function databaseSettings(config: CommonConfig, service: string): DatabaseSettings {
+  return { url: config.databaseUrl, sqliteFile: path.join(config.dataDir, `${service}.sqlite`) };
+}
+
+/**
+ * How this process verifies callers and proves itself to other services: the platform's
+ * JWKS and a mounted service token in a cluster, or the embedded issuer in the data dir.
+ */
+export async function identityFor(
+  config: CommonConfig,
+  serviceName: string,
+  createIssuer: boolean,
+): Promise<{ verifier: TokenVerifier; serviceToken: ServiceTokenSource }> {
+  if (config.tokens.jwksUrl) {
+    const file = config.tokens.serviceTokenFile;
+    if (!file) throw new ConfigError('VESSL_JWKS_URL needs VESSL_SERVICE_TOKEN_FILE (this service\'s own token)');
+    // Re-read on every call: the platform rotates the mounted token file.
+    const serviceToken = async () => (await readFile(file, 'utf8')).trim();
+    return { verifier: createTokenVerifier(remoteKeySet(config.tokens.jwksUrl), config.tokens), serviceToken };
+  }
+  const keys = await loadIssuerKeys(config.dataDir, createIssuer);
+  return {
+    verifier: createTokenVerifier(keys.publicKey, config.tokens),
+    serviceToken: embeddedServiceTokens(keys, serviceName, config.tokens),
+  };
+}

@@ -1,0 +1,95 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+
+export type { Knex };
+
+/** One named, commented schema step. Migrations never change once released. */
+export interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export interface DatabaseSettings {
+  /** postgres://... switches to PostgreSQL; otherwise SQLite in sqliteFile. */
+  url?: string;
+  sqliteFile: string;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export function dialectOf(knex: Knex): Dialect {
+  return knex.client.config.client === 'pg' ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Opens the service's database and brings its schema up to date. Each service keeps its
+ * own migrations table so the three services can share one PostgreSQL database.
+ */
+export async function openDatabase(settings: DatabaseSettings, service: string, migrations: Migration[]): Promise<Knex> {
+  const knex = settings.url ? openPostgres(settings.url) : openSqlite(settings.sqliteFile);
+  try {
+    await knex.migrate.latest({
+      tableName: `${service}_migrations`,
+      migrationSource: {
+        getMigrations: async () => migrations,
+        getMigrationName: (m: Migration) => m.name,
+        getMigration: async (m: Migration) => m,
+      },
+    });
+  } catch (err) {
+    await knex.destroy();
+    throw err;
+  }
+  return knex;
+}
+
+function openPostgres(url: string): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: url,
+    pool: { min: 0, max: 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+function openSqlite(file: string): Knex {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // Create the file 0600 before SQLite does, so the database is never world-readable.
+  closeSync(openSync(file, 'a', 0o600));
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+        conn.pragma('foreign_keys = ON');
+        conn.pragma('busy_timeout = 5000');
+        // Overwrite deleted content (destroyed ciphertext) instead of leaving it in free pages.
+        conn.pragma('secure_delete = ON');
+        done(null, conn);
+      },
+    },
+  });
+}
+
+/** True when err is a unique-constraint violation, on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** Integers from bigint columns: PostgreSQL returns them as strings. */
+export function toNumber(value: unknown): number {
+  return typeof value === 'string' ? Number(value) : (value as number);
+}
+
+/** PostgreSQL row lock for a read-modify-write; SQLite serialises writers by itself. */
+export function forUpdate<T extends Knex.QueryBuilder>(query: T, knex: Knex): T {
+  return dialectOf(knex) === 'postgres' ? (query.forUpdate() as T) : query;
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { Client, credentials, Metadata, type ChannelCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { isServiceError } from './errors.js';
+import { completeRequest } from './request-messages.js';
+import { isLoopback, splitHostPort } from './grpc-server.js';
+
+export interface CallOptions {
+  /** Milliseconds until the call's deadline. */
+  timeoutMs?: number;
+  requestId?: string;
+}
+
+type Builtin = Date | Buffer | Uint8Array | string | number | boolean | undefined;
+/** Like ts-proto's DeepPartial: requests may leave out fields, which take proto defaults. */
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends Array<infer U>
+    ? Array<DeepPartial<U>>
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : Partial<T>;
+
+/** The async form of a ts-proto grpc-js service definition's unary methods. */
+export type UnaryClient<D> = {
+  [K in keyof D]: D[K] extends {
+    requestSerialize: (v: infer Req) => Buffer;
+    responseDeserialize: (b: Buffer) => infer Res;
+  }
+    ? (request: DeepPartial<Req>, options?: CallOptions) => Promise<Res>
+    : never;
+} & { close(): void };
+
+export interface ClientTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Plaintext on loopback only; anything else goes over TLS (system roots unless a CA is given). */
+export function channelCredentials(endpoint: string, tls?: ClientTls): ChannelCredentials {
+  const { host } = splitHostPort(endpoint);
+  if (!tls && isLoopback(host)) return credentials.createInsecure();
+  return credentials.createSsl(
+    tls?.caFile ? readFileSync(tls.caFile) : null,
+    tls?.keyFile ? readFileSync(tls.keyFile) : null,
+    tls?.certFile ? readFileSync(tls.certFile) : null,
+  );
+}
+
+/**
+ * Builds an async client for a service definition. Every call carries the bearer token
+ * from `token` and a deadline; failures reject with the grpc-js ServiceError.
+ */
+export function createUnaryClient<D extends ServiceDefinition>(
+  definition: D,
+  /** A thunk when the address is known only later (the all-in-one server's own port). */
+  endpoint: string | (() => string),
+  opts: { token: () => Promise<string>; credentials?: ChannelCredentials; defaultTimeoutMs?: number },
+): UnaryClient<D> {
+  let channel: Client | undefined;
+  const connect = (): Client => {
+    if (channel) return channel;
+    const address = typeof endpoint === 'string' ? endpoint : endpoint();
+    channel = new Client(address, opts.credentials ?? channelCredentials(address));
+    return channel;
+  };
+  const result: Record<string, unknown> = { close: () => channel?.close() };
+  for (const [key, method] of Object.entries(definition)) {
+    result[key] = async (request: unknown, callOptions: CallOptions = {}) => {
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${await opts.token()}`);
+      if (callOptions.requestId) metadata.set('x-request-id', callOptions.requestId);
+      const deadline = Date.now() + (callOptions.timeoutMs ?? opts.defaultTimeoutMs ?? 10_000);
+      return new Promise((resolve, reject) => {
+        connect().makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          completeRequest(method.path, request),
+          metadata,
+          { deadline },
+          (err, response) => (err ? reject(err) : resolve(response)),
+        );
+      });
+    };
+  }
+  return result as UnaryClient<D>;
+}
+
+export { isServiceError };

@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type handleUnaryCall,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ApiError, toServiceError, unauthenticated } from './errors.js';
+import type { Principal, TokenVerifier } from './auth.js';
+import type { Logger } from './logger.js';
+
+/** What a handler knows about the call besides its request. */
+export interface CallContext {
+  principal: Principal;
+  requestId: string;
+  log: Logger;
+  /** The RPC's short name, e.g. CreateSecret. */
+  method: string;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+
+type UnaryHandlers<D> = {
+  [K in keyof D]: D[K] extends { requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (v: infer Res) => Buffer }
+    ? UnaryHandler<Req, Res>
+    : never;
+};
+
+export interface ServiceHooks {
+  /** Called with every error before it is answered, e.g. to audit denials. */
+  onError?: (err: unknown, request: unknown, ctx: CallContext) => Promise<void>;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{8,64}$/;
+
+function bearerToken(metadata: Metadata): string | undefined {
+  const header = metadata.get('authorization')[0];
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header.trim());
+  return match?.[1];
+}
+
+export function requestIdOf(metadata: Metadata): string {
+  const given = metadata.get('x-request-id')[0];
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+}
+
+/**
+ * Adapts async handlers to grpc-js: authenticates every call, assigns a request id,
+ * maps errors in one place, and logs one line per call (method, code, time; never bodies).
+ */
+export function implementService<D extends ServiceDefinition>(
+  definition: D,
+  handlers: UnaryHandlers<D>,
+  deps: { verifier: TokenVerifier; log: Logger; hooks?: ServiceHooks },
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const key of Object.keys(definition) as (keyof D & string)[]) {
+    const method = definition[key].path.split('/').pop() ?? key;
+    const handler = handlers[key] as UnaryHandler<unknown, unknown>;
+    const unary: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      void runUnary(call, callback, method, handler, deps);
+    };
+    impl[key] = unary;
+  }
+  return impl;
+}
+
+async function runUnary(
+  call: ServerUnaryCall<unknown, unknown>,
+  callback: sendUnaryData<unknown>,
+  method: string,
+  handler: UnaryHandler<unknown, unknown>,
+  deps: { verifier: TokenVerifier; log: Logger; hooks?: ServiceHooks },
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const requestId = requestIdOf(call.metadata);
+  const log = deps.log.child({ requestId, method });
+  const reply = new Metadata();
+  reply.set('x-request-id', requestId);
+  call.sendMetadata(reply);
+  let ctx: CallContext | undefined;
+  try {
+    const token = bearerToken(call.metadata);
+    if (!token) throw unauthenticated('missing bearer token in the authorization header');
+    ctx = { principal: await deps.verifier.verify(token), requestId, log, method };
+    const response = await handler(call.request, ctx);
+    log.info({ code: 'OK', subject: ctx.principal.subject, ms: elapsedMs(started) }, 'call');
+    callback(null, response);
+  } catch (err) {
+    const mapped = toServiceError(err);
+    const fields = { code: status[mapped.code], subject: ctx?.principal.subject, ms: elapsedMs(started) };
+    if (err instanceof ApiError) log.info(fields, 'call');
+    else log.error({ ...fields, err }, 'call failed unexpectedly');
+    if (ctx && deps.hooks?.onError) {
+      await deps.hooks.onError(err, call.request, ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
+    }
+    callback(mapped, null);
+  }
+}
+
+function elapsedMs(started: bigint): number {
+  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+}
+
+// ---- the server --------------------------------------------------------------------
+
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** When set, clients must present a certificate signed by this CA. */
+  clientCaFile?: string;
+}
+
+export interface RegisteredService {
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+  /** Fully-qualified name for health checks, e.g. vessl.secrets.v1.SecretService. */
+  name: string;
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  health: HealthImplementation;
+  setServing(state: ServingStatus): void;
+  /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  if (!match) throw new Error(`listen address "${listen}" must be HOST:PORT`);
+  const port = Number(match[2]);
+  if (port > 65535) throw new Error(`listen address "${listen}" has a port above 65535`);
+  return { host: match[1], port };
+}
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function serverCredentials(listen: string, tls?: TlsSettings): ServerCredentials {
+  const { host } = splitHostPort(listen);
+  if (!tls) {
+    if (!isLoopback(host)) {
+      throw new Error(
+        `refusing to serve plaintext gRPC on ${listen}: only loopback addresses may run without TLS; ` +
+          'set VESSL_TLS_CERT_FILE and VESSL_TLS_KEY_FILE, or listen on 127.0.0.1',
+      );
+    }
+    return ServerCredentials.createInsecure();
+  }
+  const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
+  return ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    Boolean(ca),
+  );
+}
+
+export async function startGrpcServer(opts: {
+  listen: string;
+  services: RegisteredService[];
+  descriptorSet?: Buffer;
+  tls?: TlsSettings;
+  log: Logger;
+}): Promise<RunningServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  for (const svc of opts.services) {
+    server.addService(svc.definition, svc.implementation);
+    health.setStatus(svc.name, 'NOT_SERVING');
+  }
+  health.addToServer(server);
+  if (opts.descriptorSet) {
+    new ReflectionService(loadFileDescriptorSetFromBuffer(opts.descriptorSet)).addToServer(server);
+  }
+  const credentials = serverCredentials(opts.listen, opts.tls);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(opts.listen, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort))),
+  );
+  const setServing = (state: ServingStatus) => {
+    health.setStatus('', state);
+    for (const svc of opts.services) health.setStatus(svc.name, state);
+  };
+  return {
+    server,
+    port,
+    health,
+    setServing,
+    async shutdown(graceMs = 10_000) {
+      setServing('NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

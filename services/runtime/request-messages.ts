@@ -1,0 +1,33 @@
+import * as kms from '../gen/vessl/kms/v1/kms.js';
+import * as secrets from '../gen/vessl/secrets/v1/secrets.js';
+
+interface MessageType {
+  fromPartial(object: unknown): unknown;
+}
+
+const MODULES: Record<string, unknown>[] = [kms, secrets];
+
+/**
+ * Maps an RPC path to its request type's fromPartial, so callers may leave fields out
+ * (ts-proto's encoders need every field). buf's STANDARD lint guarantees requests are
+ * named <Method>Request, which is what makes this lookup exact.
+ */
+const byPath = new Map<string, MessageType>();
+for (const mod of MODULES) {
+  for (const value of Object.values(mod)) {
+    if (typeof value !== 'object' || value === null) continue;
+    for (const method of Object.values(value as Record<string, unknown>)) {
+      const m = method as { path?: unknown };
+      if (typeof m?.path !== 'string') continue;
+      const name = m.path.split('/').pop()!;
+      const type = mod[`${name}Request`] as MessageType | undefined;
+      if (type?.fromPartial) byPath.set(m.path, type);
+    }
+  }
+}
+
+export function completeRequest(path: string, request: unknown): unknown {
+  const type = byPath.get(path);
+  if (!type) throw new Error(`no request type known for ${path}`);
+  return type.fromPartial(request);
+}

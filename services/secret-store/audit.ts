@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
+
+export type AuditAction =
+  | 'secret.created'
+  | 'secret.value_rotated'
+  | 'secret.key_renamed'
+  | 'secret.description_edited'
+  | 'secret.deleted'
+  | 'call.denied';
+
+/** One audit event. Never holds a value, a sealed box or a token. */
+export interface AuditEvent {
+  org: string;
+  time: number;
+  actor: string;
+  action: AuditAction;
+  secretName?: string;
+  secretUid?: string;
+  secretVersion?: number;
+  requestId: string;
+  details: Record<string, string | number | boolean>;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** sha256 over the previous hash and the event's canonical fields. */
+export function auditHash(prevHash: string, seq: number, e: AuditEvent): string {
+  const canonical = JSON.stringify([
+    prevHash,
+    e.org,
+    seq,
+    e.time,
+    e.actor,
+    e.action,
+    e.secretName ?? null,
+    e.secretUid ?? null,
+    e.secretVersion ?? null,
+    e.requestId,
+    Object.keys(e.details)
+      .sort()
+      .map((k) => [k, e.details[k]]),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Appends events to their org's chain inside the caller's transaction: no audit, no change.
+ * The head row is locked for the append, so concurrent writers (and replicas) queue up.
+ */
+export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
+  for (const event of events) {
+    await trx('secret_audit_heads').insert({ org: event.org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
+    const head = await forUpdate(trx('secret_audit_heads').where({ org: event.org }).first('seq', 'hash'), trx);
+    const seq = toNumber(head.seq) + 1;
+    const hash = auditHash(head.hash, seq, event);
+    await trx('secret_audit_events').insert({
+      org: event.org,
+      seq,
+      time: event.time,
+      actor: event.actor,
+      action: event.action,
+      secret_name: event.secretName ?? null,
+      secret_uid: event.secretUid ?? null,
+      secret_version: event.secretVersion ?? null,
+      request_id: event.requestId,
+      details: JSON.stringify(event.details),
+      prev_hash: head.hash,
+      hash,
+    });
+    await trx('secret_audit_heads').where({ org: event.org }).update({ seq, hash });
+  }
+}
+
+interface AuditRecord {
+  org: string;
+  seq: number | string;
+  time: number | string;
+  actor: string;
+  action: AuditAction;
+  secret_name: string | null;
+  secret_uid: string | null;
+  secret_version: number | string | null;
+  request_id: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export async function listAuditEvents(knex: Knex, org: string): Promise<StoredAuditEvent[]> {
+  const rows: AuditRecord[] = await knex('secret_audit_events').where({ org }).orderBy('seq');
+  return rows.map((r) => ({
+    org: r.org,
+    seq: toNumber(r.seq),
+    time: toNumber(r.time),
+    actor: r.actor,
+    action: r.action,
+    secretName: r.secret_name ?? undefined,
+    secretUid: r.secret_uid ?? undefined,
+    secretVersion: r.secret_version === null ? undefined : toNumber(r.secret_version),
+    requestId: r.request_id,
+    details: JSON.parse(r.details) as AuditEvent['details'],
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }));
+}

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
+import type { AuditEvent } from './audit.js';
+import { NameTakenError, type EncryptedValue, type SecretRow, type SecretStore } from './store.js';
+
+export interface SealedValue {
+  sealedBox: Buffer;
+  keyId: string;
+}
+
+/** Opens a sealed value and encrypts it for one secret version (key-management's job). */
+export type EncryptSealedValue = (req: {
+  org: string;
+  secretUid: string;
+  version: number;
+  sealedBox: Buffer;
+  keyId: string;
+}) => Promise<EncryptedValue>;
+
+export interface Actor {
+  subject: string;
+  requestId: string;
+}
+
+export interface SecretChanges {
+  key?: string;
+  description?: string;
+  value?: SealedValue;
+}
+
+const MAX_UPDATE_ATTEMPTS = 3;
+
+export const newSecretUid = () => `s_${randomBytes(15).toString('base64url')}`;
+
+const secretNotFound = (org: string, name: string) =>
+  notFound(`secret "${name}" not found in org "${org}"`, 'SECRET_NOT_FOUND');
+
+/** secret-store's logic. Never sees a plaintext value: only sealed boxes and ciphertext. */
+export class SecretManager {
+  constructor(
+    private readonly store: SecretStore,
+    private readonly encrypt: EncryptSealedValue,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private event(org: string, actor: Actor, action: AuditEvent['action'], row: SecretRow, details: AuditEvent['details'] = {}): AuditEvent {
+    return {
+      org,
+      time: this.now(),
+      actor: actor.subject,
+      action,
+      secretName: row.name,
+      secretUid: row.uid,
+      secretVersion: row.version,
+      requestId: actor.requestId,
+      details,
+    };
+  }
+
+  async create(org: string, fields: { name: string; key: string; description: string }, value: SealedValue, actor: Actor): Promise<SecretRow> {
+    if (await this.store.getLive(org, fields.name)) throw this.nameTaken(org, fields.name);
+    const uid = newSecretUid();
+    const encrypted = await this.encrypt({ org, secretUid: uid, version: 1, ...value });
+    const at = this.now();
+    const row: SecretRow = {
+      uid,
+      org,
+      ...fields,
+      version: 1,
+      value: encrypted,
+      createdAt: at,
+      createdBy: actor.subject,
+      updatedAt: at,
+      updatedBy: actor.subject,
+      valueUpdatedAt: at,
+    };
+    try {
+      await this.store.insert(row, [this.event(org, actor, 'secret.created', row, { key: row.key })]);
+    } catch (err) {
+      if (err instanceof NameTakenError) throw this.nameTaken(org, fields.name);
+      throw err;
+    }
+    return row;
+  }
+
+  private nameTaken(org: string, name: string) {
+    return alreadyExists(`secret "${name}" already exists in org "${org}"; update it, or delete it first`);
+  }
+
+  async get(org: string, name: string): Promise<SecretRow> {
+    const row = await this.store.getLive(org, name);
+    if (!row) throw secretNotFound(org, name);
+    return row;
+  }
+
+  /**
+   * Applies the changes to the live secret. A value rotation is encrypted for version+1;
+   * if another writer got there first the whole step is redone on the fresh row.
+   */
+  async update(org: string, name: string, changes: SecretChanges, actor: Actor): Promise<SecretRow> {
+    for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.get(org, name);
+      const next = await this.applyChanges(current, changes, actor);
+      if (next) return next;
+    }
+    throw aborted(`secret "${name}" kept changing concurrently; retry the update`);
+  }
+
+  private async applyChanges(current: SecretRow, changes: SecretChanges, actor: Actor): Promise<SecretRow | undefined> {
+    const org = current.org;
+    const at = this.now();
+    const next: SecretRow = { ...current, updatedAt: at, updatedBy: actor.subject };
+    const audit: AuditEvent[] = [];
+    if (changes.key !== undefined && changes.key !== current.key) {
+      next.key = changes.key;
+      audit.push(this.event(org, actor, 'secret.key_renamed', next, { from: current.key, to: changes.key }));
+    }
+    if (changes.description !== undefined && changes.description !== current.description) {
+      next.description = changes.description;
+      audit.push(this.event(org, actor, 'secret.description_edited', next));
+    }
+    if (changes.value) {
+      next.version = current.version + 1;
+      next.value = await this.encrypt({ org, secretUid: current.uid, version: next.version, ...changes.value });
+      next.valueUpdatedAt = at;
+      audit.push(this.event(org, actor, 'secret.value_rotated', next, { previousVersion: current.version }));
+    }
+    if (audit.length === 0) return current; // nothing changes: no write, no event
+    const applied = await this.store.update(
+      current.uid,
+      current.version,
+      {
+        key: next.key === current.key ? undefined : next.key,
+        description: next.description === current.description ? undefined : next.description,
+        value: changes.value ? next.value : undefined,
+        version: next.version,
+        updatedAt: at,
+        updatedBy: actor.subject,
+      },
+      audit,
+    );
+    return applied ? next : undefined;
+  }
+
+  async delete(org: string, name: string, actor: Actor): Promise<SecretRow> {
+    const current = await this.get(org, name);
+    const at = this.now();
+    const deleted: SecretRow = { ...current, value: undefined, deletedAt: at, deletedBy: actor.subject, updatedAt: at, updatedBy: actor.subject };
+    const done = await this.store.softDelete(current.uid, at, actor.subject, [this.event(org, actor, 'secret.deleted', deleted)]);
+    if (!done) throw secretNotFound(org, name);
+    return deleted;
+  }
+
+  /** The ciphertext of live secrets for one launch, in the order asked; NOT_FOUND names the first missing. */
+  async resolve(org: string, names: string[]): Promise<SecretRow[]> {
+    const rows = await this.store.getLiveMany(org, names);
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    return names.map((name) => {
+      const row = byName.get(name);
+      if (!row?.value) throw notFound(`secret "${name}" not found in org "${org}" (unknown or deleted)`, 'SECRET_NOT_FOUND');
+      return row;
+    });
+  }
+
+  async recordDenial(org: string, actor: Actor & { role: string }, method: string): Promise<void> {
+    await this.store.appendAudit([
+      { org, time: this.now(), actor: actor.subject, action: 'call.denied', requestId: actor.requestId, details: { method, role: actor.role } },
+    ]);
+  }
+}
+
+export interface ListPage {
+  rows: SecretRow[];
+  /** Position after the last row when more rows may follow. */
+  next?: { name: string; uid: string };
+}
+
+export async function listSecrets(store: Pick<SecretStore, 'list'>, query: Parameters<SecretStore['list']>[0]): Promise<ListPage> {
+  // Fetch one extra row to know whether another page follows.
+  const rows = await store.list({ ...query, limit: query.limit + 1 });
+  if (rows.length <= query.limit) return { rows };
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return { rows: page, next: { name: last.name, uid: last.uid } };
+}

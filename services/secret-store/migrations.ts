@@ -1,0 +1,70 @@
+import type { Migration } from '../runtime/db.js';
+
+export const secretStoreMigrations: Migration[] = [
+  {
+    // Secret metadata and at-rest ciphertext. Deleted rows keep their metadata for audit;
+    // their ciphertext, wrapped DEK and KEK version are nulled at deletion.
+    name: '20261126_001_secrets',
+    async up(knex) {
+      await knex.schema.createTable('secrets', (t) => {
+        t.string('uid', 40).primary();
+        t.string('org', 64).notNullable();
+        t.string('name', 128).notNullable();
+        t.string('key', 256).notNullable();
+        t.text('description').notNullable();
+        t.bigInteger('version').notNullable();
+        t.binary('ciphertext').nullable();
+        t.binary('wrapped_dek').nullable();
+        t.integer('kek_version').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.string('created_by', 256).notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.string('updated_by', 256).notNullable();
+        t.bigInteger('value_updated_at').notNullable();
+        t.bigInteger('deleted_at').nullable();
+        t.string('deleted_by', 256).nullable();
+        // Listing walks (org, name, uid) in order; keyset pagination uses the same columns.
+        t.index(['org', 'name', 'uid'], 'secrets_org_name_uid_idx');
+        // Rewrap finds the rows still wrapped by an old master key version.
+        t.index(['kek_version'], 'secrets_kek_version_idx');
+      });
+      // A name is unique among an org's LIVE secrets only: deleting frees it at once.
+      await knex.raw('CREATE UNIQUE INDEX secrets_live_name_unique ON secrets (org, name) WHERE deleted_at IS NULL');
+    },
+    async down(knex) {
+      await knex.schema.dropTable('secrets');
+    },
+  },
+  {
+    // Append-only, hash-chained audit log: one chain per org, its head kept in
+    // secret_audit_heads so appends serialise per org (row lock on PostgreSQL).
+    name: '20261126_002_audit_log',
+    async up(knex) {
+      await knex.schema.createTable('secret_audit_events', (t) => {
+        t.bigIncrements('id', { primaryKey: true });
+        t.string('org', 64).notNullable();
+        t.bigInteger('seq').notNullable();
+        t.bigInteger('time').notNullable();
+        t.string('actor', 256).notNullable();
+        t.string('action', 64).notNullable();
+        t.string('secret_name', 128).nullable();
+        t.string('secret_uid', 40).nullable();
+        t.bigInteger('secret_version').nullable();
+        t.string('request_id', 64).notNullable();
+        t.text('details').notNullable();
+        t.string('prev_hash', 64).notNullable();
+        t.string('hash', 64).notNullable();
+        t.unique(['org', 'seq'], { indexName: 'secret_audit_events_org_seq_unique' });
+      });
+      await knex.schema.createTable('secret_audit_heads', (t) => {
+        t.string('org', 64).primary();
+        t.bigInteger('seq').notNullable();
+        t.string('hash', 64).notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('secret_audit_heads');
+      await knex.schema.dropTable('secret_audit_events');
+    },
+  },
+];

@@ -1,0 +1,180 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { SecretServiceService, Secret_State, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
+import { ApiError, fromServiceError, isServiceError, unavailable } from '../runtime/errors.js';
+import { implementService, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
+import type { Logger } from '../runtime/logger.js';
+import { Violations } from '../runtime/validation.js';
+import { ORG_PATTERN } from '../runtime/auth.js';
+import { listSecrets, type Actor, type SecretManager, type SecretChanges } from './domain.js';
+import { decodePageToken, encodePageToken } from './page-token.js';
+import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
+import type { SecretRow, SecretStore } from './store.js';
+
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 1000;
+const MAX_RESOLVE = 256;
+const UPDATABLE_PATHS = ['key', 'description', 'value'] as const;
+
+/** Explicit mapper: a stored row never leaves as it is (it holds ciphertext). */
+export function toSecretMessage(row: SecretRow): Secret {
+  return {
+    org: row.org,
+    name: row.name,
+    uid: row.uid,
+    key: row.key,
+    description: row.description,
+    version: row.version,
+    state: row.deletedAt === undefined ? Secret_State.STATE_ACTIVE : Secret_State.STATE_DELETED,
+    createTime: new Date(row.createdAt),
+    updateTime: new Date(row.updatedAt),
+    valueUpdateTime: new Date(row.valueUpdatedAt),
+    deleteTime: row.deletedAt === undefined ? undefined : new Date(row.deletedAt),
+    createBy: row.createdBy,
+    updateBy: row.updatedBy,
+    deleteBy: row.deletedBy ?? '',
+  };
+}
+
+function toResolved(row: SecretRow): ResolvedSecret {
+  return {
+    name: row.name,
+    uid: row.uid,
+    key: row.key,
+    version: row.version,
+    ciphertext: Buffer.from(row.value!.ciphertext),
+    wrappedDek: Buffer.from(row.value!.wrappedDek),
+    kekVersion: row.value!.kekVersion,
+  };
+}
+
+const actorOf = (ctx: CallContext): Actor => ({ subject: ctx.principal.subject, requestId: ctx.requestId });
+
+/**
+ * Maps key-management's answer for a sealed value to what the caller of secret-store may
+ * see: input errors keep their meaning (fields renamed into this request), an unreachable
+ * key-management is UNAVAILABLE, anything else stays internal.
+ */
+export function kmsErrorToApi(err: unknown): unknown {
+  if (!isServiceError(err)) return err;
+  const e = err as ServiceError;
+  if (e.code === status.INVALID_ARGUMENT || e.code === status.FAILED_PRECONDITION) {
+    return fromServiceError(e, (field) => `value.${field}`);
+  }
+  if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
+    return unavailable('key-management is unavailable; nothing was written, retry shortly');
+  }
+  return new Error(`key-management answered ${status[e.code]}: ${e.details}`);
+}
+
+export function secretStoreService(deps: {
+  secrets: SecretManager;
+  store: Pick<SecretStore, 'list'>;
+  verifier: TokenVerifier;
+  log: Logger;
+}): RegisteredService {
+  const { secrets } = deps;
+  const implementation = implementService(
+    SecretServiceService,
+    {
+      async createSecret(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
+        const name = req.secret?.name ?? '';
+        const description = req.secret?.description ?? '';
+        let key = req.secret?.key ?? '';
+        const v = new Violations();
+        checkName(v, name, 'secret.name');
+        if (key === '' && isValidKey(name)) key = name;
+        else if (key === '') v.add('secret.key', `is required because name "${name}" is not a valid environment variable name`);
+        else checkKey(v, key, 'secret.key');
+        checkDescription(v, description, 'secret.description');
+        checkSealedValue(v, req.value, 'value.');
+        v.throwIfAny();
+        const row = await secrets
+          .create(req.org, { name, key, description }, req.value!, actorOf(ctx))
+          .catch((err: unknown) => Promise.reject(kmsErrorToApi(err)));
+        return toSecretMessage(row);
+      },
+      async getSecret(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin', 'member'], 'read secret metadata');
+        const v = new Violations();
+        checkName(v, req.name, 'name');
+        v.throwIfAny();
+        return toSecretMessage(await secrets.get(req.org, req.name));
+      },
+      async listSecrets(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin', 'member'], 'list secrets');
+        new Violations().check(req.pageSize >= 0, 'page_size', 'must not be negative').throwIfAny();
+        const after = req.pageToken ? decodePageToken(req.pageToken, { org: req.org, showDeleted: req.showDeleted }) : undefined;
+        const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
+        const page = await listSecrets(deps.store, { org: req.org, showDeleted: req.showDeleted, limit, after });
+        return {
+          secrets: page.rows.map(toSecretMessage),
+          nextPageToken: page.next ? encodePageToken({ org: req.org, showDeleted: req.showDeleted, after: page.next }) : '',
+        };
+      },
+      async updateSecret(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin'], 'update secrets');
+        const name = req.secret?.name ?? '';
+        const paths = req.updateMask ?? [];
+        const v = new Violations();
+        checkName(v, name, 'secret.name');
+        if (paths.length === 0) v.add('update_mask', 'must name at least one of: key, description, value');
+        for (const p of paths) {
+          v.check((UPDATABLE_PATHS as readonly string[]).includes(p), 'update_mask', `"${p}" cannot be updated; allowed: key, description, value (the name is not renamable)`);
+        }
+        const changes: SecretChanges = {};
+        if (paths.includes('key')) {
+          changes.key = req.secret?.key ?? '';
+          checkKey(v, changes.key, 'secret.key');
+        }
+        if (paths.includes('description')) {
+          changes.description = req.secret?.description ?? '';
+          checkDescription(v, changes.description, 'secret.description');
+        }
+        if (paths.includes('value')) {
+          checkSealedValue(v, req.value, 'value.');
+          changes.value = req.value;
+        } else if (req.value) {
+          v.add('value', 'is set but update_mask does not include "value"');
+        }
+        v.throwIfAny();
+        const row = await secrets.update(req.org, name, changes, actorOf(ctx)).catch((err: unknown) => Promise.reject(kmsErrorToApi(err)));
+        return toSecretMessage(row);
+      },
+      async deleteSecret(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin'], 'delete secrets');
+        const v = new Violations();
+        checkName(v, req.name, 'name');
+        v.throwIfAny();
+        return toSecretMessage(await secrets.delete(req.org, req.name, actorOf(ctx)));
+      },
+      async resolveSecrets(req, ctx) {
+        requireService(ctx.principal, ['job-launcher'], 'resolve secrets for a launch');
+        const v = new Violations()
+          .org(req.org)
+          .check(req.names.length > 0, 'names', 'name at least one secret')
+          .check(req.names.length <= MAX_RESOLVE, 'names', `at most ${MAX_RESOLVE} secrets per launch`)
+          .check(new Set(req.names).size === req.names.length, 'names', 'each secret at most once');
+        req.names.forEach((n, i) => checkName(v, n, `names[${i}]`));
+        v.throwIfAny();
+        return { secrets: (await secrets.resolve(req.org, req.names)).map(toResolved) };
+      },
+    },
+    {
+      verifier: deps.verifier,
+      log: deps.log,
+      hooks: {
+        // Every denial is audited in the org the caller tried to act in.
+        async onError(err, request, ctx) {
+          if (!(err instanceof ApiError) || err.reason !== 'PERMISSION_DENIED') return;
+          const org = (request as { org?: unknown }).org;
+          if (typeof org !== 'string' || !ORG_PATTERN.test(org)) return;
+          await secrets.recordDenial(org, { ...actorOf(ctx), role: ctx.principal.role }, ctx.method);
+        },
+      },
+    },
+  );
+  return { definition: SecretServiceService, implementation, name: 'vessl.secrets.v1.SecretService' };
+}
+

@@ -1,0 +1,203 @@
+import { isUniqueViolation, toNumber, type Knex } from '../runtime/db.js';
+import { appendAuditEvents, type AuditEvent } from './audit.js';
+
+export interface EncryptedValue {
+  ciphertext: Uint8Array;
+  wrappedDek: Uint8Array;
+  kekVersion: number;
+}
+
+/** A secret as stored. `value` is absent once the secret is deleted. */
+export interface SecretRow {
+  uid: string;
+  org: string;
+  name: string;
+  key: string;
+  description: string;
+  version: number;
+  value?: EncryptedValue;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+  updatedBy: string;
+  valueUpdatedAt: number;
+  deletedAt?: number;
+  deletedBy?: string;
+}
+
+export interface ListQuery {
+  org: string;
+  showDeleted: boolean;
+  limit: number;
+  /** Keyset position: rows strictly after (name, uid). */
+  after?: { name: string; uid: string };
+}
+
+export interface SecretChange {
+  key?: string;
+  description?: string;
+  value?: EncryptedValue;
+  version?: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+export class NameTakenError extends Error {
+  constructor() {
+    super('a live secret with this name exists');
+  }
+}
+
+/**
+ * secret-store's storage, one knex implementation for SQLite and PostgreSQL. Every write
+ * appends its audit events in the same transaction.
+ */
+export interface SecretStore {
+  /** Inserts a live secret; throws NameTakenError when the name is taken. */
+  insert(row: SecretRow, audit: AuditEvent[]): Promise<void>;
+  getLive(org: string, name: string): Promise<SecretRow | undefined>;
+  getLiveMany(org: string, names: string[]): Promise<SecretRow[]>;
+  list(query: ListQuery): Promise<SecretRow[]>;
+  /** Applies a change if the row is still live at `expectedVersion`; false when it is not. */
+  update(uid: string, expectedVersion: number, change: SecretChange, audit: AuditEvent[]): Promise<boolean>;
+  /** Soft-deletes and destroys the ciphertext; false when the row is no longer live. */
+  softDelete(uid: string, at: number, by: string, audit: AuditEvent[]): Promise<boolean>;
+  appendAudit(audit: AuditEvent[]): Promise<void>;
+  ping(): Promise<void>;
+}
+
+interface SecretRecord {
+  uid: string;
+  org: string;
+  name: string;
+  key: string;
+  description: string;
+  version: number | string;
+  ciphertext: Buffer | null;
+  wrapped_dek: Buffer | null;
+  kek_version: number | null;
+  created_at: number | string;
+  created_by: string;
+  updated_at: number | string;
+  updated_by: string;
+  value_updated_at: number | string;
+  deleted_at: number | string | null;
+  deleted_by: string | null;
+}
+
+function fromRecord(r: SecretRecord): SecretRow {
+  const row: SecretRow = {
+    uid: r.uid,
+    org: r.org,
+    name: r.name,
+    key: r.key,
+    description: r.description,
+    version: toNumber(r.version),
+    createdAt: toNumber(r.created_at),
+    createdBy: r.created_by,
+    updatedAt: toNumber(r.updated_at),
+    updatedBy: r.updated_by,
+    valueUpdatedAt: toNumber(r.value_updated_at),
+  };
+  if (r.ciphertext && r.wrapped_dek && r.kek_version !== null) {
+    row.value = { ciphertext: new Uint8Array(r.ciphertext), wrappedDek: new Uint8Array(r.wrapped_dek), kekVersion: r.kek_version };
+  }
+  if (r.deleted_at !== null) {
+    row.deletedAt = toNumber(r.deleted_at);
+    row.deletedBy = r.deleted_by ?? '';
+  }
+  return row;
+}
+
+const valueColumns = (value: EncryptedValue) => ({
+  ciphertext: Buffer.from(value.ciphertext),
+  wrapped_dek: Buffer.from(value.wrappedDek),
+  kek_version: value.kekVersion,
+});
+
+export function createSecretStore(knex: Knex): SecretStore {
+  const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
+  return {
+    async insert(row, audit) {
+      if (!row.value) throw new Error('a new secret needs its encrypted value');
+      try {
+        await knex.transaction(async (trx) => {
+          await trx('secrets').insert({
+            uid: row.uid,
+            org: row.org,
+            name: row.name,
+            key: row.key,
+            description: row.description,
+            version: row.version,
+            ...valueColumns(row.value!),
+            created_at: row.createdAt,
+            created_by: row.createdBy,
+            updated_at: row.updatedAt,
+            updated_by: row.updatedBy,
+            value_updated_at: row.valueUpdatedAt,
+          });
+          await appendAuditEvents(trx, audit);
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new NameTakenError();
+        throw err;
+      }
+    },
+    async getLive(org, name) {
+      const r = await live(knex).where({ org, name }).first();
+      return r ? fromRecord(r) : undefined;
+    },
+    async getLiveMany(org, names) {
+      if (names.length === 0) return [];
+      const rows = await live(knex).where({ org }).whereIn('name', names);
+      return rows.map(fromRecord);
+    },
+    async list(query) {
+      const q = knex<SecretRecord>('secrets').where({ org: query.org });
+      if (!query.showDeleted) q.whereNull('deleted_at');
+      if (query.after) {
+        const { name, uid } = query.after;
+        q.andWhere((w) => w.where('name', '>', name).orWhere((w2) => w2.where('name', name).andWhere('uid', '>', uid)));
+      }
+      const rows = await q.orderBy([{ column: 'name' }, { column: 'uid' }]).limit(query.limit);
+      return rows.map(fromRecord);
+    },
+    async update(uid, expectedVersion, change, audit) {
+      return knex.transaction(async (trx) => {
+        const columns: Record<string, unknown> = { updated_at: change.updatedAt, updated_by: change.updatedBy };
+        if (change.key !== undefined) columns.key = change.key;
+        if (change.description !== undefined) columns.description = change.description;
+        if (change.value) {
+          Object.assign(columns, valueColumns(change.value), { version: change.version, value_updated_at: change.updatedAt });
+        }
+        const count = await live(trx).where({ uid, version: expectedVersion }).update(columns);
+        if (count === 0) return false;
+        await appendAuditEvents(trx, audit);
+        return true;
+      });
+    },
+    async softDelete(uid, at, by, audit) {
+      return knex.transaction(async (trx) => {
+        const count = await live(trx).where({ uid }).update({
+          deleted_at: at,
+          deleted_by: by,
+          updated_at: at,
+          updated_by: by,
+          // Destroy the value at once: ciphertext and wrapped data key.
+          ciphertext: null,
+          wrapped_dek: null,
+          kek_version: null,
+        });
+        if (count === 0) return false;
+        await appendAuditEvents(trx, audit);
+        return true;
+      });
+    },
+    async appendAudit(audit) {
+      await knex.transaction((trx) => appendAuditEvents(trx, audit));
+    },
+    async ping() {
+      await knex.raw('select 1');
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, type Role } from '../runtime/auth.js';
+import { ConfigError, listenAddress, parseCommonConfig, setting, type Flags } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
+import { keyringFileOf } from '../key-management/app.js';
+import { startAllInOne } from './all-in-one.js';
+import { credentialsFile, ensureCredentials } from './credentials.js';
+
+const USAGE = `vessl-secrets: the vessl-secrets server
+
+  vessl-secrets up [--listen HOST:PORT] [--data-dir DIR] [--database-url URL] [--org ORG]
+      Runs key-management and secret-store in one process on one port (the embedded default).
+      Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_DATA_DIR (./.vessl), VESSL_DATABASE_URL
+      (SQLite files in the data dir unless postgres://...), VESSL_MASTER_KEYRING_FILE.
+
+  vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
+      Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
+      DURATION: e.g. 30m, 12h, 7d (default 1h).
+`;
+
+class UsageError extends Error {}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})([smhd])$/.exec(text);
+  if (!match) throw new UsageError(`--ttl "${text}" is not a duration like 30m, 12h or 7d`);
+  return Number(match[1]) * DURATION_UNITS[match[2]];
+}
+
+async function up(flags: Flags): Promise<void> {
+  const config = parseCommonConfig(flags);
+  const listen = listenAddress(setting(flags, 'listen'), '127.0.0.1:50051');
+  const org = setting(flags, 'org') ?? 'default';
+  if (!ORG_PATTERN.test(org)) throw new ConfigError(`--org "${org}" is not a valid org name`);
+  process.umask(0o077); // every file the server creates (databases, WAL, keyring) is 0600
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger('vessl-secrets');
+  const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), log });
+  const keys = await loadIssuerKeys(config.dataDir, true);
+  const { written } = await ensureCredentials(config.dataDir, running.endpoint, org, keys, config.tokens);
+  const file = credentialsFile(config.dataDir);
+  process.stdout.write(
+    [
+      `vessl-secrets is serving on ${running.endpoint} (data: ${config.dataDir}, database: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'})`,
+      `${written ? 'Wrote' : 'Using'} ${file}: admin, member and operator tokens for org "${org}".`,
+      `Log in as the admin:   vesslctl auth login --credentials ${file}`,
+      `or as a member:        vesslctl auth login --credentials ${file} --role member`,
+      `More tokens:           vessl-secrets token mint --org ${org} --role member --subject alice`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight calls');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function tokenMint(flags: Flags): Promise<void> {
+  const config = parseCommonConfig(flags);
+  const { org, role, subject } = flags;
+  if (!role || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  if (!subject) throw new UsageError('--subject is required (who the token is for, e.g. alice or svc:job-launcher)');
+  if (role !== 'service' && (!org || !ORG_PATTERN.test(org))) throw new UsageError('--org is required: a valid org name');
+  const keys = await loadIssuerKeys(config.dataDir, false);
+  const token = await mintToken(keys.privateKey, {
+    subject,
+    org: org ?? '',
+    role: role as Role,
+    ttlSeconds: parseDuration(flags.ttl ?? '1h'),
+    settings: config.tokens,
+  });
+  process.stdout.write(token + '\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      listen: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'database-url': { type: 'string' },
+      'master-keyring-file': { type: 'string' },
+      org: { type: 'string' },
+      role: { type: 'string' },
+      subject: { type: 'string' },
+      ttl: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const flags = values as Flags & { help?: boolean };
+  const command = positionals.join(' ');
+  if (flags.help || command === '' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'up') return up(flags);
+  if (command === 'token mint') return tokenMint(flags);
+  throw new UsageError(`unknown command "${command}"`);
+}
+
+export function run(argv: string[]): void {
+  main(argv).catch((err: unknown) => {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`error: ${(err as Error).message}\n${usage ? 'Run `vessl-secrets --help` for usage.\n' : ''}`);
+    process.exit(usage ? 2 : 1);
+  });
+}

@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { engines } from './support/postgres.js';
+import { describeFailure, failure, startTestSystem, type TestSystem } from './support/system.js';
+
+/** Reads values back the only way the system allows: as the job launcher would, at launch. */
+async function decryptedValues(sys: TestSystem, org: string, names: string[]): Promise<Buffer[]> {
+  const launcher = await sys.token('service', { subject: 'svc:job-launcher' });
+  const resolved = await sys.secrets(launcher).resolveSecrets({ org, names });
+  const { values } = await sys.kms(launcher).decryptForInjection({
+    org,
+    values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
+  });
+  return values;
+}
+
+for (const engine of engines()) {
+  describe(`secrets over gRPC (${engine.name})`, function () {
+    let sys: TestSystem;
+    let admin: string;
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+      admin = await sys.token('admin');
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    it('creates a secret whose value decrypts to exactly what was sealed', async () => {
+      const s = sys.secrets(admin);
+      const created = await s.createSecret({ org: 'acme', secret: { name: 'HF_TOKEN', key: '', description: 'hub' }, value: await sys.seal('hf_abc123') });
+      expect(created).to.include({ org: 'acme', name: 'HF_TOKEN', key: 'HF_TOKEN', version: 1, description: 'hub' });
+      expect(created.uid).to.match(/^s_/);
+      expect((await decryptedValues(sys, 'acme', ['HF_TOKEN']))[0].toString()).to.equal('hf_abc123');
+    });
+
+    it('keeps multi-line PEM and UTF-8 values byte for byte', async () => {
+      const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\r\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n';
+      const utf8 = 'пароль – 密码 – 🔑 – ä\u0000tail';
+      const s = sys.secrets(admin);
+      await s.createSecret({ org: 'acme', secret: { name: 'PEM', key: 'TLS_KEY' }, value: await sys.seal(pem) });
+      await s.createSecret({ org: 'acme', secret: { name: 'UTF8' }, value: await sys.seal(utf8) });
+      const [a, b] = await decryptedValues(sys, 'acme', ['PEM', 'UTF8']);
+      expect(a.equals(Buffer.from(pem))).to.equal(true);
+      expect(b.equals(Buffer.from(utf8, 'utf8'))).to.equal(true);
+    });
+
+    it('rotates the value (version + 1), renames the key and edits the description', async () => {
+      const s = sys.secrets(admin);
+      await s.createSecret({ org: 'acme', secret: { name: 'WANDB' }, value: await sys.seal('v1') });
+      const rotated = await s.updateSecret({ org: 'acme', secret: { name: 'WANDB', key: 'WANDB_API_KEY', description: 'team key' }, value: await sys.seal('v2'), updateMask: ['value', 'key', 'description'] });
+      expect(rotated).to.include({ version: 2, key: 'WANDB_API_KEY', description: 'team key' });
+      expect((await decryptedValues(sys, 'acme', ['WANDB']))[0].toString()).to.equal('v2');
+      const got = await s.getSecret({ org: 'acme', name: 'WANDB' });
+      expect(got).to.include({ version: 2, key: 'WANDB_API_KEY' });
+    });
+
+    it('soft-deletes: value gone, name free at once, deleted row listed only with show_deleted', async () => {
+      const s = sys.secrets(admin);
+      await s.createSecret({ org: 'acme', secret: { name: 'DB_URL' }, value: await sys.seal('postgres://old') });
+      const deleted = await s.deleteSecret({ org: 'acme', name: 'DB_URL' });
+      expect(deleted.deleteTime).to.be.instanceOf(Date);
+      expect((await failure(s.getSecret({ org: 'acme', name: 'DB_URL' }))).code).to.equal('NOT_FOUND');
+      const row = await sys.db('secret-store')('secrets').where({ uid: deleted.uid }).first();
+      expect(row.ciphertext).to.equal(null);
+      expect(row.wrapped_dek).to.equal(null);
+      const again = await s.createSecret({ org: 'acme', secret: { name: 'DB_URL' }, value: await sys.seal('postgres://new') });
+      expect(again.uid).to.not.equal(deleted.uid);
+      const live = (await s.listSecrets({ org: 'acme', pageSize: 0, pageToken: '', showDeleted: false })).secrets.filter((x) => x.name === 'DB_URL');
+      const all = (await s.listSecrets({ org: 'acme', pageSize: 0, pageToken: '', showDeleted: true })).secrets.filter((x) => x.name === 'DB_URL');
+      expect(live).to.have.length(1);
+      expect(all).to.have.length(2);
+      expect((await failure(decryptedValues(sys, 'acme', ['NOPE']))).code).to.equal('NOT_FOUND');
+      expect((await decryptedValues(sys, 'acme', ['DB_URL']))[0].toString()).to.equal('postgres://new');
+    });
+
+    it('pages through a listing with page tokens', async () => {
+      const s = sys.secrets(admin);
+      const sealed = await sys.seal('x');
+      for (let i = 0; i < 7; i++) await s.createSecret({ org: 'acme', secret: { name: `page-${i}`, key: 'K' }, value: sealed });
+      const seen: string[] = [];
+      let pageToken = '';
+      do {
+        const page = await s.listSecrets({ org: 'acme', pageSize: 3, pageToken, showDeleted: false });
+        expect(page.secrets.length).to.be.at.most(3);
+        seen.push(...page.secrets.map((x) => x.name));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(seen.filter((n) => n.startsWith('page-'))).to.deep.equal([0, 1, 2, 3, 4, 5, 6].map((i) => `page-${i}`));
+      expect(seen).to.deep.equal([...seen].sort());
+    });
+
+    it('lets exactly one of 50 parallel creates of one name succeed', async () => {
+      const s = sys.secrets(admin);
+      const sealed = await sys.seal('race');
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, () => s.createSecret({ org: 'acme', secret: { name: 'RACE' }, value: sealed })),
+      );
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      const codes = results.filter((r) => r.status === 'rejected').map((r) => describeFailure((r as PromiseRejectedResult).reason));
+      expect(ok).to.have.length(1);
+      expect(codes.map((c) => c.code)).to.deep.equal(Array(49).fill('ALREADY_EXISTS'));
+      const rows = await sys.db('secret-store')('secrets').where({ org: 'acme', name: 'RACE' });
+      expect(rows).to.have.length(1);
+    });
+  });
+}

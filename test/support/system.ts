@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import sodium from 'libsodium-wrappers';
+import { decodeServiceError } from '../../services/runtime/errors.js';
+import knexFactory, { type Knex } from 'knex';
+import { KeyManagementServiceService } from '../../services/gen/vessl/kms/v1/kms.js';
+import { SecretServiceService } from '../../services/gen/vessl/secrets/v1/secrets.js';
+import { loadIssuerKeys, mintToken, type Role, EMBEDDED_TOKEN_SETTINGS } from '../../services/runtime/auth.js';
+import { parseCommonConfig, type CommonConfig } from '../../services/runtime/config.js';
+import { createUnaryClient, type UnaryClient } from '../../services/runtime/grpc-client.js';
+import { createLogger } from '../../services/runtime/logger.js';
+import { keyringFileOf } from '../../services/key-management/app.js';
+import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
+
+export type SecretClient = UnaryClient<typeof SecretServiceService>;
+export type KmsClient = UnaryClient<typeof KeyManagementServiceService>;
+
+/** A real all-in-one server in this process, on port 0, with its own data dir and log file. */
+export interface TestSystem {
+  endpoint: string;
+  dataDir: string;
+  logFile: string;
+  config: CommonConfig;
+  token(role: Role, opts?: { org?: string; subject?: string; ttlSeconds?: number }): Promise<string>;
+  secrets(token: string | (() => Promise<string>)): SecretClient;
+  kms(token: string | (() => Promise<string>)): KmsClient;
+  /** Seals a value for the org the way a client must: crypto_box_seal under the org key. */
+  seal(value: string | Uint8Array, org?: string): Promise<{ sealedBox: Buffer; keyId: string }>;
+  /** A read connection to a service's database, for assertions on what was written. */
+  db(service: 'secret-store' | 'key-management'): Knex;
+  stop(): Promise<void>;
+}
+
+export async function startTestSystem(opts: { databaseUrl?: string; org?: string } = {}): Promise<TestSystem> {
+  await sodium.ready;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
+  const logFile = path.join(dataDir, 'server.log');
+  const logStream: WriteStream = createWriteStream(logFile);
+  const config = parseCommonConfig({ 'data-dir': dataDir, 'database-url': opts.databaseUrl }, {});
+  const log = createLogger('test-server', logStream, 'debug');
+  const running: AllInOne = await startAllInOne(config, { listen: '127.0.0.1:0', keyringFile: keyringFileOf(config, {}), log });
+  const issuer = await loadIssuerKeys(dataDir, false);
+  const defaultOrg = opts.org ?? 'acme';
+  const clients: { close(): void }[] = [];
+  const dbs: Knex[] = [];
+  const asSource = (t: string | (() => Promise<string>)) => (typeof t === 'string' ? async () => t : t);
+  const system: TestSystem = {
+    endpoint: running.endpoint,
+    dataDir,
+    logFile,
+    config,
+    token: (role, o = {}) =>
+      mintToken(issuer.privateKey, {
+        role,
+        org: o.org ?? (role === 'service' ? '' : defaultOrg),
+        subject: o.subject ?? (role === 'service' ? 'svc:job-launcher' : `test-${role}`),
+        ttlSeconds: o.ttlSeconds ?? 600,
+        settings: EMBEDDED_TOKEN_SETTINGS,
+      }),
+    secrets(token) {
+      const c = createUnaryClient(SecretServiceService, running.endpoint, { token: asSource(token) });
+      clients.push(c);
+      return c;
+    },
+    kms(token) {
+      const c = createUnaryClient(KeyManagementServiceService, running.endpoint, { token: asSource(token) });
+      clients.push(c);
+      return c;
+    },
+    async seal(value, org = defaultOrg) {
+      const kms = system.kms(await system.token('admin', { org }));
+      const key = await kms.getOrgPublicKey({ org });
+      const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+      return { sealedBox: Buffer.from(sodium.crypto_box_seal(bytes, key.publicKey)), keyId: key.keyId };
+    },
+    db(service) {
+      const knex = opts.databaseUrl
+        ? knexFactory({ client: 'pg', connection: opts.databaseUrl, pool: { min: 0, max: 2 } })
+        : knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(dataDir, `${service}.sqlite`) }, useNullAsDefault: true });
+      dbs.push(knex);
+      return knex;
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      await Promise.all(dbs.map((d) => d.destroy()));
+      await running.stop();
+      await new Promise<void>((resolve) => logStream.end(resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return system;
+}
+
+export interface CallFailure {
+  code: string;
+  message: string;
+  fields: string[];
+}
+
+/** The code name, message and violated fields of a gRPC error. */
+export function describeFailure(err: unknown): CallFailure {
+  const d = decodeServiceError(err as ServiceError);
+  return { code: status[d.code], message: d.message, fields: d.fieldViolations.map((v) => v.field) };
+}
+
+/** Awaits a call that must fail, for table assertions. */
+export async function failure(call: Promise<unknown>): Promise<CallFailure> {
+  try {
+    await call;
+  } catch (err) {
+    return describeFailure(err);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
