@@ -1,4 +1,5 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { createFileExclusive } from '../runtime/files.js';
 import { timingSafeEqual } from 'node:crypto';
 import { KEY_BYTES, keyCheckValue, randomBytes } from './envelope.js';
 
@@ -43,16 +44,18 @@ export async function readKeyringFile(file: string): Promise<MasterKeyring | und
   } catch {
     throw new KeyringError(`master keyring ${file} is not valid JSON`);
   }
-  if (parsed.format !== 'vessl-master-keyring/v1' || !Array.isArray(parsed.keys)) {
+  if (typeof parsed !== 'object' || parsed === null || parsed.format !== 'vessl-master-keyring/v1' || !Array.isArray(parsed.keys)) {
     throw new KeyringError(`master keyring ${file} has an unknown format`);
   }
   const keys = new Map<number, Uint8Array>();
-  for (const entry of parsed.keys) {
-    const key = Buffer.from(entry.key ?? '', 'base64');
-    if (!Number.isInteger(entry.version) || entry.version < 1 || key.length !== KEY_BYTES) {
-      throw new KeyringError(`master keyring ${file}: entry for version ${entry.version} is malformed`);
+  for (const entry of parsed.keys as unknown[]) {
+    const { version, key: encoded } = (typeof entry === 'object' && entry !== null ? entry : {}) as { version?: unknown; key?: unknown };
+    const key = Buffer.from(typeof encoded === 'string' ? encoded : '', 'base64');
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || key.length !== KEY_BYTES) {
+      throw new KeyringError(`master keyring ${file}: the entry for version ${String(version)} is malformed`);
     }
-    keys.set(entry.version, new Uint8Array(key));
+    if (keys.has(version)) throw new KeyringError(`master keyring ${file}: version ${version} appears twice`);
+    keys.set(version, new Uint8Array(key));
   }
   if (!keys.has(parsed.primary)) {
     throw new KeyringError(`master keyring ${file}: primary version ${parsed.primary} is not among its keys`);
@@ -72,7 +75,7 @@ export async function createKeyringFile(file: string, now = new Date()): Promise
     primary: 1,
     keys: [{ version: 1, key: Buffer.from(key).toString('base64'), createdAt: now.toISOString() }],
   };
-  await writeFile(file, JSON.stringify(content, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  await createFileExclusive(file, JSON.stringify(content, null, 2) + '\n');
   return { primary: 1, keys: new Map([[1, key]]) };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   createRemoteJWKSet,
@@ -13,6 +13,7 @@ import {
   type CryptoKey,
 } from 'jose';
 import { permissionDenied, unauthenticated } from './errors.js';
+import { createFileExclusive } from './files.js';
 
 export const ROLES = ['admin', 'member', 'operator', 'service'] as const;
 export type Role = (typeof ROLES)[number];
@@ -135,11 +136,12 @@ export async function loadIssuerKeys(dataDir: string, create: boolean): Promise<
     }
     const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     jwk = await exportJWK(pair.privateKey);
-    // 'wx' fails if another process created it meanwhile; then read theirs.
+    // Write aside, then link into place: atomic, and it fails if another process won the
+    // race, in which case we read theirs (never a half-written file).
     try {
-      await writeFile(file, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
-    } catch (writeErr) {
-      if ((writeErr as NodeJS.ErrnoException).code !== 'EEXIST') throw writeErr;
+      await createFileExclusive(file, JSON.stringify(jwk));
+    } catch (createErr) {
+      if ((createErr as NodeJS.ErrnoException).code !== 'EEXIST') throw createErr;
       return loadIssuerKeys(dataDir, false);
     }
   }

@@ -6,7 +6,7 @@ import { KMS_SERVICE, openKeyManagement } from '../key-management/app.js';
 import { keyManagementService } from '../key-management/server.js';
 import { SECRET_STORE_SERVICE, openSecretStore } from '../secret-store/app.js';
 import { secretStoreService } from '../secret-store/server.js';
-import { watchHealth } from './health-watch.js';
+import { watchHealth } from '../runtime/health-watch.js';
 
 export interface AllInOne {
   server: RunningServer;
@@ -54,7 +54,7 @@ export async function startAllInOne(config: CommonConfig, opts: { listen: string
   }
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(':'));
   endpoint = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${server.port}`;
-  const stopWatch = watchHealth(server, [() => kms.store.ping(), () => secretStore.store.ping()], log);
+  const stopWatch = await watchHealth(server, [() => kms.store.ping(), () => secretStore.store.ping()], log);
   return {
     server,
     endpoint,

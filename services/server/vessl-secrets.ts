@@ -38,20 +38,7 @@ async function up(flags: Flags): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger('vessl-secrets');
   const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), log });
-  const keys = await loadIssuerKeys(config.dataDir, true);
-  const { written } = await ensureCredentials(config.dataDir, running.endpoint, org, keys, config.tokens);
-  const file = credentialsFile(config.dataDir);
-  process.stdout.write(
-    [
-      `vessl-secrets is serving on ${running.endpoint} (data: ${config.dataDir}, database: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'})`,
-      `${written ? 'Wrote' : 'Using'} ${file}: admin, member and operator tokens for org "${org}".`,
-      `Log in as the admin:   vesslctl auth login --credentials ${file}`,
-      `or as a member:        vesslctl auth login --credentials ${file} --role member`,
-      `More tokens:           vessl-secrets token mint --org ${org} --role member --subject alice`,
-      'Stop with Ctrl-C.',
-      '',
-    ].join('\n'),
-  );
+  // Handlers first: a supervisor may signal as soon as it reads the ready line.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -67,6 +54,20 @@ async function up(flags: Flags): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const keys = await loadIssuerKeys(config.dataDir, true);
+  const { written } = await ensureCredentials(config.dataDir, running.endpoint, org, keys, config.tokens);
+  const file = credentialsFile(config.dataDir);
+  process.stdout.write(
+    [
+      `vessl-secrets is serving on ${running.endpoint} (data: ${config.dataDir}, database: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'})`,
+      `${written ? 'Wrote' : 'Using'} ${file}: admin, member and operator tokens for org "${org}".`,
+      `Log in as the admin:   vesslctl auth login --credentials ${file}`,
+      `or as a member:        vesslctl auth login --credentials ${file} --role member`,
+      `More tokens:           vessl-secrets token mint --org ${org} --role member --subject alice`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'),
+  );
 }
 
 async function tokenMint(flags: Flags): Promise<void> {

@@ -44,7 +44,7 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';
   const clients: { close(): void }[] = [];
-  const dbs: Knex[] = [];
+  const dbs = new Map<string, Knex>();
   const asSource = (t: string | (() => Promise<string>)) => (typeof t === 'string' ? async () => t : t);
   const system: TestSystem = {
     endpoint: running.endpoint,
@@ -76,15 +76,17 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
       return { sealedBox: Buffer.from(sodium.crypto_box_seal(bytes, key.publicKey)), keyId: key.keyId };
     },
     db(service) {
+      const open = dbs.get(service);
+      if (open) return open;
       const knex = opts.databaseUrl
         ? knexFactory({ client: 'pg', connection: opts.databaseUrl, pool: { min: 0, max: 2 } })
         : knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(dataDir, `${service}.sqlite`) }, useNullAsDefault: true });
-      dbs.push(knex);
+      dbs.set(service, knex);
       return knex;
     },
     async stop() {
       for (const c of clients) c.close();
-      await Promise.all(dbs.map((d) => d.destroy()));
+      await Promise.all([...dbs.values()].map((d) => d.destroy()));
       await running.stop();
       await new Promise<void>((resolve) => logStream.end(resolve));
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,11 +1,17 @@
-import type { Logger } from '../runtime/logger.js';
-import type { RunningServer } from '../runtime/grpc-server.js';
+import type { Logger } from './logger.js';
+import type { RunningServer } from './grpc-server.js';
 
 /**
  * Health that means something: SERVING only while every dependency answers. Checks run
- * every intervalMs; the returned function stops the watch (call it before draining).
+ * every intervalMs. Resolves after the first check; the function it gives stops the watch
+ * (call it before draining).
  */
-export function watchHealth(server: RunningServer, checks: (() => Promise<void>)[], log: Logger, intervalMs = 5_000): () => void {
+export async function watchHealth(
+  server: RunningServer,
+  checks: (() => Promise<void>)[],
+  log: Logger,
+  intervalMs = 5_000,
+): Promise<() => void> {
   let serving: boolean | undefined;
   let stopped = false;
   const probe = async () => {
@@ -21,9 +27,9 @@ export function watchHealth(server: RunningServer, checks: (() => Promise<void>)
     server.setServing(ok ? 'SERVING' : 'NOT_SERVING');
     log.info({ serving: ok }, 'health changed');
   };
+  await probe();
   const timer = setInterval(() => void probe(), intervalMs);
   timer.unref();
-  void probe();
   return () => {
     stopped = true;
     clearInterval(timer);

@@ -1,0 +1,406 @@
+import { expect } from 'chai';
+import { Client, credentials, Metadata, type ServiceDefinition } from '@grpc/grpc-js';
+import { generateKeyPair, type CryptoKey } from 'jose';
+import { KeyManagementServiceService, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
+import { SecretServiceService, Secret_State, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role, type TokenSettings } from '../services/runtime/auth.js';
+import type { UnaryClient } from '../services/runtime/grpc-client.js';
+import { completeRequest } from '../services/runtime/request-messages.js';
+import { failure, startTestSystem, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+
+// DESIGN §3 as one table: every RPC × every principal. Access logic does not depend on the
+// storage engine, so this runs on the embedded SQLite default only.
+
+const ORG = 'acme';
+const OTHER_ORG = 'globex';
+const EXISTING = 'EXISTING';
+const EXISTING_VALUE = 'existing-value';
+const ADMIN_SUBJECT = 'ada@acme';
+const MEMBER_SUBJECT = 'mia@acme';
+
+// ---- principals --------------------------------------------------------------------------
+
+type PrincipalName =
+  | 'admin'
+  | 'member'
+  | 'operator'
+  | 'other-org admin'
+  | 'svc:secret-store'
+  | 'svc:job-launcher'
+  | 'svc:intruder'
+  | 'no token'
+  | 'expired token'
+  | 'token signed by another key'
+  | 'unsigned token (alg none)'
+  | 'token with wrong audience'
+  | 'token with wrong issuer'
+  | 'garbage token';
+
+interface TokenKit {
+  sys: TestSystem;
+  /** The embedded issuer's key: tokens it signs are genuine unless their claims are off. */
+  issuerKey: CryptoKey;
+  /** A well-formed Ed25519 key the server has never seen. */
+  strangerKey: CryptoKey;
+}
+
+interface PrincipalSpec {
+  name: PrincipalName;
+  /** undefined: the call carries no authorization header at all. */
+  token(kit: TokenKit): Promise<string | undefined>;
+}
+
+/** Claims of an acme admin, so a token the server wrongly accepted would visibly succeed. */
+const adminClaims = (settings: TokenSettings = EMBEDDED_TOKEN_SETTINGS) =>
+  ({ role: 'admin' as Role, org: ORG, subject: ADMIN_SUBJECT, ttlSeconds: 600, settings });
+
+function unsignedToken(): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    sub: ADMIN_SUBJECT,
+    org: ORG,
+    role: 'admin',
+    iss: EMBEDDED_TOKEN_SETTINGS.issuer,
+    aud: EMBEDDED_TOKEN_SETTINGS.audience,
+    iat: now,
+    exp: now + 600,
+  };
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
+}
+
+const PRINCIPALS: PrincipalSpec[] = [
+  { name: 'admin', token: ({ sys }) => sys.token('admin', { org: ORG, subject: ADMIN_SUBJECT }) },
+  { name: 'member', token: ({ sys }) => sys.token('member', { org: ORG, subject: MEMBER_SUBJECT }) },
+  { name: 'operator', token: ({ sys }) => sys.token('operator', { org: ORG, subject: 'otto@acme' }) },
+  { name: 'other-org admin', token: ({ sys }) => sys.token('admin', { org: OTHER_ORG, subject: 'gus@globex' }) },
+  { name: 'svc:secret-store', token: ({ sys }) => sys.token('service', { subject: 'svc:secret-store' }) },
+  { name: 'svc:job-launcher', token: ({ sys }) => sys.token('service', { subject: 'svc:job-launcher' }) },
+  { name: 'svc:intruder', token: ({ sys }) => sys.token('service', { subject: 'svc:intruder' }) },
+  { name: 'no token', token: async () => undefined },
+  { name: 'expired token', token: ({ sys }) => sys.token('admin', { org: ORG, subject: ADMIN_SUBJECT, ttlSeconds: -60 }) },
+  { name: 'token signed by another key', token: ({ strangerKey }) => mintToken(strangerKey, adminClaims()) },
+  { name: 'unsigned token (alg none)', token: async () => unsignedToken() },
+  {
+    name: 'token with wrong audience',
+    token: ({ issuerKey }) => mintToken(issuerKey, adminClaims({ ...EMBEDDED_TOKEN_SETTINGS, audience: 'some-other-api' })),
+  },
+  {
+    name: 'token with wrong issuer',
+    token: ({ issuerKey }) => mintToken(issuerKey, adminClaims({ ...EMBEDDED_TOKEN_SETTINGS, issuer: 'https://evil.example' })),
+  },
+  { name: 'garbage token', token: async () => 'not-a-jwt' },
+];
+
+/** Principals whose token the server must refuse to authenticate at all. */
+const UNAUTHENTICATED_PRINCIPALS: readonly PrincipalName[] = [
+  'no token',
+  'expired token',
+  'token signed by another key',
+  'unsigned token (alg none)',
+  'token with wrong audience',
+  'token with wrong issuer',
+  'garbage token',
+];
+
+// ---- RPCs ----------------------------------------------------------------------------------
+
+type RpcName =
+  | 'CreateSecret'
+  | 'GetSecret'
+  | 'ListSecrets'
+  | 'UpdateSecret'
+  | 'DeleteSecret'
+  | 'ResolveSecrets'
+  | 'GetOrgPublicKey'
+  | 'EncryptSealedValue'
+  | 'DecryptForInjection';
+
+/** The callers allowed each RPC; every other authenticated caller gets PERMISSION_DENIED. */
+const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
+  CreateSecret: ['admin'],
+  GetSecret: ['admin', 'member'],
+  ListSecrets: ['admin', 'member'],
+  UpdateSecret: ['admin'],
+  DeleteSecret: ['admin'],
+  ResolveSecrets: ['svc:job-launcher'],
+  GetOrgPublicKey: ['admin', 'member', 'svc:secret-store', 'svc:job-launcher', 'svc:intruder'],
+  EncryptSealedValue: ['svc:secret-store'],
+  DecryptForInjection: ['svc:job-launcher'],
+};
+
+type Outcome = 'OK' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
+
+function expectedOutcome(rpc: RpcName, principal: PrincipalName): Outcome {
+  if (UNAUTHENTICATED_PRINCIPALS.includes(principal)) return 'UNAUTHENTICATED';
+  return ALLOWED[rpc].includes(principal) ? 'OK' : 'PERMISSION_DENIED';
+}
+
+interface Caller {
+  secrets: SecretClient;
+  kms: KmsClient;
+}
+
+/** What every case can build its request from; prepared once, as the acme admin. */
+interface Fixtures {
+  sys: TestSystem;
+  admin: SecretClient;
+  existing: Secret;
+  sealed: { sealedBox: Buffer; keyId: string };
+  /** EXISTING's at-rest form, as ResolveSecrets hands it to the job launcher. */
+  stored: EncryptedValue;
+  /** A name no secret has had yet. */
+  uniqueName(prefix: string): string;
+  /** Creates a live secret of its own for a case that changes or deletes it. */
+  freshSecret(): Promise<string>;
+}
+
+interface RpcSpec {
+  name: RpcName;
+  /** A request that succeeds for an allowed caller, so a refusal can only be about access. */
+  prepare(fx: Fixtures): Promise<unknown>;
+  call(caller: Caller, request: unknown): Promise<unknown>;
+  expectSuccess(response: unknown, request: unknown, fx: Fixtures): void | Promise<void>;
+  /** For writes: a refused call leaves no trace in the data. */
+  expectNoEffect?(request: unknown, fx: Fixtures): Promise<void>;
+}
+
+function rpc<Req, Res>(spec: {
+  name: RpcName;
+  prepare(fx: Fixtures): Promise<Req>;
+  call(caller: Caller, request: Req): Promise<Res>;
+  expectSuccess(response: Res, request: Req, fx: Fixtures): void | Promise<void>;
+  expectNoEffect?(request: Req, fx: Fixtures): Promise<void>;
+}): RpcSpec {
+  return spec as unknown as RpcSpec;
+}
+
+const liveSecret = (fx: Fixtures, name: string) =>
+  fx.sys.db('secret-store')('secrets').where({ org: ORG, name }).whereNull('deleted_at').first();
+
+const RPCS: RpcSpec[] = [
+  rpc({
+    name: 'CreateSecret',
+    prepare: async (fx) => ({ org: ORG, secret: { name: fx.uniqueName('CREATED'), key: 'CREATED_KEY' }, value: fx.sealed }),
+    call: (c, req) => c.secrets.createSecret(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ org: ORG, name: req.secret.name, version: 1, createBy: ADMIN_SUBJECT });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await fx.sys.db('secret-store')('secrets').where({ org: ORG, name: req.secret.name })).to.have.length(0);
+    },
+  }),
+  rpc({
+    name: 'GetSecret',
+    prepare: async () => ({ org: ORG, name: EXISTING }),
+    call: (c, req) => c.secrets.getSecret(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res).to.include({ name: EXISTING, uid: fx.existing.uid, state: Secret_State.STATE_ACTIVE });
+    },
+  }),
+  rpc({
+    name: 'ListSecrets',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.secrets.listSecrets(req),
+    expectSuccess: (res) => {
+      expect(res.secrets.map((s) => s.name)).to.include(EXISTING);
+    },
+  }),
+  rpc({
+    name: 'UpdateSecret',
+    prepare: async (fx) => ({
+      org: ORG,
+      secret: { name: await fx.freshSecret(), description: 'edited' },
+      updateMask: ['description'],
+    }),
+    call: (c, req) => c.secrets.updateSecret(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ name: req.secret.name, description: 'edited', updateBy: ADMIN_SUBJECT });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect((await liveSecret(fx, req.secret.name)).description).to.equal('fresh');
+    },
+  }),
+  rpc({
+    name: 'DeleteSecret',
+    prepare: async (fx) => ({ org: ORG, name: await fx.freshSecret() }),
+    call: (c, req) => c.secrets.deleteSecret(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ name: req.name, state: Secret_State.STATE_DELETED, deleteBy: ADMIN_SUBJECT });
+      expect(res.deleteTime).to.be.instanceOf(Date);
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await liveSecret(fx, req.name)).to.not.equal(undefined);
+    },
+  }),
+  rpc({
+    name: 'ResolveSecrets',
+    prepare: async () => ({ org: ORG, names: [EXISTING] }),
+    call: (c, req) => c.secrets.resolveSecrets(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.secrets).to.have.length(1);
+      expect(res.secrets[0]).to.include({ name: EXISTING, uid: fx.existing.uid, version: 1 });
+      expect(res.secrets[0].ciphertext.length).to.be.greaterThan(0);
+    },
+  }),
+  rpc({
+    name: 'GetOrgPublicKey',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.kms.getOrgPublicKey(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res).to.include({ org: ORG, keyId: fx.sealed.keyId });
+      expect(res.publicKey).to.have.length(32);
+    },
+  }),
+  rpc({
+    name: 'EncryptSealedValue',
+    prepare: async (fx) => ({ org: ORG, secretUid: fx.uniqueName('s_matrix'), version: 1, ...fx.sealed }),
+    call: (c, req) => c.kms.encryptSealedValue(req),
+    expectSuccess: (res) => {
+      expect(res.ciphertext.length).to.be.greaterThan(0);
+      expect(res.wrappedDek.length).to.be.greaterThan(0);
+      expect(res.kekVersion).to.be.at.least(1);
+    },
+  }),
+  rpc({
+    name: 'DecryptForInjection',
+    prepare: async (fx) => ({ org: ORG, values: [fx.stored] }),
+    call: (c, req) => c.kms.decryptForInjection(req),
+    expectSuccess: (res) => {
+      expect(res.values.map((v) => v.toString())).to.deep.equal([EXISTING_VALUE]);
+    },
+  }),
+];
+
+// ---- plumbing --------------------------------------------------------------------------------
+
+/** A client that sends no authorization header at all (the system's clients always send one). */
+function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: string): UnaryClient<D> {
+  const channel = new Client(endpoint, credentials.createInsecure());
+  const client: Record<string, unknown> = { close: () => channel.close() };
+  for (const [key, method] of Object.entries(definition)) {
+    client[key] = (request: unknown) =>
+      new Promise((resolve, reject) => {
+        channel.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          completeRequest(method.path, request),
+          new Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (err, response) => (err ? reject(err) : resolve(response)),
+        );
+      });
+  }
+  return client as UnaryClient<D>;
+}
+
+describe('access matrix (DESIGN §3)', function () {
+  let sys: TestSystem;
+  let fx: Fixtures;
+  const callers = new Map<PrincipalName, Caller>();
+  const tokenless: { close(): void }[] = [];
+
+  before(async () => {
+    sys = await startTestSystem();
+    const kit: TokenKit = {
+      sys,
+      issuerKey: (await loadIssuerKeys(sys.dataDir, false)).privateKey,
+      strangerKey: (await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey,
+    };
+    for (const p of PRINCIPALS) {
+      const token = await p.token(kit);
+      if (token === undefined) {
+        const caller = {
+          secrets: tokenlessClient(SecretServiceService, sys.endpoint),
+          kms: tokenlessClient(KeyManagementServiceService, sys.endpoint),
+        };
+        tokenless.push(caller.secrets, caller.kms);
+        callers.set(p.name, caller);
+      } else {
+        callers.set(p.name, { secrets: sys.secrets(token), kms: sys.kms(token) });
+      }
+    }
+
+    const admin = callers.get('admin')!.secrets;
+    const existing = await admin.createSecret({ org: ORG, secret: { name: EXISTING }, value: await sys.seal(EXISTING_VALUE) });
+    const resolved = await callers.get('svc:job-launcher')!.secrets.resolveSecrets({ org: ORG, names: [EXISTING] });
+    const { uid: secretUid, version, ciphertext, wrappedDek, kekVersion } = resolved.secrets[0];
+    const sealed = await sys.seal('matrix-value');
+    let counter = 0;
+    const uniqueName = (prefix: string) => `${prefix}_${++counter}`;
+    fx = {
+      sys,
+      admin,
+      existing,
+      sealed,
+      stored: { secretUid, version, ciphertext, wrappedDek, kekVersion },
+      uniqueName,
+      async freshSecret() {
+        const name = uniqueName('FRESH');
+        await admin.createSecret({ org: ORG, secret: { name, description: 'fresh' }, value: sealed });
+        return name;
+      },
+    };
+  });
+
+  after(async () => {
+    for (const c of tokenless) c.close();
+    await sys?.stop();
+  });
+
+  for (const spec of RPCS) {
+    for (const principal of PRINCIPALS) {
+      const outcome = expectedOutcome(spec.name, principal.name);
+      it(`${spec.name} as ${principal.name} → ${outcome}`, async () => {
+        const request = await spec.prepare(fx);
+        const caller = callers.get(principal.name)!;
+        if (outcome === 'OK') {
+          await spec.expectSuccess(await spec.call(caller, request), request, fx);
+          return;
+        }
+        expect((await failure(spec.call(caller, request))).code).to.equal(outcome);
+        await spec.expectNoEffect?.(request, fx);
+      });
+    }
+  }
+
+  describe('permission is checked before existence', () => {
+    const cases: { title: string; principal: PrincipalName; call(c: Caller): Promise<unknown> }[] = [
+      {
+        title: 'DeleteSecret of a nonexistent secret as member → PERMISSION_DENIED, not NOT_FOUND',
+        principal: 'member',
+        call: (c) => c.secrets.deleteSecret({ org: ORG, name: 'NO_SUCH_SECRET' }),
+      },
+      {
+        title: 'GetSecret of a nonexistent secret as other-org admin → PERMISSION_DENIED, not NOT_FOUND',
+        principal: 'other-org admin',
+        call: (c) => c.secrets.getSecret({ org: ORG, name: 'NO_SUCH_SECRET' }),
+      },
+    ];
+    for (const c of cases) {
+      it(c.title, async () => {
+        expect((await failure(c.call(callers.get(c.principal)!))).code).to.equal('PERMISSION_DENIED');
+      });
+    }
+  });
+
+  describe('denials are audited', () => {
+    it('records a call.denied event for a member\'s refused CreateSecret and creates no secret', async () => {
+      const events = () => sys.db('secret-store')('secret_audit_events').where({ org: ORG });
+      const before = await events();
+      const name = fx.uniqueName('DENIED');
+      const refused = await failure(
+        callers.get('member')!.secrets.createSecret({ org: ORG, secret: { name, key: 'DENIED_KEY' }, value: fx.sealed }),
+      );
+      expect(refused.code).to.equal('PERMISSION_DENIED');
+
+      const added = (await events()).filter((e: { id: number }) => !before.some((b: { id: number }) => b.id === e.id));
+      expect(added.map((e: { action: string; actor: string }) => ({ action: e.action, actor: e.actor }))).to.deep.equal([
+        { action: 'call.denied', actor: MEMBER_SUBJECT },
+      ]);
+      expect(JSON.parse(added[0].details)).to.include({ method: 'CreateSecret', role: 'member' });
+      expect(await sys.db('secret-store')('secrets').where({ org: ORG, name })).to.have.length(0);
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import sodium from 'libsodium-wrappers';
+import { engines } from './support/postgres.js';
+import { failure, startTestSystem, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+
+interface Ctx {
+  sys: TestSystem;
+  secrets: SecretClient;
+  kms: KmsClient;
+  /** A valid sealed value for org acme. */
+  sealed: { sealedBox: Buffer; keyId: string };
+  sealUnder(value: Uint8Array): Buffer;
+}
+
+interface Row {
+  what: string;
+  call(c: Ctx): Promise<unknown>;
+  code: string;
+  /** The field the error must name (in the BadRequest details and the message). */
+  field?: string;
+}
+
+const long = (n: number, ch = 'a') => ch.repeat(n);
+const create = (c: Ctx, secret: Record<string, string>, value: unknown = c.sealed) =>
+  c.secrets.createSecret({ org: 'acme', secret, value: value as never });
+const update = (c: Ctx, secret: Record<string, string>, updateMask: string[], value?: unknown) =>
+  c.secrets.updateSecret({ org: 'acme', secret: { name: 'EXISTING', ...secret }, updateMask, value: value as never });
+
+const rows: Row[] = [
+  // ---- CreateSecret: name
+  { what: 'create: empty name', call: (c) => create(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: name starting with "-"', call: (c) => create(c, { name: '-token', key: 'K' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: name with a space', call: (c) => create(c, { name: 'my token', key: 'K' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: name with a slash', call: (c) => create(c, { name: 'a/b', key: 'K' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: name of 129 characters', call: (c) => create(c, { name: long(129), key: 'K' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: non-ASCII name', call: (c) => create(c, { name: 'ключ', key: 'K' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'create: name taken by a live secret', call: (c) => create(c, { name: 'EXISTING' }), code: 'ALREADY_EXISTS' },
+  // ---- key
+  { what: 'create: key starting with a digit', call: (c) => create(c, { name: 'n1', key: '1ABC' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key with a dash', call: (c) => create(c, { name: 'n2', key: 'MY-KEY' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key of 257 characters', call: (c) => create(c, { name: 'n3', key: long(257, 'K') }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: no key and a name that is no env var name', call: (c) => create(c, { name: 'hf.token' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  // ---- description
+  { what: 'create: description of 1025 characters', call: (c) => create(c, { name: 'n4', description: long(1025) }), code: 'INVALID_ARGUMENT', field: 'secret.description' },
+  { what: 'create: bad name and bad description together', call: (c) => create(c, { name: ' x', key: 'K', description: long(2000) }), code: 'INVALID_ARGUMENT', field: 'secret.description' },
+  // ---- sealed value
+  { what: 'create: no value', call: (c) => create(c, { name: 'n5' }, null), code: 'INVALID_ARGUMENT', field: 'value' },
+  { what: 'create: empty sealed box', call: (c) => create(c, { name: 'n6' }, { ...c.sealed, sealedBox: Buffer.alloc(0) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: sealed box shorter than its overhead', call: (c) => create(c, { name: 'n7' }, { ...c.sealed, sealedBox: c.sealed.sealedBox.subarray(0, 40) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: truncated sealed box', call: (c) => create(c, { name: 'n8' }, { ...c.sealed, sealedBox: c.sealed.sealedBox.subarray(0, -1) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: garbage instead of a sealed box', call: (c) => create(c, { name: 'n9' }, { ...c.sealed, sealedBox: randomBytes(120) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: box sealed under another public key', call: (c) => create(c, { name: 'n10' }, { ...c.sealed, sealedBox: Buffer.from(sodium.crypto_box_seal(Buffer.from('v'), sodium.crypto_box_keypair().publicKey)) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: a sealed empty value', call: (c) => create(c, { name: 'n11' }, { ...c.sealed, sealedBox: c.sealUnder(new Uint8Array(0)) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: a sealed value of 64 KiB + 1 byte', call: (c) => create(c, { name: 'n12' }, { ...c.sealed, sealedBox: c.sealUnder(new Uint8Array(64 * 1024 + 1).fill(65)) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: an oversized blob as sealed box', call: (c) => create(c, { name: 'n13' }, { ...c.sealed, sealedBox: randomBytes(200_000) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'create: empty key_id', call: (c) => create(c, { name: 'n14' }, { ...c.sealed, keyId: '' }), code: 'INVALID_ARGUMENT', field: 'value.key_id' },
+  { what: 'create: malformed key_id', call: (c) => create(c, { name: 'n15' }, { ...c.sealed, keyId: 'no such/key' }), code: 'INVALID_ARGUMENT', field: 'value.key_id' },
+  { what: 'create: unknown key_id (stale key)', call: (c) => create(c, { name: 'n16' }, { ...c.sealed, keyId: 'ok_unknownkey' }), code: 'FAILED_PRECONDITION' },
+  { what: 'create: key_id of another org', call: async (c) => create(c, { name: 'n17' }, await c.sys.seal('v', 'other')), code: 'FAILED_PRECONDITION' },
+  // ---- UpdateSecret: field masks and values
+  { what: 'update: empty update_mask', call: (c) => update(c, {}, []), code: 'INVALID_ARGUMENT', field: 'update_mask' },
+  { what: 'update: update_mask naming "name"', call: (c) => update(c, { name: 'EXISTING' }, ['name']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
+  { what: 'update: update_mask naming an unknown path', call: (c) => update(c, {}, ['bogus']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
+  { what: 'update: invalid new key', call: (c) => update(c, { key: 'not valid' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'update: empty new key', call: (c) => update(c, { key: '' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'update: description too long', call: (c) => update(c, { description: long(1025) }, ['description']), code: 'INVALID_ARGUMENT', field: 'secret.description' },
+  { what: 'update: mask names value but none given', call: (c) => update(c, {}, ['value']), code: 'INVALID_ARGUMENT', field: 'value' },
+  { what: 'update: value given but not in the mask', call: (c) => update(c, { description: 'd' }, ['description'], c.sealed), code: 'INVALID_ARGUMENT', field: 'value' },
+  { what: 'update: garbage sealed box', call: (c) => update(c, {}, ['value'], { ...c.sealed, sealedBox: randomBytes(90) }), code: 'INVALID_ARGUMENT', field: 'value.sealed_box' },
+  { what: 'update: stale key_id', call: (c) => update(c, {}, ['value'], { ...c.sealed, keyId: 'ok_gone' }), code: 'FAILED_PRECONDITION' },
+  { what: 'update: invalid name', call: (c) => c.secrets.updateSecret({ org: 'acme', secret: { name: '' }, updateMask: ['description'] }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
+  { what: 'update: unknown secret', call: (c) => c.secrets.updateSecret({ org: 'acme', secret: { name: 'NOPE', description: 'x' }, updateMask: ['description'] }), code: 'NOT_FOUND' },
+  // ---- Get / Delete
+  { what: 'get: invalid name', call: (c) => c.secrets.getSecret({ org: 'acme', name: 'a b' }), code: 'INVALID_ARGUMENT', field: 'name' },
+  { what: 'get: unknown secret', call: (c) => c.secrets.getSecret({ org: 'acme', name: 'NOPE' }), code: 'NOT_FOUND' },
+  { what: 'delete: invalid name', call: (c) => c.secrets.deleteSecret({ org: 'acme', name: '' }), code: 'INVALID_ARGUMENT', field: 'name' },
+  { what: 'delete: unknown secret', call: (c) => c.secrets.deleteSecret({ org: 'acme', name: 'NOPE' }), code: 'NOT_FOUND' },
+  // ---- List: page size and tokens
+  { what: 'list: negative page_size', call: (c) => c.secrets.listSecrets({ org: 'acme', pageSize: -1 }), code: 'INVALID_ARGUMENT', field: 'page_size' },
+  { what: 'list: page_token with illegal characters', call: (c) => c.secrets.listSecrets({ org: 'acme', pageToken: '!!!' }), code: 'INVALID_ARGUMENT', field: 'page_token' },
+  { what: 'list: page_token that is base64 of junk', call: (c) => c.secrets.listSecrets({ org: 'acme', pageToken: Buffer.from('{"v":9}').toString('base64url') }), code: 'INVALID_ARGUMENT', field: 'page_token' },
+  { what: 'list: page_token from a listing without deleted rows', call: async (c) => {
+      const first = await c.secrets.listSecrets({ org: 'acme', pageSize: 1 });
+      return c.secrets.listSecrets({ org: 'acme', pageToken: first.nextPageToken, showDeleted: true });
+    }, code: 'INVALID_ARGUMENT', field: 'page_token' },
+  // ---- key-management
+  { what: 'public key: invalid org name', call: async (c) => c.sys.kms(await c.sys.token('service')).getOrgPublicKey({ org: 'ACME!' }), code: 'INVALID_ARGUMENT', field: 'org' },
+];
+
+/** Everything a call could have written: secret rows (with their ciphertext) and the audit log. */
+async function snapshot(sys: TestSystem) {
+  const db = sys.db('secret-store');
+  const secrets = await db('secrets').orderBy('uid').select('uid', 'name', 'key', 'description', 'version', 'ciphertext', 'deleted_at');
+  const audit = await db('secret_audit_events').count({ n: '*' }).first();
+  const kms = await sys.db('key-management')('kms_org_keys').select('key_id').orderBy('key_id');
+  return { secrets, audit: Number(audit?.n), kms };
+}
+
+for (const engine of engines()) {
+  describe(`bad input is refused with the right code and writes nothing (${engine.name})`, function () {
+    const c = {} as Ctx;
+    before(async () => {
+      await sodium.ready;
+      c.sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+      c.secrets = c.sys.secrets(await c.sys.token('admin'));
+      c.kms = c.sys.kms(await c.sys.token('admin'));
+      c.sealed = await c.sys.seal('a valid value');
+      const key = await c.kms.getOrgPublicKey({ org: 'acme' });
+      c.sealUnder = (value) => Buffer.from(sodium.crypto_box_seal(value, key.publicKey));
+      await c.secrets.createSecret({ org: 'acme', secret: { name: 'EXISTING' }, value: c.sealed });
+      await c.secrets.createSecret({ org: 'acme', secret: { name: 'SECOND' }, value: c.sealed });
+      // The other org's key exists before the rows run, so creating it is not a row's write.
+      await c.sys.seal('v', 'other');
+    });
+    after(async () => {
+      await c.sys?.stop();
+      await engine.cleanup();
+    });
+
+    it('has at least 30 rows', () => expect(rows.length).to.be.at.least(30));
+
+    for (const row of rows) {
+      it(`${row.what} → ${row.code}${row.field ? ` naming ${row.field}` : ''}`, async () => {
+        const before = await snapshot(c.sys);
+        const got = await failure(row.call(c));
+        expect(got.code, got.message).to.equal(row.code);
+        if (row.field) {
+          expect(got.fields, got.message).to.include(row.field);
+          expect(got.message).to.include(row.field);
+        }
+        expect(got.message).to.not.match(/internal|stack|sql|\bat \w+ \(/i);
+        expect(await snapshot(c.sys)).to.deep.equal(before);
+      });
+    }
+  });
+}
