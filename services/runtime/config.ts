@@ -11,7 +11,8 @@ import {
   type TokenVerifier,
 } from './auth.js';
 import type { DatabaseSettings } from './db.js';
-import { splitHostPort, type TlsSettings } from './grpc-server.js';
+import { splitHostPort } from './endpoint.js';
+import type { TlsSettings } from './grpc-server.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, credentials, Metadata, type ChannelCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { isServiceError } from './errors.js';
 import { completeRequest } from './request-messages.js';
-import { isLoopback, splitHostPort } from './grpc-server.js';
+import { isLoopback, splitHostPort } from './endpoint.js';
 
 export interface CallOptions {
   /** Milliseconds until the call's deadline. */

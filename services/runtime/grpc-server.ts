@@ -17,6 +17,7 @@ import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ApiError, toServiceError, unauthenticated } from './errors.js';
 import type { Principal, TokenVerifier } from './auth.js';
 import type { Logger } from './logger.js';
+import { isLoopback, splitHostPort } from './endpoint.js';
 
 /** What a handler knows about the call besides its request. */
 export interface CallContext {
@@ -135,20 +136,6 @@ export interface RunningServer {
   setServing(state: ServingStatus): void;
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   shutdown(graceMs?: number): Promise<void>;
-}
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-export function splitHostPort(listen: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
-  if (!match) throw new Error(`listen address "${listen}" must be HOST:PORT`);
-  const port = Number(match[2]);
-  if (port > 65535) throw new Error(`listen address "${listen}" has a port above 65535`);
-  return { host: match[1], port };
-}
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function serverCredentials(listen: string, tls?: TlsSettings): ServerCredentials {

@@ -147,6 +147,37 @@ for (const engine of engines()) {
         expect(await listAuditEvents(knex, org)).to.have.length(1);
       });
 
+      it('lets exactly one of 10 parallel inserts of one name win; the others get NameTakenError and audit nothing', async () => {
+        const org = freshOrg();
+        const rows = Array.from({ length: 10 }, () => secretRow(org, 'RACE'));
+        const results = await Promise.allSettled(rows.map((r) => store.insert(r, [auditOf(r, 'secret.created')])));
+        expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+        for (const r of results.filter((x) => x.status === 'rejected')) {
+          expect((r as PromiseRejectedResult).reason).to.be.instanceOf(NameTakenError);
+        }
+        const winner = rows[results.findIndex((r) => r.status === 'fulfilled')];
+        expect((await store.getLive(org, 'RACE'))!.uid).to.equal(winner.uid);
+        const events = await listAuditEvents(knex, org);
+        expect(events.map((e) => e.secretUid)).to.deep.equal([winner.uid]);
+        expectUnbrokenChain(events);
+      });
+
+      it('does not report a uid collision as a taken name', async () => {
+        const org = freshOrg();
+        const first = secretRow(org, 'FIRST');
+        await store.insert(first, [auditOf(first, 'secret.created')]);
+        const clash = secretRow(org, 'SECOND', { uid: first.uid });
+        let caught: unknown;
+        try {
+          await store.insert(clash, [auditOf(clash, 'secret.created')]);
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught, 'the insert must fail').to.be.instanceOf(Error);
+        expect(caught, 'the name SECOND is free; only the uid clashes').to.not.be.instanceOf(NameTakenError);
+        expect(await store.getLive(org, 'SECOND')).to.equal(undefined);
+      });
+
       it('allows the same name in another org', async () => {
         const [a, b] = [freshOrg(), freshOrg()];
         const inA = secretRow(a, 'SHARED');

@@ -139,7 +139,10 @@ export function createSecretStore(knex: Knex): SecretStore {
           await appendAuditEvents(trx, audit);
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new NameTakenError();
+        // Only the live-name index means "name taken"; any other unique clash is a real error.
+        if (isUniqueViolation(err) && (await live(knex).where({ org: row.org, name: row.name }).first('uid'))) {
+          throw new NameTakenError();
+        }
         throw err;
       }
     },

@@ -1,0 +1,119 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { CommandError, describeError } from './errors.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import type { SecretsApi } from './secrets-api.js';
+import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/**
+ * What every vesslctl command shares: the global flags, settings resolution, output in
+ * table/json/yaml, a lazily opened API client, and errors reported as one line on stderr.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    output: Flags.option({
+      char: 'o',
+      options: OUTPUT_FORMATS,
+      description: 'Output format. [default: table]',
+      helpGroup: 'GLOBAL',
+    })(),
+    json: Flags.boolean({ description: 'Same as -o json.', helpGroup: 'GLOBAL' }),
+    org: Flags.string({
+      description: 'Organization. Overrides VESSLCTL_ORG, the config file and the token\'s org.',
+      helpGroup: 'GLOBAL',
+      helpValue: 'ORG',
+    }),
+    endpoint: Flags.string({
+      description: 'vessl-secrets gRPC endpoint. Overrides VESSLCTL_ENDPOINT and the config file. [default: 127.0.0.1:50051]',
+      helpGroup: 'GLOBAL',
+      helpValue: 'HOST:PORT',
+    }),
+  };
+
+  protected flags!: CommandFlags<T>;
+  protected args!: CommandArgs<T>;
+  private resolvedSettings?: Settings;
+  private api?: SecretsApi;
+
+  override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      args: withoutStdin(this.ctor.args),
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as CommandFlags<T>;
+    this.args = args as CommandArgs<T>;
+    outputFormatOf(this.flags); // a contradiction fails before anything is sent
+  }
+
+  /** Flags over env over the config file (resolved once per run). */
+  protected get settings(): Settings {
+    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org });
+    return this.resolvedSettings;
+  }
+
+  protected get outputFormat(): OutputFormat {
+    return outputFormatOf(this.flags);
+  }
+
+  /** The API client for the resolved endpoint, org and token; closed when the command ends. */
+  protected async openApi(connection: Connection = requireConnection(this.settings)): Promise<SecretsApi> {
+    const { openSecretsApi } = await import('./secrets-api.js');
+    this.api?.close();
+    this.api = openSecretsApi(connection);
+    return this.api;
+  }
+
+  /** Prints `result` in the chosen format (`table` renders it for people) and returns it. */
+  protected async print<R>(result: R, table: (result: R) => string): Promise<R> {
+    const format = this.outputFormat;
+    if (format === 'json') this.log(JSON.stringify(result, null, 2));
+    else if (format === 'yaml') process.stdout.write((await import('yaml')).stringify(result));
+    else {
+      const text = table(result);
+      if (text !== '') this.log(text);
+    }
+    return result;
+  }
+
+  /** A notice for people (progress, warnings): stderr, so stdout stays parseable. */
+  protected notice(message: string): void {
+    this.logToStderr(message);
+  }
+
+  protected override async catch(err: Error): Promise<never> {
+    if (err instanceof Errors.ExitError) throw err;
+    const line = await describeError(err, {
+      endpoint: this.api?.connection.endpoint ?? this.resolvedSettings?.endpoint.value,
+      command: this.id?.replaceAll(':', ' '),
+    });
+    this.logToStderr(`error: ${line}`);
+    if (process.env.VESSLCTL_DEBUG) this.logToStderr(err.stack ?? String(err));
+    return this.exit(1);
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    this.api?.close();
+    await super.finally(err);
+  }
+}
+
+function outputFormatOf(flags: { json: boolean; output?: OutputFormat }): OutputFormat {
+  if (flags.json && flags.output && flags.output !== 'json') {
+    throw new CommandError(`--json contradicts -o ${flags.output}: give one of them`);
+  }
+  return flags.json ? 'json' : (flags.output ?? 'table');
+}
+
+/**
+ * oclif fills a missing positional argument from piped stdin by default. Stdin may hold a
+ * secret value (--from-stdin) or a token, which must never become a NAME or KEY (and end
+ * up in an error message or a request field), so no argument ever reads it.
+ */
+function withoutStdin(args: Interfaces.ArgInput | undefined): Interfaces.ArgInput {
+  return Object.fromEntries(Object.entries(args ?? {}).map(([name, arg]) => [name, { ...arg, ignoreStdin: true }]));
+}

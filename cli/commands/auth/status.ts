@@ -1,0 +1,52 @@
+import { BaseCommand } from '../../base-command.js';
+import { CommandError, NO_TOKEN_MESSAGE } from '../../errors.js';
+import { formatFields, formatTime } from '../../output.js';
+import type { Setting, SettingSource } from '../../settings.js';
+import { maskToken } from '../../token-claims.js';
+
+export interface AuthStatusResult {
+  endpoint: Setting;
+  org?: Setting;
+  /** The token itself is never printed, only its first characters. */
+  token: { masked: string; source: SettingSource };
+  subject?: string;
+  role?: string;
+  expiresAt?: string;
+  expired?: boolean;
+  configFile: string;
+}
+
+export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
+  static override summary = 'Show the endpoint, org and identity that commands will use, and where each comes from.';
+  static override description =
+    'Subject, role and expiry are read from the token without verifying it and without contacting the server; the server checks the token on every call.';
+
+  static override examples = ['<%= config.bin %> auth status', '<%= config.bin %> auth status -o json'];
+
+  async run(): Promise<AuthStatusResult> {
+    const { endpoint, org, token, claims, configFile } = this.settings;
+    if (!token) throw new CommandError(NO_TOKEN_MESSAGE);
+    const expiresAt = claims?.exp === undefined ? undefined : new Date(claims.exp * 1000);
+    const status: AuthStatusResult = {
+      endpoint,
+      org,
+      token: { masked: maskToken(token.value), source: token.source },
+      subject: claims?.sub,
+      role: claims?.role,
+      expiresAt: expiresAt?.toISOString(),
+      expired: expiresAt ? expiresAt.getTime() <= Date.now() : undefined,
+      configFile,
+    };
+    return this.print(status, (s) =>
+      formatFields([
+        ['endpoint', `${s.endpoint.value} (${s.endpoint.source})`],
+        ['org', s.org ? `${s.org.value} (${s.org.source})` : 'none: pass --org or set VESSLCTL_ORG'],
+        ['subject', s.subject],
+        ['role', s.role],
+        ['expires', s.expiresAt && `${formatTime(s.expiresAt)}${s.expired ? ' (EXPIRED: run `vesslctl auth login`)' : ''}`],
+        ['token', `${s.token.masked} (${s.token.source})${claims ? '' : ', not a JWT: no claims to show'}`],
+        ['config', s.configFile],
+      ]),
+    );
+  }
+}

@@ -1,0 +1,29 @@
+export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Columns separated by two spaces, padded to the widest cell; no trailing spaces. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** "label  value" lines with aligned values; rows without a value are left out. */
+export function formatFields(fields: Array<[string, string | number | undefined]>): string {
+  const shown = fields.filter((field): field is [string, string | number] => field[1] !== undefined && field[1] !== '');
+  const width = Math.max(0, ...shown.map(([label]) => label.length));
+  return shown.map(([label, value]) => `${`${label}:`.padEnd(width + 1)}  ${value}`).join('\n');
+}
+
+/** An RFC 3339 time without milliseconds, e.g. 2025-01-02T15:04:05Z; '' when unset. */
+export const formatTime = (iso: string | undefined) => (iso ? iso.replace(/\.\d+Z$/, 'Z') : '');
+
+/** One line, at most `max` characters, for table cells holding free text. */
+export function truncateCell(text: string | undefined, max = 50): string {
+  const flat = (text ?? '').replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,144 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { CommandError, NO_TOKEN_MESSAGE } from './errors.js';
+import { decodeTokenClaims, type TokenClaims } from './token-claims.js';
+
+export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
+export const CONFIG_KEYS = ['endpoint', 'org', 'token'] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** What `auth login` / `config set` store in config.json. */
+export type ConfigFile = Partial<Record<ConfigKey, string>>;
+
+export type SettingSource = 'flag' | 'env' | 'config' | 'token' | 'default';
+
+export interface Setting {
+  value: string;
+  source: SettingSource;
+}
+
+export interface Settings {
+  configDir: string;
+  configFile: string;
+  endpoint: Setting;
+  token?: Setting;
+  org?: Setting;
+  /** The token's unverified claims, when the token is a JWT. */
+  claims?: TokenClaims;
+}
+
+/** Everything a call to the server needs. */
+export interface Connection {
+  endpoint: string;
+  org: string;
+  token: string;
+  configDir: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** $VESSLCTL_CONFIG_DIR, else $XDG_CONFIG_HOME/vesslctl, else ~/.config/vesslctl. */
+export function configDir(env: Env = process.env): string {
+  if (env.VESSLCTL_CONFIG_DIR) return env.VESSLCTL_CONFIG_DIR;
+  return path.join(env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'vesslctl');
+}
+
+export const configFilePath = (dir: string) => path.join(dir, 'config.json');
+
+/** Reads a JSON file of ours; a missing file is `undefined`, a broken one is an error. */
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CommandError(`cannot read ${file}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CommandError(`${file} is not valid JSON: fix or delete it`);
+  }
+}
+
+export function readConfigFile(dir: string): ConfigFile {
+  const file = configFilePath(dir);
+  const raw = readJsonFile(file);
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null) throw new CommandError(`${file} must hold a JSON object: fix or delete it`);
+  const config: ConfigFile = {};
+  for (const key of CONFIG_KEYS) {
+    const value = (raw as Record<string, unknown>)[key];
+    if (typeof value === 'string' && value !== '') config[key] = value;
+  }
+  return config;
+}
+
+/**
+ * Writes a file only the user can read (the config holds a token): the directory is
+ * created 0700, the file is written 0600 under a temporary name and renamed into place,
+ * so a reader never sees half a file.
+ */
+export function writePrivateFile(dir: string, name: string, content: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const target = path.join(dir, name);
+  const temporary = path.join(dir, `.${name}.${process.pid}.tmp`);
+  writeFileSync(temporary, content, { mode: 0o600 });
+  renameSync(temporary, target);
+  return target;
+}
+
+export function writeConfigFile(dir: string, config: ConfigFile): string {
+  return writePrivateFile(dir, 'config.json', `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** The first candidate that has a value; empty strings count as unset. */
+function firstSet(...candidates: Array<[string | undefined, SettingSource]>): Setting | undefined {
+  for (const [value, source] of candidates) if (value !== undefined && value !== '') return { value, source };
+  return undefined;
+}
+
+/**
+ * Flags over env (VESSLCTL_ENDPOINT, VESSLCTL_ACCESS_TOKEN, VESSLCTL_ORG) over the config
+ * file; the org falls back to the token's `org` claim, the endpoint to 127.0.0.1:50051.
+ */
+export function resolveSettings(flags: { endpoint?: string; org?: string }, env: Env = process.env): Settings {
+  const dir = configDir(env);
+  const config = readConfigFile(dir);
+  const token = firstSet([env.VESSLCTL_ACCESS_TOKEN, 'env'], [config.token, 'config']);
+  const claims = token ? decodeTokenClaims(token.value) : undefined;
+  return {
+    configDir: dir,
+    configFile: configFilePath(dir),
+    endpoint: firstSet(
+      [flags.endpoint, 'flag'],
+      [env.VESSLCTL_ENDPOINT, 'env'],
+      [config.endpoint, 'config'],
+    ) ?? { value: DEFAULT_ENDPOINT, source: 'default' },
+    token,
+    org: firstSet([flags.org, 'flag'], [env.VESSLCTL_ORG, 'env'], [config.org, 'config'], [claims?.org, 'token']),
+    claims,
+  };
+}
+
+const ENDPOINT_PATTERN = /^(\[[^\]\s]+\]|[^:/\s]+):(\d{1,5})$/;
+
+export function checkEndpoint(endpoint: string, origin = 'endpoint'): string {
+  const match = ENDPOINT_PATTERN.exec(endpoint);
+  if (!match || Number(match[2]) > 65535) {
+    throw new CommandError(`${origin} "${endpoint}" must be HOST:PORT, e.g. ${DEFAULT_ENDPOINT}`);
+  }
+  return endpoint;
+}
+
+/** The settings a server call needs, or an error that says how to provide the missing one. */
+export function requireConnection(settings: Settings): Connection {
+  if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE);
+  if (!settings.org) {
+    throw new CommandError('no org: pass --org ORG, set VESSLCTL_ORG, or run `vesslctl auth login --org ORG`');
+  }
+  const { value, source } = settings.endpoint;
+  const endpoint = checkEndpoint(value, `endpoint (from ${source === 'env' ? 'VESSLCTL_ENDPOINT' : source})`);
+  return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir };
+}

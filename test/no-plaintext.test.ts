@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import knexFactory from 'knex';
+import { engines } from './support/postgres.js';
+import { startCliWorld, type CliWorld } from './support/cli.js';
+
+/** Every file below dir, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name);
+    return statSync(file).isDirectory() ? filesUnder(file) : [file];
+  });
+}
+
+/** The forms a leaked value could take: raw bytes, base64, base64url and hex. */
+function needles(value: string): Buffer[] {
+  const raw = Buffer.from(value, 'utf8');
+  return [raw, Buffer.from(raw.toString('base64')), Buffer.from(raw.toString('base64url')), Buffer.from(raw.toString('hex'))];
+}
+
+function hits(haystacks: { where: string; bytes: Buffer }[], values: string[]): string[] {
+  const found: string[] = [];
+  for (const value of values) {
+    for (const needle of needles(value)) {
+      for (const h of haystacks) if (h.bytes.includes(needle)) found.push(`${JSON.stringify(value)} in ${h.where}`);
+    }
+  }
+  return found;
+}
+
+for (const engine of engines()) {
+  describe(`no plaintext at rest or in logs (${engine.name})`, function () {
+    let world: CliWorld;
+    let databaseUrl: string | undefined;
+    // 20 distinctive values: 14 created, 6 more by rotation; a few secrets deleted.
+    const values = Array.from({ length: 20 }, (_, i) => `plaintext-canary-${i}-${randomBytes(8).toString('hex')}`);
+
+    before(async () => {
+      databaseUrl = await engine.freshUrl();
+      world = await startCliWorld({ databaseUrl, logLevel: 'trace' });
+    });
+    after(async () => {
+      world?.remove();
+      await engine.cleanup();
+    });
+
+    it('leaves no value in any database file, WAL, keyring, server log or CLI output', async () => {
+      const ok = async (args: string[], opts?: Parameters<CliWorld['cli']>[1]) => {
+        const r = await world.cli(args, opts);
+        expect(r.code, r.stderr).to.equal(0);
+      };
+      await ok(['auth', 'login', '--credentials', path.join(world.dataDir, 'credentials.json')]);
+      for (let i = 0; i < 14; i++) {
+        const name = `CANARY_${i}`;
+        if (i % 3 === 0) await ok(['secret', 'create', name, '--from-stdin'], { input: values[i] });
+        else if (i % 3 === 1) await ok(['secret', 'create', name, '--from-env', 'CANARY'], { env: { CANARY: values[i] } });
+        else {
+          const file = path.join(world.configDir, '..', `value-${i}`);
+          writeFileSync(file, values[i]);
+          await ok(['secret', 'create', name, '--from-file', file]);
+        }
+      }
+      for (let i = 14; i < 20; i++) await ok(['secret', 'update', `CANARY_${i - 14}`, '--from-stdin'], { input: values[i] });
+      for (const i of [6, 7, 8]) await ok(['secret', 'delete', `CANARY_${i}`, '--yes']);
+      await ok(['secret', 'list', '--include-deleted', '-o', 'json']);
+      await ok(['secret', 'show', 'CANARY_0', '-o', 'yaml']);
+      // A refused value (stale key, then retried) and a failing call go through the logs too.
+      await world.cli(['secret', 'create', 'CANARY_0', '--from-stdin'], { input: values[0] });
+
+      // SIGKILL: no clean shutdown, so SQLite's WAL and shm files stay on disk to be scanned.
+      await world.stop('SIGKILL');
+      const haystacks: { where: string; bytes: Buffer }[] = filesUnder(world.dataDir).map((f) => ({ where: path.relative(world.dataDir, f), bytes: readFileSync(f) }));
+      const cliFiles = filesUnder(world.configDir).map((f) => ({ where: `config/${path.basename(f)}`, bytes: readFileSync(f) }));
+      haystacks.push(...cliFiles);
+      haystacks.push({ where: 'server stdout', bytes: Buffer.from(world.server.stdout()) });
+      haystacks.push({ where: 'server log (stderr)', bytes: Buffer.from(world.server.stderr()) });
+      world.outputs.forEach((o, i) => {
+        haystacks.push({ where: `cli run ${i} stdout`, bytes: Buffer.from(o.stdout) }, { where: `cli run ${i} stderr`, bytes: Buffer.from(o.stderr) });
+      });
+      if (databaseUrl) haystacks.push(...(await postgresRows(databaseUrl)));
+      else expect(haystacks.map((h) => h.where)).to.include.members(['secret-store.sqlite', 'key-management.sqlite', 'master-keyring.json']);
+
+      // The scan itself must be able to see: the server log really recorded these calls.
+      expect(world.server.stderr()).to.include('CreateSecret');
+      // ...and the stored files are really read: secret names (metadata) are found in them.
+      expect(hits(haystacks.filter((h) => !h.where.startsWith('cli') && !h.where.startsWith('server')), ['CANARY_13'])).to.not.be.empty;
+      expect(hits(haystacks, values)).to.deep.equal([]);
+    });
+  });
+}
+
+/** Every row of every table in the test database, as bytes to scan. */
+async function postgresRows(url: string): Promise<{ where: string; bytes: Buffer }[]> {
+  const knex = knexFactory({ client: 'pg', connection: url });
+  try {
+    const tables: { tablename: string }[] = (await knex.raw("select tablename from pg_tables where schemaname = 'public'")).rows;
+    const out: { where: string; bytes: Buffer }[] = [];
+    for (const { tablename } of tables) {
+      for (const row of await knex(tablename).select('*')) {
+        const parts = Object.values(row).map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v))));
+        out.push({ where: `postgres table ${tablename}`, bytes: Buffer.concat(parts) });
+      }
+    }
+    expect(tables.map((t) => t.tablename)).to.include.members(['secrets', 'kms_org_keys', 'secret_audit_events']);
+    return out;
+  } finally {
+    await knex.destroy();
+  }
+}
