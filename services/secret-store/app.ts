@@ -31,7 +31,8 @@ export async function openSecretStore(
     credentials: kms.credentials,
     defaultTimeoutMs: KMS_TIMEOUT_MS,
   });
-  const secrets = new SecretManager(store, (req) => client.encryptSealedValue(req));
+  // The caller's request id travels on, so one id ties both services' log lines together.
+  const secrets = new SecretManager(store, (req, requestId) => client.encryptSealedValue(req, { requestId }));
   return {
     secrets,
     store,

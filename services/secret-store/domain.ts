@@ -9,13 +9,10 @@ export interface SealedValue {
 }
 
 /** Opens a sealed value and encrypts it for one secret version (key-management's job). */
-export type EncryptSealedValue = (req: {
-  org: string;
-  secretUid: string;
-  version: number;
-  sealedBox: Buffer;
-  keyId: string;
-}) => Promise<EncryptedValue>;
+export type EncryptSealedValue = (
+  req: { org: string; secretUid: string; version: number; sealedBox: Buffer; keyId: string },
+  requestId: string,
+) => Promise<EncryptedValue>;
 
 export interface Actor {
   subject: string;
@@ -60,7 +57,7 @@ export class SecretManager {
   async create(org: string, fields: { name: string; key: string; description: string }, value: SealedValue, actor: Actor): Promise<SecretRow> {
     if (await this.store.getLive(org, fields.name)) throw this.nameTaken(org, fields.name);
     const uid = newSecretUid();
-    const encrypted = await this.encrypt({ org, secretUid: uid, version: 1, ...value });
+    const encrypted = await this.encrypt({ org, secretUid: uid, version: 1, ...value }, actor.requestId);
     const at = this.now();
     const row: SecretRow = {
       uid,
@@ -121,7 +118,7 @@ export class SecretManager {
     }
     if (changes.value) {
       next.version = current.version + 1;
-      next.value = await this.encrypt({ org, secretUid: current.uid, version: next.version, ...changes.value });
+      next.value = await this.encrypt({ org, secretUid: current.uid, version: next.version, ...changes.value }, actor.requestId);
       next.valueUpdatedAt = at;
       audit.push(this.event(org, actor, 'secret.value_rotated', next, { previousVersion: current.version }));
     }
