@@ -22,11 +22,8 @@ build: dist/.built ## Install dependencies if needed and compile TypeScript to d
 up: build ## Run the whole system on the embedded default (SQLite, local jobs) in the foreground
 	node bin/vessl-secrets.js up
 
-test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), plus contract checks
-	npx tsc -p tsconfig.test.json
-	$(BUF) lint
-	$(BUF) format --diff --exit-code
-	$(MAKE) --no-print-directory checkgenerate
+test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
+	$(MAKE) --no-print-directory lint checkgenerate
 	npx mocha
 
 generate: $(STAMP) ## Regenerate TypeScript from proto/ (output is committed) and the reflection descriptor set
@@ -39,9 +36,10 @@ checkgenerate: ## Fail when the committed generated code differs from what proto
 	  echo "generated code is stale: run 'make generate' and commit services/gen"; diff -rq $$tmp/before services/gen; rm -rf $$tmp; exit 1; fi; \
 	rm -rf $$tmp; echo "generated code matches proto/"
 
-lint: $(STAMP) ## Lint protos (buf STANDARD), check their format, and type-check everything
+lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check proto format, type-check everything
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
+	npx eslint .
 	npx tsc -p tsconfig.test.json
 
 breaking: $(STAMP) ## Check proto changes against main's previous commit for breaking changes

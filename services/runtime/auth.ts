@@ -132,7 +132,7 @@ export async function loadIssuerKeys(dataDir: string, create: boolean): Promise<
     jwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) {
-      throw new Error(`cannot read the token issuer key ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot read the token issuer key ${file}: ${(err as Error).message}`, { cause: err });
     }
     const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     jwk = await exportJWK(pair.privateKey);
