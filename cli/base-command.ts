@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CommandError, describeError } from './errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
 import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
 
@@ -36,6 +37,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected args!: CommandArgs<T>;
   private resolvedSettings?: Settings;
   private api?: SecretsApi;
+  private jobsApi?: JobsApi;
 
   override async init(): Promise<void> {
     await super.init();
@@ -68,6 +70,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.api;
   }
 
+  /** The job-launcher client (same endpoint, org and token); closed when the command ends. */
+  protected async openJobsApi(connection: Connection = requireConnection(this.settings)): Promise<JobsApi> {
+    const { openJobsApi } = await import('./jobs-api.js');
+    this.jobsApi?.close();
+    this.jobsApi = openJobsApi(connection);
+    return this.jobsApi;
+  }
+
   /** Prints `result` in the chosen format (`table` renders it for people) and returns it. */
   protected async print<R>(result: R, table: (result: R) => string): Promise<R> {
     const format = this.outputFormat;
@@ -85,12 +95,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.logToStderr(message);
   }
 
-  protected override async catch(err: Error): Promise<never> {
-    if (err instanceof Errors.ExitError) throw err;
-    const line = await describeError(err, {
-      endpoint: this.api?.connection.endpoint ?? this.resolvedSettings?.endpoint.value,
+  /** The one line that describes `err` to the user (without the "error: " prefix). */
+  protected describeError(err: unknown): Promise<string> {
+    return describeError(err, {
+      endpoint: this.api?.connection.endpoint ?? this.jobsApi?.connection.endpoint ?? this.resolvedSettings?.endpoint.value,
       command: this.id?.replaceAll(':', ' '),
     });
+  }
+
+  protected override async catch(err: Error): Promise<never> {
+    if (err instanceof Errors.ExitError) throw err;
+    const line = await this.describeError(err);
     this.logToStderr(`error: ${line}`);
     if (process.env.VESSLCTL_DEBUG) this.logToStderr(err.stack ?? String(err));
     return this.exit(1);
@@ -98,6 +113,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async finally(err: Error | undefined): Promise<void> {
     this.api?.close();
+    this.jobsApi?.close();
     await super.finally(err);
   }
 }

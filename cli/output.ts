@@ -12,11 +12,24 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-/** "label  value" lines with aligned values; rows without a value are left out. */
-export function formatFields(fields: Array<[string, string | number | undefined]>): string {
-  const shown = fields.filter((field): field is [string, string | number] => field[1] !== undefined && field[1] !== '');
+export type FieldValue = string | number | string[] | undefined;
+
+/**
+ * "label  value" lines with aligned values; rows without a value (or an empty list) are
+ * left out. A list value takes one line per item, later lines indented under the first.
+ */
+export function formatFields(fields: Array<[string, FieldValue]>): string {
+  const shown = fields.filter(
+    (field): field is [string, string | number | string[]] => field[1] !== undefined && field[1] !== '' && !(Array.isArray(field[1]) && field[1].length === 0),
+  );
   const width = Math.max(0, ...shown.map(([label]) => label.length));
-  return shown.map(([label, value]) => `${`${label}:`.padEnd(width + 1)}  ${value}`).join('\n');
+  const indent = ' '.repeat(width + 3);
+  return shown
+    .map(([label, value]) => {
+      const [first, ...rest] = Array.isArray(value) ? value : [String(value)];
+      return [`${`${label}:`.padEnd(width + 1)}  ${first}`, ...rest.map((line) => `${indent}${line}`)].join('\n');
+    })
+    .join('\n');
 }
 
 /** An RFC 3339 time without milliseconds, e.g. 2025-01-02T15:04:05Z; '' when unset. */

@@ -2,7 +2,7 @@
 import { Client, status } from '@grpc/grpc-js';
 import { KeyManagementServiceService, OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
 import { Secret, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { channelCredentials, createUnaryClient } from '../services/runtime/grpc-client.js';
+import { channelCredentials, createServiceClient } from '../services/runtime/grpc-client.js';
 import { decodeServiceError, isServiceError } from '../services/runtime/errors.js';
 import type { OrgKey, OrgKeySource, SealedValue } from './sealing.js';
 import type { Connection } from './settings.js';
@@ -65,8 +65,8 @@ export function openSecretsApi(connection: Connection): SecretsApi {
   // One channel for both services: the CLI talks to a single endpoint (DESIGN §1).
   const channel = new Client(endpoint, channelCredentials(endpoint));
   const options = { token: async () => token, channel };
-  const secrets = createUnaryClient(SecretServiceService, endpoint, options);
-  const kms = createUnaryClient(KeyManagementServiceService, endpoint, options);
+  const secrets = createServiceClient(SecretServiceService, endpoint, options);
+  const kms = createServiceClient(KeyManagementServiceService, endpoint, options);
 
   return {
     connection,
@@ -98,6 +98,8 @@ export function openSecretsApi(connection: Connection): SecretsApi {
       return secretJson(await secrets.deleteSecret({ org, name }));
     },
     close() {
+      secrets.close();
+      kms.close();
       channel.close();
     },
   };

@@ -4,9 +4,10 @@ import { generateKeyPair, type CryptoKey } from 'jose';
 import { KeyManagementServiceService, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService, Secret_State, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role, type TokenSettings } from '../services/runtime/auth.js';
-import type { UnaryClient } from '../services/runtime/grpc-client.js';
+import type { ServiceClient } from '../services/runtime/grpc-client.js';
 import { completeRequest } from '../services/runtime/request-messages.js';
-import { failure, startTestSystem, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { JobServiceService, Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 
 // DESIGN §3 as one table: every RPC × every principal. Access logic does not depend on the
 // storage engine, so this runs on the embedded SQLite default only.
@@ -114,7 +115,14 @@ type RpcName =
   | 'ResolveSecrets'
   | 'GetOrgPublicKey'
   | 'EncryptSealedValue'
-  | 'DecryptForInjection';
+  | 'DecryptForInjection'
+  | 'LookupSecretVersions'
+  | 'CreateJob'
+  | 'GetJob'
+  | 'ListJobs'
+  | 'StreamJobLogs'
+  | 'RestartJob'
+  | 'TerminateJob';
 
 /** The callers allowed each RPC; every other authenticated caller gets PERMISSION_DENIED. */
 const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
@@ -127,6 +135,13 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   GetOrgPublicKey: ['admin', 'member', 'svc:secret-store', 'svc:job-launcher', 'svc:intruder'],
   EncryptSealedValue: ['svc:secret-store'],
   DecryptForInjection: ['svc:job-launcher'],
+  LookupSecretVersions: ['svc:job-launcher'],
+  CreateJob: ['admin', 'member'],
+  GetJob: ['admin', 'member'],
+  ListJobs: ['admin', 'member'],
+  StreamJobLogs: ['admin', 'member'],
+  RestartJob: ['admin', 'member'],
+  TerminateJob: ['admin', 'member'],
 };
 
 type Outcome = 'OK' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
@@ -139,6 +154,7 @@ function expectedOutcome(rpc: RpcName, principal: PrincipalName): Outcome {
 interface Caller {
   secrets: SecretClient;
   kms: KmsClient;
+  jobs: JobClient;
 }
 
 /** What every case can build its request from; prepared once, as the acme admin. */
@@ -153,6 +169,10 @@ interface Fixtures {
   uniqueName(prefix: string): string;
   /** Creates a live secret of its own for a case that changes or deletes it. */
   freshSecret(): Promise<string>;
+  /** A finished job (using EXISTING) that logs and restarts can act on. */
+  doneJob: Job;
+  /** Starts a long-running job of its own for a case that restarts or terminates it. */
+  runningJob(): Promise<Job>;
 }
 
 interface RpcSpec {
@@ -270,15 +290,94 @@ const RPCS: RpcSpec[] = [
       expect(res.values.map((v) => v.toString())).to.deep.equal([EXISTING_VALUE]);
     },
   }),
+  rpc({
+    name: 'LookupSecretVersions',
+    prepare: async (fx) => ({ org: ORG, uids: [fx.existing.uid] }),
+    call: (c, req) => c.secrets.lookupSecretVersions(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.versions).to.deep.equal([{ uid: fx.existing.uid, name: EXISTING, version: 1, deleted: false }]);
+    },
+  }),
+  rpc({
+    name: 'CreateJob',
+    prepare: async (fx) => ({ org: ORG, job: { name: fx.uniqueName('job'), image: 'x', command: 'true', secrets: [{ secretName: EXISTING }] } }),
+    call: (c, req) => c.jobs.createJob(req),
+    expectSuccess: (res, req) => {
+      expect(res.job).to.include({ org: ORG, name: req.job.name });
+      expect(res.job!.attempts[0].secrets[0]).to.include({ secretName: EXISTING, version: 1 });
+    },
+    expectNoEffect: async (req, fx) => {
+      const jobs = await fx.sys.db('job-launcher')('jobs').where({ org: ORG, name: req.job.name });
+      expect(jobs).to.have.length(0);
+    },
+  }),
+  rpc({
+    name: 'GetJob',
+    prepare: async (fx) => ({ org: ORG, id: fx.doneJob.id }),
+    call: (c, req) => c.jobs.getJob(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res).to.include({ id: fx.doneJob.id, org: ORG });
+    },
+  }),
+  rpc({
+    name: 'ListJobs',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.jobs.listJobs(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.jobs.map((j) => j.id)).to.include(fx.doneJob.id);
+    },
+  }),
+  rpc({
+    name: 'StreamJobLogs',
+    prepare: async (fx) => ({ org: ORG, id: fx.doneJob.id }),
+    call: async (c, req) => {
+      const chunks: Buffer[] = [];
+      for await (const m of c.jobs.streamJobLogs(req)) chunks.push(m.data);
+      return Buffer.concat(chunks).toString();
+    },
+    expectSuccess: (log) => {
+      expect(log).to.equal('matrix job ***\n');
+    },
+  }),
+  rpc({
+    name: 'RestartJob',
+    prepare: async (fx) => ({ org: ORG, id: (await fx.runningJob()).id }),
+    call: (c, req) => c.jobs.restartJob(req),
+    expectSuccess: (res) => {
+      expect(res.job!.attempts).to.have.length(2);
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await fx.sys.db('job-launcher')('job_attempts').where({ job_id: req.id })).to.have.length(1);
+    },
+  }),
+  rpc({
+    name: 'TerminateJob',
+    prepare: async (fx) => ({ org: ORG, id: (await fx.runningJob()).id }),
+    call: (c, req) => c.jobs.terminateJob(req),
+    expectSuccess: (res) => {
+      expect(res.state).to.equal(Job_State.STATE_CANCELLED);
+    },
+    expectNoEffect: async (req, fx) => {
+      const [attempt] = await fx.sys.db('job-launcher')('job_attempts').where({ job_id: req.id });
+      expect(attempt.state).to.equal('RUNNING');
+    },
+  }),
 ];
 
 // ---- plumbing --------------------------------------------------------------------------------
 
 /** A client that sends no authorization header at all (the system's clients always send one). */
-function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: string): UnaryClient<D> {
+function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: string): ServiceClient<D> {
   const channel = new Client(endpoint, credentials.createInsecure());
   const client: Record<string, unknown> = { close: () => channel.close() };
   for (const [key, method] of Object.entries(definition)) {
+    if (method.responseStream) {
+      client[key] = (request: unknown) =>
+        channel.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, completeRequest(method.path, request), new Metadata(), {
+          deadline: Date.now() + 10_000,
+        });
+      continue;
+    }
     client[key] = (request: unknown) =>
       new Promise((resolve, reject) => {
         channel.makeUnaryRequest(
@@ -292,7 +391,7 @@ function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: s
         );
       });
   }
-  return client as UnaryClient<D>;
+  return client as ServiceClient<D>;
 }
 
 describe('access matrix (DESIGN §3)', function () {
@@ -314,11 +413,12 @@ describe('access matrix (DESIGN §3)', function () {
         const caller = {
           secrets: tokenlessClient(SecretServiceService, sys.endpoint),
           kms: tokenlessClient(KeyManagementServiceService, sys.endpoint),
+          jobs: tokenlessClient(JobServiceService, sys.endpoint),
         };
-        tokenless.push(caller.secrets, caller.kms);
+        tokenless.push(caller.secrets, caller.kms, caller.jobs);
         callers.set(p.name, caller);
       } else {
-        callers.set(p.name, { secrets: sys.secrets(token), kms: sys.kms(token) });
+        callers.set(p.name, { secrets: sys.secrets(token), kms: sys.kms(token), jobs: sys.jobs(token) });
       }
     }
 
@@ -329,6 +429,13 @@ describe('access matrix (DESIGN §3)', function () {
     const sealed = await sys.seal('matrix-value');
     let counter = 0;
     const uniqueName = (prefix: string) => `${prefix}_${++counter}`;
+    const adminJobs = callers.get('admin')!.jobs;
+    const created = await adminJobs.createJob({ org: ORG, job: { name: 'matrix', image: 'x', command: 'echo "matrix job $EXISTING"', secrets: [{ secretName: EXISTING }] } });
+    let doneJob = created.job!;
+    for (let i = 0; i < 200 && doneJob.state !== Job_State.STATE_SUCCEEDED; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      doneJob = await adminJobs.getJob({ org: ORG, id: doneJob.id });
+    }
     fx = {
       sys,
       admin,
@@ -341,12 +448,22 @@ describe('access matrix (DESIGN §3)', function () {
         await admin.createSecret({ org: ORG, secret: { name, description: 'fresh' }, value: sealed });
         return name;
       },
+      doneJob,
+      async runningJob() {
+        const { job } = await adminJobs.createJob({ org: ORG, job: { name: uniqueName('running'), image: 'x', command: 'sleep 60' } });
+        return job!;
+      },
     };
   });
 
   after(async () => {
     for (const c of tokenless) c.close();
     await sys?.stop();
+  });
+
+  it('covers every RPC of every service', () => {
+    const all = [SecretServiceService, KeyManagementServiceService, JobServiceService].flatMap((d) => Object.values(d).map((m) => m.path.split('/').pop()));
+    expect(RPCS.map((r) => r.name).sort()).to.deep.equal(all.sort());
   });
 
   for (const spec of RPCS) {

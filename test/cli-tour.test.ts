@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { createUnaryClient } from '../services/runtime/grpc-client.js';
+import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { startCliWorld, type CliWorld } from './support/cli.js';
 import type { RunResult } from './support/processes.js';
 
@@ -26,8 +26,8 @@ function oneLineError(r: RunResult, pattern: RegExp): void {
 async function launchValues(world: CliWorld, names: string[]): Promise<Buffer[]> {
   const token = ok(await world.serverCommand(['token', 'mint', '--role', 'service', '--subject', 'svc:job-launcher'])).stdout.trim();
   const opts = { token: async () => token };
-  const secrets = createUnaryClient(SecretServiceService, world.server.endpoint, opts);
-  const kms = createUnaryClient(KeyManagementServiceService, world.server.endpoint, opts);
+  const secrets = createServiceClient(SecretServiceService, world.server.endpoint, opts);
+  const kms = createServiceClient(KeyManagementServiceService, world.server.endpoint, opts);
   try {
     const resolved = await secrets.resolveSecrets({ org: 'default', names });
     const { values } = await kms.decryptForInjection({
@@ -77,7 +77,8 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
     expect(list.map((s: { name: string }) => s.name)).to.deep.equal(['HF_TOKEN', 'UTF8_JSON', 'deploy.key', 'wandb']);
     const shown = JSON.parse(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '--json'])).stdout);
     expect(shown).to.include({ name: 'HF_TOKEN', key: 'HF_TOKEN', description: 'Hugging Face hub', version: 1, state: 'STATE_ACTIVE' });
-    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'createBy', 'updateBy');
+    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'createBy', 'updateBy', 'usedBy');
+    expect(shown.usedBy).to.deep.equal([]);
     expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '-o', 'yaml'])).stdout).to.match(/^name: HF_TOKEN$/m);
   });
 

@@ -6,7 +6,7 @@ import sodium from 'libsodium-wrappers';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken } from '../services/runtime/auth.js';
-import { createUnaryClient } from '../services/runtime/grpc-client.js';
+import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { ROOT, startServingProcess, type ServerProcess } from './support/processes.js';
 
 describe('each service also runs alone, with its own entrypoint and config', function () {
@@ -29,8 +29,8 @@ describe('each service also runs alone, with its own entrypoint and config', fun
 
     const issuer = await loadIssuerKeys(dataDir, false);
     const token = await mintToken(issuer.privateKey, { subject: 'alice', org: 'acme', role: 'admin', ttlSeconds: 60, settings: EMBEDDED_TOKEN_SETTINGS });
-    const kmsClient = createUnaryClient(KeyManagementServiceService, kms.endpoint, { token: async () => token });
-    const storeClient = createUnaryClient(SecretServiceService, store.endpoint, { token: async () => token });
+    const kmsClient = createServiceClient(KeyManagementServiceService, kms.endpoint, { token: async () => token });
+    const storeClient = createServiceClient(SecretServiceService, store.endpoint, { token: async () => token });
     const key = await kmsClient.getOrgPublicKey({ org: 'acme' });
     const created = await storeClient.createSecret({
       org: 'acme',

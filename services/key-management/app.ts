@@ -66,5 +66,7 @@ async function loadKeyring(store: KmsStore, file: string, log: Logger): Promise<
     unregistered.map((version) => ({ version, keyCheck: keyCheckValue(keyring.keys.get(version)!) })),
     Date.now(),
   );
+  // Check again: a replica with another keyring may have registered a version meanwhile.
+  checkKeyringAgainstDatabase(keyring, await store.registeredKeks(), file);
   return keyring;
 }

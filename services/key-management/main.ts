@@ -14,11 +14,11 @@ mainOf({
       [--master-keyring-file FILE] [--tls-cert-file F --tls-key-file F] [--jwks-url URL --service-token-file F]
   Env: VESSL_LISTEN (127.0.0.1:50052), VESSL_DATA_DIR, VESSL_DATABASE_URL, VESSL_MASTER_KEYRING_FILE, ...
 `,
-  async build(config, flags, log) {
+  async build(config, flags, log, tracker) {
     const identity = await identityFor(config, KMS_SERVICE, true);
     const app = await openKeyManagement(config, keyringFileOf(config, flags), log);
     return {
-      services: [keyManagementService({ keys: app.keys, verifier: identity.verifier, log })],
+      services: [keyManagementService({ keys: app.keys, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping()],
       close: () => app.close(),
     };

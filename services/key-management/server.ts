@@ -1,7 +1,6 @@
 import { KeyManagementServiceService, type OrgPublicKey } from '../gen/vessl/kms/v1/kms.js';
 import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
-import { ApiError } from '../runtime/errors.js';
-import { implementService, type RegisteredService } from '../runtime/grpc-server.js';
+import { implementService, type CallTracker, logDeniedCalls, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import type { TokenVerifier } from '../runtime/auth.js';
 import { Violations } from '../runtime/validation.js';
@@ -27,7 +26,7 @@ function authorizePublicKey(principal: Principal, org: string): void {
   requireOrgRole(principal, org, ['admin', 'member'], 'read the org public key');
 }
 
-export function keyManagementService(deps: { keys: KeyManager; verifier: TokenVerifier; log: Logger }): RegisteredService {
+export function keyManagementService(deps: { keys: KeyManager; verifier: TokenVerifier; log: Logger; tracker?: CallTracker }): RegisteredService {
   const { keys } = deps;
   const implementation = implementService(
     KeyManagementServiceService,
@@ -75,14 +74,8 @@ export function keyManagementService(deps: { keys: KeyManager; verifier: TokenVe
     {
       verifier: deps.verifier,
       log: deps.log,
-      hooks: {
-        // key-management keeps no audit table; denials go to its structured log as audit events.
-        async onError(err, _req, ctx) {
-          if (err instanceof ApiError && err.reason === 'PERMISSION_DENIED') {
-            ctx.log.warn({ audit: 'denied', subject: ctx.principal.subject, role: ctx.principal.role }, 'call denied');
-          }
-        },
-      },
+      tracker: deps.tracker,
+      hooks: logDeniedCalls,
     },
   );
   return { definition: KeyManagementServiceService, implementation, name: 'vessl.kms.v1.KeyManagementService' };

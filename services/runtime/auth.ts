@@ -12,7 +12,7 @@ import {
   type JWTVerifyGetKey,
   type CryptoKey,
 } from 'jose';
-import { permissionDenied, unauthenticated } from './errors.js';
+import { permissionDenied, unauthenticated, unavailable } from './errors.js';
 import { createFileExclusive } from './files.js';
 
 export const ROLES = ['admin', 'member', 'operator', 'service'] as const;
@@ -67,8 +67,12 @@ export function createTokenVerifier(
             : await jwtVerify(token, key, options)
         ).payload;
       } catch (err) {
-        const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
-        throw unauthenticated(expired ? 'token expired; get a new one' : 'invalid token');
+        const code = (err as { code?: string }).code;
+        // The identity provider's key set could not be fetched: not the caller's fault.
+        if (code === 'ERR_JWKS_TIMEOUT' || (typeof key === 'function' && code === undefined)) {
+          throw unavailable('cannot verify tokens right now: the identity provider is unreachable');
+        }
+        throw unauthenticated(code === 'ERR_JWT_EXPIRED' ? 'token expired; get a new one' : 'invalid token');
       }
       const role = payload.role;
       const org = typeof payload.org === 'string' ? payload.org : '';

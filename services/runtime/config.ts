@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import path from 'node:path';
 import {
   createTokenVerifier,
@@ -26,6 +28,8 @@ export interface CommonConfig {
   dataDir: string;
   databaseUrl?: string;
   tls?: TlsSettings;
+  /** How this service's clients reach the other services (TLS when the server uses TLS). */
+  peerTls?: PeerTls;
   tokens: TokenSettings & { jwksUrl?: string; serviceTokenFile?: string };
 }
 
@@ -50,16 +54,49 @@ export function parseCommonConfig(flags: Flags, env: NodeJS.ProcessEnv = process
     throw new ConfigError('VESSL_TLS_CERT_FILE and VESSL_TLS_KEY_FILE must be set together');
   }
   const tls = certFile && keyFile ? { certFile, keyFile, clientCaFile: setting(flags, 'tls-client-ca-file', env) } : undefined;
+  const peerTls: PeerTls | undefined = tls
+    ? {
+        // The CA that signed the peers' certificates; a self-signed server cert is its own CA.
+        caFile: setting(flags, 'tls-ca-file', env) ?? tls.certFile,
+        // Present our certificate when peers verify clients (mutual TLS).
+        certFile: setting(flags, 'tls-client-cert-file', env) ?? (tls.clientCaFile ? tls.certFile : undefined),
+        keyFile: setting(flags, 'tls-client-key-file', env) ?? (tls.clientCaFile ? tls.keyFile : undefined),
+        serverName: setting(flags, 'tls-server-name', env),
+      }
+    : undefined;
   return {
     dataDir: path.resolve(setting(flags, 'data-dir', env) ?? '.vessl'),
     databaseUrl,
     tls,
+    peerTls,
     tokens: {
       issuer: setting(flags, 'jwt-issuer', env) ?? EMBEDDED_TOKEN_SETTINGS.issuer,
       audience: setting(flags, 'jwt-audience', env) ?? EMBEDDED_TOKEN_SETTINGS.audience,
       jwksUrl: setting(flags, 'jwks-url', env),
       serviceTokenFile: setting(flags, 'service-token-file', env),
     },
+  };
+}
+
+export interface PeerTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+  /** The name the peers' certificates carry, when it differs from the address dialled. */
+  serverName?: string;
+}
+
+/** Channel settings for calls to other services: plaintext (loopback only) or TLS. */
+export function peerChannel(config: CommonConfig): { credentials?: ChannelCredentials; channelOptions?: ChannelOptions } {
+  const tls = config.peerTls;
+  if (!tls) return {};
+  return {
+    credentials: credentials.createSsl(
+      readFileSync(tls.caFile),
+      tls.keyFile ? readFileSync(tls.keyFile) : null,
+      tls.certFile ? readFileSync(tls.certFile) : null,
+    ),
+    channelOptions: tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : undefined,
   };
 }
 

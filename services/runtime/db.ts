@@ -29,8 +29,8 @@ export function dialectOf(knex: Knex): Dialect {
  */
 export async function openDatabase(settings: DatabaseSettings, service: string, migrations: Migration[]): Promise<Knex> {
   const knex = settings.url ? openPostgres(settings.url) : openSqlite(settings.sqliteFile);
-  try {
-    await knex.migrate.latest({
+  const migrate = () =>
+    knex.migrate.latest({
       tableName: `${service}_migrations`,
       migrationSource: {
         getMigrations: async () => migrations,
@@ -38,6 +38,9 @@ export async function openDatabase(settings: DatabaseSettings, service: string, 
         getMigration: async (m: Migration) => m,
       },
     });
+  try {
+    if (settings.url) await withAdvisoryLock(knex, `migrate:${service}`, migrate);
+    else await migrate();
   } catch (err) {
     await knex.destroy();
     throw err;
@@ -45,8 +48,24 @@ export async function openDatabase(settings: DatabaseSettings, service: string, 
   return knex;
 }
 
+/**
+ * Replicas starting together on one PostgreSQL database take turns migrating: knex creates
+ * its migrations table outside its own lock, so two first starts would otherwise collide.
+ */
+async function withAdvisoryLock<T>(knex: Knex, name: string, body: () => Promise<T>): Promise<T> {
+  return knex.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [name]);
+    return body();
+  });
+}
+
+// Never copy bound values into error messages: they may be ciphertext or wrapped keys,
+// and error messages end up in logs.
+const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
+
 function openPostgres(url: string): Knex {
   return knexFactory({
+    ...NO_VALUES_IN_ERRORS,
     client: 'pg',
     connection: url,
     pool: { min: 0, max: 10 },
@@ -59,6 +78,7 @@ function openSqlite(file: string): Knex {
   // Create the file 0600 before SQLite does, so the database is never world-readable.
   closeSync(openSync(file, 'a', 0o600));
   return knexFactory({
+    ...NO_VALUES_IN_ERRORS,
     client: 'better-sqlite3',
     connection: { filename: file },
     useNullAsDefault: true,

@@ -135,3 +135,19 @@ export function fromServiceError(err: ServiceError, renameField: (field: string)
     fieldViolations: d.fieldViolations.map((v) => ({ field: renameField(v.field), description: v.description })),
   });
 }
+
+const FORWARDED_CODES = new Set([status.INVALID_ARGUMENT, status.FAILED_PRECONDITION, status.NOT_FOUND, status.DATA_LOSS]);
+
+/**
+ * Maps another service's answer to what our caller may see: input and state errors keep
+ * their code and message (fields renamed into the caller's request), an unreachable service
+ * is UNAVAILABLE, and anything else stays internal (logged, never forwarded).
+ */
+export function fromDownstream(err: unknown, service: string, renameField?: (field: string) => string): unknown {
+  if (!isServiceError(err)) return err;
+  if (FORWARDED_CODES.has(err.code)) return fromServiceError(err, renameField);
+  if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
+    return unavailable(`${service} is unavailable; nothing was written, retry shortly`);
+  }
+  return new Error(`${service} answered ${status[err.code]}: ${err.details}`);
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, credentials, Metadata, type ChannelCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceDefinition } from '@grpc/grpc-js';
 import { isServiceError } from './errors.js';
 import { completeRequest } from './request-messages.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
@@ -8,6 +8,8 @@ export interface CallOptions {
   /** Milliseconds until the call's deadline. */
   timeoutMs?: number;
   requestId?: string;
+  /** Cancels the call (a stream also while it waits for data); the iterator then just ends. */
+  signal?: AbortSignal;
 }
 
 type Builtin = Date | Buffer | Uint8Array | string | number | boolean | undefined;
@@ -20,13 +22,19 @@ export type DeepPartial<T> = T extends Builtin
       ? { [K in keyof T]?: DeepPartial<T[K]> }
       : Partial<T>;
 
-/** The async form of a ts-proto grpc-js service definition's unary methods. */
-export type UnaryClient<D> = {
+/**
+ * The async form of a ts-proto grpc-js service definition: unary methods return a promise,
+ * server-streaming methods an async iterable (breaking out of the loop cancels the call).
+ */
+export type ServiceClient<D> = {
   [K in keyof D]: D[K] extends {
+    responseStream: infer S;
     requestSerialize: (v: infer Req) => Buffer;
     responseDeserialize: (b: Buffer) => infer Res;
   }
-    ? (request: DeepPartial<Req>, options?: CallOptions) => Promise<Res>
+    ? S extends true
+      ? (request: DeepPartial<Req>, options?: CallOptions) => AsyncIterable<Res>
+      : (request: DeepPartial<Req>, options?: CallOptions) => Promise<Res>
     : never;
 } & { close(): void };
 
@@ -51,25 +59,64 @@ export function channelCredentials(endpoint: string, tls?: ClientTls): ChannelCr
  * Builds an async client for a service definition. Every call carries the bearer token
  * from `token` and a deadline; failures reject with the grpc-js ServiceError.
  */
-export function createUnaryClient<D extends ServiceDefinition>(
+export function createServiceClient<D extends ServiceDefinition>(
   definition: D,
   /** A thunk when the address is known only later (the all-in-one server's own port). */
   endpoint: string | (() => string),
-  opts: { token: () => Promise<string>; credentials?: ChannelCredentials; defaultTimeoutMs?: number },
-): UnaryClient<D> {
-  let channel: Client | undefined;
+  opts: {
+    token: () => Promise<string>;
+    credentials?: ChannelCredentials;
+    channelOptions?: ChannelOptions;
+    defaultTimeoutMs?: number;
+    /** A channel shared with other clients to the same endpoint; the caller closes it. */
+    channel?: Client;
+  },
+): ServiceClient<D> {
+  let channel: Client | undefined = opts.channel;
   const connect = (): Client => {
     if (channel) return channel;
     const address = typeof endpoint === 'string' ? endpoint : endpoint();
-    channel = new Client(address, opts.credentials ?? channelCredentials(address));
+    channel = new Client(address, opts.credentials ?? channelCredentials(address), opts.channelOptions);
     return channel;
   };
-  const result: Record<string, unknown> = { close: () => channel?.close() };
+  const result: Record<string, unknown> = { close: () => (opts.channel ? undefined : channel?.close()) };
+  const metadataFor = async (callOptions: CallOptions) => {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${await opts.token()}`);
+    if (callOptions.requestId) metadata.set('x-request-id', callOptions.requestId);
+    return metadata;
+  };
   for (const [key, method] of Object.entries(definition)) {
+    if (method.responseStream) {
+      result[key] = (request: unknown, callOptions: CallOptions = {}) => ({
+        async *[Symbol.asyncIterator]() {
+          const metadata = await metadataFor(callOptions);
+          const deadline = callOptions.timeoutMs ? Date.now() + callOptions.timeoutMs : Infinity;
+          const call = connect().makeServerStreamRequest(
+            method.path,
+            method.requestSerialize,
+            method.responseDeserialize,
+            completeRequest(method.path, request),
+            metadata,
+            { deadline },
+          );
+          const cancel = () => call.cancel();
+          callOptions.signal?.addEventListener('abort', cancel, { once: true });
+          try {
+            for await (const message of call) yield message;
+          } catch (err) {
+            if (callOptions.signal?.aborted && isServiceError(err) && err.code === status.CANCELLED) return;
+            throw err;
+          } finally {
+            callOptions.signal?.removeEventListener('abort', cancel);
+            call.cancel(); // a no-op once the call has ended
+          }
+        },
+      });
+      continue;
+    }
     result[key] = async (request: unknown, callOptions: CallOptions = {}) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', `Bearer ${await opts.token()}`);
-      if (callOptions.requestId) metadata.set('x-request-id', callOptions.requestId);
+      const metadata = await metadataFor(callOptions);
       const deadline = Date.now() + (callOptions.timeoutMs ?? opts.defaultTimeoutMs ?? 10_000);
       return new Promise((resolve, reject) => {
         connect().makeUnaryRequest(
@@ -84,7 +131,7 @@ export function createUnaryClient<D extends ServiceDefinition>(
       });
     };
   }
-  return result as UnaryClient<D>;
+  return result as ServiceClient<D>;
 }
 
 export { isServiceError };

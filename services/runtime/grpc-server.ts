@@ -6,6 +6,9 @@ import {
   ServerCredentials,
   status,
   type handleUnaryCall,
+  type handleServerStreamingCall,
+  type ServerWritableStream,
+  type ServiceError,
   type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
@@ -14,7 +17,7 @@ import {
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { ApiError, toServiceError, unauthenticated } from './errors.js';
+import { ApiError, toServiceError, unauthenticated, unavailable } from './errors.js';
 import type { Principal, TokenVerifier } from './auth.js';
 import type { Logger } from './logger.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
@@ -29,16 +32,75 @@ export interface CallContext {
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/** A server-streaming handler yields its messages; the adapter writes them with backpressure. */
+export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
 
-type UnaryHandlers<D> = {
-  [K in keyof D]: D[K] extends { requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (v: infer Res) => Buffer }
-    ? UnaryHandler<Req, Res>
+type Handlers<D> = {
+  [K in keyof D]: D[K] extends {
+    responseStream: infer S;
+    requestDeserialize: (b: Buffer) => infer Req;
+    responseSerialize: (v: infer Res) => Buffer;
+  }
+    ? S extends true
+      ? StreamHandler<Req, Res>
+      : UnaryHandler<Req, Res>
     : never;
 };
 
 export interface ServiceHooks {
   /** Called with every error before it is answered, e.g. to audit denials. */
   onError?: (err: unknown, request: unknown, ctx: CallContext) => Promise<void>;
+}
+
+/**
+ * For services without an audit table of their own (key-management, job-launcher): every
+ * denial becomes a structured audit log line.
+ */
+export const logDeniedCalls: ServiceHooks = {
+  async onError(err, _request, ctx) {
+    if (err instanceof ApiError && err.reason === 'PERMISSION_DENIED') {
+      ctx.log.warn({ audit: 'denied', subject: ctx.principal.subject, role: ctx.principal.role, org: ctx.principal.org }, 'call denied');
+    }
+  },
+};
+
+/**
+ * Calls in flight, for a graceful drain. While draining, new calls from users are refused
+ * with UNAVAILABLE but calls between services still pass: an in-flight create must still
+ * reach key-management on the same port to finish.
+ */
+export class CallTracker {
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+  draining = false;
+
+  enter(): void {
+    this.inFlight++;
+  }
+
+  leave(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Resolves once no user call is in flight (or after timeoutMs). */
+  async drained(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+interface AdapterDeps {
+  verifier: TokenVerifier;
+  log: Logger;
+  hooks?: ServiceHooks;
+  tracker?: CallTracker;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{8,64}$/;
@@ -59,29 +121,54 @@ export function requestIdOf(metadata: Metadata): string {
  * Adapts async handlers to grpc-js: authenticates every call, assigns a request id,
  * maps errors in one place, and logs one line per call (method, code, time; never bodies).
  */
-export function implementService<D extends ServiceDefinition>(
-  definition: D,
-  handlers: UnaryHandlers<D>,
-  deps: { verifier: TokenVerifier; log: Logger; hooks?: ServiceHooks },
-): UntypedServiceImplementation {
+export function implementService<D extends ServiceDefinition>(definition: D, handlers: Handlers<D>, deps: AdapterDeps): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
     const method = definition[key].path.split('/').pop() ?? key;
-    const handler = handlers[key] as UnaryHandler<unknown, unknown>;
-    const unary: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      void runUnary(call, callback, method, handler, deps);
-    };
-    impl[key] = unary;
+    if (definition[key].responseStream) {
+      const handler = handlers[key] as unknown as StreamHandler<unknown, unknown>;
+      const streaming: handleServerStreamingCall<unknown, unknown> = (call) => {
+        void runCall(call, method, deps, async (ctx) => {
+          for await (const message of handler(call.request, { ...ctx, cancelled: () => call.cancelled })) {
+            if (call.cancelled) return;
+            if (!call.write(message)) await drainedOrGone(call);
+          }
+          call.end();
+        }, (err) => call.emit('error', err));
+      };
+      impl[key] = streaming;
+    } else {
+      const handler = handlers[key] as unknown as UnaryHandler<unknown, unknown>;
+      const unary: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        void runCall(call, method, deps, async (ctx) => callback(null, await handler(call.request, ctx)), (err) => callback(err, null));
+      };
+      impl[key] = unary;
+    }
   }
   return impl;
 }
 
-async function runUnary(
-  call: ServerUnaryCall<unknown, unknown>,
-  callback: sendUnaryData<unknown>,
+/** Waits for the stream to take more, or for the client to go away (never hangs on a cancel). */
+function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('close', done);
+      resolve();
+    };
+    call.once('drain', done);
+    call.once('cancelled', done);
+    call.once('close', done);
+  });
+}
+
+async function runCall(
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
   method: string,
-  handler: UnaryHandler<unknown, unknown>,
-  deps: { verifier: TokenVerifier; log: Logger; hooks?: ServiceHooks },
+  deps: AdapterDeps,
+  body: (ctx: CallContext) => Promise<void>,
+  fail: (err: Partial<ServiceError> & { code: status }) => void,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const requestId = requestIdOf(call.metadata);
@@ -94,9 +181,15 @@ async function runUnary(
     const token = bearerToken(call.metadata);
     if (!token) throw unauthenticated('missing bearer token in the authorization header');
     ctx = { principal: await deps.verifier.verify(token), requestId, log, method };
-    const response = await handler(call.request, ctx);
+    const userCall = ctx.principal.role !== 'service';
+    if (userCall && deps.tracker?.draining) throw unavailable('the server is shutting down; retry shortly');
+    if (userCall) deps.tracker?.enter();
+    try {
+      await body(ctx);
+    } finally {
+      if (userCall) deps.tracker?.leave();
+    }
     log.info({ code: 'OK', subject: ctx.principal.subject, ms: elapsedMs(started) }, 'call');
-    callback(null, response);
   } catch (err) {
     const mapped = toServiceError(err);
     const fields = { code: status[mapped.code], subject: ctx?.principal.subject, ms: elapsedMs(started) };
@@ -105,7 +198,7 @@ async function runUnary(
     if (ctx && deps.hooks?.onError) {
       await deps.hooks.onError(err, call.request, ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
     }
-    callback(mapped, null);
+    fail(mapped);
   }
 }
 
@@ -163,6 +256,8 @@ export async function startGrpcServer(opts: {
   descriptorSet?: Buffer;
   tls?: TlsSettings;
   log: Logger;
+  /** The tracker the services' adapters report to, for a graceful drain. */
+  tracker?: CallTracker;
 }): Promise<RunningServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -189,6 +284,10 @@ export async function startGrpcServer(opts: {
     setServing,
     async shutdown(graceMs = 10_000) {
       setServing('NOT_SERVING');
+      if (opts.tracker) {
+        opts.tracker.draining = true;
+        await opts.tracker.drained(graceMs);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

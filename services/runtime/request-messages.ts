@@ -1,11 +1,12 @@
 import * as kms from '../gen/vessl/kms/v1/kms.js';
+import * as jobs from '../gen/vessl/jobs/v1/jobs.js';
 import * as secrets from '../gen/vessl/secrets/v1/secrets.js';
 
 interface MessageType {
   fromPartial(object: unknown): unknown;
 }
 
-const MODULES: Record<string, unknown>[] = [kms, secrets];
+const MODULES: Record<string, unknown>[] = [jobs, kms, secrets];
 
 /**
  * Maps an RPC path to its request type's fromPartial, so callers may leave fields out

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { listenAddress, parseCommonConfig, setting, type CommonConfig, type Flags } from './config.js';
-import { startGrpcServer, type RegisteredService } from './grpc-server.js';
+import { CallTracker, startGrpcServer, type RegisteredService } from './grpc-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadDescriptorSet } from './repo-files.js';
 import { watchHealth } from './health-watch.js';
@@ -19,7 +19,7 @@ export interface StandaloneService {
   /** Extra flags this service reads (besides the common ones). */
   flags: string[];
   usage: string;
-  build(config: CommonConfig, flags: Flags, log: Logger): Promise<StandaloneParts>;
+  build(config: CommonConfig, flags: Flags, log: Logger, tracker: CallTracker): Promise<StandaloneParts>;
 }
 
 const COMMON_FLAGS = ['listen', 'data-dir', 'database-url', 'tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'jwks-url', 'jwt-issuer', 'jwt-audience', 'service-token-file'];
@@ -38,8 +38,9 @@ export async function runStandalone(spec: StandaloneService, argv: string[]): Pr
   process.umask(0o077);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger(spec.name);
-  const parts = await spec.build(config, flags, log);
-  const server = await startGrpcServer({ listen, tls: config.tls, log, descriptorSet: loadDescriptorSet(), services: parts.services });
+  const tracker = new CallTracker();
+  const parts = await spec.build(config, flags, log, tracker);
+  const server = await startGrpcServer({ listen, tls: config.tls, log, tracker, descriptorSet: loadDescriptorSet(), services: parts.services });
   const stopWatch = await watchHealth(server, parts.checks, log);
   const stop = async () => {
     stopWatch();

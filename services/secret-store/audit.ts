@@ -7,6 +7,7 @@ export type AuditAction =
   | 'secret.key_renamed'
   | 'secret.description_edited'
   | 'secret.deleted'
+  | 'secret.referenced'
   | 'call.denied';
 
 /** One audit event. Never holds a value, a sealed box or a token. */

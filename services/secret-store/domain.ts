@@ -19,6 +19,15 @@ export interface Actor {
   requestId: string;
 }
 
+/** Who launches which job attempt with the secrets being resolved. */
+export interface JobReference {
+  jobId: string;
+  attempt: number;
+  onBehalfOf: string;
+  caller: string;
+  requestId: string;
+}
+
 export interface SecretChanges {
   key?: string;
   description?: string;
@@ -123,9 +132,10 @@ export class SecretManager {
       audit.push(this.event(org, actor, 'secret.value_rotated', next, { previousVersion: current.version }));
     }
     if (audit.length === 0) return current; // nothing changes: no write, no event
+    // The audit records "from" values as read: the update applies only if they still hold.
     const applied = await this.store.update(
       current.uid,
-      current.version,
+      { version: current.version, key: current.key, description: current.description },
       {
         key: next.key === current.key ? undefined : next.key,
         description: next.description === current.description ? undefined : next.description,
@@ -148,15 +158,28 @@ export class SecretManager {
     return deleted;
   }
 
-  /** The ciphertext of live secrets for one launch, in the order asked; NOT_FOUND names the first missing. */
-  async resolve(org: string, names: string[]): Promise<SecretRow[]> {
+  /**
+   * The ciphertext of live secrets for one launch, in the order asked; NOT_FOUND names the
+   * first missing. Each reference is audited with the version handed out: no audit, no launch.
+   */
+  async resolve(org: string, names: string[], reference: JobReference): Promise<SecretRow[]> {
     const rows = await this.store.getLiveMany(org, names);
     const byName = new Map(rows.map((r) => [r.name, r]));
-    return names.map((name) => {
+    const resolved = names.map((name) => {
       const row = byName.get(name);
       if (!row?.value) throw notFound(`secret "${name}" not found in org "${org}" (unknown or deleted)`, 'SECRET_NOT_FOUND');
       return row;
     });
+    if (reference.jobId) {
+      const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
+      const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
+      await this.store.appendAudit(resolved.map((row) => this.event(org, actor, 'secret.referenced', row, details)));
+    }
+    return resolved;
+  }
+
+  async versions(org: string, uids: string[]) {
+    return this.store.versionsByUid(org, uids);
   }
 
   async recordDenial(org: string, actor: Actor & { role: string }, method: string): Promise<void> {

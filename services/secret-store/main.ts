@@ -14,12 +14,12 @@ mainOf({
       [--database-url URL] [--tls-cert-file F --tls-key-file F] [--jwks-url URL --service-token-file F]
   Env: VESSL_LISTEN (127.0.0.1:50053), VESSL_KMS_ENDPOINT (127.0.0.1:50052), VESSL_DATA_DIR, VESSL_DATABASE_URL, ...
 `,
-  async build(config, flags, log) {
+  async build(config, flags, log, tracker) {
     const identity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
     const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken });
     return {
-      services: [secretStoreService({ secrets: app.secrets, store: app.store, verifier: identity.verifier, log })],
+      services: [secretStoreService({ secrets: app.secrets, store: app.store, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping()],
       close: () => app.close(),
     };

@@ -1,4 +1,4 @@
-import type { Migration } from '../runtime/db.js';
+import { dialectOf, type Migration } from '../runtime/db.js';
 
 export const secretStoreMigrations: Migration[] = [
   {
@@ -28,6 +28,9 @@ export const secretStoreMigrations: Migration[] = [
         // Rewrap finds the rows still wrapped by an old master key version.
         t.index(['kek_version'], 'secrets_kek_version_idx');
       });
+      // Names sort bytewise on both engines (SQLite's default); PostgreSQL would otherwise
+      // follow the database's locale, and list order (and page tokens) would differ.
+      if (dialectOf(knex) === 'postgres') await knex.raw('ALTER TABLE secrets ALTER COLUMN name TYPE varchar(128) COLLATE "C"');
       // A name is unique among an org's LIVE secrets only: deleting frees it at once.
       await knex.raw('CREATE UNIQUE INDEX secrets_live_name_unique ON secrets (org, name) WHERE deleted_at IS NULL');
     },

@@ -1,8 +1,7 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
 import { SecretServiceService, Secret_State, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
-import { ApiError, fromServiceError, isServiceError, unavailable } from '../runtime/errors.js';
-import { implementService, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
+import { ApiError, fromDownstream } from '../runtime/errors.js';
+import { implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
@@ -15,6 +14,17 @@ const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
 const MAX_RESOLVE = 256;
 const UPDATABLE_PATHS = ['key', 'description', 'value'] as const;
+const JOB_ID_PATTERN = /^j_[A-Za-z0-9_-]{4,40}$/;
+const SECRET_UID_PATTERN = /^s_[A-Za-z0-9_-]{4,40}$/;
+
+/** Secret names for a launch: at least one, at most MAX_RESOLVE, each valid and given once. */
+function checkSecretNames(v: Violations, names: string[], field: string): Violations {
+  v.check(names.length > 0, field, 'name at least one secret')
+    .check(names.length <= MAX_RESOLVE, field, `at most ${MAX_RESOLVE} secrets per launch`)
+    .check(new Set(names).size === names.length, field, 'each secret at most once');
+  names.forEach((n, i) => checkName(v, n, `${field}[${i}]`));
+  return v;
+}
 
 /** Explicit mapper: a stored row never leaves as it is (it holds ciphertext). */
 export function toSecretMessage(row: SecretRow): Secret {
@@ -50,28 +60,15 @@ function toResolved(row: SecretRow): ResolvedSecret {
 
 const actorOf = (ctx: CallContext): Actor => ({ subject: ctx.principal.subject, requestId: ctx.requestId });
 
-/**
- * Maps key-management's answer for a sealed value to what the caller of secret-store may
- * see: input errors keep their meaning (fields renamed into this request), an unreachable
- * key-management is UNAVAILABLE, anything else stays internal.
- */
-export function kmsErrorToApi(err: unknown): unknown {
-  if (!isServiceError(err)) return err;
-  const e = err as ServiceError;
-  if (e.code === status.INVALID_ARGUMENT || e.code === status.FAILED_PRECONDITION) {
-    return fromServiceError(e, (field) => `value.${field}`);
-  }
-  if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
-    return unavailable('key-management is unavailable; nothing was written, retry shortly');
-  }
-  return new Error(`key-management answered ${status[e.code]}: ${e.details}`);
-}
+/** key-management's errors about a sealed value name fields of this request's `value`. */
+const kmsErrorToApi = (err: unknown) => fromDownstream(err, 'key-management', (field) => `value.${field}`);
 
 export function secretStoreService(deps: {
   secrets: SecretManager;
   store: Pick<SecretStore, 'list'>;
   verifier: TokenVerifier;
   log: Logger;
+  tracker?: CallTracker;
 }): RegisteredService {
   const { secrets } = deps;
   const implementation = implementService(
@@ -151,19 +148,29 @@ export function secretStoreService(deps: {
       },
       async resolveSecrets(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'resolve secrets for a launch');
+        const v = checkSecretNames(new Violations().org(req.org), req.names, 'names');
+        v.check(req.jobId === '' || JOB_ID_PATTERN.test(req.jobId), 'job_id', 'must be a job id like j_0123456789ab')
+          .check(req.attempt >= 0, 'attempt', 'must not be negative')
+          .check(req.onBehalfOf.length <= 256, 'on_behalf_of', 'is longer than 256 characters')
+          .throwIfAny();
+        const reference = { jobId: req.jobId, attempt: req.attempt, onBehalfOf: req.onBehalfOf, caller: ctx.principal.subject, requestId: ctx.requestId };
+        return { secrets: (await secrets.resolve(req.org, req.names, reference)).map(toResolved) };
+      },
+      async lookupSecretVersions(req, ctx) {
+        requireService(ctx.principal, ['job-launcher'], 'look up secret versions');
         const v = new Violations()
           .org(req.org)
-          .check(req.names.length > 0, 'names', 'name at least one secret')
-          .check(req.names.length <= MAX_RESOLVE, 'names', `at most ${MAX_RESOLVE} secrets per launch`)
-          .check(new Set(req.names).size === req.names.length, 'names', 'each secret at most once');
-        req.names.forEach((n, i) => checkName(v, n, `names[${i}]`));
+          .check(req.uids.length <= MAX_RESOLVE, 'uids', `at most ${MAX_RESOLVE} per call`)
+          .check(new Set(req.uids).size === req.uids.length, 'uids', 'each uid at most once');
+        req.uids.forEach((uid, i) => v.check(SECRET_UID_PATTERN.test(uid), `uids[${i}]`, 'is not a secret uid'));
         v.throwIfAny();
-        return { secrets: (await secrets.resolve(req.org, req.names)).map(toResolved) };
+        return { versions: await secrets.versions(req.org, req.uids) };
       },
     },
     {
       verifier: deps.verifier,
       log: deps.log,
+      tracker: deps.tracker,
       hooks: {
         // Every denial is audited in the org the caller tried to act in.
         async onError(err, request, ctx) {

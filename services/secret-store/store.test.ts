@@ -267,7 +267,7 @@ for (const engine of engines()) {
         const row = await stored();
         const change = { key: 'NEW_KEY', description: 'new words', value: encrypted(40, 2), version: 2, updatedAt: T0 + 100, updatedBy: 'user:bob' };
         const audit = [auditOf(row, 'secret.value_rotated', { secretVersion: 2 }), auditOf(row, 'secret.key_renamed'), auditOf(row, 'secret.description_edited')];
-        expect(await store.update(row.uid, 1, change, audit)).to.equal(true);
+        expect(await store.update(row.uid, { version: 1 }, change, audit)).to.equal(true);
         const got = await store.getLive(row.org, row.name);
         expect(got).to.deep.equal({
           ...row,
@@ -284,7 +284,7 @@ for (const engine of engines()) {
       it('edits metadata without touching the value, its version or value_updated_at', async () => {
         const row = await stored();
         const change = { description: 'only words', updatedAt: T0 + 100, updatedBy: 'user:bob' };
-        expect(await store.update(row.uid, 1, change, [auditOf(row, 'secret.description_edited')])).to.equal(true);
+        expect(await store.update(row.uid, { version: 1 }, change, [auditOf(row, 'secret.description_edited')])).to.equal(true);
         const got = await store.getLive(row.org, row.name);
         expect(got).to.deep.equal({ ...row, description: 'only words', updatedAt: T0 + 100, updatedBy: 'user:bob' });
       });
@@ -292,10 +292,10 @@ for (const engine of engines()) {
       it('returns false and changes nothing, not even the audit log, at a stale version', async () => {
         const row = await stored();
         const rotate = { value: encrypted(50), version: 2, updatedAt: T0 + 100, updatedBy: 'user:bob' };
-        expect(await store.update(row.uid, 1, rotate, [auditOf(row, 'secret.value_rotated')])).to.equal(true);
+        expect(await store.update(row.uid, { version: 1 }, rotate, [auditOf(row, 'secret.value_rotated')])).to.equal(true);
         const before = await store.getLive(row.org, row.name);
         const stale = { key: 'LOST', description: 'lost', value: encrypted(60), version: 2, updatedAt: T0 + 200, updatedBy: 'user:carol' };
-        expect(await store.update(row.uid, 1, stale, [auditOf(row, 'secret.key_renamed')])).to.equal(false);
+        expect(await store.update(row.uid, { version: 1 }, stale, [auditOf(row, 'secret.key_renamed')])).to.equal(false);
         expect(await store.getLive(row.org, row.name)).to.deep.equal(before);
         expect((await listAuditEvents(knex, row.org)).map((e) => e.action)).to.deep.equal(['secret.created', 'secret.value_rotated']);
       });
@@ -304,7 +304,7 @@ for (const engine of engines()) {
         const row = await stored();
         await store.softDelete(row.uid, T0 + 50, 'user:bob', [auditOf(row, 'secret.deleted')]);
         const change = { value: encrypted(70), version: 2, updatedAt: T0 + 100, updatedBy: 'user:bob' };
-        expect(await store.update(row.uid, 1, change, [auditOf(row, 'secret.value_rotated')])).to.equal(false);
+        expect(await store.update(row.uid, { version: 1 }, change, [auditOf(row, 'secret.value_rotated')])).to.equal(false);
         const raw = await rawRow(row.uid);
         expect(raw.ciphertext).to.equal(null);
         expect(Number(raw.version)).to.equal(1);
@@ -312,7 +312,7 @@ for (const engine of engines()) {
       });
 
       it('returns false for an unknown uid', async () => {
-        expect(await store.update('s_unknown', 1, { updatedAt: T0, updatedBy: 'user:bob' }, [])).to.equal(false);
+        expect(await store.update('s_unknown', { version: 1 }, { updatedAt: T0, updatedBy: 'user:bob' }, [])).to.equal(false);
       });
     });
 
@@ -431,7 +431,7 @@ for (const engine of engines()) {
         await store.insert(row, [created]);
         const rotated = auditOf(row, 'secret.value_rotated', { secretVersion: 2, requestId: 'req-2' });
         const renamed = auditOf(row, 'secret.key_renamed', { secretVersion: 2, requestId: 'req-2', details: { from: row.key, to: 'NEW' } });
-        await store.update(row.uid, 1, { key: 'NEW', value: encrypted(3), version: 2, updatedAt: T0 + 2, updatedBy: 'user:alice' }, [rotated, renamed]);
+        await store.update(row.uid, { version: 1 }, { key: 'NEW', value: encrypted(3), version: 2, updatedAt: T0 + 2, updatedBy: 'user:alice' }, [rotated, renamed]);
         const deleted = auditOf(row, 'secret.deleted', { secretVersion: 2, requestId: 'req-3' });
         await store.softDelete(row.uid, T0 + 3, 'user:alice', [deleted]);
         const denied: AuditEvent = { org, time: T0 + 4, actor: 'user:mallory', action: 'call.denied', requestId: 'req-4', details: { method: 'DeleteSecret' } };
@@ -484,7 +484,7 @@ for (const engine of engines()) {
         const rows = Array.from({ length: 10 }, (_, i) => secretRow(org, `MIX_${i}`));
         for (const r of rows) await store.insert(r, [auditOf(r, 'secret.created')]);
         await Promise.all([
-          ...rows.slice(0, 5).map((r) => store.update(r.uid, 1, { value: encrypted(8), version: 2, updatedAt: T0 + 9, updatedBy: 'user:bob' }, [auditOf(r, 'secret.value_rotated')])),
+          ...rows.slice(0, 5).map((r) => store.update(r.uid, { version: 1 }, { value: encrypted(8), version: 2, updatedAt: T0 + 9, updatedBy: 'user:bob' }, [auditOf(r, 'secret.value_rotated')])),
           ...rows.slice(5).map((r) => store.softDelete(r.uid, T0 + 9, 'user:bob', [auditOf(r, 'secret.deleted')])),
           ...Array.from({ length: 5 }, (_, i) => {
             const r = secretRow(org, `MIX_NEW_${i}`);
@@ -547,7 +547,7 @@ for (const engine of engines()) {
         {
           name: 'update',
           async run(row: SecretRow, events: AuditEvent[]) {
-            await store.update(row.uid, 1, { key: 'CHANGED', value: encrypted(99), version: 2, updatedAt: T0 + 9, updatedBy: 'user:bob' }, events);
+            await store.update(row.uid, { version: 1 }, { key: 'CHANGED', value: encrypted(99), version: 2, updatedAt: T0 + 9, updatedBy: 'user:bob' }, events);
           },
           action: 'secret.value_rotated' as const,
           async expectUnchanged(row: SecretRow) {

@@ -42,6 +42,13 @@ export interface SecretChange {
   updatedBy: string;
 }
 
+/** What the row must still hold for an update to apply (optimistic concurrency). */
+export interface ExpectedState {
+  version: number;
+  key?: string;
+  description?: string;
+}
+
 export class NameTakenError extends Error {
   constructor() {
     super('a live secret with this name exists');
@@ -58,11 +65,16 @@ export interface SecretStore {
   getLive(org: string, name: string): Promise<SecretRow | undefined>;
   getLiveMany(org: string, names: string[]): Promise<SecretRow[]>;
   list(query: ListQuery): Promise<SecretRow[]>;
-  /** Applies a change if the row is still live at `expectedVersion`; false when it is not. */
-  update(uid: string, expectedVersion: number, change: SecretChange, audit: AuditEvent[]): Promise<boolean>;
+  /**
+   * Applies a change if the row is still live and still as the caller read it (value
+   * version, and key/description when given); false when another write came first.
+   */
+  update(uid: string, expected: ExpectedState, change: SecretChange, audit: AuditEvent[]): Promise<boolean>;
   /** Soft-deletes and destroys the ciphertext; false when the row is no longer live. */
   softDelete(uid: string, at: number, by: string, audit: AuditEvent[]): Promise<boolean>;
   appendAudit(audit: AuditEvent[]): Promise<void>;
+  /** Current version and liveness of secrets by uid (unknown uids are left out). */
+  versionsByUid(org: string, uids: string[]): Promise<{ uid: string; name: string; version: number; deleted: boolean }[]>;
   ping(): Promise<void>;
 }
 
@@ -165,7 +177,7 @@ export function createSecretStore(knex: Knex): SecretStore {
       const rows = await q.orderBy([{ column: 'name' }, { column: 'uid' }]).limit(query.limit);
       return rows.map(fromRecord);
     },
-    async update(uid, expectedVersion, change, audit) {
+    async update(uid, expected, change, audit) {
       return knex.transaction(async (trx) => {
         const columns: Record<string, unknown> = { updated_at: change.updatedAt, updated_by: change.updatedBy };
         if (change.key !== undefined) columns.key = change.key;
@@ -173,7 +185,10 @@ export function createSecretStore(knex: Knex): SecretStore {
         if (change.value) {
           Object.assign(columns, valueColumns(change.value), { version: change.version, value_updated_at: change.updatedAt });
         }
-        const count = await live(trx).where({ uid, version: expectedVersion }).update(columns);
+        const match: Record<string, unknown> = { uid, version: expected.version };
+        if (expected.key !== undefined) match.key = expected.key;
+        if (expected.description !== undefined) match.description = expected.description;
+        const count = await live(trx).where(match).update(columns);
         if (count === 0) return false;
         await appendAuditEvents(trx, audit);
         return true;
@@ -198,6 +213,15 @@ export function createSecretStore(knex: Knex): SecretStore {
     },
     async appendAudit(audit) {
       await knex.transaction((trx) => appendAuditEvents(trx, audit));
+    },
+    async versionsByUid(org, uids) {
+      if (uids.length === 0) return [];
+      const rows = await knex<SecretRecord>('secrets').where({ org }).whereIn('uid', uids).select('uid', 'name', 'version', 'deleted_at');
+      const byUid = new Map(rows.map((r) => [r.uid, r]));
+      return uids.flatMap((uid) => {
+        const r = byUid.get(uid);
+        return r ? [{ uid, name: r.name, version: toNumber(r.version), deleted: r.deleted_at !== null }] : [];
+      });
     },
     async ping() {
       await knex.raw('select 1');

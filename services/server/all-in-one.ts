@@ -1,67 +1,94 @@
 import { identityFor, type CommonConfig } from '../runtime/config.js';
-import { startGrpcServer, type RunningServer } from '../runtime/grpc-server.js';
+import { CallTracker, startGrpcServer, type RunningServer } from '../runtime/grpc-server.js';
+import { watchHealth } from '../runtime/health-watch.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadDescriptorSet } from '../runtime/repo-files.js';
 import { KMS_SERVICE, openKeyManagement } from '../key-management/app.js';
 import { keyManagementService } from '../key-management/server.js';
 import { SECRET_STORE_SERVICE, openSecretStore } from '../secret-store/app.js';
 import { secretStoreService } from '../secret-store/server.js';
-import { watchHealth } from '../runtime/health-watch.js';
+import { JOB_LAUNCHER_SERVICE, openJobLauncher, type JobLauncherSettings } from '../job-launcher/app.js';
+import type { JobBackend } from '../job-launcher/backend.js';
+import { jobService } from '../job-launcher/server.js';
 
 export interface AllInOne {
   server: RunningServer;
   endpoint: string;
-  /** Drains in-flight calls, then closes databases. */
+  /** Drains in-flight calls, stops local jobs, then closes databases. */
   stop(): Promise<void>;
+}
+
+export interface AllInOneOptions {
+  listen: string;
+  keyringFile: string;
+  jobs: JobLauncherSettings;
+  log: Logger;
+  /** A backend to use instead of the configured one (tests: Kubernetes against a fake API). */
+  backend?: JobBackend;
+}
+
+async function closeAll(parts: { close(): Promise<void> }[]): Promise<void> {
+  // Newest first: the job launcher stops its children before the stores close.
+  for (const part of [...parts].reverse()) await part.close();
 }
 
 /**
  * Every service in one process on one port. They still talk to each other through their
  * gRPC clients over that port: nothing bypasses a contract.
  */
-export async function startAllInOne(config: CommonConfig, opts: { listen: string; keyringFile: string; log: Logger }): Promise<AllInOne> {
+export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions): Promise<AllInOne> {
   const { log } = opts;
-  const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
-  const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
-  const kms = await openKeyManagement(config, opts.keyringFile, log.child({ component: KMS_SERVICE }));
+  const logFor = (component: string) => log.child({ component });
   let endpoint = '';
-  const secretStore = await openSecretStore(config, { endpoint: () => endpoint, token: storeIdentity.serviceToken }).catch(
-    async (err: unknown) => {
-      await kms.close();
-      throw err;
-    },
-  );
+  const self = () => endpoint;
+  const opened: { close(): Promise<void> }[] = [];
   let server: RunningServer;
+  let checks: (() => Promise<void>)[];
   try {
+    const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
+    const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
+    const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
+    const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE));
+    opened.push(kms);
+    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken });
+    opened.push(secretStore);
+    const launcher = await openJobLauncher(config, opts.jobs, {
+      secretStoreEndpoint: self,
+      kmsEndpoint: self,
+      token: launcherIdentity.serviceToken,
+      log: logFor(JOB_LAUNCHER_SERVICE),
+      backend: opts.backend,
+    });
+    opened.push(launcher);
+    const tracker = new CallTracker();
     server = await startGrpcServer({
       listen: opts.listen,
       tls: config.tls,
       log,
+      tracker,
       descriptorSet: loadDescriptorSet(),
       services: [
-        keyManagementService({ keys: kms.keys, verifier: kmsIdentity.verifier, log: log.child({ component: KMS_SERVICE }) }),
-        secretStoreService({
-          secrets: secretStore.secrets,
-          store: secretStore.store,
-          verifier: storeIdentity.verifier,
-          log: log.child({ component: SECRET_STORE_SERVICE }),
-        }),
+        keyManagementService({ keys: kms.keys, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
+        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
+        jobService({ jobs: launcher.jobs, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
+    await launcher.jobs.reconcile();
+    checks = [() => kms.store.ping(), () => secretStore.store.ping(), () => launcher.store.ping()];
   } catch (err) {
-    await Promise.all([kms.close(), secretStore.close()]);
+    await closeAll(opened);
     throw err;
   }
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(':'));
   endpoint = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${server.port}`;
-  const stopWatch = await watchHealth(server, [() => kms.store.ping(), () => secretStore.store.ping()], log);
+  const stopWatch = await watchHealth(server, checks, log);
   return {
     server,
     endpoint,
     async stop() {
       stopWatch();
       await server.shutdown();
-      await Promise.all([kms.close(), secretStore.close()]);
+      await closeAll(opened);
     },
   };
 }

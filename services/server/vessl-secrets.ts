@@ -4,15 +4,18 @@ import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, type Role } from '../run
 import { ConfigError, listenAddress, parseCommonConfig, setting, type Flags } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
+import { jobLauncherSettings } from '../job-launcher/app.js';
 import { startAllInOne } from './all-in-one.js';
 import { credentialsFile, ensureCredentials } from './credentials.js';
 
 const USAGE = `vessl-secrets: the vessl-secrets server
 
   vessl-secrets up [--listen HOST:PORT] [--data-dir DIR] [--database-url URL] [--org ORG]
-      Runs key-management and secret-store in one process on one port (the embedded default).
-      Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_DATA_DIR (./.vessl), VESSL_DATABASE_URL
-      (SQLite files in the data dir unless postgres://...), VESSL_MASTER_KEYRING_FILE.
+                   [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
+      Runs key-management, secret-store and job-launcher in one process on one port (the
+      embedded default). Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_DATA_DIR (./.vessl),
+      VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
+      VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE.
 
   vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
       Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
@@ -37,7 +40,7 @@ async function up(flags: Flags): Promise<void> {
   process.umask(0o077); // every file the server creates (databases, WAL, keyring) is 0600
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger('vessl-secrets');
-  const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), log });
+  const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), jobs: jobLauncherSettings(flags), log });
   // Handlers first: a supervisor may signal as soon as it reads the ready line.
   let stopping = false;
   const stop = (signal: string) => {
@@ -97,6 +100,8 @@ export async function main(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
       'master-keyring-file': { type: 'string' },
+      'job-backend': { type: 'string' },
+      'job-namespace': { type: 'string' },
       org: { type: 'string' },
       role: { type: 'string' },
       subject: { type: 'string' },

@@ -7,15 +7,18 @@ import { decodeServiceError } from '../../services/runtime/errors.js';
 import knexFactory, { type Knex } from 'knex';
 import { KeyManagementServiceService } from '../../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../../services/gen/vessl/secrets/v1/secrets.js';
+import { JobServiceService } from '../../services/gen/vessl/jobs/v1/jobs.js';
 import { loadIssuerKeys, mintToken, type Role, EMBEDDED_TOKEN_SETTINGS } from '../../services/runtime/auth.js';
 import { parseCommonConfig, type CommonConfig } from '../../services/runtime/config.js';
-import { createUnaryClient, type UnaryClient } from '../../services/runtime/grpc-client.js';
+import { createServiceClient, type ServiceClient } from '../../services/runtime/grpc-client.js';
 import { createLogger } from '../../services/runtime/logger.js';
 import { keyringFileOf } from '../../services/key-management/app.js';
 import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
+import type { JobBackend } from '../../services/job-launcher/backend.js';
 
-export type SecretClient = UnaryClient<typeof SecretServiceService>;
-export type KmsClient = UnaryClient<typeof KeyManagementServiceService>;
+export type SecretClient = ServiceClient<typeof SecretServiceService>;
+export type KmsClient = ServiceClient<typeof KeyManagementServiceService>;
+export type JobClient = ServiceClient<typeof JobServiceService>;
 
 /** A real all-in-one server in this process, on port 0, with its own data dir and log file. */
 export interface TestSystem {
@@ -26,21 +29,28 @@ export interface TestSystem {
   token(role: Role, opts?: { org?: string; subject?: string; ttlSeconds?: number }): Promise<string>;
   secrets(token: string | (() => Promise<string>)): SecretClient;
   kms(token: string | (() => Promise<string>)): KmsClient;
+  jobs(token: string | (() => Promise<string>)): JobClient;
   /** Seals a value for the org the way a client must: crypto_box_seal under the org key. */
   seal(value: string | Uint8Array, org?: string): Promise<{ sealedBox: Buffer; keyId: string }>;
   /** A read connection to a service's database, for assertions on what was written. */
-  db(service: 'secret-store' | 'key-management'): Knex;
+  db(service: 'secret-store' | 'key-management' | 'job-launcher'): Knex;
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(opts: { databaseUrl?: string; org?: string } = {}): Promise<TestSystem> {
+export async function startTestSystem(opts: { databaseUrl?: string; org?: string; backend?: JobBackend } = {}): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
   const logFile = path.join(dataDir, 'server.log');
   const logStream: WriteStream = createWriteStream(logFile);
   const config = parseCommonConfig({ 'data-dir': dataDir, 'database-url': opts.databaseUrl }, {});
   const log = createLogger('test-server', logStream, 'debug');
-  const running: AllInOne = await startAllInOne(config, { listen: '127.0.0.1:0', keyringFile: keyringFileOf(config, {}), log });
+  const running: AllInOne = await startAllInOne(config, {
+    listen: '127.0.0.1:0',
+    keyringFile: keyringFileOf(config, {}),
+    jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' },
+    backend: opts.backend,
+    log,
+  });
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';
   const clients: { close(): void }[] = [];
@@ -60,12 +70,17 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
         settings: EMBEDDED_TOKEN_SETTINGS,
       }),
     secrets(token) {
-      const c = createUnaryClient(SecretServiceService, running.endpoint, { token: asSource(token) });
+      const c = createServiceClient(SecretServiceService, running.endpoint, { token: asSource(token) });
       clients.push(c);
       return c;
     },
     kms(token) {
-      const c = createUnaryClient(KeyManagementServiceService, running.endpoint, { token: asSource(token) });
+      const c = createServiceClient(KeyManagementServiceService, running.endpoint, { token: asSource(token) });
+      clients.push(c);
+      return c;
+    },
+    jobs(token) {
+      const c = createServiceClient(JobServiceService, running.endpoint, { token: asSource(token) });
       clients.push(c);
       return c;
     },

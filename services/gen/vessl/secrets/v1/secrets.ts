@@ -167,6 +167,11 @@ export interface ResolveSecretsRequest {
   org: string;
   /** Names of live secrets; each at most once. */
   names: string[];
+  /** The job attempt the values are for, recorded in the audit log. */
+  jobId: string;
+  attempt: number;
+  /** The subject who submitted or restarted the job. */
+  onBehalfOf: string;
 }
 
 export interface ResolveSecretsResponse {
@@ -183,6 +188,26 @@ export interface ResolvedSecret {
   ciphertext: Buffer;
   wrappedDek: Buffer;
   kekVersion: number;
+}
+
+export interface LookupSecretVersionsRequest {
+  org: string;
+  /** Secret uids (each at most once). */
+  uids: string[];
+}
+
+export interface LookupSecretVersionsResponse {
+  /** In the order of the request; unknown uids are left out. */
+  versions: SecretVersion[];
+}
+
+export interface SecretVersion {
+  uid: string;
+  name: string;
+  /** The current value version. */
+  version: number;
+  /** True once the secret has been deleted. */
+  deleted: boolean;
 }
 
 function createBaseSecret(): Secret {
@@ -1217,7 +1242,7 @@ export const DeleteSecretRequest: MessageFns<DeleteSecretRequest> = {
 };
 
 function createBaseResolveSecretsRequest(): ResolveSecretsRequest {
-  return { org: "", names: [] };
+  return { org: "", names: [], jobId: "", attempt: 0, onBehalfOf: "" };
 }
 
 export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
@@ -1227,6 +1252,15 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     }
     for (const v of message.names) {
       writer.uint32(18).string(v!);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(26).string(message.jobId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(32).int32(message.attempt);
+    }
+    if (message.onBehalfOf !== "") {
+      writer.uint32(42).string(message.onBehalfOf);
     }
     return writer;
   },
@@ -1260,6 +1294,30 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
             message.names.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.onBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1276,6 +1334,17 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     return {
       org: isSet(object.org) ? globalThis.String(object.org) : "",
       names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      onBehalfOf: isSet(object.onBehalfOf)
+        ? globalThis.String(object.onBehalfOf)
+        : isSet(object.on_behalf_of)
+        ? globalThis.String(object.on_behalf_of)
+        : "",
     };
   },
 
@@ -1287,6 +1356,15 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     if (message.names?.length) {
       obj.names = message.names;
     }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.onBehalfOf !== "") {
+      obj.onBehalfOf = message.onBehalfOf;
+    }
     return obj;
   },
 
@@ -1297,6 +1375,9 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     const message = createBaseResolveSecretsRequest();
     message.org = object.org ?? "";
     message.names = object.names?.map((e) => e) || [];
+    message.jobId = object.jobId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.onBehalfOf = object.onBehalfOf ?? "";
     return message;
   },
 };
@@ -1553,6 +1634,279 @@ export const ResolvedSecret: MessageFns<ResolvedSecret> = {
   },
 };
 
+function createBaseLookupSecretVersionsRequest(): LookupSecretVersionsRequest {
+  return { org: "", uids: [] };
+}
+
+export const LookupSecretVersionsRequest: MessageFns<LookupSecretVersionsRequest> = {
+  encode(message: LookupSecretVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    for (const v of message.uids) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupSecretVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupSecretVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.uids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupSecretVersionsRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      uids: globalThis.Array.isArray(object?.uids) ? object.uids.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: LookupSecretVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.uids?.length) {
+      obj.uids = message.uids;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupSecretVersionsRequest>): LookupSecretVersionsRequest {
+    return LookupSecretVersionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupSecretVersionsRequest>): LookupSecretVersionsRequest {
+    const message = createBaseLookupSecretVersionsRequest();
+    message.org = object.org ?? "";
+    message.uids = object.uids?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLookupSecretVersionsResponse(): LookupSecretVersionsResponse {
+  return { versions: [] };
+}
+
+export const LookupSecretVersionsResponse: MessageFns<LookupSecretVersionsResponse> = {
+  encode(message: LookupSecretVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      SecretVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupSecretVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupSecretVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(SecretVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupSecretVersionsResponse {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => SecretVersion.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LookupSecretVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => SecretVersion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupSecretVersionsResponse>): LookupSecretVersionsResponse {
+    return LookupSecretVersionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupSecretVersionsResponse>): LookupSecretVersionsResponse {
+    const message = createBaseLookupSecretVersionsResponse();
+    message.versions = object.versions?.map((e) => SecretVersion.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSecretVersion(): SecretVersion {
+  return { uid: "", name: "", version: 0, deleted: false };
+}
+
+export const SecretVersion: MessageFns<SecretVersion> = {
+  encode(message: SecretVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uid !== "") {
+      writer.uint32(10).string(message.uid);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.version !== 0) {
+      writer.uint32(24).int64(message.version);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(32).bool(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretVersion {
+    return {
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+    };
+  },
+
+  toJSON(message: SecretVersion): unknown {
+    const obj: any = {};
+    if (message.uid !== "") {
+      obj.uid = message.uid;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SecretVersion>): SecretVersion {
+    return SecretVersion.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SecretVersion>): SecretVersion {
+    const message = createBaseSecretVersion();
+    message.uid = object.uid ?? "";
+    message.name = object.name ?? "";
+    message.version = object.version ?? 0;
+    message.deleted = object.deleted ?? false;
+    return message;
+  },
+};
+
 /**
  * SecretService stores organization secrets as ciphertext only. No call returns a value:
  * values go in sealed (crypto_box_seal with the org public key) and never come out to users.
@@ -1620,7 +1974,10 @@ export const SecretServiceService = {
     responseSerialize: (value: Secret): Buffer => Buffer.from(Secret.encode(value).finish()),
     responseDeserialize: (value: Buffer): Secret => Secret.decode(value),
   },
-  /** Returns the ciphertext of named live secrets for one job launch. The job launcher only. */
+  /**
+   * Returns the ciphertext of named live secrets for one job launch, and audits the
+   * reference. The job launcher only.
+   */
   resolveSecrets: {
     path: "/vessl.secrets.v1.SecretService/ResolveSecrets" as const,
     requestStream: false as const,
@@ -1631,6 +1988,21 @@ export const SecretServiceService = {
     responseSerialize: (value: ResolveSecretsResponse): Buffer =>
       Buffer.from(ResolveSecretsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveSecretsResponse => ResolveSecretsResponse.decode(value),
+  },
+  /**
+   * Returns the current version of secrets by uid (to tell stale attempts). The job
+   * launcher only.
+   */
+  lookupSecretVersions: {
+    path: "/vessl.secrets.v1.SecretService/LookupSecretVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LookupSecretVersionsRequest): Buffer =>
+      Buffer.from(LookupSecretVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LookupSecretVersionsRequest => LookupSecretVersionsRequest.decode(value),
+    responseSerialize: (value: LookupSecretVersionsResponse): Buffer =>
+      Buffer.from(LookupSecretVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LookupSecretVersionsResponse => LookupSecretVersionsResponse.decode(value),
   },
 } as const;
 
@@ -1651,8 +2023,16 @@ export interface SecretServiceServer extends UntypedServiceImplementation {
    * wrapped data key are destroyed at once and the name is free again. Admins only.
    */
   deleteSecret: handleUnaryCall<DeleteSecretRequest, Secret>;
-  /** Returns the ciphertext of named live secrets for one job launch. The job launcher only. */
+  /**
+   * Returns the ciphertext of named live secrets for one job launch, and audits the
+   * reference. The job launcher only.
+   */
   resolveSecrets: handleUnaryCall<ResolveSecretsRequest, ResolveSecretsResponse>;
+  /**
+   * Returns the current version of secrets by uid (to tell stale attempts). The job
+   * launcher only.
+   */
+  lookupSecretVersions: handleUnaryCall<LookupSecretVersionsRequest, LookupSecretVersionsResponse>;
 }
 
 export interface SecretServiceClient extends Client {
@@ -1742,7 +2122,10 @@ export interface SecretServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Secret) => void,
   ): ClientUnaryCall;
-  /** Returns the ciphertext of named live secrets for one job launch. The job launcher only. */
+  /**
+   * Returns the ciphertext of named live secrets for one job launch, and audits the
+   * reference. The job launcher only.
+   */
   resolveSecrets(
     request: ResolveSecretsRequest,
     callback: (error: ServiceError | null, response: ResolveSecretsResponse) => void,
@@ -1757,6 +2140,25 @@ export interface SecretServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveSecretsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Returns the current version of secrets by uid (to tell stale attempts). The job
+   * launcher only.
+   */
+  lookupSecretVersions(
+    request: LookupSecretVersionsRequest,
+    callback: (error: ServiceError | null, response: LookupSecretVersionsResponse) => void,
+  ): ClientUnaryCall;
+  lookupSecretVersions(
+    request: LookupSecretVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LookupSecretVersionsResponse) => void,
+  ): ClientUnaryCall;
+  lookupSecretVersions(
+    request: LookupSecretVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LookupSecretVersionsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,50 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../base-command.js';
+import { jobSummary, parseEnvFlags, parseSecretFlags } from '../../job-format.js';
+import type { JobChangeJson } from '../../jobs-api.js';
+
+export default class JobCreate extends BaseCommand<typeof JobCreate> {
+  static override summary = 'Run a job with org secrets injected as environment variables.';
+  static override description = `--secret NAME injects the secret under its KEY; --secret KEY=NAME under KEY instead. Both --env and --secret can be given many times.
+Secret values are read when the attempt starts: a later rotation reaches the job only through \`vesslctl job restart\`. A plain --env variable with the same name as a secret's KEY wins; that secret is then not injected, and a warning says so.`;
+
+  static override examples = [
+    {
+      description: 'Inject HF_TOKEN under its key and a database URL under another name',
+      command:
+        '<%= config.bin %> job create -n finetune -i pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime --cmd "python train.py" --secret HF_TOKEN --secret DATABASE_URL=prod-db-url',
+    },
+    {
+      description: 'Plain variables too (split at the first "=", so values may contain "=")',
+      command: '<%= config.bin %> job create -n sweep -i python:3.12 --cmd "python sweep.py" --env LR=0.001 --env FILTER=a=b --secret WANDB_API_KEY',
+    },
+    { description: 'As JSON, for scripts', command: '<%= config.bin %> job create -n eval -i python:3.12 --cmd "python eval.py" -o json' },
+  ];
+
+  static override flags = {
+    name: Flags.string({ char: 'n', required: true, description: 'Job name: letters, digits, ".", "_", "-".', helpValue: 'NAME' }),
+    image: Flags.string({ char: 'i', required: true, description: 'Container image to run the command in.', helpValue: 'IMAGE' }),
+    cmd: Flags.string({ required: true, description: 'Command, run with /bin/sh -c.', helpValue: '"CMD"' }),
+    env: Flags.string({
+      char: 'e',
+      multiple: true,
+      description: 'Plain environment variable (repeatable). Split at the first "="; KEY= sets an empty value.',
+      helpValue: 'KEY=VALUE',
+    }),
+    secret: Flags.string({
+      char: 's',
+      multiple: true,
+      description: 'Org secret to inject (repeatable): NAME injects it under its key, KEY=NAME under KEY.',
+      helpValue: 'NAME|KEY=NAME',
+    }),
+  };
+
+  async run(): Promise<JobChangeJson> {
+    const { name, image, cmd } = this.flags;
+    const spec = { name, image, command: cmd, env: parseEnvFlags(this.flags.env), secrets: parseSecretFlags(this.flags.secret) };
+    const api = await this.openJobsApi();
+    const result = await api.createJob(spec);
+    for (const warning of result.warnings) this.notice(`warning: ${warning}`);
+    return this.print(result, ({ job }) => `Created job ${job.id} (${job.name}) in org ${job.org ?? api.connection.org}.\n${jobSummary(job)}`);
+  }
+}

@@ -1,0 +1,99 @@
+import { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
+import { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
+import type { ServiceTokenSource } from '../runtime/auth.js';
+import { ConfigError, databaseSettings, peerChannel, setting, type CommonConfig, type Flags } from '../runtime/config.js';
+import { openDatabase, type Knex } from '../runtime/db.js';
+import { createServiceClient } from '../runtime/grpc-client.js';
+import { fromDownstream } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import { ORG_PATTERN } from '../runtime/auth.js';
+import type { JobBackend } from './backend.js';
+import { JobManager, type SecretsPort } from './domain.js';
+import { jobLauncherMigrations } from './migrations.js';
+import { createJobStore, type JobStore } from './store.js';
+
+export const JOB_LAUNCHER_SERVICE = 'job-launcher';
+const CALL_TIMEOUT_MS = 10_000;
+
+export interface JobLauncherSettings {
+  backend: 'local' | 'kubernetes';
+  /** Kubernetes namespace for an org's jobs: "{org}" is replaced by the org name. */
+  namespaceTemplate: string;
+}
+
+export function jobLauncherSettings(flags: Flags): JobLauncherSettings {
+  const backend = setting(flags, 'job-backend') ?? 'local';
+  if (backend !== 'local' && backend !== 'kubernetes') {
+    throw new ConfigError(`VESSL_JOB_BACKEND must be "local" or "kubernetes", not "${backend}"`);
+  }
+  const namespaceTemplate = setting(flags, 'job-namespace') ?? 'vessl-{org}';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespaceTemplate.replace('{org}', 'org'))) {
+    throw new ConfigError(`VESSL_JOB_NAMESPACE "${namespaceTemplate}" does not make a valid namespace name`);
+  }
+  return { backend, namespaceTemplate };
+}
+
+async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
+  if (settings.backend === 'local') {
+    const { createLocalBackend } = await import('./backends/local.js');
+    return createLocalBackend({ dataDir, log });
+  }
+  const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
+  const namespace = (org: string) => {
+    if (!ORG_PATTERN.test(org)) throw new Error(`invalid org ${org}`);
+    return settings.namespaceTemplate.replace('{org}', org);
+  };
+  return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace, log });
+}
+
+export interface JobLauncherApp {
+  jobs: JobManager;
+  store: JobStore;
+  knex: Knex;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens job-launcher's database, its clients to secret-store and key-management (as
+ * svc:job-launcher) and its backend, then reconciles attempts left unfinished by a restart.
+ */
+export async function openJobLauncher(
+  config: CommonConfig,
+  settings: JobLauncherSettings,
+  deps: { secretStoreEndpoint: string | (() => string); kmsEndpoint: string | (() => string); token: ServiceTokenSource; log: Logger; backend?: JobBackend },
+): Promise<JobLauncherApp> {
+  const knex = await openDatabase(databaseSettings(config, JOB_LAUNCHER_SERVICE), JOB_LAUNCHER_SERVICE, jobLauncherMigrations);
+  const clientOptions = { token: deps.token, ...peerChannel(config), defaultTimeoutMs: CALL_TIMEOUT_MS };
+  const secretStore = createServiceClient(SecretServiceService, deps.secretStoreEndpoint, clientOptions);
+  const kms = createServiceClient(KeyManagementServiceService, deps.kmsEndpoint, clientOptions);
+  const rethrow = (service: string) => (err: unknown) => Promise.reject(fromDownstream(err, service));
+  const port: SecretsPort = {
+    async resolve(org, names, reference, requestId) {
+      const res = await secretStore
+        .resolveSecrets({ org, names, jobId: reference?.jobId, attempt: reference?.attempt, onBehalfOf: reference?.onBehalfOf }, { requestId })
+        .catch(rethrow('secret-store'));
+      return res.secrets;
+    },
+    async decrypt(org, secrets, requestId) {
+      const values = secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion }));
+      return (await kms.decryptForInjection({ org, values }, { requestId }).catch(rethrow('key-management'))).values;
+    },
+    async versions(org, uids, requestId) {
+      return (await secretStore.lookupSecretVersions({ org, uids }, { requestId }).catch(rethrow('secret-store'))).versions;
+    },
+  };
+  const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
+  const store = createJobStore(knex);
+  const jobs = new JobManager(store, port, backend, deps.log);
+  return {
+    jobs,
+    store,
+    knex,
+    async close() {
+      await backend.close();
+      secretStore.close();
+      kms.close();
+      await knex.destroy();
+    },
+  };
+}

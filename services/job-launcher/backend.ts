@@ -1,0 +1,95 @@
+/**
+ * Where job attempts run. The job launcher talks to every backend through this interface:
+ * the local backend (child processes, the embedded default) and the Kubernetes backend.
+ */
+
+export type AttemptState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export const TERMINAL_STATES: readonly AttemptState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export interface EnvEntry {
+  name: string;
+  value: string;
+}
+
+/** One secret value to inject. The backend must not keep it beyond the attempt's life. */
+export interface SecretEnvEntry {
+  /** Environment variable name. */
+  name: string;
+  /** The decrypted value. */
+  value: Uint8Array;
+  /** For labels/annotations and logs: which secret and version (never the value). */
+  secretName: string;
+  version: number;
+}
+
+export interface AttemptSpec {
+  org: string;
+  jobId: string;
+  attempt: number;
+  /** The job's display name. */
+  jobName: string;
+  image: string;
+  /** Run with /bin/sh -c. */
+  command: string;
+  /** Plain variables. Never overlap secretEnv (the launcher resolved overrides). */
+  env: EnvEntry[];
+  secretEnv: SecretEnvEntry[];
+}
+
+/** Identifies an attempt inside its backend (e.g. a Kubernetes Job name); stored by the launcher. */
+export interface AttemptHandle {
+  org: string;
+  jobId: string;
+  attempt: number;
+  /** Backend-specific reference returned by launch(). */
+  ref: string;
+}
+
+export interface AttemptStatus {
+  state: AttemptState;
+  exitCode?: number;
+  /** Why it ended, in words; never a value or a raw backend error body. */
+  message?: string;
+  startTime?: Date;
+  endTime?: Date;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  /** Only the last N lines (0 or undefined: all). */
+  tailLines?: number;
+  /** Stop when this says so (the client went away). */
+  cancelled?: () => boolean;
+}
+
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    /** Safe to show a client: says what failed without a backend's raw response. */
+    readonly publicMessage: string,
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+export interface JobBackend {
+  readonly name: 'local' | 'kubernetes';
+  /**
+   * Starts an attempt. Resolves once the attempt exists in the backend (the local process
+   * has been spawned; the Kubernetes Secret and Job were created). On failure nothing the
+   * attempt created is left behind, and a BackendError is thrown.
+   */
+  launch(spec: AttemptSpec): Promise<{ ref: string }>;
+  /** The attempt's current state. */
+  status(handle: AttemptHandle): Promise<AttemptStatus>;
+  /** Stops a running attempt (the whole process tree / the Kubernetes Job). Idempotent. */
+  terminate(handle: AttemptHandle): Promise<void>;
+  /** The attempt's output; with follow, until it ends or `cancelled()`. */
+  logs(handle: AttemptHandle, options: LogOptions): AsyncIterable<Buffer>;
+  /** Called by the backend whenever an attempt changes state by itself (local exit). */
+  onStateChange?(listener: (handle: AttemptHandle, status: AttemptStatus) => void): void;
+  /** Releases resources (stops watching; the local backend ends its children). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,175 @@
+/**
+ * The Kubernetes objects one attempt is made of: an immutable Secret holding only that
+ * attempt's values, and a batch/v1 Job that reads them through secretKeyRef. Pure builders,
+ * so tests can compare the exact objects.
+ */
+import { createHash } from 'node:crypto';
+import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { AttemptSpec } from '../backend.js';
+
+export const MANAGED_BY = 'vessl-secrets';
+export const LABEL_JOB = 'secrets.vessl.ai/job';
+export const LABEL_ATTEMPT = 'secrets.vessl.ai/attempt';
+export const LABEL_ORG = 'secrets.vessl.ai/org';
+/** The job id as the launcher knows it (ids are case-sensitive, so they cannot be a label). */
+export const ANNOTATION_JOB_ID = 'secrets.vessl.ai/job-id';
+/** Which secret and version each injected variable came from (never a value). */
+export const ANNOTATION_SECRET_VERSIONS = 'secrets.vessl.ai/secret-versions';
+/** Set by terminate(): the Job was stopped on purpose, so its failure reads as CANCELLED. */
+export const ANNOTATION_CANCELLED = 'secrets.vessl.ai/cancelled';
+
+/** The single container's name; logs are read from it. */
+export const CONTAINER_NAME = 'job';
+/** Finished Jobs (and, through ownerReferences, their Secrets) are collected after a day. */
+export const TTL_SECONDS_AFTER_FINISHED = 86_400;
+/** A non-root uid so that images built to run as root still start under runAsNonRoot. */
+const RUN_AS_ID = 65_532;
+
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * A job id as a DNS-1123 label fragment: the first 100 bits of SHA-256 in lowercase base32
+ * (20 characters). Ids are case-sensitive (`j_AbC`), so lowercasing them would not be
+ * injective; a hash is, for all practical purposes, and has a fixed length.
+ */
+export function jobKey(jobId: string): string {
+  return base32Lower(createHash('sha256').update(jobId, 'utf8').digest()).slice(0, 20);
+}
+
+/** The name shared by an attempt's Secret and Job (≤ 38 characters: a valid label and subdomain). */
+export function attemptObjectName(jobId: string, attempt: number): string {
+  return `vessl-${jobKey(jobId)}-a${attempt}`;
+}
+
+export function attemptLabels(spec: Pick<AttemptSpec, 'org' | 'jobId' | 'attempt'>): Record<string, string> {
+  return {
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    [LABEL_JOB]: jobKey(spec.jobId),
+    [LABEL_ATTEMPT]: String(spec.attempt),
+    [LABEL_ORG]: spec.org,
+  };
+}
+
+/**
+ * What makes a spec unusable before anything is created, in words (undefined: usable).
+ * Checked up front so that a bad spec leaves nothing behind in the cluster.
+ */
+export function attemptSpecProblem(spec: AttemptSpec): string | undefined {
+  if (!Number.isSafeInteger(spec.attempt) || spec.attempt < 0) return 'the attempt number must be a non-negative integer';
+  if (spec.org.length > 63 || !LABEL_VALUE.test(spec.org)) return 'the org name cannot be used as a Kubernetes label';
+  if (spec.image.trim() === '') return 'the job has no image';
+  const seen = new Set<string>();
+  for (const { name } of [...spec.env, ...spec.secretEnv]) {
+    if (!C_IDENTIFIER.test(name)) return `environment variable name ${JSON.stringify(name)} is not a C identifier`;
+    if (seen.has(name)) return `environment variable ${name} is set twice`;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+function baseMetadata(spec: AttemptSpec, namespace: string) {
+  const secretVersions = Object.fromEntries(spec.secretEnv.map((s) => [s.name, { secret: s.secretName, version: s.version }]));
+  return {
+    name: attemptObjectName(spec.jobId, spec.attempt),
+    namespace,
+    labels: attemptLabels(spec),
+    annotations: {
+      [ANNOTATION_JOB_ID]: spec.jobId,
+      [ANNOTATION_SECRET_VERSIONS]: JSON.stringify(secretVersions),
+    },
+  };
+}
+
+/** The attempt's Secret: this attempt's values only, under their env var names, immutable. */
+export function buildAttemptSecret(spec: AttemptSpec, namespace: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: baseMetadata(spec, namespace),
+    type: 'Opaque',
+    immutable: true,
+    data: Object.fromEntries(spec.secretEnv.map((s) => [s.name, Buffer.from(s.value).toString('base64')])),
+  };
+}
+
+/** The attempt's Job. It names the Secret's keys; no value ever appears in it. */
+export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
+  const metadata = baseMetadata(spec, namespace);
+  const env: V1EnvVar[] = [
+    ...spec.env.map((e) => ({ name: e.name, value: e.value })),
+    ...spec.secretEnv.map((s) => ({ name: s.name, valueFrom: { secretKeyRef: { name: metadata.name, key: s.name } } })),
+  ];
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata,
+    spec: {
+      backoffLimit: 0,
+      ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+      template: {
+        metadata: { labels: attemptLabels(spec) },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          // Service discovery variables would mix cluster details into the job's environment.
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: RUN_AS_ID,
+            runAsGroup: RUN_AS_ID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: spec.image,
+              command: ['/bin/sh', '-c', spec.command],
+              env,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                capabilities: { drop: ['ALL'] },
+                runAsNonRoot: true,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Merge patch that makes the Job own the Secret, so garbage collection removes both together. */
+export function ownerReferencePatch(job: { name: string; uid: string }): { metadata: { ownerReferences: V1OwnerReference[] } } {
+  return {
+    metadata: {
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, controller: false, blockOwnerDeletion: false }],
+    },
+  };
+}
+
+/** Merge patch for terminate(): mark the Job cancelled and give it a deadline that has passed. */
+export function cancelPatch(): { metadata: { annotations: Record<string, string> }; spec: { activeDeadlineSeconds: number } } {
+  return { metadata: { annotations: { [ANNOTATION_CANCELLED]: 'true' } }, spec: { activeDeadlineSeconds: 1 } };
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32Lower(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let buffer = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31];
+  return out;
+}

@@ -1,0 +1,564 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { FakeKubeApi, type RecordedRequest } from '../../../test/support/fake-kube-api.js';
+import { createLogger } from '../../runtime/logger.js';
+import { BackendError, type AttemptHandle, type AttemptSpec, type JobBackend } from '../backend.js';
+import { createKubernetesBackend, kubeConfigFromEnvironment } from './kubernetes.js';
+import { attemptObjectName, jobKey } from './kubernetes-manifests.js';
+
+const PLAINTEXT = 'pa55-Wörd-hunter2-8f3a';
+const OTHER_PLAINTEXT = 'second-attempt-value-71c2';
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+/** Every way a value could show up: as is, in base64, and in base64 of its JSON-escaped form. */
+const FORMS = [PLAINTEXT, b64(PLAINTEXT), OTHER_PLAINTEXT, b64(OTHER_PLAINTEXT)];
+
+const nsOf = (org: string) => `vessl-org-${org}`;
+
+function spec(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
+  return {
+    org: 'acme',
+    jobId: 'j_AbC123xyZ',
+    attempt: 1,
+    jobName: 'train',
+    image: 'python:3.12-slim',
+    command: 'python train.py --epochs 3',
+    env: [{ name: 'EPOCHS', value: '3' }],
+    secretEnv: [
+      { name: 'DB_PASSWORD', value: Buffer.from(PLAINTEXT, 'utf8'), secretName: 'db-password', version: 4 },
+      { name: 'API_TOKEN', value: Buffer.from('tok-0123456789', 'utf8'), secretName: 'api-token', version: 1 },
+    ],
+    ...overrides,
+  };
+}
+
+const handleOf = (s: AttemptSpec, ref: string): AttemptHandle => ({ org: s.org, jobId: s.jobId, attempt: s.attempt, ref });
+
+/** Log lines the backend wrote (pino JSON, debug and up). */
+function captureLog() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { lines, log: createLogger('k8s-backend-test', destination, 'debug') };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function collect(it: AsyncIterable<Buffer>): Promise<string> {
+  const out: Buffer[] = [];
+  for await (const chunk of it) out.push(chunk);
+  return Buffer.concat(out).toString('utf8');
+}
+
+function bodyOf(r: RecordedRequest): Record<string, unknown> {
+  return r.body as Record<string, unknown>;
+}
+
+/** POSTs straight to the fake, as a client that skips the backend would. */
+async function post(fake: FakeKubeApi, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${fake.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const validSecret = (name = 'plain-secret') => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: { KEY: b64('v') } });
+const validJob = (name = 'plain-job', env: unknown[] = [{ name: 'GOOD_NAME', value: 'x' }]) => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: { name },
+  spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', env }] } } },
+});
+
+describe('Kubernetes job backend', () => {
+  let fake: FakeKubeApi;
+  let backend: JobBackend;
+  let logged: string[];
+
+  beforeEach(async () => {
+    fake = await FakeKubeApi.start();
+    const { lines, log } = captureLog();
+    logged = lines;
+    backend = createKubernetesBackend({ kubeConfig: fake.kubeConfig(), namespace: nsOf, log, pollIntervalMs: 20 });
+  });
+
+  afterEach(async () => {
+    await backend.close();
+    await fake.close();
+  });
+
+  const secretCreates = () => fake.requestsTo('POST', /^\/api\/v1\/namespaces\/[^/]+\/secrets$/);
+  const jobCreates = () => fake.requestsTo('POST', /^\/apis\/batch\/v1\/namespaces\/[^/]+\/jobs$/);
+
+  describe('launch', () => {
+    it('creates an immutable Opaque Secret holding only this attempt\'s values, keyed by env var name', async () => {
+      const s = spec();
+      await backend.launch(s);
+      const [req] = secretCreates();
+      const body = bodyOf(req);
+      expect(body.immutable).to.equal(true);
+      expect(body.type).to.equal('Opaque');
+      expect(body.data).to.deep.equal({ DB_PASSWORD: b64(PLAINTEXT), API_TOKEN: b64('tok-0123456789') });
+      expect(body).not.to.have.property('stringData');
+      expect(JSON.stringify(body)).not.to.include('EPOCHS');
+    });
+
+    it('labels the Secret and the Job with managed-by, job, attempt and org', async () => {
+      const s = spec({ attempt: 3 });
+      await backend.launch(s);
+      const expected = { 'app.kubernetes.io/managed-by': 'vessl-secrets', 'secrets.vessl.ai/job': jobKey(s.jobId), 'secrets.vessl.ai/attempt': '3', 'secrets.vessl.ai/org': 'acme' };
+      const secretMeta = bodyOf(secretCreates()[0]).metadata as Record<string, unknown>;
+      const job = bodyOf(jobCreates()[0]) as { metadata: Record<string, unknown>; spec: { template: { metadata: Record<string, unknown> } } };
+      expect(secretMeta.labels).to.deep.equal(expected);
+      expect(job.metadata.labels).to.deep.equal(expected);
+      expect(job.spec.template.metadata.labels).to.deep.equal(expected);
+      expect((secretMeta.annotations as Record<string, string>)['secrets.vessl.ai/job-id']).to.equal(s.jobId);
+    });
+
+    it('creates a batch/v1 Job whose container reads secrets through secretKeyRef and plain env as values', async () => {
+      const s = spec();
+      const { ref } = await backend.launch(s);
+      const job = bodyOf(jobCreates()[0]) as { apiVersion: string; kind: string; spec: { template: { spec: { containers: { env: unknown[] }[] } } } };
+      expect(job.apiVersion).to.equal('batch/v1');
+      expect(job.kind).to.equal('Job');
+      expect(job.spec.template.spec.containers).to.have.length(1);
+      expect(job.spec.template.spec.containers[0].env).to.deep.equal([
+        { name: 'EPOCHS', value: '3' },
+        { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: ref, key: 'DB_PASSWORD' } } },
+        { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: ref, key: 'API_TOKEN' } } },
+      ]);
+    });
+
+    it('runs the command with /bin/sh -c once, in a hardened non-root container without a service account token', async () => {
+      await backend.launch(spec());
+      const job = bodyOf(jobCreates()[0]) as { spec: Record<string, unknown> & { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } } };
+      expect(job.spec.backoffLimit).to.equal(0);
+      expect(job.spec.ttlSecondsAfterFinished).to.equal(86400);
+      const pod = job.spec.template.spec;
+      expect(pod.restartPolicy).to.equal('Never');
+      expect(pod.automountServiceAccountToken).to.equal(false);
+      expect(pod.securityContext).to.include({ runAsNonRoot: true });
+      const container = pod.containers[0];
+      expect(container.image).to.equal('python:3.12-slim');
+      expect(container.command).to.deep.equal(['/bin/sh', '-c', 'python train.py --epochs 3']);
+      expect(container.securityContext).to.deep.include({ allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    });
+
+    it('never puts a secret value, plain or base64, in the Job, its labels or annotations, or a log line', async () => {
+      await backend.launch(spec());
+      await backend.launch(spec({ attempt: 2, secretEnv: [{ name: 'DB_PASSWORD', value: Buffer.from(OTHER_PLAINTEXT), secretName: 'db-password', version: 5 }] }));
+      const jobTraffic = fake.requests.filter((r) => r.path.includes('/jobs')).map((r) => r.rawBody);
+      const stored = JSON.stringify(fake.all('Job'));
+      for (const form of FORMS) {
+        for (const body of jobTraffic) expect(body).not.to.include(form);
+        expect(stored).not.to.include(form);
+        expect(logged.join('')).not.to.include(form);
+      }
+      expect(logged.join('')).to.include('attempt launched');
+    });
+
+    it('creates the Secret first, then the Job, then makes the Job own the Secret by merge patch', async () => {
+      const s = spec();
+      const { ref } = await backend.launch(s);
+      const order = fake.requests.map((r) => `${r.method} ${r.path}`);
+      const ns = nsOf('acme');
+      expect(order).to.deep.equal([
+        `POST /api/v1/namespaces/${ns}/secrets`,
+        `POST /apis/batch/v1/namespaces/${ns}/jobs`,
+        `PATCH /api/v1/namespaces/${ns}/secrets/${ref}`,
+      ]);
+      const patch = fake.requests[2];
+      expect(patch.contentType).to.equal('application/merge-patch+json');
+      const jobUid = (fake.job(ns, ref)?.metadata as Record<string, unknown>).uid;
+      expect(patch.body).to.deep.equal({ metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: ref, uid: jobUid, controller: false, blockOwnerDeletion: false }] } });
+      const stored = fake.secret(ns, ref) as { metadata: { ownerReferences: { uid: string }[] }; data: Record<string, string> };
+      expect(stored.metadata.ownerReferences.map((o) => o.uid)).to.deep.equal([jobUid]);
+      expect(stored.data.DB_PASSWORD).to.equal(b64(PLAINTEXT));
+    });
+
+    it('names both objects vessl-<hash of the job id>-a<attempt>, a DNS-1123 label that keeps case-different ids apart', async () => {
+      const { ref } = await backend.launch(spec());
+      expect(ref).to.equal(attemptObjectName('j_AbC123xyZ', 1));
+      expect(ref).to.match(/^vessl-[a-z2-7]{20}-a1$/);
+      expect(attemptObjectName('j_abc123xyz', 1)).not.to.equal(ref);
+      expect(attemptObjectName('j_AbC123xyZ', 2)).to.equal(ref.replace(/-a1$/, '-a2'));
+      expect(fake.job(nsOf('acme'), ref)).not.to.equal(undefined);
+      expect(fake.secret(nsOf('acme'), ref)).not.to.equal(undefined);
+    });
+
+    it('launches into the namespace the namespace function gives for the org', async () => {
+      await backend.launch(spec({ org: 'acme' }));
+      await backend.launch(spec({ org: 'globex', jobId: 'j_other' }));
+      expect(fake.all('Job').map((j) => (j.metadata as Record<string, unknown>).namespace).sort()).to.deep.equal(['vessl-org-acme', 'vessl-org-globex']);
+      expect(fake.all('Secret').map((j) => (j.metadata as Record<string, unknown>).namespace).sort()).to.deep.equal(['vessl-org-acme', 'vessl-org-globex']);
+    });
+
+    it('deletes the Secret and throws a BackendError without the API\'s body when the Job is refused', async () => {
+      const apiMessage = `Job "x" is invalid: spec.template.spec.containers[0].env[1].value: Invalid value: "${PLAINTEXT}" (${b64(PLAINTEXT)})`;
+      fake.failNext('POST', /\/jobs$/, 422, apiMessage);
+      const s = spec();
+      const err = await rejection(backend.launch(s));
+      expect(err).to.be.instanceOf(BackendError);
+      const e = err as BackendError;
+      expect(e.publicMessage).to.equal('the Kubernetes API refused the Job (422 Invalid)');
+      for (const text of [e.message, e.publicMessage, String(e.stack), logged.join('')]) {
+        expect(text).not.to.include('is invalid');
+        for (const form of FORMS) expect(text).not.to.include(form);
+      }
+      const name = attemptObjectName(s.jobId, s.attempt);
+      expect(fake.requestsTo('DELETE', new RegExp(`/secrets/${name}$`))).to.have.length(1);
+      expect(fake.all('Secret')).to.deep.equal([]);
+      expect(fake.all('Job')).to.deep.equal([]);
+      expect(logged.join('')).to.match(/"code":422/);
+    });
+
+    it('deletes the Job and the Secret and throws a BackendError when the owner patch fails', async () => {
+      fake.failNext('PATCH', /\/secrets\//, 500, `etcd said something about ${PLAINTEXT}`);
+      const err = await rejection(backend.launch(spec()));
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).publicMessage).to.equal('the Kubernetes API refused making the Job own its Secret (500 InternalError)');
+      const deleteJob = fake.requestsTo('DELETE', /\/jobs\//);
+      expect(deleteJob).to.have.length(1);
+      expect(deleteJob[0].query.get('propagationPolicy')).to.equal('Background');
+      expect(fake.all('Secret')).to.deep.equal([]);
+      expect(fake.all('Job')).to.deep.equal([]);
+      for (const form of FORMS) expect(logged.join('') + (err as Error).message).not.to.include(form);
+    });
+
+    it('refuses a second launch of the same attempt with a BackendError (409) and leaves the first one\'s objects alone', async () => {
+      const s = spec();
+      const { ref } = await backend.launch(s);
+      const before = fake.secret(nsOf('acme'), ref);
+      const err = await rejection(backend.launch(s));
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).publicMessage).to.equal('the Kubernetes API refused the Secret (409 AlreadyExists): this attempt was already launched');
+      expect(fake.requestsTo('DELETE', /.*/)).to.deep.equal([]);
+      expect(fake.secret(nsOf('acme'), ref)).to.deep.equal(before);
+      expect(fake.job(nsOf('acme'), ref)).not.to.equal(undefined);
+    });
+
+    it('refuses, before creating anything, an env var name that is not a C identifier', async () => {
+      const err = await rejection(backend.launch(spec({ env: [{ name: 'BAD-NAME', value: 'x' }] })));
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).publicMessage).to.include('"BAD-NAME" is not a C identifier');
+      expect(fake.requests).to.deep.equal([]);
+    });
+
+    it('reports an unreachable API server as a BackendError that says so', async () => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({ clusters: [{ name: 'gone', server: 'http://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'c', cluster: 'gone', user: 'u' }], currentContext: 'c' });
+      const offline = createKubernetesBackend({ kubeConfig: kc, namespace: nsOf });
+      const err = await rejection(offline.launch(spec()));
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).publicMessage).to.equal('the Kubernetes API could not be reached to create the attempt\'s Secret');
+    });
+
+    it('gives each attempt its own Secret with the values read for it', async () => {
+      const first = await backend.launch(spec());
+      const second = await backend.launch(spec({ attempt: 2, secretEnv: [{ name: 'DB_PASSWORD', value: Buffer.from(OTHER_PLAINTEXT), secretName: 'db-password', version: 5 }] }));
+      expect((fake.secret(nsOf('acme'), first.ref)?.data as Record<string, string>).DB_PASSWORD).to.equal(b64(PLAINTEXT));
+      expect(fake.secret(nsOf('acme'), second.ref)?.data).to.deep.equal({ DB_PASSWORD: b64(OTHER_PLAINTEXT) });
+      const annotations = (fake.secret(nsOf('acme'), second.ref)?.metadata as { annotations: Record<string, string> }).annotations;
+      expect(JSON.parse(annotations['secrets.vessl.ai/secret-versions'])).to.deep.equal({ DB_PASSWORD: { secret: 'db-password', version: 5 } });
+    });
+  });
+
+  describe('status', () => {
+    let s: AttemptSpec;
+    let handle: AttemptHandle;
+    const ns = nsOf('acme');
+
+    beforeEach(async () => {
+      s = spec();
+      handle = handleOf(s, (await backend.launch(s)).ref);
+    });
+
+    it('is PENDING until the Job controller starts the Job', async () => {
+      expect(await backend.status(handle)).to.deep.equal({ state: 'PENDING' });
+    });
+
+    it('is RUNNING once the Job has an active pod, with its start time', async () => {
+      fake.startJob(ns, handle.ref);
+      const status = await backend.status(handle);
+      expect(status.state).to.equal('RUNNING');
+      expect(status.startTime).to.be.instanceOf(Date);
+      expect(status.message).to.equal(undefined);
+    });
+
+    it('says why a started attempt\'s container is still waiting', async () => {
+      fake.startJob(ns, handle.ref, { podPhase: 'Pending' });
+      expect(await backend.status(handle)).to.deep.include({ state: 'RUNNING', message: 'the container is waiting (ContainerCreating)' });
+    });
+
+    it('is SUCCEEDED with exit code 0 when the Job completes', async () => {
+      fake.completeJob(ns, handle.ref, 0);
+      const status = await backend.status(handle);
+      expect(status).to.deep.include({ state: 'SUCCEEDED', exitCode: 0 });
+      expect(status.endTime).to.be.instanceOf(Date);
+    });
+
+    it('is FAILED with the container\'s exit code when the Job fails', async () => {
+      fake.startJob(ns, handle.ref);
+      fake.completeJob(ns, handle.ref, 3);
+      const status = await backend.status(handle);
+      expect(status).to.deep.include({ state: 'FAILED', exitCode: 3, message: 'the command exited with code 3' });
+      expect(status.endTime).to.be.instanceOf(Date);
+    });
+
+    it('is FAILED because the Job no longer exists once it is deleted', async () => {
+      await fetch(`${fake.url}/apis/batch/v1/namespaces/${ns}/jobs/${handle.ref}?propagationPolicy=Background`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+      expect(await backend.status(handle)).to.deep.equal({ state: 'FAILED', message: 'the Kubernetes Job no longer exists' });
+    });
+
+    it('lets garbage collection remove the Secret with its Job', async () => {
+      fake.completeJob(ns, handle.ref, 0);
+      await fetch(`${fake.url}/apis/batch/v1/namespaces/${ns}/jobs/${handle.ref}?propagationPolicy=Background`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+      expect(fake.secret(ns, handle.ref)).to.equal(undefined);
+      expect(fake.pods(ns, handle.ref)).to.deep.equal([]);
+    });
+  });
+
+  describe('terminate', () => {
+    let handle: AttemptHandle;
+    const ns = nsOf('acme');
+
+    beforeEach(async () => {
+      const s = spec();
+      handle = handleOf(s, (await backend.launch(s)).ref);
+      fake.startJob(ns, handle.ref);
+    });
+
+    it('marks the Job cancelled, gives it a passed deadline, deletes its Secret, and reports CANCELLED', async () => {
+      await backend.terminate(handle);
+      const [patch] = fake.requestsTo('PATCH', /\/jobs\//);
+      expect(patch.contentType).to.equal('application/merge-patch+json');
+      expect(patch.body).to.deep.equal({ metadata: { annotations: { 'secrets.vessl.ai/cancelled': 'true' } }, spec: { activeDeadlineSeconds: 1 } });
+      expect(fake.secret(ns, handle.ref)).to.equal(undefined);
+      expect(await backend.status(handle)).to.deep.include({ state: 'CANCELLED' });
+    });
+
+    it('stays CANCELLED after the Job controller has killed the pod for the deadline', async () => {
+      await backend.terminate(handle);
+      fake.advance(2_000);
+      const status = await backend.status(handle);
+      expect(status.state).to.equal('CANCELLED');
+      expect(fake.pods(ns, handle.ref)).to.deep.equal([]);
+      const conditions = (fake.job(ns, handle.ref)?.status as { conditions: { type: string; reason: string }[] }).conditions;
+      expect(conditions.find((c) => c.type === 'Failed')?.reason).to.equal('DeadlineExceeded');
+    });
+
+    it('is idempotent, also once the Job is gone', async () => {
+      await backend.terminate(handle);
+      await backend.terminate(handle);
+      expect(fake.requestsTo('PATCH', /\/jobs\//)).to.have.length(1);
+      await fetch(`${fake.url}/apis/batch/v1/namespaces/${ns}/jobs/${handle.ref}?propagationPolicy=Background`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+      await backend.terminate(handle);
+      expect(await backend.status(handle)).to.deep.include({ state: 'FAILED' });
+    });
+
+    it('leaves a Job that already finished as it is', async () => {
+      fake.completeJob(ns, handle.ref, 0);
+      await backend.terminate(handle);
+      expect(fake.requestsTo('PATCH', /\/jobs\//)).to.deep.equal([]);
+      expect(await backend.status(handle)).to.deep.include({ state: 'SUCCEEDED' });
+    });
+  });
+
+  describe('logs', () => {
+    let handle: AttemptHandle;
+    let pod: string;
+    const ns = nsOf('acme');
+
+    beforeEach(async () => {
+      const s = spec();
+      handle = handleOf(s, (await backend.launch(s)).ref);
+    });
+
+    it('yields nothing before the Job has a pod', async () => {
+      expect(await collect(backend.logs(handle, { follow: false }))).to.equal('');
+    });
+
+    it('reads the whole log, or its last lines, without following', async () => {
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, 'one\ntwo\nthree\n');
+      expect(await collect(backend.logs(handle, { follow: false }))).to.equal('one\ntwo\nthree\n');
+      expect(await collect(backend.logs(handle, { follow: false, tailLines: 2 }))).to.equal('two\nthree\n');
+      const read = fake.requestsTo('GET', /\/log$/).at(-1);
+      expect(read?.query.get('container')).to.equal('job');
+      expect(read?.query.get('tailLines')).to.equal('2');
+    });
+
+    it('follows the log as it grows until the container\'s output ends', async () => {
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, 'epoch 1\n');
+      const chunks: string[] = [];
+      const reading = (async () => {
+        for await (const chunk of backend.logs(handle, { follow: true })) {
+          expect(Buffer.isBuffer(chunk)).to.equal(true);
+          chunks.push(chunk.toString('utf8'));
+          if (chunks.join('') === 'epoch 1\n') fake.appendPodLog(ns, pod, 'epoch 2\n');
+          if (chunks.join('') === 'epoch 1\nepoch 2\n') fake.completeJob(ns, handle.ref, 0);
+        }
+      })();
+      await reading;
+      expect(chunks.join('')).to.equal('epoch 1\nepoch 2\n');
+      expect(fake.requestsTo('GET', /\/log$/)[0].query.get('follow')).to.equal('true');
+    });
+
+    it('waits for the pod to start before following', async () => {
+      const reading = collect(backend.logs(handle, { follow: true, tailLines: 1 }));
+      await new Promise((r) => setTimeout(r, 100));
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, 'old\nnew\n');
+      await new Promise((r) => setTimeout(r, 100));
+      fake.endPodLog(ns, pod);
+      expect(await reading).to.equal('new\n');
+    });
+
+    it('stops following, and closes the stream to the API, when cancelled() says so', async () => {
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, 'first\n');
+      let cancel = false;
+      const chunks: string[] = [];
+      for await (const chunk of backend.logs(handle, { follow: true, cancelled: () => cancel })) {
+        chunks.push(chunk.toString('utf8'));
+        setTimeout(() => (cancel = true), 30);
+      }
+      expect(chunks.join('')).to.equal('first\n');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(fake.openLogFollowers()).to.equal(0);
+    });
+
+    it('ends a follow without output when the Job ends before a pod ever starts', async () => {
+      await backend.terminate(handle);
+      expect(await collect(backend.logs(handle, { follow: true }))).to.equal('');
+    });
+
+    it('ends open follows on close()', async () => {
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, 'x\n');
+      const reading = collect(backend.logs(handle, { follow: true }));
+      await new Promise((r) => setTimeout(r, 100));
+      await backend.close();
+      expect(await reading).to.equal('x\n');
+    });
+  });
+
+  describe('the fake API server', () => {
+    it('rejects a Secret whose data key is not a valid config key with 422 Invalid', async () => {
+      const res = await post(fake, '/api/v1/namespaces/ns/secrets', { ...validSecret(), data: { 'bad key': b64('v') } });
+      expect(res.status).to.equal(422);
+      expect(res.body).to.include({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Invalid', code: 422 });
+      expect(res.body.message).to.include('data[bad key]');
+    });
+
+    it('rejects a Job whose env var name is not a C identifier, which kubernetes-models alone accepts', async () => {
+      const job = validJob('env-job', [{ name: 'BAD-NAME', value: 'x' }]);
+      expect(() => new Job(job as ConstructorParameters<typeof Job>[0]).validate()).not.to.throw();
+      const res = await post(fake, '/apis/batch/v1/namespaces/ns/jobs', job);
+      expect(res.status).to.equal(422);
+      expect((res.body.details as { causes: { field: string }[] }).causes.map((c) => c.field)).to.deep.equal(['spec.template.spec.containers[0].env[0].name']);
+    });
+
+    const invalid: { what: string; path: string; body: unknown; status: number }[] = [
+      { what: 'a Secret named in upper case', path: '/api/v1/namespaces/ns/secrets', body: validSecret('Upper'), status: 422 },
+      { what: 'a Secret whose value is not base64', path: '/api/v1/namespaces/ns/secrets', body: { ...validSecret(), data: { KEY: 'not base64!' } }, status: 400 },
+      { what: 'a Secret whose immutable is not a boolean', path: '/api/v1/namespaces/ns/secrets', body: { ...validSecret(), immutable: 'yes' }, status: 400 },
+      { what: 'a Secret with a label value longer than 63', path: '/api/v1/namespaces/ns/secrets', body: { ...validSecret(), metadata: { name: 's', labels: { a: 'x'.repeat(64) } } }, status: 422 },
+      { what: 'a Secret with an invalid label key', path: '/api/v1/namespaces/ns/secrets', body: { ...validSecret(), metadata: { name: 's', labels: { 'bad key': 'x' } } }, status: 422 },
+      { what: 'a Secret with an ownerReference without uid', path: '/api/v1/namespaces/ns/secrets', body: { ...validSecret(), metadata: { name: 's', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'j' }] } }, status: 422 },
+      { what: 'a Job named longer than a DNS-1123 label', path: '/apis/batch/v1/namespaces/ns/jobs', body: validJob('j'.repeat(64)), status: 422 },
+      { what: 'a Job whose pods restart Always', path: '/apis/batch/v1/namespaces/ns/jobs', body: { ...validJob(), spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'c', image: 'busybox' }] } } } }, status: 422 },
+      { what: 'a Job whose container has no image', path: '/apis/batch/v1/namespaces/ns/jobs', body: { ...validJob(), spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c' }] } } } }, status: 422 },
+      { what: 'a Job whose secretKeyRef key is invalid', path: '/apis/batch/v1/namespaces/ns/jobs', body: validJob('j', [{ name: 'A', valueFrom: { secretKeyRef: { name: 's', key: 'bad key' } } }]), status: 422 },
+      { what: 'a Job in a namespace other than the request\'s', path: '/apis/batch/v1/namespaces/ns/jobs', body: { ...validJob(), metadata: { name: 'j', namespace: 'other' } }, status: 400 },
+    ];
+    for (const row of invalid) {
+      it(`rejects ${row.what} with ${row.status}`, async () => {
+        const res = await post(fake, row.path, row.body);
+        expect(res.status).to.equal(row.status);
+        expect(res.body).to.include({ kind: 'Status', status: 'Failure', code: row.status });
+        expect(fake.all('Secret').concat(fake.all('Job'))).to.deep.equal([]);
+      });
+    }
+
+    it('answers 201 with uid, resourceVersion and creationTimestamp, then 409 AlreadyExists and 404 NotFound', async () => {
+      const created = await post(fake, '/api/v1/namespaces/ns/secrets', validSecret('s1'));
+      expect(created.status).to.equal(201);
+      expect(created.body.metadata).to.include.keys('uid', 'resourceVersion', 'creationTimestamp');
+      const again = await post(fake, '/api/v1/namespaces/ns/secrets', validSecret('s1'));
+      expect(again.status).to.equal(409);
+      expect(again.body).to.deep.include({ reason: 'AlreadyExists', message: 'secrets "s1" already exists', details: { name: 's1', kind: 'secrets' } });
+      const missing = await fetch(`${fake.url}/apis/batch/v1/namespaces/ns/jobs/nope`, { headers: { authorization: 'Bearer t' } });
+      expect(missing.status).to.equal(404);
+      expect(await missing.json()).to.deep.include({ reason: 'NotFound', message: 'jobs.batch "nope" not found' });
+    });
+
+    it('refuses to change an immutable Secret\'s data but lets its metadata change', async () => {
+      await post(fake, '/api/v1/namespaces/ns/secrets', { ...validSecret('imm'), immutable: true });
+      const patch = (body: unknown) => fetch(`${fake.url}/api/v1/namespaces/ns/secrets/imm`, { method: 'PATCH', headers: { authorization: 'Bearer t', 'content-type': 'application/merge-patch+json' }, body: JSON.stringify(body) });
+      const dataChange = await patch({ data: { KEY: b64('other') } });
+      expect(dataChange.status).to.equal(422);
+      expect(((await dataChange.json()) as { message: string }).message).to.include('field is immutable when `immutable` is set');
+      const unfreeze = await patch({ immutable: false });
+      expect(unfreeze.status).to.equal(422);
+      const labelChange = await patch({ metadata: { labels: { a: 'b' } } });
+      expect(labelChange.status).to.equal(200);
+    });
+
+    it('orphans a deleted Job\'s Secret unless a propagation policy asks for collection', async () => {
+      const s = spec();
+      const { ref } = await backend.launch(s);
+      await fetch(`${fake.url}/apis/batch/v1/namespaces/${nsOf('acme')}/jobs/${ref}`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+      const orphan = fake.secret(nsOf('acme'), ref) as { metadata: { ownerReferences: unknown[] } };
+      expect(orphan.metadata.ownerReferences).to.deep.equal([]);
+    });
+  });
+
+  describe('kubeConfigFromEnvironment', () => {
+    const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+    let dir: string;
+
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'kubeconfig-'));
+    });
+
+    afterEach(() => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('loads the kubeconfig $KUBECONFIG names', async () => {
+      const file = path.join(dir, 'config');
+      writeFileSync(file, fake.kubeConfig().exportConfig());
+      process.env.KUBECONFIG = file;
+      const fromEnv = createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace: nsOf });
+      const s = spec();
+      const { ref } = await fromEnv.launch(s);
+      expect(await fromEnv.status(handleOf(s, ref))).to.deep.equal({ state: 'PENDING' });
+    });
+
+    it('fails when there is no kubeconfig and no in-cluster service account, instead of trying localhost:8080', function () {
+      if (existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) this.skip();
+      delete process.env.KUBECONFIG;
+      process.env.HOME = dir;
+      expect(() => kubeConfigFromEnvironment()).to.throw(/no Kubernetes configuration/);
+    });
+  });
+});

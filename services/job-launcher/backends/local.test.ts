@@ -1,0 +1,396 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
+import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE } from './local.js';
+
+/** The local backend runs real child processes: what they see, what reaches the log, how they end. */
+
+const TOKEN = 'hf_Zq8sX0vLw3TkR9pN';
+
+let dataDir: string;
+let backend: JobBackend;
+let jobCounter = 0;
+
+function spec(command: string, overrides: Partial<AttemptSpec> = {}): AttemptSpec {
+  jobCounter += 1;
+  return { org: 'acme', jobId: `j_${jobCounter.toString(16).padStart(16, '0')}`, attempt: 1, jobName: 'train', image: '', command, env: [], secretEnv: [], ...overrides };
+}
+
+const secret = (name: string, value: string | Uint8Array) => ({ name, value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value, secretName: name.toLowerCase(), version: 1 });
+
+async function launch(s: AttemptSpec, on: JobBackend = backend): Promise<AttemptHandle> {
+  const { ref } = await on.launch(s);
+  return { org: s.org, jobId: s.jobId, attempt: s.attempt, ref };
+}
+
+async function waitForEnd(handle: AttemptHandle, on: JobBackend = backend): Promise<AttemptStatus> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(20)) {
+    const status = await on.status(handle);
+    if (TERMINAL_STATES.includes(status.state)) return status;
+  }
+  throw new Error(`attempt ${handle.jobId} did not end`);
+}
+
+const logFileOf = (handle: AttemptHandle) => path.join(dataDir, 'jobs', handle.jobId, `attempt-${handle.attempt}.log`);
+const workDirOf = (handle: AttemptHandle) => path.join(dataDir, 'jobs', handle.jobId, `attempt-${handle.attempt}`, 'work');
+
+/** Runs a command to its end and returns the log file's bytes. */
+async function run(command: string, overrides: Partial<AttemptSpec> = {}): Promise<{ log: Buffer; status: AttemptStatus; handle: AttemptHandle }> {
+  const handle = await launch(spec(command, overrides));
+  const status = await waitForEnd(handle);
+  return { log: await readFile(logFileOf(handle)), status, handle };
+}
+
+async function collect(iterable: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of iterable) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    expect((err as NodeJS.ErrnoException).code).to.equal('ESRCH');
+    return false;
+  }
+}
+
+async function launchError(s: AttemptSpec): Promise<BackendError> {
+  try {
+    await backend.launch(s);
+  } catch (err) {
+    expect(err).to.be.instanceOf(BackendError);
+    return err as BackendError;
+  }
+  return expect.fail('launch succeeded');
+}
+
+describe('local backend', function () {
+  this.timeout(60_000);
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'vessl-local-backend-'));
+    backend = createLocalBackend({ dataDir, terminateGraceMs: 1000 });
+  });
+
+  afterEach(async () => {
+    await backend.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  describe('environment', () => {
+    it('gives the job a minimal environment and none of the server’s variables', async () => {
+      process.env.VESSL_TEST_PARENT_SECRET = 'parent-secret-value';
+      try {
+        const { log, status, handle } = await run('env', { env: [{ name: 'EPOCHS', value: '3' }] });
+        expect(status.state).to.equal('SUCCEEDED');
+        const seen = new Map(
+          log
+            .toString('utf8')
+            .trim()
+            .split('\n')
+            .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+        );
+        expect(seen.get('PATH')).to.equal(JOB_PATH);
+        expect(seen.get('HOME')).to.equal(workDirOf(handle));
+        expect(seen.get('LANG')).to.equal('C.UTF-8');
+        expect(seen.get('VESSL_JOB_ID')).to.equal(handle.jobId);
+        expect(seen.get('VESSL_JOB_ATTEMPT')).to.equal('1');
+        expect(seen.get('EPOCHS')).to.equal('3');
+        // The shell itself adds PWD; nothing else may appear.
+        expect([...seen.keys()].sort()).to.deep.equal(['EPOCHS', 'HOME', 'LANG', 'PATH', 'PWD', 'VESSL_JOB_ATTEMPT', 'VESSL_JOB_ID']);
+        expect(log.toString('utf8')).to.not.include('parent-secret-value');
+      } finally {
+        delete process.env.VESSL_TEST_PARENT_SECRET;
+      }
+    });
+
+    it('gives the job the secret value itself', async () => {
+      const { log } = await run(`printf '%s' "$HF_TOKEN" | sha256sum`, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
+      expect(log.toString('utf8')).to.include(createHash('sha256').update(TOKEN).digest('hex'));
+    });
+
+    it('gives the job a UTF-8 secret unchanged', async () => {
+      const value = 'pässwörd-✓';
+      const { log } = await run(`printf '%s' "$PASSWORD" | sha256sum`, { secretEnv: [secret('PASSWORD', value)] });
+      expect(log.toString('utf8')).to.include(createHash('sha256').update(value, 'utf8').digest('hex'));
+    });
+
+    it('runs the job in a fresh private directory, removed when it ends', async () => {
+      const { log, handle } = await run(`pwd; ls -A | wc -l; printf '%s' "$HF_TOKEN" > token`, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
+      expect(log.toString('utf8').split('\n').slice(0, 2)).to.deep.equal([workDirOf(handle), '0']);
+      const attemptDir = path.dirname(workDirOf(handle));
+      expect((await stat(attemptDir)).mode & 0o777).to.equal(0o700);
+      // Tools cache credentials under HOME: nothing the job wrote outlives it.
+      await stat(workDirOf(handle)).then(
+        () => expect.fail('the work directory is still there'),
+        (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ENOENT'),
+      );
+    });
+
+    const refused: { name: string; overrides: Partial<AttemptSpec>; message: RegExp }[] = [
+      { name: 'a secret with a NUL byte', overrides: { secretEnv: [secret('HF_TOKEN', 'abc\0def')] }, message: /^secret for HF_TOKEN holds a NUL byte and cannot be an environment variable$/ },
+      { name: 'a secret that is not UTF-8', overrides: { secretEnv: [secret('BLOB', Buffer.from([0xff, 0xfe, 0x41]))] }, message: /secret for BLOB is not UTF-8/ },
+      { name: 'a plain value with a NUL byte', overrides: { env: [{ name: 'MODE', value: 'a\0b' }] }, message: /MODE holds a NUL byte/ },
+      { name: 'a name starting with a digit', overrides: { env: [{ name: '1ABC', value: 'x' }] }, message: /"1ABC" is not a valid environment variable name/ },
+      { name: 'a name with a dash', overrides: { secretEnv: [secret('HF-TOKEN', TOKEN)] }, message: /"HF-TOKEN" is not a valid/ },
+      { name: 'a name with =', overrides: { env: [{ name: 'A=B', value: 'x' }] }, message: /"A=B" is not a valid/ },
+      { name: 'an empty name', overrides: { env: [{ name: '', value: 'x' }] }, message: /"" is not a valid/ },
+      { name: 'a name set twice', overrides: { env: [{ name: 'HF_TOKEN', value: 'x' }], secretEnv: [secret('HF_TOKEN', TOKEN)] }, message: /HF_TOKEN is set twice/ },
+      { name: 'a job id that is a path', overrides: { jobId: '../escape' }, message: /invalid job id/ },
+      { name: 'attempt 0', overrides: { attempt: 0 }, message: /invalid attempt number/ },
+      { name: 'a command the shell cannot be given (NUL byte)', overrides: { command: 'echo a\0b' }, message: /^the job process could not be started$/ },
+    ];
+    for (const c of refused) {
+      it(`refuses ${c.name}, leaving nothing behind`, async () => {
+        const s = spec('echo should-not-run', c.overrides);
+        const err = await launchError(s);
+        expect(err.publicMessage).to.match(c.message);
+        expect(err.message).to.not.include(TOKEN);
+        await stat(path.join(dataDir, 'jobs', s.jobId)).then(
+          () => expect.fail('the job directory was created'),
+          (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
+        );
+      });
+    }
+
+    it('refuses to launch an attempt twice', async () => {
+      const s = spec('sleep 5');
+      await launch(s);
+      expect((await launchError(s)).publicMessage).to.match(/already exists/);
+    });
+  });
+
+  describe('log masking', () => {
+    const masked: { name: string; command: string; value?: string }[] = [
+      { name: 'a secret printed by the job', command: `printf 'token=%s\\n' "$HF_TOKEN"` },
+      { name: 'a secret printed to stderr', command: `printf 'token=%s\\n' "$HF_TOKEN" >&2` },
+      { name: 'a secret printed in pieces, with a pause between', command: `printf 'hf_Zq8sX'; sleep 0.3; printf '0vLw3TkR9pN\\n'` },
+      { name: 'a secret split between stdout and stderr', command: `printf 'x hf_Zq8sX'; sleep 0.2; printf '0vLw3TkR9pN y\\n' >&2` },
+      { name: 'a secret printed many times', command: `for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s%s' "$HF_TOKEN" "$HF_TOKEN"; done; echo` },
+      { name: 'the base64 of a secret', command: `printf '%s' "$HF_TOKEN" | base64` },
+      { name: 'the base64url of a secret', command: `printf '%s' "$HF_TOKEN" | base64 | tr '+/' '-_' | tr -d '='` },
+      { name: 'the base64 of text containing a secret', command: `printf 'user:%s\\n' "$HF_TOKEN" | base64` },
+      { name: 'a secret at the very end of the output, without a newline', command: `echo start; printf '%s' "$HF_TOKEN"` },
+    ];
+    for (const c of masked) {
+      it(`masks ${c.name} before it reaches the disk`, async () => {
+        const { log, status } = await run(c.command, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
+        expect(status.state).to.equal('SUCCEEDED');
+        const text = log.toString('latin1');
+        expect(text).to.include('***');
+        expect(text).to.not.include(TOKEN);
+        expect(text).to.not.include(Buffer.from(TOKEN).toString('base64').slice(0, 20));
+        expect(text).to.not.include(Buffer.from(TOKEN).toString('base64url').slice(0, 20));
+      });
+    }
+
+    it('keeps output order and unmasked text intact', async () => {
+      const { log } = await run(`echo one; sleep 0.1; echo "two $HF_TOKEN three" >&2; sleep 0.1; echo four`, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
+      expect(log.toString('utf8')).to.equal('one\ntwo *** three\nfour\n');
+    });
+
+    it('masks every injected secret', async () => {
+      const { log } = await run(`echo "$A / $B"`, { secretEnv: [secret('A', 'first-secret'), secret('B', 'second-secret')] });
+      expect(log.toString('utf8')).to.equal('*** / ***\n');
+    });
+
+    it('leaves a value shorter than 4 bytes alone', async () => {
+      const { log } = await run(`echo "pin=$PIN"`, { secretEnv: [secret('PIN', '123')] });
+      expect(log.toString('utf8')).to.equal('pin=123\n');
+    });
+
+    it('does not mask plain variables', async () => {
+      const { log } = await run(`echo "$MODEL"`, { env: [{ name: 'MODEL', value: 'llama-3-8b' }] });
+      expect(log.toString('utf8')).to.equal('llama-3-8b\n');
+    });
+
+    it('writes the log readable by the server only', async () => {
+      const { handle } = await run('echo hi');
+      expect((await stat(logFileOf(handle))).mode & 0o777).to.equal(0o600);
+    });
+  });
+
+  describe('status', () => {
+    const outcomes: { command: string; state: AttemptStatus['state']; exitCode?: number; message?: string }[] = [
+      { command: 'true', state: 'SUCCEEDED', exitCode: 0 },
+      { command: 'exit 3', state: 'FAILED', exitCode: 3, message: 'exited with code 3' },
+      { command: 'no-such-command-xyz', state: 'FAILED', exitCode: 127, message: 'exited with code 127' },
+      { command: 'kill -KILL $$', state: 'FAILED', exitCode: undefined, message: 'killed by signal SIGKILL' },
+      { command: 'kill -TERM $$', state: 'FAILED', exitCode: undefined, message: 'killed by signal SIGTERM' },
+    ];
+    for (const o of outcomes) {
+      it(`reports ${o.state}${o.message ? ` (${o.message})` : ''} for \`${o.command}\``, async () => {
+        const before = new Date();
+        const { status } = await run(o.command);
+        expect(status.state).to.equal(o.state);
+        expect(status.exitCode).to.equal(o.exitCode);
+        expect(status.message).to.equal(o.message);
+        expect(status.startTime!.getTime()).to.be.at.least(before.getTime());
+        expect(status.endTime!.getTime()).to.be.at.least(status.startTime!.getTime());
+      });
+    }
+
+    it('is RUNNING while the process runs, and says so to listeners, then the outcome', async () => {
+      const seen: { attempt: number; state: string }[] = [];
+      backend.onStateChange!((h, st) => seen.push({ attempt: h.attempt, state: st.state }));
+      const handle = await launch(spec('sleep 0.3; exit 1'));
+      expect((await backend.status(handle)).state).to.equal('RUNNING');
+      await waitForEnd(handle);
+      expect(seen).to.deep.equal([
+        { attempt: 1, state: 'RUNNING' },
+        { attempt: 1, state: 'FAILED' },
+      ]);
+    });
+
+    it('uses the injected clock', async () => {
+      const fixed = new Date('2030-01-02T03:04:05Z');
+      const clocked = createLocalBackend({ dataDir, now: () => fixed });
+      try {
+        const handle = await launch(spec('true'), clocked);
+        const status = await waitForEnd(handle, clocked);
+        expect(status.startTime).to.deep.equal(fixed);
+        expect(status.endTime).to.deep.equal(fixed);
+      } finally {
+        await clocked.close();
+      }
+    });
+
+    it('says FAILED, restart the job, for an attempt run by a server that restarted', async () => {
+      const s = spec('echo from-before; sleep 100');
+      const handle = await launch(s);
+      await sleep(200);
+      // A new backend over the same data directory knows nothing of the running process.
+      const restarted = createLocalBackend({ dataDir });
+      try {
+        expect(await restarted.status(handle)).to.deep.equal({ state: 'FAILED', message: RESTARTED_MESSAGE });
+        expect(await collect(restarted.logs(handle, { follow: true }))).to.equal('from-before\n');
+        await restarted.terminate(handle);
+      } finally {
+        await restarted.close();
+      }
+    });
+
+    it('does not know an attempt that never ran', async () => {
+      const handle = { org: 'acme', jobId: 'j_never', attempt: 1, ref: '1' };
+      for (const call of [() => backend.status(handle), () => backend.terminate(handle), () => collect(backend.logs(handle, { follow: false }))]) {
+        const err = await call().then(
+          () => expect.fail('accepted an unknown attempt'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(BackendError);
+        expect((err as BackendError).publicMessage).to.match(/unknown attempt 1 of job j_never/);
+      }
+    });
+  });
+
+  describe('terminate', () => {
+    it('kills the whole process tree and reports CANCELLED', async () => {
+      const handle = await launch(spec('sleep 100 & sleep 100; wait'));
+      const pgid = Number(handle.ref);
+      await sleep(200);
+      expect(groupExists(pgid)).to.equal(true);
+      await backend.terminate(handle);
+      expect(groupExists(pgid)).to.equal(false);
+      const status = await backend.status(handle);
+      expect(status).to.include({ state: 'CANCELLED', message: 'terminated' });
+      expect(status.endTime).to.be.instanceOf(Date);
+    });
+
+    it('kills a job that ignores SIGTERM once the grace period is over', async () => {
+      const handle = await launch(spec(`trap '' TERM; sleep 100 & sleep 100; wait`));
+      await sleep(200);
+      const started = Date.now();
+      await backend.terminate(handle);
+      expect(Date.now() - started).to.be.at.least(900);
+      expect(groupExists(Number(handle.ref))).to.equal(false);
+      expect((await backend.status(handle)).state).to.equal('CANCELLED');
+    });
+
+    it('is idempotent, also after the attempt ended by itself', async () => {
+      const running = await launch(spec('sleep 100'));
+      await Promise.all([backend.terminate(running), backend.terminate(running)]);
+      await backend.terminate(running);
+      expect((await backend.status(running)).state).to.equal('CANCELLED');
+
+      const { handle } = await run('exit 0');
+      await backend.terminate(handle);
+      expect((await backend.status(handle)).state).to.equal('SUCCEEDED');
+    });
+
+    it('ends what the job left running in the background when it exits', async () => {
+      const { handle, status } = await run('sleep 100 & echo started');
+      expect(status.state).to.equal('SUCCEEDED');
+      expect(groupExists(Number(handle.ref))).to.equal(false);
+    });
+
+    it('close() ends every running attempt and refuses new ones', async () => {
+      const handles = [await launch(spec('sleep 100')), await launch(spec('sleep 100 & sleep 100; wait'))];
+      await backend.close();
+      for (const handle of handles) {
+        expect(groupExists(Number(handle.ref))).to.equal(false);
+        expect((await backend.status(handle)).state).to.equal('CANCELLED');
+      }
+      expect((await launchError(spec('true'))).publicMessage).to.match(/shutting down/);
+    });
+  });
+
+  describe('logs', () => {
+    const tails: { output: string; tailLines: number | undefined; expected: string }[] = [
+      { output: 'one\\ntwo\\nthree\\nfour\\n', tailLines: undefined, expected: 'one\ntwo\nthree\nfour\n' },
+      { output: 'one\\ntwo\\nthree\\nfour\\n', tailLines: 0, expected: 'one\ntwo\nthree\nfour\n' },
+      { output: 'one\\ntwo\\nthree\\nfour\\n', tailLines: 2, expected: 'three\nfour\n' },
+      { output: 'one\\ntwo\\nthree\\nfour', tailLines: 2, expected: 'three\nfour' },
+      { output: 'one\\ntwo\\n', tailLines: 5, expected: 'one\ntwo\n' },
+      { output: 'one\\n\\n\\nfour\\n', tailLines: 2, expected: '\nfour\n' },
+      { output: '', tailLines: 3, expected: '' },
+    ];
+    for (const t of tails) {
+      it(`gives the last ${t.tailLines ?? 'all'} lines of ${JSON.stringify(t.output)}`, async () => {
+        const { handle } = await run(`printf '${t.output}'`);
+        expect(await collect(backend.logs(handle, { follow: false, tailLines: t.tailLines }))).to.equal(t.expected);
+      });
+    }
+
+    it('gives the last lines of a log longer than one read block', async () => {
+      const { handle } = await run(`i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done`);
+      expect(await collect(backend.logs(handle, { follow: false, tailLines: 3 }))).to.equal('line 19997\nline 19998\nline 19999\n');
+      expect((await collect(backend.logs(handle, { follow: false }))).split('\n')).to.have.length(20001);
+    });
+
+    it('follows output produced after the call and ends when the process exits', async () => {
+      const handle = await launch(spec(`echo first; sleep 0.5; echo "second $HF_TOKEN"; sleep 0.3; echo third`, { secretEnv: [secret('HF_TOKEN', TOKEN)] }));
+      const text = await collect(backend.logs(handle, { follow: true }));
+      expect(text).to.equal('first\nsecond ***\nthird\n');
+      expect((await backend.status(handle)).state).to.equal('SUCCEEDED');
+    });
+
+    it('follows from the last lines', async () => {
+      const handle = await launch(spec(`printf 'a\\nb\\nc\\n'; sleep 0.5; echo d`));
+      await sleep(250);
+      expect(await collect(backend.logs(handle, { follow: true, tailLines: 1 }))).to.equal('c\nd\n');
+    });
+
+    it('stops following when the client goes away', async () => {
+      const handle = await launch(spec('echo hello; sleep 100'));
+      let gone = false;
+      setTimeout(() => (gone = true), 400);
+      const started = Date.now();
+      expect(await collect(backend.logs(handle, { follow: true, cancelled: () => gone }))).to.equal('hello\n');
+      expect(Date.now() - started).to.be.below(5000);
+      expect((await backend.status(handle)).state).to.equal('RUNNING');
+    });
+
+    it('without follow gives what is there now', async () => {
+      const handle = await launch(spec('echo now; sleep 100'));
+      await sleep(300);
+      expect(await collect(backend.logs(handle, { follow: false }))).to.equal('now\n');
+    });
+  });
+});

@@ -1,0 +1,472 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import type { WriteStream } from 'node:fs';
+import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../runtime/logger.js';
+import {
+  BackendError,
+  TERMINAL_STATES,
+  type AttemptHandle,
+  type AttemptSpec,
+  type AttemptStatus,
+  type JobBackend,
+  type LogOptions,
+} from '../backend.js';
+import { LogMasker } from './log-masker.js';
+
+/**
+ * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` child process in
+ * its own process group, with a minimal environment, a fresh working directory, and its
+ * output written to a log file with every injected secret value masked.
+ */
+
+/** The only PATH a job gets unless its own env sets one. */
+export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+export const RESTARTED_MESSAGE = 'the server restarted while the attempt ran; restart the job';
+
+export interface LocalBackendOptions {
+  /** Attempts live under `<dataDir>/jobs/<jobId>/`. */
+  dataDir: string;
+  now?: () => Date;
+  log?: Logger;
+  /** How long a process group gets between SIGTERM and SIGKILL (default 5 s). */
+  terminateGraceMs?: number;
+}
+
+const DEFAULT_GRACE_MS = 5000;
+/** How long to wait for the output pipes once the process group is gone (an escaped daemon may hold them). */
+const PIPE_CLOSE_TIMEOUT_MS = 2000;
+const GROUP_POLL_MS = 50;
+const FOLLOW_POLL_MS = 250;
+const READ_BLOCK = 64 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NEWLINE = 0x0a;
+
+interface LocalAttempt {
+  handle: AttemptHandle;
+  pgid: number;
+  status: AttemptStatus;
+  /** The shell has exited (its outcome is decided; the group and the log may still be finishing). */
+  exited: boolean;
+  terminateRequested: boolean;
+  killTimer?: NodeJS.Timeout;
+  /** Emits 'change' on every log write and when the attempt ends (followers wait on it). */
+  changes: EventEmitter;
+  /** Settles once the group is gone, the log is complete and the status is terminal. */
+  finished: Promise<void>;
+}
+
+interface AttemptPaths {
+  jobDir: string;
+  attemptDir: string;
+  workDir: string;
+  logFile: string;
+}
+
+const isTerminal = (status: AttemptStatus) => TERMINAL_STATES.includes(status.state);
+const attemptKey = (jobId: string, attempt: number) => `${jobId}/${attempt}`;
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code;
+const invalid = (publicMessage: string) => new BackendError(`local backend: ${publicMessage}`, publicMessage);
+
+export function createLocalBackend(options: LocalBackendOptions): JobBackend {
+  return new LocalBackend(options);
+}
+
+class LocalBackend implements JobBackend {
+  readonly name = 'local' as const;
+  private readonly attempts = new Map<string, LocalAttempt>();
+  private readonly listeners: ((handle: AttemptHandle, status: AttemptStatus) => void)[] = [];
+  private readonly now: () => Date;
+  private readonly graceMs: number;
+  private closed = false;
+
+  constructor(private readonly options: LocalBackendOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.graceMs = options.terminateGraceMs ?? DEFAULT_GRACE_MS;
+  }
+
+  async launch(spec: AttemptSpec): Promise<{ ref: string }> {
+    if (this.closed) throw invalid('the local backend is shutting down');
+    const paths = this.paths(spec.jobId, spec.attempt);
+    const env = jobEnvironment(spec, paths.workDir);
+    if (this.attempts.has(attemptKey(spec.jobId, spec.attempt))) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
+    const logFile = await createAttemptFiles(paths, spec);
+    const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
+    let child: ChildProcess;
+    try {
+      child = await spawnShell(spec.command, paths.workDir, env);
+    } catch (err) {
+      masker.end();
+      await logFile.close().catch(() => undefined);
+      await removeAttemptFiles(paths);
+      this.options.log?.warn({ jobId: spec.jobId, attempt: spec.attempt, err: errorCode(err) ?? String(err) }, 'local job did not start');
+      throw new BackendError(`local backend: spawning /bin/sh failed: ${errorCode(err) ?? String(err)}`, 'the job process could not be started');
+    }
+    const pid = child.pid!;
+    const handle: AttemptHandle = { org: spec.org, jobId: spec.jobId, attempt: spec.attempt, ref: String(pid) };
+    const attempt: LocalAttempt = {
+      handle,
+      pgid: pid,
+      status: { state: 'RUNNING', startTime: this.now() },
+      exited: false,
+      terminateRequested: false,
+      changes: new EventEmitter().setMaxListeners(0),
+      finished: Promise.resolve(),
+    };
+    this.attempts.set(attemptKey(spec.jobId, spec.attempt), attempt);
+    attempt.finished = this.supervise(attempt, child, logFile, masker, paths).catch((err: unknown) => this.lostTrack(attempt, err));
+    this.options.log?.info({ jobId: spec.jobId, attempt: spec.attempt, pid }, 'local job started');
+    this.notify(attempt);
+    // close() ran while this attempt was starting: it must not outlive the server either.
+    if (this.closed) this.stop(attempt);
+    return { ref: handle.ref };
+  }
+
+  async status(handle: AttemptHandle): Promise<AttemptStatus> {
+    const attempt = this.attempts.get(this.key(handle));
+    if (attempt) return { ...attempt.status };
+    // Its log exists but this process never ran it: the server restarted under it.
+    await this.requireLog(handle);
+    return { state: 'FAILED', message: RESTARTED_MESSAGE };
+  }
+
+  async terminate(handle: AttemptHandle): Promise<void> {
+    const attempt = this.attempts.get(this.key(handle));
+    if (!attempt) {
+      await this.requireLog(handle);
+      return;
+    }
+    this.stop(attempt);
+    await attempt.finished;
+  }
+
+  async *logs(handle: AttemptHandle, options: LogOptions): AsyncIterable<Buffer> {
+    const attempt = this.attempts.get(this.key(handle));
+    const { logFile } = this.paths(handle.jobId, handle.attempt);
+    const file = await open(logFile, 'r').catch((err: unknown) => {
+      throw errorCode(err) === 'ENOENT' ? unknownAttempt(handle) : new BackendError(`local backend: opening ${logFile}: ${errorCode(err)}`, 'the job log could not be read');
+    });
+    const cancelled = () => options.cancelled?.() ?? false;
+    try {
+      let position = options.tailLines ? await tailOffset(file, options.tailLines) : 0;
+      while (!cancelled()) {
+        // Decided before reading: the log is complete once the attempt is terminal.
+        const complete = !attempt || isTerminal(attempt.status);
+        for await (const chunk of readFrom(file, position)) {
+          position += chunk.length;
+          yield chunk;
+          if (cancelled()) return;
+        }
+        if (!options.follow || complete) return;
+        await nextChange(attempt.changes, FOLLOW_POLL_MS);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+
+  onStateChange(listener: (handle: AttemptHandle, status: AttemptStatus) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const attempts = [...this.attempts.values()];
+    for (const attempt of attempts) this.stop(attempt);
+    await Promise.all(attempts.map((attempt) => attempt.finished));
+  }
+
+  /** SIGTERM to the whole group now, SIGKILL after the grace period. */
+  private stop(attempt: LocalAttempt): void {
+    if (attempt.exited || attempt.terminateRequested) return;
+    attempt.terminateRequested = true;
+    this.options.log?.info({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt }, 'terminating local job');
+    signalGroup(attempt.pgid, 'SIGTERM');
+    this.armKill(attempt);
+  }
+
+  private armKill(attempt: LocalAttempt): void {
+    attempt.killTimer ??= setTimeout(() => signalGroup(attempt.pgid, 'SIGKILL'), this.graceMs);
+  }
+
+  /** Writes the masked output, then, once the shell exits, ends the group and publishes the outcome. */
+  private async supervise(attempt: LocalAttempt, child: ChildProcess, logFile: FileHandle, masker: LogMasker, paths: AttemptPaths): Promise<void> {
+    const log = this.options.log;
+    const fields = { jobId: attempt.handle.jobId, attempt: attempt.handle.attempt };
+    const out = logFile.createWriteStream();
+    const writer = new MaskedLogWriter(out, masker, child, () => attempt.changes.emit('change'), (err) => log?.error({ ...fields, err: errorCode(err) ?? String(err) }, 'writing a job log failed'));
+    const pipesClosed = new Promise<boolean>((resolve) => child.once('close', () => resolve(true)));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (...args) => resolve(args)));
+    attempt.exited = true;
+    const outcome = this.outcome(attempt, code, signal);
+    // Like a container's end: whatever the shell left behind in its group goes too.
+    if (groupAlive(attempt.pgid)) {
+      if (!attempt.terminateRequested) signalGroup(attempt.pgid, 'SIGTERM');
+      this.armKill(attempt);
+      // Gone means reaped: orphans that died stay in the group until PID 1 reaps them (run the server under an init).
+      if (!(await groupGone(attempt.pgid, this.graceMs + PIPE_CLOSE_TIMEOUT_MS))) log?.warn(fields, 'processes of a local job outlived SIGKILL, or are not reaped');
+    }
+    clearTimeout(attempt.killTimer);
+    const closed = await Promise.race([pipesClosed, sleep(PIPE_CLOSE_TIMEOUT_MS, false)]);
+    if (!closed) {
+      // A process that left the group still holds the pipes: stop reading.
+      log?.warn(fields, 'output pipes of a local job stayed open after its processes ended');
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
+    await writer.finish();
+    await rm(paths.workDir, { recursive: true, force: true }).catch((err: unknown) => log?.warn({ ...fields, err: errorCode(err) }, 'removing a job work directory failed'));
+    attempt.status = { ...attempt.status, ...outcome, endTime: this.now() };
+    log?.info({ ...fields, state: attempt.status.state, exitCode: attempt.status.exitCode }, 'local job ended');
+    attempt.changes.emit('change');
+    this.notify(attempt);
+  }
+
+  /** Not expected; but an attempt must never stay RUNNING forever, nor its failure go unhandled. */
+  private lostTrack(attempt: LocalAttempt, err: unknown): void {
+    this.options.log?.error({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err }, 'supervising a local job failed');
+    if (isTerminal(attempt.status)) return;
+    attempt.status = { ...attempt.status, state: 'FAILED', message: 'the local backend lost track of the attempt', endTime: this.now() };
+    attempt.changes.emit('change');
+    this.notify(attempt);
+  }
+
+  private outcome(attempt: LocalAttempt, code: number | null, signal: NodeJS.Signals | null): AttemptStatus {
+    const exitCode = code ?? undefined;
+    if (attempt.terminateRequested) return { state: 'CANCELLED', exitCode, message: 'terminated' };
+    if (code === 0) return { state: 'SUCCEEDED', exitCode };
+    if (signal) return { state: 'FAILED', message: `killed by signal ${signal}` };
+    return { state: 'FAILED', exitCode, message: `exited with code ${code}` };
+  }
+
+  private notify(attempt: LocalAttempt): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(attempt.handle, { ...attempt.status });
+      } catch (err) {
+        this.options.log?.error({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err }, 'a state listener failed');
+      }
+    }
+  }
+
+  private async requireLog(handle: AttemptHandle): Promise<void> {
+    const { logFile } = this.paths(handle.jobId, handle.attempt);
+    await stat(logFile).catch(() => {
+      throw unknownAttempt(handle);
+    });
+  }
+
+  private key(handle: AttemptHandle): string {
+    this.paths(handle.jobId, handle.attempt);
+    return attemptKey(handle.jobId, handle.attempt);
+  }
+
+  /** Also validates the parts that become path components. */
+  private paths(jobId: string, attempt: number): AttemptPaths {
+    if (!JOB_ID.test(jobId) || jobId === '.' || jobId === '..') throw invalid(`invalid job id ${JSON.stringify(jobId.slice(0, 140))}`);
+    if (!Number.isSafeInteger(attempt) || attempt < 1) throw invalid(`invalid attempt number ${attempt}`);
+    const jobDir = path.join(this.options.dataDir, 'jobs', jobId);
+    const attemptDir = path.join(jobDir, `attempt-${attempt}`);
+    return { jobDir, attemptDir, workDir: path.join(attemptDir, 'work'), logFile: `${attemptDir}.log` };
+  }
+}
+
+function unknownAttempt(handle: AttemptHandle): BackendError {
+  return invalid(`unknown attempt ${handle.attempt} of job ${handle.jobId}`);
+}
+
+/**
+ * The job's whole environment. Built from nothing: the server's own environment (its
+ * credentials) never reaches a job.
+ */
+function jobEnvironment(spec: AttemptSpec, workDir: string): Record<string, string> {
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  Object.assign(env, { PATH: JOB_PATH, HOME: workDir, LANG: 'C.UTF-8', VESSL_JOB_ID: spec.jobId, VESSL_JOB_ATTEMPT: String(spec.attempt) });
+  const seen = new Set<string>();
+  const checkName = (name: string) => {
+    if (!ENV_NAME.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 140))} is not a valid environment variable name`);
+    if (seen.has(name)) throw invalid(`environment variable ${name} is set twice`);
+    seen.add(name);
+  };
+  for (const { name, value } of spec.env) {
+    checkName(name);
+    if (value.includes('\0')) throw invalid(`the value of ${name} holds a NUL byte and cannot be an environment variable`);
+    env[name] = value;
+  }
+  for (const { name, value } of spec.secretEnv) {
+    checkName(name);
+    env[name] = secretText(name, value);
+  }
+  return env;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** An env var is a NUL-terminated string, and Node passes UTF-8: a value that is not that would reach the job altered. */
+function secretText(name: string, value: Uint8Array): string {
+  if (value.includes(0)) throw invalid(`secret for ${name} holds a NUL byte and cannot be an environment variable`);
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    throw invalid(`secret for ${name} is not UTF-8 text and cannot be an environment variable`);
+  }
+}
+
+/** Creates the attempt's private directories and its log file; nothing is left behind on failure. */
+async function createAttemptFiles(paths: AttemptPaths, spec: AttemptSpec): Promise<FileHandle> {
+  await mkdir(paths.jobDir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(paths.attemptDir, { mode: 0o700 });
+  } catch (err) {
+    if (errorCode(err) === 'EEXIST') throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
+    throw new BackendError(`local backend: creating ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
+  }
+  try {
+    await mkdir(paths.workDir, { mode: 0o700 });
+    return await open(paths.logFile, 'wx', 0o600);
+  } catch (err) {
+    await removeAttemptFiles(paths);
+    throw new BackendError(`local backend: creating the files of ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
+  }
+}
+
+async function removeAttemptFiles(paths: AttemptPaths): Promise<void> {
+  await rm(paths.attemptDir, { recursive: true, force: true });
+  await rm(paths.logFile, { force: true });
+  // The job's directory goes too if this attempt was all it held.
+  await rmdir(paths.jobDir).catch(() => undefined);
+}
+
+/** Resolves once the shell runs, in a new process group (so the whole tree can be signalled). */
+async function spawnShell(command: string, cwd: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  await once(child, 'spawn');
+  // Signals go to the group through process.kill, so no later 'error' is expected; never let one crash the server.
+  child.on('error', () => undefined);
+  return child;
+}
+
+/** Signals every process of the group; one that is gone already, or not ours to signal (EPERM), is no error. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left to signal. EPERM: a member changed user; the wait for the group reports it.
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) !== 'ESRCH';
+  }
+}
+
+async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(GROUP_POLL_MS);
+  }
+  return true;
+}
+
+/**
+ * Masks stdout and stderr, in arrival order, on their way to the log: the raw output never
+ * touches the disk. Reading pauses while the file lags behind.
+ */
+class MaskedLogWriter {
+  private failed = false;
+  private ended = false;
+
+  constructor(
+    private readonly out: WriteStream,
+    private readonly masker: LogMasker,
+    private readonly child: ChildProcess,
+    private readonly written: () => void,
+    onError: (err: unknown) => void,
+  ) {
+    out.on('error', (err) => {
+      this.failed = true;
+      onError(err);
+      this.resume();
+    });
+    out.on('drain', () => this.resume());
+    for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => this.onOutput(chunk));
+  }
+
+  /** Flushes what the masker held back, closes the file and forgets the values. */
+  async finish(): Promise<void> {
+    this.ended = true;
+    this.write(this.masker.end());
+    if (this.failed) return;
+    const done = once(this.out, 'finish').catch(() => undefined);
+    this.out.end();
+    await done;
+  }
+
+  private onOutput(chunk: Buffer): void {
+    // Output still buffered in a pipe destroyed at the end is dropped: the masker is gone.
+    if (!this.ended) this.write(this.masker.push(chunk));
+  }
+
+  private write(masked: Buffer): void {
+    if (this.failed || masked.length === 0) return;
+    if (!this.out.write(masked, () => this.written())) {
+      this.child.stdout?.pause();
+      this.child.stderr?.pause();
+    }
+  }
+
+  private resume(): void {
+    this.child.stdout?.resume();
+    this.child.stderr?.resume();
+  }
+}
+
+/** Reads from `position` to the current end of the file. */
+async function* readFrom(file: FileHandle, position: number): AsyncIterable<Buffer> {
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(READ_BLOCK);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** Where the last `lines` lines start (a final newline ends the last line). */
+async function tailOffset(file: FileHandle, lines: number): Promise<number> {
+  const { size } = await file.stat();
+  const buffer = Buffer.alloc(READ_BLOCK);
+  let seen = 0;
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - buffer.length);
+    const { bytesRead } = await file.read(buffer, 0, end - start, start);
+    for (let i = bytesRead - 1; i >= 0; i--) {
+      if (buffer[i] !== NEWLINE || start + i === size - 1) continue;
+      if (++seen === lines) return start + i + 1;
+    }
+    end = start;
+  }
+  return 0;
+}
+
+/** Resolves at the next 'change', or after `ms` at the latest. */
+function nextChange(changes: EventEmitter, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      changes.off('change', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    changes.once('change', done);
+  });
+}

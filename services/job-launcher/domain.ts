@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { aborted, ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import {
+  BackendError,
+  TERMINAL_STATES,
+  type AttemptHandle,
+  type AttemptStatus,
+  type JobBackend,
+  type SecretEnvEntry,
+} from './backend.js';
+import { planInjection } from './injection.js';
+import type { JobInput } from './rules.js';
+import type { AttemptRow, InjectedSecretRow, JobRow, JobStore, ListJobsQuery } from './store.js';
+
+/** What the launcher needs from secret-store and key-management (through their gRPC clients). */
+export interface SecretsPort {
+  /** Ciphertext and keys of live secrets; with a job reference the secret-store audits it. */
+  resolve(org: string, names: string[], reference: { jobId: string; attempt: number; onBehalfOf: string } | undefined, requestId: string): Promise<ResolvedSecret[]>;
+  decrypt(org: string, secrets: ResolvedSecret[], requestId: string): Promise<Uint8Array[]>;
+  versions(org: string, uids: string[], requestId: string): Promise<{ uid: string; version: number; deleted: boolean }[]>;
+}
+
+export interface ResolvedSecret {
+  name: string;
+  uid: string;
+  key: string;
+  version: number;
+  ciphertext: Buffer;
+  wrappedDek: Buffer;
+  kekVersion: number;
+}
+
+export interface Actor {
+  subject: string;
+  requestId: string;
+}
+
+export interface InjectedSecretView extends InjectedSecretRow {
+  currentVersion: number;
+  stale: boolean;
+}
+
+export interface AttemptView extends Omit<AttemptRow, 'secrets'> {
+  secrets: InjectedSecretView[];
+}
+
+export interface JobView {
+  job: JobRow;
+  attempts: AttemptView[];
+}
+
+export const newJobId = () => `j_${randomBytes(8).toString('hex')}`;
+
+const jobNotFound = (org: string, id: string) => notFound(`job "${id}" not found in org "${org}"`, 'JOB_NOT_FOUND');
+
+function backendUnavailable(err: unknown): unknown {
+  if (!(err instanceof BackendError)) return err;
+  return new ApiError(status.UNAVAILABLE, `the job backend could not do it: ${err.publicMessage}`, { reason: 'BACKEND_UNAVAILABLE' });
+}
+
+interface PreparedAttempt {
+  injected: InjectedSecretRow[];
+  secretEnv: SecretEnvEntry[];
+  warnings: string[];
+}
+
+/** job-launcher's logic: turn submissions into attempts with freshly decrypted secrets. */
+export class JobManager {
+  constructor(
+    private readonly store: JobStore,
+    private readonly secrets: SecretsPort,
+    private readonly backend: JobBackend,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    backend.onStateChange?.((handle, st) => {
+      void this.record(handle, st).catch((err: unknown) => this.log.error({ err, jobId: handle.jobId }, 'recording an attempt state failed'));
+    });
+  }
+
+  /** Why attempts being stopped by a call end: the backend only knows they were terminated. */
+  private readonly stopReasons = new Map<string, string>();
+
+  private record(handle: AttemptHandle, st: AttemptStatus): Promise<boolean> {
+    const reason = st.state === 'CANCELLED' ? this.stopReasons.get(`${handle.jobId}/${handle.attempt}`) : undefined;
+    return this.store.updateAttemptStatus(handle.jobId, handle.attempt, reason ? { ...st, message: reason } : st, this.now());
+  }
+
+  /**
+   * Resolves where each secret lands and decrypts only those injected (DESIGN §5). Values
+   * are read now: the attempt keeps them for its whole life, whatever rotates later.
+   */
+  private async prepare(org: string, jobId: string, attempt: number, input: Pick<JobInput, 'env' | 'secretRefs'>, actor: Actor): Promise<PreparedAttempt> {
+    if (input.secretRefs.length === 0) return { injected: [], secretEnv: [], warnings: [] };
+    const unique = (names: string[]) => [...new Set(names)];
+    // Keys are needed only for references without an explicit variable name.
+    const needKeys = input.secretRefs.some((r) => r.envName === '');
+    const keys = new Map<string, string>();
+    if (needKeys) {
+      for (const s of await this.secrets.resolve(org, unique(input.secretRefs.map((r) => r.secretName)), undefined, actor.requestId)) keys.set(s.name, s.key);
+    }
+    const first = planInjection(input.secretRefs, input.env, (n) => keys.get(n) ?? '');
+    const names = unique(first.targets.map((t) => t.secretName));
+    if (names.length === 0) return { injected: [], secretEnv: [], warnings: first.warnings };
+    const resolved = await this.secrets.resolve(org, names, { jobId, attempt, onBehalfOf: actor.subject }, actor.requestId);
+    const byName = new Map(resolved.map((s) => [s.name, s]));
+    // Plan again on the audited read, in case a key was renamed between the two reads.
+    const plan = planInjection(input.secretRefs.filter((r) => byName.has(r.secretName)), input.env, (n) => byName.get(n)!.key);
+    const values = await this.secrets.decrypt(org, resolved, actor.requestId);
+    const valueOf = new Map(resolved.map((s, i) => [s.name, values[i]]));
+    return {
+      injected: plan.targets.map((t) => {
+        const s = byName.get(t.secretName)!;
+        return { secretName: s.name, secretUid: s.uid, envName: t.envName, version: s.version };
+      }),
+      secretEnv: plan.targets.map((t) => ({ name: t.envName, value: valueOf.get(t.secretName)!, secretName: t.secretName, version: byName.get(t.secretName)!.version })),
+      warnings: [...new Set([...first.warnings, ...plan.warnings])],
+    };
+  }
+
+  private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
+    return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets: injected };
+  }
+
+  /** Starts the attempt in the backend; on failure, `undo` removes what was recorded. */
+  private async launch(job: JobRow, attempt: AttemptRow, secretEnv: SecretEnvEntry[], undo: () => Promise<void>): Promise<void> {
+    try {
+      const { ref } = await this.backend.launch({
+        org: job.org,
+        jobId: job.id,
+        attempt: attempt.number,
+        jobName: job.name,
+        image: job.image,
+        command: job.command,
+        env: job.env,
+        secretEnv,
+      });
+      await this.store.setAttemptRef(job.id, attempt.number, ref);
+    } catch (err) {
+      this.log.warn({ jobId: job.id, attempt: attempt.number, err: err instanceof BackendError ? err.message : err }, 'launch failed');
+      await undo();
+      throw backendUnavailable(err);
+    }
+  }
+
+  async create(org: string, input: JobInput, actor: Actor): Promise<{ view: JobView; warnings: string[] }> {
+    const id = newJobId();
+    const prepared = await this.prepare(org, id, 1, input, actor);
+    const at = this.now();
+    const job: JobRow = {
+      id,
+      org,
+      ...input,
+      backend: this.backend.name,
+      state: 'PENDING',
+      latestAttempt: 1,
+      createdAt: at,
+      createdBy: actor.subject,
+      updatedAt: at,
+    };
+    const attempt = this.newAttempt(id, 1, actor, prepared.injected);
+    await this.store.insertJob(job, attempt);
+    await this.launch(job, attempt, prepared.secretEnv, () => this.store.deleteJob(id));
+    return { view: await this.get(org, id, actor), warnings: prepared.warnings };
+  }
+
+  private async load(org: string, id: string): Promise<{ job: JobRow; attempts: AttemptRow[] }> {
+    const job = await this.store.getJob(org, id);
+    if (!job) throw jobNotFound(org, id);
+    return { job, attempts: await this.store.attemptsOf([id]) };
+  }
+
+  /** Asks the backend about unfinished attempts and records what changed. */
+  private async refresh(job: JobRow, attempts: AttemptRow[]): Promise<void> {
+    for (const a of attempts) {
+      if (TERMINAL_STATES.includes(a.state) || a.ref === '') continue;
+      try {
+        const st = await this.backend.status({ org: job.org, jobId: job.id, attempt: a.number, ref: a.ref });
+        if (st.state === a.state) continue;
+        if (await this.record({ org: job.org, jobId: job.id, attempt: a.number, ref: a.ref }, st)) {
+          Object.assign(a, { state: st.state, exitCode: st.exitCode ?? a.exitCode, message: st.message ?? a.message });
+          if (a.number === job.latestAttempt) job.state = st.state;
+        }
+      } catch (err) {
+        this.log.warn({ jobId: job.id, attempt: a.number, err: err instanceof BackendError ? err.message : err }, 'status refresh failed');
+      }
+    }
+  }
+
+  /** Attaches the secrets' current versions so stale attempts show as such. */
+  private async views(org: string, jobs: JobRow[], attempts: AttemptRow[], actor: Actor): Promise<JobView[]> {
+    const uids = [...new Set(attempts.flatMap((a) => a.secrets.map((s) => s.secretUid)))];
+    const current = new Map((uids.length ? await this.secrets.versions(org, uids, actor.requestId) : []).map((v) => [v.uid, v]));
+    return jobs.map((job) => ({
+      job,
+      attempts: attempts
+        .filter((a) => a.jobId === job.id)
+        .map((a) => ({
+          ...a,
+          secrets: a.secrets.map((s) => {
+            const now = current.get(s.secretUid);
+            const currentVersion = now && !now.deleted ? now.version : 0;
+            return { ...s, currentVersion, stale: currentVersion !== s.version };
+          }),
+        })),
+    }));
+  }
+
+  async get(org: string, id: string, actor: Actor): Promise<JobView> {
+    const { job, attempts } = await this.load(org, id);
+    await this.refresh(job, attempts);
+    return (await this.views(org, [job], attempts, actor))[0];
+  }
+
+  async list(query: ListJobsQuery, actor: Actor): Promise<{ views: JobView[]; next?: { createdAt: number; id: string } }> {
+    const rows = await this.store.listJobs({ ...query, limit: query.limit + 1 });
+    const page = rows.slice(0, query.limit);
+    const attempts = await this.store.attemptsOf(page.map((j) => j.id));
+    for (const job of page) await this.refresh(job, attempts.filter((a) => a.jobId === job.id));
+    const last = page[page.length - 1];
+    return {
+      views: await this.views(query.org, page, attempts, actor),
+      next: rows.length > query.limit ? { createdAt: last.createdAt, id: last.id } : undefined,
+    };
+  }
+
+  private async stop(job: JobRow, attempt: AttemptRow, message: string): Promise<void> {
+    const handle = { org: job.org, jobId: job.id, attempt: attempt.number, ref: attempt.ref };
+    const key = `${job.id}/${attempt.number}`;
+    this.stopReasons.set(key, message);
+    try {
+      await this.backend.terminate(handle);
+      await this.record(handle, { state: 'CANCELLED', message, endTime: new Date(this.now()) });
+    } catch (err) {
+      throw backendUnavailable(err);
+    } finally {
+      this.stopReasons.delete(key);
+    }
+  }
+
+  /** A new attempt with the secrets' current values; a running attempt is stopped first. */
+  async restart(org: string, id: string, actor: Actor): Promise<{ view: JobView; warnings: string[] }> {
+    const { job, attempts } = await this.load(org, id);
+    await this.refresh(job, attempts);
+    const latest = attempts[attempts.length - 1];
+    const number = job.latestAttempt + 1;
+    const prepared = await this.prepare(org, id, number, job, actor);
+    if (!TERMINAL_STATES.includes(latest.state)) await this.stop(job, latest, `restarted by ${actor.subject}`);
+    const attempt = this.newAttempt(id, number, actor, prepared.injected);
+    if (!(await this.store.addAttempt(attempt, job.latestAttempt))) throw aborted(`job "${id}" was restarted concurrently; look at it and retry`);
+    await this.launch(job, attempt, prepared.secretEnv, () => this.store.removeAttempt(id, number));
+    return { view: await this.get(org, id, actor), warnings: prepared.warnings };
+  }
+
+  async terminate(org: string, id: string, actor: Actor): Promise<JobView> {
+    const { job, attempts } = await this.load(org, id);
+    await this.refresh(job, attempts);
+    const latest = attempts[attempts.length - 1];
+    if (latest.state === 'SUCCEEDED' || latest.state === 'FAILED') {
+      throw failedPrecondition(`job "${id}" already ended (${latest.state}); nothing to terminate`, 'JOB_ENDED');
+    }
+    if (latest.state !== 'CANCELLED') await this.stop(job, latest, `terminated by ${actor.subject}`);
+    return this.get(org, id, actor);
+  }
+
+  /** The attempt's masked log; `attempt` 0 means the latest. */
+  async *logs(org: string, id: string, attemptNumber: number, options: { follow: boolean; tailLines: number; cancelled: () => boolean }): AsyncIterable<Buffer> {
+    const { job, attempts } = await this.load(org, id);
+    const number = attemptNumber || job.latestAttempt;
+    const attempt = attempts.find((a) => a.number === number);
+    if (!attempt) throw notFound(`job "${id}" has no attempt ${number}`, 'ATTEMPT_NOT_FOUND');
+    if (attempt.ref === '') throw failedPrecondition(`attempt ${number} of job "${id}" has not started`, 'ATTEMPT_NOT_STARTED');
+    try {
+      yield* this.backend.logs({ org, jobId: id, attempt: number, ref: attempt.ref }, { follow: options.follow, tailLines: options.tailLines || undefined, cancelled: options.cancelled });
+    } catch (err) {
+      throw backendUnavailable(err);
+    }
+  }
+
+  /** After a restart of this service: bring unfinished attempts up to date with the backend. */
+  async reconcile(): Promise<void> {
+    for (const a of await this.store.unfinishedAttempts()) {
+      if (a.ref === '') continue;
+      try {
+        const handle = { org: a.org, jobId: a.jobId, attempt: a.number, ref: a.ref };
+        const st = await this.backend.status(handle);
+        if (st.state !== a.state) await this.record(handle, st);
+      } catch (err) {
+        this.log.warn({ jobId: a.jobId, attempt: a.number, err: err instanceof BackendError ? err.message : err }, 'reconcile failed');
+      }
+    }
+  }
+}

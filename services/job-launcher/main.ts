@@ -1,0 +1,33 @@
+// job-launcher on its own: `node dist/services/job-launcher/main.js --secret-store-endpoint H:P --kms-endpoint H:P`
+import { identityFor, listenAddress, setting } from '../runtime/config.js';
+import { mainOf } from '../runtime/service-main.js';
+import { JOB_LAUNCHER_SERVICE, jobLauncherSettings, openJobLauncher } from './app.js';
+import { jobService } from './server.js';
+
+mainOf({
+  name: JOB_LAUNCHER_SERVICE,
+  defaultListen: '127.0.0.1:50054',
+  flags: ['secret-store-endpoint', 'kms-endpoint', 'job-backend', 'job-namespace'],
+  usage: `job-launcher: jobs, attempts, secret injection (local processes or Kubernetes)
+
+  node dist/services/job-launcher/main.js [--listen HOST:PORT] [--secret-store-endpoint HOST:PORT]
+      [--kms-endpoint HOST:PORT] [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}'] [--data-dir DIR] ...
+  Env: VESSL_LISTEN (127.0.0.1:50054), VESSL_SECRET_STORE_ENDPOINT (127.0.0.1:50053), VESSL_KMS_ENDPOINT (127.0.0.1:50052),
+       VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE (vessl-{org}), VESSL_DATA_DIR, VESSL_DATABASE_URL, ...
+`,
+  async build(config, flags, log, tracker) {
+    const identity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
+    const app = await openJobLauncher(config, jobLauncherSettings(flags), {
+      secretStoreEndpoint: listenAddress(setting(flags, 'secret-store-endpoint'), '127.0.0.1:50053'),
+      kmsEndpoint: listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052'),
+      token: identity.serviceToken,
+      log,
+    });
+    await app.jobs.reconcile();
+    return {
+      services: [jobService({ jobs: app.jobs, verifier: identity.verifier, log, tracker })],
+      checks: [() => app.store.ping()],
+      close: () => app.close(),
+    };
+  },
+});

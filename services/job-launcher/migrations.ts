@@ -1,0 +1,60 @@
+import type { Migration } from '../runtime/db.js';
+
+export const jobLauncherMigrations: Migration[] = [
+  {
+    // Jobs as submitted. `env` holds the plain variables (not secrets) as JSON; secret
+    // references are names only. `state` mirrors the latest attempt for filtering.
+    name: '20261126_001_jobs',
+    async up(knex) {
+      await knex.schema.createTable('jobs', (t) => {
+        t.string('id', 48).primary();
+        t.string('org', 64).notNullable();
+        t.string('name', 128).notNullable();
+        t.string('image', 512).notNullable();
+        t.text('command').notNullable();
+        t.text('env').notNullable();
+        t.text('secret_refs').notNullable();
+        t.string('backend', 16).notNullable();
+        t.string('state', 16).notNullable();
+        t.integer('latest_attempt').notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.string('created_by', 256).notNullable();
+        t.bigInteger('updated_at').notNullable();
+        // Listing is newest first within an org; keyset pagination walks the same columns.
+        t.index(['org', 'created_at', 'id'], 'jobs_org_created_idx');
+      });
+      // One row per run of a job. `ref` is the backend's handle (pid, Kubernetes Job name).
+      await knex.schema.createTable('job_attempts', (t) => {
+        t.string('job_id', 48).notNullable().references('id').inTable('jobs').onDelete('CASCADE');
+        t.integer('number').notNullable();
+        t.string('state', 16).notNullable();
+        t.string('ref', 256).notNullable();
+        t.bigInteger('start_time').nullable();
+        t.bigInteger('end_time').nullable();
+        t.integer('exit_code').nullable();
+        t.text('message').notNullable();
+        t.string('started_by', 256).notNullable();
+        t.primary(['job_id', 'number']);
+      });
+      // Which secret version each attempt got (never the value).
+      await knex.schema.createTable('job_attempt_secrets', (t) => {
+        t.string('job_id', 48).notNullable();
+        t.integer('attempt').notNullable();
+        t.string('org', 64).notNullable();
+        t.string('secret_name', 128).notNullable();
+        t.string('secret_uid', 48).notNullable();
+        t.string('env_name', 256).notNullable();
+        t.bigInteger('version').notNullable();
+        t.primary(['job_id', 'attempt', 'env_name']);
+        t.foreign(['job_id', 'attempt']).references(['job_id', 'number']).inTable('job_attempts').onDelete('CASCADE');
+        // "Where used": the jobs whose attempts hold a secret.
+        t.index(['org', 'secret_name'], 'job_attempt_secrets_org_secret_idx');
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('job_attempt_secrets');
+      await knex.schema.dropTable('job_attempts');
+      await knex.schema.dropTable('jobs');
+    },
+  },
+];

@@ -1,0 +1,288 @@
+import { toNumber, type Knex } from '../runtime/db.js';
+import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
+
+export interface SecretRef {
+  secretName: string;
+  /** Empty: the secret's own key. */
+  envName: string;
+}
+
+export interface JobRow {
+  id: string;
+  org: string;
+  name: string;
+  image: string;
+  command: string;
+  env: EnvEntry[];
+  secretRefs: SecretRef[];
+  backend: string;
+  state: AttemptState;
+  latestAttempt: number;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+}
+
+export interface InjectedSecretRow {
+  secretName: string;
+  secretUid: string;
+  envName: string;
+  version: number;
+}
+
+export interface AttemptRow {
+  jobId: string;
+  number: number;
+  state: AttemptState;
+  ref: string;
+  startTime?: number;
+  endTime?: number;
+  exitCode?: number;
+  message: string;
+  startedBy: string;
+  secrets: InjectedSecretRow[];
+}
+
+export interface ListJobsQuery {
+  org: string;
+  limit: number;
+  /** Keyset position: rows strictly older than (createdAt, id). */
+  after?: { createdAt: number; id: string };
+  state?: AttemptState;
+  secretName?: string;
+}
+
+/** job-launcher's storage, one knex implementation for SQLite and PostgreSQL. */
+export interface JobStore {
+  /** A new job with its first attempt, in one transaction. */
+  insertJob(job: JobRow, attempt: AttemptRow): Promise<void>;
+  /** Undoes a job whose first attempt could not be launched. */
+  deleteJob(id: string): Promise<void>;
+  /** Adds attempt n+1 if the job's latest attempt is still `expectedLatest`; false otherwise. */
+  addAttempt(attempt: AttemptRow, expectedLatest: number): Promise<boolean>;
+  /** Undoes an attempt that could not be launched, restoring the previous latest one. */
+  removeAttempt(jobId: string, number: number): Promise<void>;
+  setAttemptRef(jobId: string, number: number, ref: string): Promise<void>;
+  /** Records a state change unless the attempt already ended; mirrors it on the job when latest. */
+  updateAttemptStatus(jobId: string, number: number, status: AttemptStatus, now: number): Promise<boolean>;
+  getJob(org: string, id: string): Promise<JobRow | undefined>;
+  listJobs(query: ListJobsQuery): Promise<JobRow[]>;
+  attemptsOf(jobIds: string[]): Promise<AttemptRow[]>;
+  /** Attempts not yet in a terminal state (e.g. to reconcile after a restart). */
+  unfinishedAttempts(): Promise<(AttemptRow & { org: string })[]>;
+  ping(): Promise<void>;
+}
+
+interface JobRecord {
+  id: string;
+  org: string;
+  name: string;
+  image: string;
+  command: string;
+  env: string;
+  secret_refs: string;
+  backend: string;
+  state: AttemptState;
+  latest_attempt: number;
+  created_at: number | string;
+  created_by: string;
+  updated_at: number | string;
+}
+
+interface AttemptRecord {
+  job_id: string;
+  number: number;
+  state: AttemptState;
+  ref: string;
+  start_time: number | string | null;
+  end_time: number | string | null;
+  exit_code: number | null;
+  message: string;
+  started_by: string;
+}
+
+const toJob = (r: JobRecord): JobRow => ({
+  id: r.id,
+  org: r.org,
+  name: r.name,
+  image: r.image,
+  command: r.command,
+  env: JSON.parse(r.env) as EnvEntry[],
+  secretRefs: JSON.parse(r.secret_refs) as SecretRef[],
+  backend: r.backend,
+  state: r.state,
+  latestAttempt: r.latest_attempt,
+  createdAt: toNumber(r.created_at),
+  createdBy: r.created_by,
+  updatedAt: toNumber(r.updated_at),
+});
+
+const optionalNumber = (v: number | string | null) => (v === null ? undefined : toNumber(v));
+
+function attemptRecord(a: AttemptRow): AttemptRecord {
+  return {
+    job_id: a.jobId,
+    number: a.number,
+    state: a.state,
+    ref: a.ref,
+    start_time: a.startTime ?? null,
+    end_time: a.endTime ?? null,
+    exit_code: a.exitCode ?? null,
+    message: a.message,
+    started_by: a.startedBy,
+  };
+}
+
+async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow): Promise<void> {
+  await trx('job_attempts').insert(attemptRecord(a));
+  if (a.secrets.length === 0) return;
+  await trx('job_attempt_secrets').insert(
+    a.secrets.map((s) => ({
+      job_id: a.jobId,
+      attempt: a.number,
+      org,
+      secret_name: s.secretName,
+      secret_uid: s.secretUid,
+      env_name: s.envName,
+      version: s.version,
+    })),
+  );
+}
+
+export function createJobStore(knex: Knex): JobStore {
+  return {
+    async insertJob(job, attempt) {
+      await knex.transaction(async (trx) => {
+        await trx('jobs').insert({
+          id: job.id,
+          org: job.org,
+          name: job.name,
+          image: job.image,
+          command: job.command,
+          env: JSON.stringify(job.env),
+          secret_refs: JSON.stringify(job.secretRefs),
+          backend: job.backend,
+          state: job.state,
+          latest_attempt: job.latestAttempt,
+          created_at: job.createdAt,
+          created_by: job.createdBy,
+          updated_at: job.updatedAt,
+        });
+        await insertAttempt(trx, job.org, attempt);
+      });
+    },
+    async deleteJob(id) {
+      await knex.transaction(async (trx) => {
+        await trx('job_attempt_secrets').where({ job_id: id }).delete();
+        await trx('job_attempts').where({ job_id: id }).delete();
+        await trx('jobs').where({ id }).delete();
+      });
+    },
+    async addAttempt(attempt, expectedLatest) {
+      return knex.transaction(async (trx) => {
+        const job = await trx<JobRecord>('jobs').where({ id: attempt.jobId }).first('org');
+        if (!job) return false;
+        const moved = await trx('jobs')
+          .where({ id: attempt.jobId, latest_attempt: expectedLatest })
+          .update({ latest_attempt: attempt.number, state: attempt.state, updated_at: Date.now() });
+        if (moved === 0) return false;
+        await insertAttempt(trx, job.org, attempt);
+        return true;
+      });
+    },
+    async removeAttempt(jobId, number) {
+      await knex.transaction(async (trx) => {
+        await trx('job_attempt_secrets').where({ job_id: jobId, attempt: number }).delete();
+        await trx('job_attempts').where({ job_id: jobId, number }).delete();
+        const previous = await trx<AttemptRecord>('job_attempts').where({ job_id: jobId }).orderBy('number', 'desc').first();
+        if (previous) {
+          await trx('jobs').where({ id: jobId }).update({ latest_attempt: previous.number, state: previous.state });
+        }
+      });
+    },
+    async setAttemptRef(jobId, number, ref) {
+      await knex('job_attempts').where({ job_id: jobId, number }).update({ ref });
+    },
+    async updateAttemptStatus(jobId, number, status, now) {
+      return knex.transaction(async (trx) => {
+        const changes: Partial<AttemptRecord> = { state: status.state };
+        if (status.startTime) changes.start_time = status.startTime.getTime();
+        if (status.endTime) changes.end_time = status.endTime.getTime();
+        if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
+        if (status.message !== undefined) changes.message = status.message;
+        const count = await trx('job_attempts')
+          .where({ job_id: jobId, number })
+          .whereNotIn('state', TERMINAL_STATES as AttemptState[])
+          .update(changes);
+        if (count === 0) return false;
+        await trx('jobs').where({ id: jobId, latest_attempt: number }).update({ state: status.state, updated_at: now });
+        return true;
+      });
+    },
+    async getJob(org, id) {
+      const r = await knex<JobRecord>('jobs').where({ org, id }).first();
+      return r ? toJob(r) : undefined;
+    },
+    async listJobs(query) {
+      const q = knex<JobRecord>('jobs').where('jobs.org', query.org).select('jobs.*');
+      if (query.state) q.andWhere('jobs.state', query.state);
+      if (query.secretName) {
+        q.whereExists(
+          knex('job_attempt_secrets')
+            .whereRaw('job_attempt_secrets.job_id = jobs.id')
+            .andWhereRaw('job_attempt_secrets.attempt = jobs.latest_attempt')
+            .andWhere('job_attempt_secrets.secret_name', query.secretName),
+        );
+      }
+      if (query.after) {
+        const { createdAt, id } = query.after;
+        q.andWhere((w) => w.where('jobs.created_at', '<', createdAt).orWhere((w2) => w2.where('jobs.created_at', createdAt).andWhere('jobs.id', '<', id)));
+      }
+      const rows = await q.orderBy([{ column: 'jobs.created_at', order: 'desc' }, { column: 'jobs.id', order: 'desc' }]).limit(query.limit);
+      return rows.map(toJob);
+    },
+    async attemptsOf(jobIds) {
+      if (jobIds.length === 0) return [];
+      const attempts = await knex<AttemptRecord>('job_attempts').whereIn('job_id', jobIds).orderBy(['job_id', 'number']);
+      const secrets = await knex('job_attempt_secrets').whereIn('job_id', jobIds).orderBy(['job_id', 'attempt', 'env_name']);
+      return attempts.map((a: AttemptRecord) => ({
+        jobId: a.job_id,
+        number: a.number,
+        state: a.state,
+        ref: a.ref,
+        startTime: optionalNumber(a.start_time),
+        endTime: optionalNumber(a.end_time),
+        exitCode: a.exit_code ?? undefined,
+        message: a.message,
+        startedBy: a.started_by,
+        secrets: secrets
+          .filter((s: { job_id: string; attempt: number }) => s.job_id === a.job_id && s.attempt === a.number)
+          .map((s: { secret_name: string; secret_uid: string; env_name: string; version: number | string }) => ({
+            secretName: s.secret_name,
+            secretUid: s.secret_uid,
+            envName: s.env_name,
+            version: toNumber(s.version),
+          })),
+      }));
+    },
+    async unfinishedAttempts() {
+      const rows = await knex('job_attempts')
+        .join('jobs', 'jobs.id', 'job_attempts.job_id')
+        .whereNotIn('job_attempts.state', TERMINAL_STATES as AttemptState[])
+        .select('job_attempts.*', 'jobs.org');
+      return rows.map((a: AttemptRecord & { org: string }) => ({
+        org: a.org,
+        jobId: a.job_id,
+        number: a.number,
+        state: a.state,
+        ref: a.ref,
+        message: a.message,
+        startedBy: a.started_by,
+        secrets: [],
+      }));
+    },
+    async ping() {
+      await knex.raw('select 1');
+    },
+  };
+}

@@ -1,0 +1,237 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { engines } from './support/postgres.js';
+import { failure, startTestSystem, type JobClient, type SecretClient, type TestSystem } from './support/system.js';
+
+const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A folder outside the job's work dir (which the backend removes when the attempt ends). */
+const OUT = mkdtempSync(path.join(tmpdir(), 'vessl-job-out-'));
+
+/** The environment the job's process really saw: its command writes `env` to `file`. */
+function seenEnv(file: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return env;
+}
+
+const logFile = (sys: TestSystem, job: Job, attempt = 1) => path.join(sys.dataDir, 'jobs', job.id, `attempt-${attempt}.log`);
+
+for (const engine of engines()) {
+  describe(`jobs with secrets injected, on the local backend (${engine.name})`, function () {
+    let sys: TestSystem;
+    let secrets: SecretClient;
+    let jobs: JobClient;
+    let memberJobs: JobClient;
+    let memberToken: string;
+
+    const finished = (id: string) =>
+      until(`job ${id} to end`, async () => {
+        const job = await jobs.getJob({ org: 'acme', id });
+        return TERMINAL.includes(job.state) ? job : undefined;
+      });
+
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+      secrets = sys.secrets(await sys.token('admin'));
+      jobs = sys.jobs(await sys.token('admin'));
+      memberToken = await sys.token('member');
+      memberJobs = sys.jobs(memberToken);
+      const create = async (name: string, value: string, key?: string) =>
+        secrets.createSecret({ org: 'acme', secret: { name, key }, value: await sys.seal(value) });
+      await create('HF_TOKEN', 'hf-value-0001');
+      await create('wandb', 'wandb-value-0002', 'WANDB_API_KEY');
+      await create('db.url', 'postgres://user:pw@db/x', 'DATABASE_URL');
+      await create('OTHER_HF', 'other-hf-0003', 'HF_TOKEN');
+      await create('GONE', 'gone-value-0004');
+      await secrets.deleteSecret({ org: 'acme', name: 'GONE' });
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    interface InjectionCase {
+      what: string;
+      env?: { name: string; value: string }[];
+      secrets: { secretName: string; envName?: string }[];
+      command?: string;
+      /** Variables the process must have seen, with their values. */
+      sees?: Record<string, string>;
+      /** Variables it must not have. */
+      lacks?: string[];
+      warning?: RegExp;
+      error?: { code: string; mentions: string[] };
+    }
+
+    const CASES: InjectionCase[] = [
+      { what: '--secret NAME injects under the secret key', secrets: [{ secretName: 'HF_TOKEN' }], sees: { HF_TOKEN: 'hf-value-0001' } },
+      { what: '--secret NAME with a key unlike its name', secrets: [{ secretName: 'wandb' }], sees: { WANDB_API_KEY: 'wandb-value-0002' }, lacks: ['wandb'] },
+      { what: '--secret KEY=NAME injects under KEY', secrets: [{ secretName: 'db.url', envName: 'MY_DB' }], sees: { MY_DB: 'postgres://user:pw@db/x' }, lacks: ['DATABASE_URL'] },
+      {
+        what: 'several secrets at once',
+        secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'wandb' }, { secretName: 'db.url' }],
+        sees: { HF_TOKEN: 'hf-value-0001', WANDB_API_KEY: 'wandb-value-0002', DATABASE_URL: 'postgres://user:pw@db/x' },
+      },
+      {
+        what: '--env wins over a secret with the same key, with a warning',
+        env: [{ name: 'HF_TOKEN', value: 'plain-override' }],
+        secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'wandb' }],
+        sees: { HF_TOKEN: 'plain-override', WANDB_API_KEY: 'wandb-value-0002' },
+        warning: /--env HF_TOKEN overrides secret "HF_TOKEN"/,
+      },
+      {
+        what: 'the same secret under two names',
+        secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'HF_TOKEN', envName: 'HUGGING_FACE_HUB_TOKEN' }],
+        sees: { HF_TOKEN: 'hf-value-0001', HUGGING_FACE_HUB_TOKEN: 'hf-value-0001' },
+      },
+      { what: 'two secrets on one variable', secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'OTHER_HF' }], error: { code: 'INVALID_ARGUMENT', mentions: ['HF_TOKEN', 'OTHER_HF'] } },
+      { what: 'two secrets on one explicit variable', secrets: [{ secretName: 'HF_TOKEN', envName: 'X' }, { secretName: 'wandb', envName: 'X' }], error: { code: 'INVALID_ARGUMENT', mentions: ['HF_TOKEN', 'wandb'] } },
+      { what: 'an unknown secret', secrets: [{ secretName: 'NOPE' }], error: { code: 'NOT_FOUND', mentions: ['NOPE'] } },
+      { what: 'a deleted secret', secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'GONE' }], error: { code: 'NOT_FOUND', mentions: ['GONE'] } },
+      { what: 'an invalid variable name for a secret', secrets: [{ secretName: 'HF_TOKEN', envName: 'BAD-NAME' }], error: { code: 'INVALID_ARGUMENT', mentions: ['job.secrets[0].env_name'] } },
+      { what: 'an invalid plain variable name', env: [{ name: '1X', value: 'v' }], secrets: [], error: { code: 'INVALID_ARGUMENT', mentions: ['job.env[0].name'] } },
+      { what: 'an empty command', secrets: [{ secretName: 'HF_TOKEN' }], command: '   ', error: { code: 'INVALID_ARGUMENT', mentions: ['job.command'] } },
+    ];
+
+    CASES.forEach((c, caseNo) => {
+      it(`${c.what}: ${c.error ? c.error.code : 'the process sees the right env'}`, async () => {
+        const envFile = path.join(OUT, `case-${engine.name}-${caseNo}.env`);
+        const request = {
+          org: 'acme',
+          job: { name: 'inject', image: 'python:3.12', command: c.command ?? `env > ${envFile}`, env: c.env ?? [], secrets: c.secrets.map((s) => ({ secretName: s.secretName, envName: s.envName ?? '' })) },
+        };
+        if (c.error) {
+          const before = (await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length;
+          const got = await failure(memberJobs.createJob(request));
+          expect(got.code, got.message).to.equal(c.error.code);
+          for (const m of c.error.mentions) expect(got.message).to.include(m);
+          expect((await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length, 'nothing runs, nothing is recorded').to.equal(before);
+          return;
+        }
+        const { job, warnings } = await memberJobs.createJob(request);
+        if (c.warning) expect(warnings.join('\n')).to.match(c.warning);
+        else expect(warnings).to.deep.equal([]);
+        const done = await finished(job!.id);
+        expect(done.state).to.equal(Job_State.STATE_SUCCEEDED);
+        const env = seenEnv(envFile);
+        for (const [k, v] of Object.entries(c.sees ?? {})) expect(env.get(k), k).to.equal(v);
+        for (const k of c.lacks ?? []) expect(env.has(k), k).to.equal(false);
+        // A minimal base environment: nothing of the server's own, never the submitter's token.
+        for (const k of env.keys()) expect(k).to.not.match(/^(VESSL_(DATA_DIR|DATABASE_URL|LISTEN)|VESSLCTL_|npm_|MOCHA)/);
+        expect([...env.values()].join('\n')).to.not.include(memberToken);
+        expect(done.attempts[0].secrets.map((s) => s.envName).sort()).to.deep.equal(Object.keys(c.sees ?? {}).filter((k) => !(c.env ?? []).some((e) => e.name === k)).sort());
+      });
+    });
+
+    it('masks injected values in the log, also split across writes and base64-encoded, and never writes them to disk', async () => {
+      const command = [
+        'printf "plain: %s\\n" "$HF_TOKEN"',
+        'printf "split: %s" "$(printf %s "$WANDB_API_KEY" | cut -c1-6)"; sleep 0.3; printf "%s\\n" "$(printf %s "$WANDB_API_KEY" | cut -c7-)"',
+        'printf "b64: %s\\n" "$(printf %s "$HF_TOKEN" | base64)"',
+        'printf "twice: %s %s\\n" "$HF_TOKEN" "$HF_TOKEN"',
+      ].join('; ');
+      const { job } = await jobs.createJob({ org: 'acme', job: { name: 'masking', image: 'x', command, secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'wandb' }] } });
+      const done = await finished(job!.id);
+      expect(done.state).to.equal(Job_State.STATE_SUCCEEDED);
+      const chunks: Buffer[] = [];
+      for await (const m of jobs.streamJobLogs({ org: 'acme', id: done.id })) chunks.push(m.data);
+      const log = Buffer.concat(chunks).toString();
+      expect(log).to.include('plain: ***').and.include('split: ***').and.include('b64: ***').and.include('twice: *** ***');
+      const disk = readFileSync(logFile(sys, done));
+      for (const v of ['hf-value-0001', 'wandb-value-0002', Buffer.from('hf-value-0001').toString('base64')]) {
+        expect(disk.includes(v), v).to.equal(false);
+        expect(log).to.not.include(v);
+      }
+    });
+
+    it('keeps a running job on its value after a rotation; restart gets the new one and stale is marked', async () => {
+      await secrets.createSecret({ org: 'acme', secret: { name: 'ROTATING' }, value: await sys.seal('rotating-v1-value') });
+      const seenDir = mkdtempSync(path.join(OUT, `rotation-${engine.name}-`));
+      const command = `while true; do printf "%s" "$ROTATING" > ${seenDir}/seen-$VESSL_JOB_ATTEMPT.out; sleep 0.1; done`;
+      const { job } = await memberJobs.createJob({ org: 'acme', job: { name: 'rotation', image: 'x', command, secrets: [{ secretName: 'ROTATING' }] } });
+      const seen = (attempt: number) => path.join(seenDir, `seen-${attempt}.out`);
+      await until('the first attempt to write', async () => (existsSync(seen(1)) && readFileSync(seen(1), 'utf8') ? true : undefined));
+      await secrets.updateSecret({ org: 'acme', secret: { name: 'ROTATING' }, value: await sys.seal('rotating-v2-value'), updateMask: ['value'] });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(readFileSync(seen(1), 'utf8')).to.equal('rotating-v1-value');
+
+      const stale = await memberJobs.getJob({ org: 'acme', id: job!.id });
+      expect(stale.state).to.equal(Job_State.STATE_RUNNING);
+      expect(stale.attempts[0].secrets[0]).to.include({ secretName: 'ROTATING', version: 1, currentVersion: 2, stale: true });
+      const usedBy = await memberJobs.listJobs({ org: 'acme', secretName: 'ROTATING' });
+      expect(usedBy.jobs.map((j) => j.id)).to.deep.equal([job!.id]);
+
+      const restarted = await memberJobs.restartJob({ org: 'acme', id: job!.id });
+      expect(restarted.job!.attempts.map((a) => a.state)).to.deep.equal([Job_State.STATE_CANCELLED, Job_State.STATE_RUNNING]);
+      expect(restarted.job!.attempts[1].secrets[0]).to.include({ version: 2, stale: false });
+      await until('the second attempt to write', async () => (existsSync(seen(2)) && readFileSync(seen(2), 'utf8') === 'rotating-v2-value' ? true : undefined));
+      const terminated = await memberJobs.terminateJob({ org: 'acme', id: job!.id });
+      expect(terminated.state).to.equal(Job_State.STATE_CANCELLED);
+      expect(terminated.attempts[1].message).to.match(/terminated by test-member/);
+    });
+
+    it('restart refuses, and starts nothing, when a secret was deleted since', async () => {
+      await secrets.createSecret({ org: 'acme', secret: { name: 'SHORT_LIVED' }, value: await sys.seal('short-lived-value') });
+      const { job } = await jobs.createJob({ org: 'acme', job: { name: 'short', image: 'x', command: 'true', secrets: [{ secretName: 'SHORT_LIVED' }] } });
+      await finished(job!.id);
+      await secrets.deleteSecret({ org: 'acme', name: 'SHORT_LIVED' });
+      const shown = await jobs.getJob({ org: 'acme', id: job!.id });
+      expect(shown.attempts[0].secrets[0]).to.include({ currentVersion: 0, stale: true });
+      expect((await failure(jobs.restartJob({ org: 'acme', id: job!.id }))).code).to.equal('NOT_FOUND');
+      expect((await jobs.getJob({ org: 'acme', id: job!.id })).attempts).to.have.length(1);
+    });
+
+    it('reports exit codes and failures', async () => {
+      const { job } = await jobs.createJob({ org: 'acme', job: { name: 'fails', image: 'x', command: 'exit 3' } });
+      const done = await finished(job!.id);
+      expect(done.state).to.equal(Job_State.STATE_FAILED);
+      expect(done.attempts[0].exitCode).to.equal(3);
+    });
+
+    it('streams logs with a tail limit and follows a running job', async () => {
+      const { job } = await jobs.createJob({ org: 'acme', job: { name: 'logs', image: 'x', command: 'for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done' } });
+      const followed: string[] = [];
+      for await (const m of jobs.streamJobLogs({ org: 'acme', id: job!.id, follow: true })) followed.push(m.data.toString());
+      expect(followed.join('')).to.equal('line-1\nline-2\nline-3\nline-4\nline-5\n');
+      const tail: Buffer[] = [];
+      for await (const m of jobs.streamJobLogs({ org: 'acme', id: job!.id, tailLines: 2 })) tail.push(m.data);
+      expect(Buffer.concat(tail).toString()).to.equal('line-4\nline-5\n');
+    });
+
+    it('lists jobs newest first with pagination and state filters', async () => {
+      const page1 = await jobs.listJobs({ org: 'acme', pageSize: 2 });
+      expect(page1.jobs).to.have.length(2);
+      const page2 = await jobs.listJobs({ org: 'acme', pageSize: 2, pageToken: page1.nextPageToken });
+      expect(page2.jobs[0].createTime!.getTime()).to.be.at.most(page1.jobs[1].createTime!.getTime());
+      const failed = await jobs.listJobs({ org: 'acme', state: Job_State.STATE_FAILED });
+      expect(failed.jobs.map((j) => j.name)).to.deep.equal(['fails']);
+      expect((await failure(jobs.listJobs({ org: 'acme', pageSize: 2, pageToken: page1.nextPageToken, state: Job_State.STATE_FAILED }))).code).to.equal('INVALID_ARGUMENT');
+    });
+
+    it('refuses other orgs and missing tokens, and lets nobody see another org\'s job', async () => {
+      const { job } = await jobs.createJob({ org: 'acme', job: { name: 'private', image: 'x', command: 'true' } });
+      const other = sys.jobs(await sys.token('admin', { org: 'globex' }));
+      expect((await failure(other.getJob({ org: 'acme', id: job!.id }))).code).to.equal('PERMISSION_DENIED');
+      expect((await failure(other.getJob({ org: 'globex', id: job!.id }))).code).to.equal('NOT_FOUND');
+      expect((await failure(sys.jobs(await sys.token('operator')).listJobs({ org: 'acme' }))).code).to.equal('PERMISSION_DENIED');
+      expect((await failure(sys.jobs('garbage').listJobs({ org: 'acme' }))).code).to.equal('UNAUTHENTICATED');
+    });
+  });
+}
