@@ -134,6 +134,31 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
     oneLineError(await world.cli(['secret', 'list'], { env: { VESSLCTL_ENDPOINT: '127.0.0.1:1' } }), /cannot reach/);
   });
 
+  it('runs a job with --env and --secret as a member, warns about an override on stderr, and masks its log', async () => {
+    const member = JSON.parse(readFileSync(path.join(world.dataDir, 'credentials.json'), 'utf8')).tokens.member;
+    const env = { VESSLCTL_ACCESS_TOKEN: member };
+    const created = ok(
+      await world.cli(
+        ['job', 'create', '-n', 'cli-job', '-i', 'python:3.12', '--cmd', 'echo "hf=$HUGGING_FACE_HUB_TOKEN key=$WANDB_API_KEY lr=$LR"', '--secret', 'HF_TOKEN', '--secret', 'wandb', '--env', 'WANDB_API_KEY=offline', '--env', 'LR=a=b', '-o', 'json'],
+        { env },
+      ),
+    );
+    expect(created.stderr).to.match(/^warning: --env WANDB_API_KEY overrides secret "wandb"/m);
+    const { job } = JSON.parse(created.stdout);
+    expect(job.attempts[0].secrets.map((s: { envName: string }) => s.envName)).to.deep.equal(['HUGGING_FACE_HUB_TOKEN']);
+    let shown = JSON.parse(ok(await world.cli(['job', 'show', job.id, '-o', 'json'], { env })).stdout);
+    for (let i = 0; i < 100 && shown.state !== 'STATE_SUCCEEDED'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      shown = JSON.parse(ok(await world.cli(['job', 'show', job.id, '-o', 'json'], { env })).stdout);
+    }
+    expect(shown.state).to.equal('STATE_SUCCEEDED');
+    expect(ok(await world.cli(['job', 'logs', job.id], { env })).stdout).to.equal('hf=*** key=offline lr=a=b\n');
+    const listed = JSON.parse(ok(await world.cli(['job', 'list', '--secret', 'HF_TOKEN', '-o', 'json'], { env })).stdout);
+    expect(listed.map((j: { id: string }) => j.id)).to.include(job.id);
+    oneLineError(await world.cli(['job', 'create', '-n', 'x', '-i', 'y', '--cmd', 'true', '--secret', 'NOPE'], { env }), /secret "NOPE" not found.*NOT_FOUND/);
+    oneLineError(await world.cli(['job', 'create', '-n', 'x', '-i', 'y', '--cmd', 'true', '--env', 'NOEQUALS'], { env }), /NOEQUALS/);
+  });
+
   it('lets a member list and show but not change secrets', async () => {
     const member = JSON.parse(readFileSync(path.join(world.dataDir, 'credentials.json'), 'utf8')).tokens.member;
     const env = { VESSLCTL_ACCESS_TOKEN: member };

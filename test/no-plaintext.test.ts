@@ -68,6 +68,19 @@ for (const engine of engines()) {
       await ok(['secret', 'show', 'CANARY_0', '-o', 'yaml']);
       // A refused value (stale key, then retried) and a failing call go through the logs too.
       await world.cli(['secret', 'create', 'CANARY_0', '--from-stdin'], { input: values[0] });
+      // A job gets live canaries injected and prints them, plain and base64: its log is masked.
+      const injected = ['CANARY_0', 'CANARY_1', 'CANARY_9', 'CANARY_13'];
+      const command = injected.map((n) => `echo "${n}=$${n}"; printf %s "$${n}" | base64`).join('; ');
+      const job = await world.cli(['job', 'create', '-n', 'leaky', '-i', 'x', '--cmd', command, ...injected.flatMap((n) => ['--secret', n]), '-q']);
+      expect(job.code, job.stderr).to.equal(0);
+      const id = job.stdout.trim();
+      for (let i = 0; i < 100; i++) {
+        const shown = await world.cli(['job', 'show', id, '-o', 'json']);
+        if (JSON.parse(shown.stdout).state === 'STATE_SUCCEEDED') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const log = await world.cli(['job', 'logs', id]);
+      expect(log.stdout).to.include('CANARY_13=***');
 
       // SIGKILL: no clean shutdown, so SQLite's WAL and shm files stay on disk to be scanned.
       await world.stop('SIGKILL');
@@ -80,7 +93,8 @@ for (const engine of engines()) {
         haystacks.push({ where: `cli run ${i} stdout`, bytes: Buffer.from(o.stdout) }, { where: `cli run ${i} stderr`, bytes: Buffer.from(o.stderr) });
       });
       if (databaseUrl) haystacks.push(...(await postgresRows(databaseUrl)));
-      else expect(haystacks.map((h) => h.where)).to.include.members(['secret-store.sqlite', 'key-management.sqlite', 'master-keyring.json']);
+      else expect(haystacks.map((h) => h.where)).to.include.members(['secret-store.sqlite', 'key-management.sqlite', 'job-launcher.sqlite', 'master-keyring.json']);
+      expect(haystacks.map((h) => h.where)).to.include(`jobs/${id}/attempt-1.log`);
 
       // The scan itself must be able to see: the server log really recorded these calls.
       expect(world.server.stderr()).to.include('CreateSecret');

@@ -42,10 +42,17 @@ describe('the README tour works exactly as written', function () {
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       child.on('close', (code) => resolve({ code, out, err }));
     });
+    if (process.env.SHOW_TOUR) console.log(result.out, result.err);
     expect(result.code, `${result.out}\n${result.err}`).to.equal(0);
     expect(result.out).to.include('HUGGING_FACE_HUB_TOKEN');
     expect(result.out).to.match(/^wandb\s+WANDB_API_KEY\s+1\s+\S+\s+\S+Z$/m); // listed as deleted, with its delete time
     expect(result.out).to.match(/^HF_TOKEN\s+HUGGING_FACE_HUB_TOKEN\s+2\s/m);
-    expect(result.out + result.err).to.not.include('hf_tour_example_token').and.not.include('hf_tour_rotated_token');
+    // The job saw the value (its length), never printed it; the restart got the rotated one.
+    expect(result.out).to.include('token: ***, 28 characters');
+    expect(result.out).to.match(/used by:\s+j_\w+ \(hello\) attempt 1 .*stale/);
+    expect(result.out).to.match(/stale/i);
+    for (const value of ['hf_tour_example_token', 'hf_tour_rotated_token', 'hf_tour_rotated_again_longer']) {
+      expect(result.out + result.err).to.not.include(value);
+    }
   });
 });

@@ -22,6 +22,7 @@ Secret values are read when the attempt starts: a later rotation reaches the job
   ];
 
   static override flags = {
+    quiet: Flags.boolean({ char: 'q', description: 'Print only the job id (for scripts: JOB=$(vesslctl job create ... -q)).' }),
     name: Flags.string({ char: 'n', required: true, description: 'Job name: letters, digits, ".", "_", "-".', helpValue: 'NAME' }),
     image: Flags.string({ char: 'i', required: true, description: 'Container image to run the command in.', helpValue: 'IMAGE' }),
     cmd: Flags.string({ required: true, description: 'Command, run with /bin/sh -c.', helpValue: '"CMD"' }),
@@ -45,6 +46,10 @@ Secret values are read when the attempt starts: a later rotation reaches the job
     const api = await this.openJobsApi();
     const result = await api.createJob(spec);
     for (const warning of result.warnings) this.notice(`warning: ${warning}`);
+    if (this.flags.quiet) {
+      this.log(result.job.id);
+      return result;
+    }
     return this.print(result, ({ job }) => `Created job ${job.id} (${job.name}) in org ${job.org ?? api.connection.org}.\n${jobSummary(job)}`);
   }
 }

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { jobSummary, latestAttempt } from '../../job-format.js';
 import type { JobChangeJson } from '../../jobs-api.js';
@@ -14,10 +14,18 @@ export default class JobRestart extends BaseCommand<typeof JobRestart> {
     id: Args.string({ required: true, description: 'Job id.' }),
   };
 
+  static override flags = {
+    quiet: Flags.boolean({ char: 'q', description: 'Print only the job id.' }),
+  };
+
   async run(): Promise<JobChangeJson> {
     const api = await this.openJobsApi();
     const result = await api.restartJob(this.args.id);
     for (const warning of result.warnings) this.notice(`warning: ${warning}`);
+    if (this.flags.quiet) {
+      this.log(result.job.id);
+      return result;
+    }
     return this.print(result, ({ job }) => {
       const attempt = latestAttempt(job)?.number ?? '?';
       return `Restarted job ${job.id} (${job.name}): attempt ${attempt} runs with the secrets' current values.\n${jobSummary(job)}`;
