@@ -108,6 +108,7 @@ const UNAUTHENTICATED_PRINCIPALS: readonly PrincipalName[] = [
 
 type RpcName =
   | 'CreateSecret'
+  | 'BatchCreateSecrets'
   | 'GetSecret'
   | 'ListSecrets'
   | 'UpdateSecret'
@@ -127,6 +128,7 @@ type RpcName =
 /** The callers allowed each RPC; every other authenticated caller gets PERMISSION_DENIED. */
 const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   CreateSecret: ['admin'],
+  BatchCreateSecrets: ['admin'],
   GetSecret: ['admin', 'member'],
   ListSecrets: ['admin', 'member'],
   UpdateSecret: ['admin'],
@@ -208,6 +210,24 @@ const RPCS: RpcSpec[] = [
     },
     expectNoEffect: async (req, fx) => {
       expect(await fx.sys.db('secret-store')('secrets').where({ org: ORG, name: req.secret.name })).to.have.length(0);
+    },
+  }),
+  rpc({
+    name: 'BatchCreateSecrets',
+    prepare: async (fx) => ({
+      org: ORG,
+      requests: [
+        { secret: { name: fx.uniqueName('BATCH'), key: 'B1' }, value: fx.sealed },
+        { secret: { name: fx.uniqueName('BATCH'), key: 'B2' }, value: fx.sealed },
+      ],
+    }),
+    call: (c, req) => c.secrets.batchCreateSecrets(req),
+    expectSuccess: (res, req) => {
+      expect(res.secrets.map((s) => s.name)).to.deep.equal(req.requests.map((r) => r.secret.name));
+    },
+    expectNoEffect: async (req, fx) => {
+      const names = req.requests.map((r) => r.secret.name);
+      expect(await fx.sys.db('secret-store')('secrets').where({ org: ORG }).whereIn('name', names)).to.have.length(0);
     },
   }),
   rpc({

@@ -90,6 +90,31 @@ for (const engine of engines()) {
       expect(seen).to.deep.equal([...seen].sort());
     });
 
+    it('creates a batch all or nothing, naming the item that failed', async () => {
+      const s = sys.secrets(admin);
+      const ok = await s.batchCreateSecrets({
+        org: 'acme',
+        requests: [
+          { secret: { name: 'BATCH_A' }, value: await sys.seal('batch-a') },
+          { secret: { name: 'batch.b', key: 'BATCH_B' }, value: await sys.seal('batch-b') },
+        ],
+      });
+      expect(ok.secrets.map((x) => [x.name, x.key])).to.deep.equal([['BATCH_A', 'BATCH_A'], ['batch.b', 'BATCH_B']]);
+      expect((await decryptedValues(sys, 'acme', ['BATCH_A', 'batch.b'])).map(String)).to.deep.equal(['batch-a', 'batch-b']);
+      const count = async () => (await sys.db('secret-store')('secrets').where({ org: 'acme' }).count({ n: '*' }).first())?.n;
+      const before = await count();
+      const taken = await failure(s.batchCreateSecrets({ org: 'acme', requests: [{ secret: { name: 'BATCH_C' }, value: await sys.seal('c') }, { secret: { name: 'BATCH_A' }, value: await sys.seal('a') }] }));
+      expect(taken.code).to.equal('ALREADY_EXISTS');
+      expect(taken.message).to.include('"BATCH_A"');
+      const garbage = await failure(
+        s.batchCreateSecrets({ org: 'acme', requests: [{ secret: { name: 'BATCH_D' }, value: await sys.seal('d') }, { secret: { name: 'BATCH_E' }, value: { ...(await sys.seal('e')), sealedBox: Buffer.alloc(80, 1) } }] }),
+      );
+      expect(garbage).to.deep.include({ code: 'INVALID_ARGUMENT', fields: ['requests[1].value.sealed_box'] });
+      const twice = await failure(s.batchCreateSecrets({ org: 'acme', requests: [{ secret: { name: 'DUP' }, value: await sys.seal('x') }, { secret: { name: 'DUP' }, value: await sys.seal('y') }] }));
+      expect(twice.fields).to.deep.equal(['requests[1].secret.name']);
+      expect(await count()).to.equal(before);
+    });
+
     it('lets exactly one of 50 parallel creates of one name succeed', async () => {
       const s = sys.secrets(admin);
       const sealed = await sys.seal('race');

@@ -35,6 +35,37 @@ export interface SecretChanges {
 }
 
 const MAX_UPDATE_ATTEMPTS = 3;
+/** Values of one batch encrypted at once (each a call to key-management). */
+const ENCRYPT_CONCURRENCY = 8;
+
+export interface NewSecret {
+  fields: { name: string; key: string; description: string };
+  value: SealedValue;
+}
+
+/** The failure of one item of a batch, so the caller can name it (requests[i]...). */
+export class BatchItemError extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(`item ${index} failed`);
+  }
+}
+
+/** Maps items with at most `limit` in flight, keeping their order. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 export const newSecretUid = () => `s_${randomBytes(15).toString('base64url')}`;
 
@@ -63,34 +94,43 @@ export class SecretManager {
     };
   }
 
-  async create(org: string, fields: { name: string; key: string; description: string }, value: SealedValue, actor: Actor): Promise<SecretRow> {
-    if (await this.store.getLive(org, fields.name)) throw this.nameTaken(org, fields.name);
-    const uid = newSecretUid();
-    const encrypted = await this.encrypt({ org, secretUid: uid, version: 1, ...value }, actor.requestId);
-    const at = this.now();
-    const row: SecretRow = {
-      uid,
-      org,
-      ...fields,
-      version: 1,
-      value: encrypted,
-      createdAt: at,
-      createdBy: actor.subject,
-      updatedAt: at,
-      updatedBy: actor.subject,
-      valueUpdatedAt: at,
-    };
+  async create(org: string, fields: NewSecret['fields'], value: SealedValue, actor: Actor): Promise<SecretRow> {
     try {
-      await this.store.insert(row, [this.event(org, actor, 'secret.created', row, { key: row.key })]);
+      return (await this.createMany(org, [{ fields, value }], actor))[0];
     } catch (err) {
-      if (err instanceof NameTakenError) throw this.nameTaken(org, fields.name);
-      throw err;
+      throw err instanceof BatchItemError ? err.cause : err;
     }
-    return row;
   }
 
-  private nameTaken(org: string, name: string) {
-    return alreadyExists(`secret "${name}" already exists in org "${org}"; update it, or delete it first`);
+  /**
+   * Creates secrets all or none: names are checked first, every value is encrypted (each
+   * under its own data key), then all rows and their audit events go in one transaction.
+   * A failure of one item is a BatchItemError carrying its index.
+   */
+  async createMany(org: string, items: NewSecret[], actor: Actor): Promise<SecretRow[]> {
+    const taken = await this.store.getLiveMany(org, items.map((i) => i.fields.name));
+    if (taken.length > 0) throw this.nameTaken(org, taken.map((t) => t.name));
+    const at = this.now();
+    const rows = await mapLimited(items, ENCRYPT_CONCURRENCY, async (item, index): Promise<SecretRow> => {
+      const uid = newSecretUid();
+      const value = await this.encrypt({ org, secretUid: uid, version: 1, ...item.value }, actor.requestId).catch((err: unknown) => {
+        throw new BatchItemError(index, err);
+      });
+      return { uid, org, ...item.fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
+    });
+    try {
+      await this.store.insertMany(rows, rows.map((row) => this.event(org, actor, 'secret.created', row, { key: row.key })));
+    } catch (err) {
+      if (err instanceof NameTakenError) throw this.nameTaken(org, err.names);
+      throw err;
+    }
+    return rows;
+  }
+
+  private nameTaken(org: string, names: string[]) {
+    const quoted = names.map((n) => `"${n}"`).join(', ');
+    const what = names.length === 1 ? `secret ${quoted} already exists` : `secrets ${quoted} already exist`;
+    return alreadyExists(`${what} in org "${org}"; update it, or delete it first`);
   }
 
   async get(org: string, name: string): Promise<SecretRow> {

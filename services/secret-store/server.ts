@@ -1,11 +1,11 @@
-import { SecretServiceService, Secret_State, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
 import { ApiError, fromDownstream } from '../runtime/errors.js';
 import { implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
-import { listSecrets, type Actor, type SecretManager, type SecretChanges } from './domain.js';
+import { BatchItemError, listSecrets, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
 import type { SecretRow, SecretStore } from './store.js';
@@ -13,6 +13,7 @@ import type { SecretRow, SecretStore } from './store.js';
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
 const MAX_RESOLVE = 256;
+const MAX_BATCH = 500;
 const UPDATABLE_PATHS = ['key', 'description', 'value'] as const;
 const JOB_ID_PATTERN = /^j_[A-Za-z0-9_-]{4,40}$/;
 const SECRET_UID_PATTERN = /^s_[A-Za-z0-9_-]{4,40}$/;
@@ -61,7 +62,21 @@ function toResolved(row: SecretRow): ResolvedSecret {
 const actorOf = (ctx: CallContext): Actor => ({ subject: ctx.principal.subject, requestId: ctx.requestId });
 
 /** key-management's errors about a sealed value name fields of this request's `value`. */
-const kmsErrorToApi = (err: unknown) => fromDownstream(err, 'key-management', (field) => `value.${field}`);
+const kmsErrorToApi = (prefix: string) => (err: unknown) => fromDownstream(err, 'key-management', (field) => `${prefix}value.${field}`);
+
+/** The rules for one new secret (CreateSecret, or one item of a batch under `prefix`). */
+function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string): NewSecret {
+  const name = req.secret?.name ?? '';
+  const description = req.secret?.description ?? '';
+  let key = req.secret?.key ?? '';
+  checkName(v, name, `${prefix}secret.name`);
+  if (key === '' && isValidKey(name)) key = name;
+  else if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
+  else checkKey(v, key, `${prefix}secret.key`);
+  checkDescription(v, description, `${prefix}secret.description`);
+  checkSealedValue(v, req.value, `${prefix}value.`);
+  return { fields: { name, key, description }, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
+}
 
 export function secretStoreService(deps: {
   secrets: SecretManager;
@@ -76,21 +91,28 @@ export function secretStoreService(deps: {
     {
       async createSecret(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
-        const name = req.secret?.name ?? '';
-        const description = req.secret?.description ?? '';
-        let key = req.secret?.key ?? '';
         const v = new Violations();
-        checkName(v, name, 'secret.name');
-        if (key === '' && isValidKey(name)) key = name;
-        else if (key === '') v.add('secret.key', `is required because name "${name}" is not a valid environment variable name`);
-        else checkKey(v, key, 'secret.key');
-        checkDescription(v, description, 'secret.description');
-        checkSealedValue(v, req.value, 'value.');
+        const item = checkNewSecret(v, req, '');
         v.throwIfAny();
-        const row = await secrets
-          .create(req.org, { name, key, description }, req.value!, actorOf(ctx))
-          .catch((err: unknown) => Promise.reject(kmsErrorToApi(err)));
+        const row = await secrets.create(req.org, item.fields, item.value, actorOf(ctx)).catch((err: unknown) => Promise.reject(kmsErrorToApi('')(err)));
         return toSecretMessage(row);
+      },
+      async batchCreateSecrets(req, ctx) {
+        requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
+        const v = new Violations()
+          .check(req.requests.length > 0, 'requests', 'name at least one secret')
+          .check(req.requests.length <= MAX_BATCH, 'requests', `at most ${MAX_BATCH} secrets per batch`);
+        const items = req.requests.map((r, i) => {
+          v.check(r.org === '' || r.org === req.org, `requests[${i}].org`, `must be empty or "${req.org}"`);
+          return checkNewSecret(v, r, `requests[${i}].`);
+        });
+        const names = items.map((i) => i.fields.name);
+        names.forEach((n, i) => v.check(names.indexOf(n) === i, `requests[${i}].secret.name`, `"${n}" appears twice in the batch`));
+        v.throwIfAny();
+        const rows = await secrets.createMany(req.org, items, actorOf(ctx)).catch((err: unknown) =>
+          Promise.reject(err instanceof BatchItemError ? kmsErrorToApi(`requests[${err.index}].`)(err.cause) : err),
+        );
+        return { secrets: rows.map(toSecretMessage) };
       },
       async getSecret(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ['admin', 'member'], 'read secret metadata');
@@ -136,7 +158,7 @@ export function secretStoreService(deps: {
           v.add('value', 'is set but update_mask does not include "value"');
         }
         v.throwIfAny();
-        const row = await secrets.update(req.org, name, changes, actorOf(ctx)).catch((err: unknown) => Promise.reject(kmsErrorToApi(err)));
+        const row = await secrets.update(req.org, name, changes, actorOf(ctx)).catch((err: unknown) => Promise.reject(kmsErrorToApi('')(err)));
         return toSecretMessage(row);
       },
       async deleteSecret(req, ctx) {

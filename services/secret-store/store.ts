@@ -50,8 +50,8 @@ export interface ExpectedState {
 }
 
 export class NameTakenError extends Error {
-  constructor() {
-    super('a live secret with this name exists');
+  constructor(readonly names: string[] = []) {
+    super(`a live secret with this name exists: ${names.join(', ')}`);
   }
 }
 
@@ -62,6 +62,8 @@ export class NameTakenError extends Error {
 export interface SecretStore {
   /** Inserts a live secret; throws NameTakenError when the name is taken. */
   insert(row: SecretRow, audit: AuditEvent[]): Promise<void>;
+  /** Inserts live secrets of one org in one transaction: all or none (NameTakenError names the taken). */
+  insertMany(rows: SecretRow[], audit: AuditEvent[]): Promise<void>;
   getLive(org: string, name: string): Promise<SecretRow | undefined>;
   getLiveMany(org: string, names: string[]): Promise<SecretRow[]>;
   list(query: ListQuery): Promise<SecretRow[]>;
@@ -129,32 +131,40 @@ const valueColumns = (value: EncryptedValue) => ({
 
 export function createSecretStore(knex: Knex): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
-  return {
+  const store: SecretStore = {
     async insert(row, audit) {
-      if (!row.value) throw new Error('a new secret needs its encrypted value');
+      await store.insertMany([row], audit);
+    },
+    async insertMany(rows, audit) {
       try {
         await knex.transaction(async (trx) => {
-          await trx('secrets').insert({
-            uid: row.uid,
-            org: row.org,
-            name: row.name,
-            key: row.key,
-            description: row.description,
-            version: row.version,
-            ...valueColumns(row.value!),
-            created_at: row.createdAt,
-            created_by: row.createdBy,
-            updated_at: row.updatedAt,
-            updated_by: row.updatedBy,
-            value_updated_at: row.valueUpdatedAt,
-          });
+          for (const row of rows) {
+            if (!row.value) throw new Error('a new secret needs its encrypted value');
+            await trx('secrets').insert({
+              uid: row.uid,
+              org: row.org,
+              name: row.name,
+              key: row.key,
+              description: row.description,
+              version: row.version,
+              ...valueColumns(row.value),
+              created_at: row.createdAt,
+              created_by: row.createdBy,
+              updated_at: row.updatedAt,
+              updated_by: row.updatedBy,
+              value_updated_at: row.valueUpdatedAt,
+            });
+          }
           await appendAuditEvents(trx, audit);
         });
       } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
         // Only the live-name index means "name taken"; any other unique clash is a real error.
-        if (isUniqueViolation(err) && (await live(knex).where({ org: row.org, name: row.name }).first('uid'))) {
-          throw new NameTakenError();
-        }
+        const taken = await live(knex)
+          .where({ org: rows[0].org })
+          .whereIn('name', rows.map((r) => r.name))
+          .pluck('name');
+        if (taken.length > 0) throw new NameTakenError(taken);
         throw err;
       }
     },
@@ -227,4 +237,5 @@ export function createSecretStore(knex: Knex): SecretStore {
       await knex.raw('select 1');
     },
   };
+  return store;
 }

@@ -120,6 +120,18 @@ export interface CreateSecretRequest {
   value: SealedValue | undefined;
 }
 
+export interface BatchCreateSecretsRequest {
+  /** The owning organization; each request's org must be empty or the same. */
+  org: string;
+  /** At most 500. */
+  requests: CreateSecretRequest[];
+}
+
+export interface BatchCreateSecretsResponse {
+  /** In the order of the requests. */
+  secrets: Secret[];
+}
+
 export interface GetSecretRequest {
   org: string;
   name: string;
@@ -724,6 +736,162 @@ export const CreateSecretRequest: MessageFns<CreateSecretRequest> = {
     message.value = (object.value !== undefined && object.value !== null)
       ? SealedValue.fromPartial(object.value)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseBatchCreateSecretsRequest(): BatchCreateSecretsRequest {
+  return { org: "", requests: [] };
+}
+
+export const BatchCreateSecretsRequest: MessageFns<BatchCreateSecretsRequest> = {
+  encode(message: BatchCreateSecretsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    for (const v of message.requests) {
+      CreateSecretRequest.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCreateSecretsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCreateSecretsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requests.push(CreateSecretRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCreateSecretsRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => CreateSecretRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchCreateSecretsRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => CreateSecretRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchCreateSecretsRequest>): BatchCreateSecretsRequest {
+    return BatchCreateSecretsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchCreateSecretsRequest>): BatchCreateSecretsRequest {
+    const message = createBaseBatchCreateSecretsRequest();
+    message.org = object.org ?? "";
+    message.requests = object.requests?.map((e) => CreateSecretRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchCreateSecretsResponse(): BatchCreateSecretsResponse {
+  return { secrets: [] };
+}
+
+export const BatchCreateSecretsResponse: MessageFns<BatchCreateSecretsResponse> = {
+  encode(message: BatchCreateSecretsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.secrets) {
+      Secret.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCreateSecretsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCreateSecretsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secrets.push(Secret.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCreateSecretsResponse {
+    return {
+      secrets: globalThis.Array.isArray(object?.secrets) ? object.secrets.map((e: any) => Secret.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: BatchCreateSecretsResponse): unknown {
+    const obj: any = {};
+    if (message.secrets?.length) {
+      obj.secrets = message.secrets.map((e) => Secret.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchCreateSecretsResponse>): BatchCreateSecretsResponse {
+    return BatchCreateSecretsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchCreateSecretsResponse>): BatchCreateSecretsResponse {
+    const message = createBaseBatchCreateSecretsResponse();
+    message.secrets = object.secrets?.map((e) => Secret.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1928,6 +2096,22 @@ export const SecretServiceService = {
     responseSerialize: (value: Secret): Buffer => Buffer.from(Secret.encode(value).finish()),
     responseDeserialize: (value: Buffer): Secret => Secret.decode(value),
   },
+  /**
+   * Creates several secrets at once, all or nothing (AIP-233): if any request is invalid
+   * or its name is taken, none is created. Each value is sealed on the client on its own.
+   * Admins of the org only.
+   */
+  batchCreateSecrets: {
+    path: "/vessl.secrets.v1.SecretService/BatchCreateSecrets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BatchCreateSecretsRequest): Buffer =>
+      Buffer.from(BatchCreateSecretsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchCreateSecretsRequest => BatchCreateSecretsRequest.decode(value),
+    responseSerialize: (value: BatchCreateSecretsResponse): Buffer =>
+      Buffer.from(BatchCreateSecretsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchCreateSecretsResponse => BatchCreateSecretsResponse.decode(value),
+  },
   /** Returns the metadata of a live secret. Admins and members of the org. */
   getSecret: {
     path: "/vessl.secrets.v1.SecretService/GetSecret" as const,
@@ -2009,6 +2193,12 @@ export const SecretServiceService = {
 export interface SecretServiceServer extends UntypedServiceImplementation {
   /** Creates a secret. Admins of the org only. */
   createSecret: handleUnaryCall<CreateSecretRequest, Secret>;
+  /**
+   * Creates several secrets at once, all or nothing (AIP-233): if any request is invalid
+   * or its name is taken, none is created. Each value is sealed on the client on its own.
+   * Admins of the org only.
+   */
+  batchCreateSecrets: handleUnaryCall<BatchCreateSecretsRequest, BatchCreateSecretsResponse>;
   /** Returns the metadata of a live secret. Admins and members of the org. */
   getSecret: handleUnaryCall<GetSecretRequest, Secret>;
   /** Lists the org's secrets, live ones only unless show_deleted. Admins and members. */
@@ -2051,6 +2241,26 @@ export interface SecretServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Secret) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates several secrets at once, all or nothing (AIP-233): if any request is invalid
+   * or its name is taken, none is created. Each value is sealed on the client on its own.
+   * Admins of the org only.
+   */
+  batchCreateSecrets(
+    request: BatchCreateSecretsRequest,
+    callback: (error: ServiceError | null, response: BatchCreateSecretsResponse) => void,
+  ): ClientUnaryCall;
+  batchCreateSecrets(
+    request: BatchCreateSecretsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchCreateSecretsResponse) => void,
+  ): ClientUnaryCall;
+  batchCreateSecrets(
+    request: BatchCreateSecretsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchCreateSecretsResponse) => void,
   ): ClientUnaryCall;
   /** Returns the metadata of a live secret. Admins and members of the org. */
   getSecret(
