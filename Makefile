@@ -23,17 +23,22 @@ up: build ## Run the whole system on the embedded default (SQLite, local jobs) i
 	node bin/vessl-secrets.js up
 
 test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
-	$(MAKE) --no-print-directory lint checkgenerate
+	scripts/ensure-python-deps.sh
+	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 
-generate: $(STAMP) ## Regenerate TypeScript from proto/ (output is committed) and the reflection descriptor set
+generate: $(STAMP) ## Regenerate TypeScript (services/gen) and Python (clients/python/gen) from proto/ (output is committed) and the reflection descriptor set
 	$(BUF) generate
 	$(BUF) build -o services/gen/descriptors.binpb
+	@scripts/ensure-python-deps.sh
+	$(BUF) generate --template buf.gen.python.yaml
 
 checkgenerate: ## Fail when the committed generated code differs from what proto/ generates
-	@tmp=$$(mktemp -d) && cp -r services/gen $$tmp/before && $(MAKE) --no-print-directory generate >/dev/null && \
-	if ! diff -r $$tmp/before services/gen >/dev/null; then \
-	  echo "generated code is stale: run 'make generate' and commit services/gen"; diff -rq $$tmp/before services/gen; rm -rf $$tmp; exit 1; fi; \
+	@tmp=$$(mktemp -d) && cp -r services/gen $$tmp/ts && cp -r clients/python/gen $$tmp/py && \
+	$(MAKE) --no-print-directory generate >/dev/null && \
+	if ! diff -r $$tmp/ts services/gen >/dev/null || ! diff -r -x __pycache__ $$tmp/py clients/python/gen >/dev/null; then \
+	  echo "generated code is stale: run 'make generate' and commit services/gen and clients/python/gen"; \
+	  diff -rq $$tmp/ts services/gen; diff -rq -x __pycache__ $$tmp/py clients/python/gen; rm -rf $$tmp; exit 1; fi; \
 	rm -rf $$tmp; echo "generated code matches proto/"
 
 lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check proto format, type-check everything
@@ -42,8 +47,8 @@ lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check prot
 	npx eslint .
 	npx tsc -p tsconfig.test.json
 
-breaking: $(STAMP) ## Check proto changes against main's previous commit for breaking changes
-	@if git rev-parse -q --verify HEAD~1 >/dev/null; then $(BUF) breaking --against '.git#ref=HEAD~1'; \
+breaking: $(STAMP) ## Check the protos against main's previous commit for breaking changes (buf FILE rules)
+	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then $(BUF) breaking --against '.git#ref=HEAD~1' && echo "no breaking proto changes since HEAD~1"; \
 	else echo "no previous commit to compare against"; fi
 
 bench: build ## Run the benchmarks (figures as ratios to same-run baselines)

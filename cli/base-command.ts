@@ -1,9 +1,12 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CommandError, describeError } from './errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import type { AdminApi } from './admin-api.js';
+import type { AuditApi } from './audit-api.js';
 import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
 import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
+import { decodeTokenClaims } from './token-claims.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -38,6 +41,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private resolvedSettings?: Settings;
   private api?: SecretsApi;
   private jobsApi?: JobsApi;
+  private adminApi?: AdminApi;
+  private auditApi?: AuditApi;
+  /** The connection of the last API opened: errors are described for its endpoint and token. */
+  private connection?: Connection;
 
   override async init(): Promise<void> {
     await super.init();
@@ -67,7 +74,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const { openSecretsApi } = await import('./secrets-api.js');
     this.api?.close();
     this.api = openSecretsApi(connection);
+    this.connection = connection;
     return this.api;
+  }
+
+  /** The operator API (master keys, rewrap); closed when the command ends. */
+  protected async openAdminApi(connection: Connection = requireConnection(this.settings)): Promise<AdminApi> {
+    const { openAdminApi } = await import('./admin-api.js');
+    this.adminApi?.close();
+    this.adminApi = openAdminApi(connection);
+    this.connection = connection;
+    return this.adminApi;
+  }
+
+  /** The audit log client (same endpoint, org and token); closed when the command ends. */
+  protected async openAuditApi(connection: Connection = requireConnection(this.settings)): Promise<AuditApi> {
+    const { openAuditApi } = await import('./audit-api.js');
+    this.auditApi?.close();
+    this.auditApi = openAuditApi(connection);
+    this.connection = connection;
+    return this.auditApi;
   }
 
   /** The job-launcher client (same endpoint, org and token); closed when the command ends. */
@@ -75,6 +101,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const { openJobsApi } = await import('./jobs-api.js');
     this.jobsApi?.close();
     this.jobsApi = openJobsApi(connection);
+    this.connection = connection;
     return this.jobsApi;
   }
 
@@ -96,11 +123,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** The one line that describes `err` to the user (without the "error: " prefix). */
-  protected describeError(err: unknown): Promise<string> {
+  protected describeError(err: unknown, secretName = this.secretName()): Promise<string> {
+    const claims = this.connection ? decodeTokenClaims(this.connection.token) : this.resolvedSettings?.claims;
     return describeError(err, {
-      endpoint: this.api?.connection.endpoint ?? this.jobsApi?.connection.endpoint ?? this.resolvedSettings?.endpoint.value,
+      endpoint: this.connection?.endpoint ?? this.resolvedSettings?.endpoint.value,
       command: this.id?.replaceAll(':', ' '),
+      role: claims?.role,
+      tokenOrg: claims?.org,
+      org: this.connection?.org,
+      secretName,
     });
+  }
+
+  /** The NAME argument of `secret ...` commands, for hints such as `vesslctl secret update NAME`. */
+  private secretName(): string | undefined {
+    const name = (this.args as { name?: unknown } | undefined)?.name;
+    return this.id?.startsWith('secret:') && typeof name === 'string' ? name : undefined;
   }
 
   protected override async catch(err: Error): Promise<never> {
@@ -114,6 +152,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async finally(err: Error | undefined): Promise<void> {
     this.api?.close();
     this.jobsApi?.close();
+    this.adminApi?.close();
+    this.auditApi?.close();
     await super.finally(err);
   }
 }

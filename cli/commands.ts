@@ -1,5 +1,11 @@
 // The explicit command map oclif loads (package.json oclif.commands: strategy "explicit").
 // Command modules load at start-up, so they keep grpc-js and libsodium out of their imports.
+import MasterKeyList from './commands/admin/master-key/list.js';
+import MasterKeyRetire from './commands/admin/master-key/retire.js';
+import MasterKeyRewrap from './commands/admin/master-key/rewrap.js';
+import MasterKeyRotate from './commands/admin/master-key/rotate.js';
+import AuditList from './commands/audit/list.js';
+import AuditVerify from './commands/audit/verify.js';
 import AuthLogin from './commands/auth/login.js';
 import AuthStatus from './commands/auth/status.js';
 import ConfigSet from './commands/config/set.js';
@@ -10,12 +16,17 @@ import JobLogs from './commands/job/logs.js';
 import JobRestart from './commands/job/restart.js';
 import JobShow from './commands/job/show.js';
 import JobTerminate from './commands/job/terminate.js';
+import OrgKeys from './commands/org/keys.js';
 import OrgPublicKey from './commands/org/public-key.js';
+import OrgRetireKey from './commands/org/retire-key.js';
+import OrgRotateKey from './commands/org/rotate-key.js';
 import SecretCreate from './commands/secret/create.js';
 import SecretDelete from './commands/secret/delete.js';
+import SecretImport from './commands/secret/import.js';
 import SecretList from './commands/secret/list.js';
 import SecretShow from './commands/secret/show.js';
 import SecretUpdate from './commands/secret/update.js';
+import SecretVerify from './commands/secret/verify.js';
 
 export const COMMANDS = {
   'auth:login': AuthLogin,
@@ -27,6 +38,8 @@ export const COMMANDS = {
   'secret:list': SecretList,
   'secret:show': SecretShow,
   'secret:delete': SecretDelete,
+  'secret:import': SecretImport,
+  'secret:verify': SecretVerify,
   'job:create': JobCreate,
   'job:list': JobList,
   'job:show': JobShow,
@@ -34,4 +47,13 @@ export const COMMANDS = {
   'job:restart': JobRestart,
   'job:terminate': JobTerminate,
   'org:public-key': OrgPublicKey,
+  'org:rotate-key': OrgRotateKey,
+  'org:keys': OrgKeys,
+  'org:retire-key': OrgRetireKey,
+  'audit:list': AuditList,
+  'audit:verify': AuditVerify,
+  'admin:master-key:list': MasterKeyList,
+  'admin:master-key:rotate': MasterKeyRotate,
+  'admin:master-key:rewrap': MasterKeyRewrap,
+  'admin:master-key:retire': MasterKeyRetire,
 };

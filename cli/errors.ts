@@ -16,9 +16,20 @@ export interface ErrorContext {
   endpoint?: string;
   /** The command as typed, e.g. "secret create", for "see --help" hints. */
   command?: string;
+  /** The caller's role, from the token's (unverified) claims, when known. */
+  role?: string;
+  /** The org the token was issued for (its claims), and the org the call was made in. */
+  tokenOrg?: string;
+  org?: string;
+  /** The secret the command is about (`secret create NAME`), for hints that name it. */
+  secretName?: string;
 }
 
 const LOGIN_HINT = 'run `vesslctl auth login`';
+
+/** Exported for the settings checks, which give the same advice. */
+export const NO_TOKEN_MESSAGE = `no token: ${LOGIN_HINT}`;
+export const EXPIRED_TOKEN_MESSAGE = `token expired: ${LOGIN_HINT} again`;
 
 /** Structural check, so that reporting an error never has to load grpc-js by itself. */
 function looksLikeServiceError(err: unknown): err is ServiceError {
@@ -77,17 +88,41 @@ async function describeServiceError(err: ServiceError, context: ErrorContext): P
   // A status without ErrorInfo comes from the transport (no connection), not from the server.
   const fromTransport = decoded.reason === undefined;
   if (decoded.code === status.UNAVAILABLE && fromTransport) {
-    return `cannot reach vessl-secrets at ${where}: is the server running? (${codeName})`;
+    const start = isLoopback(context.endpoint) ? ' (start it with `make up`)' : '';
+    return `cannot reach vessl-secrets at ${where}: is the server running?${start}`;
   }
   if (decoded.code === status.DEADLINE_EXCEEDED && fromTransport) {
     return `no answer from vessl-secrets at ${where} in time: is the server running and reachable? (${codeName})`;
   }
   const message = oneLine(decoded.message) || codeName.toLowerCase();
   if (decoded.code === status.UNAUTHENTICATED && context.command !== 'auth login') {
-    return `${message}: ${LOGIN_HINT} (${codeName})`;
+    return /\bexpired\b/i.test(message) ? `${EXPIRED_TOKEN_MESSAGE} (${codeName})` : `${message}: ${LOGIN_HINT} (${codeName})`;
   }
-  return `${message} (${codeName})`;
+  return `${message}${hintFor(codeName, decoded.reason, { ...context, where })} (${codeName})`;
 }
 
-/** Exported for the settings checks, which give the same advice. */
-export const NO_TOKEN_MESSAGE = `no token: ${LOGIN_HINT}`;
+/** What to add to a server's message: the fix to suggest, if one helps ('' otherwise). */
+function hintFor(codeName: string, reason: string | undefined, context: ErrorContext & { where: string }): string {
+  switch (codeName) {
+    case 'NOT_FOUND':
+      if (reason === 'SECRET_NOT_FOUND') return ': run `vesslctl secret list`';
+      if (reason === 'JOB_NOT_FOUND') return ': run `vesslctl job list`';
+      if (reason === 'ATTEMPT_NOT_FOUND') return ': `vesslctl job show ID` lists its attempts';
+      return '';
+    case 'ALREADY_EXISTS':
+      return `: use \`vesslctl secret update ${context.secretName ?? 'NAME'}\``;
+    case 'PERMISSION_DENIED':
+      if (context.tokenOrg && context.org && context.tokenOrg !== context.org) return ` (your token is for org "${context.tokenOrg}")`;
+      return context.role ? ` (your role: ${context.role}; ask an org admin)` : ' (ask an org admin)';
+    case 'UNIMPLEMENTED':
+      return `: the server at ${context.where} is older than this vesslctl; upgrade it`;
+    default:
+      return '';
+  }
+}
+
+/** True for 127.x, ::1 and localhost endpoints: a server the user may start with `make up`. */
+function isLoopback(endpoint: string | undefined): boolean {
+  const host = endpoint?.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return host !== undefined && (host === 'localhost' || host === '::1' || /^127\./.test(host));
+}

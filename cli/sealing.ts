@@ -111,20 +111,30 @@ export async function sealValue(value: Uint8Array, key: OrgKey): Promise<SealedV
  * reseals and sends once more. It consumes `value`: the plaintext is zeroed when done,
  * success or not (it has to live until then, for the one possible reseal).
  */
-export async function withFreshKeyRetry<T>(
-  value: Buffer,
+export function withFreshKeyRetry<T>(value: Buffer, keys: OrgKeyCache, send: (sealed: SealedValue) => Promise<T>): Promise<T> {
+  return withFreshKeyRetryAll([value], keys, ([sealed]) => send(sealed));
+}
+
+/**
+ * withFreshKeyRetry for several values sent in one call (BatchCreateSecrets): each value is
+ * sealed on its own, all under the same key; a stale key reseals them all once. Every
+ * plaintext is zeroed when done.
+ */
+export async function withFreshKeyRetryAll<T>(
+  values: Buffer[],
   keys: OrgKeyCache,
-  send: (sealed: SealedValue) => Promise<T>,
+  send: (sealed: SealedValue[]) => Promise<T>,
 ): Promise<T> {
+  const sealAll = async (key: OrgKey) => Promise.all(values.map((value) => sealValue(value, key)));
   try {
     try {
-      return await send(await sealValue(value, await keys.get()));
+      return await send(await sealAll(await keys.get()));
     } catch (err) {
       if (!keys.isStale(err)) throw err;
-      return await send(await sealValue(value, await keys.refresh()));
+      return await send(await sealAll(await keys.refresh()));
     }
   } finally {
-    value.fill(0);
+    for (const value of values) value.fill(0);
   }
 }
 

@@ -1,9 +1,9 @@
 // Loaded lazily (see BaseCommand.openApi): it pulls in grpc-js and the generated code.
 import { Client, status } from '@grpc/grpc-js';
-import { KeyManagementServiceService, OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
+import { KeyManagementServiceService, OrgKey as OrgKeyMessage, OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
 import { Secret, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { channelCredentials, createServiceClient } from '../services/runtime/grpc-client.js';
-import { decodeServiceError, isServiceError } from '../services/runtime/errors.js';
+import { decodeServiceError, isServiceError, type DecodedStatus } from '../services/runtime/errors.js';
 import type { OrgKey, OrgKeySource, SealedValue } from './sealing.js';
 import type { Connection } from './settings.js';
 
@@ -23,6 +23,8 @@ export interface SecretJson {
   createBy?: string;
   updateBy?: string;
   deleteBy?: string;
+  /** Keyed BLAKE2b-256 of the current value (hex): equal fingerprints, equal values. */
+  valueFingerprint?: string;
 }
 
 /** OrgPublicKey.toJSON: publicKey in base64. */
@@ -34,11 +36,41 @@ export interface OrgPublicKeyJson {
   createTime?: string;
 }
 
+/** OrgKey.toJSON: an org keypair's public half (base64) and lifecycle state. */
+export interface OrgKeyJson {
+  org?: string;
+  keyId?: string;
+  publicKey?: string;
+  state?: string;
+  createTime?: string;
+  retireTime?: string;
+}
+
+/** VerifySecretValueResponse, with the secret it is about. */
+export interface VerificationJson {
+  name: string;
+  matches: boolean;
+  version: number;
+}
+
 export interface SecretFields {
   name: string;
   key?: string;
   description?: string;
 }
+
+/** One secret of a BatchCreateSecrets call. */
+export interface NewSecret {
+  fields: SecretFields;
+  value: SealedValue;
+}
+
+/**
+ * What a failed BatchCreateSecrets says about its items: the problems of the items it names
+ * (by index, from `requests[i]...` field violations or the names in ALREADY_EXISTS), or
+ * undefined when the failure is not about particular items (e.g. the server is unreachable).
+ */
+export type BatchItemProblems = Map<number, string>;
 
 export interface SecretPage {
   secrets: SecretJson[];
@@ -49,16 +81,30 @@ export interface SecretPage {
 export interface SecretsApi extends OrgKeySource {
   getOrgPublicKey(): Promise<OrgPublicKeyJson>;
   createSecret(fields: SecretFields, value: SealedValue): Promise<SecretJson>;
+  /** Creates all of them or none (one call); in the order given. */
+  batchCreateSecrets(secrets: NewSecret[]): Promise<SecretJson[]>;
+  /** The items a failed batchCreateSecrets names, and what is wrong with each. */
+  batchItemProblems(err: unknown, names: string[]): BatchItemProblems | undefined;
   updateSecret(fields: SecretFields, value: SealedValue | undefined, updateMask: string[]): Promise<SecretJson>;
   listSecrets(page: { pageSize: number; pageToken: string; showDeleted: boolean }): Promise<SecretPage>;
   getSecret(name: string): Promise<SecretJson>;
   deleteSecret(name: string): Promise<SecretJson>;
+  /** Whether the sealed candidate is the secret's current value (compared by fingerprint). */
+  verifySecretValue(name: string, value: SealedValue): Promise<VerificationJson>;
+  rotateOrgKey(): Promise<OrgKeyJson>;
+  /** Newest first. */
+  listOrgKeys(): Promise<OrgKeyJson[]>;
+  retireOrgKey(keyId: string): Promise<OrgKeyJson>;
   close(): void;
 }
 
 const ORG_KEY_STALE = 'ORG_KEY_STALE';
+/** A batch encrypts every value through key-management: more than the default 10 s. */
+const BATCH_CALL = { timeoutMs: 60_000 };
+const BATCH_FIELD = /^requests\[(\d+)\]\.(.+)$/;
 
 const secretJson = (secret: Secret) => Secret.toJSON(secret) as SecretJson;
+const orgKeyJson = (key: OrgKeyMessage) => OrgKeyMessage.toJSON(key) as OrgKeyJson;
 
 export function openSecretsApi(connection: Connection): SecretsApi {
   const { endpoint, org, token } = connection;
@@ -84,6 +130,13 @@ export function openSecretsApi(connection: Connection): SecretsApi {
     async createSecret(fields, value) {
       return secretJson(await secrets.createSecret({ org, secret: Secret.fromPartial(fields), value }));
     },
+    async batchCreateSecrets(items) {
+      const requests = items.map(({ fields, value }) => ({ org, secret: Secret.fromPartial(fields), value }));
+      return (await secrets.batchCreateSecrets({ org, requests }, BATCH_CALL)).secrets.map(secretJson);
+    },
+    batchItemProblems(err, names) {
+      return isServiceError(err) ? itemProblems(decodeServiceError(err), names) : undefined;
+    },
     async updateSecret(fields, value, updateMask) {
       return secretJson(await secrets.updateSecret({ org, secret: Secret.fromPartial(fields), value, updateMask }));
     },
@@ -97,10 +150,48 @@ export function openSecretsApi(connection: Connection): SecretsApi {
     async deleteSecret(name) {
       return secretJson(await secrets.deleteSecret({ org, name }));
     },
+    async verifySecretValue(name, value) {
+      const { matches, version } = await secrets.verifySecretValue({ org, name, value });
+      return { name, matches, version };
+    },
+    async rotateOrgKey() {
+      return orgKeyJson(await kms.rotateOrgKey({ org }));
+    },
+    async listOrgKeys() {
+      return (await kms.listOrgKeys({ org })).keys.map(orgKeyJson);
+    },
+    async retireOrgKey(keyId) {
+      return orgKeyJson(await kms.retireOrgKey({ org, keyId }));
+    },
     close() {
       secrets.close();
       kms.close();
       channel.close();
     },
   };
+}
+
+/**
+ * Maps a failed batch back to its items: INVALID_ARGUMENT field violations named
+ * `requests[i].<field>`, and the quoted names of an ALREADY_EXISTS ("secrets "A", "B"
+ * already exist in org ..."). Undefined when no item is named.
+ */
+function itemProblems(decoded: DecodedStatus, names: string[]): BatchItemProblems | undefined {
+  const problems: BatchItemProblems = new Map();
+  const add = (index: number, problem: string) => problems.set(index, problems.has(index) ? `${problems.get(index)}; ${problem}` : problem);
+  if (decoded.code === status.INVALID_ARGUMENT) {
+    for (const violation of decoded.fieldViolations) {
+      const match = BATCH_FIELD.exec(violation.field);
+      if (!match || Number(match[1]) >= names.length) return undefined; // about the whole batch
+      add(Number(match[1]), `${match[2]}: ${violation.description}`);
+    }
+    for (const [index, problem] of problems) problems.set(index, `${problem} (INVALID_ARGUMENT)`);
+  } else if (decoded.code === status.ALREADY_EXISTS) {
+    const named = decoded.message.split(/ already exists?\b/)[0];
+    const taken = new Set([...named.matchAll(/"([^"]+)"/g)].map((m) => m[1]));
+    names.forEach((name, index) => {
+      if (taken.has(name)) add(index, `secret "${name}" already exists: use \`vesslctl secret update ${name}\` (ALREADY_EXISTS)`);
+    });
+  }
+  return problems.size > 0 ? problems : undefined;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CommandError, NO_TOKEN_MESSAGE } from './errors.js';
+import { CommandError, EXPIRED_TOKEN_MESSAGE, NO_TOKEN_MESSAGE } from './errors.js';
 import { decodeTokenClaims, type TokenClaims } from './token-claims.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
@@ -135,6 +135,12 @@ export function checkEndpoint(endpoint: string, origin = 'endpoint'): string {
 /** The settings a server call needs, or an error that says how to provide the missing one. */
 export function requireConnection(settings: Settings): Connection {
   if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE);
+  if (isExpired(settings.claims)) {
+    // A token from the environment is not replaced by logging in: say where it comes from.
+    throw new CommandError(
+      settings.token.source === 'env' ? 'token expired (VESSLCTL_ACCESS_TOKEN): set a fresh one, or unset it and run `vesslctl auth login`' : EXPIRED_TOKEN_MESSAGE,
+    );
+  }
   if (!settings.org) {
     throw new CommandError('no org: pass --org ORG, set VESSLCTL_ORG, or run `vesslctl auth login --org ORG`');
   }
@@ -142,3 +148,6 @@ export function requireConnection(settings: Settings): Connection {
   const endpoint = checkEndpoint(value, `endpoint (from ${source === 'env' ? 'VESSLCTL_ENDPOINT' : source})`);
   return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir };
 }
+
+/** True when the token's `exp` claim has passed (by this machine's clock; the server decides). */
+export const isExpired = (claims: TokenClaims | undefined, now = Date.now()) => claims?.exp !== undefined && claims.exp * 1000 <= now;

@@ -109,7 +109,8 @@ async function readBytes(source: ValueSource, io: ValueSourceIo): Promise<Buffer
 const sourceLabel = (source: ValueSource) =>
   ({ stdin: ' from standard input', env: ' of --from-env', file: ' in --from-file', literal: ' of --value', prompt: '' })[source.kind];
 
-function fileErrorText(err: unknown): string {
+/** "no such file", "permission denied", ...: why a file named on the command line cannot be read. */
+export function fileErrorText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES') return 'permission denied';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Client, credentials, Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import { generateKeyPair, type CryptoKey } from 'jose';
-import { KeyManagementServiceService, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
+import { KeyManagementServiceService, MasterKey_State, OrgKey_State, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService, Secret_State, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role, type TokenSettings } from '../services/runtime/auth.js';
 import type { ServiceClient } from '../services/runtime/grpc-client.js';
@@ -28,6 +28,7 @@ type PrincipalName =
   | 'other-org admin'
   | 'svc:secret-store'
   | 'svc:job-launcher'
+  | 'svc:key-management'
   | 'svc:intruder'
   | 'no token'
   | 'expired token'
@@ -77,6 +78,7 @@ const PRINCIPALS: PrincipalSpec[] = [
   { name: 'other-org admin', token: ({ sys }) => sys.token('admin', { org: OTHER_ORG, subject: 'gus@globex' }) },
   { name: 'svc:secret-store', token: ({ sys }) => sys.token('service', { subject: 'svc:secret-store' }) },
   { name: 'svc:job-launcher', token: ({ sys }) => sys.token('service', { subject: 'svc:job-launcher' }) },
+  { name: 'svc:key-management', token: ({ sys }) => sys.token('service', { subject: 'svc:key-management' }) },
   { name: 'svc:intruder', token: ({ sys }) => sys.token('service', { subject: 'svc:intruder' }) },
   { name: 'no token', token: async () => undefined },
   { name: 'expired token', token: ({ sys }) => sys.token('admin', { org: ORG, subject: ADMIN_SUBJECT, ttlSeconds: -60 }) },
@@ -118,6 +120,21 @@ type RpcName =
   | 'EncryptSealedValue'
   | 'DecryptForInjection'
   | 'LookupSecretVersions'
+  | 'RotateOrgKey'
+  | 'ListOrgKeys'
+  | 'RetireOrgKey'
+  | 'FingerprintSealedValue'
+  | 'VerifySecretValue'
+  | 'ListAuditEvents'
+  | 'VerifyAuditLog'
+  | 'RecordAuditEvent'
+  | 'ListMasterKeys'
+  | 'RotateMasterKey'
+  | 'RetireMasterKey'
+  | 'RewrapDataKeys'
+  | 'RewrapOrgKeys'
+  | 'RewrapSecrets'
+  | 'CountDataKeys'
   | 'CreateJob'
   | 'GetJob'
   | 'ListJobs'
@@ -134,10 +151,26 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   UpdateSecret: ['admin'],
   DeleteSecret: ['admin'],
   ResolveSecrets: ['svc:job-launcher'],
-  GetOrgPublicKey: ['admin', 'member', 'svc:secret-store', 'svc:job-launcher', 'svc:intruder'],
+  GetOrgPublicKey: ['admin', 'member', 'svc:secret-store', 'svc:job-launcher', 'svc:key-management', 'svc:intruder'],
   EncryptSealedValue: ['svc:secret-store'],
   DecryptForInjection: ['svc:job-launcher'],
   LookupSecretVersions: ['svc:job-launcher'],
+  RotateOrgKey: ['admin'],
+  ListOrgKeys: ['admin'],
+  RetireOrgKey: ['admin'],
+  FingerprintSealedValue: ['svc:secret-store'],
+  VerifySecretValue: ['admin'],
+  // Operators are platform-wide: they read any org's audit log (DESIGN §3).
+  ListAuditEvents: ['admin', 'operator'],
+  VerifyAuditLog: ['admin', 'operator'],
+  RecordAuditEvent: ['svc:key-management'],
+  ListMasterKeys: ['operator'],
+  RotateMasterKey: ['operator'],
+  RetireMasterKey: ['operator'],
+  RewrapDataKeys: ['svc:secret-store'],
+  RewrapOrgKeys: ['svc:secret-store'],
+  RewrapSecrets: ['operator'],
+  CountDataKeys: ['svc:key-management'],
   CreateJob: ['admin', 'member'],
   GetJob: ['admin', 'member'],
   ListJobs: ['admin', 'member'],
@@ -199,6 +232,9 @@ function rpc<Req, Res>(spec: {
 
 const liveSecret = (fx: Fixtures, name: string) =>
   fx.sys.db('secret-store')('secrets').where({ org: ORG, name }).whereNull('deleted_at').first();
+
+const primaryOrgKeyId = async (fx: Fixtures): Promise<string> =>
+  (await fx.sys.db('key-management')('kms_org_keys').where({ org: ORG, state: 'primary' }).first()).key_id;
 
 const RPCS: RpcSpec[] = [
   rpc({
@@ -319,6 +355,96 @@ const RPCS: RpcSpec[] = [
     },
   }),
   rpc({
+    name: 'RotateOrgKey',
+    prepare: async (fx) => ({ org: ORG, primaryBefore: await primaryOrgKeyId(fx) }),
+    call: (c, req) => c.kms.rotateOrgKey({ org: req.org }),
+    expectSuccess: async (res, req, fx) => {
+      expect(res).to.include({ org: ORG, state: OrgKey_State.STATE_PRIMARY });
+      expect(res.keyId).to.not.equal(req.primaryBefore);
+      expect(await primaryOrgKeyId(fx)).to.equal(res.keyId);
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await primaryOrgKeyId(fx)).to.equal(req.primaryBefore);
+    },
+  }),
+  rpc({
+    name: 'ListOrgKeys',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.kms.listOrgKeys(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.keys[0].state).to.equal(OrgKey_State.STATE_PRIMARY);
+      expect(res.keys.map((k) => k.keyId)).to.include(fx.sealed.keyId);
+    },
+  }),
+  rpc({
+    name: 'RetireOrgKey',
+    // Two rotations as the admin: the key they demote was never used to seal anything.
+    prepare: async (fx) => {
+      const kms = fx.sys.kms(await fx.sys.token('admin', { org: ORG, subject: ADMIN_SUBJECT }));
+      const demoted = await kms.rotateOrgKey({ org: ORG });
+      await kms.rotateOrgKey({ org: ORG });
+      return { org: ORG, keyId: demoted.keyId };
+    },
+    call: (c, req) => c.kms.retireOrgKey(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ keyId: req.keyId, state: OrgKey_State.STATE_RETIRED });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect((await fx.sys.db('key-management')('kms_org_keys').where({ key_id: req.keyId }).first()).state).to.equal('previous');
+    },
+  }),
+  rpc({
+    name: 'FingerprintSealedValue',
+    prepare: async (fx) => ({ org: ORG, ...fx.sealed }),
+    call: (c, req) => c.kms.fingerprintSealedValue(req),
+    expectSuccess: async (res, _req, fx) => {
+      const stored = await fx.admin.getSecret({ org: ORG, name: await fx.freshSecret() });
+      expect(res.fingerprint.toString('hex')).to.equal(stored.valueFingerprint).and.to.have.length(64);
+    },
+  }),
+  rpc({
+    name: 'VerifySecretValue',
+    prepare: async (fx) => ({ org: ORG, name: EXISTING, value: await fx.sys.seal(EXISTING_VALUE, ORG) }),
+    call: (c, req) => c.secrets.verifySecretValue(req),
+    expectSuccess: (res) => {
+      expect(res).to.deep.equal({ matches: true, version: 1 });
+    },
+    expectNoEffect: async (_req, fx) => {
+      const checks = await fx.sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'secret.verified' });
+      expect(checks.map((e: { actor: string }) => e.actor)).to.satisfy((actors: string[]) => actors.every((a) => a === ADMIN_SUBJECT));
+    },
+  }),
+  rpc({
+    name: 'ListAuditEvents',
+    prepare: async () => ({ org: ORG, action: 'secret.created', secretName: EXISTING }),
+    call: (c, req) => c.secrets.listAuditEvents(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.events.map((e) => [e.action, e.secretUid])).to.deep.equal([['secret.created', fx.existing.uid]]);
+    },
+  }),
+  rpc({
+    name: 'VerifyAuditLog',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.secrets.verifyAuditLog(req),
+    expectSuccess: (res) => {
+      expect(res).to.include({ intact: true, firstBadSeq: 0, problem: '' });
+      expect(res.events).to.be.greaterThan(0);
+    },
+  }),
+  rpc({
+    name: 'RecordAuditEvent',
+    prepare: async (fx) => ({ org: ORG, actor: 'otto@acme', action: 'master_key.rotated', details: { version: fx.uniqueName('v') } }),
+    call: (c, req) => c.secrets.recordAuditEvent(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ org: ORG, actor: 'otto@acme', action: 'master_key.rotated' });
+      expect(res.details).to.deep.equal(req.details);
+    },
+    expectNoEffect: async (req, fx) => {
+      const recorded = await fx.sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'master_key.rotated' }).pluck('details');
+      expect(recorded.map((d: string) => JSON.parse(d).version)).to.not.include(req.details.version);
+    },
+  }),
+  rpc({
     name: 'CreateJob',
     prepare: async (fx) => ({ org: ORG, job: { name: fx.uniqueName('job'), image: 'x', command: 'true', secrets: [{ secretName: EXISTING }] } }),
     call: (c, req) => c.jobs.createJob(req),
@@ -382,7 +508,87 @@ const RPCS: RpcSpec[] = [
       expect(attempt.state).to.equal('RUNNING');
     },
   }),
+  rpc({
+    name: 'ListMasterKeys',
+    prepare: async () => ({}),
+    call: (c, req) => c.kms.listMasterKeys(req),
+    expectSuccess: (res) => {
+      expect(res.keys.filter((k) => k.primary)).to.have.length(1);
+    },
+  }),
+  rpc({
+    name: 'RotateMasterKey',
+    prepare: async (fx) => ({ versionsBefore: (await masterKeys(fx)).length }),
+    call: (c, req) => c.kms.rotateMasterKey(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ primary: true, version: req.versionsBefore + 1 });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await masterKeys(fx)).to.have.length(req.versionsBefore);
+    },
+  }),
+  rpc({
+    name: 'RetireMasterKey',
+    // A version nothing references any more: rotate, then rewrap everything off the old one.
+    prepare: async (fx) => {
+      const operator = await fx.sys.token('operator');
+      const rotated = await fx.sys.kms(operator).rotateMasterKey({});
+      for await (const _ of fx.sys.secrets(operator).rewrapSecrets({})) void _;
+      return { version: rotated.version - 1 };
+    },
+    call: (c, req) => c.kms.retireMasterKey(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ version: req.version, state: MasterKey_State.STATE_DESTROYED });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect((await masterKeys(fx)).find((k) => k.version === req.version)!.state).to.equal(MasterKey_State.STATE_ENABLED);
+    },
+  }),
+  rpc({
+    name: 'RewrapDataKeys',
+    prepare: async (fx) => {
+      const row = await fx.sys.db('secret-store')('secrets').where({ uid: fx.existing.uid }).first();
+      return { keys: [{ org: ORG, secretUid: row.uid, version: Number(row.version), wrappedDek: row.wrapped_dek }] };
+    },
+    call: (c, req) => c.kms.rewrapDataKeys(req),
+    expectSuccess: (res) => {
+      expect(res.wrappedDeks).to.have.length(1);
+      expect(res.kekVersion).to.be.at.least(1);
+    },
+  }),
+  rpc({
+    name: 'RewrapOrgKeys',
+    prepare: async () => ({}),
+    call: (c, req) => c.kms.rewrapOrgKeys(req),
+    expectSuccess: (res) => {
+      expect(res.kekVersion).to.be.at.least(1);
+    },
+  }),
+  rpc({
+    name: 'RewrapSecrets',
+    prepare: async () => ({ batchSize: 100 }),
+    call: async (c, req) => {
+      const progress = [];
+      for await (const p of c.secrets.rewrapSecrets(req)) progress.push(p);
+      return progress;
+    },
+    expectSuccess: (progress) => {
+      expect(progress.at(-1)).to.include({ done: true });
+    },
+  }),
+  rpc({
+    name: 'CountDataKeys',
+    prepare: async () => ({}),
+    call: (c, req) => c.secrets.countDataKeys(req),
+    expectSuccess: (res) => {
+      expect(res.counts.reduce((n, c) => n + c.dataKeys, 0)).to.be.greaterThan(0);
+    },
+  }),
 ];
+
+async function masterKeys(fx: Fixtures) {
+  return (await fx.sys.kms(await fx.sys.token('operator')).listMasterKeys({})).keys;
+}
 
 // ---- plumbing --------------------------------------------------------------------------------
 
@@ -513,6 +719,11 @@ describe('access matrix (DESIGN §3)', function () {
         title: 'GetSecret of a nonexistent secret as other-org admin → PERMISSION_DENIED, not NOT_FOUND',
         principal: 'other-org admin',
         call: (c) => c.secrets.getSecret({ org: ORG, name: 'NO_SUCH_SECRET' }),
+      },
+      {
+        title: 'ListAuditEvents with a bad page token as other-org admin → PERMISSION_DENIED, not INVALID_ARGUMENT',
+        principal: 'other-org admin',
+        call: (c) => c.secrets.listAuditEvents({ org: ORG, pageToken: 'not-a-token' }),
       },
     ];
     for (const c of cases) {

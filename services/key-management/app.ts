@@ -1,8 +1,15 @@
 import path from 'node:path';
-import { databaseSettings, setting, type CommonConfig, type Flags } from '../runtime/config.js';
+import { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
+import type { ServiceTokenSource } from '../runtime/auth.js';
+import { databaseSettings, peerChannel, setting, type CommonConfig, type Flags } from '../runtime/config.js';
+import { fromDownstream } from '../runtime/errors.js';
+import { createServiceClient, type ServiceClient } from '../runtime/grpc-client.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
 import type { Logger } from '../runtime/logger.js';
 import { KeyManager } from './domain.js';
+import { ValueFingerprints } from './fingerprints.js';
+import { createOrgKeyLifecycleStore } from './org-key-store.js';
+import { OrgKeyLifecycle } from './org-keys.js';
 import { keyCheckValue, sodiumReady } from './envelope.js';
 import {
   checkKeyringAgainstDatabase,
@@ -12,6 +19,8 @@ import {
   readKeyringFile,
   type MasterKeyring,
 } from './keyring.js';
+import { createMasterKeyStore } from './master-key-store.js';
+import { MasterKeys } from './master-keys.js';
 import { kmsMigrations } from './migrations.js';
 import { createKmsStore, type KmsStore } from './store.js';
 
@@ -19,9 +28,21 @@ export const KMS_SERVICE = 'key-management';
 
 export interface KeyManagementApp {
   keys: KeyManager;
+  masterKeys: MasterKeys;
+  /** Org key rotation and retirement; value fingerprints under the org audit keys. */
+  orgKeys: OrgKeyLifecycle;
+  fingerprints: ValueFingerprints;
   store: KmsStore;
   knex: Knex;
+  /** key-management's client to the secret store (data-key counts, audit events). */
+  secretStore: ServiceClient<typeof SecretServiceService>;
   close(): Promise<void>;
+}
+
+/** Where key-management reaches the secret store, and how it proves it is key-management. */
+export interface KmsPeers {
+  secretStoreEndpoint: string | (() => string);
+  token: ServiceTokenSource;
 }
 
 export function keyringFileOf(config: CommonConfig, flags: Flags = {}): string {
@@ -33,13 +54,39 @@ export function keyringFileOf(config: CommonConfig, flags: Flags = {}): string {
  * over an empty database; a keyring that lacks (or differs in) a version the database
  * references stops the start with KeyringError.
  */
-export async function openKeyManagement(config: CommonConfig, keyringFile: string, log: Logger): Promise<KeyManagementApp> {
+export async function openKeyManagement(config: CommonConfig, keyringFile: string, log: Logger, peers: KmsPeers): Promise<KeyManagementApp> {
   await sodiumReady();
   const knex = await openDatabase(databaseSettings(config, KMS_SERVICE), KMS_SERVICE, kmsMigrations);
   try {
     const store = createKmsStore(knex);
     const keyring = await loadKeyring(store, keyringFile, log);
-    return { keys: new KeyManager(store, keyring), store, knex, close: () => knex.destroy() };
+    const secretStore = createServiceClient(SecretServiceService, peers.secretStoreEndpoint, { token: peers.token, ...peerChannel(config), defaultTimeoutMs: 10_000 });
+    const dataKeyCounts = async () => {
+      const { counts } = await secretStore.countDataKeys({}).catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store')));
+      return new Map(counts.map((c) => [c.kekVersion, c.dataKeys]));
+    };
+    const orgKeyStore = createOrgKeyLifecycleStore(knex);
+    const fingerprints = new ValueFingerprints(orgKeyStore, keyring);
+    const auditKeys = { countsByKek: () => orgKeyStore.auditKeyCountsByKek(), rewrap: () => fingerprints.rewrapAuditKeys() };
+    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, log);
+    const keys = new KeyManager(store, keyring, undefined, fingerprints);
+    // Org key changes go into the org's audit log (secret-store) before they commit.
+    const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
+      await secretStore.recordAuditEvent(event, { requestId: event.requestId });
+    });
+    return {
+      keys,
+      masterKeys,
+      orgKeys,
+      fingerprints,
+      store,
+      knex,
+      secretStore,
+      async close() {
+        secretStore.close();
+        await knex.destroy();
+      },
+    };
   } catch (err) {
     await knex.destroy();
     throw err;

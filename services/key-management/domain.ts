@@ -32,12 +32,19 @@ export interface StoredValue extends EncryptedValue {
 
 export const ORG_KEY_STALE = 'ORG_KEY_STALE';
 
+/** Keyed fingerprints of plaintext values (fingerprints.ts, ValueFingerprints). */
+export interface ValueFingerprinter {
+  of(org: string, value: Uint8Array): Promise<Uint8Array>;
+}
+
 /** key-management's logic: org keypairs, sealed-value opening, envelope encryption. */
 export class KeyManager {
   constructor(
     private readonly store: Pick<KmsStore, 'primaryOrgKey' | 'orgKey' | 'insertPrimaryOrgKey'>,
     private readonly keyring: MasterKeyring,
     private readonly now: () => Date = () => new Date(),
+    /** Absent in unit tests without storage: encryptSealedValue then returns an empty fingerprint. */
+    private readonly fingerprints?: ValueFingerprinter,
   ) {}
 
   /** The org's primary keypair, created on first use; concurrent first uses agree on one. */
@@ -51,7 +58,8 @@ export class KeyManager {
     return winner;
   }
 
-  private newOrgKey(org: string): OrgKeyRow {
+  /** A fresh primary keypair for the org (not stored), its private half wrapped by the primary KEK. */
+  newOrgKey(org: string): OrgKeyRow {
     const keyId = `ok_${Buffer.from(randomBytes(12)).toString('base64url')}`;
     const { publicKey, privateKey } = generateOrgKeypair();
     const kekVersion = this.keyring.primary;
@@ -61,8 +69,9 @@ export class KeyManager {
   }
 
   /**
-   * Opens a value sealed under one of the org's keys and encrypts it under a fresh data
-   * key wrapped by the primary master key. The plaintext lives only inside this call.
+   * Opens a value sealed under one of the org's keys, encrypts it under a fresh data key
+   * wrapped by the primary master key, and fingerprints it. The plaintext lives only inside
+   * this call.
    */
   async encryptSealedValue(req: {
     org: string;
@@ -70,7 +79,22 @@ export class KeyManager {
     version: number;
     sealedBox: Uint8Array;
     keyId: string;
-  }): Promise<EncryptedValue> {
+  }): Promise<EncryptedValue & { fingerprint: Uint8Array }> {
+    const plaintext = await this.openSealedValue(req);
+    try {
+      const encrypted = this.encrypt(req.org, req.secretUid, req.version, plaintext);
+      const fingerprint = this.fingerprints ? await this.fingerprints.of(req.org, plaintext) : new Uint8Array(0);
+      return { ...encrypted, fingerprint };
+    } finally {
+      zero(plaintext);
+    }
+  }
+
+  /**
+   * Opens a value sealed under one of the org's non-retired keys and checks it (non-empty,
+   * at most 64 KiB). The caller must zero the result.
+   */
+  async openSealedValue(req: { org: string; sealedBox: Uint8Array; keyId: string }): Promise<Uint8Array> {
     const orgKey = await this.store.orgKey(req.org, req.keyId);
     if (!orgKey || orgKey.state === 'retired') {
       throw failedPrecondition(
@@ -87,15 +111,13 @@ export class KeyManager {
         `does not open with org key "${req.keyId}"; seal the value with crypto_box_seal under that key's public key`,
       );
     }
-    try {
-      if (plaintext.length === 0) throw invalidArgument('sealed_box', 'the value is empty; a secret value must not be empty');
-      if (plaintext.length > MAX_VALUE_BYTES) {
-        throw invalidArgument('sealed_box', `the value is ${plaintext.length} bytes; at most ${MAX_VALUE_BYTES} (64 KiB) are allowed`);
-      }
-      return this.encrypt(req.org, req.secretUid, req.version, plaintext);
-    } finally {
+    if (plaintext.length === 0 || plaintext.length > MAX_VALUE_BYTES) {
+      const length = plaintext.length;
       zero(plaintext);
+      if (length === 0) throw invalidArgument('sealed_box', 'the value is empty; a secret value must not be empty');
+      throw invalidArgument('sealed_box', `the value is ${length} bytes; at most ${MAX_VALUE_BYTES} (64 KiB) are allowed`);
     }
+    return plaintext;
   }
 
   private encrypt(org: string, secretUid: string, version: number, plaintext: Uint8Array): EncryptedValue {

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { createFileExclusive } from '../runtime/files.js';
 import { timingSafeEqual } from 'node:crypto';
 import { KEY_BYTES, keyCheckValue, randomBytes } from './envelope.js';
@@ -107,4 +107,44 @@ export function checkKeyringAgainstDatabase(keyring: MasterKeyring, registered: 
   }
   const known = new Set(registered.map((r) => r.version));
   return [...keyring.keys.keys()].filter((v) => !known.has(v));
+}
+
+/** Replaces the keyring file atomically (written aside at 0600, then renamed over it). */
+export async function writeKeyringFile(file: string, keyring: MasterKeyring, now = new Date()): Promise<void> {
+  const content: KeyringFile = {
+    format: 'vessl-master-keyring/v1',
+    primary: keyring.primary,
+    keys: [...keyring.keys.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([version, key]) => ({ version, key: Buffer.from(key).toString('base64'), createdAt: now.toISOString() })),
+  };
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+/**
+ * Runs `body` while holding `<file>.lock` (created exclusively), so two processes sharing a
+ * keyring file never rotate or retire at the same time. A stale lock older than staleMs is broken.
+ */
+export async function withKeyringLock<T>(file: string, body: () => Promise<T>, staleMs = 30_000): Promise<T> {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lock, 'wx', 0o600);
+      await handle.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > staleMs) await unlink(lock).catch(() => undefined);
+      else if (attempt > 200) throw new KeyringError(`master keyring ${file} is locked by another process (${lock})`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await unlink(lock).catch(() => undefined);
+  }
 }

@@ -1,5 +1,5 @@
 // key-management on its own: `node dist/services/key-management/main.js [--listen HOST:PORT] ...`
-import { identityFor } from '../runtime/config.js';
+import { identityFor, listenAddress, setting } from '../runtime/config.js';
 import { mainOf } from '../runtime/service-main.js';
 import { KMS_SERVICE, keyringFileOf, openKeyManagement } from './app.js';
 import { keyManagementService } from './server.js';
@@ -7,18 +7,23 @@ import { keyManagementService } from './server.js';
 mainOf({
   name: KMS_SERVICE,
   defaultListen: '127.0.0.1:50052',
-  flags: ['master-keyring-file'],
+  flags: ['master-keyring-file', 'secret-store-endpoint'],
   usage: `key-management: master keyring, org keypairs, envelope encryption
 
   node dist/services/key-management/main.js [--listen HOST:PORT] [--data-dir DIR] [--database-url URL]
-      [--master-keyring-file FILE] [--tls-cert-file F --tls-key-file F] [--jwks-url URL --service-token-file F]
-  Env: VESSL_LISTEN (127.0.0.1:50052), VESSL_DATA_DIR, VESSL_DATABASE_URL, VESSL_MASTER_KEYRING_FILE, ...
+      [--master-keyring-file FILE] [--secret-store-endpoint HOST:PORT] [--tls-cert-file F --tls-key-file F]
+      [--jwks-url URL --service-token-file F]
+  Env: VESSL_LISTEN (127.0.0.1:50052), VESSL_DATA_DIR, VESSL_DATABASE_URL, VESSL_MASTER_KEYRING_FILE,
+       VESSL_SECRET_STORE_ENDPOINT (127.0.0.1:50053), ...
 `,
   async build(config, flags, log, tracker) {
     const identity = await identityFor(config, KMS_SERVICE, true);
-    const app = await openKeyManagement(config, keyringFileOf(config, flags), log);
+    const app = await openKeyManagement(config, keyringFileOf(config, flags), log, {
+      secretStoreEndpoint: listenAddress(setting(flags, 'secret-store-endpoint'), '127.0.0.1:50053'),
+      token: identity.serviceToken,
+    });
     return {
-      services: [keyManagementService({ keys: app.keys, verifier: identity.verifier, log, tracker })],
+      services: [keyManagementService({ keys: app.keys, masterKeys: app.masterKeys, orgKeys: app.orgKeys, fingerprints: app.fingerprints, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping()],
       close: () => app.close(),
     };

@@ -33,4 +33,22 @@ export const kmsMigrations: Migration[] = [
       await knex.schema.dropTable('kms_kek_versions');
     },
   },
+  {
+    // One audit key per org (32 random bytes) for keyed BLAKE2b value fingerprints, wrapped
+    // by a KEK version with AAD "audit-key|<org>|kek-v<N>". The primary key on org makes
+    // concurrent first uses agree on one key.
+    name: '20261127_010_org_audit_keys',
+    async up(knex) {
+      await knex.schema.createTable('kms_org_audit_keys', (t) => {
+        t.string('org', 64).primary();
+        t.binary('wrapped_key').notNullable();
+        t.integer('kek_version').notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.index(['kek_version'], 'kms_org_audit_keys_kek_version_idx');
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('kms_org_audit_keys');
+    },
+  },
 ];

@@ -6,6 +6,9 @@ import type { TokenVerifier } from '../runtime/auth.js';
 import { Violations } from '../runtime/validation.js';
 import { checkSealedValue } from '../runtime/sealed-value.js';
 import type { KeyManager } from './domain.js';
+import { masterKeyHandlers } from './master-key-handlers.js';
+import type { MasterKeys } from './master-keys.js';
+import { orgKeyHandlers, type OrgKeyServices } from './org-key-handlers.js';
 import type { OrgKeyRow } from './store.js';
 
 const MAX_DECRYPT_BATCH = 256;
@@ -26,11 +29,15 @@ function authorizePublicKey(principal: Principal, org: string): void {
   requireOrgRole(principal, org, ['admin', 'member'], 'read the org public key');
 }
 
-export function keyManagementService(deps: { keys: KeyManager; verifier: TokenVerifier; log: Logger; tracker?: CallTracker }): RegisteredService {
+export function keyManagementService(
+  deps: { keys: KeyManager; masterKeys: MasterKeys; verifier: TokenVerifier; log: Logger; tracker?: CallTracker } & OrgKeyServices,
+): RegisteredService {
   const { keys } = deps;
   const implementation = implementService(
     KeyManagementServiceService,
     {
+      ...masterKeyHandlers(deps.masterKeys),
+      ...orgKeyHandlers(deps),
       async getOrgPublicKey(req, ctx) {
         authorizePublicKey(ctx.principal, req.org);
         new Violations().org(req.org).throwIfAny();
@@ -49,6 +56,7 @@ export function keyManagementService(deps: { keys: KeyManager; verifier: TokenVe
           ciphertext: Buffer.from(encrypted.ciphertext),
           wrappedDek: Buffer.from(encrypted.wrappedDek),
           kekVersion: encrypted.kekVersion,
+          fingerprint: Buffer.from(encrypted.fingerprint),
         };
       },
       async decryptForInjection(req, ctx) {

@@ -11,6 +11,8 @@ export interface OrgKeyRow {
   wrappedPrivateKey: Uint8Array;
   kekVersion: number;
   createdAt: number;
+  /** Set once the key is retired. */
+  retiredAt?: number;
 }
 
 /** key-management's storage. One knex implementation serves SQLite and PostgreSQL. */
@@ -26,7 +28,7 @@ export interface KmsStore {
   ping(): Promise<void>;
 }
 
-interface OrgKeyRecord {
+export interface OrgKeyRecord {
   key_id: string;
   org: string;
   state: OrgKeyState;
@@ -34,9 +36,10 @@ interface OrgKeyRecord {
   wrapped_private_key: Buffer;
   kek_version: number;
   created_at: number | string;
+  retired_at?: number | string | null;
 }
 
-const toOrgKey = (r: OrgKeyRecord): OrgKeyRow => ({
+export const toOrgKey = (r: OrgKeyRecord): OrgKeyRow => ({
   keyId: r.key_id,
   org: r.org,
   state: r.state,
@@ -44,12 +47,14 @@ const toOrgKey = (r: OrgKeyRecord): OrgKeyRow => ({
   wrappedPrivateKey: new Uint8Array(r.wrapped_private_key),
   kekVersion: r.kek_version,
   createdAt: toNumber(r.created_at),
+  ...(r.retired_at === null || r.retired_at === undefined ? {} : { retiredAt: toNumber(r.retired_at) }),
 });
 
 export function createKmsStore(knex: Knex): KmsStore {
   return {
     async registeredKeks() {
-      const rows = await knex('kms_kek_versions').select('version', 'key_check').orderBy('version');
+      // Destroyed (retired) versions are gone from the keyring on purpose.
+      const rows = await knex('kms_kek_versions').whereNot({ state: 'destroyed' }).select('version', 'key_check').orderBy('version');
       return rows.map((r: { version: number; key_check: Buffer }) => ({ version: r.version, keyCheck: new Uint8Array(r.key_check) }));
     },
     async registerKeks(keks, now) {

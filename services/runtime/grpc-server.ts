@@ -35,7 +35,7 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 /** A server-streaming handler yields its messages; the adapter writes them with backpressure. */
 export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
 
-type Handlers<D> = {
+export type ServiceHandlers<D> = {
   [K in keyof D]: D[K] extends {
     responseStream: infer S;
     requestDeserialize: (b: Buffer) => infer Req;
@@ -103,7 +103,7 @@ interface AdapterDeps {
   tracker?: CallTracker;
 }
 
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{8,64}$/;
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{8,64}$/;
 
 function bearerToken(metadata: Metadata): string | undefined {
   const header = metadata.get('authorization')[0];
@@ -121,7 +121,7 @@ export function requestIdOf(metadata: Metadata): string {
  * Adapts async handlers to grpc-js: authenticates every call, assigns a request id,
  * maps errors in one place, and logs one line per call (method, code, time; never bodies).
  */
-export function implementService<D extends ServiceDefinition>(definition: D, handlers: Handlers<D>, deps: AdapterDeps): UntypedServiceImplementation {
+export function implementService<D extends ServiceDefinition>(definition: D, handlers: ServiceHandlers<D>, deps: AdapterDeps): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
     const method = definition[key].path.split('/').pop() ?? key;

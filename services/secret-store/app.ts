@@ -31,7 +31,11 @@ export async function openSecretStore(
     defaultTimeoutMs: KMS_TIMEOUT_MS,
   });
   // The caller's request id travels on, so one id ties both services' log lines together.
-  const secrets = new SecretManager(store, (req, requestId) => client.encryptSealedValue(req, { requestId }));
+  const secrets = new SecretManager(store, async (req, requestId) => {
+    const { fingerprint, ...encrypted } = await client.encryptSealedValue(req, { requestId });
+    // Fingerprints travel as bytes and are kept (and shown) as hex.
+    return fingerprint.length > 0 ? { ...encrypted, fingerprint: fingerprint.toString('hex') } : encrypted;
+  });
   return {
     secrets,
     store,

@@ -1,14 +1,24 @@
 import { createHash } from 'node:crypto';
 import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
 
-export type AuditAction =
-  | 'secret.created'
-  | 'secret.value_rotated'
-  | 'secret.key_renamed'
-  | 'secret.description_edited'
-  | 'secret.deleted'
-  | 'secret.referenced'
-  | 'call.denied';
+/** Events that happen in key-management and are recorded through RecordAuditEvent. */
+export const KEY_MANAGEMENT_ACTIONS = ['org_key.rotated', 'org_key.retired', 'master_key.rotated', 'master_key.retired'] as const;
+
+export const AUDIT_ACTIONS = [
+  'secret.created',
+  'secret.value_rotated',
+  'secret.key_renamed',
+  'secret.description_edited',
+  'secret.deleted',
+  'secret.referenced',
+  'secret.verified',
+  'call.denied',
+  'master_key.rewrapped',
+  ...KEY_MANAGEMENT_ACTIONS,
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export type KeyManagementAction = (typeof KEY_MANAGEMENT_ACTIONS)[number];
 
 /** One audit event. Never holds a value, a sealed box or a token. */
 export interface AuditEvent {
@@ -55,7 +65,8 @@ export function auditHash(prevHash: string, seq: number, e: AuditEvent): string 
  * Appends events to their org's chain inside the caller's transaction: no audit, no change.
  * The head row is locked for the append, so concurrent writers (and replicas) queue up.
  */
-export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
+export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
+  const stored: StoredAuditEvent[] = [];
   for (const event of events) {
     await trx('secret_audit_heads').insert({ org: event.org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
     const head = await forUpdate(trx('secret_audit_heads').where({ org: event.org }).first('seq', 'hash'), trx);
@@ -76,10 +87,12 @@ export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEven
       hash,
     });
     await trx('secret_audit_heads').where({ org: event.org }).update({ seq, hash });
+    stored.push({ ...event, seq, prevHash: head.hash, hash });
   }
+  return stored;
 }
 
-interface AuditRecord {
+export interface AuditRecord {
   org: string;
   seq: number | string;
   time: number | string;
@@ -94,9 +107,20 @@ interface AuditRecord {
   hash: string;
 }
 
-export async function listAuditEvents(knex: Knex, org: string): Promise<StoredAuditEvent[]> {
-  const rows: AuditRecord[] = await knex('secret_audit_events').where({ org }).orderBy('seq');
-  return rows.map((r) => ({
+/** Details that are not a JSON object (a tampered row) keep their text, so the hash check fails on them. */
+function parseDetails(text: string): AuditEvent['details'] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as AuditEvent['details'];
+  } catch {
+    // fall through
+  }
+  return { unparsable: text };
+}
+
+/** A stored row as an event (bigint columns are strings on PostgreSQL). */
+export function fromAuditRecord(r: AuditRecord): StoredAuditEvent {
+  return {
     org: r.org,
     seq: toNumber(r.seq),
     time: toNumber(r.time),
@@ -106,8 +130,13 @@ export async function listAuditEvents(knex: Knex, org: string): Promise<StoredAu
     secretUid: r.secret_uid ?? undefined,
     secretVersion: r.secret_version === null ? undefined : toNumber(r.secret_version),
     requestId: r.request_id,
-    details: JSON.parse(r.details) as AuditEvent['details'],
+    details: parseDetails(r.details),
     prevHash: r.prev_hash,
     hash: r.hash,
-  }));
+  };
+}
+
+export async function listAuditEvents(knex: Knex, org: string): Promise<StoredAuditEvent[]> {
+  const rows: AuditRecord[] = await knex('secret_audit_events').where({ org }).orderBy('seq');
+  return rows.map(fromAuditRecord);
 }

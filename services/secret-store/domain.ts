@@ -119,7 +119,7 @@ export class SecretManager {
       return { uid, org, ...item.fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
     });
     try {
-      await this.store.insertMany(rows, rows.map((row) => this.event(org, actor, 'secret.created', row, { key: row.key })));
+      await this.store.insertMany(rows, rows.map((row) => this.event(org, actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' })));
     } catch (err) {
       if (err instanceof NameTakenError) throw this.nameTaken(org, err.names);
       throw err;
@@ -169,7 +169,9 @@ export class SecretManager {
       next.version = current.version + 1;
       next.value = await this.encrypt({ org, secretUid: current.uid, version: next.version, ...changes.value }, actor.requestId);
       next.valueUpdatedAt = at;
-      audit.push(this.event(org, actor, 'secret.value_rotated', next, { previousVersion: current.version }));
+      // Fingerprints tell whether the rotation really changed the value, without showing either.
+      const fingerprints = { fingerprint: next.value.fingerprint ?? '', previousFingerprint: current.value?.fingerprint ?? '' };
+      audit.push(this.event(org, actor, 'secret.value_rotated', next, { previousVersion: current.version, ...fingerprints }));
     }
     if (audit.length === 0) return current; // nothing changes: no write, no event
     // The audit records "from" values as read: the update applies only if they still hold.
@@ -213,7 +215,7 @@ export class SecretManager {
     if (reference.jobId) {
       const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
       const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
-      await this.store.appendAudit(resolved.map((row) => this.event(org, actor, 'secret.referenced', row, details)));
+      await this.store.appendAudit(resolved.map((row) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '' })));
     }
     return resolved;
   }

@@ -19,7 +19,7 @@ mainOf({
     const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
     const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken });
     return {
-      services: [secretStoreService({ secrets: app.secrets, store: app.store, verifier: identity.verifier, log, tracker })],
+      services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping()],
       close: () => app.close(),
     };

@@ -70,4 +70,20 @@ export const secretStoreMigrations: Migration[] = [
       await knex.schema.dropTable('secret_audit_events');
     },
   },
+  {
+    // The current value's keyed BLAKE2b-256 fingerprint (hex, from key-management), so an
+    // admin can tell which value a secret holds without seeing it. Null once deleted, and
+    // for values stored before fingerprints existed.
+    name: '20261127_010_secret_value_fingerprints',
+    async up(knex) {
+      await knex.schema.alterTable('secrets', (t) => {
+        t.string('value_fingerprint', 64).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('secrets', (t) => {
+        t.dropColumn('value_fingerprint');
+      });
+    },
+  },
 ];

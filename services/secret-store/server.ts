@@ -7,6 +7,12 @@ import { Violations } from '../runtime/validation.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
 import { BatchItemError, listSecrets, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
+import { rewrapHandlers } from './rewrap-handlers.js';
+import { auditHandlers } from './audit-handlers.js';
+import { verifyHandlers } from './verify-handlers.js';
+import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
+import type { Knex } from '../runtime/db.js';
+import type { ServiceClient } from '../runtime/grpc-client.js';
 import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
 import type { SecretRow, SecretStore } from './store.js';
 
@@ -44,6 +50,7 @@ export function toSecretMessage(row: SecretRow): Secret {
     createBy: row.createdBy,
     updateBy: row.updatedBy,
     deleteBy: row.deletedBy ?? '',
+    valueFingerprint: row.value?.fingerprint ?? '',
   };
 }
 
@@ -80,7 +87,10 @@ function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string)
 
 export function secretStoreService(deps: {
   secrets: SecretManager;
-  store: Pick<SecretStore, 'list'>;
+  store: Pick<SecretStore, 'list' | 'appendAudit'>;
+  /** The database and the key-management client, for the rewrap handlers. */
+  knex: Knex;
+  kms: ServiceClient<typeof KeyManagementServiceService>;
   verifier: TokenVerifier;
   log: Logger;
   tracker?: CallTracker;
@@ -89,6 +99,9 @@ export function secretStoreService(deps: {
   const implementation = implementService(
     SecretServiceService,
     {
+      ...rewrapHandlers(deps.knex, deps.kms),
+      ...auditHandlers({ knex: deps.knex }),
+      ...verifyHandlers(deps),
       async createSecret(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
         const v = new Violations();

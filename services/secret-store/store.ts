@@ -5,6 +5,8 @@ export interface EncryptedValue {
   ciphertext: Uint8Array;
   wrappedDek: Uint8Array;
   kekVersion: number;
+  /** Keyed BLAKE2b-256 of the value under the org audit key (hex); absent for values stored without one. */
+  fingerprint?: string;
 }
 
 /** A secret as stored. `value` is absent once the secret is deleted. */
@@ -90,6 +92,7 @@ interface SecretRecord {
   ciphertext: Buffer | null;
   wrapped_dek: Buffer | null;
   kek_version: number | null;
+  value_fingerprint?: string | null;
   created_at: number | string;
   created_by: string;
   updated_at: number | string;
@@ -115,6 +118,7 @@ function fromRecord(r: SecretRecord): SecretRow {
   };
   if (r.ciphertext && r.wrapped_dek && r.kek_version !== null) {
     row.value = { ciphertext: new Uint8Array(r.ciphertext), wrappedDek: new Uint8Array(r.wrapped_dek), kekVersion: r.kek_version };
+    if (r.value_fingerprint) row.value.fingerprint = r.value_fingerprint;
   }
   if (r.deleted_at !== null) {
     row.deletedAt = toNumber(r.deleted_at);
@@ -148,6 +152,7 @@ export function createSecretStore(knex: Knex): SecretStore {
               description: row.description,
               version: row.version,
               ...valueColumns(row.value),
+              value_fingerprint: row.value.fingerprint ?? null,
               created_at: row.createdAt,
               created_by: row.createdBy,
               updated_at: row.updatedAt,
@@ -193,7 +198,11 @@ export function createSecretStore(knex: Knex): SecretStore {
         if (change.key !== undefined) columns.key = change.key;
         if (change.description !== undefined) columns.description = change.description;
         if (change.value) {
-          Object.assign(columns, valueColumns(change.value), { version: change.version, value_updated_at: change.updatedAt });
+          Object.assign(columns, valueColumns(change.value), {
+            version: change.version,
+            value_updated_at: change.updatedAt,
+            value_fingerprint: change.value.fingerprint ?? null,
+          });
         }
         const match: Record<string, unknown> = { uid, version: expected.version };
         if (expected.key !== undefined) match.key = expected.key;
@@ -215,6 +224,7 @@ export function createSecretStore(knex: Knex): SecretStore {
           ciphertext: null,
           wrapped_dek: null,
           kek_version: null,
+          value_fingerprint: null,
         });
         if (count === 0) return false;
         await appendAuditEvents(trx, audit);

@@ -48,7 +48,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
-    const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE));
+    const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
     opened.push(kms);
     const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken });
     opened.push(secretStore);
@@ -68,8 +68,8 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       tracker,
       descriptorSet: loadDescriptorSet(),
       services: [
-        keyManagementService({ keys: kms.keys, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
-        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
+        keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
+        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
         jobService({ jobs: launcher.jobs, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });

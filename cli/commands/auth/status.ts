@@ -43,7 +43,7 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
         ['org', s.org ? `${s.org.value} (${s.org.source})` : 'none: pass --org or set VESSLCTL_ORG'],
         ['subject', s.subject],
         ['role', s.role],
-        ['expires', s.expiresAt && `${formatTime(s.expiresAt)}${s.expired ? ' (EXPIRED: run `vesslctl auth login`)' : ''}`],
+        ['expires', s.expiresAt && `${formatTime(s.expiresAt)}${s.expired ? ' (EXPIRED: run `vesslctl auth login` again)' : ''}`],
         ['token', `${s.token.masked} (${s.token.source})${claims ? '' : ', not a JWT: no claims to show'}`],
         ['config', s.configFile],
       ]),

@@ -23,7 +23,7 @@ export default class SecretDelete extends BaseCommand<typeof SecretDelete> {
     const { name } = this.args;
     const api = await this.openApi();
     if (!this.flags.yes) {
-      if (!isInteractive()) throw new CommandError('refusing to delete without --yes when not on a terminal');
+      if (!isInteractive()) throw new CommandError('refusing to delete without confirmation when not on a terminal: pass --yes');
       const question = `Delete secret "${name}" in org ${api.connection.org}? Its value is destroyed and cannot be recovered.`;
       if (!(await confirm(question))) throw new CommandError('cancelled: nothing was deleted');
     }

@@ -110,6 +110,7 @@ export function secretFields(s: SecretShowJson): string {
     ['created', by(s.createTime, s.createBy)],
     ['updated', by(s.updateTime, s.updateBy)],
     ['value set', formatTime(s.valueUpdateTime)],
+    ['fingerprint', s.valueFingerprint],
     ['deleted', by(s.deleteTime, s.deleteBy)],
     ['used by', usedBy],
   ]);

@@ -56,6 +56,11 @@ export interface EncryptSealedValueResponse {
   /** The data key wrapped by master key version kek_version. */
   wrappedDek: Buffer;
   kekVersion: number;
+  /**
+   * Keyed BLAKE2b-256 of the value under the org's audit key: tells values apart without
+   * revealing them.
+   */
+  fingerprint: Buffer;
 }
 
 export interface DecryptForInjectionRequest {
@@ -75,6 +80,199 @@ export interface EncryptedValue {
 export interface DecryptForInjectionResponse {
   /** Plaintext values, in the order of the request. */
   values: Buffer[];
+}
+
+/** An org keypair's public half and lifecycle. */
+export interface OrgKey {
+  org: string;
+  keyId: string;
+  publicKey: Buffer;
+  state: OrgKey_State;
+  createTime: Date | undefined;
+  retireTime: Date | undefined;
+}
+
+/** Lifecycle of an org keypair. */
+export enum OrgKey_State {
+  STATE_UNSPECIFIED = 0,
+  /** STATE_PRIMARY - Seals new values (GetOrgPublicKey returns it). */
+  STATE_PRIMARY = 1,
+  /** STATE_PREVIOUS - Replaced by a newer key; still opens values sealed under it. */
+  STATE_PREVIOUS = 2,
+  /** STATE_RETIRED - Refused: values sealed under it get FAILED_PRECONDITION. */
+  STATE_RETIRED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function orgKey_StateFromJSON(object: any): OrgKey_State {
+  switch (object) {
+    case 0:
+    case "STATE_UNSPECIFIED":
+      return OrgKey_State.STATE_UNSPECIFIED;
+    case 1:
+    case "STATE_PRIMARY":
+      return OrgKey_State.STATE_PRIMARY;
+    case 2:
+    case "STATE_PREVIOUS":
+      return OrgKey_State.STATE_PREVIOUS;
+    case 3:
+    case "STATE_RETIRED":
+      return OrgKey_State.STATE_RETIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OrgKey_State.UNRECOGNIZED;
+  }
+}
+
+export function orgKey_StateToJSON(object: OrgKey_State): string {
+  switch (object) {
+    case OrgKey_State.STATE_UNSPECIFIED:
+      return "STATE_UNSPECIFIED";
+    case OrgKey_State.STATE_PRIMARY:
+      return "STATE_PRIMARY";
+    case OrgKey_State.STATE_PREVIOUS:
+      return "STATE_PREVIOUS";
+    case OrgKey_State.STATE_RETIRED:
+      return "STATE_RETIRED";
+    case OrgKey_State.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface RotateOrgKeyRequest {
+  org: string;
+}
+
+export interface ListOrgKeysRequest {
+  org: string;
+}
+
+export interface ListOrgKeysResponse {
+  /** Newest first. */
+  keys: OrgKey[];
+}
+
+export interface RetireOrgKeyRequest {
+  org: string;
+  keyId: string;
+}
+
+/** A master key (KEK) version. */
+export interface MasterKey {
+  version: number;
+  state: MasterKey_State;
+  /** New wraps use the primary version. */
+  primary: boolean;
+  createTime:
+    | Date
+    | undefined;
+  /** Org keys (private keys and fingerprint audit keys) wrapped by this version. */
+  wrappedOrgKeys: number;
+  /** Secret data keys wrapped by this version (as the secret store reports them). */
+  wrappedDataKeys: number;
+}
+
+/** Lifecycle of a master key version. */
+export enum MasterKey_State {
+  STATE_UNSPECIFIED = 0,
+  /** STATE_ENABLED - In the keyring: wraps (if primary) and unwraps. */
+  STATE_ENABLED = 1,
+  /** STATE_DISABLED - Kept but no longer used (reserved; versions go from ENABLED to DESTROYED today). */
+  STATE_DISABLED = 2,
+  /** STATE_DESTROYED - Retired: removed from the keyring; nothing references it. */
+  STATE_DESTROYED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function masterKey_StateFromJSON(object: any): MasterKey_State {
+  switch (object) {
+    case 0:
+    case "STATE_UNSPECIFIED":
+      return MasterKey_State.STATE_UNSPECIFIED;
+    case 1:
+    case "STATE_ENABLED":
+      return MasterKey_State.STATE_ENABLED;
+    case 2:
+    case "STATE_DISABLED":
+      return MasterKey_State.STATE_DISABLED;
+    case 3:
+    case "STATE_DESTROYED":
+      return MasterKey_State.STATE_DESTROYED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MasterKey_State.UNRECOGNIZED;
+  }
+}
+
+export function masterKey_StateToJSON(object: MasterKey_State): string {
+  switch (object) {
+    case MasterKey_State.STATE_UNSPECIFIED:
+      return "STATE_UNSPECIFIED";
+    case MasterKey_State.STATE_ENABLED:
+      return "STATE_ENABLED";
+    case MasterKey_State.STATE_DISABLED:
+      return "STATE_DISABLED";
+    case MasterKey_State.STATE_DESTROYED:
+      return "STATE_DESTROYED";
+    case MasterKey_State.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface ListMasterKeysRequest {
+}
+
+export interface ListMasterKeysResponse {
+  keys: MasterKey[];
+}
+
+export interface RotateMasterKeyRequest {
+}
+
+export interface RetireMasterKeyRequest {
+  version: number;
+}
+
+/** One wrapped data key and the context it was wrapped for. */
+export interface WrappedDataKey {
+  org: string;
+  secretUid: string;
+  version: number;
+  wrappedDek: Buffer;
+}
+
+export interface RewrapDataKeysRequest {
+  /** At most 1000. */
+  keys: WrappedDataKey[];
+}
+
+export interface RewrapDataKeysResponse {
+  /** In the order of the request, each wrapped by kek_version. */
+  wrappedDeks: Buffer[];
+  kekVersion: number;
+}
+
+export interface RewrapOrgKeysRequest {
+}
+
+export interface RewrapOrgKeysResponse {
+  /** How many org private keys were re-wrapped now. */
+  rewrapped: number;
+  kekVersion: number;
+}
+
+export interface FingerprintSealedValueRequest {
+  org: string;
+  sealedBox: Buffer;
+  keyId: string;
+}
+
+export interface FingerprintSealedValueResponse {
+  fingerprint: Buffer;
 }
 
 function createBaseGetOrgPublicKeyRequest(): GetOrgPublicKeyRequest {
@@ -435,7 +633,7 @@ export const EncryptSealedValueRequest: MessageFns<EncryptSealedValueRequest> = 
 };
 
 function createBaseEncryptSealedValueResponse(): EncryptSealedValueResponse {
-  return { ciphertext: Buffer.alloc(0), wrappedDek: Buffer.alloc(0), kekVersion: 0 };
+  return { ciphertext: Buffer.alloc(0), wrappedDek: Buffer.alloc(0), kekVersion: 0, fingerprint: Buffer.alloc(0) };
 }
 
 export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> = {
@@ -448,6 +646,9 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     }
     if (message.kekVersion !== 0) {
       writer.uint32(24).int32(message.kekVersion);
+    }
+    if (message.fingerprint.length !== 0) {
+      writer.uint32(34).bytes(message.fingerprint);
     }
     return writer;
   },
@@ -489,6 +690,14 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
             message.kekVersion = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fingerprint = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -514,6 +723,7 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
         : isSet(object.kek_version)
         ? globalThis.Number(object.kek_version)
         : 0,
+      fingerprint: isSet(object.fingerprint) ? Buffer.from(bytesFromBase64(object.fingerprint)) : Buffer.alloc(0),
     };
   },
 
@@ -528,6 +738,9 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     if (message.kekVersion !== 0) {
       obj.kekVersion = Math.round(message.kekVersion);
     }
+    if (message.fingerprint.length !== 0) {
+      obj.fingerprint = base64FromBytes(message.fingerprint);
+    }
     return obj;
   },
 
@@ -539,6 +752,7 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     message.ciphertext = object.ciphertext ?? Buffer.alloc(0);
     message.wrappedDek = object.wrappedDek ?? Buffer.alloc(0);
     message.kekVersion = object.kekVersion ?? 0;
+    message.fingerprint = object.fingerprint ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -844,6 +1058,1466 @@ export const DecryptForInjectionResponse: MessageFns<DecryptForInjectionResponse
   },
 };
 
+function createBaseOrgKey(): OrgKey {
+  return { org: "", keyId: "", publicKey: Buffer.alloc(0), state: 0, createTime: undefined, retireTime: undefined };
+}
+
+export const OrgKey: MessageFns<OrgKey> = {
+  encode(message: OrgKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(26).bytes(message.publicKey);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.retireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.retireTime), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrgKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrgKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.publicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.retireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrgKey {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      publicKey: isSet(object.publicKey)
+        ? Buffer.from(bytesFromBase64(object.publicKey))
+        : isSet(object.public_key)
+        ? Buffer.from(bytesFromBase64(object.public_key))
+        : Buffer.alloc(0),
+      state: isSet(object.state) ? orgKey_StateFromJSON(object.state) : 0,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      retireTime: isSet(object.retireTime)
+        ? fromJsonTimestamp(object.retireTime)
+        : isSet(object.retire_time)
+        ? fromJsonTimestamp(object.retire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrgKey): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.state !== 0) {
+      obj.state = orgKey_StateToJSON(message.state);
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.retireTime !== undefined) {
+      obj.retireTime = message.retireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OrgKey>): OrgKey {
+    return OrgKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OrgKey>): OrgKey {
+    const message = createBaseOrgKey();
+    message.org = object.org ?? "";
+    message.keyId = object.keyId ?? "";
+    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.state = object.state ?? 0;
+    message.createTime = object.createTime ?? undefined;
+    message.retireTime = object.retireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRotateOrgKeyRequest(): RotateOrgKeyRequest {
+  return { org: "" };
+}
+
+export const RotateOrgKeyRequest: MessageFns<RotateOrgKeyRequest> = {
+  encode(message: RotateOrgKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateOrgKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateOrgKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateOrgKeyRequest {
+    return { org: isSet(object.org) ? globalThis.String(object.org) : "" };
+  },
+
+  toJSON(message: RotateOrgKeyRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateOrgKeyRequest>): RotateOrgKeyRequest {
+    return RotateOrgKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateOrgKeyRequest>): RotateOrgKeyRequest {
+    const message = createBaseRotateOrgKeyRequest();
+    message.org = object.org ?? "";
+    return message;
+  },
+};
+
+function createBaseListOrgKeysRequest(): ListOrgKeysRequest {
+  return { org: "" };
+}
+
+export const ListOrgKeysRequest: MessageFns<ListOrgKeysRequest> = {
+  encode(message: ListOrgKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrgKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrgKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOrgKeysRequest {
+    return { org: isSet(object.org) ? globalThis.String(object.org) : "" };
+  },
+
+  toJSON(message: ListOrgKeysRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOrgKeysRequest>): ListOrgKeysRequest {
+    return ListOrgKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOrgKeysRequest>): ListOrgKeysRequest {
+    const message = createBaseListOrgKeysRequest();
+    message.org = object.org ?? "";
+    return message;
+  },
+};
+
+function createBaseListOrgKeysResponse(): ListOrgKeysResponse {
+  return { keys: [] };
+}
+
+export const ListOrgKeysResponse: MessageFns<ListOrgKeysResponse> = {
+  encode(message: ListOrgKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      OrgKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrgKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrgKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(OrgKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOrgKeysResponse {
+    return { keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => OrgKey.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListOrgKeysResponse): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => OrgKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOrgKeysResponse>): ListOrgKeysResponse {
+    return ListOrgKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOrgKeysResponse>): ListOrgKeysResponse {
+    const message = createBaseListOrgKeysResponse();
+    message.keys = object.keys?.map((e) => OrgKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRetireOrgKeyRequest(): RetireOrgKeyRequest {
+  return { org: "", keyId: "" };
+}
+
+export const RetireOrgKeyRequest: MessageFns<RetireOrgKeyRequest> = {
+  encode(message: RetireOrgKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireOrgKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireOrgKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireOrgKeyRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RetireOrgKeyRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RetireOrgKeyRequest>): RetireOrgKeyRequest {
+    return RetireOrgKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RetireOrgKeyRequest>): RetireOrgKeyRequest {
+    const message = createBaseRetireOrgKeyRequest();
+    message.org = object.org ?? "";
+    message.keyId = object.keyId ?? "";
+    return message;
+  },
+};
+
+function createBaseMasterKey(): MasterKey {
+  return { version: 0, state: 0, primary: false, createTime: undefined, wrappedOrgKeys: 0, wrappedDataKeys: 0 };
+}
+
+export const MasterKey: MessageFns<MasterKey> = {
+  encode(message: MasterKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).int32(message.version);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.primary !== false) {
+      writer.uint32(24).bool(message.primary);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+    }
+    if (message.wrappedOrgKeys !== 0) {
+      writer.uint32(40).int64(message.wrappedOrgKeys);
+    }
+    if (message.wrappedDataKeys !== 0) {
+      writer.uint32(48).int64(message.wrappedDataKeys);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MasterKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMasterKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.primary = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.wrappedOrgKeys = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.wrappedDataKeys = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MasterKey {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      state: isSet(object.state) ? masterKey_StateFromJSON(object.state) : 0,
+      primary: isSet(object.primary) ? globalThis.Boolean(object.primary) : false,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      wrappedOrgKeys: isSet(object.wrappedOrgKeys)
+        ? globalThis.Number(object.wrappedOrgKeys)
+        : isSet(object.wrapped_org_keys)
+        ? globalThis.Number(object.wrapped_org_keys)
+        : 0,
+      wrappedDataKeys: isSet(object.wrappedDataKeys)
+        ? globalThis.Number(object.wrappedDataKeys)
+        : isSet(object.wrapped_data_keys)
+        ? globalThis.Number(object.wrapped_data_keys)
+        : 0,
+    };
+  },
+
+  toJSON(message: MasterKey): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.state !== 0) {
+      obj.state = masterKey_StateToJSON(message.state);
+    }
+    if (message.primary !== false) {
+      obj.primary = message.primary;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.wrappedOrgKeys !== 0) {
+      obj.wrappedOrgKeys = Math.round(message.wrappedOrgKeys);
+    }
+    if (message.wrappedDataKeys !== 0) {
+      obj.wrappedDataKeys = Math.round(message.wrappedDataKeys);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MasterKey>): MasterKey {
+    return MasterKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MasterKey>): MasterKey {
+    const message = createBaseMasterKey();
+    message.version = object.version ?? 0;
+    message.state = object.state ?? 0;
+    message.primary = object.primary ?? false;
+    message.createTime = object.createTime ?? undefined;
+    message.wrappedOrgKeys = object.wrappedOrgKeys ?? 0;
+    message.wrappedDataKeys = object.wrappedDataKeys ?? 0;
+    return message;
+  },
+};
+
+function createBaseListMasterKeysRequest(): ListMasterKeysRequest {
+  return {};
+}
+
+export const ListMasterKeysRequest: MessageFns<ListMasterKeysRequest> = {
+  encode(_: ListMasterKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMasterKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMasterKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMasterKeysRequest {
+    return {};
+  },
+
+  toJSON(_: ListMasterKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMasterKeysRequest>): ListMasterKeysRequest {
+    return ListMasterKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListMasterKeysRequest>): ListMasterKeysRequest {
+    const message = createBaseListMasterKeysRequest();
+    return message;
+  },
+};
+
+function createBaseListMasterKeysResponse(): ListMasterKeysResponse {
+  return { keys: [] };
+}
+
+export const ListMasterKeysResponse: MessageFns<ListMasterKeysResponse> = {
+  encode(message: ListMasterKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      MasterKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMasterKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMasterKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(MasterKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMasterKeysResponse {
+    return { keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => MasterKey.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListMasterKeysResponse): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => MasterKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMasterKeysResponse>): ListMasterKeysResponse {
+    return ListMasterKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMasterKeysResponse>): ListMasterKeysResponse {
+    const message = createBaseListMasterKeysResponse();
+    message.keys = object.keys?.map((e) => MasterKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotateMasterKeyRequest(): RotateMasterKeyRequest {
+  return {};
+}
+
+export const RotateMasterKeyRequest: MessageFns<RotateMasterKeyRequest> = {
+  encode(_: RotateMasterKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateMasterKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateMasterKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RotateMasterKeyRequest {
+    return {};
+  },
+
+  toJSON(_: RotateMasterKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateMasterKeyRequest>): RotateMasterKeyRequest {
+    return RotateMasterKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RotateMasterKeyRequest>): RotateMasterKeyRequest {
+    const message = createBaseRotateMasterKeyRequest();
+    return message;
+  },
+};
+
+function createBaseRetireMasterKeyRequest(): RetireMasterKeyRequest {
+  return { version: 0 };
+}
+
+export const RetireMasterKeyRequest: MessageFns<RetireMasterKeyRequest> = {
+  encode(message: RetireMasterKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).int32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireMasterKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireMasterKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireMasterKeyRequest {
+    return { version: isSet(object.version) ? globalThis.Number(object.version) : 0 };
+  },
+
+  toJSON(message: RetireMasterKeyRequest): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RetireMasterKeyRequest>): RetireMasterKeyRequest {
+    return RetireMasterKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RetireMasterKeyRequest>): RetireMasterKeyRequest {
+    const message = createBaseRetireMasterKeyRequest();
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseWrappedDataKey(): WrappedDataKey {
+  return { org: "", secretUid: "", version: 0, wrappedDek: Buffer.alloc(0) };
+}
+
+export const WrappedDataKey: MessageFns<WrappedDataKey> = {
+  encode(message: WrappedDataKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.secretUid !== "") {
+      writer.uint32(18).string(message.secretUid);
+    }
+    if (message.version !== 0) {
+      writer.uint32(24).int64(message.version);
+    }
+    if (message.wrappedDek.length !== 0) {
+      writer.uint32(34).bytes(message.wrappedDek);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WrappedDataKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWrappedDataKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secretUid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.wrappedDek = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WrappedDataKey {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      secretUid: isSet(object.secretUid)
+        ? globalThis.String(object.secretUid)
+        : isSet(object.secret_uid)
+        ? globalThis.String(object.secret_uid)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      wrappedDek: isSet(object.wrappedDek)
+        ? Buffer.from(bytesFromBase64(object.wrappedDek))
+        : isSet(object.wrapped_dek)
+        ? Buffer.from(bytesFromBase64(object.wrapped_dek))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: WrappedDataKey): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.secretUid !== "") {
+      obj.secretUid = message.secretUid;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.wrappedDek.length !== 0) {
+      obj.wrappedDek = base64FromBytes(message.wrappedDek);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WrappedDataKey>): WrappedDataKey {
+    return WrappedDataKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WrappedDataKey>): WrappedDataKey {
+    const message = createBaseWrappedDataKey();
+    message.org = object.org ?? "";
+    message.secretUid = object.secretUid ?? "";
+    message.version = object.version ?? 0;
+    message.wrappedDek = object.wrappedDek ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRewrapDataKeysRequest(): RewrapDataKeysRequest {
+  return { keys: [] };
+}
+
+export const RewrapDataKeysRequest: MessageFns<RewrapDataKeysRequest> = {
+  encode(message: RewrapDataKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      WrappedDataKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapDataKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapDataKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(WrappedDataKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrapDataKeysRequest {
+    return {
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => WrappedDataKey.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RewrapDataKeysRequest): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => WrappedDataKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapDataKeysRequest>): RewrapDataKeysRequest {
+    return RewrapDataKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewrapDataKeysRequest>): RewrapDataKeysRequest {
+    const message = createBaseRewrapDataKeysRequest();
+    message.keys = object.keys?.map((e) => WrappedDataKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRewrapDataKeysResponse(): RewrapDataKeysResponse {
+  return { wrappedDeks: [], kekVersion: 0 };
+}
+
+export const RewrapDataKeysResponse: MessageFns<RewrapDataKeysResponse> = {
+  encode(message: RewrapDataKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.wrappedDeks) {
+      writer.uint32(10).bytes(v!);
+    }
+    if (message.kekVersion !== 0) {
+      writer.uint32(16).int32(message.kekVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapDataKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapDataKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.wrappedDeks.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kekVersion = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrapDataKeysResponse {
+    return {
+      wrappedDeks: globalThis.Array.isArray(object?.wrappedDeks)
+        ? object.wrappedDeks.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.wrapped_deks)
+        ? object.wrapped_deks.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      kekVersion: isSet(object.kekVersion)
+        ? globalThis.Number(object.kekVersion)
+        : isSet(object.kek_version)
+        ? globalThis.Number(object.kek_version)
+        : 0,
+    };
+  },
+
+  toJSON(message: RewrapDataKeysResponse): unknown {
+    const obj: any = {};
+    if (message.wrappedDeks?.length) {
+      obj.wrappedDeks = message.wrappedDeks.map((e) => base64FromBytes(e));
+    }
+    if (message.kekVersion !== 0) {
+      obj.kekVersion = Math.round(message.kekVersion);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapDataKeysResponse>): RewrapDataKeysResponse {
+    return RewrapDataKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewrapDataKeysResponse>): RewrapDataKeysResponse {
+    const message = createBaseRewrapDataKeysResponse();
+    message.wrappedDeks = object.wrappedDeks?.map((e) => e) || [];
+    message.kekVersion = object.kekVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseRewrapOrgKeysRequest(): RewrapOrgKeysRequest {
+  return {};
+}
+
+export const RewrapOrgKeysRequest: MessageFns<RewrapOrgKeysRequest> = {
+  encode(_: RewrapOrgKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapOrgKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapOrgKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RewrapOrgKeysRequest {
+    return {};
+  },
+
+  toJSON(_: RewrapOrgKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapOrgKeysRequest>): RewrapOrgKeysRequest {
+    return RewrapOrgKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RewrapOrgKeysRequest>): RewrapOrgKeysRequest {
+    const message = createBaseRewrapOrgKeysRequest();
+    return message;
+  },
+};
+
+function createBaseRewrapOrgKeysResponse(): RewrapOrgKeysResponse {
+  return { rewrapped: 0, kekVersion: 0 };
+}
+
+export const RewrapOrgKeysResponse: MessageFns<RewrapOrgKeysResponse> = {
+  encode(message: RewrapOrgKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rewrapped !== 0) {
+      writer.uint32(8).int64(message.rewrapped);
+    }
+    if (message.kekVersion !== 0) {
+      writer.uint32(16).int32(message.kekVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapOrgKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapOrgKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rewrapped = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kekVersion = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrapOrgKeysResponse {
+    return {
+      rewrapped: isSet(object.rewrapped) ? globalThis.Number(object.rewrapped) : 0,
+      kekVersion: isSet(object.kekVersion)
+        ? globalThis.Number(object.kekVersion)
+        : isSet(object.kek_version)
+        ? globalThis.Number(object.kek_version)
+        : 0,
+    };
+  },
+
+  toJSON(message: RewrapOrgKeysResponse): unknown {
+    const obj: any = {};
+    if (message.rewrapped !== 0) {
+      obj.rewrapped = Math.round(message.rewrapped);
+    }
+    if (message.kekVersion !== 0) {
+      obj.kekVersion = Math.round(message.kekVersion);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapOrgKeysResponse>): RewrapOrgKeysResponse {
+    return RewrapOrgKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewrapOrgKeysResponse>): RewrapOrgKeysResponse {
+    const message = createBaseRewrapOrgKeysResponse();
+    message.rewrapped = object.rewrapped ?? 0;
+    message.kekVersion = object.kekVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseFingerprintSealedValueRequest(): FingerprintSealedValueRequest {
+  return { org: "", sealedBox: Buffer.alloc(0), keyId: "" };
+}
+
+export const FingerprintSealedValueRequest: MessageFns<FingerprintSealedValueRequest> = {
+  encode(message: FingerprintSealedValueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.sealedBox.length !== 0) {
+      writer.uint32(18).bytes(message.sealedBox);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FingerprintSealedValueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFingerprintSealedValueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sealedBox = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FingerprintSealedValueRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      sealedBox: isSet(object.sealedBox)
+        ? Buffer.from(bytesFromBase64(object.sealedBox))
+        : isSet(object.sealed_box)
+        ? Buffer.from(bytesFromBase64(object.sealed_box))
+        : Buffer.alloc(0),
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FingerprintSealedValueRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.sealedBox.length !== 0) {
+      obj.sealedBox = base64FromBytes(message.sealedBox);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FingerprintSealedValueRequest>): FingerprintSealedValueRequest {
+    return FingerprintSealedValueRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FingerprintSealedValueRequest>): FingerprintSealedValueRequest {
+    const message = createBaseFingerprintSealedValueRequest();
+    message.org = object.org ?? "";
+    message.sealedBox = object.sealedBox ?? Buffer.alloc(0);
+    message.keyId = object.keyId ?? "";
+    return message;
+  },
+};
+
+function createBaseFingerprintSealedValueResponse(): FingerprintSealedValueResponse {
+  return { fingerprint: Buffer.alloc(0) };
+}
+
+export const FingerprintSealedValueResponse: MessageFns<FingerprintSealedValueResponse> = {
+  encode(message: FingerprintSealedValueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fingerprint.length !== 0) {
+      writer.uint32(10).bytes(message.fingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FingerprintSealedValueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFingerprintSealedValueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fingerprint = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FingerprintSealedValueResponse {
+    return {
+      fingerprint: isSet(object.fingerprint) ? Buffer.from(bytesFromBase64(object.fingerprint)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: FingerprintSealedValueResponse): unknown {
+    const obj: any = {};
+    if (message.fingerprint.length !== 0) {
+      obj.fingerprint = base64FromBytes(message.fingerprint);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FingerprintSealedValueResponse>): FingerprintSealedValueResponse {
+    return FingerprintSealedValueResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FingerprintSealedValueResponse>): FingerprintSealedValueResponse {
+    const message = createBaseFingerprintSealedValueResponse();
+    message.fingerprint = object.fingerprint ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /**
  * KeyManagementService owns the master keyring and the org keypairs. It opens sealed
  * values and performs envelope encryption, but stores no secret rows.
@@ -891,6 +2565,121 @@ export const KeyManagementServiceService = {
       Buffer.from(DecryptForInjectionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DecryptForInjectionResponse => DecryptForInjectionResponse.decode(value),
   },
+  /**
+   * Makes a new primary keypair for the org; the previous one still opens sealed values
+   * until it is retired. Admins of the org.
+   */
+  rotateOrgKey: {
+    path: "/vessl.kms.v1.KeyManagementService/RotateOrgKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateOrgKeyRequest): Buffer => Buffer.from(RotateOrgKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateOrgKeyRequest => RotateOrgKeyRequest.decode(value),
+    responseSerialize: (value: OrgKey): Buffer => Buffer.from(OrgKey.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OrgKey => OrgKey.decode(value),
+  },
+  /** Lists the org's keypairs (public halves) with their states. Admins of the org. */
+  listOrgKeys: {
+    path: "/vessl.kms.v1.KeyManagementService/ListOrgKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOrgKeysRequest): Buffer => Buffer.from(ListOrgKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOrgKeysRequest => ListOrgKeysRequest.decode(value),
+    responseSerialize: (value: ListOrgKeysResponse): Buffer => Buffer.from(ListOrgKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOrgKeysResponse => ListOrgKeysResponse.decode(value),
+  },
+  /**
+   * Retires a previous (non-primary) org key: values sealed under it are refused from then
+   * on with FAILED_PRECONDITION. Admins of the org.
+   */
+  retireOrgKey: {
+    path: "/vessl.kms.v1.KeyManagementService/RetireOrgKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetireOrgKeyRequest): Buffer => Buffer.from(RetireOrgKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetireOrgKeyRequest => RetireOrgKeyRequest.decode(value),
+    responseSerialize: (value: OrgKey): Buffer => Buffer.from(OrgKey.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OrgKey => OrgKey.decode(value),
+  },
+  /**
+   * Lists master key versions with their state and how many wrapped keys each protects.
+   * Operators.
+   */
+  listMasterKeys: {
+    path: "/vessl.kms.v1.KeyManagementService/ListMasterKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMasterKeysRequest): Buffer =>
+      Buffer.from(ListMasterKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMasterKeysRequest => ListMasterKeysRequest.decode(value),
+    responseSerialize: (value: ListMasterKeysResponse): Buffer =>
+      Buffer.from(ListMasterKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMasterKeysResponse => ListMasterKeysResponse.decode(value),
+  },
+  /** Adds a new primary master key version; new writes use it at once. Operators. */
+  rotateMasterKey: {
+    path: "/vessl.kms.v1.KeyManagementService/RotateMasterKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateMasterKeyRequest): Buffer =>
+      Buffer.from(RotateMasterKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateMasterKeyRequest => RotateMasterKeyRequest.decode(value),
+    responseSerialize: (value: MasterKey): Buffer => Buffer.from(MasterKey.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MasterKey => MasterKey.decode(value),
+  },
+  /**
+   * Destroys an old master key version once nothing references it (FAILED_PRECONDITION with
+   * the count otherwise). Operators.
+   */
+  retireMasterKey: {
+    path: "/vessl.kms.v1.KeyManagementService/RetireMasterKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetireMasterKeyRequest): Buffer =>
+      Buffer.from(RetireMasterKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetireMasterKeyRequest => RetireMasterKeyRequest.decode(value),
+    responseSerialize: (value: MasterKey): Buffer => Buffer.from(MasterKey.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MasterKey => MasterKey.decode(value),
+  },
+  /**
+   * Re-wraps data keys under the primary master key without decrypting any value. The
+   * secret store only (it drives the rewrap and writes the results).
+   */
+  rewrapDataKeys: {
+    path: "/vessl.kms.v1.KeyManagementService/RewrapDataKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RewrapDataKeysRequest): Buffer =>
+      Buffer.from(RewrapDataKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RewrapDataKeysRequest => RewrapDataKeysRequest.decode(value),
+    responseSerialize: (value: RewrapDataKeysResponse): Buffer =>
+      Buffer.from(RewrapDataKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RewrapDataKeysResponse => RewrapDataKeysResponse.decode(value),
+  },
+  /** Re-wraps every org private key under the primary master key. The secret store only. */
+  rewrapOrgKeys: {
+    path: "/vessl.kms.v1.KeyManagementService/RewrapOrgKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RewrapOrgKeysRequest): Buffer => Buffer.from(RewrapOrgKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RewrapOrgKeysRequest => RewrapOrgKeysRequest.decode(value),
+    responseSerialize: (value: RewrapOrgKeysResponse): Buffer =>
+      Buffer.from(RewrapOrgKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RewrapOrgKeysResponse => RewrapOrgKeysResponse.decode(value),
+  },
+  /** The keyed fingerprint of a sealed value (to compare with a stored one). The secret store only. */
+  fingerprintSealedValue: {
+    path: "/vessl.kms.v1.KeyManagementService/FingerprintSealedValue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FingerprintSealedValueRequest): Buffer =>
+      Buffer.from(FingerprintSealedValueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FingerprintSealedValueRequest => FingerprintSealedValueRequest.decode(value),
+    responseSerialize: (value: FingerprintSealedValueResponse): Buffer =>
+      Buffer.from(FingerprintSealedValueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FingerprintSealedValueResponse =>
+      FingerprintSealedValueResponse.decode(value),
+  },
 } as const;
 
 export interface KeyManagementServiceServer extends UntypedServiceImplementation {
@@ -906,6 +2695,39 @@ export interface KeyManagementServiceServer extends UntypedServiceImplementation
   encryptSealedValue: handleUnaryCall<EncryptSealedValueRequest, EncryptSealedValueResponse>;
   /** Decrypts stored values for injection into a job. The job launcher only. */
   decryptForInjection: handleUnaryCall<DecryptForInjectionRequest, DecryptForInjectionResponse>;
+  /**
+   * Makes a new primary keypair for the org; the previous one still opens sealed values
+   * until it is retired. Admins of the org.
+   */
+  rotateOrgKey: handleUnaryCall<RotateOrgKeyRequest, OrgKey>;
+  /** Lists the org's keypairs (public halves) with their states. Admins of the org. */
+  listOrgKeys: handleUnaryCall<ListOrgKeysRequest, ListOrgKeysResponse>;
+  /**
+   * Retires a previous (non-primary) org key: values sealed under it are refused from then
+   * on with FAILED_PRECONDITION. Admins of the org.
+   */
+  retireOrgKey: handleUnaryCall<RetireOrgKeyRequest, OrgKey>;
+  /**
+   * Lists master key versions with their state and how many wrapped keys each protects.
+   * Operators.
+   */
+  listMasterKeys: handleUnaryCall<ListMasterKeysRequest, ListMasterKeysResponse>;
+  /** Adds a new primary master key version; new writes use it at once. Operators. */
+  rotateMasterKey: handleUnaryCall<RotateMasterKeyRequest, MasterKey>;
+  /**
+   * Destroys an old master key version once nothing references it (FAILED_PRECONDITION with
+   * the count otherwise). Operators.
+   */
+  retireMasterKey: handleUnaryCall<RetireMasterKeyRequest, MasterKey>;
+  /**
+   * Re-wraps data keys under the primary master key without decrypting any value. The
+   * secret store only (it drives the rewrap and writes the results).
+   */
+  rewrapDataKeys: handleUnaryCall<RewrapDataKeysRequest, RewrapDataKeysResponse>;
+  /** Re-wraps every org private key under the primary master key. The secret store only. */
+  rewrapOrgKeys: handleUnaryCall<RewrapOrgKeysRequest, RewrapOrgKeysResponse>;
+  /** The keyed fingerprint of a sealed value (to compare with a stored one). The secret store only. */
+  fingerprintSealedValue: handleUnaryCall<FingerprintSealedValueRequest, FingerprintSealedValueResponse>;
 }
 
 export interface KeyManagementServiceClient extends Client {
@@ -962,6 +2784,165 @@ export interface KeyManagementServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DecryptForInjectionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a new primary keypair for the org; the previous one still opens sealed values
+   * until it is retired. Admins of the org.
+   */
+  rotateOrgKey(
+    request: RotateOrgKeyRequest,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  rotateOrgKey(
+    request: RotateOrgKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  rotateOrgKey(
+    request: RotateOrgKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  /** Lists the org's keypairs (public halves) with their states. Admins of the org. */
+  listOrgKeys(
+    request: ListOrgKeysRequest,
+    callback: (error: ServiceError | null, response: ListOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  listOrgKeys(
+    request: ListOrgKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  listOrgKeys(
+    request: ListOrgKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Retires a previous (non-primary) org key: values sealed under it are refused from then
+   * on with FAILED_PRECONDITION. Admins of the org.
+   */
+  retireOrgKey(
+    request: RetireOrgKeyRequest,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  retireOrgKey(
+    request: RetireOrgKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  retireOrgKey(
+    request: RetireOrgKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OrgKey) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists master key versions with their state and how many wrapped keys each protects.
+   * Operators.
+   */
+  listMasterKeys(
+    request: ListMasterKeysRequest,
+    callback: (error: ServiceError | null, response: ListMasterKeysResponse) => void,
+  ): ClientUnaryCall;
+  listMasterKeys(
+    request: ListMasterKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMasterKeysResponse) => void,
+  ): ClientUnaryCall;
+  listMasterKeys(
+    request: ListMasterKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMasterKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** Adds a new primary master key version; new writes use it at once. Operators. */
+  rotateMasterKey(
+    request: RotateMasterKeyRequest,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  rotateMasterKey(
+    request: RotateMasterKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  rotateMasterKey(
+    request: RotateMasterKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  /**
+   * Destroys an old master key version once nothing references it (FAILED_PRECONDITION with
+   * the count otherwise). Operators.
+   */
+  retireMasterKey(
+    request: RetireMasterKeyRequest,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  retireMasterKey(
+    request: RetireMasterKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  retireMasterKey(
+    request: RetireMasterKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MasterKey) => void,
+  ): ClientUnaryCall;
+  /**
+   * Re-wraps data keys under the primary master key without decrypting any value. The
+   * secret store only (it drives the rewrap and writes the results).
+   */
+  rewrapDataKeys(
+    request: RewrapDataKeysRequest,
+    callback: (error: ServiceError | null, response: RewrapDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  rewrapDataKeys(
+    request: RewrapDataKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RewrapDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  rewrapDataKeys(
+    request: RewrapDataKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RewrapDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** Re-wraps every org private key under the primary master key. The secret store only. */
+  rewrapOrgKeys(
+    request: RewrapOrgKeysRequest,
+    callback: (error: ServiceError | null, response: RewrapOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  rewrapOrgKeys(
+    request: RewrapOrgKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RewrapOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  rewrapOrgKeys(
+    request: RewrapOrgKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RewrapOrgKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** The keyed fingerprint of a sealed value (to compare with a stored one). The secret store only. */
+  fingerprintSealedValue(
+    request: FingerprintSealedValueRequest,
+    callback: (error: ServiceError | null, response: FingerprintSealedValueResponse) => void,
+  ): ClientUnaryCall;
+  fingerprintSealedValue(
+    request: FingerprintSealedValueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FingerprintSealedValueResponse) => void,
+  ): ClientUnaryCall;
+  fingerprintSealedValue(
+    request: FingerprintSealedValueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FingerprintSealedValueResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -57,6 +59,11 @@ export interface Secret {
   createBy: string;
   updateBy: string;
   deleteBy: string;
+  /**
+   * Keyed BLAKE2b fingerprint (hex) of the current value: two versions with the same
+   * fingerprint hold the same value. Empty once deleted.
+   */
+  valueFingerprint: string;
 }
 
 /** State of a secret. */
@@ -222,6 +229,119 @@ export interface SecretVersion {
   deleted: boolean;
 }
 
+export interface VerifySecretValueRequest {
+  org: string;
+  name: string;
+  /** The candidate value, sealed on the client like a new value. */
+  value: SealedValue | undefined;
+}
+
+export interface VerifySecretValueResponse {
+  matches: boolean;
+  /** The version compared against. */
+  version: number;
+}
+
+export interface RewrapSecretsRequest {
+  /** Rows per batch (default 500, at most 2000). */
+  batchSize: number;
+}
+
+export interface RewrapSecretsResponse {
+  /** The primary master key version everything is being re-wrapped under. */
+  kekVersion: number;
+  /** Org private keys re-wrapped (reported once, first). */
+  orgKeysRewrapped: number;
+  /** Data keys re-wrapped so far in this run, and how many were left when it started. */
+  dataKeysRewrapped: number;
+  dataKeysTotal: number;
+  /** True on the last message. */
+  done: boolean;
+}
+
+export interface CountDataKeysRequest {
+}
+
+export interface CountDataKeysResponse {
+  counts: DataKeyCount[];
+}
+
+export interface DataKeyCount {
+  kekVersion: number;
+  dataKeys: number;
+}
+
+/** One entry of an org's append-only, hash-chained audit log. Never holds a value or token. */
+export interface AuditEvent {
+  org: string;
+  /** Position in the org's chain, from 1. */
+  seq: number;
+  time:
+    | Date
+    | undefined;
+  /** Who did it (token subject). */
+  actor: string;
+  /** e.g. secret.created, secret.value_rotated, secret.referenced, call.denied, org_key.rotated. */
+  action: string;
+  secretName: string;
+  secretUid: string;
+  secretVersion: number;
+  requestId: string;
+  /** Action-specific details (never values). */
+  details: { [key: string]: string };
+  /** sha256 of the previous event's hash and this event's fields. */
+  hash: string;
+  prevHash: string;
+}
+
+export interface AuditEvent_DetailsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListAuditEventsRequest {
+  org: string;
+  /** Default 100, at most 1000. */
+  pageSize: number;
+  pageToken: string;
+  /** Filters (empty: any). */
+  action: string;
+  secretName: string;
+  actor: string;
+}
+
+export interface ListAuditEventsResponse {
+  events: AuditEvent[];
+  nextPageToken: string;
+}
+
+export interface VerifyAuditLogRequest {
+  org: string;
+}
+
+export interface VerifyAuditLogResponse {
+  /** True when every event links to the previous one and hashes to its recorded hash. */
+  intact: boolean;
+  /** Events checked. */
+  events: number;
+  /** The first broken position (0 when intact) and what is wrong there, in words. */
+  firstBadSeq: number;
+  problem: string;
+}
+
+export interface RecordAuditEventRequest {
+  org: string;
+  actor: string;
+  action: string;
+  requestId: string;
+  details: { [key: string]: string };
+}
+
+export interface RecordAuditEventRequest_DetailsEntry {
+  key: string;
+  value: string;
+}
+
 function createBaseSecret(): Secret {
   return {
     org: "",
@@ -238,6 +358,7 @@ function createBaseSecret(): Secret {
     createBy: "",
     updateBy: "",
     deleteBy: "",
+    valueFingerprint: "",
   };
 }
 
@@ -284,6 +405,9 @@ export const Secret: MessageFns<Secret> = {
     }
     if (message.deleteBy !== "") {
       writer.uint32(114).string(message.deleteBy);
+    }
+    if (message.valueFingerprint !== "") {
+      writer.uint32(122).string(message.valueFingerprint);
     }
     return writer;
   },
@@ -413,6 +537,14 @@ export const Secret: MessageFns<Secret> = {
             message.deleteBy = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.valueFingerprint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -469,6 +601,11 @@ export const Secret: MessageFns<Secret> = {
         : isSet(object.delete_by)
         ? globalThis.String(object.delete_by)
         : "",
+      valueFingerprint: isSet(object.valueFingerprint)
+        ? globalThis.String(object.valueFingerprint)
+        : isSet(object.value_fingerprint)
+        ? globalThis.String(object.value_fingerprint)
+        : "",
     };
   },
 
@@ -516,6 +653,9 @@ export const Secret: MessageFns<Secret> = {
     if (message.deleteBy !== "") {
       obj.deleteBy = message.deleteBy;
     }
+    if (message.valueFingerprint !== "") {
+      obj.valueFingerprint = message.valueFingerprint;
+    }
     return obj;
   },
 
@@ -538,6 +678,7 @@ export const Secret: MessageFns<Secret> = {
     message.createBy = object.createBy ?? "";
     message.updateBy = object.updateBy ?? "";
     message.deleteBy = object.deleteBy ?? "";
+    message.valueFingerprint = object.valueFingerprint ?? "";
     return message;
   },
 };
@@ -2075,6 +2216,1713 @@ export const SecretVersion: MessageFns<SecretVersion> = {
   },
 };
 
+function createBaseVerifySecretValueRequest(): VerifySecretValueRequest {
+  return { org: "", name: "", value: undefined };
+}
+
+export const VerifySecretValueRequest: MessageFns<VerifySecretValueRequest> = {
+  encode(message: VerifySecretValueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.value !== undefined) {
+      SealedValue.encode(message.value, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretValueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretValueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.value = SealedValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretValueRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? SealedValue.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: VerifySecretValueRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value !== undefined) {
+      obj.value = SealedValue.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifySecretValueRequest>): VerifySecretValueRequest {
+    return VerifySecretValueRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifySecretValueRequest>): VerifySecretValueRequest {
+    const message = createBaseVerifySecretValueRequest();
+    message.org = object.org ?? "";
+    message.name = object.name ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? SealedValue.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVerifySecretValueResponse(): VerifySecretValueResponse {
+  return { matches: false, version: 0 };
+}
+
+export const VerifySecretValueResponse: MessageFns<VerifySecretValueResponse> = {
+  encode(message: VerifySecretValueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matches !== false) {
+      writer.uint32(8).bool(message.matches);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).int64(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretValueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretValueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matches = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretValueResponse {
+    return {
+      matches: isSet(object.matches) ? globalThis.Boolean(object.matches) : false,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: VerifySecretValueResponse): unknown {
+    const obj: any = {};
+    if (message.matches !== false) {
+      obj.matches = message.matches;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifySecretValueResponse>): VerifySecretValueResponse {
+    return VerifySecretValueResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifySecretValueResponse>): VerifySecretValueResponse {
+    const message = createBaseVerifySecretValueResponse();
+    message.matches = object.matches ?? false;
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseRewrapSecretsRequest(): RewrapSecretsRequest {
+  return { batchSize: 0 };
+}
+
+export const RewrapSecretsRequest: MessageFns<RewrapSecretsRequest> = {
+  encode(message: RewrapSecretsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchSize !== 0) {
+      writer.uint32(8).int32(message.batchSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapSecretsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapSecretsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.batchSize = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrapSecretsRequest {
+    return {
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: RewrapSecretsRequest): unknown {
+    const obj: any = {};
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapSecretsRequest>): RewrapSecretsRequest {
+    return RewrapSecretsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewrapSecretsRequest>): RewrapSecretsRequest {
+    const message = createBaseRewrapSecretsRequest();
+    message.batchSize = object.batchSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseRewrapSecretsResponse(): RewrapSecretsResponse {
+  return { kekVersion: 0, orgKeysRewrapped: 0, dataKeysRewrapped: 0, dataKeysTotal: 0, done: false };
+}
+
+export const RewrapSecretsResponse: MessageFns<RewrapSecretsResponse> = {
+  encode(message: RewrapSecretsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kekVersion !== 0) {
+      writer.uint32(8).int32(message.kekVersion);
+    }
+    if (message.orgKeysRewrapped !== 0) {
+      writer.uint32(16).int64(message.orgKeysRewrapped);
+    }
+    if (message.dataKeysRewrapped !== 0) {
+      writer.uint32(24).int64(message.dataKeysRewrapped);
+    }
+    if (message.dataKeysTotal !== 0) {
+      writer.uint32(32).int64(message.dataKeysTotal);
+    }
+    if (message.done !== false) {
+      writer.uint32(40).bool(message.done);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrapSecretsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrapSecretsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kekVersion = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.orgKeysRewrapped = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dataKeysRewrapped = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dataKeysTotal = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.done = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrapSecretsResponse {
+    return {
+      kekVersion: isSet(object.kekVersion)
+        ? globalThis.Number(object.kekVersion)
+        : isSet(object.kek_version)
+        ? globalThis.Number(object.kek_version)
+        : 0,
+      orgKeysRewrapped: isSet(object.orgKeysRewrapped)
+        ? globalThis.Number(object.orgKeysRewrapped)
+        : isSet(object.org_keys_rewrapped)
+        ? globalThis.Number(object.org_keys_rewrapped)
+        : 0,
+      dataKeysRewrapped: isSet(object.dataKeysRewrapped)
+        ? globalThis.Number(object.dataKeysRewrapped)
+        : isSet(object.data_keys_rewrapped)
+        ? globalThis.Number(object.data_keys_rewrapped)
+        : 0,
+      dataKeysTotal: isSet(object.dataKeysTotal)
+        ? globalThis.Number(object.dataKeysTotal)
+        : isSet(object.data_keys_total)
+        ? globalThis.Number(object.data_keys_total)
+        : 0,
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+    };
+  },
+
+  toJSON(message: RewrapSecretsResponse): unknown {
+    const obj: any = {};
+    if (message.kekVersion !== 0) {
+      obj.kekVersion = Math.round(message.kekVersion);
+    }
+    if (message.orgKeysRewrapped !== 0) {
+      obj.orgKeysRewrapped = Math.round(message.orgKeysRewrapped);
+    }
+    if (message.dataKeysRewrapped !== 0) {
+      obj.dataKeysRewrapped = Math.round(message.dataKeysRewrapped);
+    }
+    if (message.dataKeysTotal !== 0) {
+      obj.dataKeysTotal = Math.round(message.dataKeysTotal);
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewrapSecretsResponse>): RewrapSecretsResponse {
+    return RewrapSecretsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewrapSecretsResponse>): RewrapSecretsResponse {
+    const message = createBaseRewrapSecretsResponse();
+    message.kekVersion = object.kekVersion ?? 0;
+    message.orgKeysRewrapped = object.orgKeysRewrapped ?? 0;
+    message.dataKeysRewrapped = object.dataKeysRewrapped ?? 0;
+    message.dataKeysTotal = object.dataKeysTotal ?? 0;
+    message.done = object.done ?? false;
+    return message;
+  },
+};
+
+function createBaseCountDataKeysRequest(): CountDataKeysRequest {
+  return {};
+}
+
+export const CountDataKeysRequest: MessageFns<CountDataKeysRequest> = {
+  encode(_: CountDataKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountDataKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountDataKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CountDataKeysRequest {
+    return {};
+  },
+
+  toJSON(_: CountDataKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CountDataKeysRequest>): CountDataKeysRequest {
+    return CountDataKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CountDataKeysRequest>): CountDataKeysRequest {
+    const message = createBaseCountDataKeysRequest();
+    return message;
+  },
+};
+
+function createBaseCountDataKeysResponse(): CountDataKeysResponse {
+  return { counts: [] };
+}
+
+export const CountDataKeysResponse: MessageFns<CountDataKeysResponse> = {
+  encode(message: CountDataKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.counts) {
+      DataKeyCount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountDataKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountDataKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.counts.push(DataKeyCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CountDataKeysResponse {
+    return {
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => DataKeyCount.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CountDataKeysResponse): unknown {
+    const obj: any = {};
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => DataKeyCount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CountDataKeysResponse>): CountDataKeysResponse {
+    return CountDataKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CountDataKeysResponse>): CountDataKeysResponse {
+    const message = createBaseCountDataKeysResponse();
+    message.counts = object.counts?.map((e) => DataKeyCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDataKeyCount(): DataKeyCount {
+  return { kekVersion: 0, dataKeys: 0 };
+}
+
+export const DataKeyCount: MessageFns<DataKeyCount> = {
+  encode(message: DataKeyCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kekVersion !== 0) {
+      writer.uint32(8).int32(message.kekVersion);
+    }
+    if (message.dataKeys !== 0) {
+      writer.uint32(16).int64(message.dataKeys);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DataKeyCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataKeyCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kekVersion = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dataKeys = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DataKeyCount {
+    return {
+      kekVersion: isSet(object.kekVersion)
+        ? globalThis.Number(object.kekVersion)
+        : isSet(object.kek_version)
+        ? globalThis.Number(object.kek_version)
+        : 0,
+      dataKeys: isSet(object.dataKeys)
+        ? globalThis.Number(object.dataKeys)
+        : isSet(object.data_keys)
+        ? globalThis.Number(object.data_keys)
+        : 0,
+    };
+  },
+
+  toJSON(message: DataKeyCount): unknown {
+    const obj: any = {};
+    if (message.kekVersion !== 0) {
+      obj.kekVersion = Math.round(message.kekVersion);
+    }
+    if (message.dataKeys !== 0) {
+      obj.dataKeys = Math.round(message.dataKeys);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DataKeyCount>): DataKeyCount {
+    return DataKeyCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DataKeyCount>): DataKeyCount {
+    const message = createBaseDataKeyCount();
+    message.kekVersion = object.kekVersion ?? 0;
+    message.dataKeys = object.dataKeys ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuditEvent(): AuditEvent {
+  return {
+    org: "",
+    seq: 0,
+    time: undefined,
+    actor: "",
+    action: "",
+    secretName: "",
+    secretUid: "",
+    secretVersion: 0,
+    requestId: "",
+    details: {},
+    hash: "",
+    prevHash: "",
+  };
+}
+
+export const AuditEvent: MessageFns<AuditEvent> = {
+  encode(message: AuditEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).int64(message.seq);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+    }
+    if (message.actor !== "") {
+      writer.uint32(34).string(message.actor);
+    }
+    if (message.action !== "") {
+      writer.uint32(42).string(message.action);
+    }
+    if (message.secretName !== "") {
+      writer.uint32(50).string(message.secretName);
+    }
+    if (message.secretUid !== "") {
+      writer.uint32(58).string(message.secretUid);
+    }
+    if (message.secretVersion !== 0) {
+      writer.uint32(64).int64(message.secretVersion);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(74).string(message.requestId);
+    }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      AuditEvent_DetailsEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.hash !== "") {
+      writer.uint32(90).string(message.hash);
+    }
+    if (message.prevHash !== "") {
+      writer.uint32(98).string(message.prevHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.secretName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.secretUid = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.secretVersion = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = AuditEvent_DetailsEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.details[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.prevHash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      secretName: isSet(object.secretName)
+        ? globalThis.String(object.secretName)
+        : isSet(object.secret_name)
+        ? globalThis.String(object.secret_name)
+        : "",
+      secretUid: isSet(object.secretUid)
+        ? globalThis.String(object.secretUid)
+        : isSet(object.secret_uid)
+        ? globalThis.String(object.secret_uid)
+        : "",
+      secretVersion: isSet(object.secretVersion)
+        ? globalThis.Number(object.secretVersion)
+        : isSet(object.secret_version)
+        ? globalThis.Number(object.secret_version)
+        : 0,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      hash: isSet(object.hash) ? globalThis.String(object.hash) : "",
+      prevHash: isSet(object.prevHash)
+        ? globalThis.String(object.prevHash)
+        : isSet(object.prev_hash)
+        ? globalThis.String(object.prev_hash)
+        : "",
+    };
+  },
+
+  toJSON(message: AuditEvent): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.secretName !== "") {
+      obj.secretName = message.secretName;
+    }
+    if (message.secretUid !== "") {
+      obj.secretUid = message.secretUid;
+    }
+    if (message.secretVersion !== 0) {
+      obj.secretVersion = Math.round(message.secretVersion);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
+    if (message.hash !== "") {
+      obj.hash = message.hash;
+    }
+    if (message.prevHash !== "") {
+      obj.prevHash = message.prevHash;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent>): AuditEvent {
+    return AuditEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent>): AuditEvent {
+    const message = createBaseAuditEvent();
+    message.org = object.org ?? "";
+    message.seq = object.seq ?? 0;
+    message.time = object.time ?? undefined;
+    message.actor = object.actor ?? "";
+    message.action = object.action ?? "";
+    message.secretName = object.secretName ?? "";
+    message.secretUid = object.secretUid ?? "";
+    message.secretVersion = object.secretVersion ?? 0;
+    message.requestId = object.requestId ?? "";
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.hash = object.hash ?? "";
+    message.prevHash = object.prevHash ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditEvent_DetailsEntry(): AuditEvent_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const AuditEvent_DetailsEntry: MessageFns<AuditEvent_DetailsEntry> = {
+  encode(message: AuditEvent_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AuditEvent_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent_DetailsEntry>): AuditEvent_DetailsEntry {
+    return AuditEvent_DetailsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent_DetailsEntry>): AuditEvent_DetailsEntry {
+    const message = createBaseAuditEvent_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
+  return { org: "", pageSize: 0, pageToken: "", action: "", secretName: "", actor: "" };
+}
+
+export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
+  encode(message: ListAuditEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.secretName !== "") {
+      writer.uint32(42).string(message.secretName);
+    }
+    if (message.actor !== "") {
+      writer.uint32(50).string(message.actor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.secretName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      secretName: isSet(object.secretName)
+        ? globalThis.String(object.secretName)
+        : isSet(object.secret_name)
+        ? globalThis.String(object.secret_name)
+        : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+    };
+  },
+
+  toJSON(message: ListAuditEventsRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.secretName !== "") {
+      obj.secretName = message.secretName;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditEventsRequest>): ListAuditEventsRequest {
+    return ListAuditEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditEventsRequest>): ListAuditEventsRequest {
+    const message = createBaseListAuditEventsRequest();
+    message.org = object.org ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.action = object.action ?? "";
+    message.secretName = object.secretName ?? "";
+    message.actor = object.actor ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuditEventsResponse(): ListAuditEventsResponse {
+  return { events: [], nextPageToken: "" };
+}
+
+export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
+  encode(message: ListAuditEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      AuditEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(AuditEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AuditEvent.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAuditEventsResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AuditEvent.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditEventsResponse>): ListAuditEventsResponse {
+    return ListAuditEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditEventsResponse>): ListAuditEventsResponse {
+    const message = createBaseListAuditEventsResponse();
+    message.events = object.events?.map((e) => AuditEvent.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
+  return { org: "" };
+}
+
+export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
+  encode(message: VerifyAuditLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyAuditLogRequest {
+    return { org: isSet(object.org) ? globalThis.String(object.org) : "" };
+  },
+
+  toJSON(message: VerifyAuditLogRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
+    return VerifyAuditLogRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
+    const message = createBaseVerifyAuditLogRequest();
+    message.org = object.org ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogResponse(): VerifyAuditLogResponse {
+  return { intact: false, events: 0, firstBadSeq: 0, problem: "" };
+}
+
+export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
+  encode(message: VerifyAuditLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.intact !== false) {
+      writer.uint32(8).bool(message.intact);
+    }
+    if (message.events !== 0) {
+      writer.uint32(16).int64(message.events);
+    }
+    if (message.firstBadSeq !== 0) {
+      writer.uint32(24).int64(message.firstBadSeq);
+    }
+    if (message.problem !== "") {
+      writer.uint32(34).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.intact = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.events = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstBadSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyAuditLogResponse {
+    return {
+      intact: isSet(object.intact) ? globalThis.Boolean(object.intact) : false,
+      events: isSet(object.events) ? globalThis.Number(object.events) : 0,
+      firstBadSeq: isSet(object.firstBadSeq)
+        ? globalThis.Number(object.firstBadSeq)
+        : isSet(object.first_bad_seq)
+        ? globalThis.Number(object.first_bad_seq)
+        : 0,
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: VerifyAuditLogResponse): unknown {
+    const obj: any = {};
+    if (message.intact !== false) {
+      obj.intact = message.intact;
+    }
+    if (message.events !== 0) {
+      obj.events = Math.round(message.events);
+    }
+    if (message.firstBadSeq !== 0) {
+      obj.firstBadSeq = Math.round(message.firstBadSeq);
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyAuditLogResponse>): VerifyAuditLogResponse {
+    return VerifyAuditLogResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyAuditLogResponse>): VerifyAuditLogResponse {
+    const message = createBaseVerifyAuditLogResponse();
+    message.intact = object.intact ?? false;
+    message.events = object.events ?? 0;
+    message.firstBadSeq = object.firstBadSeq ?? 0;
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
+function createBaseRecordAuditEventRequest(): RecordAuditEventRequest {
+  return { org: "", actor: "", action: "", requestId: "", details: {} };
+}
+
+export const RecordAuditEventRequest: MessageFns<RecordAuditEventRequest> = {
+  encode(message: RecordAuditEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.actor !== "") {
+      writer.uint32(18).string(message.actor);
+    }
+    if (message.action !== "") {
+      writer.uint32(26).string(message.action);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(34).string(message.requestId);
+    }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      RecordAuditEventRequest_DetailsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordAuditEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordAuditEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = RecordAuditEventRequest_DetailsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.details[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordAuditEventRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: RecordAuditEventRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordAuditEventRequest>): RecordAuditEventRequest {
+    return RecordAuditEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordAuditEventRequest>): RecordAuditEventRequest {
+    const message = createBaseRecordAuditEventRequest();
+    message.org = object.org ?? "";
+    message.actor = object.actor ?? "";
+    message.action = object.action ?? "";
+    message.requestId = object.requestId ?? "";
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseRecordAuditEventRequest_DetailsEntry(): RecordAuditEventRequest_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const RecordAuditEventRequest_DetailsEntry: MessageFns<RecordAuditEventRequest_DetailsEntry> = {
+  encode(message: RecordAuditEventRequest_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordAuditEventRequest_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordAuditEventRequest_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordAuditEventRequest_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: RecordAuditEventRequest_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordAuditEventRequest_DetailsEntry>): RecordAuditEventRequest_DetailsEntry {
+    return RecordAuditEventRequest_DetailsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordAuditEventRequest_DetailsEntry>): RecordAuditEventRequest_DetailsEntry {
+    const message = createBaseRecordAuditEventRequest_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 /**
  * SecretService stores organization secrets as ciphertext only. No call returns a value:
  * values go in sealed (crypto_box_seal with the org public key) and never come out to users.
@@ -2188,6 +4036,84 @@ export const SecretServiceService = {
       Buffer.from(LookupSecretVersionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupSecretVersionsResponse => LookupSecretVersionsResponse.decode(value),
   },
+  /**
+   * Tells whether a candidate value (sealed on the client) is the secret's current value,
+   * by comparing keyed fingerprints; reveals nothing else. Admins of the org.
+   */
+  verifySecretValue: {
+    path: "/vessl.secrets.v1.SecretService/VerifySecretValue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifySecretValueRequest): Buffer =>
+      Buffer.from(VerifySecretValueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifySecretValueRequest => VerifySecretValueRequest.decode(value),
+    responseSerialize: (value: VerifySecretValueResponse): Buffer =>
+      Buffer.from(VerifySecretValueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifySecretValueResponse => VerifySecretValueResponse.decode(value),
+  },
+  /**
+   * Re-wraps every data key still under an old master key version, in batches, reporting
+   * progress. Idempotent and resumable: it always works on what is left. Operators.
+   */
+  rewrapSecrets: {
+    path: "/vessl.secrets.v1.SecretService/RewrapSecrets" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RewrapSecretsRequest): Buffer => Buffer.from(RewrapSecretsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RewrapSecretsRequest => RewrapSecretsRequest.decode(value),
+    responseSerialize: (value: RewrapSecretsResponse): Buffer =>
+      Buffer.from(RewrapSecretsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RewrapSecretsResponse => RewrapSecretsResponse.decode(value),
+  },
+  /** How many live data keys each master key version wraps. Key-management only. */
+  countDataKeys: {
+    path: "/vessl.secrets.v1.SecretService/CountDataKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountDataKeysRequest): Buffer => Buffer.from(CountDataKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountDataKeysRequest => CountDataKeysRequest.decode(value),
+    responseSerialize: (value: CountDataKeysResponse): Buffer =>
+      Buffer.from(CountDataKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountDataKeysResponse => CountDataKeysResponse.decode(value),
+  },
+  /** Lists the org's audit events, oldest first. Admins of the org and operators. */
+  listAuditEvents: {
+    path: "/vessl.secrets.v1.SecretService/ListAuditEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAuditEventsRequest): Buffer =>
+      Buffer.from(ListAuditEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuditEventsRequest => ListAuditEventsRequest.decode(value),
+    responseSerialize: (value: ListAuditEventsResponse): Buffer =>
+      Buffer.from(ListAuditEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAuditEventsResponse => ListAuditEventsResponse.decode(value),
+  },
+  /**
+   * Walks the org's hash chain and names the first event that was altered, removed or
+   * reordered. Admins of the org and operators.
+   */
+  verifyAuditLog: {
+    path: "/vessl.secrets.v1.SecretService/VerifyAuditLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyAuditLogRequest): Buffer =>
+      Buffer.from(VerifyAuditLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyAuditLogRequest => VerifyAuditLogRequest.decode(value),
+    responseSerialize: (value: VerifyAuditLogResponse): Buffer =>
+      Buffer.from(VerifyAuditLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyAuditLogResponse => VerifyAuditLogResponse.decode(value),
+  },
+  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  recordAuditEvent: {
+    path: "/vessl.secrets.v1.SecretService/RecordAuditEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordAuditEventRequest): Buffer =>
+      Buffer.from(RecordAuditEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordAuditEventRequest => RecordAuditEventRequest.decode(value),
+    responseSerialize: (value: AuditEvent): Buffer => Buffer.from(AuditEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuditEvent => AuditEvent.decode(value),
+  },
 } as const;
 
 export interface SecretServiceServer extends UntypedServiceImplementation {
@@ -2223,6 +4149,27 @@ export interface SecretServiceServer extends UntypedServiceImplementation {
    * launcher only.
    */
   lookupSecretVersions: handleUnaryCall<LookupSecretVersionsRequest, LookupSecretVersionsResponse>;
+  /**
+   * Tells whether a candidate value (sealed on the client) is the secret's current value,
+   * by comparing keyed fingerprints; reveals nothing else. Admins of the org.
+   */
+  verifySecretValue: handleUnaryCall<VerifySecretValueRequest, VerifySecretValueResponse>;
+  /**
+   * Re-wraps every data key still under an old master key version, in batches, reporting
+   * progress. Idempotent and resumable: it always works on what is left. Operators.
+   */
+  rewrapSecrets: handleServerStreamingCall<RewrapSecretsRequest, RewrapSecretsResponse>;
+  /** How many live data keys each master key version wraps. Key-management only. */
+  countDataKeys: handleUnaryCall<CountDataKeysRequest, CountDataKeysResponse>;
+  /** Lists the org's audit events, oldest first. Admins of the org and operators. */
+  listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
+  /**
+   * Walks the org's hash chain and names the first event that was altered, removed or
+   * reordered. Admins of the org and operators.
+   */
+  verifyAuditLog: handleUnaryCall<VerifyAuditLogRequest, VerifyAuditLogResponse>;
+  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  recordAuditEvent: handleUnaryCall<RecordAuditEventRequest, AuditEvent>;
 }
 
 export interface SecretServiceClient extends Client {
@@ -2370,6 +4317,105 @@ export interface SecretServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupSecretVersionsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Tells whether a candidate value (sealed on the client) is the secret's current value,
+   * by comparing keyed fingerprints; reveals nothing else. Admins of the org.
+   */
+  verifySecretValue(
+    request: VerifySecretValueRequest,
+    callback: (error: ServiceError | null, response: VerifySecretValueResponse) => void,
+  ): ClientUnaryCall;
+  verifySecretValue(
+    request: VerifySecretValueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifySecretValueResponse) => void,
+  ): ClientUnaryCall;
+  verifySecretValue(
+    request: VerifySecretValueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifySecretValueResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Re-wraps every data key still under an old master key version, in batches, reporting
+   * progress. Idempotent and resumable: it always works on what is left. Operators.
+   */
+  rewrapSecrets(
+    request: RewrapSecretsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RewrapSecretsResponse>;
+  rewrapSecrets(
+    request: RewrapSecretsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RewrapSecretsResponse>;
+  /** How many live data keys each master key version wraps. Key-management only. */
+  countDataKeys(
+    request: CountDataKeysRequest,
+    callback: (error: ServiceError | null, response: CountDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  countDataKeys(
+    request: CountDataKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  countDataKeys(
+    request: CountDataKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountDataKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists the org's audit events, oldest first. Admins of the org and operators. */
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Walks the org's hash chain and names the first event that was altered, removed or
+   * reordered. Admins of the org and operators.
+   */
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  recordAuditEvent(
+    request: RecordAuditEventRequest,
+    callback: (error: ServiceError | null, response: AuditEvent) => void,
+  ): ClientUnaryCall;
+  recordAuditEvent(
+    request: RecordAuditEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuditEvent) => void,
+  ): ClientUnaryCall;
+  recordAuditEvent(
+    request: RecordAuditEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuditEvent) => void,
+  ): ClientUnaryCall;
 }
 
 export const SecretServiceClient = makeGenericClientConstructor(
@@ -2429,6 +4475,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

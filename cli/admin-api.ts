@@ -1,0 +1,58 @@
+// Loaded lazily (see BaseCommand.openAdminApi): it pulls in grpc-js and the generated code.
+import { KeyManagementServiceService, MasterKey } from '../services/gen/vessl/kms/v1/kms.js';
+import { SecretServiceService, RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { createServiceClient } from '../services/runtime/grpc-client.js';
+import type { Connection } from './settings.js';
+
+/** MasterKey.toJSON (default values omitted). */
+export interface MasterKeyJson {
+  version?: number;
+  state?: string;
+  primary?: boolean;
+  createTime?: string;
+  wrappedOrgKeys?: number;
+  wrappedDataKeys?: number;
+}
+
+/** RewrapSecretsResponse.toJSON. */
+export interface RewrapProgressJson {
+  kekVersion?: number;
+  orgKeysRewrapped?: number;
+  dataKeysRewrapped?: number;
+  dataKeysTotal?: number;
+  done?: boolean;
+}
+
+export interface AdminApi {
+  listMasterKeys(): Promise<MasterKeyJson[]>;
+  rotateMasterKey(): Promise<MasterKeyJson>;
+  retireMasterKey(version: number): Promise<MasterKeyJson>;
+  rewrap(batchSize: number, signal?: AbortSignal): AsyncIterable<RewrapProgressJson>;
+  close(): void;
+}
+
+const json = (k: MasterKey) => MasterKey.toJSON(k) as MasterKeyJson;
+
+export function openAdminApi(connection: Connection): AdminApi {
+  const options = { token: async () => connection.token };
+  const kms = createServiceClient(KeyManagementServiceService, connection.endpoint, options);
+  const secrets = createServiceClient(SecretServiceService, connection.endpoint, options);
+  return {
+    async listMasterKeys() {
+      return (await kms.listMasterKeys({})).keys.map(json);
+    },
+    async rotateMasterKey() {
+      return json(await kms.rotateMasterKey({}));
+    },
+    async retireMasterKey(version) {
+      return json(await kms.retireMasterKey({ version }));
+    },
+    async *rewrap(batchSize, signal) {
+      for await (const p of secrets.rewrapSecrets({ batchSize }, { signal })) yield RewrapSecretsResponse.toJSON(p) as RewrapProgressJson;
+    },
+    close() {
+      kms.close();
+      secrets.close();
+    },
+  };
+}

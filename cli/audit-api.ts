@@ -1,0 +1,74 @@
+// Loaded lazily (see BaseCommand.openAuditApi): it pulls in grpc-js and the generated code.
+import { AuditEvent, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { createServiceClient } from '../services/runtime/grpc-client.js';
+import type { Connection } from './settings.js';
+
+/** An audit event as `-o json` prints it: AuditEvent.toJSON (proto camelCase; default values omitted). */
+export interface AuditEventJson {
+  org?: string;
+  seq?: number;
+  time?: string;
+  actor?: string;
+  action?: string;
+  secretName?: string;
+  secretUid?: string;
+  secretVersion?: number;
+  requestId?: string;
+  details?: Record<string, string>;
+  hash?: string;
+  prevHash?: string;
+}
+
+/** What `audit verify -o json` prints: every field, also when false or 0. */
+export interface AuditVerificationJson {
+  intact: boolean;
+  events: number;
+  /** 0 when intact. */
+  firstBadSeq: number;
+  /** '' when intact. */
+  problem: string;
+}
+
+export interface AuditPage {
+  events: AuditEventJson[];
+  nextPageToken: string;
+}
+
+export interface AuditListQuery {
+  pageSize: number;
+  pageToken: string;
+  action?: string;
+  secretName?: string;
+  actor?: string;
+}
+
+/** The audit log calls vesslctl makes, for one endpoint, org and token, in the shapes it prints. */
+export interface AuditApi {
+  readonly connection: Connection;
+  listAuditEvents(query: AuditListQuery): Promise<AuditPage>;
+  verifyAuditLog(): Promise<AuditVerificationJson>;
+  close(): void;
+}
+
+/** Verification walks the whole chain: more than the default 10 s on a long log. */
+const VERIFY_CALL = { timeoutMs: 300_000 };
+
+export function openAuditApi(connection: Connection): AuditApi {
+  const { endpoint, org, token } = connection;
+  const secrets = createServiceClient(SecretServiceService, endpoint, { token: async () => token });
+
+  return {
+    connection,
+    async listAuditEvents({ pageSize, pageToken, action, secretName, actor }) {
+      const response = await secrets.listAuditEvents({ org, pageSize, pageToken, action: action ?? '', secretName: secretName ?? '', actor: actor ?? '' });
+      return { events: response.events.map((e) => AuditEvent.toJSON(e) as AuditEventJson), nextPageToken: response.nextPageToken };
+    },
+    async verifyAuditLog() {
+      const { intact, events, firstBadSeq, problem } = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
+      return { intact, events, firstBadSeq, problem };
+    },
+    close() {
+      secrets.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { AuditVerificationJson } from '../../audit-api.js';
+import { BaseCommand } from '../../base-command.js';
+
+/** The exit status when the chain is broken: the check ran, and it failed. */
+const BROKEN = 1;
+
+export default class AuditVerify extends BaseCommand<typeof AuditVerify> {
+  static override summary = 'Check that the org\'s audit log is intact (org admins and operators).';
+  static override description =
+    'Walks the hash chain on the server: every event must follow the previous one and hash to its recorded hash, and the last must match the chain\'s head. Names the first event that was altered, removed or reordered and exits with status 1 when the log is broken.';
+
+  static override examples = [
+    '<%= config.bin %> audit verify',
+    { description: 'In a script: the exit status says whether the log is intact', command: '<%= config.bin %> audit verify -o json || alert-security-team' },
+    { description: 'As an operator, for another org', command: '<%= config.bin %> audit verify --org globex' },
+  ];
+
+  async run(): Promise<AuditVerificationJson> {
+    const api = await this.openAuditApi();
+    const result = await api.verifyAuditLog();
+    const org = api.connection.org;
+    await this.print(result, (r) =>
+      r.intact ? `audit log of org ${org} intact: ${r.events} ${r.events === 1 ? 'event' : 'events'}` : `BROKEN at event ${r.firstBadSeq}: ${r.problem}`,
+    );
+    if (!result.intact) this.exit(BROKEN);
+    return result;
+  }
+}

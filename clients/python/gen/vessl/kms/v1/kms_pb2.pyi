@@ -1,0 +1,226 @@
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DecryptForInjectionRequest(_message.Message):
+    __slots__ = ["org", "values"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    values: _containers.RepeatedCompositeFieldContainer[EncryptedValue]
+    def __init__(self, org: _Optional[str] = ..., values: _Optional[_Iterable[_Union[EncryptedValue, _Mapping]]] = ...) -> None: ...
+
+class DecryptForInjectionResponse(_message.Message):
+    __slots__ = ["values"]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class EncryptSealedValueRequest(_message.Message):
+    __slots__ = ["key_id", "org", "sealed_box", "secret_uid", "version"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    SEALED_BOX_FIELD_NUMBER: _ClassVar[int]
+    SECRET_UID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    org: str
+    sealed_box: bytes
+    secret_uid: str
+    version: int
+    def __init__(self, org: _Optional[str] = ..., secret_uid: _Optional[str] = ..., version: _Optional[int] = ..., sealed_box: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class EncryptSealedValueResponse(_message.Message):
+    __slots__ = ["ciphertext", "fingerprint", "kek_version", "wrapped_dek"]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    KEK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_DEK_FIELD_NUMBER: _ClassVar[int]
+    ciphertext: bytes
+    fingerprint: bytes
+    kek_version: int
+    wrapped_dek: bytes
+    def __init__(self, ciphertext: _Optional[bytes] = ..., wrapped_dek: _Optional[bytes] = ..., kek_version: _Optional[int] = ..., fingerprint: _Optional[bytes] = ...) -> None: ...
+
+class EncryptedValue(_message.Message):
+    __slots__ = ["ciphertext", "kek_version", "secret_uid", "version", "wrapped_dek"]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    KEK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SECRET_UID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_DEK_FIELD_NUMBER: _ClassVar[int]
+    ciphertext: bytes
+    kek_version: int
+    secret_uid: str
+    version: int
+    wrapped_dek: bytes
+    def __init__(self, secret_uid: _Optional[str] = ..., version: _Optional[int] = ..., ciphertext: _Optional[bytes] = ..., wrapped_dek: _Optional[bytes] = ..., kek_version: _Optional[int] = ...) -> None: ...
+
+class FingerprintSealedValueRequest(_message.Message):
+    __slots__ = ["key_id", "org", "sealed_box"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    SEALED_BOX_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    org: str
+    sealed_box: bytes
+    def __init__(self, org: _Optional[str] = ..., sealed_box: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class FingerprintSealedValueResponse(_message.Message):
+    __slots__ = ["fingerprint"]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: bytes
+    def __init__(self, fingerprint: _Optional[bytes] = ...) -> None: ...
+
+class GetOrgPublicKeyRequest(_message.Message):
+    __slots__ = ["org"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    def __init__(self, org: _Optional[str] = ...) -> None: ...
+
+class ListMasterKeysRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListMasterKeysResponse(_message.Message):
+    __slots__ = ["keys"]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[MasterKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[MasterKey, _Mapping]]] = ...) -> None: ...
+
+class ListOrgKeysRequest(_message.Message):
+    __slots__ = ["org"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    def __init__(self, org: _Optional[str] = ...) -> None: ...
+
+class ListOrgKeysResponse(_message.Message):
+    __slots__ = ["keys"]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[OrgKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[OrgKey, _Mapping]]] = ...) -> None: ...
+
+class MasterKey(_message.Message):
+    __slots__ = ["create_time", "primary", "state", "version", "wrapped_data_keys", "wrapped_org_keys"]
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    STATE_DESTROYED: MasterKey.State
+    STATE_DISABLED: MasterKey.State
+    STATE_ENABLED: MasterKey.State
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_UNSPECIFIED: MasterKey.State
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_DATA_KEYS_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_ORG_KEYS_FIELD_NUMBER: _ClassVar[int]
+    create_time: _timestamp_pb2.Timestamp
+    primary: bool
+    state: MasterKey.State
+    version: int
+    wrapped_data_keys: int
+    wrapped_org_keys: int
+    def __init__(self, version: _Optional[int] = ..., state: _Optional[_Union[MasterKey.State, str]] = ..., primary: bool = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wrapped_org_keys: _Optional[int] = ..., wrapped_data_keys: _Optional[int] = ...) -> None: ...
+
+class OrgKey(_message.Message):
+    __slots__ = ["create_time", "key_id", "org", "public_key", "retire_time", "state"]
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    RETIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_PREVIOUS: OrgKey.State
+    STATE_PRIMARY: OrgKey.State
+    STATE_RETIRED: OrgKey.State
+    STATE_UNSPECIFIED: OrgKey.State
+    create_time: _timestamp_pb2.Timestamp
+    key_id: str
+    org: str
+    public_key: bytes
+    retire_time: _timestamp_pb2.Timestamp
+    state: OrgKey.State
+    def __init__(self, org: _Optional[str] = ..., key_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., state: _Optional[_Union[OrgKey.State, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OrgPublicKey(_message.Message):
+    __slots__ = ["algorithm", "create_time", "key_id", "org", "public_key"]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    algorithm: str
+    create_time: _timestamp_pb2.Timestamp
+    key_id: str
+    org: str
+    public_key: bytes
+    def __init__(self, org: _Optional[str] = ..., key_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., algorithm: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RetireMasterKeyRequest(_message.Message):
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
+
+class RetireOrgKeyRequest(_message.Message):
+    __slots__ = ["key_id", "org"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    org: str
+    def __init__(self, org: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class RewrapDataKeysRequest(_message.Message):
+    __slots__ = ["keys"]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[WrappedDataKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[WrappedDataKey, _Mapping]]] = ...) -> None: ...
+
+class RewrapDataKeysResponse(_message.Message):
+    __slots__ = ["kek_version", "wrapped_deks"]
+    KEK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_DEKS_FIELD_NUMBER: _ClassVar[int]
+    kek_version: int
+    wrapped_deks: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, wrapped_deks: _Optional[_Iterable[bytes]] = ..., kek_version: _Optional[int] = ...) -> None: ...
+
+class RewrapOrgKeysRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class RewrapOrgKeysResponse(_message.Message):
+    __slots__ = ["kek_version", "rewrapped"]
+    KEK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REWRAPPED_FIELD_NUMBER: _ClassVar[int]
+    kek_version: int
+    rewrapped: int
+    def __init__(self, rewrapped: _Optional[int] = ..., kek_version: _Optional[int] = ...) -> None: ...
+
+class RotateMasterKeyRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class RotateOrgKeyRequest(_message.Message):
+    __slots__ = ["org"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    def __init__(self, org: _Optional[str] = ...) -> None: ...
+
+class WrappedDataKey(_message.Message):
+    __slots__ = ["org", "secret_uid", "version", "wrapped_dek"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    SECRET_UID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_DEK_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    secret_uid: str
+    version: int
+    wrapped_dek: bytes
+    def __init__(self, org: _Optional[str] = ..., secret_uid: _Optional[str] = ..., version: _Optional[int] = ..., wrapped_dek: _Optional[bytes] = ...) -> None: ...

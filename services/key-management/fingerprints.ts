@@ -1,0 +1,97 @@
+import { status } from '@grpc/grpc-js';
+import sodium from 'libsodium-wrappers';
+import { ApiError, failedPrecondition } from '../runtime/errors.js';
+import type { KeyManager } from './domain.js';
+import { DecryptionError, KEY_BYTES, randomBytes, unwrapKey, wrapKey, zero } from './envelope.js';
+import { kekFor, KeyringError, type MasterKeyring } from './keyring.js';
+import type { AuditKeyRow, OrgKeyLifecycleStore } from './org-key-store.js';
+
+/** BLAKE2b-256: fingerprints are 32 bytes. */
+export const FINGERPRINT_BYTES = 32;
+
+/** The AAD an org audit key is wrapped under (wrapKey appends "|kek-v<N>"). */
+export const auditKeyContext = (org: string) => `audit-key|${org}`;
+
+/**
+ * Value fingerprints: BLAKE2b-256 of the plaintext keyed with the org's audit key. They tell
+ * values apart (and let an admin check a candidate) without revealing them; being keyed,
+ * equal values in two orgs get different fingerprints and a guess cannot be checked offline.
+ */
+export class ValueFingerprints {
+  constructor(
+    private readonly store: Pick<OrgKeyLifecycleStore, 'auditKey' | 'insertAuditKey' | 'auditKeysNotOn' | 'replaceAuditKeyWrap'>,
+    private readonly keyring: MasterKeyring,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The fingerprint of a plaintext value of the org (the caller keeps and zeroes the value). */
+  async of(org: string, value: Uint8Array): Promise<Uint8Array> {
+    const key = await this.auditKey(org);
+    try {
+      return sodium.crypto_generichash(FINGERPRINT_BYTES, value, key);
+    } finally {
+      zero(key);
+    }
+  }
+
+  /** Opens a sealed value (same checks as encrypting it) and fingerprints it; stores nothing. */
+  async ofSealedValue(keys: Pick<KeyManager, 'openSealedValue'>, req: { org: string; sealedBox: Uint8Array; keyId: string }): Promise<Uint8Array> {
+    const plaintext = await keys.openSealedValue(req);
+    try {
+      return await this.of(req.org, plaintext);
+    } finally {
+      zero(plaintext);
+    }
+  }
+
+  /**
+   * Re-wraps every audit key not yet under the primary master key (part of a master key
+   * rewrap: a KEK version may be retired only once no audit key references it either).
+   */
+  async rewrapAuditKeys(): Promise<{ rewrapped: number; kekVersion: number }> {
+    const primary = this.keyring.primary;
+    let rewrapped = 0;
+    for (const row of await this.store.auditKeysNotOn(primary)) {
+      const key = this.unwrap(row);
+      try {
+        const wrapped = wrapKey(kekFor(this.keyring)(primary), primary, key, auditKeyContext(row.org));
+        if (await this.store.replaceAuditKeyWrap(row.org, row.wrappedKey, wrapped, primary)) rewrapped++;
+      } finally {
+        zero(key);
+      }
+    }
+    return { rewrapped, kekVersion: primary };
+  }
+
+  /** The org's audit key, unwrapped; created on first use. The caller zeroes it. */
+  private async auditKey(org: string): Promise<Uint8Array> {
+    return this.unwrap((await this.store.auditKey(org)) ?? (await this.createAuditKey(org)));
+  }
+
+  private unwrap(row: AuditKeyRow): Uint8Array {
+    const { org } = row;
+    try {
+      return unwrapKey(kekFor(this.keyring), row.wrappedKey, auditKeyContext(org));
+    } catch (err) {
+      if (err instanceof KeyringError) throw failedPrecondition(`${err.message}; the operator must restore it`, 'MASTER_KEY_MISSING');
+      if (err instanceof DecryptionError) {
+        throw new ApiError(status.DATA_LOSS, `the audit key of org "${org}" failed to authenticate; it was altered or does not belong to this org`, {
+          reason: 'CIPHERTEXT_INVALID',
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Concurrent first uses (and replicas) agree on one key: the loser reads the winner's. */
+  private async createAuditKey(org: string): Promise<AuditKeyRow> {
+    const key = randomBytes(KEY_BYTES);
+    const kekVersion = this.keyring.primary;
+    const row = { org, wrappedKey: wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, key, auditKeyContext(org)), kekVersion, createdAt: this.now().getTime() };
+    zero(key);
+    if (await this.store.insertAuditKey(row)) return row;
+    const winner = await this.store.auditKey(org);
+    if (!winner) throw new Error(`audit key for ${org} vanished after a lost creation race`);
+    return winner;
+  }
+}

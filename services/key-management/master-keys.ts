@@ -1,0 +1,166 @@
+import { status } from '@grpc/grpc-js';
+import { ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import { dekContext, keyCheckValue, orgKeyContext, randomBytes, unwrapKey, wrapKey, zero, KEY_BYTES } from './envelope.js';
+import { kekFor, readKeyringFile, withKeyringLock, writeKeyringFile, type MasterKeyring } from './keyring.js';
+import type { KekRow, MasterKeyStore } from './master-key-store.js';
+import type { KmsStore } from './store.js';
+
+export interface MasterKeyView extends KekRow {
+  primary: boolean;
+  wrappedOrgKeys: number;
+  wrappedDataKeys: number;
+}
+
+export interface DataKeyToRewrap {
+  org: string;
+  secretUid: string;
+  version: number;
+  wrappedDek: Uint8Array;
+}
+
+/** How many data keys each master key version wraps (the secret store knows). */
+export type DataKeyCounts = () => Promise<Map<number, number>>;
+
+/** Org audit keys (for fingerprints): wrapped by master keys like org private keys. */
+export interface AuditKeys {
+  countsByKek(): Promise<Map<number, number>>;
+  rewrap(): Promise<{ rewrapped: number }>;
+}
+
+/**
+ * Master key lifecycle: rotate (new primary), rewrap (move wrapped keys to the primary
+ * without ever decrypting a value), retire (destroy a version nothing references).
+ * The keyring object is shared with KeyManager and changed in place, so new wraps use a
+ * new primary at once.
+ */
+export class MasterKeys {
+  constructor(
+    private readonly keyring: MasterKeyring,
+    private readonly file: string,
+    private readonly store: MasterKeyStore & Pick<KmsStore, 'registerKeks'>,
+    private readonly dataKeyCounts: DataKeyCounts,
+    private readonly auditKeys: AuditKeys,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get primary(): number {
+    return this.keyring.primary;
+  }
+
+  async list(): Promise<MasterKeyView[]> {
+    const [rows, orgCounts, auditCounts, dataCounts] = await Promise.all([
+      this.store.kekVersions(),
+      this.store.orgKeyCountsByKek(),
+      this.auditKeys.countsByKek(),
+      this.dataKeyCounts(),
+    ]);
+    return rows.map((r) => ({
+      ...r,
+      primary: r.version === this.keyring.primary,
+      wrappedOrgKeys: (orgCounts.get(r.version) ?? 0) + (auditCounts.get(r.version) ?? 0),
+      wrappedDataKeys: dataCounts.get(r.version) ?? 0,
+    }));
+  }
+
+  /** Adds version max+1 to the keyring file and makes it the primary. */
+  async rotate(): Promise<MasterKeyView> {
+    const version = await withKeyringLock(this.file, async () => {
+      const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
+      const known = (await this.store.kekVersions()).map((k) => k.version);
+      const next = Math.max(0, ...onDisk.keys.keys(), ...known) + 1;
+      const key = randomBytes(KEY_BYTES);
+      const updated: MasterKeyring = { primary: next, keys: new Map([...onDisk.keys, [next, key]]) };
+      try {
+        await writeKeyringFile(this.file, updated);
+      } catch (err) {
+        throw failedPrecondition(
+          `cannot write the master keyring ${this.file} (${(err as NodeJS.ErrnoException).code ?? 'error'}): when it is mounted read-only, add version ${next} to it and restart`,
+          'KEYRING_READ_ONLY',
+        );
+      }
+      await this.store.registerKeks([{ version: next, keyCheck: keyCheckValue(key) }], this.now());
+      this.adopt(updated);
+      return next;
+    });
+    this.log.info({ audit: 'master_key.rotated', version }, 'master key rotated');
+    return (await this.list()).find((k) => k.version === version)!;
+  }
+
+  private adopt(updated: MasterKeyring): void {
+    this.keyring.keys.clear();
+    for (const [v, k] of updated.keys) this.keyring.keys.set(v, k);
+    this.keyring.primary = updated.primary;
+  }
+
+  /** Destroys a version: only a non-primary one that no org key and no data key references. */
+  async retire(version: number): Promise<MasterKeyView> {
+    const current = (await this.list()).find((k) => k.version === version);
+    if (!current) throw notFound(`master key version ${version} does not exist`, 'MASTER_KEY_NOT_FOUND');
+    if (current.state === 'destroyed') return current;
+    if (current.primary) throw failedPrecondition(`master key version ${version} is the primary; rotate to a new version first`, 'MASTER_KEY_PRIMARY');
+    if (current.wrappedOrgKeys + current.wrappedDataKeys > 0) {
+      throw failedPrecondition(
+        `master key version ${version} still wraps ${current.wrappedOrgKeys} org key(s) and ${current.wrappedDataKeys} data key(s); run a rewrap first`,
+        'MASTER_KEY_IN_USE',
+      );
+    }
+    await withKeyringLock(this.file, async () => {
+      const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
+      const keys = new Map(onDisk.keys);
+      const removed = keys.get(version);
+      keys.delete(version);
+      await writeKeyringFile(this.file, { primary: onDisk.primary, keys });
+      await this.store.destroyKek(version, this.now());
+      this.adopt({ primary: onDisk.primary, keys });
+      if (removed) zero(removed);
+    });
+    this.log.info({ audit: 'master_key.retired', version }, 'master key retired');
+    return { ...current, state: 'destroyed' };
+  }
+
+  /** Re-wraps data keys under the primary; the DEKs exist unwrapped only inside this call. */
+  rewrapDataKeys(keys: DataKeyToRewrap[]): { wrappedDeks: Uint8Array[]; kekVersion: number } {
+    const primary = this.keyring.primary;
+    const kek = kekFor(this.keyring);
+    const wrappedDeks = keys.map((k) => {
+      const aad = dekContext(k.org, k.secretUid, k.version);
+      const dek = this.unwrap(k.wrappedDek, aad, `the data key of secret ${k.secretUid}`);
+      try {
+        return wrapKey(kek(primary), primary, dek, aad);
+      } finally {
+        zero(dek);
+      }
+    });
+    return { wrappedDeks, kekVersion: primary };
+  }
+
+  /** Re-wraps every org key (private and audit keys) not yet under the primary. Safe to run concurrently. */
+  async rewrapOrgKeys(): Promise<{ rewrapped: number; kekVersion: number }> {
+    const primary = this.keyring.primary;
+    let rewrapped = (await this.auditKeys.rewrap()).rewrapped;
+    for (const k of await this.store.orgKeysNotOn(primary)) {
+      const aad = orgKeyContext(k.org, k.keyId);
+      const secretKey = this.unwrap(k.wrappedPrivateKey, aad, `org key ${k.keyId}`);
+      try {
+        const wrapped = wrapKey(kekFor(this.keyring)(primary), primary, secretKey, aad);
+        if (await this.store.replaceOrgKeyWrap(k.keyId, k.wrappedPrivateKey, wrapped, primary)) rewrapped++;
+      } finally {
+        zero(secretKey);
+      }
+    }
+    return { rewrapped, kekVersion: primary };
+  }
+
+  private unwrap(blob: Uint8Array, aad: string, what: string): Uint8Array {
+    try {
+      return unwrapKey(kekFor(this.keyring), blob, aad);
+    } catch (err) {
+      const missing = (err as Error).name === 'KeyringError';
+      throw new ApiError(missing ? status.FAILED_PRECONDITION : status.DATA_LOSS, `${what} cannot be unwrapped: ${(err as Error).message}`, {
+        reason: missing ? 'MASTER_KEY_MISSING' : 'CIPHERTEXT_INVALID',
+      });
+    }
+  }
+}

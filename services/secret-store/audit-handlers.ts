@@ -1,0 +1,131 @@
+import type { AuditEvent as AuditEventMessage, ListAuditEventsRequest, RecordAuditEventRequest, SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
+import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
+import type { Knex } from '../runtime/db.js';
+import { REQUEST_ID_PATTERN, type ServiceHandlers } from '../runtime/grpc-server.js';
+import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
+import { Violations } from '../runtime/validation.js';
+import { AUDIT_ACTIONS, KEY_MANAGEMENT_ACTIONS, type AuditAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
+import { AuditLog } from './audit-log.js';
+import { createAuditStore, type AuditFilter } from './audit-store.js';
+import { checkName } from './rules.js';
+
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+const MAX_ACTOR_LENGTH = 256;
+const MAX_DETAILS = 20;
+const MAX_DETAIL_VALUE_LENGTH = 256;
+const ACTION_PATTERN = /^[a-z_]+\.[a-z_]+$/;
+const DETAIL_KEY_PATTERN = /^[a-zA-Z_]{1,64}$/;
+
+export type AuditHandlers = Pick<ServiceHandlers<typeof SecretServiceService>, 'listAuditEvents' | 'verifyAuditLog' | 'recordAuditEvent'>;
+
+/**
+ * Reading the audit log (DESIGN §3): the org's admins, and operators, who are platform-wide
+ * (their token's org claim need not be the org they audit).
+ */
+function requireAuditReader(principal: Principal, org: string, action: string): void {
+  if (principal.role === 'operator') return;
+  requireOrgRole(principal, org, ['admin'], action);
+}
+
+/** Explicit mapper: absent fields become proto defaults, detail values become strings. */
+export function toAuditEventMessage(e: StoredAuditEvent): AuditEventMessage {
+  return {
+    org: e.org,
+    seq: e.seq,
+    time: new Date(e.time),
+    actor: e.actor,
+    action: e.action,
+    secretName: e.secretName ?? '',
+    secretUid: e.secretUid ?? '',
+    secretVersion: e.secretVersion ?? 0,
+    requestId: e.requestId,
+    details: Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, String(v)])),
+    hash: e.hash,
+    prevHash: e.prevHash,
+  };
+}
+
+const isAuditAction = (action: string): action is AuditAction => (AUDIT_ACTIONS as readonly string[]).includes(action);
+const isKeyManagementAction = (action: string): action is KeyManagementAction => (KEY_MANAGEMENT_ACTIONS as readonly string[]).includes(action);
+
+function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
+  const v = new Violations().org(req.org).check(req.pageSize >= 0, 'page_size', 'must not be negative');
+  v.check(req.action === '' || isAuditAction(req.action), 'action', `must be one of: ${AUDIT_ACTIONS.join(', ')}`);
+  if (req.secretName !== '') checkName(v, req.secretName, 'secret_name');
+  v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
+  v.throwIfAny();
+  return {
+    action: req.action === '' ? undefined : (req.action as AuditAction),
+    secretName: req.secretName || undefined,
+    actor: req.actor || undefined,
+  };
+}
+
+function checkRecordRequest(req: RecordAuditEventRequest): void {
+  const v = new Violations().org(req.org);
+  if (req.actor === '') v.add('actor', 'is required');
+  else v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
+  if (!ACTION_PATTERN.test(req.action)) v.add('action', 'must look like resource.verb (^[a-z_]+\\.[a-z_]+$)');
+  else v.check(isKeyManagementAction(req.action), 'action', `must be one of: ${KEY_MANAGEMENT_ACTIONS.join(', ')}`);
+  v.check(req.requestId === '' || REQUEST_ID_PATTERN.test(req.requestId), 'request_id', 'must be 8 to 64 letters, digits or dashes (or empty: this call\'s id)');
+  const entries = Object.entries(req.details);
+  v.check(entries.length <= MAX_DETAILS, 'details', `at most ${MAX_DETAILS} entries`);
+  for (const [key, value] of entries) {
+    if (!DETAIL_KEY_PATTERN.test(key)) v.add(`details[${JSON.stringify(key)}]`, 'key must match ^[a-zA-Z_]{1,64}$');
+    else v.check(value.length <= MAX_DETAIL_VALUE_LENGTH, `details[${JSON.stringify(key)}]`, `is longer than ${MAX_DETAIL_VALUE_LENGTH} characters`);
+  }
+  v.throwIfAny();
+}
+
+/** A ListAuditEvents page token belongs to one listing: the org and the filters. */
+const listingOf = (req: ListAuditEventsRequest) => ({ org: req.org, action: req.action, secretName: req.secretName, actor: req.actor });
+
+function afterSeqOf(req: ListAuditEventsRequest): number {
+  if (req.pageToken === '') return 0;
+  const position = decodePageToken<{ seq: number }>(
+    req.pageToken,
+    listingOf(req),
+    (p) => Number.isSafeInteger(p.seq) && (p.seq as number) >= 0,
+    'ListAuditEvents',
+  );
+  return position.seq;
+}
+
+/**
+ * ListAuditEvents, VerifyAuditLog and RecordAuditEvent, spread into secret-store's handlers.
+ * `now` stamps recorded events (injectable for tests).
+ */
+export function auditHandlers(deps: { knex: Knex; now?: () => number }): AuditHandlers {
+  const audit = new AuditLog(createAuditStore(deps.knex), deps.now);
+  return {
+    async listAuditEvents(req, ctx) {
+      requireAuditReader(ctx.principal, req.org, 'list audit events');
+      const filter = checkListRequest(req);
+      const afterSeq = afterSeqOf(req);
+      const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
+      const page = await audit.list({ org: req.org, ...filter, afterSeq, limit });
+      return {
+        events: page.events.map(toAuditEventMessage),
+        nextPageToken: page.next === undefined ? '' : encodePageToken(listingOf(req), { seq: page.next }),
+      };
+    },
+    async verifyAuditLog(req, ctx) {
+      requireAuditReader(ctx.principal, req.org, 'verify the audit log');
+      new Violations().org(req.org).throwIfAny();
+      return audit.verify(req.org);
+    },
+    async recordAuditEvent(req, ctx) {
+      requireService(ctx.principal, ['key-management'], 'record audit events');
+      checkRecordRequest(req);
+      const stored = await audit.record({
+        org: req.org,
+        actor: req.actor,
+        action: req.action as KeyManagementAction,
+        requestId: req.requestId || ctx.requestId,
+        details: req.details,
+      });
+      return toAuditEventMessage(stored);
+    },
+  };
+}

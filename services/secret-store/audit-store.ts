@@ -1,0 +1,57 @@
+import type { Knex } from '../runtime/db.js';
+import { toNumber } from '../runtime/db.js';
+import { appendAuditEvents, fromAuditRecord, type AuditAction, type AuditEvent, type AuditRecord, type StoredAuditEvent } from './audit.js';
+
+/** Filters of an audit listing; absent means any. */
+export interface AuditFilter {
+  action?: AuditAction;
+  secretName?: string;
+  actor?: string;
+}
+
+export interface AuditPageQuery extends AuditFilter {
+  org: string;
+  /** Keyset position: events with seq strictly greater. */
+  afterSeq: number;
+  /** Events with seq at most this (the head read before a walk); absent: no bound. */
+  upToSeq?: number;
+  limit: number;
+}
+
+/** Where an org's chain ends, as recorded when the last event was appended. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+/** Reads and appends an org's audit chain; one knex implementation for SQLite and PostgreSQL. */
+export interface AuditStore {
+  /** Events in seq order, after `afterSeq`, at most `limit`. */
+  page(query: AuditPageQuery): Promise<StoredAuditEvent[]>;
+  /** The org's head row; undefined when the org has no chain. */
+  head(org: string): Promise<AuditHead | undefined>;
+  /** Appends in one transaction, returning the events as stored (with seq and hashes). */
+  append(events: AuditEvent[]): Promise<StoredAuditEvent[]>;
+}
+
+export function createAuditStore(knex: Knex): AuditStore {
+  return {
+    async page(query) {
+      // (org, seq) is the unique index: a keyset walk within one org.
+      const q = knex<AuditRecord>('secret_audit_events').where({ org: query.org }).andWhere('seq', '>', query.afterSeq);
+      if (query.upToSeq !== undefined) q.andWhere('seq', '<=', query.upToSeq);
+      if (query.action !== undefined) q.andWhere('action', query.action);
+      if (query.secretName !== undefined) q.andWhere('secret_name', query.secretName);
+      if (query.actor !== undefined) q.andWhere('actor', query.actor);
+      const rows = await q.orderBy('seq').limit(query.limit);
+      return rows.map((r) => fromAuditRecord(r as AuditRecord));
+    },
+    async head(org) {
+      const row = await knex('secret_audit_heads').where({ org }).first('seq', 'hash');
+      return row ? { seq: toNumber(row.seq), hash: row.hash as string } : undefined;
+    },
+    async append(events) {
+      return knex.transaction((trx) => appendAuditEvents(trx, events));
+    },
+  };
+}

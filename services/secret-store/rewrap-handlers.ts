@@ -1,0 +1,34 @@
+import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
+import type { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
+import { requireRole, requireService } from '../runtime/auth.js';
+import type { Knex } from '../runtime/db.js';
+import type { ServiceClient } from '../runtime/grpc-client.js';
+import type { ServiceHandlers } from '../runtime/grpc-server.js';
+import { Violations } from '../runtime/validation.js';
+import { countDataKeys, rewrapSecrets } from './rewrap.js';
+
+type Handlers = ServiceHandlers<typeof SecretServiceService>;
+
+const DEFAULT_BATCH = 500;
+const MAX_BATCH = 2000;
+
+/** Rewrap (operators, with progress) and the data-key counts key-management asks for. */
+export function rewrapHandlers(knex: Knex, kms: ServiceClient<typeof KeyManagementServiceService>): Pick<Handlers, 'rewrapSecrets' | 'countDataKeys'> {
+  return {
+    async *rewrapSecrets(req, ctx) {
+      requireRole(ctx.principal, ['operator'], 'run a rewrap');
+      new Violations().check(req.batchSize >= 0 && req.batchSize <= MAX_BATCH, 'batch_size', `must be between 1 and ${MAX_BATCH} (0: ${DEFAULT_BATCH})`).throwIfAny();
+      ctx.log.info({ audit: 'master_key.rewrap_started', subject: ctx.principal.subject }, 'rewrap started');
+      let last;
+      for await (const progress of rewrapSecrets(knex, kms, { batchSize: req.batchSize || DEFAULT_BATCH, requestId: ctx.requestId, actor: ctx.principal.subject, cancelled: ctx.cancelled })) {
+        last = progress;
+        yield progress;
+      }
+      ctx.log.info({ audit: 'master_key.rewrap_finished', subject: ctx.principal.subject, ...last }, 'rewrap finished');
+    },
+    async countDataKeys(_req, ctx) {
+      requireService(ctx.principal, ['key-management'], 'count data keys');
+      return { counts: await countDataKeys(knex) };
+    },
+  };
+}

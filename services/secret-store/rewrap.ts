@@ -1,0 +1,82 @@
+import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
+import { toNumber, type Knex } from '../runtime/db.js';
+import { fromDownstream } from '../runtime/errors.js';
+import type { ServiceClient } from '../runtime/grpc-client.js';
+import { appendAuditEvents, type AuditEvent } from './audit.js';
+
+export interface RewrapProgress {
+  kekVersion: number;
+  orgKeysRewrapped: number;
+  dataKeysRewrapped: number;
+  dataKeysTotal: number;
+  done: boolean;
+}
+
+interface WrappedRow {
+  uid: string;
+  org: string;
+  version: number | string;
+  wrapped_dek: Buffer;
+}
+
+/** Which master key versions wrap how many live data keys. */
+export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; dataKeys: number }[]> {
+  const rows = (await knex('secrets').whereNotNull('wrapped_dek').select('kek_version').count({ n: '*' }).groupBy('kek_version').orderBy('kek_version')) as unknown as {
+    kek_version: number;
+    n: number | string;
+  }[];
+  return rows.map((r) => ({ kekVersion: Number(r.kek_version), dataKeys: Number(r.n) }));
+}
+
+/**
+ * Moves every data key to the primary master key, in batches, without a value ever being
+ * decrypted (key-management unwraps and re-wraps DEKs only). Each batch is one transaction
+ * of compare-and-swap updates, so a crash loses nothing, a second run finishes the rest, and
+ * two runs at once (or a value rotation meanwhile) never overwrite a newer wrapping.
+ */
+export async function* rewrapSecrets(
+  knex: Knex,
+  kms: Pick<ServiceClient<typeof KeyManagementServiceService>, 'rewrapOrgKeys' | 'rewrapDataKeys'>,
+  opts: { batchSize: number; requestId: string; actor: string; cancelled: () => boolean },
+): AsyncIterable<RewrapProgress> {
+  const call = { requestId: opts.requestId, timeoutMs: 60_000 };
+  const fail = (err: unknown) => Promise.reject(fromDownstream(err, 'key-management'));
+  const org = await kms.rewrapOrgKeys({}, call).catch(fail);
+  const primary = org.kekVersion;
+  const remaining = () => knex('secrets').whereNotNull('wrapped_dek').whereNot({ kek_version: primary });
+  const total = toNumber((await remaining().clone().count({ n: '*' }).first())?.n ?? 0);
+  const progress: RewrapProgress = { kekVersion: primary, orgKeysRewrapped: org.rewrapped, dataKeysRewrapped: 0, dataKeysTotal: total, done: false };
+  yield { ...progress };
+  let after = '';
+  while (!opts.cancelled()) {
+    const rows: WrappedRow[] = await remaining().clone().where('uid', '>', after).orderBy('uid').limit(opts.batchSize).select('uid', 'org', 'version', 'wrapped_dek');
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1].uid;
+    const res = await kms
+      .rewrapDataKeys({ keys: rows.map((r) => ({ org: r.org, secretUid: r.uid, version: toNumber(r.version), wrappedDek: r.wrapped_dek })) }, call)
+      .catch(fail);
+    const swapped = await knex.transaction(async (trx) => {
+      const perOrg = new Map<string, number>();
+      for (const [i, row] of rows.entries()) {
+        const n = await trx('secrets')
+          .where({ uid: row.uid, wrapped_dek: row.wrapped_dek })
+          .update({ wrapped_dek: res.wrappedDeks[i], kek_version: res.kekVersion });
+        perOrg.set(row.org, (perOrg.get(row.org) ?? 0) + n);
+      }
+      // One audit event per org and batch, in the same transaction: no audit, no change.
+      const events: AuditEvent[] = [...perOrg].filter(([, n]) => n > 0).map(([org, n]) => ({
+        org,
+        time: Date.now(),
+        actor: opts.actor,
+        action: 'master_key.rewrapped',
+        requestId: opts.requestId,
+        details: { kekVersion: res.kekVersion, dataKeys: n },
+      }));
+      await appendAuditEvents(trx, events);
+      return [...perOrg.values()].reduce((a, b) => a + b, 0);
+    });
+    progress.dataKeysRewrapped += swapped;
+    yield { ...progress };
+  }
+  yield { ...progress, done: !opts.cancelled() };
+}

@@ -1,0 +1,434 @@
+import { expect } from 'chai';
+import type { AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { engines } from './support/postgres.js';
+import { failure, startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
+
+// The audit log over gRPC (DESIGN §3, §4): what each operation records, listing, the hash
+// chain's verification against tampering in the database, and who may read or append.
+
+type Knex = ReturnType<TestSystem['db']>;
+
+/** What a test asserts about an event: its identity, not its hashes or time. */
+interface Expected {
+  action: string;
+  actor: string;
+  requestId?: string;
+  secretName?: string;
+  secretVersion?: number;
+  details?: Record<string, string>;
+}
+
+function expectEvent(event: AuditEvent, want: Expected): void {
+  const { details, ...fields } = want;
+  expect(event).to.include(fields);
+  if (details) expect(event.details).to.include(details);
+  expect(event.time).to.be.instanceOf(Date);
+  expect(event.hash).to.match(/^[0-9a-f]{64}$/);
+}
+
+for (const engine of engines()) {
+  describe(`audit log (${engine.name})`, function () {
+    let sys: TestSystem;
+    let orgCounter = 0;
+    const freshOrg = () => `audit-${++orgCounter}`;
+    const adminSubject = (org: string) => `ada@${org}`;
+    const admin = async (org: string) => sys.secrets(await sys.token('admin', { org, subject: adminSubject(org) }));
+    const member = async (org: string) => sys.secrets(await sys.token('member', { org, subject: `mia@${org}` }));
+    /** Operators act platform-wide: their token's org claim is not the org they audit. */
+    const operator = async () => sys.secrets(await sys.token('operator', { org: 'platform', subject: 'otto@platform' }));
+    const service = async (name: string) => sys.secrets(await sys.token('service', { subject: `svc:${name}` }));
+    const db = (): Knex => sys.db('secret-store');
+
+    /** Every event of the org, oldest first, through the API (page by page). */
+    async function allEvents(client: SecretClient, org: string, filter: { action?: string; secretName?: string; actor?: string } = {}): Promise<AuditEvent[]> {
+      const events: AuditEvent[] = [];
+      let pageToken = '';
+      do {
+        const page = await client.listAuditEvents({ org, pageSize: 1000, pageToken, ...filter });
+        events.push(...page.events);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return events;
+    }
+
+    /** An org whose chain holds `n` secret.created events (S1..Sn). */
+    async function orgWithEvents(n: number): Promise<{ org: string; client: SecretClient }> {
+      const org = freshOrg();
+      const client = await admin(org);
+      const sealed = await sys.seal('value', org);
+      for (let i = 1; i <= n; i++) await client.createSecret({ org, secret: { name: `S${i}` }, value: sealed });
+      return { org, client };
+    }
+
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    describe('what each operation records', () => {
+      const org = 'audit-ops';
+      let client: SecretClient;
+      let seen = 0;
+
+      /** The events appended since the last call. */
+      async function newEvents(): Promise<AuditEvent[]> {
+        const page = await client.listAuditEvents({ org, pageSize: 1000 });
+        const fresh = page.events.filter((e) => e.seq > seen);
+        seen = page.events.length === 0 ? 0 : page.events[page.events.length - 1].seq;
+        return fresh;
+      }
+
+      before(async () => {
+        client = await admin(org);
+      });
+
+      it('create → secret.created, with actor, request id, name and version', async () => {
+        await client.createSecret({ org, secret: { name: 'HF', key: 'HF_TOKEN' }, value: await sys.seal('v1', org) }, { requestId: 'req-create-0001' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'secret.created', actor: adminSubject(org), requestId: 'req-create-0001', secretName: 'HF', secretVersion: 1, details: { key: 'HF_TOKEN' } });
+        expect(events[0].secretUid).to.match(/^s_/);
+      });
+
+      it('a value update → secret.value_rotated, naming the new and previous version', async () => {
+        await client.updateSecret({ org, secret: { name: 'HF' }, value: await sys.seal('v2', org), updateMask: ['value'] }, { requestId: 'req-rotate-0001' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'secret.value_rotated', actor: adminSubject(org), requestId: 'req-rotate-0001', secretName: 'HF', secretVersion: 2, details: { previousVersion: '1' } });
+      });
+
+      it('a key rename → secret.key_renamed, from and to', async () => {
+        await client.updateSecret({ org, secret: { name: 'HF', key: 'HUB_TOKEN' }, updateMask: ['key'] }, { requestId: 'req-rename-0001' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'secret.key_renamed', actor: adminSubject(org), requestId: 'req-rename-0001', secretName: 'HF', details: { from: 'HF_TOKEN', to: 'HUB_TOKEN' } });
+      });
+
+      it('a description edit → secret.description_edited (the text is not copied into the log)', async () => {
+        await client.updateSecret({ org, secret: { name: 'HF', description: 'the hub token' }, updateMask: ['description'] }, { requestId: 'req-describe-01' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'secret.description_edited', actor: adminSubject(org), requestId: 'req-describe-01', secretName: 'HF' });
+        expect(JSON.stringify(events[0].details)).to.not.include('the hub token');
+      });
+
+      it('a job launch → secret.referenced, with the job id, attempt and version handed out', async () => {
+        const jobs = sys.jobs(await sys.token('member', { org, subject: `mia@${org}` }));
+        const { job } = await jobs.createJob({ org, job: { name: 'train', image: 'x', command: 'true', secrets: [{ secretName: 'HF' }] } }, { requestId: 'req-launch-0001' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], {
+          action: 'secret.referenced',
+          actor: `mia@${org}`,
+          requestId: 'req-launch-0001',
+          secretName: 'HF',
+          secretVersion: 2,
+          details: { job: job!.id, attempt: '1', via: 'svc:job-launcher' },
+        });
+      });
+
+      it('a delete → secret.deleted', async () => {
+        await client.deleteSecret({ org, name: 'HF' }, { requestId: 'req-delete-0001' });
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'secret.deleted', actor: adminSubject(org), requestId: 'req-delete-0001', secretName: 'HF', secretVersion: 2 });
+      });
+
+      it('a denied call → call.denied, with the method and role, and nothing else', async () => {
+        const refused = await failure((await member(org)).createSecret({ org, secret: { name: 'NOPE' }, value: await sys.seal('x', org) }, { requestId: 'req-denied-0001' }));
+        expect(refused.code).to.equal('PERMISSION_DENIED');
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'call.denied', actor: `mia@${org}`, requestId: 'req-denied-0001', secretName: '', details: { method: 'CreateSecret', role: 'member' } });
+      });
+
+      it('a refused audit read is itself audited', async () => {
+        expect((await failure((await member(org)).listAuditEvents({ org }, { requestId: 'req-denied-0002' }))).code).to.equal('PERMISSION_DENIED');
+        const events = await newEvents();
+        expect(events).to.have.length(1);
+        expectEvent(events[0], { action: 'call.denied', actor: `mia@${org}`, requestId: 'req-denied-0002', details: { method: 'ListAuditEvents' } });
+      });
+
+      it('numbers the events 1, 2, 3, … and verifies the chain intact', async () => {
+        const events = await allEvents(client, org);
+        expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, i) => i + 1));
+        expect(events.every((e) => e.org === org)).to.equal(true);
+        expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: events.length, firstBadSeq: 0, problem: '' });
+      });
+    });
+
+    describe('listing', () => {
+      let org: string;
+      let client: SecretClient;
+      before(async () => {
+        ({ org, client } = await orgWithEvents(5));
+        await client.updateSecret({ org, secret: { name: 'S2' }, value: await sys.seal('next', org), updateMask: ['value'] });
+        await client.deleteSecret({ org, name: 'S2' });
+        await failure((await member(org)).deleteSecret({ org, name: 'S1' }));
+      });
+
+      it('lists oldest first, by default up to 100', async () => {
+        const page = await client.listAuditEvents({ org });
+        expect(page.events.map((e) => e.action)).to.deep.equal([
+          ...Array(5).fill('secret.created'),
+          'secret.value_rotated',
+          'secret.deleted',
+          'call.denied',
+        ]);
+        expect(page.nextPageToken).to.equal('');
+      });
+
+      it('filters by action, secret and actor (and combinations)', async () => {
+        expect((await allEvents(client, org, { action: 'secret.created' })).map((e) => e.secretName)).to.deep.equal(['S1', 'S2', 'S3', 'S4', 'S5']);
+        expect((await allEvents(client, org, { secretName: 'S2' })).map((e) => e.action)).to.deep.equal(['secret.created', 'secret.value_rotated', 'secret.deleted']);
+        expect((await allEvents(client, org, { actor: `mia@${org}` })).map((e) => e.action)).to.deep.equal(['call.denied']);
+        expect((await allEvents(client, org, { secretName: 'S2', action: 'secret.deleted', actor: adminSubject(org) })).map((e) => e.seq)).to.deep.equal([7]);
+        expect(await allEvents(client, org, { action: 'org_key.rotated' })).to.deep.equal([]);
+      });
+
+      it('pages with page tokens, each page after the last', async () => {
+        const seqs: number[] = [];
+        const sizes: number[] = [];
+        let pageToken = '';
+        do {
+          const page = await client.listAuditEvents({ org, pageSize: 3, pageToken });
+          seqs.push(...page.events.map((e) => e.seq));
+          sizes.push(page.events.length);
+          pageToken = page.nextPageToken;
+        } while (pageToken !== '');
+        expect(seqs).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+        expect(sizes).to.deep.equal([3, 3, 2]);
+      });
+
+      it('pages a filtered listing', async () => {
+        const first = await client.listAuditEvents({ org, pageSize: 2, action: 'secret.created' });
+        expect(first.events.map((e) => e.secretName)).to.deep.equal(['S1', 'S2']);
+        const second = await client.listAuditEvents({ org, pageSize: 2, action: 'secret.created', pageToken: first.nextPageToken });
+        expect(second.events.map((e) => e.secretName)).to.deep.equal(['S3', 'S4']);
+      });
+
+      it('refuses a page token from another listing (other filters, other org)', async () => {
+        const { nextPageToken } = await client.listAuditEvents({ org, pageSize: 2 });
+        const otherFilter = await failure(client.listAuditEvents({ org, pageSize: 2, action: 'secret.created', pageToken: nextPageToken }));
+        expect(otherFilter).to.include({ code: 'INVALID_ARGUMENT' });
+        expect(otherFilter.fields).to.deep.equal(['page_token']);
+        const ops = await operator();
+        const otherOrg = await failure(ops.listAuditEvents({ org: 'audit-ops', pageSize: 2, pageToken: nextPageToken }));
+        expect(otherOrg.fields).to.deep.equal(['page_token']);
+      });
+
+      it('caps a page at 1000 events', async () => {
+        const page = await client.listAuditEvents({ org, pageSize: 100_000 });
+        expect(page.events).to.have.length(8);
+      });
+    });
+
+    describe('verification names the first bad event after tampering in the database', () => {
+      // Each case on a fresh org's chain of 6 events (S1..S6 created).
+      const cases: Array<{ name: string; tamper(knex: Knex, org: string): Promise<unknown>; seq: number; problem: RegExp; events?: number }> = [
+        {
+          name: 'an event\'s actor updated',
+          tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 3 }).update({ actor: 'mallory' }),
+          seq: 3,
+          problem: /^event 3 was altered \(its hash does not match its contents\)$/,
+        },
+        {
+          name: 'an event\'s details updated',
+          tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 2 }).update({ details: JSON.stringify({ key: 'OTHER' }) }),
+          seq: 2,
+          problem: /^event 2 was altered/,
+        },
+        {
+          name: 'a middle event deleted',
+          tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 4 }).delete(),
+          seq: 4,
+          problem: /^event 4 is missing \(the chain jumps from 3 to 5\)$/,
+        },
+        {
+          name: 'the last event deleted',
+          tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 6 }).delete(),
+          seq: 6,
+          problem: /^the last event \(6\) was removed: the chain ends at 5, the head records 6$/,
+          events: 5,
+        },
+        {
+          name: 'the seqs of two events swapped',
+          tamper: async (knex, org) => {
+            // Through a free seq: (org, seq) is unique.
+            await knex('secret_audit_events').where({ org, seq: 2 }).update({ seq: -1 });
+            await knex('secret_audit_events').where({ org, seq: 3 }).update({ seq: 2 });
+            await knex('secret_audit_events').where({ org, seq: -1 }).update({ seq: 3 });
+          },
+          seq: 2,
+          problem: /^events 2 and 3 are out of order$/,
+        },
+        {
+          name: 'a prev_hash changed',
+          tamper: async (knex, org) => {
+            const first = await knex('secret_audit_events').where({ org, seq: 1 }).first();
+            await knex('secret_audit_events').where({ org, seq: 5 }).update({ prev_hash: first.hash });
+          },
+          seq: 5,
+          problem: /^event 5 does not follow event 4 \(prev_hash mismatch\)$/,
+        },
+      ];
+
+      for (const c of cases) {
+        it(`${c.name} → first bad event ${c.seq}`, async () => {
+          const { org, client } = await orgWithEvents(6);
+          expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: 6, firstBadSeq: 0, problem: '' });
+          await c.tamper(db(), org);
+          const result = await client.verifyAuditLog({ org });
+          expect(result).to.include({ intact: false, firstBadSeq: c.seq });
+          expect(result.problem).to.match(c.problem);
+          if (c.events !== undefined) expect(result.events).to.equal(c.events);
+        });
+      }
+
+      it('leaves other orgs\' chains intact', async () => {
+        const { org, client } = await orgWithEvents(2);
+        const other = await orgWithEvents(2);
+        await db()('secret_audit_events').where({ org: other.org, seq: 1 }).update({ actor: 'mallory' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 2 });
+      });
+
+      it('verifies a long chain walked in pages', async () => {
+        const { org, client } = await orgWithEvents(1);
+        // 1200 events: more than one page of the walk. Denials are the cheapest to cause,
+        // 50 at a time (each takes the org's head row lock).
+        const denied = await member(org);
+        for (let sent = 1; sent < 1200; sent += 50) {
+          await Promise.all(Array.from({ length: Math.min(50, 1200 - sent) }, () => failure(denied.listAuditEvents({ org }))));
+        }
+        expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: 1200, firstBadSeq: 0, problem: '' });
+        await db()('secret_audit_events').where({ org, seq: 1100 }).update({ request_id: 'req-forged-0001' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: false, firstBadSeq: 1100, events: 1100 });
+      });
+
+      it('finds an org with no events intact', async () => {
+        expect(await (await admin('audit-empty')).verifyAuditLog({ org: 'audit-empty' })).to.deep.equal({ intact: true, events: 0, firstBadSeq: 0, problem: '' });
+      });
+    });
+
+    describe('access', () => {
+      let org: string;
+      before(async () => {
+        ({ org } = await orgWithEvents(2));
+      });
+
+      const refused: Array<{ who: string; client(org: string): Promise<SecretClient> }> = [
+        { who: 'a member of the org', client: (o) => member(o) },
+        { who: 'an admin of another org', client: async () => sys.secrets(await sys.token('admin', { org: 'audit-other', subject: 'gus@other' })) },
+        { who: 'a service (svc:job-launcher)', client: () => service('job-launcher') },
+        { who: 'a service (svc:key-management)', client: () => service('key-management') },
+      ];
+      for (const r of refused) {
+        it(`refuses ${r.who} to list or verify (PERMISSION_DENIED)`, async () => {
+          const client = await r.client(org);
+          expect((await failure(client.listAuditEvents({ org }))).code).to.equal('PERMISSION_DENIED');
+          expect((await failure(client.verifyAuditLog({ org }))).code).to.equal('PERMISSION_DENIED');
+        });
+      }
+
+      it('checks permission before the request: a member with a bad page token is refused, not told about it', async () => {
+        expect((await failure((await member(org)).listAuditEvents({ org, pageToken: '!!', pageSize: -1 }))).code).to.equal('PERMISSION_DENIED');
+      });
+
+      it('lets an operator list and verify any org', async () => {
+        const ops = await operator();
+        const events = await allEvents(ops, org);
+        // S1, S2 created, then the refusals above (each audited).
+        expect(events.slice(0, 2).map((e) => e.action)).to.deep.equal(['secret.created', 'secret.created']);
+        expect(new Set(events.slice(2).map((e) => e.action))).to.deep.equal(new Set(['call.denied']));
+        expect(await ops.verifyAuditLog({ org })).to.include({ intact: true, events: events.length });
+        expect(await ops.verifyAuditLog({ org: 'audit-ops' })).to.include({ intact: true });
+      });
+    });
+
+    describe('RecordAuditEvent (key-management\'s events)', () => {
+      const request = (org: string) => ({
+        org,
+        actor: 'otto@platform',
+        action: 'org_key.rotated',
+        requestId: 'req-rotate-key-01',
+        details: { previous_key_id: 'k1', key_id: 'k2' },
+      });
+
+      const refused: Array<{ who: string; client(org: string): Promise<SecretClient> }> = [
+        { who: 'an admin', client: (o) => admin(o) },
+        { who: 'a member', client: (o) => member(o) },
+        { who: 'an operator', client: () => operator() },
+        { who: 'svc:job-launcher', client: () => service('job-launcher') },
+        { who: 'svc:secret-store', client: () => service('secret-store') },
+      ];
+      for (const r of refused) {
+        it(`refuses ${r.who} (PERMISSION_DENIED) and appends nothing but the denial`, async () => {
+          const org = freshOrg();
+          expect((await failure((await r.client(org)).recordAuditEvent(request(org)))).code).to.equal('PERMISSION_DENIED');
+          const actions = (await db()('secret_audit_events').where({ org })).map((e: { action: string }) => e.action);
+          expect(actions).to.deep.equal(['call.denied']);
+        });
+      }
+
+      it('appends svc:key-management\'s event to the org\'s chain', async () => {
+        const { org, client } = await orgWithEvents(2);
+        const kms = await service('key-management');
+        const recorded = await kms.recordAuditEvent(request(org));
+        expectEvent(recorded, { action: 'org_key.rotated', actor: 'otto@platform', requestId: 'req-rotate-key-01', secretName: '', secretVersion: 0, details: { previous_key_id: 'k1', key_id: 'k2' } });
+        expect(recorded).to.include({ org, seq: 3 });
+        const retired = await kms.recordAuditEvent({ org, actor: 'svc:key-management', action: 'master_key.retired', details: { version: '1' } }, { requestId: 'req-retire-00001' });
+        expect(retired).to.include({ seq: 4, prevHash: recorded.hash, requestId: 'req-retire-00001' });
+        expect((await allEvents(client, org, { action: 'org_key.rotated' })).map((e) => e.seq)).to.deep.equal([3]);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 4 });
+      });
+    });
+
+    describe('bad input → INVALID_ARGUMENT naming the field', () => {
+      const org = 'audit-bad-input';
+      const long = 'x'.repeat(257);
+      const manyDetails = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k_${String.fromCharCode(97 + i)}`, 'v']));
+      const valid = { org, actor: 'otto@platform', action: 'org_key.rotated', requestId: '', details: {} };
+      const cases: Array<{ name: string; call(c: { admin: SecretClient; ops: SecretClient; kms: SecretClient }): Promise<unknown>; field: string }> = [
+        { name: 'list: negative page_size', call: (c) => c.admin.listAuditEvents({ org, pageSize: -1 }), field: 'page_size' },
+        { name: 'list: unknown action', call: (c) => c.admin.listAuditEvents({ org, action: 'secret.stolen' }), field: 'action' },
+        { name: 'list: invalid secret name', call: (c) => c.admin.listAuditEvents({ org, secretName: 'no spaces allowed' }), field: 'secret_name' },
+        { name: 'list: actor too long', call: (c) => c.admin.listAuditEvents({ org, actor: long }), field: 'actor' },
+        { name: 'list: garbage page token', call: (c) => c.admin.listAuditEvents({ org, pageToken: 'not-a-token' }), field: 'page_token' },
+        { name: 'list: invalid org (operator)', call: (c) => c.ops.listAuditEvents({ org: 'Not An Org' }), field: 'org' },
+        { name: 'verify: missing org (operator)', call: (c) => c.ops.verifyAuditLog({ org: '' }), field: 'org' },
+        { name: 'record: invalid org', call: (c) => c.kms.recordAuditEvent({ ...valid, org: 'BAD_ORG' }), field: 'org' },
+        { name: 'record: missing actor', call: (c) => c.kms.recordAuditEvent({ ...valid, actor: '' }), field: 'actor' },
+        { name: 'record: actor too long', call: (c) => c.kms.recordAuditEvent({ ...valid, actor: long }), field: 'actor' },
+        { name: 'record: malformed action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'Org-Key.Rotated' }), field: 'action' },
+        { name: 'record: missing action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: '' }), field: 'action' },
+        { name: 'record: a secret-store action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'secret.deleted' }), field: 'action' },
+        { name: 'record: an unknown key action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'org_key.stolen' }), field: 'action' },
+        { name: 'record: malformed request id', call: (c) => c.kms.recordAuditEvent({ ...valid, requestId: 'short' }), field: 'request_id' },
+        { name: 'record: more than 20 details', call: (c) => c.kms.recordAuditEvent({ ...valid, details: manyDetails }), field: 'details' },
+        { name: 'record: a detail key with a dash', call: (c) => c.kms.recordAuditEvent({ ...valid, details: { 'key-id': 'k2' } }), field: 'details["key-id"]' },
+        { name: 'record: a detail key with digits', call: (c) => c.kms.recordAuditEvent({ ...valid, details: { kek2: 'k2' } }), field: 'details["kek2"]' },
+        { name: 'record: a detail value too long', call: (c) => c.kms.recordAuditEvent({ ...valid, details: { note: long } }), field: 'details["note"]' },
+      ];
+      for (const c of cases) {
+        it(c.name, async () => {
+          const clients = { admin: await admin(org), ops: await operator(), kms: await service('key-management') };
+          const result = await failure(c.call(clients));
+          expect(result.code).to.equal('INVALID_ARGUMENT');
+          expect(result.fields).to.deep.equal([c.field]);
+        });
+      }
+
+      it('names every bad field of one request at once', async () => {
+        const result = await failure((await service('key-management')).recordAuditEvent({ org: 'BAD', actor: '', action: 'nope', details: { 'a-b': '' } }));
+        expect(result.fields).to.deep.equal(['org', 'actor', 'action', 'details["a-b"]']);
+      });
+
+      it('writes nothing for a refused record', async () => {
+        expect(await db()('secret_audit_events').where({ org })).to.deep.equal([]);
+      });
+    });
+  });
+}

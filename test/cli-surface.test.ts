@@ -1,0 +1,271 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Metadata } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { describeError, type ErrorContext } from '../cli/errors.js';
+import { alreadyExists, ApiError, notFound, permissionDenied, toServiceError, unauthenticated } from '../services/runtime/errors.js';
+import { commandDocs, README, renderCommandReference, withCommandReference } from '../scripts/cli-reference.js';
+import { commandSurface, expectSnapshot, foldSharedType, mergeShapes, shapeOf, type Shape } from './cli-surface-snapshots.js';
+import { startCliWorld, type CliWorld } from './support/cli.js';
+import type { RunResult } from './support/processes.js';
+
+function ok(r: RunResult): RunResult {
+  expect(r.code, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(0);
+  return r;
+}
+
+/** The single stderr line of a failed command. */
+function errorLine(r: RunResult): string {
+  expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(1);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).to.have.length(1);
+  return lines[0];
+}
+
+const json = (r: RunResult): unknown => JSON.parse(ok(r).stdout);
+
+describe('the vesslctl command surface', function () {
+  it('matches the checked-in snapshot of commands, arguments and flags', () => {
+    expectSnapshot('cli-surface.json', commandSurface(), 'The command surface (cli/commands.ts)');
+  });
+
+  it('gives every command at least one example, and every example runs that command', () => {
+    for (const doc of commandDocs()) {
+      expect(doc.examples, `${doc.id} has no examples (static examples = [...])`).to.not.be.empty;
+      expect(doc.summary, `${doc.id} has no summary`).to.be.a('string').and.not.equal('');
+      // The call may sit in a pipeline or a shell condition: `op read ... | vesslctl secret create ...`.
+      const runsIt = new RegExp(`(^|[\\s|;&(\`$])vesslctl ${doc.words.replaceAll(' ', '\\s+')}(\\s|$)`);
+      for (const { command } of doc.examples) {
+        expect(runsIt.test(command), `${doc.id}: example "${command}" does not run \`vesslctl ${doc.words}\``).to.equal(true);
+      }
+    }
+  });
+
+  it('has an up-to-date command reference in the README', () => {
+    const readme = readFileSync(README, 'utf8');
+    const stale = withCommandReference(readme) !== readme;
+    expect(stale, 'README.md\'s command reference is stale: run `npx tsx scripts/cli-reference.ts --write`').to.equal(false);
+    expect(readme).to.include(renderCommandReference());
+  });
+
+  describe('error lines that suggest the fix', () => {
+    const transport = (code: number, details: string) => ({ code, details, message: details, metadata: new Metadata() });
+    const cases: Array<{ name: string; err: unknown; context?: ErrorContext; line: string }> = [
+      {
+        name: 'an unreachable local server: start it',
+        err: transport(14, 'No connection established'),
+        context: { endpoint: '127.0.0.1:50051' },
+        line: 'cannot reach vessl-secrets at 127.0.0.1:50051: is the server running? (start it with `make up`)',
+      },
+      {
+        name: 'an unreachable remote server: `make up` would not help',
+        err: transport(14, 'No connection established'),
+        context: { endpoint: 'secrets.example.com:443' },
+        line: 'cannot reach vessl-secrets at secrets.example.com:443: is the server running?',
+      },
+      {
+        name: 'a token the server finds expired',
+        err: toServiceError(unauthenticated('token expired; get a new one')),
+        line: 'token expired: run `vesslctl auth login` again (UNAUTHENTICATED)',
+      },
+      {
+        name: 'an invalid token',
+        err: toServiceError(unauthenticated('invalid token')),
+        line: 'invalid token: run `vesslctl auth login` (UNAUTHENTICATED)',
+      },
+      {
+        name: 'a denial, with the role from the token',
+        err: toServiceError(permissionDenied('role member may not create secrets')),
+        context: { role: 'member', tokenOrg: 'acme', org: 'acme' },
+        line: 'role member may not create secrets (your role: member; ask an org admin) (PERMISSION_DENIED)',
+      },
+      {
+        name: 'a denial in another org than the token\'s',
+        err: toServiceError(permissionDenied('you may not list secrets in org "other"')),
+        context: { role: 'admin', tokenOrg: 'acme', org: 'other' },
+        line: 'you may not list secrets in org "other" (your token is for org "acme") (PERMISSION_DENIED)',
+      },
+      {
+        name: 'an unknown secret',
+        err: toServiceError(notFound('secret "NOPE" not found in org "acme"', 'SECRET_NOT_FOUND')),
+        line: 'secret "NOPE" not found in org "acme": run `vesslctl secret list` (NOT_FOUND)',
+      },
+      {
+        name: 'an unknown job',
+        err: toServiceError(notFound('job "j_nope" not found in org "acme"', 'JOB_NOT_FOUND')),
+        line: 'job "j_nope" not found in org "acme": run `vesslctl job list` (NOT_FOUND)',
+      },
+      {
+        name: 'a name that is taken',
+        err: toServiceError(alreadyExists('secret "HF_TOKEN" already exists in org "acme"; update it, or delete it first')),
+        context: { secretName: 'HF_TOKEN' },
+        line: 'secret "HF_TOKEN" already exists in org "acme"; update it, or delete it first: use `vesslctl secret update HF_TOKEN` (ALREADY_EXISTS)',
+      },
+      {
+        name: 'a call the server does not know',
+        err: toServiceError(new ApiError(12, 'unknown method')),
+        context: { endpoint: '127.0.0.1:50051' },
+        line: 'unknown method: the server at 127.0.0.1:50051 is older than this vesslctl; upgrade it (UNIMPLEMENTED)',
+      },
+    ];
+    for (const { name, err, context, line } of cases) {
+      it(name, async () => {
+        expect(await describeError(err, context)).to.equal(line);
+      });
+    }
+  });
+
+  describe('against vessl-secrets up (vesslctl as a subprocess)', function () {
+    let world: CliWorld;
+    let credentials: { tokens: Record<string, string> };
+    const credentialsFile = () => path.join(world.dataDir, 'credentials.json');
+    before(async () => {
+      world = await startCliWorld({ logLevel: 'warn' });
+      credentials = JSON.parse(readFileSync(credentialsFile(), 'utf8'));
+      ok(await world.cli(['auth', 'login', '--credentials', credentialsFile()]));
+      ok(await world.cli(['secret', 'create', 'TAKEN', '--from-stdin'], { input: 'taken_value' }));
+    });
+    after(async () => {
+      await world?.stop();
+      world?.remove();
+    });
+
+    it('prints -o json in the checked-in shapes', async () => {
+      const shapes: Record<string, Shape> = {};
+      /** Runs `vesslctl COMMAND ARGS -o json` and adds the output's shape to COMMAND's. */
+      const cli = async (command: string, args: string[], opts?: Parameters<CliWorld['cli']>[1]) => {
+        const value = json(await world.cli([...command.split(' '), ...args, '-o', 'json'], opts));
+        const shape = shapeOf(value);
+        shapes[command] = command in shapes ? mergeShapes(shapes[command], shape) : shape;
+        return value as { job: { id: string } };
+      };
+
+      await cli('auth login', ['--credentials', credentialsFile()]);
+      await cli('auth status', []);
+      await cli('config set', ['org', 'default']);
+      await cli('config show', []);
+      await cli('org public-key', []);
+      await cli('secret create', ['HF_TOKEN', '--from-stdin', '--description', 'Hugging Face hub'], { input: 'hf_value_1' });
+      await cli('secret create', ['OLD', '--from-stdin'], { input: 'old_value' });
+      await cli('secret update', ['HF_TOKEN', '--from-stdin'], { input: 'hf_value_2' });
+      await cli('secret delete', ['OLD', '--yes']);
+      await cli('secret list', ['--include-deleted']);
+      const envFile = path.join(world.configDir, '..', 'shapes.env');
+      writeFileSync(envFile, 'IMPORTED=1\nIMPORTED=2\nnot.a.key=3\n');
+      await world.cli(['secret', 'import', envFile, '--continue-on-error', '-o', 'json']).then((r) => {
+        expect(r.code, r.stderr).to.equal(1); // the invalid line fails, by design
+        const shape = shapeOf(JSON.parse(r.stdout));
+        shapes['secret import'] = shape;
+      });
+
+      // A job that keeps running, so that `secret show` lists it under usedBy; its --env
+      // shadows one of its secrets, for a warning.
+      const long = await cli('job create', ['-n', 'long', '-i', 'python:3.12', '--cmd', 'sleep 30', '--secret', 'HF_TOKEN', '--secret', 'HUB=HF_TOKEN', '--env', 'HF_TOKEN=shadowed']);
+      await cli('secret update', ['HF_TOKEN', '--from-stdin'], { input: 'hf_value_3' }); // the long job's value is now stale
+      await cli('secret show', ['HF_TOKEN']);
+      await cli('job show', [long.job.id]);
+      await cli('job restart', [long.job.id]);
+      await cli('job terminate', [long.job.id]);
+
+      // A job that ends, for the fields of a finished attempt.
+      // (Not sampled as `job create`: whether it has ended by then is a matter of timing.)
+      const short = json(await world.cli(['job', 'create', '-n', 'short', '-i', 'python:3.12', '--cmd', 'echo "hub=$HUB"', '--secret', 'HUB=HF_TOKEN', '-o', 'json'])) as { job: { id: string } };
+      await waitForState(world, short.job.id, 'STATE_SUCCEEDED');
+      await cli('job show', [short.job.id]);
+      await cli('job list', []);
+      await cli('job logs', [short.job.id]);
+
+      const types: Record<string, Shape> = {};
+      foldSharedType(shapes, types, 'SecretJson', [['secret create', []], ['secret update', []], ['secret delete', []], ['secret list', ['[]']]]);
+      foldSharedType(shapes, types, 'JobJson', [['job create', ['job']], ['job restart', ['job']], ['job terminate', []], ['job show', []], ['job list', ['[]']]]);
+      expectSnapshot('cli-json-shapes.json', { commands: shapes, types }, 'The shape of `-o json` outputs');
+    });
+
+    describe('prints one error line that says how to fix it', () => {
+      // Each row runs the real CLI; `env` replaces the world's logged-in settings where given.
+      const rows: Array<{ name: string; args: string[]; env?: () => Promise<Record<string, string>> | Record<string, string>; input?: string; line: RegExp }> = [
+        {
+          name: 'no token',
+          args: ['secret', 'list'],
+          env: () => ({ VESSLCTL_CONFIG_DIR: path.join(world.configDir, '..', 'empty-config') }),
+          line: /^error: no token: run `vesslctl auth login`$/,
+        },
+        {
+          name: 'an expired token from the config file',
+          args: ['secret', 'list'],
+          env: async () => {
+            const dir = path.join(world.configDir, '..', 'expired-config');
+            ok(await world.cli(['config', 'set', 'token', await expiredToken(world)], { env: { VESSLCTL_CONFIG_DIR: dir } }));
+            return { VESSLCTL_CONFIG_DIR: dir, VESSLCTL_ENDPOINT: world.server.endpoint };
+          },
+          line: /^error: token expired: run `vesslctl auth login` again$/,
+        },
+        {
+          name: 'an expired token from VESSLCTL_ACCESS_TOKEN',
+          args: ['secret', 'list'],
+          env: async () => ({ VESSLCTL_ACCESS_TOKEN: await expiredToken(world) }),
+          line: /^error: token expired \(VESSLCTL_ACCESS_TOKEN\): set a fresh one, or unset it and run `vesslctl auth login`$/,
+        },
+        {
+          name: 'a server that is not running',
+          args: ['secret', 'list', '--endpoint', '127.0.0.1:1'],
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:1: is the server running\? \(start it with `make up`\)$/,
+        },
+        {
+          name: 'a member changing a secret',
+          args: ['secret', 'delete', 'TAKEN', '--yes'],
+          env: () => ({ VESSLCTL_ACCESS_TOKEN: credentials.tokens.member }),
+          line: /^error: role member may not .+ \(your role: member; ask an org admin\) \(PERMISSION_DENIED\)$/,
+        },
+        {
+          name: 'an unknown secret',
+          args: ['secret', 'show', 'NOPE'],
+          line: /^error: secret "NOPE" not found in org "default": run `vesslctl secret list` \(NOT_FOUND\)$/,
+        },
+        {
+          name: 'a secret name that is taken',
+          args: ['secret', 'create', 'TAKEN', '--from-stdin'],
+          input: 'another value',
+          line: /^error: secret "TAKEN" already exists .*: use `vesslctl secret update TAKEN` \(ALREADY_EXISTS\)$/,
+        },
+        {
+          name: 'an unknown job',
+          args: ['job', 'show', 'j_0123456789abcdef'],
+          line: /^error: job "j_0123456789abcdef" not found .*: run `vesslctl job list` \(NOT_FOUND\)$/,
+        },
+        {
+          name: 'a missing argument',
+          args: ['secret', 'show'],
+          line: /^error: missing 1 required arg: name \(see `vesslctl secret show --help`\)$/,
+        },
+        {
+          name: 'a mistyped command',
+          args: ['secret', 'lsit'],
+          line: /^error: unknown command "secret lsit" \(see `vesslctl secret --help`\)$/,
+        },
+      ];
+      for (const row of rows) {
+        it(row.name, async () => {
+          const env = row.env ? await row.env() : undefined;
+          expect(errorLine(await world.cli(row.args, { env, input: row.input }))).to.match(row.line);
+        });
+      }
+    });
+  });
+});
+
+/** A token that expired a moment ago (minted with the shortest TTL, then waited out). */
+async function expiredToken(world: CliWorld): Promise<string> {
+  const token = ok(await world.serverCommand(['token', 'mint', '--org', 'default', '--role', 'admin', '--subject', 'expired', '--ttl', '1s'])).stdout.trim();
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  return token;
+}
+
+async function waitForState(world: CliWorld, id: string, state: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const job = json(await world.cli(['job', 'show', id, '-o', 'json'])) as { state?: string };
+    if (job.state === state) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect.fail(`job ${id} did not reach ${state}`);
+}

@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Job_State } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { MasterKey_State } from '../services/gen/vessl/kms/v1/kms.js';
+import type { RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { engines } from './support/postgres.js';
+import { failure, startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
+
+/** Creates `count` secrets named `${prefix}-i` with value `value-${prefix}-i`, 500 per batch. */
+export async function seedSecrets(sys: TestSystem, secrets: SecretClient, prefix: string, count: number): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  for (let start = 0; start < count; start += 500) {
+    const requests = [];
+    for (let i = start; i < Math.min(count, start + 500); i++) {
+      const name = `${prefix}-${i}`;
+      values.set(name, `value-${name}-${i * 7919}`);
+      requests.push({ secret: { name, key: 'SEEDED' }, value: await sys.seal(values.get(name)!) });
+    }
+    await secrets.batchCreateSecrets({ org: 'acme', requests });
+  }
+  return values;
+}
+
+/** Every value as a launch would get it, compared with what was stored. */
+export async function expectAllDecrypt(sys: TestSystem, expected: Map<string, string>): Promise<void> {
+  const launcher = await sys.token('service', { subject: 'svc:job-launcher' });
+  const names = [...expected.keys()];
+  for (let i = 0; i < names.length; i += 256) {
+    const batch = names.slice(i, i + 256);
+    const resolved = await sys.secrets(launcher).resolveSecrets({ org: 'acme', names: batch });
+    const { values } = await sys.kms(launcher).decryptForInjection({
+      org: 'acme',
+      values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
+    });
+    expect(values.map(String)).to.deep.equal(batch.map((n) => expected.get(n)));
+  }
+}
+
+async function rewrap(sys: TestSystem, batchSize: number): Promise<RewrapSecretsResponse[]> {
+  const progress: RewrapSecretsResponse[] = [];
+  for await (const p of sys.secrets(await sys.token('operator')).rewrapSecrets({ batchSize })) progress.push(p);
+  return progress;
+}
+
+const dataKeysOn = async (sys: TestSystem, version: number) =>
+  Number((await sys.db('secret-store')('secrets').whereNotNull('wrapped_dek').where({ kek_version: version }).count({ n: '*' }).first())?.n);
+
+for (const engine of engines()) {
+  describe(`master key rotation, rewrap and retirement (${engine.name})`, function () {
+    let sys: TestSystem;
+    let admin: SecretClient;
+    let values: Map<string, string>;
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+      admin = sys.secrets(await sys.token('admin'));
+      values = await seedSecrets(sys, admin, 'pre', 300);
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    it('rotates to a new primary that new writes use at once', async () => {
+      const operator = sys.kms(await sys.token('operator'));
+      const rotated = await operator.rotateMasterKey({});
+      expect(rotated).to.include({ version: 2, primary: true, state: MasterKey_State.STATE_ENABLED });
+      const created = await admin.createSecret({ org: 'acme', secret: { name: 'AFTER_ROTATION' }, value: await sys.seal('after-rotation') });
+      values.set('AFTER_ROTATION', 'after-rotation');
+      const row = await sys.db('secret-store')('secrets').where({ uid: created.uid }).first();
+      expect(row.kek_version).to.equal(2);
+      const keyring = JSON.parse(readFileSync(path.join(sys.dataDir, 'master-keyring.json'), 'utf8'));
+      expect(keyring.primary).to.equal(2);
+      expect(keyring.keys.map((k: { version: number }) => k.version)).to.deep.equal([1, 2]);
+    });
+
+    it('lists versions with how many keys each still wraps, and refuses to retire one in use', async () => {
+      const operator = sys.kms(await sys.token('operator'));
+      const { keys } = await operator.listMasterKeys({});
+      const v1 = keys.find((k) => k.version === 1)!;
+      expect(v1).to.include({ primary: false, wrappedDataKeys: 300, wrappedOrgKeys: 2 }); // the org's private key and its audit key
+      expect(keys.find((k) => k.version === 2)).to.include({ primary: true, wrappedDataKeys: 1 });
+      const refused = await failure(operator.retireMasterKey({ version: 1 }));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.include('2 org key(s) and 300 data key(s)');
+    });
+
+    it('rewraps everything under the primary without losing a value, reporting progress', async () => {
+      const progress = await rewrap(sys, 70);
+      expect(progress[0]).to.include({ kekVersion: 2, orgKeysRewrapped: 2, dataKeysTotal: 300, done: false });
+      expect(progress.at(-1)).to.include({ dataKeysRewrapped: 300, done: true });
+      expect(progress.length).to.be.at.least(5); // 300 in batches of 70
+      expect(await dataKeysOn(sys, 1)).to.equal(0);
+      await expectAllDecrypt(sys, values);
+      const audited = await sys.db('secret-store')('secret_audit_events').where({ org: 'acme', action: 'master_key.rewrapped' });
+      expect(audited.reduce((n: number, e: { details: string }) => n + Number(JSON.parse(e.details).dataKeys), 0)).to.equal(300);
+      // Running it again finds nothing left.
+      expect((await rewrap(sys, 70)).at(-1)).to.include({ dataKeysTotal: 0, dataKeysRewrapped: 0, done: true });
+    });
+
+    it('retires the old version once nothing references it, and values still decrypt', async () => {
+      const operator = sys.kms(await sys.token('operator'));
+      const retired = await operator.retireMasterKey({ version: 1 });
+      expect(retired.state).to.equal(MasterKey_State.STATE_DESTROYED);
+      const keyring = JSON.parse(readFileSync(path.join(sys.dataDir, 'master-keyring.json'), 'utf8'));
+      expect(keyring.keys.map((k: { version: number }) => k.version)).to.deep.equal([2]);
+      await expectAllDecrypt(sys, values);
+      expect((await operator.listMasterKeys({})).keys.find((k) => k.version === 1)!.state).to.equal(MasterKey_State.STATE_DESTROYED);
+    });
+
+    const BAD: { what: string; call: () => Promise<unknown>; code: string; field?: string }[] = [
+      { what: 'retire version 0', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 0 }), code: 'INVALID_ARGUMENT', field: 'version' },
+      { what: 'retire version -3', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: -3 }), code: 'INVALID_ARGUMENT', field: 'version' },
+      { what: 'retire an unknown version', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 99 }), code: 'NOT_FOUND' },
+      { what: 'retire the primary', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 }), code: 'FAILED_PRECONDITION' },
+      { what: 'rotate as an org admin', call: async () => sys.kms(await sys.token('admin')).rotateMasterKey({}), code: 'PERMISSION_DENIED' },
+      { what: 'list as a member', call: async () => sys.kms(await sys.token('member')).listMasterKeys({}), code: 'PERMISSION_DENIED' },
+      { what: 'rewrap as an org admin', call: async () => rewrap(sys, 10).catch((err) => Promise.reject(err)), code: 'PERMISSION_DENIED' },
+      {
+        what: 'rewrap with a batch of 5000',
+        call: async () => {
+          for await (const _ of sys.secrets(await sys.token('operator')).rewrapSecrets({ batchSize: 5000 })) void _;
+        },
+        code: 'INVALID_ARGUMENT',
+        field: 'batch_size',
+      },
+    ];
+    for (const row of BAD) {
+      it(`refuses to ${row.what} with ${row.code}, changing nothing`, async () => {
+        const before = await sys.kms(await sys.token('operator')).listMasterKeys({});
+        if (row.what === 'rewrap as an org admin') {
+          const got = await failure((async () => {
+            for await (const _ of sys.secrets(await sys.token('admin')).rewrapSecrets({ batchSize: 10 })) void _;
+          })());
+          expect(got.code).to.equal(row.code);
+        } else {
+          const got = await failure(row.call());
+          expect(got.code, got.message).to.equal(row.code);
+          if (row.field) expect(got.fields).to.include(row.field);
+        }
+        expect(await sys.kms(await sys.token('operator')).listMasterKeys({})).to.deep.equal(before);
+      });
+    }
+  });
+
+  describe(`rotation under load (${engine.name})`, function () {
+    let sys: TestSystem;
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    it('keeps creates and job launches working while thousands of secrets are rewrapped; nothing is lost', async () => {
+      const admin = sys.secrets(await sys.token('admin'));
+      const values = await seedSecrets(sys, admin, 'load', 2000);
+      await sys.kms(await sys.token('operator')).rotateMasterKey({});
+      let rewrapDone = false;
+      const rewrapping = rewrap(sys, 100).then((p) => {
+        rewrapDone = true;
+        return p;
+      });
+      const jobs = sys.jobs(await sys.token('member'));
+      let creates = 0;
+      let launches = 0;
+      while (!rewrapDone) {
+        const name = `during-${creates}`;
+        await admin.createSecret({ org: 'acme', secret: { name, key: 'DURING' }, value: await sys.seal(`during-value-${creates}`) });
+        values.set(name, `during-value-${creates}`);
+        creates++;
+        const { job } = await jobs.createJob({ org: 'acme', job: { name: 'under-load', image: 'x', command: 'test -n "$SEEDED"', secrets: [{ secretName: `load-${launches * 13 % 2000}` }] } });
+        expect(job!.attempts[0].secrets).to.have.length(1);
+        launches++;
+      }
+      const progress = await rewrapping;
+      expect(progress.at(-1)).to.include({ done: true, dataKeysTotal: 2000 });
+      expect(creates).to.be.greaterThan(0);
+      expect(await dataKeysOn(sys, 1)).to.equal(0);
+      await expectAllDecrypt(sys, values);
+      const listed = await jobs.listJobs({ org: 'acme', pageSize: 1000 });
+      expect(listed.jobs.every((j) => j.state !== Job_State.STATE_FAILED)).to.equal(true);
+    });
+  });
+}
