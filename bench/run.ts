@@ -5,6 +5,7 @@ import sodium from 'libsodium-wrappers';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { startTestSystem } from '../test/support/system.js';
 import { startEcho } from './echo-baseline.js';
+import { rewrapBaseline, rewrapThroughput, seedForRewrap } from './rewrap.js';
 import { latencies, median, percentile, throughput } from './measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -84,10 +85,36 @@ async function benchEngine(engine: 'sqlite' | 'postgres'): Promise<Figure[]> {
   }
 }
 
+const REWRAP_COUNT = Number(process.env.BENCH_REWRAP_COUNT ?? 100_000);
+
+/** Rewrap of REWRAP_COUNT secrets against the raw unwrap+wrap+batched-update loop. */
+async function benchRewrap(engine: 'sqlite' | 'postgres'): Promise<Figure> {
+  const db = engine === 'postgres' ? await createTestDatabase() : undefined;
+  const sys = await startTestSystem({ databaseUrl: db?.url });
+  try {
+    await seedForRewrap(sys, REWRAP_COUNT);
+    const baseline = await rewrapBaseline(sys);
+    const real = await rewrapThroughput(sys);
+    return {
+      figure: `rewrap of ${real.keys} secrets`,
+      engine,
+      value: real.rate,
+      unit: 'keys/s',
+      baseline,
+      baselineUnit: 'keys/s in-process unwrap+wrap+batched update',
+      ratio: real.rate / baseline,
+      target: '>= 0.25',
+    };
+  } finally {
+    await sys.stop();
+    await db?.drop();
+  }
+}
+
 async function main(): Promise<void> {
   await sodium.ready;
   const figures: Figure[] = [];
-  for (const engine of ['sqlite', 'postgres'] as const) figures.push(...(await benchEngine(engine)));
+  for (const engine of ['sqlite', 'postgres'] as const) figures.push(...(await benchEngine(engine)), await benchRewrap(engine));
   const dir = path.join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ when: new Date().toISOString(), runs: RUNS, figures }, null, 2));
