@@ -3,11 +3,9 @@ import path from 'node:path';
 import { expect } from 'chai';
 import dotenv from 'dotenv';
 import { scanEnvFile } from '../cli/env-file.js';
-import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
-import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { startCliWorld, type CliWorld } from './support/cli.js';
 import type { RunResult } from './support/processes.js';
+import { valuesAsLaunched } from './support/launch.js';
 
 const PEM = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQ==\n-----END OPENSSH PRIVATE KEY-----';
 
@@ -61,20 +59,7 @@ const byLine = (rows: ImportRow[]) => Object.fromEntries(rows.map((row) => [row.
 /** Values as the job launcher gets them at a launch (the only way a value ever comes back). */
 async function launchValues(world: CliWorld, names: string[]): Promise<Buffer[]> {
   const token = ok(await world.serverCommand(['token', 'mint', '--role', 'service', '--subject', 'svc:job-launcher'])).stdout.trim();
-  const opts = { token: async () => token };
-  const secrets = createServiceClient(SecretServiceService, world.server.endpoint, opts);
-  const kms = createServiceClient(KeyManagementServiceService, world.server.endpoint, opts);
-  try {
-    const resolved = await secrets.resolveSecrets({ org: 'default', names });
-    const { values } = await kms.decryptForInjection({
-      org: 'default',
-      values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
-    });
-    return values;
-  } finally {
-    secrets.close();
-    kms.close();
-  }
+  return valuesAsLaunched(world.server.endpoint, token, 'default', names);
 }
 
 describe('reading .env files line by line, as dotenv does', () => {

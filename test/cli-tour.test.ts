@@ -1,11 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
-import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { startCliWorld, type CliWorld } from './support/cli.js';
 import type { RunResult } from './support/processes.js';
+import { valuesAsLaunched } from './support/launch.js';
 
 const PEM = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\r\n\tAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQ==\n-----END OPENSSH PRIVATE KEY-----\n\n';
 const UTF8 = '{"пароль": "密码 🔑", "trailing": "  spaces  "}';
@@ -25,20 +23,7 @@ function oneLineError(r: RunResult, pattern: RegExp): void {
 /** Values as the job launcher gets them at a launch (the only way a value ever comes back). */
 async function launchValues(world: CliWorld, names: string[]): Promise<Buffer[]> {
   const token = ok(await world.serverCommand(['token', 'mint', '--role', 'service', '--subject', 'svc:job-launcher'])).stdout.trim();
-  const opts = { token: async () => token };
-  const secrets = createServiceClient(SecretServiceService, world.server.endpoint, opts);
-  const kms = createServiceClient(KeyManagementServiceService, world.server.endpoint, opts);
-  try {
-    const resolved = await secrets.resolveSecrets({ org: 'default', names });
-    const { values } = await kms.decryptForInjection({
-      org: 'default',
-      values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
-    });
-    return values;
-  } finally {
-    secrets.close();
-    kms.close();
-  }
+  return valuesAsLaunched(world.server.endpoint, token, 'default', names);
 }
 
 describe('the README tour, with vesslctl as a subprocess against vessl-secrets up', function () {

@@ -6,6 +6,7 @@ import { MasterKey_State } from '../services/gen/vessl/kms/v1/kms.js';
 import type { RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
+import { valuesAsLaunched } from './support/launch.js';
 
 /** Creates `count` secrets named `${prefix}-i` with value `value-${prefix}-i`, 500 per batch. */
 export async function seedSecrets(sys: TestSystem, secrets: SecretClient, prefix: string, count: number): Promise<Map<string, string>> {
@@ -24,17 +25,9 @@ export async function seedSecrets(sys: TestSystem, secrets: SecretClient, prefix
 
 /** Every value as a launch would get it, compared with what was stored. */
 export async function expectAllDecrypt(sys: TestSystem, expected: Map<string, string>): Promise<void> {
-  const launcher = await sys.token('service', { subject: 'svc:job-launcher' });
   const names = [...expected.keys()];
-  for (let i = 0; i < names.length; i += 256) {
-    const batch = names.slice(i, i + 256);
-    const resolved = await sys.secrets(launcher).resolveSecrets({ org: 'acme', names: batch });
-    const { values } = await sys.kms(launcher).decryptForInjection({
-      org: 'acme',
-      values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
-    });
-    expect(values.map(String)).to.deep.equal(batch.map((n) => expected.get(n)));
-  }
+  const values = await valuesAsLaunched(sys.endpoint, await sys.token('service', { subject: 'svc:job-launcher' }), 'acme', names);
+  expect(values.map(String)).to.deep.equal(names.map((n) => expected.get(n)));
 }
 
 async function rewrap(sys: TestSystem, batchSize: number): Promise<RewrapSecretsResponse[]> {

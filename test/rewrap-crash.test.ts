@@ -8,6 +8,7 @@ import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.j
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { engines } from './support/postgres.js';
+import { valuesAsLaunched } from './support/launch.js';
 import { startServerProcess, type ServerProcess } from './support/processes.js';
 
 const COUNT = 3000;
@@ -28,15 +29,18 @@ for (const engine of engines()) {
       await engine.cleanup();
     });
 
-    const clients = async (endpoint: string, role: 'admin' | 'operator' | 'service') => {
+    const mintFor = async (role: 'admin' | 'operator' | 'service') => {
       const issuer = await loadIssuerKeys(dataDir, false);
-      const token = await mintToken(issuer.privateKey, {
+      return mintToken(issuer.privateKey, {
         role,
         org: role === 'service' ? '' : 'default',
         subject: role === 'service' ? 'svc:job-launcher' : `crash-${role}`,
         ttlSeconds: 600,
         settings: EMBEDDED_TOKEN_SETTINGS,
       });
+    };
+    const clients = async (endpoint: string, role: 'admin' | 'operator') => {
+      const token = await mintFor(role);
       const options = { token: async () => token, defaultTimeoutMs: 60_000 };
       return { secrets: createServiceClient(SecretServiceService, endpoint, options), kms: createServiceClient(KeyManagementServiceService, endpoint, options) };
     };
@@ -82,17 +86,9 @@ for (const engine of engines()) {
       expect(last).to.include({ done: true, dataKeysRewrapped: before.wrappedDataKeys });
       expect((await after.kms.listMasterKeys({})).keys.find((k) => k.version === 1)).to.include({ wrappedDataKeys: 0, wrappedOrgKeys: 0 });
 
-      const launcher = await clients(server.endpoint, 'service');
       const names = [...values.keys()];
-      for (let i = 0; i < names.length; i += 256) {
-        const batch = names.slice(i, i + 256);
-        const resolved = await launcher.secrets.resolveSecrets({ org: 'default', names: batch });
-        const { values: plain } = await launcher.kms.decryptForInjection({
-          org: 'default',
-          values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
-        });
-        expect(plain.map(String)).to.deep.equal(batch.map((n) => values.get(n)));
-      }
+      const plain = await valuesAsLaunched(server.endpoint, await mintFor('service'), 'default', names);
+      expect(plain.map(String)).to.deep.equal(names.map((n) => values.get(n)));
       expect(JSON.parse(readFileSync(path.join(dataDir, 'master-keyring.json'), 'utf8')).primary).to.equal(2);
       expect((await after.kms.retireMasterKey({ version: 1 })).version).to.equal(1);
     });

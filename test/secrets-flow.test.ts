@@ -1,16 +1,11 @@
 import { expect } from 'chai';
 import { engines } from './support/postgres.js';
 import { describeFailure, failure, startTestSystem, type TestSystem } from './support/system.js';
+import { valuesAsLaunched } from './support/launch.js';
 
 /** Reads values back the only way the system allows: as the job launcher would, at launch. */
 async function decryptedValues(sys: TestSystem, org: string, names: string[]): Promise<Buffer[]> {
-  const launcher = await sys.token('service', { subject: 'svc:job-launcher' });
-  const resolved = await sys.secrets(launcher).resolveSecrets({ org, names });
-  const { values } = await sys.kms(launcher).decryptForInjection({
-    org,
-    values: resolved.secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion })),
-  });
-  return values;
+  return valuesAsLaunched(sys.endpoint, await sys.token('service', { subject: 'svc:job-launcher' }), org, names);
 }
 
 for (const engine of engines()) {
