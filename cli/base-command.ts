@@ -39,10 +39,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
   private resolvedSettings?: Settings;
-  private api?: SecretsApi;
-  private jobsApi?: JobsApi;
-  private adminApi?: AdminApi;
-  private auditApi?: AuditApi;
+  private readonly openClients: { close(): void }[] = [];
   /** The connection of the last API opened: errors are described for its endpoint and token. */
   private connection?: Connection;
 
@@ -69,40 +66,36 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return outputFormatOf(this.flags);
   }
 
-  /** The API client for the resolved endpoint, org and token; closed when the command ends. */
-  protected async openApi(connection: Connection = requireConnection(this.settings)): Promise<SecretsApi> {
-    const { openSecretsApi } = await import('./secrets-api.js');
-    this.api?.close();
-    this.api = openSecretsApi(connection);
+  /**
+   * Opens an API client for the resolved endpoint, org and token (its module is imported
+   * only now, to keep grpc-js out of the cold start); every client is closed when the
+   * command ends, and errors are described for the last connection opened.
+   */
+  private async openClient<A extends { close(): void }>(load: () => Promise<(c: Connection) => A>, connection: Connection): Promise<A> {
+    const api = (await load())(connection);
+    this.openClients.push(api);
     this.connection = connection;
-    return this.api;
+    return api;
   }
 
-  /** The operator API (master keys, rewrap); closed when the command ends. */
-  protected async openAdminApi(connection: Connection = requireConnection(this.settings)): Promise<AdminApi> {
-    const { openAdminApi } = await import('./admin-api.js');
-    this.adminApi?.close();
-    this.adminApi = openAdminApi(connection);
-    this.connection = connection;
-    return this.adminApi;
+  /** Secrets and the org public key. */
+  protected openApi(connection: Connection = requireConnection(this.settings)): Promise<SecretsApi> {
+    return this.openClient(async () => (await import('./secrets-api.js')).openSecretsApi, connection);
   }
 
-  /** The audit log client (same endpoint, org and token); closed when the command ends. */
-  protected async openAuditApi(connection: Connection = requireConnection(this.settings)): Promise<AuditApi> {
-    const { openAuditApi } = await import('./audit-api.js');
-    this.auditApi?.close();
-    this.auditApi = openAuditApi(connection);
-    this.connection = connection;
-    return this.auditApi;
+  /** The operator API (master keys, rewrap). */
+  protected openAdminApi(connection: Connection = requireConnection(this.settings)): Promise<AdminApi> {
+    return this.openClient(async () => (await import('./admin-api.js')).openAdminApi, connection);
   }
 
-  /** The job-launcher client (same endpoint, org and token); closed when the command ends. */
-  protected async openJobsApi(connection: Connection = requireConnection(this.settings)): Promise<JobsApi> {
-    const { openJobsApi } = await import('./jobs-api.js');
-    this.jobsApi?.close();
-    this.jobsApi = openJobsApi(connection);
-    this.connection = connection;
-    return this.jobsApi;
+  /** The audit log. */
+  protected openAuditApi(connection: Connection = requireConnection(this.settings)): Promise<AuditApi> {
+    return this.openClient(async () => (await import('./audit-api.js')).openAuditApi, connection);
+  }
+
+  /** Jobs (the job-launcher answers on the same endpoint). */
+  protected openJobsApi(connection: Connection = requireConnection(this.settings)): Promise<JobsApi> {
+    return this.openClient(async () => (await import('./jobs-api.js')).openJobsApi, connection);
   }
 
   /** Prints `result` in the chosen format (`table` renders it for people) and returns it. */
@@ -150,10 +143,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
-    this.api?.close();
-    this.jobsApi?.close();
-    this.adminApi?.close();
-    this.auditApi?.close();
+    for (const client of this.openClients.splice(0)) client.close();
     await super.finally(err);
   }
 }
