@@ -433,15 +433,15 @@ const RPCS: RpcSpec[] = [
   }),
   rpc({
     name: 'RecordAuditEvent',
-    prepare: async (fx) => ({ org: ORG, actor: 'otto@acme', action: 'master_key.rotated', details: { version: fx.uniqueName('v') } }),
+    prepare: async (fx) => ({ org: ORG, actor: 'otto@acme', action: 'org_key.rotated', details: { key_id: fx.uniqueName('k') } }),
     call: (c, req) => c.secrets.recordAuditEvent(req),
     expectSuccess: (res, req) => {
-      expect(res).to.include({ org: ORG, actor: 'otto@acme', action: 'master_key.rotated' });
+      expect(res).to.include({ org: ORG, actor: 'otto@acme', action: 'org_key.rotated' });
       expect(res.details).to.deep.equal(req.details);
     },
     expectNoEffect: async (req, fx) => {
-      const recorded = await fx.sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'master_key.rotated' }).pluck('details');
-      expect(recorded.map((d: string) => JSON.parse(d).version)).to.not.include(req.details.version);
+      const recorded = await fx.sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'org_key.rotated' }).pluck('details');
+      expect(recorded.map((d: string) => JSON.parse(d).key_id)).to.not.include(req.details.key_id);
     },
   }),
   rpc({

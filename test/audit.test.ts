@@ -379,10 +379,13 @@ for (const engine of engines()) {
         const recorded = await kms.recordAuditEvent(request(org));
         expectEvent(recorded, { action: 'org_key.rotated', actor: 'otto@platform', requestId: 'req-rotate-key-01', secretName: '', secretVersion: 0, details: { previous_key_id: 'k1', key_id: 'k2' } });
         expect(recorded).to.include({ org, seq: 3 });
-        const retired = await kms.recordAuditEvent({ org, actor: 'svc:key-management', action: 'master_key.retired', details: { version: '1' } }, { requestId: 'req-retire-00001' });
+        const retired = await kms.recordAuditEvent({ org, actor: 'svc:key-management', action: 'org_key.retired', details: { key_id: 'k1' } }, { requestId: 'req-retire-00001' });
         expect(retired).to.include({ seq: 4, prevHash: recorded.hash, requestId: 'req-retire-00001' });
         expect((await allEvents(client, org, { action: 'org_key.rotated' })).map((e) => e.seq)).to.deep.equal([3]);
         expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 4 });
+        // Master key events belong to the platform chain, never to an org's.
+        const misplaced = await failure(kms.recordAuditEvent({ org, actor: 'svc:key-management', action: 'master_key.retired', details: { version: '1' } }));
+        expect(misplaced).to.deep.include({ code: 'INVALID_ARGUMENT', fields: ['org'] });
       });
     });
 

@@ -91,21 +91,47 @@ for (const engine of engines()) {
       expect((await rewrap(sys, 70)).at(-1)).to.include({ dataKeysTotal: 0, dataKeysRewrapped: 0, done: true });
     });
 
-    it('retires the old version once nothing references it, and values still decrypt', async () => {
+    it('rewraps safely when two runs race (as from two replicas)', async () => {
+      const operator = sys.kms(await sys.token('operator'));
+      await operator.rotateMasterKey({});
+      const [a, b] = await Promise.all([rewrap(sys, 25), rewrap(sys, 40)]);
+      expect(a.at(-1)!.done && b.at(-1)!.done).to.equal(true);
+      // Every key moved exactly once between them: compare-and-swap lets no run overwrite the other.
+      expect(a.at(-1)!.dataKeysRewrapped + b.at(-1)!.dataKeysRewrapped).to.equal(301);
+      expect(await dataKeysOn(sys, 2)).to.equal(0);
+      await expectAllDecrypt(sys, values);
+    });
+
+    it('retires the old versions once nothing references them, and values still decrypt', async () => {
+      await sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 });
       const operator = sys.kms(await sys.token('operator'));
       const retired = await operator.retireMasterKey({ version: 1 });
       expect(retired.state).to.equal(MasterKey_State.STATE_DESTROYED);
       const keyring = JSON.parse(readFileSync(path.join(sys.dataDir, 'master-keyring.json'), 'utf8'));
-      expect(keyring.keys.map((k: { version: number }) => k.version)).to.deep.equal([2]);
+      expect(keyring.keys.map((k: { version: number }) => k.version)).to.deep.equal([3]);
       await expectAllDecrypt(sys, values);
       expect((await operator.listMasterKeys({})).keys.find((k) => k.version === 1)!.state).to.equal(MasterKey_State.STATE_DESTROYED);
+    });
+
+    it('records master key rotations and retirements in the platform audit chain, for operators only', async () => {
+      const audit = sys.secrets(await sys.token('operator', { subject: 'otto' }));
+      const { events } = await audit.listAuditEvents({ org: '_platform' });
+      expect(events.map((e) => [e.action, e.details.version])).to.deep.equal([
+        ['master_key.rotated', '2'],
+        ['master_key.rotated', '3'],
+        ['master_key.retired', '2'],
+        ['master_key.retired', '1'],
+      ]);
+      expect(events.every((e) => e.actor === 'test-operator')).to.equal(true);
+      expect((await audit.verifyAuditLog({ org: '_platform' })).intact).to.equal(true);
+      expect((await failure(sys.secrets(await sys.token('admin')).listAuditEvents({ org: '_platform' }))).code).to.equal('PERMISSION_DENIED');
     });
 
     const BAD: { what: string; call: () => Promise<unknown>; code: string; field?: string }[] = [
       { what: 'retire version 0', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 0 }), code: 'INVALID_ARGUMENT', field: 'version' },
       { what: 'retire version -3', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: -3 }), code: 'INVALID_ARGUMENT', field: 'version' },
       { what: 'retire an unknown version', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 99 }), code: 'NOT_FOUND' },
-      { what: 'retire the primary', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 }), code: 'FAILED_PRECONDITION' },
+      { what: 'retire the primary', call: async () => sys.kms(await sys.token('operator')).retireMasterKey({ version: 3 }), code: 'FAILED_PRECONDITION' },
       { what: 'rotate as an org admin', call: async () => sys.kms(await sys.token('admin')).rotateMasterKey({}), code: 'PERMISSION_DENIED' },
       { what: 'list as a member', call: async () => sys.kms(await sys.token('member')).listMasterKeys({}), code: 'PERMISSION_DENIED' },
       { what: 'rewrap as an org admin', call: async () => rewrap(sys, 10).catch((err) => Promise.reject(err)), code: 'PERMISSION_DENIED' },

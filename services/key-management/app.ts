@@ -2,6 +2,7 @@ import path from 'node:path';
 import { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
 import { databaseSettings, peerChannel, setting, type CommonConfig, type Flags } from '../runtime/config.js';
+import { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
 import { fromDownstream } from '../runtime/errors.js';
 import { createServiceClient, type ServiceClient } from '../runtime/grpc-client.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
@@ -68,7 +69,12 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
     const orgKeyStore = createOrgKeyLifecycleStore(knex);
     const fingerprints = new ValueFingerprints(orgKeyStore, keyring);
     const auditKeys = { countsByKek: () => orgKeyStore.auditKeyCountsByKek(), rewrap: () => fingerprints.rewrapAuditKeys() };
-    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, log);
+    const recordPlatformEvent = async (event: { action: string; actor: string; requestId: string; details: Record<string, string> }) => {
+      await secretStore
+        .recordAuditEvent({ org: PLATFORM_CHAIN, ...event }, { requestId: event.requestId })
+        .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store (audit log)')));
+    };
+    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, log);
     const keys = new KeyManager(store, keyring, undefined, fingerprints);
     // Org key changes go into the org's audit log (secret-store) before they commit.
     const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {

@@ -38,12 +38,12 @@ export function masterKeyHandlers(masterKeys: MasterKeys): Pick<
     },
     async rotateMasterKey(_req, ctx) {
       requireRole(ctx.principal, ['operator'], 'rotate the master key');
-      return toMasterKey(await masterKeys.rotate());
+      return toMasterKey(await masterKeys.rotate({ actor: ctx.principal.subject, requestId: ctx.requestId }));
     },
     async retireMasterKey(req, ctx) {
       requireRole(ctx.principal, ['operator'], 'retire master keys');
       new Violations().check(Number.isInteger(req.version) && req.version >= 1, 'version', 'must be a master key version (1 or more)').throwIfAny();
-      return toMasterKey(await masterKeys.retire(req.version));
+      return toMasterKey(await masterKeys.retire(req.version, { actor: ctx.principal.subject, requestId: ctx.requestId }));
     },
     async rewrapDataKeys(req, ctx) {
       requireService(ctx.principal, ['secret-store'], 're-wrap data keys');

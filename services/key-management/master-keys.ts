@@ -22,6 +22,9 @@ export interface DataKeyToRewrap {
 /** How many data keys each master key version wraps (the secret store knows). */
 export type DataKeyCounts = () => Promise<Map<number, number>>;
 
+/** Records a platform audit event before the change it describes (no audit, no change). */
+export type RecordPlatformEvent = (event: { action: 'master_key.rotated' | 'master_key.retired'; actor: string; requestId: string; details: Record<string, string> }) => Promise<void>;
+
 /** Org audit keys (for fingerprints): wrapped by master keys like org private keys. */
 export interface AuditKeys {
   countsByKek(): Promise<Map<number, number>>;
@@ -41,6 +44,7 @@ export class MasterKeys {
     private readonly store: MasterKeyStore & Pick<KmsStore, 'registerKeks'>,
     private readonly dataKeyCounts: DataKeyCounts,
     private readonly auditKeys: AuditKeys,
+    private readonly audit: RecordPlatformEvent,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -65,11 +69,12 @@ export class MasterKeys {
   }
 
   /** Adds version max+1 to the keyring file and makes it the primary. */
-  async rotate(): Promise<MasterKeyView> {
+  async rotate(who: { actor: string; requestId: string }): Promise<MasterKeyView> {
     const version = await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const known = (await this.store.kekVersions()).map((k) => k.version);
       const next = Math.max(0, ...onDisk.keys.keys(), ...known) + 1;
+      await this.audit({ action: 'master_key.rotated', ...who, details: { version: String(next), previous: String(this.keyring.primary) } });
       const key = randomBytes(KEY_BYTES);
       const updated: MasterKeyring = { primary: next, keys: new Map([...onDisk.keys, [next, key]]) };
       try {
@@ -95,7 +100,7 @@ export class MasterKeys {
   }
 
   /** Destroys a version: only a non-primary one that no org key and no data key references. */
-  async retire(version: number): Promise<MasterKeyView> {
+  async retire(version: number, who: { actor: string; requestId: string }): Promise<MasterKeyView> {
     const current = (await this.list()).find((k) => k.version === version);
     if (!current) throw notFound(`master key version ${version} does not exist`, 'MASTER_KEY_NOT_FOUND');
     if (current.state === 'destroyed') return current;
@@ -106,6 +111,7 @@ export class MasterKeys {
         'MASTER_KEY_IN_USE',
       );
     }
+    await this.audit({ action: 'master_key.retired', ...who, details: { version: String(version) } });
     await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const keys = new Map(onDisk.keys);

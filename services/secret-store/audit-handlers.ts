@@ -4,7 +4,7 @@ import type { Knex } from '../runtime/db.js';
 import { REQUEST_ID_PATTERN, type ServiceHandlers } from '../runtime/grpc-server.js';
 import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
 import { Violations } from '../runtime/validation.js';
-import { AUDIT_ACTIONS, KEY_MANAGEMENT_ACTIONS, type AuditAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
+import { AUDIT_ACTIONS, KEY_MANAGEMENT_ACTIONS, PLATFORM_CHAIN, type AuditAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
 import { AuditLog } from './audit-log.js';
 import { createAuditStore, type AuditFilter } from './audit-store.js';
 import { checkName } from './rules.js';
@@ -46,11 +46,16 @@ export function toAuditEventMessage(e: StoredAuditEvent): AuditEventMessage {
   };
 }
 
+/** An org's chain, or (for operators, master key events) the platform chain. */
+function checkChain(v: Violations, org: string): Violations {
+  return org === PLATFORM_CHAIN ? v : v.org(org);
+}
+
 const isAuditAction = (action: string): action is AuditAction => (AUDIT_ACTIONS as readonly string[]).includes(action);
 const isKeyManagementAction = (action: string): action is KeyManagementAction => (KEY_MANAGEMENT_ACTIONS as readonly string[]).includes(action);
 
 function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
-  const v = new Violations().org(req.org).check(req.pageSize >= 0, 'page_size', 'must not be negative');
+  const v = checkChain(new Violations(), req.org).check(req.pageSize >= 0, 'page_size', 'must not be negative');
   v.check(req.action === '' || isAuditAction(req.action), 'action', `must be one of: ${AUDIT_ACTIONS.join(', ')}`);
   if (req.secretName !== '') checkName(v, req.secretName, 'secret_name');
   v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
@@ -63,7 +68,8 @@ function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
 }
 
 function checkRecordRequest(req: RecordAuditEventRequest): void {
-  const v = new Violations().org(req.org);
+  const v = checkChain(new Violations(), req.org);
+  v.check((req.org === PLATFORM_CHAIN) === req.action.startsWith('master_key.'), 'org', `master key events go to the "${PLATFORM_CHAIN}" chain, and only they do`);
   if (req.actor === '') v.add('actor', 'is required');
   else v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
   if (!ACTION_PATTERN.test(req.action)) v.add('action', 'must look like resource.verb (^[a-z_]+\\.[a-z_]+$)');
@@ -112,7 +118,7 @@ export function auditHandlers(deps: { knex: Knex; now?: () => number }): AuditHa
     },
     async verifyAuditLog(req, ctx) {
       requireAuditReader(ctx.principal, req.org, 'verify the audit log');
-      new Violations().org(req.org).throwIfAny();
+      checkChain(new Violations(), req.org).throwIfAny();
       return audit.verify(req.org);
     },
     async recordAuditEvent(req, ctx) {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
 
+export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
+
 /** Events that happen in key-management and are recorded through RecordAuditEvent. */
 export const KEY_MANAGEMENT_ACTIONS = ['org_key.rotated', 'org_key.retired', 'master_key.rotated', 'master_key.retired'] as const;
 

@@ -300,6 +300,10 @@ export interface AuditEvent_DetailsEntry {
 }
 
 export interface ListAuditEventsRequest {
+  /**
+   * The org, or "_platform" for platform-wide events (master key rotation and retirement;
+   * operators only).
+   */
   org: string;
   /** Default 100, at most 1000. */
   pageSize: number;
@@ -316,6 +320,7 @@ export interface ListAuditEventsResponse {
 }
 
 export interface VerifyAuditLogRequest {
+  /** The org, or "_platform" (operators only). */
   org: string;
 }
 
@@ -330,6 +335,7 @@ export interface VerifyAuditLogResponse {
 }
 
 export interface RecordAuditEventRequest {
+  /** The org, or "_platform" for master_key.* events. */
   org: string;
   actor: string;
   action: string;
