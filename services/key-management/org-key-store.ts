@@ -1,4 +1,4 @@
-import { dialectOf, forUpdate, isUniqueViolation, toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, forUpdate, insertUnlessTaken, toNumber, type Knex } from '../runtime/db.js';
 import { toOrgKey, type OrgKeyRecord, type OrgKeyRow } from './store.js';
 
 /** An org's audit key (fingerprints of its values), wrapped by a master key version. */
@@ -87,8 +87,8 @@ export function createOrgKeyLifecycleStore(knex: Knex): OrgKeyLifecycleStore {
       return { ...toOrgKey(row), state: 'previous' };
     },
     async insertOrgKey(row, trx) {
-      try {
-        await trx(ORG_KEYS).insert({
+      return insertUnlessTaken(() =>
+        trx(ORG_KEYS).insert({
           key_id: row.keyId,
           org: row.org,
           state: row.state,
@@ -96,12 +96,8 @@ export function createOrgKeyLifecycleStore(knex: Knex): OrgKeyLifecycleStore {
           wrapped_private_key: Buffer.from(row.wrappedPrivateKey),
           kek_version: row.kekVersion,
           created_at: row.createdAt,
-        });
-        return true;
-      } catch (err) {
-        if (isUniqueViolation(err)) return false;
-        throw err;
-      }
+        }),
+      );
     },
     async retireOrgKey(org, keyId, at, trx) {
       await trx(ORG_KEYS).where({ org, key_id: keyId }).whereNot({ state: 'primary' }).update({ state: 'retired', retired_at: at });
@@ -111,18 +107,14 @@ export function createOrgKeyLifecycleStore(knex: Knex): OrgKeyLifecycleStore {
       return row ? toAuditKey(row) : undefined;
     },
     async insertAuditKey(row) {
-      try {
-        await knex(AUDIT_KEYS).insert({
+      return insertUnlessTaken(() =>
+        knex(AUDIT_KEYS).insert({
           org: row.org,
           wrapped_key: Buffer.from(row.wrappedKey),
           kek_version: row.kekVersion,
           created_at: row.createdAt,
-        });
-        return true;
-      } catch (err) {
-        if (isUniqueViolation(err)) return false;
-        throw err;
-      }
+        }),
+      );
     },
     async auditKeyCountsByKek() {
       const rows: { kek_version: number; n: number | string }[] = await knex(AUDIT_KEYS).select('kek_version').count({ n: '*' }).groupBy('kek_version');

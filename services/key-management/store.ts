@@ -1,4 +1,4 @@
-import { isUniqueViolation, toNumber, type Knex } from '../runtime/db.js';
+import { insertUnlessTaken, toNumber, type Knex } from '../runtime/db.js';
 import type { RegisteredKek } from './keyring.js';
 
 export type OrgKeyState = 'primary' | 'previous' | 'retired';
@@ -78,8 +78,8 @@ export function createKmsStore(knex: Knex): KmsStore {
       return row ? toOrgKey(row) : undefined;
     },
     async insertPrimaryOrgKey(row) {
-      try {
-        await knex('kms_org_keys').insert({
+      return insertUnlessTaken(() =>
+        knex('kms_org_keys').insert({
           key_id: row.keyId,
           org: row.org,
           state: 'primary',
@@ -87,12 +87,8 @@ export function createKmsStore(knex: Knex): KmsStore {
           wrapped_private_key: Buffer.from(row.wrappedPrivateKey),
           kek_version: row.kekVersion,
           created_at: row.createdAt,
-        });
-        return true;
-      } catch (err) {
-        if (isUniqueViolation(err)) return false;
-        throw err;
-      }
+        }),
+      );
     },
     async ping() {
       await knex.raw('select 1');

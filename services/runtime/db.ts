@@ -98,6 +98,17 @@ function openSqlite(file: string): Knex {
   });
 }
 
+/** Runs an insert; false (instead of an error) when a unique constraint says it exists already. */
+export async function insertUnlessTaken(insert: () => PromiseLike<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
 /** True when err is a unique-constraint violation, on either engine. */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: string }).code;
