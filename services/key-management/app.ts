@@ -75,7 +75,7 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
         .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store (audit log)')));
     };
     const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, log);
-    const keys = new KeyManager(store, keyring, undefined, fingerprints);
+    const keys = new KeyManager(store, keyring, fingerprints);
     // Org key changes go into the org's audit log (secret-store) before they commit.
     const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
       await secretStore.recordAuditEvent(event, { requestId: event.requestId });

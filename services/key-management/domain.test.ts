@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { ApiError } from '../runtime/errors.js';
@@ -6,6 +7,13 @@ import { ORG_KEY_STALE, KeyManager, type EncryptedValue, type StoredValue } from
 import { KEY_BYTES, randomBytes, sodiumReady } from './envelope.js';
 import type { MasterKeyring } from './keyring.js';
 import type { KmsStore, OrgKeyRow } from './store.js';
+
+/** A stand-in for the org audit keys: a keyed hash under a fixed test key. */
+const FINGERPRINTS = {
+  async of(org: string, value: Uint8Array) {
+    return createHmac('sha256', `test-audit-key|${org}`).update(value).digest();
+  },
+};
 
 /** KeyManager against a tiny in-memory store: org keys, sealed values, envelope encryption. */
 
@@ -63,7 +71,7 @@ describe('KeyManager', () => {
   beforeEach(() => {
     store = new FakeOrgKeyStore();
     ring = keyring(1, [1]);
-    km = new KeyManager(store, ring, () => NOW);
+    km = new KeyManager(store, ring, FINGERPRINTS, () => NOW);
   });
 
   /** Seals like a client: crypto_box_seal under the org's current public key. */
@@ -159,7 +167,7 @@ describe('KeyManager', () => {
     it('decrypts values written under an older master key after a new primary is added', async () => {
       const old = await encrypt('acme', 's_1', 1, 'under-v1');
       const rotated = keyring(2, [1, 2], ring);
-      const km2 = new KeyManager(store, rotated, () => NOW);
+      const km2 = new KeyManager(store, rotated, FINGERPRINTS, () => NOW);
       const fresh = await encrypt('acme', 's_2', 1, 'under-v2', km2);
       expect(fresh.kekVersion).to.equal(2);
       expect(km2.decryptForInjection('acme', [old, fresh]).map(text)).to.deep.equal(['under-v1', 'under-v2']);
@@ -249,7 +257,7 @@ describe('KeyManager', () => {
     it('encryptSealedValue: an org key whose master key version left the keyring is FAILED_PRECONDITION', async () => {
       const rotated = keyring(2, [1, 2], ring);
       const sealed = await seal('acme', 'v'); // org key wrapped under v1
-      const withoutV1 = new KeyManager(store, keyring(2, [2], rotated), () => NOW);
+      const withoutV1 = new KeyManager(store, keyring(2, [2], rotated), FINGERPRINTS, () => NOW);
       const err = await failure(withoutV1.encryptSealedValue({ org: 'acme', secretUid: 's_1', version: 1, ...sealed }));
       expect(err.code).to.equal(status.FAILED_PRECONDITION);
       expect(err.message).to.include('version 1');
@@ -301,7 +309,7 @@ describe('KeyManager', () => {
 
     it('decryptForInjection: a master key version missing from the keyring is FAILED_PRECONDITION', async () => {
       const rotated = keyring(2, [1, 2], ring);
-      const underV2 = await encrypt('acme', 's_1', 1, 'v2 value', new KeyManager(store, rotated, () => NOW));
+      const underV2 = await encrypt('acme', 's_1', 1, 'v2 value', new KeyManager(store, rotated, FINGERPRINTS, () => NOW));
       expect(underV2.kekVersion).to.equal(2);
       const err = await failure(() => km.decryptForInjection('acme', [underV2]));
       expect(err.code).to.equal(status.FAILED_PRECONDITION);

@@ -42,9 +42,8 @@ export class KeyManager {
   constructor(
     private readonly store: Pick<KmsStore, 'primaryOrgKey' | 'orgKey' | 'insertPrimaryOrgKey'>,
     private readonly keyring: MasterKeyring,
+    private readonly fingerprints: ValueFingerprinter,
     private readonly now: () => Date = () => new Date(),
-    /** Absent in unit tests without storage: encryptSealedValue then returns an empty fingerprint. */
-    private readonly fingerprints?: ValueFingerprinter,
   ) {}
 
   /** The org's primary keypair, created on first use; concurrent first uses agree on one. */
@@ -83,7 +82,7 @@ export class KeyManager {
     const plaintext = await this.openSealedValue(req);
     try {
       const encrypted = this.encrypt(req.org, req.secretUid, req.version, plaintext);
-      const fingerprint = this.fingerprints ? await this.fingerprints.of(req.org, plaintext) : new Uint8Array(0);
+      const fingerprint = await this.fingerprints.of(req.org, plaintext);
       return { ...encrypted, fingerprint };
     } finally {
       zero(plaintext);

@@ -1,5 +1,5 @@
 import { dialectOf, forUpdate, insertUnlessTaken, toNumber, type Knex } from '../runtime/db.js';
-import { toOrgKey, type OrgKeyRecord, type OrgKeyRow } from './store.js';
+import { orgKeyRecord, toOrgKey, type OrgKeyRecord, type OrgKeyRow } from './store.js';
 
 /** An org's audit key (fingerprints of its values), wrapped by a master key version. */
 export interface AuditKeyRow {
@@ -87,17 +87,7 @@ export function createOrgKeyLifecycleStore(knex: Knex): OrgKeyLifecycleStore {
       return { ...toOrgKey(row), state: 'previous' };
     },
     async insertOrgKey(row, trx) {
-      return insertUnlessTaken(() =>
-        trx(ORG_KEYS).insert({
-          key_id: row.keyId,
-          org: row.org,
-          state: row.state,
-          public_key: Buffer.from(row.publicKey),
-          wrapped_private_key: Buffer.from(row.wrappedPrivateKey),
-          kek_version: row.kekVersion,
-          created_at: row.createdAt,
-        }),
-      );
+      return insertUnlessTaken(() => trx(ORG_KEYS).insert(orgKeyRecord(row)));
     },
     async retireOrgKey(org, keyId, at, trx) {
       await trx(ORG_KEYS).where({ org, key_id: keyId }).whereNot({ state: 'primary' }).update({ state: 'retired', retired_at: at });

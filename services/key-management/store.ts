@@ -50,6 +50,19 @@ export const toOrgKey = (r: OrgKeyRecord): OrgKeyRow => ({
   ...(r.retired_at === null || r.retired_at === undefined ? {} : { retiredAt: toNumber(r.retired_at) }),
 });
 
+/** The row written for a new org key (both stores insert them). */
+export function orgKeyRecord(row: OrgKeyRow) {
+  return {
+    key_id: row.keyId,
+    org: row.org,
+    state: row.state,
+    public_key: Buffer.from(row.publicKey),
+    wrapped_private_key: Buffer.from(row.wrappedPrivateKey),
+    kek_version: row.kekVersion,
+    created_at: row.createdAt,
+  };
+}
+
 export function createKmsStore(knex: Knex): KmsStore {
   return {
     async registeredKeks() {
@@ -78,17 +91,7 @@ export function createKmsStore(knex: Knex): KmsStore {
       return row ? toOrgKey(row) : undefined;
     },
     async insertPrimaryOrgKey(row) {
-      return insertUnlessTaken(() =>
-        knex('kms_org_keys').insert({
-          key_id: row.keyId,
-          org: row.org,
-          state: 'primary',
-          public_key: Buffer.from(row.publicKey),
-          wrapped_private_key: Buffer.from(row.wrappedPrivateKey),
-          kek_version: row.kekVersion,
-          created_at: row.createdAt,
-        }),
-      );
+      return insertUnlessTaken(() => knex('kms_org_keys').insert(orgKeyRecord({ ...row, state: 'primary' })));
     },
     async ping() {
       await knex.raw('select 1');
