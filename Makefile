@@ -17,7 +17,11 @@ dist/.built: $(STAMP) tsconfig.json $(shell find services cli -name '*.ts' -not 
 	npx tsc -p tsconfig.json
 	@touch dist/.built
 
-build: dist/.built ## Install dependencies if needed and compile TypeScript to dist/
+# The web console (vite build of web/ into web/dist), served by `vessl-secrets up`.
+web/dist/index.html: $(STAMP) $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null) $(shell find services/gen -name '*.ts' 2>/dev/null)
+	npx vite build web
+
+build: dist/.built web/dist/index.html ## Install dependencies if needed, compile TypeScript to dist/ and build the web console to web/dist/
 
 up: build ## Run the whole system on the embedded default (SQLite, local jobs) in the foreground
 	node bin/vessl-secrets.js up
@@ -46,6 +50,7 @@ lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check prot
 	$(BUF) format --diff --exit-code
 	npx eslint .
 	npx tsc -p tsconfig.test.json
+	npx tsc -p web/tsconfig.json
 
 breaking: $(STAMP) ## Check the protos against main's previous commit for breaking changes (buf FILE rules)
 	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then $(BUF) breaking --against '.git#ref=HEAD~1' && echo "no breaking proto changes since HEAD~1"; \
@@ -55,4 +60,4 @@ bench: build ## Run the benchmarks (figures as ratios to same-run baselines)
 	npm run bench
 
 clean: ## Remove build output
-	rm -rf dist
+	rm -rf dist web/dist

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'services/gen/**', 'node_modules/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'web/dist/**', 'services/gen/**', 'node_modules/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

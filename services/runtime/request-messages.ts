@@ -6,7 +6,8 @@ interface MessageType {
   fromPartial(object: unknown): unknown;
 }
 
-const MODULES: Record<string, unknown>[] = [jobs, kms, secrets];
+/** Every generated API module: the request types and service definitions of all our protos. */
+export const GENERATED_API_MODULES: readonly Record<string, unknown>[] = [jobs, kms, secrets];
 
 /**
  * Maps an RPC path to its request type's fromPartial, so callers may leave fields out
@@ -14,7 +15,7 @@ const MODULES: Record<string, unknown>[] = [jobs, kms, secrets];
  * named <Method>Request, which is what makes this lookup exact.
  */
 const byPath = new Map<string, MessageType>();
-for (const mod of MODULES) {
+for (const mod of GENERATED_API_MODULES) {
   for (const value of Object.values(mod)) {
     if (typeof value !== 'object' || value === null) continue;
     for (const method of Object.values(value as Record<string, unknown>)) {

@@ -1,19 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, type Role } from '../runtime/auth.js';
-import { ConfigError, listenAddress, parseCommonConfig, setting, type Flags } from '../runtime/config.js';
+import { ConfigError, listenAddress, parseCommonConfig, peerChannel, setting, type Flags } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
+import { DEFAULT_WEB_LISTEN, startWebConsole, type RunningWebConsole } from '../web-console/web-console.js';
 import { startAllInOne } from './all-in-one.js';
 import { credentialsFile, ensureCredentials } from './credentials.js';
 
 const USAGE = `vessl-secrets: the vessl-secrets server
 
-  vessl-secrets up [--listen HOST:PORT] [--data-dir DIR] [--database-url URL] [--org ORG]
-                   [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
+  vessl-secrets up [--listen HOST:PORT] [--web-listen HOST:PORT] [--data-dir DIR] [--database-url URL]
+                   [--org ORG] [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
       Runs key-management, secret-store and job-launcher in one process on one port (the
-      embedded default). Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_DATA_DIR (./.vessl),
+      embedded default), and the web console on its own HTTP port.
+      Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_WEB_LISTEN (127.0.0.1:8080), VESSL_DATA_DIR (./.vessl),
       VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
       VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE.
 
@@ -35,19 +37,27 @@ export function parseDuration(text: string): number {
 async function up(flags: Flags): Promise<void> {
   const config = parseCommonConfig(flags);
   const listen = listenAddress(setting(flags, 'listen'), '127.0.0.1:50051');
+  const webListen = listenAddress(setting(flags, 'web-listen'), DEFAULT_WEB_LISTEN);
   const org = setting(flags, 'org') ?? 'default';
   if (!ORG_PATTERN.test(org)) throw new ConfigError(`--org "${org}" is not a valid org name`);
   process.umask(0o077); // every file the server creates (databases, WAL, keyring) is 0600
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger('vessl-secrets');
   const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), jobs: jobLauncherSettings(flags), log });
+  let web: RunningWebConsole;
+  try {
+    web = await startWebConsole({ listen: webListen, grpcEndpoint: running.endpoint, grpcChannel: peerChannel(config), tls: config.tls, log });
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
   // Handlers first: a supervisor may signal as soon as it reads the ready line.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight calls');
-    running.stop().then(
+    Promise.all([web.close(), running.stop()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
@@ -66,6 +76,7 @@ async function up(flags: Flags): Promise<void> {
       `${written ? 'Wrote' : 'Using'} ${file}: admin, member and operator tokens for org "${org}".`,
       `Log in as the admin:   vesslctl auth login --credentials ${file}`,
       `or as a member:        vesslctl auth login --credentials ${file} --role member`,
+      `Web console:           ${web.url} (log in with a token from ${file})`,
       `More tokens:           vessl-secrets token mint --org ${org} --role member --subject alice`,
       'Stop with Ctrl-C.',
       '',
@@ -97,6 +108,7 @@ export async function main(argv: string[]): Promise<void> {
     strict: true,
     options: {
       listen: { type: 'string' },
+      'web-listen': { type: 'string' },
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
       'master-keyring-file': { type: 'string' },

@@ -74,6 +74,6 @@ export function startServingProcess(bin: string, args: string[], env: NodeJS.Pro
   });
 }
 
-/** `vessl-secrets up` (the all-in-one server) on port 0. */
+/** `vessl-secrets up` (the all-in-one server) on port 0, its web console too. */
 export const startServerProcess = (env: NodeJS.ProcessEnv, timeoutMs?: number) =>
-  startServingProcess(SERVER_BIN, ['up'], { VESSL_LISTEN: '127.0.0.1:0', ...env }, timeoutMs);
+  startServingProcess(SERVER_BIN, ['up'], { VESSL_LISTEN: '127.0.0.1:0', VESSL_WEB_LISTEN: '127.0.0.1:0', ...env }, timeoutMs);
