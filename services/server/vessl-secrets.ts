@@ -5,7 +5,7 @@ import { ConfigError, listenAddress, parseCommonConfig, peerChannel, setting, ty
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
-import { DEFAULT_WEB_LISTEN, startWebConsole, type RunningWebConsole } from '../web-console/web-console.js';
+import { checkWebListen, DEFAULT_WEB_LISTEN, startWebConsole, type RunningWebConsole } from '../web-console/web-console.js';
 import { startAllInOne } from './all-in-one.js';
 import { credentialsFile, ensureCredentials } from './credentials.js';
 
@@ -38,6 +38,7 @@ async function up(flags: Flags): Promise<void> {
   const config = parseCommonConfig(flags);
   const listen = listenAddress(setting(flags, 'listen'), '127.0.0.1:50051');
   const webListen = listenAddress(setting(flags, 'web-listen'), DEFAULT_WEB_LISTEN);
+  checkWebListen(webListen, config.tls);
   const org = setting(flags, 'org') ?? 'default';
   if (!ORG_PATTERN.test(org)) throw new ConfigError(`--org "${org}" is not a valid org name`);
   process.umask(0o077); // every file the server creates (databases, WAL, keyring) is 0600

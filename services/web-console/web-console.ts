@@ -91,18 +91,22 @@ function staticFiles(root: string) {
   };
 }
 
+/** The same rule as for gRPC: plain HTTP only on loopback (checked before anything starts). */
+export function checkWebListen(listen: string, tls: TlsSettings | undefined): void {
+  if (tls || isLoopback(splitHostPort(listen).host)) return;
+  throw new ConfigError(
+    `refusing to serve the web console over plain HTTP on ${listen}: only loopback addresses may run without TLS; ` +
+      'set VESSL_TLS_CERT_FILE and VESSL_TLS_KEY_FILE, or use --web-listen 127.0.0.1:PORT',
+  );
+}
+
 /**
  * The web console: the built single-page app, and the generic JSON bridge to every gRPC
  * method under /api/. The bridge holds no token of its own; each call carries the user's.
  */
 export async function startWebConsole(opts: WebConsoleOptions): Promise<RunningWebConsole> {
+  checkWebListen(opts.listen, opts.tls);
   const { host } = splitHostPort(opts.listen);
-  if (!opts.tls && !isLoopback(host)) {
-    throw new ConfigError(
-      `refusing to serve the web console over plain HTTP on ${opts.listen}: only loopback addresses may run without TLS; ` +
-        'set VESSL_TLS_CERT_FILE and VESSL_TLS_KEY_FILE, or use --web-listen 127.0.0.1:PORT',
-    );
-  }
   const log = opts.log.child({ component: 'web-console' });
   const channel = new Client(opts.grpcEndpoint, opts.grpcChannel?.credentials ?? channelCredentials(opts.grpcEndpoint), opts.grpcChannel?.channelOptions);
   const handleApi = createGrpcBridge(channel, bridgedMethods(), log);

@@ -96,7 +96,7 @@ export function JobDetailPage({ claims, id }: { claims: Claims; id: string }) {
       ))}
       {anyStale && (
         <div className="warning stale-note" role="status">
-          The latest attempt runs on a secret value that has been rotated or deleted since it started. Restart to use the current value.
+          The latest attempt got a secret value that has since been rotated or deleted. Restart to run with the current value.
         </div>
       )}
       <dl className="facts">

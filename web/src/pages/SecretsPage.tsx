@@ -35,10 +35,11 @@ export function SecretsPage({ claims }: { claims: Claims }) {
   }, [claims.org, showDeleted]);
   useEffect(() => void load(), [load]);
 
-  const done = (message: string) => {
+  // The notice comes with the reloaded table, so the two never disagree.
+  const done = async (message: string) => {
     setPanel(undefined);
+    await load();
     setNotice(message);
-    void load();
   };
 
   return (
@@ -125,12 +126,12 @@ export function SecretsPage({ claims }: { claims: Claims }) {
 
 interface FormProps {
   org: string;
-  onDone(message: string): void;
+  onDone(message: string): Promise<void>;
   onCancel(): void;
 }
 
 /** Runs a submit, keeping what the user typed when it fails (the error shows in place). */
-function useSubmit(action: () => Promise<string>, onDone: (message: string) => void) {
+function useSubmit(action: () => Promise<string>, onDone: (message: string) => Promise<void>) {
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const submit = async (event: FormEvent) => {
@@ -138,7 +139,7 @@ function useSubmit(action: () => Promise<string>, onDone: (message: string) => v
     setBusy(true);
     setError(undefined);
     try {
-      onDone(await action());
+      await onDone(await action());
     } catch (err) {
       setError(err);
     } finally {
