@@ -170,9 +170,11 @@ for (const engine of engines()) {
       await row(admin, 'HF_TOKEN').getByRole('button', { name: 'Edit' }).click();
       const form = admin.getByRole('form', { name: 'Edit HF_TOKEN' });
       await form.locator('input[name=value]').fill(HF_ROTATED);
+      await form.locator('input[name=description]').fill('Hugging Face hub token, rotated');
       await shot(admin, '07-edit-secret');
       await form.getByRole('button', { name: 'Save' }).click();
-      await admin.getByRole('status').filter({ hasText: 'Updated secret HF_TOKEN: value changed (value version 2).' }).waitFor();
+      await admin.getByRole('status').filter({ hasText: 'Updated secret HF_TOKEN: description, value changed (value version 2).' }).waitFor();
+      expect(await row(admin, 'HF_TOKEN').locator('td').nth(3).innerText()).to.equal('Hugging Face hub token, rotated');
 
       await admin.goto(`${cs.web.url}#/jobs/${jobId}`);
       await admin.locator('.badge.stale').filter({ hasText: 'stale: now version 2' }).waitFor();
