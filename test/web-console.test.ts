@@ -24,12 +24,23 @@ interface RecordedRequest {
   body: string;
 }
 
-function launchChromium(): Promise<Browser> {
+/** Chromium, and how to close it (a close is not reported as a crash). */
+async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: the web console tests need it. Install it with \`apt-get install -y chromium\` (.ci/run does).`);
   }
   // --no-sandbox: CI and the dev machines run as root, where Chromium's sandbox cannot start.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  let closing = false;
+  // Said once, so that the failures of every later step point at the cause.
+  browser.on('disconnected', () => closing || console.error(`Chromium (${CHROMIUM}) exited or crashed during the web console tests`));
+  return {
+    browser,
+    async close() {
+      closing = true;
+      await browser.close();
+    },
+  };
 }
 
 /** A browser context that records every request it makes, body included. */
@@ -61,6 +72,7 @@ for (const engine of engines()) {
   describe(`the web console in headless Chromium (${engine.name})`, function () {
     this.timeout(120_000);
     let cs: ConsoleSystem;
+    let chromiumProcess: Awaited<ReturnType<typeof launchChromium>> | undefined;
     let browser: Browser;
     let adminContext: BrowserContext;
     let admin: Page;
@@ -74,13 +86,14 @@ for (const engine of engines()) {
     before(async () => {
       requireBuiltConsole();
       mkdirSync(SCREENSHOTS, { recursive: true });
-      browser = await launchChromium();
+      chromiumProcess = await launchChromium();
+      browser = chromiumProcess.browser;
       cs = await startConsoleSystem({ databaseUrl: await engine.freshUrl() });
       adminContext = await recordingContext(browser, requests);
       admin = await adminContext.newPage();
     });
     after(async () => {
-      await browser?.close();
+      await chromiumProcess?.close();
       await cs?.stop();
       await engine.cleanup();
     });

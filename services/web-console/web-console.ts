@@ -63,6 +63,16 @@ export function defaultStaticDir(): string {
   return path.join(packageRoot(), 'web', 'dist');
 }
 
+/** The decoded path of a request URL; a malformed escape just names no file. */
+function urlPathOf(url: string | undefined): string {
+  const pathname = new URL(url ?? '/', 'http://console').pathname;
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return '/';
+  }
+}
+
 function staticFiles(root: string) {
   const resolvedRoot = path.resolve(root);
   return async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -75,8 +85,7 @@ function staticFiles(root: string) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('The web console is not built: run `make build` (vite build of web/).\n');
       return;
     }
-    const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://console').pathname);
-    const file = path.resolve(resolvedRoot, '.' + urlPath);
+    const file = path.resolve(resolvedRoot, '.' + urlPathOf(req.url));
     // Anything that is not a file under the root (routes, ../ tricks) gets the app itself.
     const inside = file.startsWith(resolvedRoot + path.sep);
     const target = inside && existsSync(file) && path.extname(file) !== '' ? file : indexFile;
