@@ -21,6 +21,7 @@ import { ApiError, toServiceError, unauthenticated, unavailable } from './errors
 import type { Principal, TokenVerifier } from './auth.js';
 import type { Logger } from './logger.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
+import { Metrics } from './metrics.js';
 
 /** What a handler knows about the call besides its request. */
 export interface CallContext {
@@ -71,6 +72,9 @@ export const logDeniedCalls: ServiceHooks = {
  */
 export class CallTracker {
   private inFlight = 0;
+  /** Every answered call is counted here (requests by method and code, latency). */
+  constructor(readonly metrics = new Metrics()) {}
+
   private idle: (() => void)[] = [];
   draining = false;
 
@@ -124,11 +128,11 @@ export function requestIdOf(metadata: Metadata): string {
 export function implementService<D extends ServiceDefinition>(definition: D, handlers: ServiceHandlers<D>, deps: AdapterDeps): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
-    const method = definition[key].path.split('/').pop() ?? key;
+    const path = definition[key].path;
     if (definition[key].responseStream) {
       const handler = handlers[key] as unknown as StreamHandler<unknown, unknown>;
       const streaming: handleServerStreamingCall<unknown, unknown> = (call) => {
-        void runCall(call, method, deps, async (ctx) => {
+        void runCall(call, path, deps, async (ctx) => {
           for await (const message of handler(call.request, { ...ctx, cancelled: () => call.cancelled })) {
             if (call.cancelled) return;
             if (!call.write(message)) await drainedOrGone(call);
@@ -140,7 +144,7 @@ export function implementService<D extends ServiceDefinition>(definition: D, han
     } else {
       const handler = handlers[key] as unknown as UnaryHandler<unknown, unknown>;
       const unary: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        void runCall(call, method, deps, async (ctx) => callback(null, await handler(call.request, ctx)), (err) => callback(err, null));
+        void runCall(call, path, deps, async (ctx) => callback(null, await handler(call.request, ctx)), (err) => callback(err, null));
       };
       impl[key] = unary;
     }
@@ -165,12 +169,13 @@ function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<vo
 
 async function runCall(
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-  method: string,
+  path: string,
   deps: AdapterDeps,
   body: (ctx: CallContext) => Promise<void>,
   fail: (err: Partial<ServiceError> & { code: status }) => void,
 ): Promise<void> {
   const started = process.hrtime.bigint();
+  const method = path.split('/').pop() ?? path;
   const requestId = requestIdOf(call.metadata);
   const log = deps.log.child({ requestId, method });
   const reply = new Metadata();
@@ -190,6 +195,7 @@ async function runCall(
       if (userCall) deps.tracker?.leave();
     }
     log.info({ code: 'OK', subject: ctx.principal.subject, ms: elapsedMs(started) }, 'call');
+    deps.tracker?.metrics.observeCall(path, status.OK, elapsedMs(started) / 1000);
   } catch (err) {
     const mapped = toServiceError(err);
     const fields = { code: status[mapped.code], subject: ctx?.principal.subject, ms: elapsedMs(started) };
@@ -198,6 +204,7 @@ async function runCall(
     if (ctx && deps.hooks?.onError) {
       await deps.hooks.onError(err, call.request, ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
     }
+    deps.tracker?.metrics.observeCall(path, mapped.code, elapsedMs(started) / 1000);
     fail(mapped);
   }
 }
