@@ -102,6 +102,17 @@ for (const engine of engines()) {
       await expectAllDecrypt(sys, values);
     });
 
+    it('refuses to retire a version that a live replica still reports as its primary, until that report ages out', async () => {
+      // A replica that has not synced since the rotation to version 3 still wraps with 2.
+      const replicas = sys.db('key-management')('kms_replicas');
+      await replicas.clone().insert({ replica_id: 'lagging-replica', primary_version: 2, reported_at: Date.now() });
+      const refused = await failure(sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 }));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.match(/master key version 2 is still the primary of a running key-management replica/);
+      expect((await sys.kms(await sys.token('operator')).listMasterKeys({})).keys.find((k) => k.version === 2)!.state).to.equal(MasterKey_State.STATE_ENABLED);
+      await replicas.clone().where({ replica_id: 'lagging-replica' }).update({ reported_at: Date.now() - 60_000 });
+    });
+
     it('retires the old versions once nothing references them, and values still decrypt', async () => {
       await sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 });
       const operator = sys.kms(await sys.token('operator'));

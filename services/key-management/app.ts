@@ -21,6 +21,8 @@ import {
   type MasterKeyring,
 } from './keyring.js';
 import { createMasterKeyStore } from './master-key-store.js';
+import { KeyringSync } from './keyring-sync.js';
+import { createReplicaStore } from './replica-store.js';
 import { MasterKeys } from './master-keys.js';
 import { kmsMigrations } from './migrations.js';
 import { createKmsStore, type KmsStore } from './store.js';
@@ -74,7 +76,10 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
         .recordAuditEvent({ org: PLATFORM_CHAIN, ...event }, { requestId: event.requestId })
         .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store (audit log)')));
     };
-    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, log);
+    const keyringSync = new KeyringSync(keyring, keyringFile, { ...store, ...createReplicaStore(knex) }, log);
+    await keyringSync.sync();
+    keyringSync.start();
+    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, keyringSync, log);
     const keys = new KeyManager(store, keyring, fingerprints);
     // Org key changes go into the org's audit log (secret-store) before they commit.
     const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
@@ -89,6 +94,7 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
       knex,
       secretStore,
       async close() {
+        await keyringSync.stop();
         secretStore.close();
         await knex.destroy();
       },
