@@ -232,6 +232,8 @@ export interface RegisteredService {
 export interface RunningServer {
   server: Server;
   port: number;
+  /** The plaintext health-only port, when healthListen was given. */
+  healthPort?: number;
   health: HealthImplementation;
   setServing(state: ServingStatus): void;
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
@@ -265,6 +267,12 @@ export async function startGrpcServer(opts: {
   log: Logger;
   /** The tracker the services' adapters report to, for a graceful drain. */
   tracker?: CallTracker;
+  /**
+   * HOST:PORT for a second, plaintext server that answers grpc.health.v1 only: the kubelet's
+   * gRPC probes cannot speak TLS. It carries no tokens and no data, so it may listen
+   * beyond loopback.
+   */
+  healthListen?: string;
 }): Promise<RunningServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -277,9 +285,15 @@ export async function startGrpcServer(opts: {
     new ReflectionService(loadFileDescriptorSetFromBuffer(opts.descriptorSet)).addToServer(server);
   }
   const credentials = serverCredentials(opts.listen, opts.tls);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort))),
-  );
+  const bind = (target: Server, listen: string, creds: ServerCredentials) =>
+    new Promise<number>((resolve, reject) => target.bindAsync(listen, creds, (err, boundPort) => (err ? reject(err) : resolve(boundPort))));
+  const port = await bind(server, opts.listen, credentials);
+  const healthServer = opts.healthListen ? new Server() : undefined;
+  let healthPort: number | undefined;
+  if (healthServer && opts.healthListen) {
+    health.addToServer(healthServer);
+    healthPort = await bind(healthServer, opts.healthListen, ServerCredentials.createInsecure());
+  }
   const setServing = (state: ServingStatus) => {
     health.setStatus('', state);
     for (const svc of opts.services) health.setStatus(svc.name, state);
@@ -287,6 +301,7 @@ export async function startGrpcServer(opts: {
   return {
     server,
     port,
+    healthPort,
     health,
     setServing,
     async shutdown(graceMs = 10_000) {
@@ -305,6 +320,7 @@ export async function startGrpcServer(opts: {
           resolve();
         });
       });
+      healthServer?.forceShutdown();
     },
   };
 }

@@ -23,7 +23,7 @@ export interface StandaloneService {
   build(config: CommonConfig, flags: Flags, log: Logger, tracker: CallTracker): Promise<StandaloneParts>;
 }
 
-const COMMON_FLAGS = ['listen', 'metrics-listen', 'data-dir', 'database-url', 'tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'jwks-url', 'jwt-issuer', 'jwt-audience', 'service-token-file'];
+const COMMON_FLAGS = ['listen', 'metrics-listen', 'health-listen', 'data-dir', 'database-url', 'tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'jwks-url', 'jwt-issuer', 'jwt-audience', 'service-token-file'];
 
 /** Runs one service alone: its own config, port, database and health; SIGTERM drains. */
 export async function runStandalone(spec: StandaloneService, argv: string[]): Promise<void> {
@@ -42,7 +42,16 @@ export async function runStandalone(spec: StandaloneService, argv: string[]): Pr
   const log = createLogger(spec.name);
   const tracker = new CallTracker();
   const parts = await spec.build(config, flags, log, tracker);
-  const server = await startGrpcServer({ listen, tls: config.tls, log, tracker, descriptorSet: loadDescriptorSet(), services: parts.services });
+  const healthListen = setting(flags, 'health-listen');
+  const server = await startGrpcServer({
+    listen,
+    tls: config.tls,
+    log,
+    tracker,
+    descriptorSet: loadDescriptorSet(),
+    services: parts.services,
+    healthListen: healthListen === undefined ? undefined : listenAddress(healthListen, healthListen),
+  });
   const stopWatch = await watchHealth(server, parts.checks, log);
   const metrics = metricsListen ? await startMetricsServer(metricsListen, tracker.metrics, log) : undefined;
   const stop = async () => {
@@ -55,6 +64,7 @@ export async function runStandalone(spec: StandaloneService, argv: string[]): Pr
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
   process.stdout.write(`${spec.name} is serving on ${listen.replace(/:0$/, `:${server.port}`)}\n`);
+  if (server.healthPort !== undefined && healthListen) process.stdout.write(`${spec.name} health: ${healthListen.replace(/:0$/, `:${server.healthPort}`)}\n`);
   if (metrics && metricsListen) process.stdout.write(`${spec.name} metrics: http://${metricsListen.replace(/:0$/, `:${metrics.port}`)}/metrics\n`);
 }
 
