@@ -52,6 +52,7 @@ const MODELS: Record<string, { validate(data: unknown): void }> = {
 const SERVICE_COMPONENT = 'grpc-service';
 const JOB_LAUNCHER = 'job-launcher';
 const KEY_MANAGEMENT = 'key-management';
+const JOB_LAUNCHER_ROLE = 'vessl-job-launcher';
 
 /** Exactly what job-launcher's Kubernetes backend calls (services/job-launcher/backends). */
 const JOB_LAUNCHER_MAY = new Map<string, string[]>([
@@ -281,16 +282,19 @@ describe('deploy/ (kustomize)', function () {
           expect(binding.metadata.namespace, `RoleBinding ${binding.metadata.name}`).to.match(jobNamespace);
           expect(binding.metadata.namespace).not.to.equal(jobLauncher.metadata.namespace);
           expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: jobLauncher.spec.template.spec.serviceAccountName, namespace: jobLauncher.metadata.namespace }]);
-          const role = named(ofKind<KubeObject & IClusterRole>(objects, binding.roleRef.kind), binding.roleRef.name);
-          for (const rule of role.rules ?? []) {
-            expect(rule.nonResourceURLs ?? [], 'no non-resource URLs').to.be.empty;
-            expect(rule.resourceNames ?? []).to.be.empty;
-            for (const group of rule.apiGroups ?? []) {
-              for (const resource of rule.resources ?? []) {
-                const allowed = JOB_LAUNCHER_MAY.get(`${group}/${resource}`);
-                expect(allowed, `job-launcher may touch ${group}/${resource}`).to.exist;
-                expect(allowed).to.include.members(rule.verbs);
-              }
+          expect(binding.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: JOB_LAUNCHER_ROLE });
+        }
+        // The role is granted per namespace only, so its rules are all the API access there is.
+        const roles = [...ofKind<KubeObject & IClusterRole>(objects, 'ClusterRole'), ...ofKind<KubeObject & IClusterRole>(objects, 'Role')];
+        expect(roles.map((r) => r.metadata.name)).to.deep.equal([JOB_LAUNCHER_ROLE]);
+        for (const rule of roles[0].rules ?? []) {
+          expect(rule.nonResourceURLs ?? [], 'no non-resource URLs').to.be.empty;
+          expect(rule.resourceNames ?? []).to.be.empty;
+          for (const group of rule.apiGroups ?? []) {
+            for (const resource of rule.resources ?? []) {
+              const allowed = JOB_LAUNCHER_MAY.get(`${group}/${resource}`);
+              expect(allowed, `job-launcher may touch ${group}/${resource}`).to.exist;
+              expect(allowed).to.include.members(rule.verbs);
             }
           }
         }
