@@ -19,7 +19,6 @@ import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-model
 import { ClusterRole, RoleBinding, type IClusterRole, type IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import type { IContainer, IPodSpec, IService } from 'kubernetes-models/v1';
 import {
-  DEPLOY_DIR,
   containerPort,
   envOf,
   kustomizations,
@@ -313,6 +312,19 @@ describe('deploy/ (kustomize)', function () {
         }
       });
 
+      it('lets the monitoring namespace, and only it, scrape every metrics port', function () {
+        for (const deployment of deploymentsOf(objects)) {
+          const metricsPort = containerPort(deployment.spec.template.spec, 'metrics');
+          const rules = policiesFor(objects, deployment, 'Ingress').flatMap((p) => p.spec?.ingress ?? []);
+          const scrapable = rules.some(
+            (r) => r.from?.some((peer) => peer.namespaceSelector?.matchLabels?.['vessl.ai/monitoring'] === 'true') && r.ports?.some((p) => containerPort(deployment.spec.template.spec, p.port ?? '') === metricsPort),
+          );
+          expect(scrapable, `${deployment.metadata.name}: metrics port open to monitoring`).to.equal(true);
+          const openToAll = rules.some((r) => !r.from?.length && (!r.ports?.length || r.ports.some((p) => containerPort(deployment.spec.template.spec, p.port ?? '') === metricsPort)));
+          expect(openToAll, `${deployment.metadata.name}: metrics port open to everyone`).to.equal(false);
+        }
+      });
+
       it('allows every call the services make to each other, and from the router to each service', function () {
         const calls: { from: DeploymentObject; host: string; port: number }[] = [];
         for (const deployment of serviceDeployments(objects)) {
@@ -372,6 +384,5 @@ describe('deploy/ (kustomize)', function () {
 
   it('lists every overlay under deploy/overlays', function () {
     expect(kustomizations()).to.include.members(['base', 'overlays/dev', 'overlays/production']);
-    expect(DEPLOY_DIR).to.equal(path.resolve('deploy'));
   });
 });
