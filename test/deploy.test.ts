@@ -202,6 +202,15 @@ describe('deploy/ (kustomize)', function () {
         }
       });
 
+      it('spreads the replicas of every Deployment across nodes', function () {
+        for (const deployment of deploymentsOf(objects)) {
+          const spread = deployment.spec.template.spec.topologySpreadConstraints ?? [];
+          const own = (c: (typeof spread)[number]) =>
+            c.matchLabelKeys?.includes('app.kubernetes.io/name') || (c.labelSelector !== undefined && !c.labelSelector.matchExpressions?.length && selects(c.labelSelector, podLabels(deployment)));
+          expect(spread.some((c) => c.topologyKey === 'kubernetes.io/hostname' && own(c)), deployment.metadata.name).to.equal(true);
+        }
+      });
+
       it('gives every Deployment one PodDisruptionBudget that allows an eviction and keeps a pod up', function () {
         const budgets = ofKind<KubeObject & IPodDisruptionBudget>(objects, 'PodDisruptionBudget');
         for (const deployment of deploymentsOf(objects)) {
