@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from '../runtime/logger.js';
 import { keyCheckValue, zero } from './envelope.js';
 import { checkKeyringAgainstDatabase, KeyringError, readKeyringFile, type MasterKeyring } from './keyring.js';
+import type { MasterKeyStore } from './master-key-store.js';
 import type { ReplicaStore } from './replica-store.js';
 import type { KmsStore } from './store.js';
 
@@ -35,7 +36,7 @@ export class KeyringSync {
   constructor(
     private readonly keyring: MasterKeyring,
     private readonly file: string,
-    private readonly store: Pick<KmsStore, 'registeredKeks' | 'registerKeks'> & ReplicaStore,
+    private readonly store: Pick<KmsStore, 'registeredKeks' | 'registerKeks'> & Pick<MasterKeyStore, 'kekVersions'> & ReplicaStore,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -53,6 +54,14 @@ export class KeyringSync {
     if (stamp !== this.fileStamp || !sameVersions) {
       const onDisk = await readKeyringFile(this.file);
       if (!onDisk) throw new KeyringError(`master keyring ${this.file} disappeared; keeping the keys already loaded`);
+      // A retired version still in a read-only file (until the operator removes it) is not loaded.
+      const destroyed = (await this.store.kekVersions()).filter((k) => k.state === 'destroyed').map((k) => k.version);
+      for (const version of destroyed.filter((v) => onDisk.keys.has(v))) {
+        this.log.warn({ version, file: this.file }, 'the keyring file still holds a retired master key version: remove it');
+        zero(onDisk.keys.get(version)!);
+        onDisk.keys.delete(version);
+      }
+      if (!onDisk.keys.has(onDisk.primary)) throw new KeyringError(`master keyring ${this.file}: its primary version ${onDisk.primary} was retired; make another version the primary`);
       const unregistered = checkKeyringAgainstDatabase(onDisk, registered, this.file);
       await this.store.registerKeks(unregistered.map((version) => ({ version, keyCheck: keyCheckValue(onDisk.keys.get(version)!) })), this.now());
       const changed = onDisk.primary !== this.keyring.primary || onDisk.keys.size !== this.keyring.keys.size;

@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { dekContext, keyCheckValue, orgKeyContext, randomBytes, unwrapKey, wrapKey, zero, KEY_BYTES } from './envelope.js';
-import { kekFor, readKeyringFile, withKeyringLock, writeKeyringFile, type MasterKeyring } from './keyring.js';
+import { kekFor, keyringWritable, readKeyringFile, withKeyringLock, writeKeyringFile, type MasterKeyring } from './keyring.js';
 import { adoptKeyring, type KeyringSync } from './keyring-sync.js';
 import type { KekRow, MasterKeyStore } from './master-key-store.js';
 import type { KmsStore } from './store.js';
@@ -74,6 +74,15 @@ export class MasterKeys {
 
   /** Adds version max+1 to the keyring file and makes it the primary. */
   async rotate(who: { actor: string; requestId: string }): Promise<MasterKeyView> {
+    // Refused before anything is audited: a read-only keyring (a mounted Secret) changes only there.
+    if (!(await keyringWritable(this.file))) {
+      const next = Math.max(0, ...(await this.store.kekVersions()).map((k) => k.version)) + 1;
+      throw failedPrecondition(
+        `the master keyring ${this.file} is read-only (a mounted Secret?): add version ${next} to it there and make it the primary; ` +
+          'every key-management replica picks the change up once the file changes (see deploy/README.md)',
+        'KEYRING_READ_ONLY',
+      );
+    }
     const version = await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const known = (await this.store.kekVersions()).map((k) => k.version);
@@ -115,7 +124,18 @@ export class MasterKeys {
         'MASTER_KEY_IN_USE',
       );
     }
+    const writable = await keyringWritable(this.file);
     await this.audit({ action: 'master_key.retired', ...who, details: { version: String(version) } });
+    if (!writable) {
+      // Destroyed in the database: every replica drops it from memory at its next sync and no
+      // longer needs it at start; the operator removes it from the read-only file (the Secret).
+      await this.store.destroyKek(version, this.now());
+      const keys = new Map(this.keyring.keys);
+      keys.delete(version);
+      adoptKeyring(this.keyring, { primary: this.keyring.primary, keys });
+      this.log.warn({ version, file: this.file }, 'master key version retired; the keyring file is read-only: remove the version from it (the Secret) and from its escrow');
+      return { ...current, state: 'destroyed' };
+    }
     await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const keys = new Map(onDisk.keys);

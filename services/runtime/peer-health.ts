@@ -1,6 +1,6 @@
 import { Client, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import { channelCredentials, RECONNECT_OPTIONS } from './grpc-client.js';
+import { channelCredentials, CHANNEL_DEFAULTS } from './grpc-client.js';
 
 /**
  * A dependency check for health: asks a peer service's grpc.health.v1 whether it is
@@ -12,7 +12,7 @@ export function peerHealthCheck(
   channel: { credentials?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   timeoutMs = 2_000,
 ): { check: () => Promise<void>; close(): void } {
-  const client = new Client(peer.endpoint, channel.credentials ?? channelCredentials(peer.endpoint), { ...RECONNECT_OPTIONS, ...channel.channelOptions });
+  const client = new Client(peer.endpoint, channel.credentials ?? channelCredentials(peer.endpoint), { ...CHANNEL_DEFAULTS, ...channel.channelOptions });
   const check = healthService.Check;
   return {
     check: () =>
