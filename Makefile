@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUF := node_modules/.bin/buf
 STAMP := node_modules/.installed
 
-.PHONY: help up test build generate checkgenerate lint breaking bench clean
+.PHONY: help up test build generate checkgenerate lint breaking bench clean deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check prot
 breaking: $(STAMP) ## Check the protos against main's previous commit for breaking changes (buf FILE rules)
 	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then $(BUF) breaking --against '.git#ref=HEAD~1' && echo "no breaking proto changes since HEAD~1"; \
 	else echo "no previous commit to compare against"; fi
+
+deploy-check: $(STAMP) ## Render deploy/ (base and every overlay) with kubectl kustomize and check it against the Kubernetes schemas and the deploy rules (also part of make test)
+	npx mocha --no-config --node-option import=tsx --timeout 60000 --exit test/deploy.test.ts
 
 bench: build ## Run the benchmarks (figures as ratios to same-run baselines)
 	npm run bench

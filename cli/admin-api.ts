@@ -2,6 +2,7 @@
 import { KeyManagementServiceService, MasterKey } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService, RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
+import { clientOptions } from './client-options.js';
 import type { Connection } from './settings.js';
 
 /** MasterKey.toJSON (default values omitted). */
@@ -34,7 +35,7 @@ export interface AdminApi {
 const json = (k: MasterKey) => MasterKey.toJSON(k) as MasterKeyJson;
 
 export function openAdminApi(connection: Connection): AdminApi {
-  const options = { token: async () => connection.token };
+  const options = clientOptions(connection);
   const kms = createServiceClient(KeyManagementServiceService, connection.endpoint, options);
   const secrets = createServiceClient(SecretServiceService, connection.endpoint, options);
   return {

@@ -1,6 +1,7 @@
 // Loaded lazily (see BaseCommand.openAuditApi): it pulls in grpc-js and the generated code.
 import { AuditEvent, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
+import { clientOptions } from './client-options.js';
 import type { Connection } from './settings.js';
 
 /** An audit event as `-o json` prints it: AuditEvent.toJSON (proto camelCase; default values omitted). */
@@ -54,8 +55,8 @@ export interface AuditApi {
 const VERIFY_CALL = { timeoutMs: 300_000 };
 
 export function openAuditApi(connection: Connection): AuditApi {
-  const { endpoint, org, token } = connection;
-  const secrets = createServiceClient(SecretServiceService, endpoint, { token: async () => token });
+  const { endpoint, org } = connection;
+  const secrets = createServiceClient(SecretServiceService, endpoint, clientOptions(connection));
 
   return {
     connection,

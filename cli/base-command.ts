@@ -34,6 +34,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
       helpValue: 'HOST:PORT',
     }),
+    'ca-cert': Flags.string({
+      description: 'PEM file of the CA that signed the server\'s TLS certificate. Overrides VESSLCTL_CA_CERT and the config file. [default: the system\'s CAs]',
+      helpGroup: 'GLOBAL',
+      helpValue: 'FILE',
+    }),
   };
 
   protected flags!: CommandFlags<T>;
@@ -58,7 +63,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Flags over env over the config file (resolved once per run). */
   protected get settings(): Settings {
-    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org });
+    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org, caCert: this.flags['ca-cert'] });
     return this.resolvedSettings;
   }
 

@@ -1,6 +1,7 @@
 // Loaded lazily (see BaseCommand.openJobsApi): it pulls in grpc-js and the generated code.
 import { Job, job_StateFromJSON, JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
+import { clientOptions } from './client-options.js';
 import type { JobStateName } from './job-format.js';
 import type { Connection } from './settings.js';
 
@@ -101,9 +102,9 @@ const SLOW_CALL = { timeoutMs: 60_000 };
 const jobJson = (job: Job | undefined) => Job.toJSON(job ?? Job.fromPartial({})) as JobJson;
 
 export function openJobsApi(connection: Connection): JobsApi {
-  const { endpoint, org, token } = connection;
+  const { endpoint, org } = connection;
   // The job-launcher answers on the same endpoint as the secret-store (DESIGN §1).
-  const jobs = createServiceClient(JobServiceService, endpoint, { token: async () => token });
+  const jobs = createServiceClient(JobServiceService, endpoint, clientOptions(connection));
 
   return {
     connection,

@@ -2,7 +2,8 @@
 import { Client, status } from '@grpc/grpc-js';
 import { KeyManagementServiceService, OrgKey as OrgKeyMessage, OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
 import { Secret, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { channelCredentials, createServiceClient } from '../services/runtime/grpc-client.js';
+import { createServiceClient } from '../services/runtime/grpc-client.js';
+import { clientOptions } from './client-options.js';
 import { decodeServiceError, isServiceError, type DecodedStatus } from '../services/runtime/errors.js';
 import type { OrgKey, OrgKeySource, SealedValue } from './sealing.js';
 import type { Connection } from './settings.js';
@@ -107,10 +108,11 @@ const secretJson = (secret: Secret) => Secret.toJSON(secret) as SecretJson;
 const orgKeyJson = (key: OrgKeyMessage) => OrgKeyMessage.toJSON(key) as OrgKeyJson;
 
 export function openSecretsApi(connection: Connection): SecretsApi {
-  const { endpoint, org, token } = connection;
+  const { endpoint, org } = connection;
   // One channel for both services: the CLI talks to a single endpoint (DESIGN §1).
-  const channel = new Client(endpoint, channelCredentials(endpoint));
-  const options = { token: async () => token, channel };
+  const { token, credentials } = clientOptions(connection);
+  const channel = new Client(endpoint, credentials);
+  const options = { token, channel };
   const secrets = createServiceClient(SecretServiceService, endpoint, options);
   const kms = createServiceClient(KeyManagementServiceService, endpoint, options);
 

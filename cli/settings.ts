@@ -5,7 +5,7 @@ import { CommandError, EXPIRED_TOKEN_MESSAGE, NO_TOKEN_MESSAGE } from './errors.
 import { decodeTokenClaims, type TokenClaims } from './token-claims.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
-export const CONFIG_KEYS = ['endpoint', 'org', 'token'] as const;
+export const CONFIG_KEYS = ['endpoint', 'org', 'token', 'ca-cert'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 /** What `auth login` / `config set` store in config.json. */
@@ -24,6 +24,8 @@ export interface Settings {
   endpoint: Setting;
   token?: Setting;
   org?: Setting;
+  /** A PEM file of the CA that signed the server's certificate (else the system's roots). */
+  caCert?: Setting;
   /** The token's unverified claims, when the token is a JWT. */
   claims?: TokenClaims;
 }
@@ -34,6 +36,8 @@ export interface Connection {
   org: string;
   token: string;
   configDir: string;
+  /** PEM file of the CA to trust for the server's TLS certificate. */
+  caCert?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -100,10 +104,10 @@ function firstSet(...candidates: Array<[string | undefined, SettingSource]>): Se
 }
 
 /**
- * Flags over env (VESSLCTL_ENDPOINT, VESSLCTL_ACCESS_TOKEN, VESSLCTL_ORG) over the config
+ * Flags over env (VESSLCTL_ENDPOINT, VESSLCTL_ACCESS_TOKEN, VESSLCTL_ORG, VESSLCTL_CA_CERT) over the config
  * file; the org falls back to the token's `org` claim, the endpoint to 127.0.0.1:50051.
  */
-export function resolveSettings(flags: { endpoint?: string; org?: string }, env: Env = process.env): Settings {
+export function resolveSettings(flags: { endpoint?: string; org?: string; caCert?: string }, env: Env = process.env): Settings {
   const dir = configDir(env);
   const config = readConfigFile(dir);
   const token = firstSet([env.VESSLCTL_ACCESS_TOKEN, 'env'], [config.token, 'config']);
@@ -118,6 +122,7 @@ export function resolveSettings(flags: { endpoint?: string; org?: string }, env:
     ) ?? { value: DEFAULT_ENDPOINT, source: 'default' },
     token,
     org: firstSet([flags.org, 'flag'], [env.VESSLCTL_ORG, 'env'], [config.org, 'config'], [claims?.org, 'token']),
+    caCert: firstSet([flags.caCert, 'flag'], [env.VESSLCTL_CA_CERT, 'env'], [config['ca-cert'], 'config']),
     claims,
   };
 }
@@ -146,7 +151,19 @@ export function requireConnection(settings: Settings): Connection {
   }
   const { value, source } = settings.endpoint;
   const endpoint = checkEndpoint(value, `endpoint (from ${source === 'env' ? 'VESSLCTL_ENDPOINT' : source})`);
-  return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir };
+  return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir, caCert: settings.caCert && checkCaCert(settings.caCert.value) };
+}
+
+/** The CA file must hold a PEM certificate; an absolute path is stored, so it works from any folder. */
+export function checkCaCert(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CommandError(`cannot read the CA certificate ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}): pass --ca-cert with a PEM file`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new CommandError(`${file} is not a PEM certificate (no BEGIN CERTIFICATE line)`);
+  return path.resolve(file);
 }
 
 /** True when the token's `exp` claim has passed (by this machine's clock; the server decides). */

@@ -5,18 +5,10 @@ import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type JobClient, type SecretClient, type TestSystem } from './support/system.js';
+import { until } from './support/until.js';
 
 const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A folder outside the job's work dir (which the backend removes when the attempt ends). */
 const OUT = mkdtempSync(path.join(tmpdir(), 'vessl-job-out-'));

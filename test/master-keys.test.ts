@@ -6,29 +6,7 @@ import { MasterKey_State } from '../services/gen/vessl/kms/v1/kms.js';
 import type { RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
-import { valuesAsLaunched } from './support/launch.js';
-
-/** Creates `count` secrets named `${prefix}-i` with value `value-${prefix}-i`, 500 per batch. */
-export async function seedSecrets(sys: TestSystem, secrets: SecretClient, prefix: string, count: number): Promise<Map<string, string>> {
-  const values = new Map<string, string>();
-  for (let start = 0; start < count; start += 500) {
-    const requests = [];
-    for (let i = start; i < Math.min(count, start + 500); i++) {
-      const name = `${prefix}-${i}`;
-      values.set(name, `value-${name}-${i * 7919}`);
-      requests.push({ secret: { name, key: 'SEEDED' }, value: await sys.seal(values.get(name)!) });
-    }
-    await secrets.batchCreateSecrets({ org: 'acme', requests });
-  }
-  return values;
-}
-
-/** Every value as a launch would get it, compared with what was stored. */
-export async function expectAllDecrypt(sys: TestSystem, expected: Map<string, string>): Promise<void> {
-  const names = [...expected.keys()];
-  const values = await valuesAsLaunched(sys.endpoint, await sys.token('service', { subject: 'svc:job-launcher' }), 'acme', names);
-  expect(values.map(String)).to.deep.equal(names.map((n) => expected.get(n)));
-}
+import { expectAllDecrypt, seedSecrets } from './support/seed.js';
 
 async function rewrap(sys: TestSystem, batchSize: number): Promise<RewrapSecretsResponse[]> {
   const progress: RewrapSecretsResponse[] = [];
@@ -100,6 +78,17 @@ for (const engine of engines()) {
       expect(a.at(-1)!.dataKeysRewrapped + b.at(-1)!.dataKeysRewrapped).to.equal(301);
       expect(await dataKeysOn(sys, 2)).to.equal(0);
       await expectAllDecrypt(sys, values);
+    });
+
+    it('refuses to retire a version that a live replica still reports as its primary, until that report ages out', async () => {
+      // A replica that has not synced since the rotation to version 3 still wraps with 2.
+      const replicas = sys.db('key-management')('kms_replicas');
+      await replicas.clone().insert({ replica_id: 'lagging-replica', primary_version: 2, reported_at: Date.now() });
+      const refused = await failure(sys.kms(await sys.token('operator')).retireMasterKey({ version: 2 }));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.match(/master key version 2 is still the primary of a running key-management replica/);
+      expect((await sys.kms(await sys.token('operator')).listMasterKeys({})).keys.find((k) => k.version === 2)!.state).to.equal(MasterKey_State.STATE_ENABLED);
+      await replicas.clone().where({ replica_id: 'lagging-replica' }).update({ reported_at: Date.now() - 60_000 });
     });
 
     it('retires the old versions once nothing references them, and values still decrypt', async () => {

@@ -14,6 +14,7 @@ import { createLogger } from '../services/runtime/logger.js';
 import { keyringFileOf } from '../services/key-management/app.js';
 import { startAllInOne } from '../services/server/all-in-one.js';
 import { failure } from './support/system.js';
+import { CLI_BIN, run } from './support/processes.js';
 
 /** A CA and a server certificate for 127.0.0.1/localhost, made with openssl for this run. */
 function makeCertificates(dir: string) {
@@ -77,6 +78,67 @@ describe('TLS between the CLI, the clients and the services', function () {
     await withServer(flags, async (endpoint, dataDir) => {
       expect(await createOverTls(endpoint, dataDir, { cert: certs.cert, key: certs.key })).to.include({ version: 1 });
       expect((await failure(createOverTls(endpoint, dataDir))).code).to.equal('UNAVAILABLE');
+    });
+  });
+
+  describe('vesslctl --ca-cert', function () {
+    let endpoint: string;
+    let token: string;
+    let stopServer: () => void;
+    let home: string;
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      run(CLI_BIN, ['secret', 'list', '--endpoint', endpoint, ...args], { env: { PATH: process.env.PATH, HOME: home, VESSLCTL_CONFIG_DIR: path.join(home, 'config'), VESSLCTL_ACCESS_TOKEN: token, ...env } });
+    before(async () => {
+      home = mkdtempSync(path.join(dir, 'home-'));
+      const started = new Promise<void>((resolve) => {
+        const serving = withServer({ 'tls-cert-file': certs.cert, 'tls-key-file': certs.key, 'tls-ca-file': certs.ca }, async (e, dataDir) => {
+          endpoint = e.replace('127.0.0.1', 'localhost');
+          const issuer = await loadIssuerKeys(dataDir, false);
+          token = await mintToken(issuer.privateKey, { subject: 'ada', org: 'acme', role: 'admin', ttlSeconds: 600, settings: EMBEDDED_TOKEN_SETTINGS });
+          await createOverTls(e, dataDir);
+          resolve();
+          await new Promise<void>((stop) => (stopServer = stop));
+        });
+        void serving;
+      });
+      await started;
+      writeFileSync(path.join(dir, 'not-a-cert.pem'), 'hello\n');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'other.key'), '-out', path.join(dir, 'other-ca.crt'), '-days', '1', '-subj', '/CN=some other CA'], { stdio: 'pipe' });
+    });
+    after(() => stopServer?.());
+
+    it('lists secrets over TLS when it trusts the server\'s CA, from the flag or the environment', async () => {
+      for (const [args, env] of [[['--ca-cert', certs.ca], {}], [[], { VESSLCTL_CA_CERT: certs.ca }]] as [string[], NodeJS.ProcessEnv][]) {
+        const result = await cli([...args, '-o', 'json'], env);
+        expect(result.code, result.stderr).to.equal(0);
+        expect((JSON.parse(result.stdout) as { name: string }[]).map((x) => x.name)).to.deep.equal(['TLS_SECRET']);
+      }
+    });
+
+    const refusals: [string, () => string[], RegExp][] = [
+      ['no CA: plaintext to a TLS server', () => [], /unavailable|cannot reach|connect/i],
+      ['a CA that did not sign the server\'s certificate', () => ['--ca-cert', path.join(dir, 'other-ca.crt')], /unavailable|cannot reach|certificate|connect/i],
+      ['a CA file that does not exist', () => ['--ca-cert', path.join(dir, 'missing.pem')], /cannot read the CA certificate .*missing\.pem \(ENOENT\)/],
+      ['a CA file that is not PEM', () => ['--ca-cert', path.join(dir, 'not-a-cert.pem')], /not-a-cert\.pem is not a PEM certificate/],
+    ];
+    for (const [why, args, message] of refusals) {
+      it(`fails with one line and exit 1 on ${why}`, async () => {
+        const result = await cli(args());
+        expect(result.code).to.equal(1);
+        expect(result.stdout).to.equal('');
+        expect(result.stderr.trim().split('\n')).to.have.length(1);
+        expect(result.stderr).to.match(message);
+      });
+    }
+
+    it('auth login --ca-cert checks the server with it and saves it for later commands', async () => {
+      const env = { PATH: process.env.PATH, HOME: home, VESSLCTL_CONFIG_DIR: path.join(home, 'login-config') };
+      const login = await run(CLI_BIN, ['auth', 'login', '--endpoint', endpoint, '--token', token, '--ca-cert', certs.ca], { env });
+      expect(login.code, login.stderr).to.equal(0);
+      expect(JSON.parse(readFileSync(path.join(home, 'login-config', 'config.json'), 'utf8'))).to.include({ 'ca-cert': certs.ca, endpoint });
+      const list = await run(CLI_BIN, ['secret', 'list', '-o', 'json'], { env });
+      expect(list.code, list.stderr).to.equal(0);
+      expect(list.stdout).to.include('TLS_SECRET');
     });
   });
 

@@ -279,6 +279,11 @@ export class JobManager {
     }
   }
 
+  /** Jobs by state across all orgs (read from the shared database, so every replica agrees). */
+  countByState(): Promise<Map<string, number>> {
+    return this.store.countByState();
+  }
+
   /** After a restart of this service: bring unfinished attempts up to date with the backend. */
   async reconcile(): Promise<void> {
     for (const a of await this.store.unfinishedAttempts()) {

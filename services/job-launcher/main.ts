@@ -1,5 +1,6 @@
 // job-launcher on its own: `node dist/services/job-launcher/main.js --secret-store-endpoint H:P --kms-endpoint H:P`
-import { identityFor, listenAddress, setting } from '../runtime/config.js';
+import { identityFor, listenAddress, peerChannel, setting } from '../runtime/config.js';
+import { peerHealthCheck } from '../runtime/peer-health.js';
 import { mainOf } from '../runtime/service-main.js';
 import { JOB_LAUNCHER_SERVICE, jobLauncherSettings, openJobLauncher } from './app.js';
 import { jobService } from './server.js';
@@ -17,17 +18,22 @@ mainOf({
 `,
   async build(config, flags, log, tracker) {
     const identity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
-    const app = await openJobLauncher(config, jobLauncherSettings(flags), {
-      secretStoreEndpoint: listenAddress(setting(flags, 'secret-store-endpoint'), '127.0.0.1:50053'),
-      kmsEndpoint: listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052'),
-      token: identity.serviceToken,
-      log,
-    });
+    const secretStoreEndpoint = listenAddress(setting(flags, 'secret-store-endpoint'), '127.0.0.1:50053');
+    const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
+    const app = await openJobLauncher(config, jobLauncherSettings(flags), { secretStoreEndpoint, kmsEndpoint, token: identity.serviceToken, log });
     await app.jobs.reconcile();
+    // Launches need both: resolving secrets (secret-store) and decrypting them (key-management).
+    const peers = [
+      peerHealthCheck({ name: 'secret-store', endpoint: secretStoreEndpoint }, peerChannel(config)),
+      peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config)),
+    ];
     return {
       services: [jobService({ jobs: app.jobs, verifier: identity.verifier, log, tracker })],
-      checks: [() => app.store.ping()],
-      close: () => app.close(),
+      checks: [() => app.store.ping(), ...peers.map((p) => p.check)],
+      close: async () => {
+        for (const p of peers) p.close();
+        await app.close();
+      },
     };
   },
 });

@@ -76,6 +76,7 @@ const JOB_ROLES = ['admin', 'member'] as const;
 
 export function jobService(deps: { jobs: JobManager; verifier: TokenVerifier; log: Logger; tracker?: CallTracker }): RegisteredService {
   const { jobs } = deps;
+  deps.tracker?.metrics.gaugeFromSource({ name: 'vessl_jobs', help: 'Jobs by state (of their latest attempt), all orgs', label: 'state', read: () => jobs.countByState() });
   const implementation = implementService(
     JobServiceService,
     {

@@ -70,6 +70,8 @@ export interface JobStore {
   attemptsOf(jobIds: string[]): Promise<AttemptRow[]>;
   /** Attempts not yet in a terminal state (e.g. to reconcile after a restart). */
   unfinishedAttempts(): Promise<(AttemptRow & { org: string })[]>;
+  /** How many jobs are in each state (the latest attempt's), across all orgs: for metrics. */
+  countByState(): Promise<Map<string, number>>;
   ping(): Promise<void>;
 }
 
@@ -280,6 +282,10 @@ export function createJobStore(knex: Knex): JobStore {
         startedBy: a.started_by,
         secrets: [],
       }));
+    },
+    async countByState() {
+      const rows: { state: string; n: number | string }[] = await knex('jobs').select('state').count({ n: '*' }).groupBy('state');
+      return new Map(rows.map((r) => [r.state, toNumber(r.n)]));
     },
     async ping() {
       await knex.raw('select 1');

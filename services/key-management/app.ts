@@ -21,6 +21,8 @@ import {
   type MasterKeyring,
 } from './keyring.js';
 import { createMasterKeyStore } from './master-key-store.js';
+import { KeyringSync } from './keyring-sync.js';
+import { createReplicaStore } from './replica-store.js';
 import { MasterKeys } from './master-keys.js';
 import { kmsMigrations } from './migrations.js';
 import { createKmsStore, type KmsStore } from './store.js';
@@ -74,7 +76,11 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
         .recordAuditEvent({ org: PLATFORM_CHAIN, ...event }, { requestId: event.requestId })
         .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store (audit log)')));
     };
-    const masterKeys = new MasterKeys(keyring, keyringFile, { ...createMasterKeyStore(knex), registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, log);
+    const masterKeyStore = createMasterKeyStore(knex);
+    const keyringSync = new KeyringSync(keyring, keyringFile, { ...store, ...createReplicaStore(knex), kekVersions: masterKeyStore.kekVersions }, log);
+    await keyringSync.sync();
+    keyringSync.start();
+    const masterKeys = new MasterKeys(keyring, keyringFile, { ...masterKeyStore, registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, keyringSync, log);
     const keys = new KeyManager(store, keyring, fingerprints);
     // Org key changes go into the org's audit log (secret-store) before they commit.
     const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
@@ -89,6 +95,7 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
       knex,
       secretStore,
       async close() {
+        await keyringSync.stop();
         secretStore.close();
         await knex.destroy();
       },
@@ -112,7 +119,7 @@ async function loadKeyring(store: KmsStore, file: string, log: Logger): Promise<
     keyring = await createKeyringFile(file);
     log.info({ file }, 'created a new master keyring (first start over an empty database)');
   } else if (!(await keyringFileIsPrivate(file))) {
-    log.warn({ file }, 'the master keyring file is readable by group or others; chmod 600 it');
+    log.warn({ file }, 'the master keyring file is writable by its group or readable by others; chmod 600 it');
   }
   const unregistered = checkKeyringAgainstDatabase(keyring, await store.registeredKeks(), file);
   await store.registerKeks(

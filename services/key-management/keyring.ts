@@ -1,4 +1,6 @@
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createFileExclusive } from '../runtime/files.js';
 import { timingSafeEqual } from 'node:crypto';
 import { KEY_BYTES, keyCheckValue, randomBytes } from './envelope.js';
@@ -63,8 +65,23 @@ export async function readKeyringFile(file: string): Promise<MasterKeyring | und
   return { primary: parsed.primary, keys };
 }
 
+/**
+ * Neither writable by its group nor readable by others. Group read is allowed: a Kubernetes
+ * Secret volume with an fsGroup gives 0440, the only way a non-root pod can read it.
+ */
 export async function keyringFileIsPrivate(file: string): Promise<boolean> {
-  return ((await stat(file)).mode & 0o077) === 0;
+  return ((await stat(file)).mode & 0o027) === 0;
+}
+
+/** Whether rotate and retire can rewrite the file (and take the lock beside it). */
+export async function keyringWritable(file: string): Promise<boolean> {
+  try {
+    await access(path.dirname(file), constants.W_OK);
+    await access(file, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Creates a new keyring with version 1. Fails if the file already exists (never overwrites). */

@@ -2,7 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { dekContext, keyCheckValue, orgKeyContext, randomBytes, unwrapKey, wrapKey, zero, KEY_BYTES } from './envelope.js';
-import { kekFor, readKeyringFile, withKeyringLock, writeKeyringFile, type MasterKeyring } from './keyring.js';
+import { kekFor, keyringWritable, readKeyringFile, withKeyringLock, writeKeyringFile, type MasterKeyring } from './keyring.js';
+import { adoptKeyring, type KeyringSync } from './keyring-sync.js';
 import type { KekRow, MasterKeyStore } from './master-key-store.js';
 import type { KmsStore } from './store.js';
 
@@ -35,7 +36,8 @@ export interface AuditKeys {
  * Master key lifecycle: rotate (new primary), rewrap (move wrapped keys to the primary
  * without ever decrypting a value), retire (destroy a version nothing references).
  * The keyring object is shared with KeyManager and changed in place, so new wraps use a
- * new primary at once.
+ * new primary at once; other replicas pick the change up through their KeyringSync, and
+ * every operator call syncs first, so it acts on what the replicas share.
  */
 export class MasterKeys {
   constructor(
@@ -45,6 +47,7 @@ export class MasterKeys {
     private readonly dataKeyCounts: DataKeyCounts,
     private readonly auditKeys: AuditKeys,
     private readonly audit: RecordPlatformEvent,
+    private readonly sync: Pick<KeyringSync, 'sync' | 'primariesInUse'>,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -54,6 +57,7 @@ export class MasterKeys {
   }
 
   async list(): Promise<MasterKeyView[]> {
+    await this.sync.sync();
     const [rows, orgCounts, auditCounts, dataCounts] = await Promise.all([
       this.store.kekVersions(),
       this.store.orgKeyCountsByKek(),
@@ -70,6 +74,15 @@ export class MasterKeys {
 
   /** Adds version max+1 to the keyring file and makes it the primary. */
   async rotate(who: { actor: string; requestId: string }): Promise<MasterKeyView> {
+    // Refused before anything is audited: a read-only keyring (a mounted Secret) changes only there.
+    if (!(await keyringWritable(this.file))) {
+      const next = Math.max(0, ...(await this.store.kekVersions()).map((k) => k.version)) + 1;
+      throw failedPrecondition(
+        `the master keyring ${this.file} is read-only (a mounted Secret?): add version ${next} to it there and make it the primary; ` +
+          'every key-management replica picks the change up once the file changes (see deploy/README.md)',
+        'KEYRING_READ_ONLY',
+      );
+    }
     const version = await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const known = (await this.store.kekVersions()).map((k) => k.version);
@@ -86,17 +99,11 @@ export class MasterKeys {
         );
       }
       await this.store.registerKeks([{ version: next, keyCheck: keyCheckValue(key) }], this.now());
-      this.adopt(updated);
+      adoptKeyring(this.keyring, updated);
       return next;
     });
     this.log.info({ audit: 'master_key.rotated', version }, 'master key rotated');
     return (await this.list()).find((k) => k.version === version)!;
-  }
-
-  private adopt(updated: MasterKeyring): void {
-    this.keyring.keys.clear();
-    for (const [v, k] of updated.keys) this.keyring.keys.set(v, k);
-    this.keyring.primary = updated.primary;
   }
 
   /** Destroys a version: only a non-primary one that no org key and no data key references. */
@@ -105,22 +112,37 @@ export class MasterKeys {
     if (!current) throw notFound(`master key version ${version} does not exist`, 'MASTER_KEY_NOT_FOUND');
     if (current.state === 'destroyed') return current;
     if (current.primary) throw failedPrecondition(`master key version ${version} is the primary; rotate to a new version first`, 'MASTER_KEY_PRIMARY');
+    if ((await this.sync.primariesInUse()).has(version)) {
+      throw failedPrecondition(
+        `master key version ${version} is still the primary of a running key-management replica that has not picked up the rotation yet; retry in a few seconds`,
+        'MASTER_KEY_IN_USE_BY_REPLICA',
+      );
+    }
     if (current.wrappedOrgKeys + current.wrappedDataKeys > 0) {
       throw failedPrecondition(
         `master key version ${version} still wraps ${current.wrappedOrgKeys} org key(s) and ${current.wrappedDataKeys} data key(s); run a rewrap first`,
         'MASTER_KEY_IN_USE',
       );
     }
+    const writable = await keyringWritable(this.file);
     await this.audit({ action: 'master_key.retired', ...who, details: { version: String(version) } });
+    if (!writable) {
+      // Destroyed in the database: every replica drops it from memory at its next sync and no
+      // longer needs it at start; the operator removes it from the read-only file (the Secret).
+      await this.store.destroyKek(version, this.now());
+      const keys = new Map(this.keyring.keys);
+      keys.delete(version);
+      adoptKeyring(this.keyring, { primary: this.keyring.primary, keys });
+      this.log.warn({ version, file: this.file }, 'master key version retired; the keyring file is read-only: remove the version from it (the Secret) and from its escrow');
+      return { ...current, state: 'destroyed' };
+    }
     await withKeyringLock(this.file, async () => {
       const onDisk = (await readKeyringFile(this.file)) ?? this.keyring;
       const keys = new Map(onDisk.keys);
-      const removed = keys.get(version);
       keys.delete(version);
       await writeKeyringFile(this.file, { primary: onDisk.primary, keys });
       await this.store.destroyKek(version, this.now());
-      this.adopt({ primary: onDisk.primary, keys });
-      if (removed) zero(removed);
+      adoptKeyring(this.keyring, { primary: onDisk.primary, keys });
     });
     this.log.info({ audit: 'master_key.retired', version }, 'master key retired');
     return { ...current, state: 'destroyed' };
@@ -144,6 +166,7 @@ export class MasterKeys {
 
   /** Re-wraps every org key (private and audit keys) not yet under the primary. Safe to run concurrently. */
   async rewrapOrgKeys(): Promise<{ rewrapped: number; kekVersion: number }> {
+    await this.sync.sync(); // a rewrap run starts here: move to the primary the replicas share
     const primary = this.keyring.primary;
     let rewrapped = (await this.auditKeys.rewrap()).rewrapped;
     for (const k of await this.store.orgKeysNotOn(primary)) {

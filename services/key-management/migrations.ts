@@ -51,4 +51,20 @@ export const kmsMigrations: Migration[] = [
       await knex.schema.dropTable('kms_org_audit_keys');
     },
   },
+  {
+    // Each key-management replica reports the master key version it wraps with, every few
+    // seconds; retirement refuses a version a live replica still uses. Rows of stopped
+    // replicas are deleted on shutdown and otherwise age out (reported_at).
+    name: '20261126_020_kms_replicas',
+    async up(knex) {
+      await knex.schema.createTable('kms_replicas', (t) => {
+        t.string('replica_id', 64).primary();
+        t.integer('primary_version').notNullable();
+        t.bigInteger('reported_at').notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('kms_replicas');
+    },
+  },
 ];

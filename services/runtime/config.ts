@@ -110,6 +110,12 @@ export function listenAddress(value: string | undefined, fallback: string): stri
   return listen;
 }
 
+/** Where Prometheus metrics are served over HTTP (VESSL_METRICS_LISTEN); none when unset. */
+export function metricsListenOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = setting(flags, 'metrics-listen', env);
+  return value === undefined ? undefined : listenAddress(value, value);
+}
+
 export function databaseSettings(config: CommonConfig, service: string): DatabaseSettings {
   return { url: config.databaseUrl, sqliteFile: path.join(config.dataDir, `${service}.sqlite`) };
 }

@@ -54,6 +54,24 @@ export const aborted = (message: string) => new ApiError(status.ABORTED, message
 export const unavailable = (message: string) => new ApiError(status.UNAVAILABLE, message, { reason: 'UNAVAILABLE' });
 
 export const INTERNAL_MESSAGE = 'internal error; the server logged the cause';
+export const STORAGE_UNAVAILABLE_MESSAGE = 'the database is unavailable; the call did not complete, retry shortly';
+
+/** Network errors, PostgreSQL's connection and shutdown states (class 08, 57P01-03, 53300), pool timeouts, SQLite busy. */
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY']);
+const TRANSIENT_MESSAGES = /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Timeout acquiring a connection/i;
+
+/**
+ * True when the database could not be reached or went away mid-call (a restart, a failover):
+ * the caller may retry, so this is UNAVAILABLE, not INTERNAL.
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+    if (typeof code === 'string' && (TRANSIENT_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (name === 'KnexTimeoutError' || (typeof message === 'string' && TRANSIENT_MESSAGES.test(message))) return true;
+  }
+  return false;
+}
 
 const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
@@ -63,7 +81,12 @@ const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
  * internal text (SQL, stack, paths) ever reaches a client.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: status } {
-  const api = err instanceof ApiError ? err : new ApiError(status.INTERNAL, INTERNAL_MESSAGE, { reason: 'INTERNAL' });
+  const api =
+    err instanceof ApiError
+      ? err
+      : isStorageUnavailable(err)
+        ? new ApiError(status.UNAVAILABLE, STORAGE_UNAVAILABLE_MESSAGE, { reason: 'STORAGE_UNAVAILABLE' })
+        : new ApiError(status.INTERNAL, INTERNAL_MESSAGE, { reason: 'INTERNAL' });
   const details: Any[] = [
     Any.fromPartial({
       typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',

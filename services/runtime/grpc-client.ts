@@ -44,6 +44,17 @@ export interface ClientTls {
   keyFile?: string;
 }
 
+/**
+ * After a peer restarts, reconnect within seconds (grpc-js' default backoff grows to two
+ * minutes, during which every call fails fast with UNAVAILABLE); and spread calls over every
+ * address the name resolves to (a headless Service's pods), not just the first.
+ */
+export const CHANNEL_DEFAULTS: ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 3_000,
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+};
+
 /** Plaintext on loopback only; anything else goes over TLS (system roots unless a CA is given). */
 export function channelCredentials(endpoint: string, tls?: ClientTls): ChannelCredentials {
   const { host } = splitHostPort(endpoint);
@@ -76,7 +87,7 @@ export function createServiceClient<D extends ServiceDefinition>(
   const connect = (): Client => {
     if (channel) return channel;
     const address = typeof endpoint === 'string' ? endpoint : endpoint();
-    channel = new Client(address, opts.credentials ?? channelCredentials(address), opts.channelOptions);
+    channel = new Client(address, opts.credentials ?? channelCredentials(address), { ...CHANNEL_DEFAULTS, ...opts.channelOptions });
     return channel;
   };
   const result: Record<string, unknown> = { close: () => (opts.channel ? undefined : channel?.close()) };

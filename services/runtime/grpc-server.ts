@@ -21,6 +21,7 @@ import { ApiError, toServiceError, unauthenticated, unavailable } from './errors
 import type { Principal, TokenVerifier } from './auth.js';
 import type { Logger } from './logger.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
+import { Metrics } from './metrics.js';
 
 /** What a handler knows about the call besides its request. */
 export interface CallContext {
@@ -71,6 +72,9 @@ export const logDeniedCalls: ServiceHooks = {
  */
 export class CallTracker {
   private inFlight = 0;
+  /** Every answered call is counted here (requests by method and code, latency). */
+  constructor(readonly metrics = new Metrics()) {}
+
   private idle: (() => void)[] = [];
   draining = false;
 
@@ -124,11 +128,11 @@ export function requestIdOf(metadata: Metadata): string {
 export function implementService<D extends ServiceDefinition>(definition: D, handlers: ServiceHandlers<D>, deps: AdapterDeps): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
-    const method = definition[key].path.split('/').pop() ?? key;
+    const path = definition[key].path;
     if (definition[key].responseStream) {
       const handler = handlers[key] as unknown as StreamHandler<unknown, unknown>;
       const streaming: handleServerStreamingCall<unknown, unknown> = (call) => {
-        void runCall(call, method, deps, async (ctx) => {
+        void runCall(call, path, deps, async (ctx) => {
           for await (const message of handler(call.request, { ...ctx, cancelled: () => call.cancelled })) {
             if (call.cancelled) return;
             if (!call.write(message)) await drainedOrGone(call);
@@ -140,7 +144,7 @@ export function implementService<D extends ServiceDefinition>(definition: D, han
     } else {
       const handler = handlers[key] as unknown as UnaryHandler<unknown, unknown>;
       const unary: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        void runCall(call, method, deps, async (ctx) => callback(null, await handler(call.request, ctx)), (err) => callback(err, null));
+        void runCall(call, path, deps, async (ctx) => callback(null, await handler(call.request, ctx)), (err) => callback(err, null));
       };
       impl[key] = unary;
     }
@@ -165,12 +169,13 @@ function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<vo
 
 async function runCall(
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-  method: string,
+  path: string,
   deps: AdapterDeps,
   body: (ctx: CallContext) => Promise<void>,
   fail: (err: Partial<ServiceError> & { code: status }) => void,
 ): Promise<void> {
   const started = process.hrtime.bigint();
+  const method = path.split('/').pop() ?? path;
   const requestId = requestIdOf(call.metadata);
   const log = deps.log.child({ requestId, method });
   const reply = new Metadata();
@@ -190,6 +195,7 @@ async function runCall(
       if (userCall) deps.tracker?.leave();
     }
     log.info({ code: 'OK', subject: ctx.principal.subject, ms: elapsedMs(started) }, 'call');
+    deps.tracker?.metrics.observeCall(path, status.OK, elapsedMs(started) / 1000);
   } catch (err) {
     const mapped = toServiceError(err);
     const fields = { code: status[mapped.code], subject: ctx?.principal.subject, ms: elapsedMs(started) };
@@ -198,6 +204,7 @@ async function runCall(
     if (ctx && deps.hooks?.onError) {
       await deps.hooks.onError(err, call.request, ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
     }
+    deps.tracker?.metrics.observeCall(path, mapped.code, elapsedMs(started) / 1000);
     fail(mapped);
   }
 }
@@ -225,6 +232,8 @@ export interface RegisteredService {
 export interface RunningServer {
   server: Server;
   port: number;
+  /** The plaintext health-only port, when healthListen was given. */
+  healthPort?: number;
   health: HealthImplementation;
   setServing(state: ServingStatus): void;
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
@@ -258,6 +267,12 @@ export async function startGrpcServer(opts: {
   log: Logger;
   /** The tracker the services' adapters report to, for a graceful drain. */
   tracker?: CallTracker;
+  /**
+   * HOST:PORT for a second, plaintext server that answers grpc.health.v1 only: the kubelet's
+   * gRPC probes cannot speak TLS. It carries no tokens and no data, so it may listen
+   * beyond loopback.
+   */
+  healthListen?: string;
 }): Promise<RunningServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -270,9 +285,15 @@ export async function startGrpcServer(opts: {
     new ReflectionService(loadFileDescriptorSetFromBuffer(opts.descriptorSet)).addToServer(server);
   }
   const credentials = serverCredentials(opts.listen, opts.tls);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort))),
-  );
+  const bind = (target: Server, listen: string, creds: ServerCredentials) =>
+    new Promise<number>((resolve, reject) => target.bindAsync(listen, creds, (err, boundPort) => (err ? reject(err) : resolve(boundPort))));
+  const port = await bind(server, opts.listen, credentials);
+  const healthServer = opts.healthListen ? new Server() : undefined;
+  let healthPort: number | undefined;
+  if (healthServer && opts.healthListen) {
+    health.addToServer(healthServer);
+    healthPort = await bind(healthServer, opts.healthListen, ServerCredentials.createInsecure());
+  }
   const setServing = (state: ServingStatus) => {
     health.setStatus('', state);
     for (const svc of opts.services) health.setStatus(svc.name, state);
@@ -280,6 +301,7 @@ export async function startGrpcServer(opts: {
   return {
     server,
     port,
+    healthPort,
     health,
     setServing,
     async shutdown(graceMs = 10_000) {
@@ -298,6 +320,7 @@ export async function startGrpcServer(opts: {
           resolve();
         });
       });
+      healthServer?.forceShutdown();
     },
   };
 }

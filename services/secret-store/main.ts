@@ -1,5 +1,6 @@
 // secret-store on its own: `node dist/services/secret-store/main.js [--kms-endpoint HOST:PORT] ...`
-import { identityFor, listenAddress, setting } from '../runtime/config.js';
+import { identityFor, listenAddress, peerChannel, setting } from '../runtime/config.js';
+import { peerHealthCheck } from '../runtime/peer-health.js';
 import { mainOf } from '../runtime/service-main.js';
 import { SECRET_STORE_SERVICE, openSecretStore } from './app.js';
 import { secretStoreService } from './server.js';
@@ -18,10 +19,15 @@ mainOf({
     const identity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
     const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken });
+    // Creates and rotations need key-management: without it this service is not serving.
+    const kms = peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config));
     return {
       services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, verifier: identity.verifier, log, tracker })],
-      checks: [() => app.store.ping()],
-      close: () => app.close(),
+      checks: [() => app.store.ping(), kms.check],
+      close: async () => {
+        kms.close();
+        await app.close();
+      },
     };
   },
 });

@@ -99,7 +99,7 @@ export function secretStoreService(deps: {
   const implementation = implementService(
     SecretServiceService,
     {
-      ...rewrapHandlers(deps.knex, deps.kms),
+      ...rewrapHandlers(deps.knex, deps.kms, deps.tracker?.metrics),
       ...auditHandlers({ knex: deps.knex }),
       ...verifyHandlers(deps),
       async createSecret(req, ctx) {

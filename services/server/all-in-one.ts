@@ -3,6 +3,7 @@ import { CallTracker, startGrpcServer, type RunningServer } from '../runtime/grp
 import { watchHealth } from '../runtime/health-watch.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadDescriptorSet } from '../runtime/repo-files.js';
+import { startMetricsServer, type MetricsServer } from '../runtime/metrics.js';
 import { KMS_SERVICE, openKeyManagement } from '../key-management/app.js';
 import { keyManagementService } from '../key-management/server.js';
 import { SECRET_STORE_SERVICE, openSecretStore } from '../secret-store/app.js';
@@ -14,6 +15,8 @@ import { jobService } from '../job-launcher/server.js';
 export interface AllInOne {
   server: RunningServer;
   endpoint: string;
+  /** The Prometheus endpoint (http://host:port/metrics), when metricsListen was given. */
+  metricsUrl?: string;
   /** Drains in-flight calls, stops local jobs, then closes databases. */
   stop(): Promise<void>;
 }
@@ -25,6 +28,8 @@ export interface AllInOneOptions {
   log: Logger;
   /** A backend to use instead of the configured one (tests: Kubernetes against a fake API). */
   backend?: JobBackend;
+  /** HOST:PORT for Prometheus metrics over HTTP; none when unset. */
+  metricsListen?: string;
 }
 
 async function closeAll(parts: { close(): Promise<void> }[]): Promise<void> {
@@ -43,6 +48,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   const self = () => endpoint;
   const opened: { close(): Promise<void> }[] = [];
   let server: RunningServer;
+  let metricsServer: MetricsServer | undefined;
   let checks: (() => Promise<void>)[];
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
@@ -74,17 +80,24 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       ],
     });
     await launcher.jobs.reconcile();
+    if (opts.metricsListen) {
+      metricsServer = await startMetricsServer(opts.metricsListen, tracker.metrics, log);
+      opened.push(metricsServer);
+    }
     checks = [() => kms.store.ping(), () => secretStore.store.ping(), () => launcher.store.ping()];
   } catch (err) {
     await closeAll(opened);
     throw err;
   }
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(':'));
-  endpoint = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${server.port}`;
+  const reachable = (h: string) => (h === '0.0.0.0' || h === '[::]' ? '127.0.0.1' : h);
+  endpoint = `${reachable(host)}:${server.port}`;
+  const metricsHost = opts.metricsListen?.slice(0, opts.metricsListen.lastIndexOf(':'));
   const stopWatch = await watchHealth(server, checks, log);
   return {
     server,
     endpoint,
+    metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();
       await server.shutdown();

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, type Role } from '../runtime/auth.js';
-import { ConfigError, listenAddress, parseCommonConfig, peerChannel, setting, type Flags } from '../runtime/config.js';
+import { ConfigError, listenAddress, metricsListenOf, parseCommonConfig, peerChannel, setting, type Flags } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
@@ -13,11 +13,13 @@ const USAGE = `vessl-secrets: the vessl-secrets server
 
   vessl-secrets up [--listen HOST:PORT] [--web-listen HOST:PORT] [--data-dir DIR] [--database-url URL]
                    [--org ORG] [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
+                   [--metrics-listen HOST:PORT]
       Runs key-management, secret-store and job-launcher in one process on one port (the
       embedded default), and the web console on its own HTTP port.
       Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_WEB_LISTEN (127.0.0.1:8080), VESSL_DATA_DIR (./.vessl),
       VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
-      VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE.
+      VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE,
+      VESSL_METRICS_LISTEN (Prometheus metrics at http://HOST:PORT/metrics; off when unset).
 
   vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
       Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
@@ -44,7 +46,13 @@ async function up(flags: Flags): Promise<void> {
   process.umask(0o077); // every file the server creates (databases, WAL, keyring) is 0600
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger('vessl-secrets');
-  const running = await startAllInOne(config, { listen, keyringFile: keyringFileOf(config, flags), jobs: jobLauncherSettings(flags), log });
+  const running = await startAllInOne(config, {
+    listen,
+    keyringFile: keyringFileOf(config, flags),
+    jobs: jobLauncherSettings(flags),
+    log,
+    metricsListen: metricsListenOf(flags),
+  });
   let web: RunningWebConsole;
   try {
     web = await startWebConsole({ listen: webListen, grpcEndpoint: running.endpoint, grpcChannel: peerChannel(config), tls: config.tls, log });
@@ -79,6 +87,7 @@ async function up(flags: Flags): Promise<void> {
       `or as a member:        vesslctl auth login --credentials ${file} --role member`,
       `Web console:           ${web.url} (log in with a token from ${file})`,
       `More tokens:           vessl-secrets token mint --org ${org} --role member --subject alice`,
+      ...(running.metricsUrl ? [`Prometheus metrics:    ${running.metricsUrl}`] : []),
       'Stop with Ctrl-C.',
       '',
     ].join('\n'),
@@ -110,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       listen: { type: 'string' },
       'web-listen': { type: 'string' },
+      'metrics-listen': { type: 'string' },
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
       'master-keyring-file': { type: 'string' },

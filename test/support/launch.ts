@@ -4,12 +4,14 @@ import { createServiceClient } from '../../services/runtime/grpc-client.js';
 
 /**
  * Secret values as a job launch gets them (resolve the ciphertext, decrypt for injection):
- * the only way a value ever comes back. `token` must be svc:job-launcher's.
+ * the only way a value ever comes back. `token` must be svc:job-launcher's. `endpoint` is
+ * the all-in-one server's, or each service's when they run apart.
  */
-export async function valuesAsLaunched(endpoint: string, token: string, org: string, names: string[]): Promise<Buffer[]> {
+export async function valuesAsLaunched(endpoint: string | { secretStore: string; kms: string }, token: string, org: string, names: string[]): Promise<Buffer[]> {
   const opts = { token: async () => token, defaultTimeoutMs: 60_000 };
-  const secrets = createServiceClient(SecretServiceService, endpoint, opts);
-  const kms = createServiceClient(KeyManagementServiceService, endpoint, opts);
+  const at = typeof endpoint === 'string' ? { secretStore: endpoint, kms: endpoint } : endpoint;
+  const secrets = createServiceClient(SecretServiceService, at.secretStore, opts);
+  const kms = createServiceClient(KeyManagementServiceService, at.kms, opts);
   const out: Buffer[] = [];
   try {
     for (let i = 0; i < names.length; i += 256) {

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../../services/runtime/repo-files.js';
@@ -77,3 +78,12 @@ export function startServingProcess(bin: string, args: string[], env: NodeJS.Pro
 /** `vessl-secrets up` (the all-in-one server) on port 0, its web console too. */
 export const startServerProcess = (env: NodeJS.ProcessEnv, timeoutMs?: number) =>
   startServingProcess(SERVER_BIN, ['up'], { VESSL_LISTEN: '127.0.0.1:0', VESSL_WEB_LISTEN: '127.0.0.1:0', ...env }, timeoutMs);
+
+/** A TCP port nothing listens on right now (for processes that must know each other's ports up front). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

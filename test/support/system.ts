@@ -26,6 +26,8 @@ export interface TestSystem {
   dataDir: string;
   logFile: string;
   config: CommonConfig;
+  /** http://127.0.0.1:PORT/metrics when started with `metrics: true`. */
+  metricsUrl?: string;
   token(role: Role, opts?: { org?: string; subject?: string; ttlSeconds?: number }): Promise<string>;
   secrets(token: string | (() => Promise<string>)): SecretClient;
   kms(token: string | (() => Promise<string>)): KmsClient;
@@ -37,7 +39,7 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(opts: { databaseUrl?: string; org?: string; backend?: JobBackend } = {}): Promise<TestSystem> {
+export async function startTestSystem(opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean } = {}): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
   const logFile = path.join(dataDir, 'server.log');
@@ -50,6 +52,7 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
     jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' },
     backend: opts.backend,
     log,
+    metricsListen: opts.metrics ? '127.0.0.1:0' : undefined,
   });
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';
@@ -58,6 +61,7 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
   const asSource = (t: string | (() => Promise<string>)) => (typeof t === 'string' ? async () => t : t);
   const system: TestSystem = {
     endpoint: running.endpoint,
+    metricsUrl: running.metricsUrl,
     dataDir,
     logFile,
     config,

@@ -3,7 +3,7 @@ import { BaseCommand } from '../../base-command.js';
 import { formatTime } from '../../output.js';
 import { CommandError } from '../../errors.js';
 import { OrgKeyCache } from '../../sealing.js';
-import { checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
+import { checkCaCert, checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
 import { isInteractive, readAllBytes, readHiddenLine } from '../../terminal.js';
 import { decodeTokenClaims } from '../../token-claims.js';
 
@@ -65,10 +65,12 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
       throw new CommandError(`the token expired at ${formatTime(expiresAt.toISOString())}; nothing was saved`);
     }
 
+    // A CA given now is checked by this login and saved with the endpoint.
+    const caCert = this.settings.caCert && checkCaCert(this.settings.caCert.value);
     const role = claims?.role ?? flags.role;
     const verified = role !== 'operator';
     if (verified) {
-      const api = await this.openApi({ endpoint, org, token, configDir: this.settings.configDir });
+      const api = await this.openApi({ endpoint, org, token, configDir: this.settings.configDir, caCert });
       try {
         await new OrgKeyCache(api).refresh(); // proves the token, and warms the key cache
       } catch (err) {
@@ -77,7 +79,7 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     }
 
     const { configDir } = this.settings;
-    const configFile = writeConfigFile(configDir, { ...readConfigFile(configDir), endpoint, token, org: explicitOrg });
+    const configFile = writeConfigFile(configDir, { ...readConfigFile(configDir), endpoint, token, org: explicitOrg, 'ca-cert': caCert });
     const result: LoginResult = {
       endpoint,
       org,

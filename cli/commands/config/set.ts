@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { CommandError } from '../../errors.js';
 import { formatFields } from '../../output.js';
-import { checkEndpoint, CONFIG_KEYS, configDir, readConfigFile, writeConfigFile, type ConfigKey } from '../../settings.js';
+import { checkCaCert, checkEndpoint, CONFIG_KEYS, configDir, readConfigFile, writeConfigFile, type ConfigKey } from '../../settings.js';
 import { readAllBytes } from '../../terminal.js';
 import { maskToken } from '../../token-claims.js';
 
@@ -14,13 +14,14 @@ export interface ConfigSetResult {
 }
 
 export default class ConfigSet extends BaseCommand<typeof ConfigSet> {
-  static override summary = 'Set one value in the config file: endpoint, org or token.';
+  static override summary = 'Set one value in the config file: endpoint, org, token or ca-cert.';
   static override description =
     'Unlike `auth login`, nothing is checked against the server. A VALUE of "-" for token reads it from standard input, keeping it out of shell history.';
 
   static override examples = [
     '<%= config.bin %> config set endpoint 127.0.0.1:50051',
     '<%= config.bin %> config set org acme',
+    '<%= config.bin %> config set ca-cert ./ca.pem',
     { description: 'A token from a pipe', command: 'vessl-secrets token mint --org acme --role admin --subject me | <%= config.bin %> config set token -' },
   ];
 
@@ -53,5 +54,7 @@ async function checkedValue(key: ConfigKey, value: string): Promise<string> {
       if (token === '') throw new CommandError('the token is empty');
       return token;
     }
+    case 'ca-cert':
+      return checkCaCert(value);
   }
 }
