@@ -72,3 +72,19 @@ export function envWritten(file: string): Map<string, string> {
   }
   return env;
 }
+
+/**
+ * Retries `probe` while it fails with UNAVAILABLE: after a restart, grpc-js channels (which
+ * share subchannels) may still be in reconnect backoff from calls made while it was down.
+ */
+export async function onceReachable<T>(probe: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (codeOf(err) !== 'UNAVAILABLE' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
