@@ -229,6 +229,9 @@ for (const engine of ['sqlite'] as const) {
         }),
       );
       expect(seen.length).to.equal(METHODS.length * 7);
+      const tally = new Map<string, number>();
+      for (const a of seen) tally.set(a, (tally.get(a) ?? 0) + 1);
+      console.log(`      raw HTTP/2 answers (grpc-status, HTTP status or reset): ${[...tally].map(([a, n]) => `${a}: ${n}`).join(', ')}`);
       expect(await healthy(), 'health check after raw traffic').to.equal(true);
     });
   });

@@ -19,7 +19,7 @@ import { startTestSystem, type JobClient, type KmsClient, type SecretClient, typ
  * real all-in-one server and, side by side, against a tiny in-memory model of what DESIGN.md
  * promises. After every step the server's metadata must equal the model's, a launch must
  * get exactly the model's current values, and a denied call must have changed nothing.
- * VESSL_FC_RUNS sets the sequences per engine, VESSL_FC_SEED replays a failure.
+ * VESSL_FC_RUNS sets the sequences per engine, VESSL_FC_SEED (and VESSL_FC_PATH) replays a failure.
  */
 const RUNS = countFromEnv('VESSL_FC_RUNS', 100);
 const SEED = seedFromEnv('VESSL_FC_SEED');
@@ -272,7 +272,8 @@ for (const engine of engines()) {
           expect(audit.intact, audit.problem).to.equal(true);
           ctx.close();
         }),
-        { seed: SEED, numRuns: RUNS, verbose: 1, endOnFailure: false },
+        // VESSL_FC_PATH (printed with the seed on failure) replays straight to the shrunk case.
+        { seed: SEED, path: process.env.VESSL_FC_PATH || undefined, numRuns: RUNS, verbose: 1, endOnFailure: false },
       );
     });
   });
