@@ -100,6 +100,7 @@ for (const engine of engines()) {
       let serial = 0;
       let killsSurvived = 0;
       let acknowledged = 0;
+      let rewrapsCutOff = 0;
 
       for (let round = 0; round <= KILLS; round++) {
         server = await startServerProcess(env);
@@ -147,7 +148,8 @@ for (const engine of engines()) {
             const dice = random();
             let next: NameState;
             let call: Promise<unknown>;
-            if (dice < 0.05) {
+            const rewrapping = dice < 0.05;
+            if (rewrapping) {
               call = (async () => {
                 await c.opKms.rotateMasterKey({});
                 for await (const p of c.opSecrets.rewrapSecrets({ batchSize: 5 })) void p;
@@ -178,6 +180,7 @@ for (const engine of engines()) {
             } catch (err) {
               expect(killed, `${codeOf(err)} before the kill: ${(err as Error).message}`).to.equal(true);
               expect(CUT_OFF.has(codeOf(err)), `a call cut off by the kill failed with ${codeOf(err)}`).to.equal(true);
+              if (rewrapping) rewrapsCutOff++;
               return;
             }
           }
@@ -196,7 +199,7 @@ for (const engine of engines()) {
       if (databaseUrl) stored.push(...(await postgresRows(databaseUrl)));
       expect(hits(stored, everyValue)).to.deep.equal([]);
       expect(killsSurvived).to.equal(KILLS);
-      console.log(`      ${engine.name}: ${killsSurvived} kills survived, ${acknowledged} acknowledged writes checked, ${everyValue.length} values scanned for at rest`);
+      console.log(`      ${engine.name}: ${killsSurvived} kills survived, ${acknowledged} acknowledged calls checked, ${rewrapsCutOff} master-key rotations/rewraps cut off and finished, ${everyValue.length} values scanned for at rest`);
     });
   });
 }
