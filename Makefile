@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUF := node_modules/.bin/buf
 STAMP := node_modules/.installed
 
-.PHONY: help up test build generate checkgenerate lint breaking bench clean deploy-check
+.PHONY: help up test soak build generate checkgenerate lint breaking bench clean deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,17 @@ test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-en
 	scripts/ensure-python-deps.sh
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
+
+# Counts for `make soak` (override on the command line: make soak SOAK_KILLS=100).
+SOAK_SEQUENCES ?= 2000
+SOAK_KILLS ?= 30
+SOAK_RACES ?= 30
+SOAK_MALFORMED ?= 20000
+CHAOS_TESTS := test/model-based.test.ts test/crash-chaos.test.ts test/races.test.ts test/malformed-traffic.test.ts
+
+soak: build ## Run the chaos suites (model-based, crash, races, malformed traffic) with large counts; seeds via VESSL_*_SEED
+	VESSL_FC_RUNS=$(SOAK_SEQUENCES) VESSL_CRASH_KILLS=$(SOAK_KILLS) VESSL_RACE_ROUNDS=$(SOAK_RACES) VESSL_MALFORMED_MESSAGES=$(SOAK_MALFORMED) \
+	  npx mocha --no-config --node-option import=tsx --reporter ./test/support/reporter.js --exit --timeout 0 $(CHAOS_TESTS)
 
 generate: $(STAMP) ## Regenerate TypeScript (services/gen) and Python (clients/python/gen) from proto/ (output is committed) and the reflection descriptor set
 	$(BUF) generate

@@ -96,6 +96,9 @@ for (const engine of engines()) {
       { what: 'two secrets on one variable', secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'OTHER_HF' }], error: { code: 'INVALID_ARGUMENT', mentions: ['HF_TOKEN', 'OTHER_HF'] } },
       { what: 'two secrets on one explicit variable', secrets: [{ secretName: 'HF_TOKEN', envName: 'X' }, { secretName: 'wandb', envName: 'X' }], error: { code: 'INVALID_ARGUMENT', mentions: ['HF_TOKEN', 'wandb'] } },
       { what: 'an unknown secret', secrets: [{ secretName: 'NOPE' }], error: { code: 'NOT_FOUND', mentions: ['NOPE'] } },
+      // Found by test/model-based.test.ts: a reference whose variable an --env overrides was never looked up.
+      { what: 'an unknown secret whose variable an --env overrides', env: [{ name: 'MY_VAR', value: 'v' }], secrets: [{ secretName: 'NOPE', envName: 'MY_VAR' }], error: { code: 'NOT_FOUND', mentions: ['NOPE'] } },
+      { what: 'a deleted secret under an explicit variable name', secrets: [{ secretName: 'GONE', envName: 'MY_VAR' }], error: { code: 'NOT_FOUND', mentions: ['GONE'] } },
       { what: 'a deleted secret', secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'GONE' }], error: { code: 'NOT_FOUND', mentions: ['GONE'] } },
       { what: 'an invalid variable name for a secret', secrets: [{ secretName: 'HF_TOKEN', envName: 'BAD-NAME' }], error: { code: 'INVALID_ARGUMENT', mentions: ['job.secrets[0].env_name'] } },
       { what: 'an invalid plain variable name', env: [{ name: '1X', value: 'v' }], secrets: [], error: { code: 'INVALID_ARGUMENT', mentions: ['job.env[0].name'] } },

@@ -95,12 +95,11 @@ export class JobManager {
   private async prepare(org: string, jobId: string, attempt: number, input: Pick<JobInput, 'env' | 'secretRefs'>, actor: Actor): Promise<PreparedAttempt> {
     if (input.secretRefs.length === 0) return { injected: [], secretEnv: [], warnings: [] };
     const unique = (names: string[]) => [...new Set(names)];
-    // Keys are needed only for references without an explicit variable name.
-    const needKeys = input.secretRefs.some((r) => r.envName === '');
+    // Every reference must name a live secret (NOT_FOUND otherwise), also one an --env
+    // overrides or one with an explicit variable name: a typo or a deleted secret must not
+    // pass unnoticed. The keys are needed for references without an explicit variable name.
     const keys = new Map<string, string>();
-    if (needKeys) {
-      for (const s of await this.secrets.resolve(org, unique(input.secretRefs.map((r) => r.secretName)), undefined, actor.requestId)) keys.set(s.name, s.key);
-    }
+    for (const s of await this.secrets.resolve(org, unique(input.secretRefs.map((r) => r.secretName)), undefined, actor.requestId)) keys.set(s.name, s.key);
     const first = planInjection(input.secretRefs, input.env, (n) => keys.get(n) ?? '');
     const names = unique(first.targets.map((t) => t.secretName));
     if (names.length === 0) return { injected: [], secretEnv: [], warnings: first.warnings };

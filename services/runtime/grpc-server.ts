@@ -17,7 +17,7 @@ import {
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { ApiError, toServiceError, unauthenticated, unavailable } from './errors.js';
+import { ApiError, invalidArgument, toServiceError, unauthenticated, unavailable } from './errors.js';
 import type { Principal, TokenVerifier } from './auth.js';
 import type { Logger } from './logger.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
@@ -167,6 +167,29 @@ function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<vo
   });
 }
 
+/**
+ * What a request that does not decode as its message type becomes. grpc-js answers a throwing
+ * deserializer with INTERNAL, which blames the server for a client's bad bytes; decoding into
+ * this marker instead lets the call be authenticated first and then refused with
+ * INVALID_ARGUMENT like any other bad input.
+ */
+const UNDECODABLE_REQUEST: Readonly<Record<string, never>> = Object.freeze({});
+
+/** The definition with deserializers that never throw (see UNDECODABLE_REQUEST). */
+function withTolerantDecoding(definition: ServiceDefinition): ServiceDefinition {
+  const tolerant = (method: ServiceDefinition[string]): ServiceDefinition[string] => ({
+    ...method,
+    requestDeserialize: (bytes: Buffer) => {
+      try {
+        return method.requestDeserialize(bytes);
+      } catch {
+        return UNDECODABLE_REQUEST;
+      }
+    },
+  });
+  return Object.fromEntries(Object.entries(definition).map(([key, method]) => [key, tolerant(method)]));
+}
+
 async function runCall(
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
   path: string,
@@ -186,6 +209,7 @@ async function runCall(
     const token = bearerToken(call.metadata);
     if (!token) throw unauthenticated('missing bearer token in the authorization header');
     ctx = { principal: await deps.verifier.verify(token), requestId, log, method };
+    if (call.request === UNDECODABLE_REQUEST) throw invalidArgument('request', `is not a valid ${method} request message`);
     const userCall = ctx.principal.role !== 'service';
     if (userCall && deps.tracker?.draining) throw unavailable('the server is shutting down; retry shortly');
     if (userCall) deps.tracker?.enter();
@@ -277,7 +301,7 @@ export async function startGrpcServer(opts: {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   for (const svc of opts.services) {
-    server.addService(svc.definition, svc.implementation);
+    server.addService(withTolerantDecoding(svc.definition), svc.implementation);
     health.setStatus(svc.name, 'NOT_SERVING');
   }
   health.addToServer(server);

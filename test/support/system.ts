@@ -36,6 +36,8 @@ export interface TestSystem {
   seal(value: string | Uint8Array, org?: string): Promise<{ sealedBox: Buffer; keyId: string }>;
   /** A read connection to a service's database, for assertions on what was written. */
   db(service: 'secret-store' | 'key-management' | 'job-launcher'): Knex;
+  /** Stops the server (draining calls, ending local jobs) and starts it again on the same port and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,14 +48,9 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
   const logStream: WriteStream = createWriteStream(logFile);
   const config = parseCommonConfig({ 'data-dir': dataDir, 'database-url': opts.databaseUrl }, {});
   const log = createLogger('test-server', logStream, 'debug');
-  const running: AllInOne = await startAllInOne(config, {
-    listen: '127.0.0.1:0',
-    keyringFile: keyringFileOf(config, {}),
-    jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' },
-    backend: opts.backend,
-    log,
-    metricsListen: opts.metrics ? '127.0.0.1:0' : undefined,
-  });
+  const start = (listen: string) =>
+    startAllInOne(config, { listen, keyringFile: keyringFileOf(config, {}), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, backend: opts.backend, log, metricsListen: opts.metrics ? '127.0.0.1:0' : undefined });
+  let running: AllInOne = await start('127.0.0.1:0');
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';
   const clients: { close(): void }[] = [];
@@ -102,6 +99,10 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
         : knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(dataDir, `${service}.sqlite`) }, useNullAsDefault: true });
       dbs.set(service, knex);
       return knex;
+    },
+    async restart() {
+      await running.stop();
+      running = await start(running.endpoint);
     },
     async stop() {
       for (const c of clients) c.close();

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Job_State } from '../../services/gen/vessl/jobs/v1/jobs.js';
+import type { JobClient } from './system.js';
+
+/**
+ * Shared by the chaos suites (model-based, crash, races, malformed traffic): how many runs
+ * they make comes from the environment, so `make soak` runs the same files with larger counts.
+ */
+export function countFromEnv(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${variable} must be a whole number, got ${raw}`);
+  return n;
+}
+
+/** A seed from the environment (to replay a failure) or a fresh one, printed by the caller on failure. */
+export function seedFromEnv(variable: string): number {
+  const raw = process.env[variable];
+  return raw ? Number(raw) : Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** A small deterministic PRNG (mulberry32): the same seed replays the same chaos. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The gRPC status name of a failed call ('OK' when it did not fail with a status). */
+export function codeOf(err: unknown): string {
+  const code = (err as ServiceError | undefined)?.code;
+  return typeof code === 'number' ? status[code] : 'OK';
+}
+
+/** Runs a call and returns 'OK' and the result, or the status name it failed with. */
+export async function outcome<T>(call: Promise<T>): Promise<{ code: string; value?: T }> {
+  try {
+    return { code: 'OK', value: await call };
+  } catch (err) {
+    const code = codeOf(err);
+    if (code === 'OK') throw err;
+    return { code };
+  }
+}
+
+const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
+
+/** Waits for a job's first attempt to end and returns its final state. */
+export async function jobEnded(jobs: JobClient, org: string, id: string, timeoutMs = 20_000): Promise<Job_State> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await jobs.getJob({ org, id });
+    if (TERMINAL.includes(job.state)) return job.state;
+    if (Date.now() > deadline) throw new Error(`job ${id} did not end in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The environment a job's process saw: its command wrote `env` to `file` (values hold no newline). */
+export function envWritten(file: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return env;
+}
+
+/**
+ * Retries `probe` while it fails with UNAVAILABLE: after a restart, grpc-js channels (which
+ * share subchannels) may still be in reconnect backoff from calls made while it was down.
+ */
+export async function onceReachable<T>(probe: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (codeOf(err) !== 'UNAVAILABLE' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
