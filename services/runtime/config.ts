@@ -87,16 +87,28 @@ export interface PeerTls {
 }
 
 /** Channel settings for calls to other services: plaintext (loopback only) or TLS. */
+/**
+ * Calls between services spread over every address a peer's name resolves to (a headless
+ * Service's ready pods), not just the first one (grpc-js' default, pick_first). Not for the
+ * CLI: round_robin reconnects eagerly while a lone server restarts, so a call right after
+ * fails at once instead of waiting for the connection.
+ */
+const PEER_BALANCING: ChannelOptions = {
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // A new client connects afresh instead of inheriting a shared connection's failure backoff.
+  'grpc.use_local_subchannel_pool': 1,
+};
+
 export function peerChannel(config: CommonConfig): { credentials?: ChannelCredentials; channelOptions?: ChannelOptions } {
   const tls = config.peerTls;
-  if (!tls) return {};
+  if (!tls) return { channelOptions: PEER_BALANCING };
   return {
     credentials: credentials.createSsl(
       readFileSync(tls.caFile),
       tls.keyFile ? readFileSync(tls.keyFile) : null,
       tls.certFile ? readFileSync(tls.certFile) : null,
     ),
-    channelOptions: tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : undefined,
+    channelOptions: { ...PEER_BALANCING, ...(tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}) },
   };
 }
 

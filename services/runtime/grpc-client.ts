@@ -45,15 +45,10 @@ export interface ClientTls {
 }
 
 /**
- * After a peer restarts, reconnect within seconds (grpc-js' default backoff grows to two
- * minutes, during which every call fails fast with UNAVAILABLE); and spread calls over every
- * address the name resolves to (a headless Service's pods), not just the first.
+ * After a peer restarts, reconnect within seconds: grpc-js' default backoff grows to two
+ * minutes, during which every call fails fast with UNAVAILABLE.
  */
-export const CHANNEL_DEFAULTS: ChannelOptions = {
-  'grpc.initial_reconnect_backoff_ms': 250,
-  'grpc.max_reconnect_backoff_ms': 3_000,
-  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-};
+export const CHANNEL_DEFAULTS: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 3_000 };
 
 /** Plaintext on loopback only; anything else goes over TLS (system roots unless a CA is given). */
 export function channelCredentials(endpoint: string, tls?: ClientTls): ChannelCredentials {
