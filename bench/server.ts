@@ -23,11 +23,15 @@ export interface BenchServer {
   dataDir: string;
   /** Resident set size of the server process, in MiB (from /proc). */
   rssMiB(): number;
+  /** CPU time the server process has used so far, in ms (user + system, from /proc): far steadier than wall time on a shared machine. */
+  cpuMs(): number;
   org(org: string): Promise<OrgClients>;
   stop(): Promise<void>;
 }
 
 const TOKEN_TTL_SECONDS = 6 * 3600;
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-bench-'));
@@ -49,6 +53,12 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
       const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
       return kib / 1024;
+    },
+    cpuMs() {
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name) are utime and stime, in clock ticks.
+      const stat = readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
     },
     async org(org) {
       const admin = await token('admin', org);

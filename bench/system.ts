@@ -66,24 +66,30 @@ async function seedSecrets(c: OrgClients, counter: SecretCounter, target: number
 }
 
 /** Create throughput rounds (64 in flight, each value sealed in this process as a client does), each next to an echo round. */
-async function createRounds(cfg: BenchConfig, c: OrgClients, counter: SecretCounter, echo: EchoServer, label: string) {
-  const rounds: { value: number; baseline: number; existing: number }[] = [];
+async function createRounds(cfg: BenchConfig, server: BenchServer, c: OrgClients, counter: SecretCounter, echo: EchoServer, label: string) {
+  const rounds: { value: number; baseline: number; existing: number; serverCpuMs: number }[] = [];
   for (let r = 0; r < cfg.runs; r++) {
     const baseline = await throughput(cfg.createCalls, IN_FLIGHT, () => echo.call(ECHO_PAYLOAD));
     const existing = counter.count;
+    const cpuBefore = server.cpuMs();
     const value = await throughput(cfg.createCalls, IN_FLIGHT, async (i) =>
       c.secrets.createSecret({ org: c.org, secret: { name: `${label}-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
     );
+    const serverCpuMs = (server.cpuMs() - cpuBefore) / cfg.createCalls;
     counter.count += cfg.createCalls;
-    rounds.push({ value, baseline, existing });
+    rounds.push({ value, baseline, existing, serverCpuMs });
   }
   return rounds;
 }
+
+/** Median server CPU time per call over the rounds, for the notes. */
+const cpuPerCall = (rounds: { serverCpuMs: number }[]) => median(rounds.map((r) => r.serverCpuMs)).toFixed(2);
 
 /** Sequential latency rounds of `call` next to echo latency rounds: p50 and p99 figures. */
 async function latencyFigures(
   engine: Engine,
   cfg: BenchConfig,
+  server: BenchServer,
   echo: EchoServer,
   name: string,
   calls: number,
@@ -91,14 +97,16 @@ async function latencyFigures(
   p50Target: Target,
   notes: string,
 ): Promise<Figure[]> {
-  const rounds: { own: number[]; echo: number[] }[] = [];
+  const rounds: { own: number[]; echo: number[]; serverCpuMs: number }[] = [];
   let offset = 0;
   for (let r = 0; r < cfg.runs; r++) {
     const echoLat = await latencies(cfg.latencyCalls, () => echo.call(ECHO_PAYLOAD));
+    const cpuBefore = server.cpuMs();
     const own = await latencies(calls, (i) => call(offset + i));
+    rounds.push({ own, echo: echoLat, serverCpuMs: (server.cpuMs() - cpuBefore) / calls });
     offset += calls;
-    rounds.push({ own, echo: echoLat });
   }
+  const fullNotes = `${notes}; server CPU ${cpuPerCall(rounds)} ms per call`;
   return [50, 99].map((p) =>
     figure(
       engine,
@@ -106,7 +114,7 @@ async function latencyFigures(
       rounds.map((r) => ({ value: percentile(r.own, p), baseline: percentile(r.echo, p) })),
       { unit: 'ms', baselineUnit: `ms echo p${p}` },
       p === 50 ? p50Target : REPORTED,
-      notes,
+      fullNotes,
     ),
   );
 }
@@ -209,8 +217,8 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   log(`${engine}: seeding ${cfg.smallCount} secrets`);
   await seedSecrets(c, counter, cfg.smallCount);
   log(`${engine}: create throughput with ${counter.count} existing`);
-  const small = await createRounds(cfg, c, counter, echo, 'small');
-  const smallNote = `${small[0].existing} to ${small[small.length - 1].existing} existing at the start of a round; ${cfg.createCalls} calls per round`;
+  const small = await createRounds(cfg, server, c, counter, echo, 'small');
+  const smallNote = `${small[0].existing} to ${small[small.length - 1].existing} existing at the start of a round; ${cfg.createCalls} calls per round; server CPU ${cpuPerCall(small)} ms per create`;
   figures.push(
     figure(engine, 'create-secret throughput, 64 in flight, values sealed by the client', small, { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' }, atLeast(0.4), smallNote),
   );
@@ -218,11 +226,11 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   log(`${engine}: seeding up to ${cfg.largeCount} secrets`);
   await seedSecrets(c, counter, cfg.largeCount);
   figures.push(
-    ...(await latencyFigures(engine, cfg, echo, `list one page of 100 among ${cfg.largeCount} secrets`, cfg.latencyCalls, () => c.secrets.listSecrets({ org: c.org, pageSize: 100 }), atMost(3), `${counter.count} live secrets in the org; first page`)),
+    ...(await latencyFigures(engine, cfg, server, echo, `list one page of 100 among ${cfg.largeCount} secrets`, cfg.latencyCalls, () => c.secrets.listSecrets({ org: c.org, pageSize: 100 }), atMost(3), `${counter.count} live secrets in the org; first page`)),
   );
 
   log(`${engine}: create throughput with ${counter.count} existing`);
-  const large = await createRounds(cfg, c, counter, echo, 'large');
+  const large = await createRounds(cfg, server, c, counter, echo, 'large');
   figures.push(
     figure(
       engine,
@@ -230,7 +238,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
       large.map((l, i) => ({ value: l.value, baseline: small[i].value })),
       { unit: 'calls/s', baselineUnit: `calls/s with ${cfg.smallCount} existing` },
       atLeast(0.8),
-      `${large[0].existing} to ${large[large.length - 1].existing} existing at the start of a round`,
+      `${large[0].existing} to ${large[large.length - 1].existing} existing at the start of a round; server CPU ${cpuPerCall(large)} ms per create`,
     ),
   );
 
@@ -238,7 +246,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   const jobSecrets = Array.from({ length: cfg.secretsPerJob }, (_, i) => `JOB_SECRET_${i}`);
   await c.secrets.batchCreateSecrets({ org: c.org, requests: await Promise.all(jobSecrets.map(async (name) => ({ secret: { name, key: name }, value: await c.seal(`job-value-${name}`) }))) });
   figures.push(
-    ...(await latencyFigures(engine, cfg, echo, `job launch with ${cfg.secretsPerJob} secrets, local backend (call until the process has started)`, cfg.launches, (i) => c.jobs.createJob(jobSpec(c, jobSecrets, i)), atMost(8), `${cfg.launches} launches per round`)),
+    ...(await latencyFigures(engine, cfg, server, echo, `job launch with ${cfg.secretsPerJob} secrets, local backend (call until the process has started)`, cfg.launches, (i) => c.jobs.createJob(jobSpec(c, jobSecrets, i)), atMost(8), `${cfg.launches} launches per round`)),
   );
 
   const launched = cfg.runs * cfg.launches;
@@ -254,9 +262,10 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
 
   log(`${engine}: ${cfg.soakSeconds}-s mixed load`);
   const samples = await soak(cfg, server, c, jobSecrets);
-  const quarter = Math.max(1, Math.floor(samples.length / 4));
-  const afterWarmUp = median(samples.slice(quarter, 2 * quarter));
-  const atEnd = median(samples.slice(-quarter));
+  // Quarters of the samples (a very short soak may have fewer than four: then all of them).
+  const quarter = Math.floor(samples.length / 4);
+  const afterWarmUp = median(quarter > 0 ? samples.slice(quarter, 2 * quarter) : samples);
+  const atEnd = median(quarter > 0 ? samples.slice(-quarter) : samples);
   figures.push(
     figure(engine, `server memory after a ${cfg.soakSeconds}-s mixed load`, [{ value: server.rssMiB(), baseline: idleRss }], memoryUnits, REPORTED, `${samples.length} samples, min ${Math.min(...samples).toFixed(0)} / max ${Math.max(...samples).toFixed(0)} MiB`),
     figure(engine, 'memory growth during the mixed load (last quarter vs second quarter)', [{ value: atEnd, baseline: afterWarmUp }], { unit: 'MiB RSS', baselineUnit: 'MiB RSS after warm-up' }, atMost(SOAK_GROWTH_LIMIT), 'median RSS of each quarter of the samples; 10% allowed for noise'),
