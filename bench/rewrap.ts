@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import sodium from 'libsodium-wrappers';
+import { sealBox } from '../services/runtime/sealed-box.js';
 import { dekContext, randomBytes, unwrapKey, wrapKey, zero } from '../services/key-management/envelope.js';
 import { kekFor } from '../services/key-management/keyring.js';
 import type { TestSystem } from '../test/support/system.js';
@@ -20,7 +20,7 @@ export async function seedForRewrap(sys: TestSystem, count: number): Promise<voi
       const start = batches[next++];
       const requests = [];
       for (let i = start; i < Math.min(count, start + BATCH); i++) {
-        const sealedBox = Buffer.from(sodium.crypto_box_seal(Buffer.from(`rewrap-bench-value-${i}`), key.publicKey));
+        const sealedBox = Buffer.from(await sealBox(Buffer.from(`rewrap-bench-value-${i}`), key.publicKey));
         requests.push({ secret: { name: `rw-${i}`, key: 'RW' }, value: { sealedBox, keyId: key.keyId } });
       }
       await secrets.batchCreateSecrets({ org: 'acme', requests }, { timeoutMs: 120_000 });

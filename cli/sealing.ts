@@ -100,9 +100,8 @@ function checkOrgKey(key: OrgKey): OrgKey {
 /** Seals `value` for the org with crypto_box_seal: only key-management can open it. */
 export async function sealValue(value: Uint8Array, key: OrgKey): Promise<SealedValue> {
   // Loaded on first use: libsodium's WebAssembly start-up would slow every command.
-  const { default: sodium } = await import('libsodium-wrappers');
-  await sodium.ready;
-  return { sealedBox: Buffer.from(sodium.crypto_box_seal(value, key.publicKey)), keyId: key.keyId };
+  const { sealBox } = await import('../services/runtime/sealed-box.js');
+  return { sealedBox: Buffer.from(await sealBox(value, key.publicKey)), keyId: key.keyId };
 }
 
 /**

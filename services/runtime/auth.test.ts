@@ -231,6 +231,55 @@ describe('createTokenVerifier', () => {
       });
     }
   });
+
+  describe('remembering verified tokens', () => {
+    /** One verifier whose clock the test moves, as a server's verifier lives across calls. */
+    const clocked = () => {
+      const clock = { now: at(1) };
+      return { clock, verifier: createTokenVerifier(issuer.publicKey, SETTINGS, () => clock.now) };
+    };
+
+    it('refuses a remembered token from the second its exp passes', async () => {
+      const { clock, verifier } = clocked();
+      // A life shorter than how long a verification is remembered: exp alone must end it.
+      const token = await mint(issuer.privateKey, { ttlSeconds: 20 });
+      expect((await verifier.verify(token)).role).to.equal('admin');
+      clock.now = at(19.999);
+      expect((await verifier.verify(token)).role).to.equal('admin');
+      clock.now = at(20);
+      expect(await unauthenticatedMessage(verifier.verify(token))).to.match(/expired/);
+    });
+
+    it('never accepts a token that failed, however often it is sent', async () => {
+      const { verifier } = clocked();
+      const forged = await mint(stranger.privateKey);
+      for (let i = 0; i < 3; i++) expect(await unauthenticatedMessage(verifier.verify(forged))).to.equal('invalid token');
+    });
+
+    it('remembers a token by its exact text: a changed signature is checked again and refused', async () => {
+      const { verifier } = clocked();
+      const token = await mint(issuer.privateKey);
+      await verifier.verify(token);
+      const last = token.at(-2) === 'A' ? 'B' : 'A';
+      const tampered = `${token.slice(0, -2)}${last}${token.at(-1)}`;
+      expect(await unauthenticatedMessage(verifier.verify(tampered))).to.equal('invalid token');
+    });
+
+    it('gives every caller its own copy of the principal', async () => {
+      const { verifier } = clocked();
+      const token = await mint(issuer.privateKey);
+      const first = await verifier.verify(token);
+      first.role = 'operator';
+      expect((await verifier.verify(token)).role).to.equal('admin');
+    });
+
+    it('stays correct past its size bound (older tokens are verified again)', async () => {
+      const { verifier } = clocked();
+      const tokens = await Promise.all(Array.from({ length: 1100 }, (_, i) => mint(issuer.privateKey, { subject: `user${i}@acme` })));
+      for (const t of tokens) await verifier.verify(t);
+      for (const [i, t] of tokens.entries()) expect((await verifier.verify(t)).subject).to.equal(`user${i}@acme`);
+    });
+  });
 });
 
 describe('mintToken', () => {

@@ -43,51 +43,80 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
-/** Verifies EdDSA JWTs against one key or a JWKS; every failure is UNAUTHENTICATED. */
+/** Tokens whose verification is remembered, and for how long at most (well within any token's life). */
+const VERIFIED_CACHE_ENTRIES = 1024;
+const VERIFIED_CACHE_MS = 30_000;
+
+/**
+ * Verifies EdDSA JWTs against one key or a JWKS; every failure is UNAUTHENTICATED.
+ * A signature check costs more than the rest of a small call, and a client sends the same
+ * token on every call: a verified token is remembered (by its exact text, at most
+ * VERIFIED_CACHE_ENTRIES of them, each for at most VERIFIED_CACHE_MS) and is accepted from
+ * memory only while its exp (and nbf) would still pass jose's check: a token never
+ * outlives its exp. Failures are never remembered.
+ */
 export function createTokenVerifier(
   key: CryptoKey | JWTVerifyGetKey,
   settings: TokenSettings,
   now: () => Date = () => new Date(),
 ): TokenVerifier {
+  const verified = new Map<string, { principal: Principal; exp: number; nbf: number; until: number }>();
+  const check = checkToken(key, settings, now);
   return {
     async verify(token) {
-      let payload;
-      try {
-        const options = {
-          algorithms: ['EdDSA'],
-          issuer: settings.issuer,
-          audience: settings.audience,
-          requiredClaims: ['exp', 'sub', 'role'],
-          currentDate: now(),
-        };
-        // Two overloads (key vs key resolver) in jose's types; both verify the same way.
-        payload = (
-          typeof key === 'function'
-            ? await jwtVerify(token, key, options)
-            : await jwtVerify(token, key, options)
-        ).payload;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        // The identity provider's key set could not be fetched: not the caller's fault.
-        if (code === 'ERR_JWKS_TIMEOUT' || (typeof key === 'function' && code === undefined)) {
-          throw unavailable('cannot verify tokens right now: the identity provider is unreachable');
-        }
-        throw unauthenticated(code === 'ERR_JWT_EXPIRED' ? 'token expired; get a new one' : 'invalid token');
-      }
-      const role = payload.role;
-      const org = typeof payload.org === 'string' ? payload.org : '';
-      if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
-        throw unauthenticated('invalid token: unknown role');
-      }
-      if (typeof payload.sub !== 'string' || !SUBJECT_PATTERN.test(payload.sub)) {
-        throw unauthenticated('invalid token: bad subject');
-      }
-      if (role !== 'service' && !ORG_PATTERN.test(org)) throw unauthenticated('invalid token: bad org claim');
-      if (role === 'service' && !payload.sub.startsWith('svc:')) {
-        throw unauthenticated('invalid token: service tokens need a svc: subject');
-      }
-      return { subject: payload.sub, org, role: role as Role };
+      const nowMs = now().getTime();
+      const nowSeconds = Math.floor(nowMs / 1000);
+      const hit = verified.get(token);
+      if (hit && nowMs < hit.until && nowSeconds < hit.exp && hit.nbf <= nowSeconds) return { ...hit.principal };
+      if (hit) verified.delete(token);
+      const { principal, exp, nbf } = await check(token);
+      if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
+      verified.set(token, { principal, exp, nbf, until: nowMs + VERIFIED_CACHE_MS });
+      return { ...principal };
     },
+  };
+}
+
+/** One full verification: signature, issuer, audience, exp/nbf, and the claims we rely on. */
+function checkToken(key: CryptoKey | JWTVerifyGetKey, settings: TokenSettings, now: () => Date) {
+  return async (token: string): Promise<{ principal: Principal; exp: number; nbf: number }> => {
+    let payload;
+    try {
+      const options = {
+        algorithms: ['EdDSA'],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ['exp', 'sub', 'role'],
+        currentDate: now(),
+      };
+      // Two overloads (key vs key resolver) in jose's types; both verify the same way.
+      payload = (
+        typeof key === 'function'
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options)
+      ).payload;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // The identity provider's key set could not be fetched: not the caller's fault.
+      if (code === 'ERR_JWKS_TIMEOUT' || (typeof key === 'function' && code === undefined)) {
+        throw unavailable('cannot verify tokens right now: the identity provider is unreachable');
+      }
+      throw unauthenticated(code === 'ERR_JWT_EXPIRED' ? 'token expired; get a new one' : 'invalid token');
+    }
+    const role = payload.role;
+    const org = typeof payload.org === 'string' ? payload.org : '';
+    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+      throw unauthenticated('invalid token: unknown role');
+    }
+    if (typeof payload.sub !== 'string' || !SUBJECT_PATTERN.test(payload.sub)) {
+      throw unauthenticated('invalid token: bad subject');
+    }
+    if (role !== 'service' && !ORG_PATTERN.test(org)) throw unauthenticated('invalid token: bad org claim');
+    if (role === 'service' && !payload.sub.startsWith('svc:')) {
+      throw unauthenticated('invalid token: service tokens need a svc: subject');
+    }
+    // requiredClaims makes exp present; nbf is optional (jose checked it when present).
+    return { principal: { subject: payload.sub, org, role: role as Role }, exp: payload.exp!, nbf: payload.nbf ?? 0 };
   };
 }
 

@@ -63,35 +63,53 @@ export function auditHash(prevHash: string, seq: number, e: AuditEvent): string 
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** Audit rows per INSERT statement (12 columns each: well under every engine's bind limit). */
+const AUDIT_INSERT_CHUNK = 500;
+
 /**
  * Appends events to their org's chain inside the caller's transaction: no audit, no change.
  * The head row is locked for the append, so concurrent writers (and replicas) queue up.
+ * Each org's head is read, locked and moved once per call, and its events go in by the
+ * chunk: a job launch audits every secret it reads, and statements, not events, cost.
+ * Returns the stored events in the order given.
  */
 export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
-  const stored: StoredAuditEvent[] = [];
-  for (const event of events) {
-    await trx('secret_audit_heads').insert({ org: event.org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
-    const head = await forUpdate(trx('secret_audit_heads').where({ org: event.org }).first('seq', 'hash'), trx);
-    const seq = toNumber(head.seq) + 1;
-    const hash = auditHash(head.hash, seq, event);
-    await trx('secret_audit_events').insert({
-      org: event.org,
-      seq,
-      time: event.time,
-      actor: event.actor,
-      action: event.action,
-      secret_name: event.secretName ?? null,
-      secret_uid: event.secretUid ?? null,
-      secret_version: event.secretVersion ?? null,
-      request_id: event.requestId,
-      details: JSON.stringify(event.details),
-      prev_hash: head.hash,
-      hash,
+  const stored: StoredAuditEvent[] = new Array(events.length);
+  for (const org of new Set(events.map((e) => e.org))) {
+    await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
+    const head = await forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash'), trx);
+    let seq = toNumber(head.seq);
+    let prevHash: string = head.hash;
+    const records: AuditRecord[] = [];
+    events.forEach((event, index) => {
+      if (event.org !== org) return;
+      seq += 1;
+      const hash = auditHash(prevHash, seq, event);
+      records.push(toAuditRecord(event, seq, prevHash, hash));
+      stored[index] = { ...event, seq, prevHash, hash };
+      prevHash = hash;
     });
-    await trx('secret_audit_heads').where({ org: event.org }).update({ seq, hash });
-    stored.push({ ...event, seq, prevHash: head.hash, hash });
+    for (let i = 0; i < records.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(records.slice(i, i + AUDIT_INSERT_CHUNK));
+    await trx('secret_audit_heads').where({ org }).update({ seq, hash: prevHash });
   }
   return stored;
+}
+
+function toAuditRecord(event: AuditEvent, seq: number, prevHash: string, hash: string): AuditRecord {
+  return {
+    org: event.org,
+    seq,
+    time: event.time,
+    actor: event.actor,
+    action: event.action,
+    secret_name: event.secretName ?? null,
+    secret_uid: event.secretUid ?? null,
+    secret_version: event.secretVersion ?? null,
+    request_id: event.requestId,
+    details: JSON.stringify(event.details),
+    prev_hash: prevHash,
+    hash,
+  };
 }
 
 export interface AuditRecord {

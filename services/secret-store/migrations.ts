@@ -86,4 +86,16 @@ export const secretStoreMigrations: Migration[] = [
       });
     },
   },
+  {
+    // A page of live secrets reads this index in order and stops after the page. Without it,
+    // PostgreSQL with stale statistics (a table that just grew fast) picked the partial
+    // unique index and sorted every secret of the org: 13 ms instead of 0.1 ms at 20,000.
+    name: '20261127_020_secrets_live_page_idx',
+    async up(knex) {
+      await knex.raw('CREATE INDEX secrets_live_org_name_uid_idx ON secrets (org, name, uid) WHERE deleted_at IS NULL');
+    },
+    async down(knex) {
+      await knex.raw('DROP INDEX secrets_live_org_name_uid_idx');
+    },
+  },
 ];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { engines, type Engine } from '../../test/support/postgres.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
-import { auditHash, GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
+import { appendAuditEvents, auditHash, GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
 import { secretStoreMigrations } from './migrations.js';
 import { createSecretStore, NameTakenError, type EncryptedValue, type SecretRow, type SecretStore } from './store.js';
 
@@ -441,6 +441,27 @@ for (const engine of engines()) {
         expect(events.map(withoutChain)).to.deep.equal([created, rotated, renamed, deleted, denied]);
         expect(events[0].prevHash).to.equal(GENESIS_HASH);
         expectUnbrokenChain(events);
+      });
+
+      it('appends a large batch of two orgs\' events in one call as each org\'s unbroken chain, in the order given', async () => {
+        const [a, b] = [freshOrg(), freshOrg()];
+        // More than one INSERT chunk per org, interleaved, as a launch's audited reads could be.
+        const batch: AuditEvent[] = Array.from({ length: 1300 }, (_, i) => ({
+          org: i % 3 === 0 ? b : a,
+          time: T0 + i,
+          actor: 'svc:job-launcher',
+          action: 'secret.referenced',
+          secretName: `S${i}`,
+          requestId: `req-${i}`,
+          details: { jobId: `job-${i}` },
+        }));
+        const stored = await knex.transaction((trx) => appendAuditEvents(trx, batch));
+        for (const org of [a, b]) {
+          const events = await listAuditEvents(knex, org);
+          expect(events.map(withoutChain)).to.deep.equal(batch.filter((e) => e.org === org));
+          expectUnbrokenChain(events);
+        }
+        expect(stored.map(withoutChain)).to.deep.equal(batch);
       });
 
       it('keeps one chain per org', async () => {

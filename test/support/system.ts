@@ -12,6 +12,7 @@ import { loadIssuerKeys, mintToken, type Role, EMBEDDED_TOKEN_SETTINGS } from '.
 import { parseCommonConfig, type CommonConfig } from '../../services/runtime/config.js';
 import { createServiceClient, type ServiceClient } from '../../services/runtime/grpc-client.js';
 import { createLogger } from '../../services/runtime/logger.js';
+import { sealBox } from '../../services/runtime/sealed-box.js';
 import { keyringFileOf } from '../../services/key-management/app.js';
 import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
 import type { JobBackend } from '../../services/job-launcher/backend.js';
@@ -89,7 +90,7 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
       const kms = system.kms(await system.token('admin', { org }));
       const key = await kms.getOrgPublicKey({ org });
       const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-      return { sealedBox: Buffer.from(sodium.crypto_box_seal(bytes, key.publicKey)), keyId: key.keyId };
+      return { sealedBox: Buffer.from(await sealBox(bytes, key.publicKey)), keyId: key.keyId };
     },
     db(service) {
       const open = dbs.get(service);

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
+import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '../services/runtime/auth.js';
+import { createServiceClient, type ServiceClient } from '../services/runtime/grpc-client.js';
+import { sealBox } from '../services/runtime/sealed-box.js';
+import { startServerProcess, type ServerProcess } from '../test/support/processes.js';
+
+/** The clients of one org, with its public key at hand for sealing. */
+export interface OrgClients {
+  org: string;
+  secrets: ServiceClient<typeof SecretServiceService>;
+  jobs: ServiceClient<typeof JobServiceService>;
+  seal(value: string): Promise<{ sealedBox: Buffer; keyId: string }>;
+}
+
+/** `vessl-secrets up` as its own process (the way it runs), with clients in this process. */
+export interface BenchServer {
+  process: ServerProcess;
+  dataDir: string;
+  /** Resident set size of the server process, in MiB (from /proc). */
+  rssMiB(): number;
+  /** CPU time the server process has used so far, in ms (user + system, from /proc): far steadier than wall time on a shared machine. */
+  cpuMs(): number;
+  org(org: string): Promise<OrgClients>;
+  stop(): Promise<void>;
+}
+
+const TOKEN_TTL_SECONDS = 6 * 3600;
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-bench-'));
+  // warn: per-call info lines would only pile up in this process's copy of the child's stdout.
+  const proc = await startServerProcess({ VESSL_DATA_DIR: dataDir, VESSL_DATABASE_URL: databaseUrl ?? '', VESSL_LOG_LEVEL: 'warn' }, 60_000);
+  const issuer = await loadIssuerKeys(dataDir, false);
+  const closers: { close(): void }[] = [];
+  const token = (role: Role, org: string) =>
+    mintToken(issuer.privateKey, { role, org, subject: `bench-${role}`, ttlSeconds: TOKEN_TTL_SECONDS, settings: EMBEDDED_TOKEN_SETTINGS });
+  const client = <D extends Parameters<typeof createServiceClient>[0]>(service: D, t: string) => {
+    const c = createServiceClient(service, proc.endpoint, { token: async () => t, defaultTimeoutMs: 300_000 });
+    closers.push(c);
+    return c;
+  };
+  return {
+    process: proc,
+    dataDir,
+    rssMiB() {
+      const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
+      const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
+      return kib / 1024;
+    },
+    cpuMs() {
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name) are utime and stime, in clock ticks.
+      const stat = readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    },
+    async org(org) {
+      const admin = await token('admin', org);
+      const key = await client(KeyManagementServiceService, admin).getOrgPublicKey({ org });
+      return {
+        org,
+        secrets: client(SecretServiceService, admin),
+        jobs: client(JobServiceService, admin),
+        seal: async (value) => ({ sealedBox: Buffer.from(await sealBox(Buffer.from(value), key.publicKey)), keyId: key.keyId }),
+      };
+    },
+    async stop() {
+      for (const c of closers) c.close();
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

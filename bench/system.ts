@@ -1,0 +1,274 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI_BIN } from '../test/support/processes.js';
+import type { BenchConfig } from './config.js';
+import type { EchoServer } from './echo-baseline.js';
+import { forEachLimited, latencies, median, percentile, throughput } from './measure.js';
+import { atLeast, atMost, judge, REPORTED, type Figure, type Target } from './report.js';
+import type { BenchServer, OrgClients } from './server.js';
+
+const IN_FLIGHT = 64;
+const SEED_BATCH = 500;
+const SEED_WORKERS = 3;
+const JOB_WORKERS = 8;
+const ECHO_PAYLOAD = Buffer.alloc(200, 1);
+/** The soak may end this much above where it stood after warming up and still count as flat. */
+const SOAK_GROWTH_LIMIT = 1.1;
+
+type Engine = Figure['engine'];
+
+/** One figure from paired rounds: value and baseline are medians, ratio the median of per-round ratios. */
+function figure(
+  engine: Engine,
+  name: string,
+  rounds: { value: number; baseline: number }[],
+  units: { unit: string; baselineUnit: string },
+  target: Target,
+  notes?: string,
+): Figure {
+  const ratio = median(rounds.map((r) => r.value / r.baseline));
+  return {
+    figure: name,
+    engine,
+    value: median(rounds.map((r) => r.value)),
+    unit: units.unit,
+    baseline: median(rounds.map((r) => r.baseline)),
+    baselineUnit: units.baselineUnit,
+    ratio,
+    target,
+    pass: judge(ratio, target),
+    rounds: rounds.length,
+    notes,
+  };
+}
+
+/** Counts the secrets created through `seedSecrets`, so sizes are known without listing. */
+class SecretCounter {
+  count = 0;
+}
+
+/** Creates secrets `<prefix><n>` through BatchCreateSecrets until the org holds `target` of them. */
+async function seedSecrets(c: OrgClients, counter: SecretCounter, target: number, prefix = 'seed-'): Promise<void> {
+  const starts: number[] = [];
+  for (let n = counter.count; n < target; n += SEED_BATCH) starts.push(n);
+  await forEachLimited(starts.length, SEED_WORKERS, async (b) => {
+    const start = starts[b];
+    const requests = [];
+    for (let i = start; i < Math.min(target, start + SEED_BATCH); i++) {
+      requests.push({ secret: { name: `${prefix}${i}`, key: 'SEED' }, value: await c.seal(`seed-value-${i}`) });
+    }
+    await c.secrets.batchCreateSecrets({ org: c.org, requests });
+  });
+  counter.count = Math.max(counter.count, target);
+}
+
+/** Create throughput rounds (64 in flight, each value sealed in this process as a client does), each next to an echo round. */
+async function createRounds(cfg: BenchConfig, server: BenchServer, c: OrgClients, counter: SecretCounter, echo: EchoServer, label: string) {
+  const rounds: { value: number; baseline: number; existing: number; serverCpuMs: number }[] = [];
+  for (let r = 0; r < cfg.runs; r++) {
+    const baseline = await throughput(cfg.createCalls, IN_FLIGHT, () => echo.call(ECHO_PAYLOAD));
+    const existing = counter.count;
+    const cpuBefore = server.cpuMs();
+    const value = await throughput(cfg.createCalls, IN_FLIGHT, async (i) =>
+      c.secrets.createSecret({ org: c.org, secret: { name: `${label}-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
+    );
+    const serverCpuMs = (server.cpuMs() - cpuBefore) / cfg.createCalls;
+    counter.count += cfg.createCalls;
+    rounds.push({ value, baseline, existing, serverCpuMs });
+  }
+  return rounds;
+}
+
+/** Median server CPU time per call over the rounds, for the notes. */
+const cpuPerCall = (rounds: { serverCpuMs: number }[]) => median(rounds.map((r) => r.serverCpuMs)).toFixed(2);
+
+/** Sequential latency rounds of `call` next to echo latency rounds: p50 and p99 figures. */
+async function latencyFigures(
+  engine: Engine,
+  cfg: BenchConfig,
+  server: BenchServer,
+  echo: EchoServer,
+  name: string,
+  calls: number,
+  call: (i: number) => Promise<unknown>,
+  p50Target: Target,
+  notes: string,
+): Promise<Figure[]> {
+  const rounds: { own: number[]; echo: number[]; serverCpuMs: number }[] = [];
+  let offset = 0;
+  for (let r = 0; r < cfg.runs; r++) {
+    const echoLat = await latencies(cfg.latencyCalls, () => echo.call(ECHO_PAYLOAD));
+    const cpuBefore = server.cpuMs();
+    const own = await latencies(calls, (i) => call(offset + i));
+    rounds.push({ own, echo: echoLat, serverCpuMs: (server.cpuMs() - cpuBefore) / calls });
+    offset += calls;
+  }
+  const fullNotes = `${notes}; server CPU ${cpuPerCall(rounds)} ms per call`;
+  return [50, 99].map((p) =>
+    figure(
+      engine,
+      `${name}, p${p}`,
+      rounds.map((r) => ({ value: percentile(r.own, p), baseline: percentile(r.echo, p) })),
+      { unit: 'ms', baselineUnit: `ms echo p${p}` },
+      p === 50 ? p50Target : REPORTED,
+      fullNotes,
+    ),
+  );
+}
+
+/** Wall time in ms of a process run to completion, and its output; throws when it fails. */
+function timedRun(args: string[], env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
+  const t = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (result.status !== 0) throw new Error(`${args.join(' ')} exited with ${result.status}: ${result.stderr}`);
+  return { ms, stdout: result.stdout };
+}
+
+/** A cold start that counts: it exits 0 and prints a JSON list of secrets. */
+function timedList(env: NodeJS.ProcessEnv): number {
+  const { ms, stdout } = timedRun([CLI_BIN, 'secret', 'list', '-o', 'json'], env);
+  if (!Array.isArray(JSON.parse(stdout))) throw new Error(`vesslctl secret list -o json printed no list: ${stdout.slice(0, 200)}`);
+  return ms;
+}
+
+/** `vesslctl secret list -o json` against the running server, next to `node -e ''`. */
+async function cliColdStart(engine: Engine, cfg: BenchConfig, server: BenchServer): Promise<Figure> {
+  const home = mkdtempSync(path.join(tmpdir(), 'vessl-bench-cli-'));
+  try {
+    const env = { PATH: process.env.PATH, HOME: home, VESSLCTL_CONFIG_DIR: path.join(home, 'config') };
+    const credentials = path.join(server.dataDir, 'credentials.json');
+    timedRun([CLI_BIN, 'auth', 'login', '--credentials', credentials], env);
+    const { org } = JSON.parse(readFileSync(credentials, 'utf8')) as { org: string };
+    const c = await server.org(org);
+    await seedSecrets(c, new SecretCounter(), 20, 'cli-');
+    const rounds: { value: number; baseline: number }[] = [];
+    for (let r = 0; r < cfg.runs; r++) {
+      const node: number[] = [];
+      const cli: number[] = [];
+      for (let i = 0; i < cfg.cliStarts; i++) {
+        node.push(timedRun(['-e', ''], env).ms);
+        cli.push(timedList(env));
+      }
+      rounds.push({ value: median(cli), baseline: median(node) });
+    }
+    return figure(engine, '`vesslctl secret list -o json` cold start, wall time', rounds, { unit: 'ms', baselineUnit: "ms `node -e ''`" }, atMost(3), `org of 20 secrets; median of ${cfg.cliStarts} starts per round`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** A job spec naming `names`: `true` exits at once, so a launch is the call until the process has started. */
+const jobSpec = (c: OrgClients, names: string[], i: number) => ({
+  org: c.org,
+  job: { name: `bench-${i}`, image: 'bench', command: 'true', secrets: names.map((secretName) => ({ secretName })) },
+});
+
+/**
+ * A mixed load for `seconds` (reads, pages, creates and deletes that keep the table size
+ * steady, value rotations, launches), sampling the server's RSS throughout.
+ */
+async function soak(cfg: BenchConfig, server: BenchServer, c: OrgClients, jobSecrets: string[]): Promise<number[]> {
+  const samples: number[] = [];
+  const until = Date.now() + cfg.soakSeconds * 1000;
+  const sampleEvery = Math.max(250, (cfg.soakSeconds * 1000) / 120);
+  const sampler = (async () => {
+    while (Date.now() < until) {
+      samples.push(server.rssMiB());
+      await sleep(sampleEvery);
+    }
+  })();
+  let op = 0;
+  const worker = async (w: number) => {
+    const made: string[] = [];
+    while (Date.now() < until) {
+      const n = op++;
+      const kind = n % 20;
+      const existing = `seed-${(n * 7919) % cfg.smallCount}`;
+      if (kind < 8) await c.secrets.getSecret({ org: c.org, name: existing });
+      else if (kind < 12) await c.secrets.listSecrets({ org: c.org, pageSize: 100 });
+      else if (kind < 15) {
+        const name = `soak-${w}-${n}`;
+        await c.secrets.createSecret({ org: c.org, secret: { name, key: 'SOAK' }, value: await c.seal(`soak-${n}`) });
+        made.push(name);
+      } else if (kind < 18) {
+        const name = made.shift();
+        if (name) await c.secrets.deleteSecret({ org: c.org, name });
+      } else if (kind < 19) {
+        await c.secrets.updateSecret({ org: c.org, secret: { name: jobSecrets[n % jobSecrets.length] }, value: await c.seal(`rotated-${n}`), updateMask: ['value'] });
+      } else await c.jobs.createJob(jobSpec(c, jobSecrets.slice(0, 2), n));
+    }
+  };
+  await Promise.all([...Array.from({ length: JOB_WORKERS }, (_, w) => worker(w)), sampler]);
+  return samples;
+}
+
+/** Every figure that needs the server process, on one engine. */
+export async function benchSystem(engine: Engine, cfg: BenchConfig, server: BenchServer, echo: EchoServer, log: (line: string) => void): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  await sleep(1000);
+  const idleRss = server.rssMiB();
+  const c = await server.org('acme');
+  const counter = new SecretCounter();
+
+  log(`${engine}: seeding ${cfg.smallCount} secrets`);
+  await seedSecrets(c, counter, cfg.smallCount);
+  log(`${engine}: create throughput with ${counter.count} existing`);
+  const small = await createRounds(cfg, server, c, counter, echo, 'small');
+  const smallNote = `${small[0].existing} to ${small[small.length - 1].existing} existing at the start of a round; ${cfg.createCalls} calls per round; server CPU ${cpuPerCall(small)} ms per create`;
+  figures.push(
+    figure(engine, 'create-secret throughput, 64 in flight, values sealed by the client', small, { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' }, atLeast(0.4), smallNote),
+  );
+
+  log(`${engine}: seeding up to ${cfg.largeCount} secrets`);
+  await seedSecrets(c, counter, cfg.largeCount);
+  figures.push(
+    ...(await latencyFigures(engine, cfg, server, echo, `list one page of 100 among ${cfg.largeCount} secrets`, cfg.latencyCalls, () => c.secrets.listSecrets({ org: c.org, pageSize: 100 }), atMost(3), `${counter.count} live secrets in the org; first page`)),
+  );
+
+  log(`${engine}: create throughput with ${counter.count} existing`);
+  const large = await createRounds(cfg, server, c, counter, echo, 'large');
+  figures.push(
+    figure(
+      engine,
+      `create throughput with ${cfg.largeCount} existing vs ${cfg.smallCount} existing`,
+      large.map((l, i) => ({ value: l.value, baseline: small[i].value })),
+      { unit: 'calls/s', baselineUnit: `calls/s with ${cfg.smallCount} existing` },
+      atLeast(0.8),
+      `${large[0].existing} to ${large[large.length - 1].existing} existing at the start of a round; server CPU ${cpuPerCall(large)} ms per create`,
+    ),
+  );
+
+  log(`${engine}: job launches with ${cfg.secretsPerJob} secrets`);
+  const jobSecrets = Array.from({ length: cfg.secretsPerJob }, (_, i) => `JOB_SECRET_${i}`);
+  await c.secrets.batchCreateSecrets({ org: c.org, requests: await Promise.all(jobSecrets.map(async (name) => ({ secret: { name, key: name }, value: await c.seal(`job-value-${name}`) }))) });
+  figures.push(
+    ...(await latencyFigures(engine, cfg, server, echo, `job launch with ${cfg.secretsPerJob} secrets, local backend (call until the process has started)`, cfg.launches, (i) => c.jobs.createJob(jobSpec(c, jobSecrets, i)), atMost(8), `${cfg.launches} launches per round`)),
+  );
+
+  const launched = cfg.runs * cfg.launches;
+  log(`${engine}: launching up to ${cfg.jobCount} jobs`);
+  await forEachLimited(Math.max(0, cfg.jobCount - launched), JOB_WORKERS, (i) => c.jobs.createJob(jobSpec(c, jobSecrets, launched + i)));
+  await sleep(2000);
+  const loadedRss = server.rssMiB();
+  const memoryUnits = { unit: 'MiB RSS', baselineUnit: 'MiB RSS idle server' };
+  figures.push(figure(engine, `server memory after ${cfg.largeCount} secrets and ${cfg.jobCount} jobs`, [{ value: loadedRss, baseline: idleRss }], memoryUnits, REPORTED, `${counter.count} secrets, ${Math.max(cfg.jobCount, launched)} jobs`));
+
+  log(`${engine}: CLI cold start`);
+  figures.push(await cliColdStart(engine, cfg, server));
+
+  log(`${engine}: ${cfg.soakSeconds}-s mixed load`);
+  const samples = await soak(cfg, server, c, jobSecrets);
+  // Quarters of the samples (a very short soak may have fewer than four: then all of them).
+  const quarter = Math.floor(samples.length / 4);
+  const afterWarmUp = median(quarter > 0 ? samples.slice(quarter, 2 * quarter) : samples);
+  const atEnd = median(quarter > 0 ? samples.slice(-quarter) : samples);
+  figures.push(
+    figure(engine, `server memory after a ${cfg.soakSeconds}-s mixed load`, [{ value: server.rssMiB(), baseline: idleRss }], memoryUnits, REPORTED, `${samples.length} samples, min ${Math.min(...samples).toFixed(0)} / max ${Math.max(...samples).toFixed(0)} MiB`),
+    figure(engine, 'memory growth during the mixed load (last quarter vs second quarter)', [{ value: atEnd, baseline: afterWarmUp }], { unit: 'MiB RSS', baselineUnit: 'MiB RSS after warm-up' }, atMost(SOAK_GROWTH_LIMIT), 'median RSS of each quarter of the samples; 10% allowed for noise'),
+  );
+  return figures;
+}
