@@ -47,6 +47,20 @@ export function FieldError({ error, field }: { error: unknown; field: string }) 
   return match ? <span className="field-error">{match.description}</span> : null;
 }
 
+/** A form's submit button (disabled while busy) and its Cancel. */
+export function FormButtons({ label, busy, onCancel, danger = false }: { label: string; busy: boolean; onCancel: () => void; danger?: boolean }) {
+  return (
+    <div className="buttons">
+      <button type="submit" className={danger ? 'danger' : undefined} disabled={busy}>
+        {label}
+      </button>
+      <button type="button" className="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
 export function formatTime(time: string | undefined): string {
   return time ? new Date(time).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) : '';
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { jobsApi, secretsApi, type Secret } from '../api';
 import type { Claims } from '../session';
-import { ErrorMessage, FieldError, navigate } from '../ui';
+import { ErrorMessage, FieldError, FormButtons, navigate } from '../ui';
 
 interface EnvRow {
   name: string;
@@ -132,14 +132,7 @@ export function JobCreatePage({ claims }: { claims: Claims }) {
           </button>
         </fieldset>
 
-        <div className="buttons">
-          <button type="submit" disabled={busy}>
-            Create job
-          </button>
-          <button type="button" className="secondary" onClick={() => navigate('/jobs')}>
-            Cancel
-          </button>
-        </div>
+        <FormButtons label="Create job" busy={busy} onCancel={() => navigate('/jobs')} />
       </form>
     </section>
   );

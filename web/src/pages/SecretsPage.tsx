@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { secretsApi, type Secret } from '../api';
 import { sealAndSend } from '../sealing';
 import type { Claims } from '../session';
-import { ErrorMessage, FieldError, formatTime } from '../ui';
+import { ErrorMessage, FieldError, FormButtons, formatTime } from '../ui';
 
 /** What the Value column shows for every secret: values are never available to anyone. */
 const MASKED_VALUE = '••••••';
@@ -180,19 +180,8 @@ function CreateSecretForm({ org, onDone, onCancel }: FormProps) {
         <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" required />
         <FieldError error={error} field="value" />
       </label>
-      <label>
-        Description <span className="hint">optional</span>
-        <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} autoComplete="off" />
-        <FieldError error={error} field="secret.description" />
-      </label>
-      <div className="buttons">
-        <button type="submit" disabled={busy}>
-          Create
-        </button>
-        <button type="button" className="secondary" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <DescriptionField value={description} onChange={setDescription} error={error} optional />
+      <FormButtons label="Create" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
@@ -220,24 +209,13 @@ function EditSecretForm({ org, secret, onDone, onCancel }: FormProps & { secret:
         <input name="key" value={key} onChange={(e) => setKey(e.target.value)} autoComplete="off" />
         <FieldError error={error} field="secret.key" />
       </label>
-      <label>
-        Description
-        <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} autoComplete="off" />
-        <FieldError error={error} field="secret.description" />
-      </label>
+      <DescriptionField value={description} onChange={setDescription} error={error} />
       <label>
         New value <span className="hint">leave empty to keep the current value; a new value rotates it</span>
         <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" />
         <FieldError error={error} field="value" />
       </label>
-      <div className="buttons">
-        <button type="submit" disabled={busy}>
-          Save
-        </button>
-        <button type="button" className="secondary" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormButtons label="Save" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
@@ -252,15 +230,18 @@ function DeleteSecretConfirm({ org, secret, onDone, onCancel }: FormProps & { se
       <h2>Delete {secret.name}?</h2>
       <p>Its value is destroyed at once and cannot be recovered. Jobs that reference it will fail to start. The metadata stays for audit.</p>
       <ErrorMessage error={error} />
-      <div className="buttons">
-        <button type="submit" className="danger" disabled={busy}>
-          Delete {secret.name}
-        </button>
-        <button type="button" className="secondary" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormButtons label={`Delete ${secret.name}`} busy={busy} onCancel={onCancel} danger />
     </form>
+  );
+}
+
+function DescriptionField({ value, onChange, error, optional = false }: { value: string; onChange: (value: string) => void; error: unknown; optional?: boolean }) {
+  return (
+    <label>
+      Description {optional && <span className="hint">optional</span>}
+      <input name="description" value={value} onChange={(e) => onChange(e.target.value)} autoComplete="off" />
+      <FieldError error={error} field="secret.description" />
+    </label>
   );
 }
 
