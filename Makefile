@@ -56,7 +56,9 @@ checkgenerate: ## Fail when the committed generated code differs from what proto
 	  diff -rq $$tmp/ts services/gen; diff -rq -x __pycache__ $$tmp/py clients/python/gen; rm -rf $$tmp; exit 1; fi; \
 	rm -rf $$tmp; echo "generated code matches proto/"
 
-lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check proto format, type-check everything
+lint: $(STAMP) ## Lint protos (buf STANDARD) and TypeScript (eslint), check proto format, type-check everything, check the shell scripts parse
+	@if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ; then echo 'unresolved merge conflict markers (above)'; exit 1; fi
+	@for f in .ci/run scripts/*.sh; do bash -n "$$f" || exit 1; done
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	npx eslint .
