@@ -6,7 +6,7 @@ import type { AuditApi } from './audit-api.js';
 import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
 import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
-import { decodeTokenClaims } from './token-claims.js';
+import { decodeTokenClaims } from '../services/runtime/token-claims.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;

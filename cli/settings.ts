@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CommandError, EXPIRED_TOKEN_MESSAGE, NO_TOKEN_MESSAGE } from './errors.js';
-import { decodeTokenClaims, type TokenClaims } from './token-claims.js';
+import { decodeTokenClaims, type TokenClaims } from '../services/runtime/token-claims.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
 export const CONFIG_KEYS = ['endpoint', 'org', 'token', 'ca-cert'] as const;

@@ -6,17 +6,16 @@ import knexFactory, { type Knex } from 'knex';
 import sodium from 'libsodium-wrappers';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '../services/runtime/auth.js';
+import type { Role } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { peerHealthCheck } from '../services/runtime/peer-health.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { engines, POSTGRES_ENABLED } from './support/postgres.js';
 import { startPrivatePostgres, type PrivatePostgres } from './support/private-postgres.js';
-import { freePort, ROOT, startServerProcess, startServingProcess, type ServerProcess } from './support/processes.js';
-import { describeFailure } from './support/system.js';
+import { freePort, serviceMain, startServerProcess, startServingProcess, type ServerProcess } from './support/processes.js';
+import { issuerTokens, sealUnder } from './support/identity.js';
+import { describeFailure, failure } from './support/system.js';
 import { until } from './support/until.js';
-
-const main = (service: string) => path.join(ROOT, 'dist/services', service, 'main.js');
 
 /** SERVING or why not, as a load balancer's probe would see it. */
 async function healthOf(endpoint: string): Promise<string> {
@@ -31,11 +30,7 @@ async function healthOf(endpoint: string): Promise<string> {
   }
 }
 
-async function tokens(dataDir: string): Promise<(role: Role) => Promise<string>> {
-  const issuer = await loadIssuerKeys(dataDir, false);
-  return (role) =>
-    mintToken(issuer.privateKey, { role, org: role === 'service' ? '' : 'acme', subject: role === 'service' ? 'svc:job-launcher' : `fault-${role}`, ttlSeconds: 600, settings: EMBEDDED_TOKEN_SETTINGS });
-}
+const tokens = (dataDir: string) => issuerTokens(dataDir, 'acme', 'fault');
 
 for (const engine of engines()) {
   describe(`key-management down (${engine.name})`, function () {
@@ -53,8 +48,8 @@ for (const engine of engines()) {
       url = await engine.freshUrl();
       kmsEndpoint = `127.0.0.1:${await freePort()}`;
       const env = { VESSL_DATA_DIR: dataDir, VESSL_DATABASE_URL: url ?? '', VESSL_LOG_LEVEL: 'warn' };
-      kms = await startServingProcess(main('key-management'), ['--listen', kmsEndpoint, '--secret-store-endpoint', '127.0.0.1:1'], env);
-      store = await startServingProcess(main('secret-store'), ['--listen', '127.0.0.1:0', '--kms-endpoint', kmsEndpoint], env);
+      kms = await startServingProcess(serviceMain('key-management'), ['--listen', kmsEndpoint, '--secret-store-endpoint', '127.0.0.1:1'], env);
+      store = await startServingProcess(serviceMain('secret-store'), ['--listen', '127.0.0.1:0', '--kms-endpoint', kmsEndpoint], env);
       token = await tokens(dataDir);
       db = url
         ? knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } })
@@ -78,7 +73,7 @@ for (const engine of engines()) {
       const keys = createServiceClient(KeyManagementServiceService, kmsEndpoint, { token: async () => admin });
       try {
         const key = await keys.getOrgPublicKey({ org: 'acme' });
-        const seal = (value: string) => ({ sealedBox: Buffer.from(sodium.crypto_box_seal(Buffer.from(value), key.publicKey)), keyId: key.keyId });
+        const seal = (value: string) => sealUnder(key, value);
         await secrets.createSecret({ org: 'acme', secret: { name: 'before', key: 'BEFORE' }, value: seal('before-value') });
         await until('the secret store to serve', async () => ((await healthOf(store.endpoint)) === 'SERVING' ? true : undefined));
         await kms.stop('SIGKILL');
@@ -91,7 +86,7 @@ for (const engine of engines()) {
         ];
         for (const [what, call] of attempts) {
           const started = Date.now();
-          const failed = describeFailure(await call().then(() => new Error(`${what} succeeded without key-management`), (err: unknown) => err));
+          const failed = await failure(call());
           expect(failed.code, what).to.equal('UNAVAILABLE');
           expect(failed.message, what).to.match(/key-management is unavailable; nothing was written/);
           expect(Date.now() - started, what).to.be.lessThan(12_000);
@@ -99,7 +94,7 @@ for (const engine of engines()) {
         expect(await counts()).to.deep.equal(written);
         await until('the secret store to report NOT_SERVING', async () => ((await healthOf(store.endpoint)).includes('NOT_SERVING') ? true : undefined), 15_000);
 
-        kms = await startServingProcess(main('key-management'), ['--listen', kmsEndpoint, '--secret-store-endpoint', '127.0.0.1:1'], {
+        kms = await startServingProcess(serviceMain('key-management'), ['--listen', kmsEndpoint, '--secret-store-endpoint', '127.0.0.1:1'], {
           VESSL_DATA_DIR: dataDir,
           VESSL_DATABASE_URL: url ?? '',
           VESSL_LOG_LEVEL: 'warn',
@@ -149,7 +144,7 @@ for (const engine of engines()) {
         const name = `load-${sequence++}`;
         const value = `value-of-${name}`;
         try {
-          await secrets.createSecret({ org: 'acme', secret: { name, key: 'LOAD' }, value: { sealedBox: Buffer.from(sodium.crypto_box_seal(Buffer.from(value), key.publicKey)), keyId: key.keyId } });
+          await secrets.createSecret({ org: 'acme', secret: { name, key: 'LOAD' }, value: sealUnder(key, value) });
           acknowledged.set(name, value);
         } catch (err) {
           const { code } = describeFailure(err);

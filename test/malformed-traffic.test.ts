@@ -211,6 +211,7 @@ for (const engine of ['sqlite'] as const) {
             seen.push(answer);
             const code = Number(answer);
             if (!Number.isNaN(code)) expect(INPUT_ERROR_CODES.has(code), `${m.path} ${c.what}: ${status[code]}`).to.equal(true);
+            else expect(answer, `${m.path} ${c.what}`).to.match(/^(http 4\d\d|reset)$/); // never a server error
           }
         }
       } finally {

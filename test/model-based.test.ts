@@ -263,14 +263,17 @@ for (const engine of engines()) {
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 12 }), async (commands) => {
           const org = `model-${SEED.toString(36)}-${++orgs}`;
           const ctx = await clientsFor(org);
-          const model = new Model();
-          for (const cmd of commands) {
-            stepsRun++;
-            await step(org, model, cmd, ctx);
+          try {
+            const model = new Model();
+            for (const cmd of commands) {
+              stepsRun++;
+              await step(org, model, cmd, ctx);
+            }
+            const audit = await ctx.admin.secrets.verifyAuditLog({ org });
+            expect(audit.intact, audit.problem).to.equal(true);
+          } finally {
+            ctx.close(); // also while fast-check shrinks a failure
           }
-          const audit = await ctx.admin.secrets.verifyAuditLog({ org });
-          expect(audit.intact, audit.problem).to.equal(true);
-          ctx.close();
         }),
         // VESSL_FC_PATH (printed with the seed on failure) replays straight to the shrunk case.
         { seed: SEED, path: process.env.VESSL_FC_PATH || undefined, numRuns: RUNS, verbose: 1, endOnFailure: false },

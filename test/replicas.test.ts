@@ -7,16 +7,15 @@ import { Job_State } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
-import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '../services/runtime/auth.js';
+import type { Role } from '../services/runtime/auth.js';
 import { createServiceClient, type ServiceClient } from '../services/runtime/grpc-client.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { createTestDatabase, POSTGRES_ENABLED, type TestDatabase } from './support/postgres.js';
-import { freePort, ROOT, startServingProcess, type ServerProcess } from './support/processes.js';
+import { freePort, serviceMain, startServingProcess, type ServerProcess } from './support/processes.js';
+import { issuerTokens, sealUnder } from './support/identity.js';
 import { describeFailure } from './support/system.js';
 import { until } from './support/until.js';
-
-const main = (service: string) => path.join(ROOT, 'dist/services', service, 'main.js');
 
 interface Replica {
   kms: string;
@@ -56,16 +55,14 @@ interface Replica {
     for (let i = 0; i < 2; i++) replicas.push({ kms: `127.0.0.1:${ports[3 * i]}`, secretStore: `127.0.0.1:${ports[3 * i + 1]}`, jobs: `127.0.0.1:${ports[3 * i + 2]}` });
     const env = { VESSL_DATA_DIR: dataDir, VESSL_DATABASE_URL: db.url, VESSL_LOG_LEVEL: 'warn', KUBECONFIG: kubeconfig };
     // The first key-management replica creates the keyring and the issuer; the rest share them.
-    for (const r of replicas) procs.push(await startServingProcess(main('key-management'), ['--listen', r.kms, '--secret-store-endpoint', r.secretStore], env));
-    for (const r of replicas) procs.push(await startServingProcess(main('secret-store'), ['--listen', r.secretStore, '--kms-endpoint', r.kms], env));
+    for (const r of replicas) procs.push(await startServingProcess(serviceMain('key-management'), ['--listen', r.kms, '--secret-store-endpoint', r.secretStore], env));
+    for (const r of replicas) procs.push(await startServingProcess(serviceMain('secret-store'), ['--listen', r.secretStore, '--kms-endpoint', r.kms], env));
     for (const r of replicas) {
       procs.push(
-        await startServingProcess(main('job-launcher'), ['--listen', r.jobs, '--secret-store-endpoint', r.secretStore, '--kms-endpoint', r.kms, '--job-backend', 'kubernetes'], env),
+        await startServingProcess(serviceMain('job-launcher'), ['--listen', r.jobs, '--secret-store-endpoint', r.secretStore, '--kms-endpoint', r.kms, '--job-backend', 'kubernetes'], env),
       );
     }
-    const issuer = await loadIssuerKeys(dataDir, false);
-    token = (role, subject) =>
-      mintToken(issuer.privateKey, { role, org: role === 'service' ? '' : 'acme', subject: subject ?? `replica-test-${role}`, ttlSeconds: 600, settings: EMBEDDED_TOKEN_SETTINGS });
+    token = await issuerTokens(dataDir, 'acme', 'replica-test');
   });
 
   after(async () => {
@@ -78,7 +75,7 @@ interface Replica {
 
   async function seal(replica: Replica, value: string) {
     const key = await client(KeyManagementServiceService, replica.kms, await token('admin')).getOrgPublicKey({ org: 'acme' });
-    return { sealedBox: Buffer.from(sodium.crypto_box_seal(Buffer.from(value), key.publicKey)), keyId: key.keyId };
+    return sealUnder(key, value);
   }
 
   it('agrees on one org key when both key-management replicas see a new org at once', async () => {
@@ -173,5 +170,7 @@ interface Replica {
     const secretsNow = fake.all('Secret') as { data: Record<string, string> }[];
     expect(secretsNow).to.have.length(1);
     expect(Object.keys(secretsNow[0].data)).to.deep.equal(['RACED']);
+    const [launchedWith] = await valuesAsLaunched(replicas[0], await token('service'), 'acme', ['RACED']);
+    expect(Buffer.from(secretsNow[0].data.RACED, 'base64').toString()).to.equal(launchedWith.toString());
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
+import { hits } from './support/plaintext.js';
 import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
@@ -64,7 +65,7 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
     }
   });
 
-  const cases: { name: string; method: string; body: string; opts?: Parameters<typeof postApi>[3]; token?: 'admin' | 'member'; status: number; code: string; message: RegExp; fields?: string[] }[] = [
+  const cases: { name: string; method: string; body: string; opts?: Parameters<typeof postApi>[3]; token?: 'admin' | 'member' | 'service'; status: number; code: string; message: RegExp; fields?: string[] }[] = [
     { name: 'an unknown method', method: '/vessl.secrets.v1.SecretService/ReadSecretValue', body: '{}', token: 'admin', status: 404, code: 'NOT_FOUND', message: /no such method: \/vessl\.secrets\.v1\.SecretService\/ReadSecretValue/ },
     { name: 'a service without a method', method: '/vessl.secrets.v1.SecretService', body: '{}', token: 'admin', status: 404, code: 'NOT_FOUND', message: /no such method/ },
     { name: 'a GET', method: '/vessl.secrets.v1.SecretService/ListSecrets', body: '', opts: { httpMethod: 'GET' }, token: 'admin', status: 405, code: 'UNIMPLEMENTED', message: /is called with POST and a JSON body, not GET/ },
@@ -77,11 +78,13 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
     { name: 'a member of another org listing', method: '/vessl.secrets.v1.SecretService/ListSecrets', body: '{"org":"globex"}', token: 'member', status: 403, code: 'PERMISSION_DENIED', message: /.+/ },
     { name: 'an invalid secret', method: '/vessl.secrets.v1.SecretService/CreateSecret', body: '{"org":"acme","secret":{"name":"-bad"}}', token: 'admin', status: 400, code: 'INVALID_ARGUMENT', message: /secret\.name: must match/, fields: ['secret.name', 'secret.key', 'value'] },
     { name: 'a missing secret', method: '/vessl.secrets.v1.SecretService/GetSecret', body: '{"org":"acme","name":"nope"}', token: 'admin', status: 404, code: 'NOT_FOUND', message: /nope/ },
+    { name: 'a field of the wrong JSON type', method: '/vessl.secrets.v1.SecretService/CreateSecret', body: '{"org":"acme","value":{"sealedBox":123456789}}', token: 'admin', status: 400, code: 'INVALID_ARGUMENT', message: /^the request body does not match the CreateSecretRequest message \(a field has the wrong JSON type\)$/ },
+    { name: 'a service token, even for a call services may make', method: '/vessl.kms.v1.KeyManagementService/DecryptForInjection', body: '{"org":"acme"}', token: 'service', status: 403, code: 'PERMISSION_DENIED', message: /service tokens are not accepted here: the web console is for people/ },
     { name: 'a refused log stream (before any message)', method: '/vessl.jobs.v1.JobService/StreamJobLogs', body: '{"org":"acme","id":"j_nope"}', token: 'admin', status: 400, code: 'INVALID_ARGUMENT', message: /is not a job id/ },
   ];
   for (const c of cases) {
     it(`answers ${c.name} with HTTP ${c.status} ${c.code} and the reason in words`, async () => {
-      const token = c.token === 'admin' ? admin : c.token === 'member' ? member : c.opts?.token;
+      const token = c.token === 'admin' ? admin : c.token === 'member' ? member : c.token === 'service' ? await cs.sys.token('service') : c.opts?.token;
       const res = await postApi(cs.web, c.method, c.body, { ...c.opts, token });
       expect(res.status, res.text).to.equal(c.status);
       expect(res.contentType).to.match(/^application\/json/);
@@ -104,7 +107,7 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
     const secret = res.json() as Record<string, unknown>;
     expect(secret).to.include({ org: 'acme', name: 'BRIDGED', key: 'BRIDGED', description: 'via JSON', version: 1, state: 'STATE_ACTIVE', createBy: 'test-admin' });
     expect(secret.createTime).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect(res.text).to.not.include('bridge-value-0001');
+    expect(hits([{ where: 'CreateSecret response', bytes: Buffer.from(res.text) }], ['bridge-value-0001'])).to.deep.equal([]);
   });
 
   it('streams a job log as NDJSON, one message per line', async () => {
@@ -122,6 +125,7 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
   it('logs each call by path and status, never a body or a token', () => {
     const log = readFileSync(cs.webLogFile, 'utf8');
     expect(log).to.match(/"path":"\/vessl\.secrets\.v1\.SecretService\/CreateSecret","httpStatus":200/);
-    for (const leak of ['bridge-value-0001', 'sealedBox', admin, member, 'via JSON']) expect(log).to.not.include(leak);
+    for (const leak of ['sealedBox', admin, member, 'via JSON']) expect(log).to.not.include(leak);
+    expect(hits([{ where: 'web console log', bytes: Buffer.from(log) }], ['bridge-value-0001'])).to.deep.equal([]);
   });
 });

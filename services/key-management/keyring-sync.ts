@@ -13,7 +13,8 @@ export const REPLICA_REPORT_TTL_MS = 5 * KEYRING_SYNC_INTERVAL_MS;
 
 /** Replaces a keyring's contents in place: every holder of the object sees the change at once. */
 export function adoptKeyring(keyring: MasterKeyring, updated: MasterKeyring): void {
-  for (const [version, key] of keyring.keys) if (updated.keys.get(version) !== key && !updated.keys.has(version)) zero(key);
+  // Every buffer being replaced is wiped: retired versions, and old copies of versions that stay.
+  for (const [version, key] of keyring.keys) if (updated.keys.get(version) !== key) zero(key);
   keyring.keys.clear();
   for (const [v, k] of updated.keys) keyring.keys.set(v, k);
   keyring.primary = updated.primary;

@@ -86,7 +86,6 @@ export interface PeerTls {
   serverName?: string;
 }
 
-/** Channel settings for calls to other services: plaintext (loopback only) or TLS. */
 /**
  * Calls between services spread over every address a peer's name resolves to (a headless
  * Service's ready pods), not just the first one (grpc-js' default, pick_first). Not for the
@@ -99,6 +98,7 @@ const PEER_BALANCING: ChannelOptions = {
   'grpc.use_local_subchannel_pool': 1,
 };
 
+/** Channel settings for calls to other services: plaintext (loopback only) or TLS. */
 export function peerChannel(config: CommonConfig): { credentials?: ChannelCredentials; channelOptions?: ChannelOptions } {
   const tls = config.peerTls;
   if (!tls) return { channelOptions: PEER_BALANCING };

@@ -24,10 +24,27 @@ export function createLogger(name: string, destination?: DestinationStream, leve
           '*.sealedBox',
           'plaintext',
           '*.plaintext',
+          'ciphertext',
+          '*.ciphertext',
+          'wrappedDek',
+          '*.wrappedDek',
         ],
         censor: '[redacted]',
       },
+      serializers: { err: serializeError },
     },
     destination ?? pino.destination({ dest: 2, sync: true }),
   );
+}
+
+/**
+ * Errors as pino serializes them, without what a database error may quote from the row
+ * (PostgreSQL's detail "Failing row contains (...)", the statement's parameters): those can
+ * hold ciphertext or wrapped keys. The message, code and stack stay.
+ */
+function serializeError(err: unknown): unknown {
+  const serialized = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (typeof serialized !== 'object' || serialized === null) return serialized;
+  const { detail: _detail, where: _where, parameters: _parameters, bindings: _bindings, ...kept } = serialized;
+  return kept;
 }

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeTokenClaims } from '../runtime/token-claims.js';
 import { Client, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest, ErrorInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
 import { isServiceError } from '../runtime/errors.js';
+import { REQUEST_ID_PATTERN } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import type { BridgedMethod } from './method-table.js';
 
@@ -11,7 +13,6 @@ export const API_PREFIX = '/api/';
 /** gRPC's default largest message is 4 MiB; its JSON (base64 bytes) is at most 4/3 of that and some. */
 const MAX_BODY_BYTES = 6 * 1024 * 1024;
 const UNARY_DEADLINE_MS = 30_000;
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** gRPC status to HTTP status, as google.rpc.Code documents the mapping. */
 const HTTP_STATUS: Record<status, number> = {
@@ -93,13 +94,19 @@ async function decodeRequest(req: IncomingMessage, method: BridgedMethod): Promi
   let parsed: unknown;
   try {
     parsed = body.trim() === '' ? {} : JSON.parse(body);
-  } catch (err) {
-    throw new BridgeError(status.INVALID_ARGUMENT, `the request body is not valid JSON (${(err as Error).message})`);
+  } catch {
+    // Not JSON.parse's message: it quotes the body, which may hold a value.
+    throw new BridgeError(status.INVALID_ARGUMENT, 'the request body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new BridgeError(status.INVALID_ARGUMENT, `the request body must be a JSON object: the ${method.path.split('/').pop()}Request message`);
   }
-  return method.request.fromJSON(parsed);
+  try {
+    return method.request.fromJSON(parsed);
+  } catch {
+    // A field of the wrong JSON type; the decoder's message may quote the field's content.
+    throw new BridgeError(status.INVALID_ARGUMENT, `the request body does not match the ${method.path.split('/').pop()}Request message (a field has the wrong JSON type)`);
+  }
 }
 
 /** Only what identifies the caller and correlates the call crosses over; the bridge adds nothing. */
@@ -110,6 +117,19 @@ function metadataOf(req: IncomingMessage): Metadata {
   const requestId = req.headers['x-request-id'];
   if (typeof requestId === 'string' && REQUEST_ID_PATTERN.test(requestId)) metadata.set('x-request-id', requestId);
   return metadata;
+}
+
+/**
+ * The console is for people. A service token (svc:*) in a browser is a leaked one: refuse it
+ * here, so service-only calls (DecryptForInjection returns plaintext) are never reachable
+ * through the bridge, whatever the servers' own checks. Claims are read unverified: only to
+ * refuse; the servers verify every token they accept.
+ */
+function refuseServiceTokens(req: IncomingMessage): void {
+  const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  if (token && decodeTokenClaims(token)?.role === 'service') {
+    throw new BridgeError(status.PERMISSION_DENIED, 'service tokens are not accepted here: the web console is for people (admins, members, operators)');
+  }
 }
 
 function sendJson(res: ServerResponse, httpStatus: number, body: unknown): void {
@@ -187,6 +207,7 @@ export function createGrpcBridge(channel: Client, methods: Map<string, BridgedMe
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
         throw new BridgeError(status.INVALID_ARGUMENT, 'the request needs Content-Type: application/json');
       }
+      refuseServiceTokens(req);
       const request = await decodeRequest(req, method);
       if (method.responseStream) {
         httpStatus = await stream(channel, method, request, metadataOf(req), res);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError } from '../runtime/config.js';
 import { isLoopback, splitHostPort } from '../runtime/endpoint.js';
-import { channelCredentials } from '../runtime/grpc-client.js';
+import { CHANNEL_DEFAULTS, channelCredentials } from '../runtime/grpc-client.js';
 import type { TlsSettings } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { packageRoot } from '../runtime/repo-files.js';
@@ -117,7 +117,7 @@ export async function startWebConsole(opts: WebConsoleOptions): Promise<RunningW
   checkWebListen(opts.listen, opts.tls);
   const { host } = splitHostPort(opts.listen);
   const log = opts.log.child({ component: 'web-console' });
-  const channel = new Client(opts.grpcEndpoint, opts.grpcChannel?.credentials ?? channelCredentials(opts.grpcEndpoint), opts.grpcChannel?.channelOptions);
+  const channel = new Client(opts.grpcEndpoint, opts.grpcChannel?.credentials ?? channelCredentials(opts.grpcEndpoint), { ...CHANNEL_DEFAULTS, ...opts.grpcChannel?.channelOptions });
   const handleApi = createGrpcBridge(channel, bridgedMethods(), log);
   const serveStatic = staticFiles(opts.staticDir ?? defaultStaticDir());
   const handle = (req: IncomingMessage, res: ServerResponse) => {

@@ -75,6 +75,9 @@ export function startServingProcess(bin: string, args: string[], env: NodeJS.Pro
   });
 }
 
+/** A service's standalone entrypoint in the build, e.g. serviceMain('key-management'). */
+export const serviceMain = (service: 'key-management' | 'secret-store' | 'job-launcher') => path.join(ROOT, 'dist/services', service, 'main.js');
+
 /** `vessl-secrets up` (the all-in-one server) on port 0, its web console too. */
 export const startServerProcess = (env: NodeJS.ProcessEnv, timeoutMs?: number) =>
   startServingProcess(SERVER_BIN, ['up'], { VESSL_LISTEN: '127.0.0.1:0', VESSL_WEB_LISTEN: '127.0.0.1:0', ...env }, timeoutMs);

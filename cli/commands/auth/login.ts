@@ -5,7 +5,7 @@ import { CommandError } from '../../errors.js';
 import { OrgKeyCache } from '../../sealing.js';
 import { checkCaCert, checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
 import { isInteractive, readAllBytes, readHiddenLine } from '../../terminal.js';
-import { decodeTokenClaims } from '../../token-claims.js';
+import { decodeTokenClaims } from '../../../services/runtime/token-claims.js';
 
 const ROLES = ['admin', 'member', 'operator'] as const;
 const MAX_TOKEN_BYTES = 16 * 1024;

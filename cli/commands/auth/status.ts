@@ -2,7 +2,7 @@ import { BaseCommand } from '../../base-command.js';
 import { CommandError, NO_TOKEN_MESSAGE } from '../../errors.js';
 import { formatFields, formatTime } from '../../output.js';
 import type { Setting, SettingSource } from '../../settings.js';
-import { maskToken } from '../../token-claims.js';
+import { maskToken } from '../../../services/runtime/token-claims.js';
 
 export interface AuthStatusResult {
   endpoint: Setting;

@@ -4,7 +4,7 @@ import { CommandError } from '../../errors.js';
 import { formatFields } from '../../output.js';
 import { checkCaCert, checkEndpoint, CONFIG_KEYS, configDir, readConfigFile, writeConfigFile, type ConfigKey } from '../../settings.js';
 import { readAllBytes } from '../../terminal.js';
-import { maskToken } from '../../token-claims.js';
+import { maskToken } from '../../../services/runtime/token-claims.js';
 
 export interface ConfigSetResult {
   key: ConfigKey;

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../../base-command.js';
 import { formatFields } from '../../output.js';
 import { configDir, configFilePath, readConfigFile, type ConfigFile } from '../../settings.js';
-import { maskToken } from '../../token-claims.js';
+import { maskToken } from '../../../services/runtime/token-claims.js';
 
 export interface ConfigShowResult extends ConfigFile {
   configFile: string;

@@ -20,6 +20,8 @@ export function JobDetailPage({ claims, id }: { claims: Claims; id: string }) {
   const [error, setError] = useState<unknown>();
   const [actionError, setActionError] = useState<unknown>();
   const [warnings, setWarnings] = useState<string[]>(takeCreateWarnings);
+  // Bumped by Restart/Terminate: polling starts over and follows the new attempt until it ends.
+  const [polling, setPolling] = useState(0);
 
   const load = useCallback(async () => {
     try {
@@ -47,15 +49,14 @@ export function JobDetailPage({ claims, id }: { claims: Claims; id: string }) {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [load]);
+  }, [load, polling]);
 
   const act = async (action: () => Promise<{ warnings?: string[] } | unknown>) => {
     setActionError(undefined);
     try {
       const result = (await action()) as { warnings?: string[] };
       setWarnings(result?.warnings ?? []);
-      const current = await load();
-      if (current && isActive(current.state)) setTimeout(() => void load(), POLL_MS);
+      setPolling((n) => n + 1);
     } catch (err) {
       setActionError(err);
     }

@@ -177,7 +177,7 @@ function CreateSecretForm({ org, onDone, onCancel }: FormProps) {
       </label>
       <label>
         Value <span className="hint">sealed in this browser; never shown again</span>
-        <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" required />
+        <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="new-password" data-lpignore="true" data-1p-ignore="true" required />
         <FieldError error={error} field="value" />
       </label>
       <DescriptionField value={description} onChange={setDescription} error={error} optional />
@@ -212,7 +212,7 @@ function EditSecretForm({ org, secret, onDone, onCancel }: FormProps & { secret:
       <DescriptionField value={description} onChange={setDescription} error={error} />
       <label>
         New value <span className="hint">leave empty to keep the current value; a new value rotates it</span>
-        <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" />
+        <input name="value" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="new-password" data-lpignore="true" data-1p-ignore="true" />
         <FieldError error={error} field="value" />
       </label>
       <FormButtons label="Save" busy={busy} onCancel={onCancel} />

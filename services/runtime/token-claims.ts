@@ -1,4 +1,4 @@
-/** The claims vesslctl reads from an access token (DESIGN §3). */
+/** The claims vesslctl and the web console bridge read from an access token (DESIGN §3). */
 export interface TokenClaims {
   sub?: string;
   org?: string;
