@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { CachedStatementsClient } from './sqlite-client.js';
 
 export type { Knex };
 
@@ -79,7 +80,8 @@ function openSqlite(file: string): Knex {
   closeSync(openSync(file, 'a', 0o600));
   return knexFactory({
     ...NO_VALUES_IN_ERRORS,
-    client: 'better-sqlite3',
+    // knex's own better-sqlite3 dialect, keeping prepared statements (sqlite-client.ts).
+    client: CachedStatementsClient as unknown as typeof Knex.Client,
     connection: { filename: file },
     useNullAsDefault: true,
     pool: {

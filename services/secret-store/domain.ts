@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
-import { NameTakenError, type EncryptedValue, type SecretRow, type SecretStore } from './store.js';
+import { NameTakenError, type EncryptedValue, type SecretMetadata, type SecretRow, type SecretStore } from './store.js';
 
 export interface SealedValue {
   sealedBox: Buffer;
@@ -232,7 +232,7 @@ export class SecretManager {
 }
 
 export interface ListPage {
-  rows: SecretRow[];
+  rows: SecretMetadata[];
   /** Position after the last row when more rows may follow. */
   next?: { name: string; uid: string };
 }

@@ -14,7 +14,7 @@ import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
-import type { SecretRow, SecretStore } from './store.js';
+import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
@@ -34,7 +34,7 @@ function checkSecretNames(v: Violations, names: string[], field: string): Violat
 }
 
 /** Explicit mapper: a stored row never leaves as it is (it holds ciphertext). */
-export function toSecretMessage(row: SecretRow): Secret {
+export function toSecretMessage(row: SecretMetadata): Secret {
   return {
     org: row.org,
     name: row.name,

@@ -326,8 +326,9 @@ for (const engine of engines()) {
       before(async () => {
         org = freshOrg();
         live = [];
-        for (const name of names) {
-          const row = secretRow(org, name);
+        for (const [i, name] of names.entries()) {
+          // Half of them with a fingerprint, half without (values stored before fingerprints).
+          const row = secretRow(org, name, { value: { ...encrypted(i), ...(i % 2 ? { fingerprint: `${i}`.repeat(64) } : {}) } });
           await store.insert(row, [auditOf(row, 'secret.created')]);
           live.push(row);
         }
@@ -350,6 +351,15 @@ for (const engine of engines()) {
         const rows = await store.list({ org, showDeleted: false, limit: 100 });
         expect(rows.map((r) => r.uid)).to.deep.equal([...live].sort(byNameThenUid).map((r) => r.uid));
         expect(rows.map((r) => r.name)).to.deep.equal(['0x', 'A', 'B', 'a-b', 'a.b', 'a_b', 'ab', 'b', 'z']);
+      });
+
+      it('lists every field but the ciphertext and wrapped key: a live value is only its fingerprint', async () => {
+        const rows = await store.list({ org, showDeleted: false, limit: 100 });
+        for (const row of rows) {
+          const stored = live.find((r) => r.uid === row.uid)!;
+          const { value, ...metadata } = stored;
+          expect(row).to.deep.equal({ ...metadata, value: value?.fingerprint ? { fingerprint: value.fingerprint } : {} });
+        }
       });
 
       it('includes deleted secrets only with showDeleted, ordered by (name, uid)', async () => {

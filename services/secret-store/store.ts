@@ -27,6 +27,12 @@ export interface SecretRow {
   deletedBy?: string;
 }
 
+/**
+ * A secret as listed: everything but the ciphertext and the wrapped data key, which a
+ * listing never needs. `value` holds only the fingerprint, and is absent once deleted.
+ */
+export type SecretMetadata = Omit<SecretRow, 'value'> & { value?: Pick<EncryptedValue, 'fingerprint'> };
+
 export interface ListQuery {
   org: string;
   showDeleted: boolean;
@@ -68,7 +74,7 @@ export interface SecretStore {
   insertMany(rows: SecretRow[], audit: AuditEvent[]): Promise<void>;
   getLive(org: string, name: string): Promise<SecretRow | undefined>;
   getLiveMany(org: string, names: string[]): Promise<SecretRow[]>;
-  list(query: ListQuery): Promise<SecretRow[]>;
+  list(query: ListQuery): Promise<SecretMetadata[]>;
   /**
    * Applies a change if the row is still live and still as the caller read it (value
    * version, and key/description when given); false when another write came first.
@@ -102,7 +108,44 @@ interface SecretRecord {
   deleted_by: string | null;
 }
 
+/** The columns of a listing: no ciphertext, no wrapped key (kek_version tells whether a value is held). */
+const METADATA_COLUMNS = [
+  'uid',
+  'org',
+  'name',
+  'key',
+  'description',
+  'version',
+  'kek_version',
+  'value_fingerprint',
+  'created_at',
+  'created_by',
+  'updated_at',
+  'updated_by',
+  'value_updated_at',
+  'deleted_at',
+  'deleted_by',
+] as const;
+
+type MetadataRecord = Pick<SecretRecord, (typeof METADATA_COLUMNS)[number]>;
+
+function metadataFromRecord(r: MetadataRecord): SecretMetadata {
+  const row = baseFromRecord(r) as SecretMetadata;
+  if (r.kek_version !== null) row.value = r.value_fingerprint ? { fingerprint: r.value_fingerprint } : {};
+  return row;
+}
+
 function fromRecord(r: SecretRecord): SecretRow {
+  const row = baseFromRecord(r);
+  if (r.ciphertext && r.wrapped_dek && r.kek_version !== null) {
+    row.value = { ciphertext: new Uint8Array(r.ciphertext), wrappedDek: new Uint8Array(r.wrapped_dek), kekVersion: r.kek_version };
+    if (r.value_fingerprint) row.value.fingerprint = r.value_fingerprint;
+  }
+  return row;
+}
+
+/** Every field but the value. */
+function baseFromRecord(r: MetadataRecord): SecretRow {
   const row: SecretRow = {
     uid: r.uid,
     org: r.org,
@@ -116,10 +159,6 @@ function fromRecord(r: SecretRecord): SecretRow {
     updatedBy: r.updated_by,
     valueUpdatedAt: toNumber(r.value_updated_at),
   };
-  if (r.ciphertext && r.wrapped_dek && r.kek_version !== null) {
-    row.value = { ciphertext: new Uint8Array(r.ciphertext), wrappedDek: new Uint8Array(r.wrapped_dek), kekVersion: r.kek_version };
-    if (r.value_fingerprint) row.value.fingerprint = r.value_fingerprint;
-  }
   if (r.deleted_at !== null) {
     row.deletedAt = toNumber(r.deleted_at);
     row.deletedBy = r.deleted_by ?? '';
@@ -183,14 +222,14 @@ export function createSecretStore(knex: Knex): SecretStore {
       return rows.map(fromRecord);
     },
     async list(query) {
-      const q = knex<SecretRecord>('secrets').where({ org: query.org });
+      const q = knex<SecretRecord>('secrets').select([...METADATA_COLUMNS]).where({ org: query.org });
       if (!query.showDeleted) q.whereNull('deleted_at');
       if (query.after) {
         const { name, uid } = query.after;
         q.andWhere((w) => w.where('name', '>', name).orWhere((w2) => w2.where('name', name).andWhere('uid', '>', uid)));
       }
-      const rows = await q.orderBy([{ column: 'name' }, { column: 'uid' }]).limit(query.limit);
-      return rows.map(fromRecord);
+      const rows: MetadataRecord[] = await q.orderBy([{ column: 'name' }, { column: 'uid' }]).limit(query.limit);
+      return rows.map(metadataFromRecord);
     },
     async update(uid, expected, change, audit) {
       return knex.transaction(async (trx) => {
