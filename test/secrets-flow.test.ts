@@ -110,6 +110,37 @@ for (const engine of engines()) {
       expect(await count()).to.equal(before);
     });
 
+    it('lets parallel creates (one transaction under load) succeed or fail each on its own, audited once each', async () => {
+      const s = sys.secrets(admin);
+      await s.createSecret({ org: 'acme', secret: { name: 'GROUP_TAKEN' }, value: await sys.seal('first') });
+      const auditCount = async () => Number((await sys.db('secret-store')('secret_audit_events').where({ org: 'acme', action: 'secret.created' }).count({ n: '*' }).first())?.n);
+      const before = await auditCount();
+      const good = Array.from({ length: 40 }, (_, i) => `GROUP_${i}`);
+      // Sealed first, so the calls go out together.
+      const sealed = await Promise.all(good.map((name) => sys.seal(`value-of-${name}`)));
+      const [second, badBox, stale, repeat] = [await sys.seal('second'), await sys.seal('x'), await sys.seal('x'), await sys.seal('a repeat of a name in the same group')];
+      const results = await Promise.allSettled([
+        ...good.map((name, i) => s.createSecret({ org: 'acme', secret: { name }, value: sealed[i] })),
+        s.createSecret({ org: 'acme', secret: { name: 'GROUP_TAKEN' }, value: second }),
+        s.createSecret({ org: 'acme', secret: { name: 'GROUP_BAD_BOX' }, value: { ...badBox, sealedBox: Buffer.alloc(80, 1) } }),
+        s.createSecret({ org: 'acme', secret: { name: 'GROUP_STALE' }, value: { ...stale, keyId: 'ok_nosuchkey0000' } }),
+        s.createSecret({ org: 'acme', secret: { name: 'GROUP_0' }, value: repeat }),
+      ]);
+      const outcome = results.map((r) => (r.status === 'fulfilled' ? 'OK' : describeFailure(r.reason).code));
+      expect(outcome.slice(40, 43)).to.deep.equal(['ALREADY_EXISTS', 'INVALID_ARGUMENT', 'FAILED_PRECONDITION']);
+      // GROUP_0 twice: whichever ran first wins, the other is told the name exists.
+      const group0 = [outcome[0], outcome[43]];
+      expect(outcome.slice(1, 40)).to.deep.equal(Array(39).fill('OK'));
+      expect([...group0].sort()).to.deep.equal(['ALREADY_EXISTS', 'OK']);
+      expect(await auditCount()).to.equal(before + 40);
+      const values = await decryptedValues(sys, 'acme', good);
+      const winner0 = group0[0] === 'OK' ? 'value-of-GROUP_0' : 'a repeat of a name in the same group';
+      expect(values.map(String)).to.deep.equal(good.map((n) => (n === 'GROUP_0' ? winner0 : `value-of-${n}`)));
+      expect((await decryptedValues(sys, 'acme', ['GROUP_TAKEN']))[0].toString()).to.equal('first');
+      const stray = await sys.db('secret-store')('secrets').whereIn('name', ['GROUP_BAD_BOX', 'GROUP_STALE']);
+      expect(stray).to.have.length(0);
+    });
+
     it('lets exactly one of 50 parallel creates of one name succeed', async () => {
       const s = sys.secrets(admin);
       const sealed = await sys.seal('race');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
+import { GroupCommit, type Queued } from './group-commit.js';
 import { NameTakenError, type EncryptedValue, type SecretMetadata, type SecretRow, type SecretStore } from './store.js';
 
 export interface SealedValue {
@@ -37,6 +38,10 @@ export interface SecretChanges {
 const MAX_UPDATE_ATTEMPTS = 3;
 /** Values of one batch encrypted at once (each a call to key-management). */
 const ENCRYPT_CONCURRENCY = 8;
+/** Single creates of one org written in one transaction at most (group commit). */
+const CREATE_GROUP_SIZE = 128;
+/** Group-commit batches of one org in flight at once: one encrypts while another writes. */
+const CREATE_GROUPS_IN_FLIGHT = 2;
 
 export interface NewSecret {
   fields: { name: string; key: string; description: string };
@@ -72,8 +77,15 @@ export const newSecretUid = () => `s_${randomBytes(15).toString('base64url')}`;
 const secretNotFound = (org: string, name: string) =>
   notFound(`secret "${name}" not found in org "${org}"`, 'SECRET_NOT_FOUND');
 
+type QueuedCreate = Queued<NewSecret & { actor: Actor }, SecretRow>;
+
 /** secret-store's logic. Never sees a plaintext value: only sealed boxes and ciphertext. */
 export class SecretManager {
+  private readonly creates = new GroupCommit((org: string, batch: QueuedCreate[]) => this.createGroup(org, batch), {
+    maxBatch: CREATE_GROUP_SIZE,
+    concurrentBatches: CREATE_GROUPS_IN_FLIGHT,
+  });
+
   constructor(
     private readonly store: SecretStore,
     private readonly encrypt: EncryptSealedValue,
@@ -94,11 +106,56 @@ export class SecretManager {
     };
   }
 
+  /**
+   * Creates one secret. Creates of one org that arrive together share a transaction (group
+   * commit), but each succeeds or fails on its own, as if they had run one after another.
+   */
   async create(org: string, fields: NewSecret['fields'], value: SealedValue, actor: Actor): Promise<SecretRow> {
-    try {
-      return (await this.createMany(org, [{ fields, value }], actor))[0];
-    } catch (err) {
-      throw err instanceof BatchItemError ? err.cause : err;
+    return this.creates.submit(org, { fields, value, actor });
+  }
+
+  /** One group of independent creates: names first, then every value, then one transaction. */
+  private async createGroup(org: string, group: QueuedCreate[]): Promise<void> {
+    const taken = new Set((await this.store.getLiveMany(org, [...new Set(group.map((c) => c.input.fields.name))])).map((r) => r.name));
+    const named: QueuedCreate[] = [];
+    for (const create of group) {
+      const { name } = create.input.fields;
+      // A name repeated in the group is taken by its first create, as it would be in sequence.
+      if (taken.has(name)) create.reject(this.nameTaken(org, [name]));
+      else {
+        taken.add(name);
+        named.push(create);
+      }
+    }
+    const at = this.now();
+    const encrypted = await mapLimited(named, ENCRYPT_CONCURRENCY, async (create) => {
+      const { fields, value, actor } = create.input;
+      const uid = newSecretUid();
+      try {
+        const encryptedValue = await this.encrypt({ org, secretUid: uid, version: 1, ...value }, actor.requestId);
+        const row: SecretRow = { uid, org, ...fields, version: 1, value: encryptedValue, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
+        return { create, row };
+      } catch (err) {
+        create.reject(err);
+        return undefined;
+      }
+    });
+    let ready = encrypted.filter((e) => e !== undefined);
+    while (ready.length > 0) {
+      try {
+        await this.store.insertMany(
+          ready.map((r) => r.row),
+          ready.map(({ create, row }) => this.event(org, create.input.actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' })),
+        );
+        for (const { create, row } of ready) create.resolve(row);
+        return;
+      } catch (err) {
+        // Another writer (a batch, a replica) took a name meanwhile: only those creates lose.
+        if (!(err instanceof NameTakenError) || err.names.length === 0) throw err;
+        const lost = new Set(err.names);
+        for (const r of ready) if (lost.has(r.row.name)) r.create.reject(this.nameTaken(org, [r.row.name]));
+        ready = ready.filter((r) => !lost.has(r.row.name));
+      }
     }
   }
 

@@ -172,6 +172,9 @@ const valueColumns = (value: EncryptedValue) => ({
   kek_version: value.kekVersion,
 });
 
+/** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
+const SECRET_INSERT_CHUNK = 500;
+
 export function createSecretStore(knex: Knex): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   const store: SecretStore = {
@@ -181,9 +184,9 @@ export function createSecretStore(knex: Knex): SecretStore {
     async insertMany(rows, audit) {
       try {
         await knex.transaction(async (trx) => {
-          for (const row of rows) {
+          const records = rows.map((row) => {
             if (!row.value) throw new Error('a new secret needs its encrypted value');
-            await trx('secrets').insert({
+            return {
               uid: row.uid,
               org: row.org,
               name: row.name,
@@ -197,8 +200,9 @@ export function createSecretStore(knex: Knex): SecretStore {
               updated_at: row.updatedAt,
               updated_by: row.updatedBy,
               value_updated_at: row.valueUpdatedAt,
-            });
-          }
+            };
+          });
+          for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
           await appendAuditEvents(trx, audit);
         });
       } catch (err) {
