@@ -118,6 +118,7 @@ type RpcName =
   | 'ResolveSecrets'
   | 'GetOrgPublicKey'
   | 'EncryptSealedValue'
+  | 'EncryptSealedValues'
   | 'DecryptForInjection'
   | 'LookupSecretVersions'
   | 'RotateOrgKey'
@@ -153,6 +154,7 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   ResolveSecrets: ['svc:job-launcher'],
   GetOrgPublicKey: ['admin', 'member', 'svc:secret-store', 'svc:job-launcher', 'svc:key-management', 'svc:intruder'],
   EncryptSealedValue: ['svc:secret-store'],
+  EncryptSealedValues: ['svc:secret-store'],
   DecryptForInjection: ['svc:job-launcher'],
   LookupSecretVersions: ['svc:job-launcher'],
   RotateOrgKey: ['admin'],
@@ -336,6 +338,15 @@ const RPCS: RpcSpec[] = [
       expect(res.ciphertext.length).to.be.greaterThan(0);
       expect(res.wrappedDek.length).to.be.greaterThan(0);
       expect(res.kekVersion).to.be.at.least(1);
+    },
+  }),
+  rpc({
+    name: 'EncryptSealedValues',
+    prepare: async (fx) => ({ requests: [{ org: ORG, secretUid: fx.uniqueName('s_matrix'), version: 1, ...fx.sealed }] }),
+    call: (c, req) => c.kms.encryptSealedValues(req),
+    expectSuccess: (res) => {
+      expect(res.values).to.have.length(1);
+      expect(res.values[0].ciphertext.length).to.be.greaterThan(0);
     },
   }),
   rpc({

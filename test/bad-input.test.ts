@@ -27,6 +27,10 @@ const create = (c: Ctx, secret: Record<string, string>, value: unknown = c.seale
 const update = (c: Ctx, secret: Record<string, string>, updateMask: string[], value?: unknown) =>
   c.secrets.updateSecret({ org: 'acme', secret: { name: 'EXISTING', ...secret }, updateMask, value: value as never });
 
+const toEncrypt = (c: Ctx, overrides: Record<string, unknown> = {}) => ({ org: 'acme', secretUid: `s_${randomBytes(8).toString('hex')}`, version: 1, ...c.sealed, ...overrides });
+const encryptValues = async (c: Ctx, requests: ReturnType<typeof toEncrypt>[]) =>
+  c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' })).encryptSealedValues({ requests: requests as never });
+
 const rows: Row[] = [
   // ---- CreateSecret: name
   { what: 'create: empty name', call: (c) => create(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
@@ -86,6 +90,17 @@ const rows: Row[] = [
     }, code: 'INVALID_ARGUMENT', field: 'page_token' },
   // ---- key-management
   { what: 'public key: invalid org name', call: async (c) => c.sys.kms(await c.sys.token('service')).getOrgPublicKey({ org: 'ACME!' }), code: 'INVALID_ARGUMENT', field: 'org' },
+  // ---- EncryptSealedValues (secret-store's batch call): all or none, the failing value named
+  { what: 'encrypt values: none', call: (c) => encryptValues(c, []), code: 'INVALID_ARGUMENT', field: 'requests' },
+  { what: 'encrypt values: 501 values', call: (c) => encryptValues(c, Array.from({ length: 501 }, () => toEncrypt(c))), code: 'INVALID_ARGUMENT', field: 'requests' },
+  { what: 'encrypt values: invalid org', call: (c) => encryptValues(c, [toEncrypt(c, { org: 'ACME!' })]), code: 'INVALID_ARGUMENT', field: 'requests[0].org' },
+  { what: 'encrypt values: two orgs in one call', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c, { org: 'other' })]), code: 'INVALID_ARGUMENT', field: 'requests[1].org' },
+  { what: 'encrypt values: malformed secret uid', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c, { secretUid: 'no/such uid' })]), code: 'INVALID_ARGUMENT', field: 'requests[1].secret_uid' },
+  { what: 'encrypt values: version 0', call: (c) => encryptValues(c, [toEncrypt(c, { version: 0 })]), code: 'INVALID_ARGUMENT', field: 'requests[0].version' },
+  { what: 'encrypt values: a truncated sealed box', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c, { sealedBox: c.sealed.sealedBox.subarray(0, 40) })]), code: 'INVALID_ARGUMENT', field: 'requests[1].sealed_box' },
+  { what: 'encrypt values: garbage as the third box', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c), toEncrypt(c, { sealedBox: randomBytes(120) })]), code: 'INVALID_ARGUMENT', field: 'requests[2].sealed_box' },
+  { what: 'encrypt values: a sealed empty value', call: (c) => encryptValues(c, [toEncrypt(c, { sealedBox: c.sealUnder(new Uint8Array(0)) })]), code: 'INVALID_ARGUMENT', field: 'requests[0].sealed_box' },
+  { what: 'encrypt values: an unknown key_id', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c, { keyId: 'ok_unknownkey' })]), code: 'FAILED_PRECONDITION' },
 ];
 
 /** Everything a call could have written: secret rows (with their ciphertext) and the audit log. */

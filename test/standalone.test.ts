@@ -44,7 +44,7 @@ describe('each service also runs alone, with its own entrypoint and config', fun
     // Its Prometheus endpoint counts the call the secret store made to it.
     const metricsUrl = await until('the metrics line', async () => /metrics: (http:\S+)/.exec(kms.stdout())?.[1]);
     const metrics = await (await fetch(metricsUrl)).text();
-    expect(metrics).to.match(/vessl_grpc_requests_total\{service="vessl\.kms\.v1\.KeyManagementService",method="EncryptSealedValue",code="OK"\} 1/);
+    expect(metrics).to.match(/vessl_grpc_requests_total\{service="vessl\.kms\.v1\.KeyManagementService",method="EncryptSealedValues",code="OK"\} 1/);
     // The plaintext health-only port (for the kubelet's gRPC probes) answers health and nothing else.
     const healthEndpoint = await until('the health line', async () => /health: (\S+)/.exec(kms.stdout())?.[1]);
     const probe = peerHealthCheck({ name: 'key-management', endpoint: healthEndpoint });

@@ -22,6 +22,7 @@ const NOT_FOR_ORG_ADMINS = [
   '/vessl.secrets.v1.SecretService/RecordAuditEvent',
   '/vessl.secrets.v1.SecretService/RewrapSecrets',
   '/vessl.kms.v1.KeyManagementService/EncryptSealedValue',
+  '/vessl.kms.v1.KeyManagementService/EncryptSealedValues',
   '/vessl.kms.v1.KeyManagementService/DecryptForInjection',
   '/vessl.kms.v1.KeyManagementService/RewrapDataKeys',
   '/vessl.kms.v1.KeyManagementService/RewrapOrgKeys',

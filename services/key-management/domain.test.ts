@@ -13,6 +13,9 @@ const FINGERPRINTS = {
   async of(org: string, value: Uint8Array) {
     return createHmac('sha256', `test-audit-key|${org}`).update(value).digest();
   },
+  async ofMany(org: string, values: Uint8Array[]) {
+    return Promise.all(values.map((v) => FINGERPRINTS.of(org, v)));
+  },
 };
 
 /** KeyManager against a tiny in-memory store: org keys, sealed values, envelope encryption. */

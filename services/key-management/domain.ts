@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { ApiError, failedPrecondition, invalidArgument } from '../runtime/errors.js';
+import { ApiError, failedPrecondition, inBatchItem, invalidArgument } from '../runtime/errors.js';
 import { MAX_VALUE_BYTES } from '../runtime/sealed-value.js';
 import {
   decryptValue,
@@ -35,6 +35,16 @@ export const ORG_KEY_STALE = 'ORG_KEY_STALE';
 /** Keyed fingerprints of plaintext values (fingerprints.ts, ValueFingerprints). */
 export interface ValueFingerprinter {
   of(org: string, value: Uint8Array): Promise<Uint8Array>;
+  /** The fingerprints of several values of one org, reading its audit key once. */
+  ofMany(org: string, values: Uint8Array[]): Promise<Uint8Array[]>;
+}
+
+/** One value of an EncryptSealedValues call (the org is the call's). */
+export interface SealedValueToEncrypt {
+  secretUid: string;
+  version: number;
+  sealedBox: Uint8Array;
+  keyId: string;
 }
 
 /** key-management's logic: org keypairs, sealed-value opening, envelope encryption. */
@@ -90,24 +100,67 @@ export class KeyManager {
   }
 
   /**
+   * encryptSealedValue for several values of one org, all or none: each org key is read and
+   * unwrapped once, and the audit key once. The error of a value names it (requests[i]).
+   */
+  async encryptSealedValues(org: string, values: SealedValueToEncrypt[]): Promise<(EncryptedValue & { fingerprint: Uint8Array })[]> {
+    const privateKeys = new Map<string, { orgKey: OrgKeyRow; privateKey: Uint8Array }>();
+    const plaintexts: Uint8Array[] = [];
+    try {
+      for (const [i, value] of values.entries()) {
+        try {
+          let key = privateKeys.get(value.keyId);
+          if (!key) {
+            const orgKey = await this.currentOrgKey(org, value.keyId);
+            key = { orgKey, privateKey: this.unwrap(orgKey.wrappedPrivateKey, orgKeyContext(orgKey.org, orgKey.keyId)) };
+            privateKeys.set(value.keyId, key);
+          }
+          plaintexts.push(this.openWith(key.orgKey, key.privateKey, value.sealedBox));
+        } catch (err) {
+          throw inBatchItem(err, `requests[${i}].`);
+        }
+      }
+      const fingerprints = await this.fingerprints.ofMany(org, plaintexts);
+      return plaintexts.map((plaintext, i) => ({ ...this.encrypt(org, values[i].secretUid, values[i].version, plaintext), fingerprint: fingerprints[i] }));
+    } finally {
+      zero(...plaintexts);
+      for (const { privateKey } of privateKeys.values()) zero(privateKey);
+    }
+  }
+
+  /**
    * Opens a value sealed under one of the org's non-retired keys and checks it (non-empty,
    * at most 64 KiB). The caller must zero the result.
    */
   async openSealedValue(req: { org: string; sealedBox: Uint8Array; keyId: string }): Promise<Uint8Array> {
-    const orgKey = await this.store.orgKey(req.org, req.keyId);
+    const orgKey = await this.currentOrgKey(req.org, req.keyId);
+    const privateKey = this.unwrap(orgKey.wrappedPrivateKey, orgKeyContext(orgKey.org, orgKey.keyId));
+    try {
+      return this.openWith(orgKey, privateKey, req.sealedBox);
+    } finally {
+      zero(privateKey);
+    }
+  }
+
+  /** The org key a value was sealed under, if it still opens values (not retired). */
+  private async currentOrgKey(org: string, keyId: string): Promise<OrgKeyRow> {
+    const orgKey = await this.store.orgKey(org, keyId);
     if (!orgKey || orgKey.state === 'retired') {
       throw failedPrecondition(
-        `key_id "${req.keyId}" is not a current key of org "${req.org}"; fetch the org public key again and reseal the value`,
+        `key_id "${keyId}" is not a current key of org "${org}"; fetch the org public key again and reseal the value`,
         ORG_KEY_STALE,
       );
     }
-    const privateKey = this.unwrap(orgKey.wrappedPrivateKey, orgKeyContext(orgKey.org, orgKey.keyId));
-    const plaintext = openSealedBox(req.sealedBox, orgKey.publicKey, privateKey);
-    zero(privateKey);
+    return orgKey;
+  }
+
+  /** Opens a sealed box with the org key's private half and checks the value; the caller zeroes it. */
+  private openWith(orgKey: OrgKeyRow, privateKey: Uint8Array, sealedBox: Uint8Array): Uint8Array {
+    const plaintext = openSealedBox(sealedBox, orgKey.publicKey, privateKey);
     if (!plaintext) {
       throw invalidArgument(
         'sealed_box',
-        `does not open with org key "${req.keyId}"; seal the value with crypto_box_seal under that key's public key`,
+        `does not open with org key "${orgKey.keyId}"; seal the value with crypto_box_seal under that key's public key`,
       );
     }
     if (plaintext.length === 0 || plaintext.length > MAX_VALUE_BYTES) {

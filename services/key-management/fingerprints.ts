@@ -34,6 +34,16 @@ export class ValueFingerprints {
     }
   }
 
+  async ofMany(org: string, values: Uint8Array[]): Promise<Uint8Array[]> {
+    if (values.length === 0) return [];
+    const key = await this.auditKey(org);
+    try {
+      return values.map((value) => sodium.crypto_generichash(FINGERPRINT_BYTES, value, key));
+    } finally {
+      zero(key);
+    }
+  }
+
   /** Opens a sealed value (same checks as encrypting it) and fingerprints it; stores nothing. */
   async ofSealedValue(keys: Pick<KeyManager, 'openSealedValue'>, req: { org: string; sealedBox: Uint8Array; keyId: string }): Promise<Uint8Array> {
     const plaintext = await keys.openSealedValue(req);

@@ -1,17 +1,18 @@
-import { KeyManagementServiceService, type OrgPublicKey } from '../gen/vessl/kms/v1/kms.js';
+import { KeyManagementServiceService, type EncryptSealedValueRequest, type EncryptSealedValueResponse, type OrgPublicKey } from '../gen/vessl/kms/v1/kms.js';
 import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
 import { implementService, type CallTracker, logDeniedCalls, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import type { TokenVerifier } from '../runtime/auth.js';
 import { Violations } from '../runtime/validation.js';
 import { checkSealedValue } from '../runtime/sealed-value.js';
-import type { KeyManager } from './domain.js';
+import type { EncryptedValue, KeyManager } from './domain.js';
 import { masterKeyHandlers } from './master-key-handlers.js';
 import type { MasterKeys } from './master-keys.js';
 import { orgKeyHandlers, type OrgKeyServices } from './org-key-handlers.js';
 import type { OrgKeyRow } from './store.js';
 
 const MAX_DECRYPT_BATCH = 256;
+const MAX_ENCRYPT_BATCH = 500;
 const UID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 function toOrgPublicKey(row: OrgKeyRow): OrgPublicKey {
@@ -21,6 +22,25 @@ function toOrgPublicKey(row: OrgKeyRow): OrgPublicKey {
     publicKey: Buffer.from(row.publicKey),
     algorithm: 'crypto_box_seal/x25519-xsalsa20-poly1305',
     createTime: new Date(row.createdAt),
+  };
+}
+
+/** The fields of one value to encrypt, besides its org. */
+function checkValueToEncrypt(v: Violations, req: EncryptSealedValueRequest, prefix: string): void {
+  v.check(UID_PATTERN.test(req.secretUid), `${prefix}secret_uid`, 'must be 1-64 letters, digits, _ or -').check(
+    Number.isInteger(req.version) && req.version >= 1,
+    `${prefix}version`,
+    'must be a positive integer',
+  );
+  checkSealedValue(v, req, prefix);
+}
+
+function toEncryptResponse(encrypted: EncryptedValue & { fingerprint: Uint8Array }): EncryptSealedValueResponse {
+  return {
+    ciphertext: Buffer.from(encrypted.ciphertext),
+    wrappedDek: Buffer.from(encrypted.wrappedDek),
+    kekVersion: encrypted.kekVersion,
+    fingerprint: Buffer.from(encrypted.fingerprint),
   };
 }
 
@@ -45,19 +65,24 @@ export function keyManagementService(
       },
       async encryptSealedValue(req, ctx) {
         requireService(ctx.principal, ['secret-store'], 'encrypt sealed values');
-        const v = new Violations()
-          .org(req.org)
-          .check(UID_PATTERN.test(req.secretUid), 'secret_uid', 'must be 1-64 letters, digits, _ or -')
-          .check(Number.isInteger(req.version) && req.version >= 1, 'version', 'must be a positive integer');
-        checkSealedValue(v, req, '');
+        const v = new Violations().org(req.org);
+        checkValueToEncrypt(v, req, '');
         v.throwIfAny();
-        const encrypted = await keys.encryptSealedValue(req);
-        return {
-          ciphertext: Buffer.from(encrypted.ciphertext),
-          wrappedDek: Buffer.from(encrypted.wrappedDek),
-          kekVersion: encrypted.kekVersion,
-          fingerprint: Buffer.from(encrypted.fingerprint),
-        };
+        return toEncryptResponse(await keys.encryptSealedValue(req));
+      },
+      async encryptSealedValues(req, ctx) {
+        requireService(ctx.principal, ['secret-store'], 'encrypt sealed values');
+        const org = req.requests[0]?.org ?? '';
+        const v = new Violations()
+          .check(req.requests.length > 0, 'requests', 'name at least one value')
+          .check(req.requests.length <= MAX_ENCRYPT_BATCH, 'requests', `at most ${MAX_ENCRYPT_BATCH} values per call`);
+        if (req.requests.length > 0) v.org(org, 'requests[0].org');
+        req.requests.forEach((r, i) => {
+          v.check(r.org === org, `requests[${i}].org`, `must be the org of requests[0] ("${org}"): one org per call`);
+          checkValueToEncrypt(v, r, `requests[${i}].`);
+        });
+        v.throwIfAny();
+        return { values: (await keys.encryptSealedValues(org, req.requests)).map(toEncryptResponse) };
       },
       async decryptForInjection(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'decrypt values for injection');

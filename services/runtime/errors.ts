@@ -40,6 +40,16 @@ export class InvalidArgumentError extends ApiError {
   }
 }
 
+/**
+ * The error of item `prefix` of a batch (e.g. "requests[3]."): field violations are renamed
+ * into the request, any other caller-facing message names the item. Other errors pass.
+ */
+export function inBatchItem(err: unknown, prefix: string): unknown {
+  if (err instanceof InvalidArgumentError) return new InvalidArgumentError(err.fieldViolations.map((v) => ({ ...v, field: `${prefix}${v.field}` })));
+  if (err instanceof ApiError) return new ApiError(err.code, `${prefix.replace(/\.$/, '')}: ${err.message}`, { reason: err.reason });
+  return err;
+}
+
 export const invalidArgument = (field: string, description: string) =>
   new InvalidArgumentError([{ field, description }]);
 export const notFound = (message: string, reason = 'NOT_FOUND') => new ApiError(status.NOT_FOUND, message, { reason });

@@ -1,4 +1,4 @@
-import { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
+import { KeyManagementServiceService, type EncryptSealedValueResponse } from '../gen/vessl/kms/v1/kms.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
 import { databaseSettings, peerChannel, type CommonConfig } from '../runtime/config.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
@@ -30,11 +30,13 @@ export async function openSecretStore(
     ...peerChannel(config),
     defaultTimeoutMs: KMS_TIMEOUT_MS,
   });
+  // Fingerprints travel as bytes and are kept (and shown) as hex.
+  const fromResponse = ({ fingerprint, ...encrypted }: EncryptSealedValueResponse) =>
+    fingerprint.length > 0 ? { ...encrypted, fingerprint: fingerprint.toString('hex') } : encrypted;
   // The caller's request id travels on, so one id ties both services' log lines together.
-  const secrets = new SecretManager(store, async (req, requestId) => {
-    const { fingerprint, ...encrypted } = await client.encryptSealedValue(req, { requestId });
-    // Fingerprints travel as bytes and are kept (and shown) as hex.
-    return fingerprint.length > 0 ? { ...encrypted, fingerprint: fingerprint.toString('hex') } : encrypted;
+  const secrets = new SecretManager(store, {
+    one: async (req, requestId) => fromResponse(await client.encryptSealedValue(req, { requestId })),
+    many: async (requests, requestId) => (await client.encryptSealedValues({ requests }, { requestId })).values.map(fromResponse),
   });
   return {
     secrets,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
@@ -9,11 +10,22 @@ export interface SealedValue {
   keyId: string;
 }
 
-/** Opens a sealed value and encrypts it for one secret version (key-management's job). */
-export type EncryptSealedValue = (
-  req: { org: string; secretUid: string; version: number; sealedBox: Buffer; keyId: string },
-  requestId: string,
-) => Promise<EncryptedValue>;
+/** One value to encrypt for one secret version. */
+export interface ValueToEncrypt {
+  org: string;
+  secretUid: string;
+  version: number;
+  sealedBox: Buffer;
+  keyId: string;
+}
+
+/** Opens sealed values and encrypts them for their secret versions (key-management's job). */
+export interface ValueEncryptor {
+  /** One value; its error is its own. */
+  one(req: ValueToEncrypt, requestId: string): Promise<EncryptedValue>;
+  /** Values of one org in one call, all or none (the first failure fails the call). */
+  many(reqs: ValueToEncrypt[], requestId: string): Promise<EncryptedValue[]>;
+}
 
 export interface Actor {
   subject: string;
@@ -36,8 +48,11 @@ export interface SecretChanges {
 }
 
 const MAX_UPDATE_ATTEMPTS = 3;
-/** Values of one batch encrypted at once (each a call to key-management). */
+/** Values encrypted at once one by one (to find which values of a failed call fail). */
 const ENCRYPT_CONCURRENCY = 8;
+/** Values per EncryptSealedValues call, and their sealed bytes (a call must stay under 1 MiB). */
+const ENCRYPT_CALL_VALUES = 128;
+const ENCRYPT_CALL_BYTES = 256 * 1024;
 /** Single creates of one org written in one transaction at most (group commit). */
 const CREATE_GROUP_SIZE = 128;
 /** Group-commit batches of one org in flight at once: one encrypts while another writes. */
@@ -72,6 +87,17 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T, index: 
   return out;
 }
 
+/** A value that failed to encrypt, with why. */
+class EncryptFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/** key-management's answers about a value itself: the value is to blame, not the call. */
+const isValueFailure = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return code === status.INVALID_ARGUMENT || code === status.FAILED_PRECONDITION;
+};
+
 export const newSecretUid = () => `s_${randomBytes(15).toString('base64url')}`;
 
 const secretNotFound = (org: string, name: string) =>
@@ -88,7 +114,7 @@ export class SecretManager {
 
   constructor(
     private readonly store: SecretStore,
-    private readonly encrypt: EncryptSealedValue,
+    private readonly encryptor: ValueEncryptor,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -128,17 +154,20 @@ export class SecretManager {
       }
     }
     const at = this.now();
-    const encrypted = await mapLimited(named, ENCRYPT_CONCURRENCY, async (create) => {
-      const { fields, value, actor } = create.input;
-      const uid = newSecretUid();
-      try {
-        const encryptedValue = await this.encrypt({ org, secretUid: uid, version: 1, ...value }, actor.requestId);
-        const row: SecretRow = { uid, org, ...fields, version: 1, value: encryptedValue, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
-        return { create, row };
-      } catch (err) {
-        create.reject(err);
+    const uids = named.map(() => newSecretUid());
+    const values = await this.encryptEach(
+      named.map((c, i) => ({ org, secretUid: uids[i], version: 1, ...c.input.value })),
+      named[0]?.input.actor.requestId ?? '',
+    );
+    const encrypted = named.map((create, i) => {
+      const value = values[i];
+      if (value instanceof EncryptFailure) {
+        create.reject(value.cause);
         return undefined;
       }
+      const { fields, actor } = create.input;
+      const row: SecretRow = { uid: uids[i], org, ...fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
+      return { create, row };
     });
     let ready = encrypted.filter((e) => e !== undefined);
     while (ready.length > 0) {
@@ -168,12 +197,15 @@ export class SecretManager {
     const taken = await this.store.getLiveMany(org, items.map((i) => i.fields.name));
     if (taken.length > 0) throw this.nameTaken(org, taken.map((t) => t.name));
     const at = this.now();
-    const rows = await mapLimited(items, ENCRYPT_CONCURRENCY, async (item, index): Promise<SecretRow> => {
-      const uid = newSecretUid();
-      const value = await this.encrypt({ org, secretUid: uid, version: 1, ...item.value }, actor.requestId).catch((err: unknown) => {
-        throw new BatchItemError(index, err);
-      });
-      return { uid, org, ...item.fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
+    const uids = items.map(() => newSecretUid());
+    const values = await this.encryptEach(
+      items.map((item, i) => ({ org, secretUid: uids[i], version: 1, ...item.value })),
+      actor.requestId,
+    );
+    const rows = items.map((item, index): SecretRow => {
+      const value = values[index];
+      if (value instanceof EncryptFailure) throw new BatchItemError(index, value.cause);
+      return { uid: uids[index], org, ...item.fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
     });
     try {
       await this.store.insertMany(rows, rows.map((row) => this.event(org, actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' })));
@@ -182,6 +214,37 @@ export class SecretManager {
       throw err;
     }
     return rows;
+  }
+
+  /**
+   * Encrypts values of one org in as few calls as fit in a message. When a call fails for
+   * a value's sake (a bad box, a stale key), its values are tried one by one, so each gets
+   * its own outcome; any other failure (key-management unavailable) is every value's.
+   */
+  private async encryptEach(values: ValueToEncrypt[], requestId: string): Promise<(EncryptedValue | EncryptFailure)[]> {
+    const chunks: ValueToEncrypt[][] = [];
+    let bytes = Infinity;
+    for (const value of values) {
+      if (bytes + value.sealedBox.length > ENCRYPT_CALL_BYTES || chunks[chunks.length - 1].length >= ENCRYPT_CALL_VALUES) {
+        chunks.push([]);
+        bytes = 0;
+      }
+      chunks[chunks.length - 1].push(value);
+      bytes += value.sealedBox.length;
+    }
+    const results = await Promise.all(
+      chunks.map(async (chunk) => {
+        try {
+          const encrypted = await this.encryptor.many(chunk, requestId);
+          if (encrypted.length !== chunk.length) throw new Error(`key-management encrypted ${encrypted.length} of ${chunk.length} values`);
+          return encrypted;
+        } catch (err) {
+          if (!isValueFailure(err)) return chunk.map(() => new EncryptFailure(err));
+          return mapLimited(chunk, ENCRYPT_CONCURRENCY, (value) => this.encryptor.one(value, requestId).catch((e: unknown) => new EncryptFailure(e)));
+        }
+      }),
+    );
+    return results.flat();
   }
 
   private nameTaken(org: string, names: string[]) {
@@ -224,7 +287,7 @@ export class SecretManager {
     }
     if (changes.value) {
       next.version = current.version + 1;
-      next.value = await this.encrypt({ org, secretUid: current.uid, version: next.version, ...changes.value }, actor.requestId);
+      next.value = await this.encryptor.one({ org, secretUid: current.uid, version: next.version, ...changes.value }, actor.requestId);
       next.valueUpdatedAt = at;
       // Fingerprints tell whether the rotation really changed the value, without showing either.
       const fingerprints = { fingerprint: next.value.fingerprint ?? '', previousFingerprint: current.value?.fingerprint ?? '' };

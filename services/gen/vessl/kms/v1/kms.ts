@@ -63,6 +63,16 @@ export interface EncryptSealedValueResponse {
   fingerprint: Buffer;
 }
 
+export interface EncryptSealedValuesRequest {
+  /** 1 to 500 values of one org; each request's own org must be that org. */
+  requests: EncryptSealedValueRequest[];
+}
+
+export interface EncryptSealedValuesResponse {
+  /** One per request, in the order given. */
+  values: EncryptSealedValueResponse[];
+}
+
 export interface DecryptForInjectionRequest {
   org: string;
   values: EncryptedValue[];
@@ -753,6 +763,148 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     message.wrappedDek = object.wrappedDek ?? Buffer.alloc(0);
     message.kekVersion = object.kekVersion ?? 0;
     message.fingerprint = object.fingerprint ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseEncryptSealedValuesRequest(): EncryptSealedValuesRequest {
+  return { requests: [] };
+}
+
+export const EncryptSealedValuesRequest: MessageFns<EncryptSealedValuesRequest> = {
+  encode(message: EncryptSealedValuesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      EncryptSealedValueRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptSealedValuesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptSealedValuesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(EncryptSealedValueRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptSealedValuesRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => EncryptSealedValueRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EncryptSealedValuesRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => EncryptSealedValueRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EncryptSealedValuesRequest>): EncryptSealedValuesRequest {
+    return EncryptSealedValuesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncryptSealedValuesRequest>): EncryptSealedValuesRequest {
+    const message = createBaseEncryptSealedValuesRequest();
+    message.requests = object.requests?.map((e) => EncryptSealedValueRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEncryptSealedValuesResponse(): EncryptSealedValuesResponse {
+  return { values: [] };
+}
+
+export const EncryptSealedValuesResponse: MessageFns<EncryptSealedValuesResponse> = {
+  encode(message: EncryptSealedValuesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      EncryptSealedValueResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptSealedValuesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptSealedValuesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(EncryptSealedValueResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptSealedValuesResponse {
+    return {
+      values: globalThis.Array.isArray(object?.values)
+        ? object.values.map((e: any) => EncryptSealedValueResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EncryptSealedValuesResponse): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => EncryptSealedValueResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EncryptSealedValuesResponse>): EncryptSealedValuesResponse {
+    return EncryptSealedValuesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncryptSealedValuesResponse>): EncryptSealedValuesResponse {
+    const message = createBaseEncryptSealedValuesResponse();
+    message.values = object.values?.map((e) => EncryptSealedValueResponse.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2553,6 +2705,21 @@ export const KeyManagementServiceService = {
       Buffer.from(EncryptSealedValueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EncryptSealedValueResponse => EncryptSealedValueResponse.decode(value),
   },
+  /**
+   * EncryptSealedValue for several values of one org in one call, all or none: the first
+   * value that fails fails the call, naming it (requests[i]...). The secret store only.
+   */
+  encryptSealedValues: {
+    path: "/vessl.kms.v1.KeyManagementService/EncryptSealedValues" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EncryptSealedValuesRequest): Buffer =>
+      Buffer.from(EncryptSealedValuesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EncryptSealedValuesRequest => EncryptSealedValuesRequest.decode(value),
+    responseSerialize: (value: EncryptSealedValuesResponse): Buffer =>
+      Buffer.from(EncryptSealedValuesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EncryptSealedValuesResponse => EncryptSealedValuesResponse.decode(value),
+  },
   /** Decrypts stored values for injection into a job. The job launcher only. */
   decryptForInjection: {
     path: "/vessl.kms.v1.KeyManagementService/DecryptForInjection" as const,
@@ -2693,6 +2860,11 @@ export interface KeyManagementServiceServer extends UntypedServiceImplementation
    * master key. The secret store only.
    */
   encryptSealedValue: handleUnaryCall<EncryptSealedValueRequest, EncryptSealedValueResponse>;
+  /**
+   * EncryptSealedValue for several values of one org in one call, all or none: the first
+   * value that fails fails the call, naming it (requests[i]...). The secret store only.
+   */
+  encryptSealedValues: handleUnaryCall<EncryptSealedValuesRequest, EncryptSealedValuesResponse>;
   /** Decrypts stored values for injection into a job. The job launcher only. */
   decryptForInjection: handleUnaryCall<DecryptForInjectionRequest, DecryptForInjectionResponse>;
   /**
@@ -2768,6 +2940,25 @@ export interface KeyManagementServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EncryptSealedValueResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * EncryptSealedValue for several values of one org in one call, all or none: the first
+   * value that fails fails the call, naming it (requests[i]...). The secret store only.
+   */
+  encryptSealedValues(
+    request: EncryptSealedValuesRequest,
+    callback: (error: ServiceError | null, response: EncryptSealedValuesResponse) => void,
+  ): ClientUnaryCall;
+  encryptSealedValues(
+    request: EncryptSealedValuesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EncryptSealedValuesResponse) => void,
+  ): ClientUnaryCall;
+  encryptSealedValues(
+    request: EncryptSealedValuesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EncryptSealedValuesResponse) => void,
   ): ClientUnaryCall;
   /** Decrypts stored values for injection into a job. The job launcher only. */
   decryptForInjection(

@@ -47,6 +47,18 @@ class EncryptSealedValueResponse(_message.Message):
     wrapped_dek: bytes
     def __init__(self, ciphertext: _Optional[bytes] = ..., wrapped_dek: _Optional[bytes] = ..., kek_version: _Optional[int] = ..., fingerprint: _Optional[bytes] = ...) -> None: ...
 
+class EncryptSealedValuesRequest(_message.Message):
+    __slots__ = ["requests"]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[EncryptSealedValueRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[EncryptSealedValueRequest, _Mapping]]] = ...) -> None: ...
+
+class EncryptSealedValuesResponse(_message.Message):
+    __slots__ = ["values"]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[EncryptSealedValueResponse]
+    def __init__(self, values: _Optional[_Iterable[_Union[EncryptSealedValueResponse, _Mapping]]] = ...) -> None: ...
+
 class EncryptedValue(_message.Message):
     __slots__ = ["ciphertext", "kek_version", "secret_uid", "version", "wrapped_dek"]
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]

@@ -26,6 +26,11 @@ class KeyManagementServiceStub(object):
                 request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueRequest.SerializeToString,
                 response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueResponse.FromString,
                 )
+        self.EncryptSealedValues = channel.unary_unary(
+                '/vessl.kms.v1.KeyManagementService/EncryptSealedValues',
+                request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesRequest.SerializeToString,
+                response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesResponse.FromString,
+                )
         self.DecryptForInjection = channel.unary_unary(
                 '/vessl.kms.v1.KeyManagementService/DecryptForInjection',
                 request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.DecryptForInjectionRequest.SerializeToString,
@@ -94,6 +99,14 @@ class KeyManagementServiceServicer(object):
     def EncryptSealedValue(self, request, context):
         """Opens a sealed value and encrypts it under a fresh data key wrapped by the primary
         master key. The secret store only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EncryptSealedValues(self, request, context):
+        """EncryptSealedValue for several values of one org in one call, all or none: the first
+        value that fails fails the call, naming it (requests[i]...). The secret store only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,6 +199,11 @@ def add_KeyManagementServiceServicer_to_server(servicer, server):
                     servicer.EncryptSealedValue,
                     request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueRequest.FromString,
                     response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueResponse.SerializeToString,
+            ),
+            'EncryptSealedValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.EncryptSealedValues,
+                    request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesRequest.FromString,
+                    response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesResponse.SerializeToString,
             ),
             'DecryptForInjection': grpc.unary_unary_rpc_method_handler(
                     servicer.DecryptForInjection,
@@ -280,6 +298,23 @@ class KeyManagementService(object):
         return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/EncryptSealedValue',
             vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueRequest.SerializeToString,
             vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValueResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EncryptSealedValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/EncryptSealedValues',
+            vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesRequest.SerializeToString,
+            vessl_dot_kms_dot_v1_dot_kms__pb2.EncryptSealedValuesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
