@@ -167,6 +167,34 @@ describe('KeyManager', () => {
       expect(text(km.decryptForInjection('acme', [{ ...encrypted, secretUid: 's_1', version: 1 }])[0])).to.equal('old-key-value');
     });
 
+    it('encrypts several values in one call, under the current and a previous org key, each for its own secret version', async () => {
+      const old = await seal('acme', 'sealed-under-the-old-key');
+      store.rows[0].state = 'previous';
+      const fresh = km.newOrgKey('acme');
+      store.rows.push(fresh);
+      const current = { sealedBox: sodium.crypto_box_seal(new TextEncoder().encode('sealed-under-the-new-key'), fresh.publicKey), keyId: fresh.keyId };
+      const values = [
+        { secretUid: 's_x', version: 1, ...current },
+        { secretUid: 's_y', version: 4, ...old },
+      ];
+      const encrypted = await km.encryptSealedValues('acme', values);
+      const stored = encrypted.map((e, i) => ({ ...e, secretUid: values[i].secretUid, version: values[i].version }));
+      expect(km.decryptForInjection('acme', stored).map(text)).to.deep.equal(['sealed-under-the-new-key', 'sealed-under-the-old-key']);
+      expect(Buffer.from(encrypted[1].fingerprint).equals(await FINGERPRINTS.of('acme', new TextEncoder().encode('sealed-under-the-old-key')))).to.equal(true);
+      // Bound to its own secret and version: swapped, they do not decrypt.
+      expect(await failure(() => km.decryptForInjection('acme', [{ ...stored[0], version: 4 }]))).to.include({ code: status.DATA_LOSS });
+    });
+
+    it('fails a call of several values as a whole, naming the value that failed', async () => {
+      const good = await seal('acme', 'good');
+      const empty = await seal('acme', new Uint8Array(0));
+      const err = await failure(km.encryptSealedValues('acme', [{ secretUid: 's_1', version: 1, ...good }, { secretUid: 's_2', version: 1, ...empty }]));
+      expect(err.fieldViolations.map((v) => v.field)).to.deep.equal(['requests[1].sealed_box']);
+      const stale = await failure(km.encryptSealedValues('acme', [{ secretUid: 's_1', version: 1, ...good }, { secretUid: 's_2', version: 1, ...good, keyId: 'ok_gone' }]));
+      expect(stale).to.include({ code: status.FAILED_PRECONDITION, reason: 'ORG_KEY_STALE' });
+      expect(stale.message).to.match(/^requests\[1\]: key_id "ok_gone"/);
+    });
+
     it('decrypts values written under an older master key after a new primary is added', async () => {
       const old = await encrypt('acme', 's_1', 1, 'under-v1');
       const rotated = keyring(2, [1, 2], ring);
