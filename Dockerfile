@@ -5,7 +5,7 @@
 ARG NODE_IMAGE=node:20.20-bookworm
 
 # ---- build: dependencies (better-sqlite3 may compile: python3, make, g++ are in this image),
-# TypeScript, then drop the dev dependencies.
+# TypeScript (and the vesslctl bundle), then drop the dev dependencies.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -15,7 +15,8 @@ COPY tsconfig.json ./
 COPY services ./services
 COPY cli ./cli
 COPY bin ./bin
-RUN npx tsc -p tsconfig.json \
+COPY scripts/build-cli.ts ./scripts/
+RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 

@@ -13,15 +13,17 @@ $(STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(STAMP)
 
-dist/.built: $(STAMP) tsconfig.json $(shell find services cli -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+# tsc compiles services/ and cli/; vesslctl runs from an esbuild bundle of cli/ (dist/vesslctl/).
+dist/.built: $(STAMP) tsconfig.json scripts/build-cli.ts $(shell find services cli -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 	npx tsc -p tsconfig.json
+	node --import tsx scripts/build-cli.ts
 	@touch dist/.built
 
 # The web console (vite build of web/ into web/dist), served by `vessl-secrets up`.
 web/dist/index.html: $(STAMP) $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null) $(shell find services/gen -name '*.ts' 2>/dev/null)
 	npx vite build web
 
-build: dist/.built web/dist/index.html ## Install dependencies if needed, compile TypeScript to dist/ and build the web console to web/dist/
+build: dist/.built web/dist/index.html ## Install dependencies if needed, compile TypeScript to dist/, bundle vesslctl and build the web console to web/dist/
 
 up: build ## Run the whole system on the embedded default (SQLite, local jobs) in the foreground
 	node bin/vessl-secrets.js up
