@@ -7,7 +7,7 @@ import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.j
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '../services/runtime/auth.js';
 import { createServiceClient, type ServiceClient } from '../services/runtime/grpc-client.js';
 import { sealBox } from '../services/runtime/sealed-box.js';
-import { startServerProcess, type ServerProcess } from '../test/support/processes.js';
+import { freePort, startServerProcess, type ServerProcess } from '../test/support/processes.js';
 
 /** The clients of one org, with its public key at hand for sealing. */
 export interface OrgClients {
@@ -23,6 +23,8 @@ export interface BenchServer {
   dataDir: string;
   /** Resident set size of the server process, in MiB (from /proc). */
   rssMiB(): number;
+  /** V8 heap in use in the server process, in MiB (from its Prometheus endpoint). */
+  heapUsedMiB(): Promise<number>;
   /** CPU time the server process has used so far, in ms (user + system, from /proc): far steadier than wall time on a shared machine. */
   cpuMs(): number;
   org(org: string): Promise<OrgClients>;
@@ -36,7 +38,11 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-bench-'));
   // warn: per-call info lines would only pile up in this process's copy of the child's stdout.
-  const proc = await startServerProcess({ VESSL_DATA_DIR: dataDir, VESSL_DATABASE_URL: databaseUrl ?? '', VESSL_LOG_LEVEL: 'warn' }, 60_000);
+  const metricsPort = await freePort();
+  const proc = await startServerProcess(
+    { VESSL_DATA_DIR: dataDir, VESSL_DATABASE_URL: databaseUrl ?? '', VESSL_LOG_LEVEL: 'warn', VESSL_METRICS_LISTEN: `127.0.0.1:${metricsPort}` },
+    60_000,
+  );
   const issuer = await loadIssuerKeys(dataDir, false);
   const closers: { close(): void }[] = [];
   const token = (role: Role, org: string) =>
@@ -53,6 +59,12 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
       const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
       return kib / 1024;
+    },
+    async heapUsedMiB() {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const bytes = Number(/^vessl_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]);
+      if (!Number.isFinite(bytes)) throw new Error('the server reports no vessl_nodejs_heap_size_used_bytes');
+      return bytes / 1048576;
     },
     cpuMs() {
       // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name) are utime and stime, in clock ticks.

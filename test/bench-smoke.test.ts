@@ -39,6 +39,7 @@ const EXPECTED_FIGURES = [
   /^`vesslctl secret list -o json` cold start/,
   /^server memory after a 1-s mixed load$/,
   /^memory growth during the mixed load/,
+  /^V8 heap after collections during the mixed load/,
   /^rewrap of 20 secrets$/,
 ];
 
