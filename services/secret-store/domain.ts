@@ -3,7 +3,8 @@ import { status } from '@grpc/grpc-js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
-import { NameTakenError, type EncryptedValue, type SecretMetadata, type SecretRow, type SecretStore } from './store.js';
+import { ListPageCache, type ListPage } from './list-cache.js';
+import { NameTakenError, type EncryptedValue, type ListQuery, type SecretRow, type SecretStore } from './store.js';
 
 export interface SealedValue {
   sealedBox: Buffer;
@@ -111,6 +112,8 @@ export class SecretManager {
     maxBatch: CREATE_GROUP_SIZE,
     concurrentBatches: CREATE_GROUPS_IN_FLIGHT,
   });
+
+  private readonly listPages = new ListPageCache();
 
   constructor(
     private readonly store: SecretStore,
@@ -253,6 +256,18 @@ export class SecretManager {
     return alreadyExists(`${what} in org "${org}"; update it, or delete it first`);
   }
 
+  /** A page of the org's secrets (metadata only), reused while the org's audit chain has not moved. */
+  async list(query: ListQuery): Promise<ListPage> {
+    // The sequence number first: the page read after it is then never older than it.
+    const seq = await this.store.auditSeq(query.org);
+    const key = JSON.stringify([query.org, query.showDeleted, query.limit, query.after?.name ?? null, query.after?.uid ?? null]);
+    const cached = this.listPages.get(key, seq);
+    if (cached) return cached;
+    const page = await readListPage(this.store, query);
+    this.listPages.set(key, seq, page);
+    return page;
+  }
+
   async get(org: string, name: string): Promise<SecretRow> {
     const row = await this.store.getLive(org, name);
     if (!row) throw secretNotFound(org, name);
@@ -351,14 +366,8 @@ export class SecretManager {
   }
 }
 
-export interface ListPage {
-  rows: SecretMetadata[];
-  /** Position after the last row when more rows may follow. */
-  next?: { name: string; uid: string };
-}
-
-export async function listSecrets(store: Pick<SecretStore, 'list'>, query: Parameters<SecretStore['list']>[0]): Promise<ListPage> {
-  // Fetch one extra row to know whether another page follows.
+/** A page of a listing, straight from the store: one row more than asked tells whether more follow. */
+async function readListPage(store: Pick<SecretStore, 'list'>, query: ListQuery): Promise<ListPage> {
   const rows = await store.list({ ...query, limit: query.limit + 1 });
   if (rows.length <= query.limit) return { rows };
   const page = rows.slice(0, query.limit);

@@ -5,7 +5,7 @@ import { implementService, type CallTracker, type CallContext, type RegisteredSe
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
-import { BatchItemError, listSecrets, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
+import { BatchItemError, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { rewrapHandlers } from './rewrap-handlers.js';
 import { auditHandlers } from './audit-handlers.js';
@@ -87,7 +87,7 @@ function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string)
 
 export function secretStoreService(deps: {
   secrets: SecretManager;
-  store: Pick<SecretStore, 'list' | 'appendAudit'>;
+  store: Pick<SecretStore, 'appendAudit'>;
   /** The database and the key-management client, for the rewrap handlers. */
   knex: Knex;
   kms: ServiceClient<typeof KeyManagementServiceService>;
@@ -139,7 +139,7 @@ export function secretStoreService(deps: {
         new Violations().check(req.pageSize >= 0, 'page_size', 'must not be negative').throwIfAny();
         const after = req.pageToken ? decodePageToken(req.pageToken, { org: req.org, showDeleted: req.showDeleted }) : undefined;
         const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
-        const page = await listSecrets(deps.store, { org: req.org, showDeleted: req.showDeleted, limit, after });
+        const page = await secrets.list({ org: req.org, showDeleted: req.showDeleted, limit, after });
         return {
           secrets: page.rows.map(toSecretMessage),
           nextPageToken: page.next ? encodePageToken({ org: req.org, showDeleted: req.showDeleted, after: page.next }) : '',

@@ -83,6 +83,8 @@ export interface SecretStore {
   /** Soft-deletes and destroys the ciphertext; false when the row is no longer live. */
   softDelete(uid: string, at: number, by: string, audit: AuditEvent[]): Promise<boolean>;
   appendAudit(audit: AuditEvent[]): Promise<void>;
+  /** The org's audit sequence number (0 before its first event): it moves with every change to its secrets. */
+  auditSeq(org: string): Promise<number>;
   /** Current version and liveness of secrets by uid (unknown uids are left out). */
   versionsByUid(org: string, uids: string[]): Promise<{ uid: string; name: string; version: number; deleted: boolean }[]>;
   ping(): Promise<void>;
@@ -285,6 +287,10 @@ export function createSecretStore(knex: Knex): SecretStore {
         const r = byUid.get(uid);
         return r ? [{ uid, name: r.name, version: toNumber(r.version), deleted: r.deleted_at !== null }] : [];
       });
+    },
+    async auditSeq(org) {
+      const head = await knex('secret_audit_heads').where({ org }).first('seq');
+      return head ? toNumber(head.seq) : 0;
     },
     async ping() {
       await knex.raw('select 1');
