@@ -62,7 +62,11 @@ export interface JobStore {
   addAttempt(attempt: AttemptRow, expectedLatest: number): Promise<boolean>;
   /** Undoes an attempt that could not be launched, restoring the previous latest one. */
   removeAttempt(jobId: string, number: number): Promise<void>;
-  setAttemptRef(jobId: string, number: number, ref: string): Promise<void>;
+  /**
+   * Records where a launched attempt runs and, when the backend said so at launch, its state
+   * (unless it already ended), in one transaction. True when the state was recorded.
+   */
+  startAttempt(jobId: string, number: number, ref: string, status: AttemptStatus | undefined, now: number): Promise<boolean>;
   /** Records a state change unless the attempt already ended; mirrors it on the job when latest. */
   updateAttemptStatus(jobId: string, number: number, status: AttemptStatus, now: number): Promise<boolean>;
   getJob(org: string, id: string): Promise<JobRow | undefined>;
@@ -151,6 +155,22 @@ async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow):
   );
 }
 
+/** A state change (plus `extra` columns) unless the attempt already ended; mirrored on the job when latest. */
+async function recordStatus(trx: Knex.Transaction, jobId: string, number: number, status: AttemptStatus, now: number, extra: Partial<AttemptRecord> = {}): Promise<boolean> {
+  const changes: Partial<AttemptRecord> = { ...extra, state: status.state };
+  if (status.startTime) changes.start_time = status.startTime.getTime();
+  if (status.endTime) changes.end_time = status.endTime.getTime();
+  if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
+  if (status.message !== undefined) changes.message = status.message;
+  const count = await trx('job_attempts')
+    .where({ job_id: jobId, number })
+    .whereNotIn('state', TERMINAL_STATES as AttemptState[])
+    .update(changes);
+  if (count === 0) return false;
+  await trx('jobs').where({ id: jobId, latest_attempt: number }).update({ state: status.state, updated_at: now });
+  return true;
+}
+
 export function createJobStore(knex: Knex): JobStore {
   return {
     async insertJob(job, attempt) {
@@ -202,24 +222,21 @@ export function createJobStore(knex: Knex): JobStore {
         }
       });
     },
-    async setAttemptRef(jobId, number, ref) {
-      await knex('job_attempts').where({ job_id: jobId, number }).update({ ref });
+    async startAttempt(jobId, number, ref, status, now) {
+      const setRef = (db: Knex) => db('job_attempts').where({ job_id: jobId, number }).update({ ref });
+      if (!status) {
+        await setRef(knex);
+        return false;
+      }
+      return knex.transaction(async (trx) => {
+        if (await recordStatus(trx, jobId, number, status, now, { ref })) return true;
+        // It ended before this ran (its outcome is recorded): the ref still belongs to it.
+        await setRef(trx);
+        return false;
+      });
     },
     async updateAttemptStatus(jobId, number, status, now) {
-      return knex.transaction(async (trx) => {
-        const changes: Partial<AttemptRecord> = { state: status.state };
-        if (status.startTime) changes.start_time = status.startTime.getTime();
-        if (status.endTime) changes.end_time = status.endTime.getTime();
-        if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
-        if (status.message !== undefined) changes.message = status.message;
-        const count = await trx('job_attempts')
-          .where({ job_id: jobId, number })
-          .whereNotIn('state', TERMINAL_STATES as AttemptState[])
-          .update(changes);
-        if (count === 0) return false;
-        await trx('jobs').where({ id: jobId, latest_attempt: number }).update({ state: status.state, updated_at: now });
-        return true;
-      });
+      return knex.transaction((trx) => recordStatus(trx, jobId, number, status, now));
     },
     async getJob(org, id) {
       const r = await knex<JobRecord>('jobs').where({ org, id }).first();

@@ -89,7 +89,7 @@ class LocalBackend implements JobBackend {
     this.graceMs = options.terminateGraceMs ?? DEFAULT_GRACE_MS;
   }
 
-  async launch(spec: AttemptSpec): Promise<{ ref: string }> {
+  async launch(spec: AttemptSpec): Promise<{ ref: string; status: AttemptStatus }> {
     if (this.closed) throw invalid('the local backend is shutting down');
     const paths = this.paths(spec.jobId, spec.attempt);
     const env = jobEnvironment(spec, paths.workDir);
@@ -120,10 +120,9 @@ class LocalBackend implements JobBackend {
     this.attempts.set(attemptKey(spec.jobId, spec.attempt), attempt);
     attempt.finished = this.supervise(attempt, child, logFile, masker, paths).catch((err: unknown) => this.lostTrack(attempt, err));
     this.options.log?.info({ jobId: spec.jobId, attempt: spec.attempt, pid }, 'local job started');
-    this.notify(attempt);
     // close() ran while this attempt was starting: it must not outlive the server either.
     if (this.closed) this.stop(attempt);
-    return { ref: handle.ref };
+    return { ref: handle.ref, status: { ...attempt.status } };
   }
 
   async status(handle: AttemptHandle): Promise<AttemptStatus> {
