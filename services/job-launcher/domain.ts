@@ -174,8 +174,9 @@ export class JobManager {
     await this.store.insertJob(job, attempt);
     await this.launch(job, attempt, prepared.secretEnv, () => this.store.deleteJob(id));
     // The answer comes from what was just written, not from reading it back; the versions
-    // just resolved are the secrets' current ones.
-    await this.refresh(job, [attempt]);
+    // just resolved are the secrets' current ones. A backend that reports its attempts'
+    // changes itself is not asked again (that would only record its report twice).
+    if (!this.backend.onStateChange) await this.refresh(job, [attempt]);
     const current = new Map(prepared.injected.map((s) => [s.secretUid, s.version]));
     return { view: (await this.views(org, [job], [attempt], actor, current))[0], warnings: prepared.warnings };
   }

@@ -1,4 +1,4 @@
-import { toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 export interface SecretRef {
@@ -139,57 +139,98 @@ function attemptRecord(a: AttemptRow): AttemptRecord {
   };
 }
 
-async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow): Promise<void> {
-  await trx('job_attempts').insert(attemptRecord(a));
-  if (a.secrets.length === 0) return;
-  await trx('job_attempt_secrets').insert(
-    a.secrets.map((s) => ({
-      job_id: a.jobId,
-      attempt: a.number,
-      org,
-      secret_name: s.secretName,
-      secret_uid: s.secretUid,
-      env_name: s.envName,
-      version: s.version,
-    })),
-  );
+function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
+  return db('jobs').insert({
+    id: job.id,
+    org: job.org,
+    name: job.name,
+    image: job.image,
+    command: job.command,
+    env: JSON.stringify(job.env),
+    secret_refs: JSON.stringify(job.secretRefs),
+    backend: job.backend,
+    state: job.state,
+    latest_attempt: job.latestAttempt,
+    created_at: job.createdAt,
+    created_by: job.createdBy,
+    updated_at: job.updatedAt,
+  });
 }
 
-/** A state change (plus `extra` columns) unless the attempt already ended; mirrored on the job when latest. */
-async function recordStatus(trx: Knex.Transaction, jobId: string, number: number, status: AttemptStatus, now: number, extra: Partial<AttemptRecord> = {}): Promise<boolean> {
+function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder[] {
+  const inserts = [db('job_attempts').insert(attemptRecord(a))];
+  if (a.secrets.length === 0) return inserts;
+  const secrets = a.secrets.map((s) => ({
+    job_id: a.jobId,
+    attempt: a.number,
+    org,
+    secret_name: s.secretName,
+    secret_uid: s.secretUid,
+    env_name: s.envName,
+    version: s.version,
+  }));
+  return [...inserts, db('job_attempt_secrets').insert(secrets)];
+}
+
+async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow): Promise<void> {
+  for (const insert of attemptInserts(trx, org, a)) await insert;
+}
+
+/**
+ * PostgreSQL only: several writes as ONE statement, the others as data-modifying WITH clauses
+ * before `main`. A statement is atomic by itself and costs one round trip, where a transaction
+ * costs one per write plus BEGIN and COMMIT. (SQLite has no data-modifying WITH, and no round
+ * trips to save: it runs the writes in a transaction.)
+ */
+function oneStatement(knex: Knex, writes: [name: string, query: Knex.QueryBuilder][], main: Knex.QueryBuilder | string): Knex.Raw {
+  const parts = writes.map(([name, query]) => ({ name, ...query.toSQL() }));
+  const last = typeof main === 'string' ? { sql: main, bindings: [] } : main.toSQL();
+  const sql = `with ${parts.map((p) => `${p.name} as (${p.sql})`).join(', ')} ${last.sql}`;
+  return knex.raw(sql, [...parts.flatMap((p) => p.bindings), ...last.bindings]);
+}
+
+/**
+ * Records a state change (plus `extra` columns) unless the attempt already ended, mirrored on
+ * the job when it is the latest attempt. True when the attempt changed.
+ */
+async function recordStatus(knex: Knex, jobId: string, number: number, status: AttemptStatus, now: number, extra: Partial<AttemptRecord> = {}): Promise<boolean> {
   const changes: Partial<AttemptRecord> = { ...extra, state: status.state };
   if (status.startTime) changes.start_time = status.startTime.getTime();
   if (status.endTime) changes.end_time = status.endTime.getTime();
   if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
   if (status.message !== undefined) changes.message = status.message;
-  const count = await trx('job_attempts')
-    .where({ job_id: jobId, number })
-    .whereNotIn('state', TERMINAL_STATES as AttemptState[])
-    .update(changes);
-  if (count === 0) return false;
-  await trx('jobs').where({ id: jobId, latest_attempt: number }).update({ state: status.state, updated_at: now });
-  return true;
+  const attemptUpdate = (db: Knex) => db('job_attempts').where({ job_id: jobId, number }).whereNotIn('state', TERMINAL_STATES as AttemptState[]);
+  const jobUpdate = (db: Knex) => db('jobs').where({ id: jobId, latest_attempt: number });
+  const mirrored = { state: status.state, updated_at: now };
+  if (dialectOf(knex) === 'postgres') {
+    const result = await oneStatement(
+      knex,
+      [
+        ['changed_attempt', attemptUpdate(knex).update(changes, ['number'])],
+        ['mirrored_job', jobUpdate(knex).whereRaw('exists (select 1 from changed_attempt)').update(mirrored)],
+      ],
+      'select count(*) as changed from changed_attempt',
+    );
+    return toNumber((result as { rows: { changed: string }[] }).rows[0].changed) > 0;
+  }
+  return knex.transaction(async (trx) => {
+    if ((await attemptUpdate(trx).update(changes)) === 0) return false;
+    await jobUpdate(trx).update(mirrored);
+    return true;
+  });
 }
 
 export function createJobStore(knex: Knex): JobStore {
   return {
     async insertJob(job, attempt) {
+      if (dialectOf(knex) === 'postgres') {
+        const inserts = [jobInsert(knex, job), ...attemptInserts(knex, job.org, attempt)];
+        const main = inserts.pop()!;
+        await oneStatement(knex, inserts.map((q, i): [string, Knex.QueryBuilder] => [`insert_${i}`, q]), main);
+        return;
+      }
       await knex.transaction(async (trx) => {
-        await trx('jobs').insert({
-          id: job.id,
-          org: job.org,
-          name: job.name,
-          image: job.image,
-          command: job.command,
-          env: JSON.stringify(job.env),
-          secret_refs: JSON.stringify(job.secretRefs),
-          backend: job.backend,
-          state: job.state,
-          latest_attempt: job.latestAttempt,
-          created_at: job.createdAt,
-          created_by: job.createdBy,
-          updated_at: job.updatedAt,
-        });
+        await jobInsert(trx, job);
         await insertAttempt(trx, job.org, attempt);
       });
     },
@@ -228,15 +269,13 @@ export function createJobStore(knex: Knex): JobStore {
         await setRef(knex);
         return false;
       }
-      return knex.transaction(async (trx) => {
-        if (await recordStatus(trx, jobId, number, status, now, { ref })) return true;
-        // It ended before this ran (its outcome is recorded): the ref still belongs to it.
-        await setRef(trx);
-        return false;
-      });
+      if (await recordStatus(knex, jobId, number, status, now, { ref })) return true;
+      // It ended before this ran (its outcome is recorded): the ref still belongs to it.
+      await setRef(knex);
+      return false;
     },
     async updateAttemptStatus(jobId, number, status, now) {
-      return knex.transaction((trx) => recordStatus(trx, jobId, number, status, now));
+      return recordStatus(knex, jobId, number, status, now);
     },
     async getJob(org, id) {
       const r = await knex<JobRecord>('jobs').where({ org, id }).first();
