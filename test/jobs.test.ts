@@ -193,6 +193,21 @@ for (const engine of engines()) {
       expect((await jobs.getJob({ org: 'acme', id: job!.id })).attempts).to.have.length(1);
     });
 
+    it('answers CreateJob with what GetJob then shows: the running attempt, its secrets and their current versions', async () => {
+      const { job } = await jobs.createJob({
+        org: 'acme',
+        job: { name: 'answer', image: 'x', command: 'sleep 30', env: [{ name: 'PLAIN', value: '1' }], secrets: [{ secretName: 'wandb' }, { secretName: 'HF_TOKEN' }, { secretName: 'db.url', envName: 'A_DB' }] },
+      });
+      try {
+        expect(job!.state).to.equal(Job_State.STATE_RUNNING);
+        expect(job!.attempts[0].startTime).to.be.instanceOf(Date);
+        expect(job!.attempts[0].secrets.map((s) => [s.envName, s.stale])).to.deep.equal([['A_DB', false], ['HF_TOKEN', false], ['WANDB_API_KEY', false]]);
+        expect(await jobs.getJob({ org: 'acme', id: job!.id })).to.deep.equal(job);
+      } finally {
+        await jobs.terminateJob({ org: 'acme', id: job!.id });
+      }
+    });
+
     it('reports exit codes and failures', async () => {
       const { job } = await jobs.createJob({ org: 'acme', job: { name: 'fails', image: 'x', command: 'exit 3' } });
       const done = await finished(job!.id);

@@ -79,16 +79,18 @@ export interface JobBackend {
   /**
    * Starts an attempt. Resolves once the attempt exists in the backend (the local process
    * has been spawned; the Kubernetes Secret and Job were created). On failure nothing the
-   * attempt created is left behind, and a BackendError is thrown.
+   * attempt created is left behind, and a BackendError is thrown. `status`, when the backend
+   * knows it without asking (the local process runs), is the attempt's state at that moment;
+   * it is not also announced through onStateChange.
    */
-  launch(spec: AttemptSpec): Promise<{ ref: string }>;
+  launch(spec: AttemptSpec): Promise<{ ref: string; status?: AttemptStatus }>;
   /** The attempt's current state. */
   status(handle: AttemptHandle): Promise<AttemptStatus>;
   /** Stops a running attempt (the whole process tree / the Kubernetes Job). Idempotent. */
   terminate(handle: AttemptHandle): Promise<void>;
   /** The attempt's output; with follow, until it ends or `cancelled()`. */
   logs(handle: AttemptHandle, options: LogOptions): AsyncIterable<Buffer>;
-  /** Called by the backend whenever an attempt changes state by itself (local exit). */
+  /** Called by the backend whenever an attempt changes state by itself after its launch (local exit). */
   onStateChange?(listener: (handle: AttemptHandle, status: AttemptStatus) => void): void;
   /** Releases resources (stops watching; the local backend ends its children). */
   close(): Promise<void>;

@@ -120,13 +120,19 @@ export class JobManager {
   }
 
   private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
-    return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets: injected };
+    // In the order the store reads them back (by variable name), so answers match later reads.
+    const secrets = [...injected].sort((a, b) => (a.envName < b.envName ? -1 : a.envName > b.envName ? 1 : 0));
+    return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets };
   }
 
-  /** Starts the attempt in the backend; on failure, `undo` removes what was recorded. */
+  /**
+   * Starts the attempt in the backend and records where it runs (and its state, when the
+   * backend told it), updating `job` and `attempt` to match; on failure, `undo` removes what
+   * was recorded.
+   */
   private async launch(job: JobRow, attempt: AttemptRow, secretEnv: SecretEnvEntry[], undo: () => Promise<void>): Promise<void> {
     try {
-      const { ref } = await this.backend.launch({
+      const { ref, status: started } = await this.backend.launch({
         org: job.org,
         jobId: job.id,
         attempt: attempt.number,
@@ -136,7 +142,12 @@ export class JobManager {
         env: job.env,
         secretEnv,
       });
-      await this.store.setAttemptRef(job.id, attempt.number, ref);
+      const at = this.now();
+      attempt.ref = ref;
+      if (await this.store.startAttempt(job.id, attempt.number, ref, started, at)) {
+        Object.assign(attempt, { state: started!.state, startTime: started!.startTime?.getTime() });
+        Object.assign(job, { state: started!.state, updatedAt: at });
+      }
     } catch (err) {
       this.log.warn({ jobId: job.id, attempt: attempt.number, err: err instanceof BackendError ? err.message : err }, 'launch failed');
       await undo();
@@ -162,7 +173,12 @@ export class JobManager {
     const attempt = this.newAttempt(id, 1, actor, prepared.injected);
     await this.store.insertJob(job, attempt);
     await this.launch(job, attempt, prepared.secretEnv, () => this.store.deleteJob(id));
-    return { view: await this.get(org, id, actor), warnings: prepared.warnings };
+    // The answer comes from what was just written, not from reading it back; the versions
+    // just resolved are the secrets' current ones. A backend that reports its attempts'
+    // changes itself is not asked again (that would only record its report twice).
+    if (!this.backend.onStateChange) await this.refresh(job, [attempt]);
+    const current = new Map(prepared.injected.map((s) => [s.secretUid, s.version]));
+    return { view: (await this.views(org, [job], [attempt], actor, current))[0], warnings: prepared.warnings };
   }
 
   private async load(org: string, id: string): Promise<{ job: JobRow; attempts: AttemptRow[] }> {
@@ -189,9 +205,10 @@ export class JobManager {
   }
 
   /** Attaches the secrets' current versions so stale attempts show as such. */
-  private async views(org: string, jobs: JobRow[], attempts: AttemptRow[], actor: Actor): Promise<JobView[]> {
-    const uids = [...new Set(attempts.flatMap((a) => a.secrets.map((s) => s.secretUid)))];
+  private async views(org: string, jobs: JobRow[], attempts: AttemptRow[], actor: Actor, known = new Map<string, number>()): Promise<JobView[]> {
+    const uids = [...new Set(attempts.flatMap((a) => a.secrets.map((s) => s.secretUid)))].filter((uid) => !known.has(uid));
     const current = new Map((uids.length ? await this.secrets.versions(org, uids, actor.requestId) : []).map((v) => [v.uid, v]));
+    for (const [uid, version] of known) current.set(uid, { uid, version, deleted: false });
     return jobs.map((job) => ({
       job,
       attempts: attempts

@@ -1,4 +1,4 @@
-import { toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 export interface SecretRef {
@@ -62,7 +62,11 @@ export interface JobStore {
   addAttempt(attempt: AttemptRow, expectedLatest: number): Promise<boolean>;
   /** Undoes an attempt that could not be launched, restoring the previous latest one. */
   removeAttempt(jobId: string, number: number): Promise<void>;
-  setAttemptRef(jobId: string, number: number, ref: string): Promise<void>;
+  /**
+   * Records where a launched attempt runs and, when the backend said so at launch, its state
+   * (unless it already ended), in one transaction. True when the state was recorded.
+   */
+  startAttempt(jobId: string, number: number, ref: string, status: AttemptStatus | undefined, now: number): Promise<boolean>;
   /** Records a state change unless the attempt already ended; mirrors it on the job when latest. */
   updateAttemptStatus(jobId: string, number: number, status: AttemptStatus, now: number): Promise<boolean>;
   getJob(org: string, id: string): Promise<JobRow | undefined>;
@@ -135,41 +139,98 @@ function attemptRecord(a: AttemptRow): AttemptRecord {
   };
 }
 
+function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
+  return db('jobs').insert({
+    id: job.id,
+    org: job.org,
+    name: job.name,
+    image: job.image,
+    command: job.command,
+    env: JSON.stringify(job.env),
+    secret_refs: JSON.stringify(job.secretRefs),
+    backend: job.backend,
+    state: job.state,
+    latest_attempt: job.latestAttempt,
+    created_at: job.createdAt,
+    created_by: job.createdBy,
+    updated_at: job.updatedAt,
+  });
+}
+
+function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder[] {
+  const inserts = [db('job_attempts').insert(attemptRecord(a))];
+  if (a.secrets.length === 0) return inserts;
+  const secrets = a.secrets.map((s) => ({
+    job_id: a.jobId,
+    attempt: a.number,
+    org,
+    secret_name: s.secretName,
+    secret_uid: s.secretUid,
+    env_name: s.envName,
+    version: s.version,
+  }));
+  return [...inserts, db('job_attempt_secrets').insert(secrets)];
+}
+
 async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow): Promise<void> {
-  await trx('job_attempts').insert(attemptRecord(a));
-  if (a.secrets.length === 0) return;
-  await trx('job_attempt_secrets').insert(
-    a.secrets.map((s) => ({
-      job_id: a.jobId,
-      attempt: a.number,
-      org,
-      secret_name: s.secretName,
-      secret_uid: s.secretUid,
-      env_name: s.envName,
-      version: s.version,
-    })),
-  );
+  for (const insert of attemptInserts(trx, org, a)) await insert;
+}
+
+/**
+ * PostgreSQL only: several writes as ONE statement, the others as data-modifying WITH clauses
+ * before `main`. A statement is atomic by itself and costs one round trip, where a transaction
+ * costs one per write plus BEGIN and COMMIT. (SQLite has no data-modifying WITH, and no round
+ * trips to save: it runs the writes in a transaction.)
+ */
+function oneStatement(knex: Knex, writes: [name: string, query: Knex.QueryBuilder][], main: Knex.QueryBuilder | string): Knex.Raw {
+  const parts = writes.map(([name, query]) => ({ name, ...query.toSQL() }));
+  const last = typeof main === 'string' ? { sql: main, bindings: [] } : main.toSQL();
+  const sql = `with ${parts.map((p) => `${p.name} as (${p.sql})`).join(', ')} ${last.sql}`;
+  return knex.raw(sql, [...parts.flatMap((p) => p.bindings), ...last.bindings]);
+}
+
+/**
+ * Records a state change (plus `extra` columns) unless the attempt already ended, mirrored on
+ * the job when it is the latest attempt. True when the attempt changed.
+ */
+async function recordStatus(knex: Knex, jobId: string, number: number, status: AttemptStatus, now: number, extra: Partial<AttemptRecord> = {}): Promise<boolean> {
+  const changes: Partial<AttemptRecord> = { ...extra, state: status.state };
+  if (status.startTime) changes.start_time = status.startTime.getTime();
+  if (status.endTime) changes.end_time = status.endTime.getTime();
+  if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
+  if (status.message !== undefined) changes.message = status.message;
+  const attemptUpdate = (db: Knex) => db('job_attempts').where({ job_id: jobId, number }).whereNotIn('state', TERMINAL_STATES as AttemptState[]);
+  const jobUpdate = (db: Knex) => db('jobs').where({ id: jobId, latest_attempt: number });
+  const mirrored = { state: status.state, updated_at: now };
+  if (dialectOf(knex) === 'postgres') {
+    const result = await oneStatement(
+      knex,
+      [
+        ['changed_attempt', attemptUpdate(knex).update(changes, ['number'])],
+        ['mirrored_job', jobUpdate(knex).whereRaw('exists (select 1 from changed_attempt)').update(mirrored)],
+      ],
+      'select count(*) as changed from changed_attempt',
+    );
+    return toNumber((result as { rows: { changed: string }[] }).rows[0].changed) > 0;
+  }
+  return knex.transaction(async (trx) => {
+    if ((await attemptUpdate(trx).update(changes)) === 0) return false;
+    await jobUpdate(trx).update(mirrored);
+    return true;
+  });
 }
 
 export function createJobStore(knex: Knex): JobStore {
   return {
     async insertJob(job, attempt) {
+      if (dialectOf(knex) === 'postgres') {
+        const inserts = [jobInsert(knex, job), ...attemptInserts(knex, job.org, attempt)];
+        const main = inserts.pop()!;
+        await oneStatement(knex, inserts.map((q, i): [string, Knex.QueryBuilder] => [`insert_${i}`, q]), main);
+        return;
+      }
       await knex.transaction(async (trx) => {
-        await trx('jobs').insert({
-          id: job.id,
-          org: job.org,
-          name: job.name,
-          image: job.image,
-          command: job.command,
-          env: JSON.stringify(job.env),
-          secret_refs: JSON.stringify(job.secretRefs),
-          backend: job.backend,
-          state: job.state,
-          latest_attempt: job.latestAttempt,
-          created_at: job.createdAt,
-          created_by: job.createdBy,
-          updated_at: job.updatedAt,
-        });
+        await jobInsert(trx, job);
         await insertAttempt(trx, job.org, attempt);
       });
     },
@@ -202,24 +263,19 @@ export function createJobStore(knex: Knex): JobStore {
         }
       });
     },
-    async setAttemptRef(jobId, number, ref) {
-      await knex('job_attempts').where({ job_id: jobId, number }).update({ ref });
+    async startAttempt(jobId, number, ref, status, now) {
+      const setRef = (db: Knex) => db('job_attempts').where({ job_id: jobId, number }).update({ ref });
+      if (!status) {
+        await setRef(knex);
+        return false;
+      }
+      if (await recordStatus(knex, jobId, number, status, now, { ref })) return true;
+      // It ended before this ran (its outcome is recorded): the ref still belongs to it.
+      await setRef(knex);
+      return false;
     },
     async updateAttemptStatus(jobId, number, status, now) {
-      return knex.transaction(async (trx) => {
-        const changes: Partial<AttemptRecord> = { state: status.state };
-        if (status.startTime) changes.start_time = status.startTime.getTime();
-        if (status.endTime) changes.end_time = status.endTime.getTime();
-        if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
-        if (status.message !== undefined) changes.message = status.message;
-        const count = await trx('job_attempts')
-          .where({ job_id: jobId, number })
-          .whereNotIn('state', TERMINAL_STATES as AttemptState[])
-          .update(changes);
-        if (count === 0) return false;
-        await trx('jobs').where({ id: jobId, latest_attempt: number }).update({ state: status.state, updated_at: now });
-        return true;
-      });
+      return recordStatus(knex, jobId, number, status, now);
     },
     async getJob(org, id) {
       const r = await knex<JobRecord>('jobs').where({ org, id }).first();

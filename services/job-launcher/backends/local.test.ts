@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
-import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE } from './local.js';
+import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
 
 /** The local backend runs real child processes: what they see, what reaches the log, how they end. */
 
@@ -237,16 +237,17 @@ describe('local backend', function () {
       });
     }
 
-    it('is RUNNING while the process runs, and says so to listeners, then the outcome', async () => {
+    it('is RUNNING once launched (launch says so), then tells listeners the outcome', async () => {
       const seen: { attempt: number; state: string }[] = [];
       backend.onStateChange!((h, st) => seen.push({ attempt: h.attempt, state: st.state }));
-      const handle = await launch(spec('sleep 0.3; exit 1'));
+      const s = spec('sleep 0.3; exit 1');
+      const { ref, status } = await backend.launch(s);
+      expect(status?.state).to.equal('RUNNING');
+      expect(status?.startTime).to.be.instanceOf(Date);
+      const handle = { org: s.org, jobId: s.jobId, attempt: s.attempt, ref };
       expect((await backend.status(handle)).state).to.equal('RUNNING');
       await waitForEnd(handle);
-      expect(seen).to.deep.equal([
-        { attempt: 1, state: 'RUNNING' },
-        { attempt: 1, state: 'FAILED' },
-      ]);
+      expect(seen).to.deep.equal([{ attempt: 1, state: 'FAILED' }]);
     });
 
     it('uses the injected clock', async () => {
@@ -338,6 +339,85 @@ describe('local backend', function () {
         expect((await backend.status(handle)).state).to.equal('CANCELLED');
       }
       expect((await launchError(spec('true'))).publicMessage).to.match(/shutting down/);
+    });
+  });
+
+  describe('job spawner', () => {
+    /** The helper process that starts this test process's jobs. */
+    async function spawnerPid(): Promise<number> {
+      for (const entry of await readdir('/proc')) {
+        const pid = Number(entry);
+        if (!Number.isInteger(pid)) continue;
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid !== process.pid) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmdline.includes('job-spawner-main')) return pid;
+      }
+      return expect.fail('no job spawner process');
+    }
+
+    it('hands the env over in memory: the spawner has none of it in its own env, arguments or files', async () => {
+      const handle = await launch(spec('sleep 100', { secretEnv: [secret('HF_TOKEN', TOKEN)] }));
+      const pid = await spawnerPid();
+      // Only what Node sets up for the IPC channel itself.
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean);
+      expect(environ.every((e) => e.startsWith('NODE_CHANNEL_')), environ.join(' ')).to.equal(true);
+      expect(await readFile(`/proc/${pid}/cmdline`, 'utf8')).to.not.include(TOKEN);
+      // Beyond stderr (the server's own), only /dev/null, pipes, sockets and anonymous inodes: never a file.
+      for (const fd of (await readdir(`/proc/${pid}/fd`)).filter((n) => n !== '2')) {
+        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+        expect(target.startsWith('/') && target !== '/dev/null', `fd ${fd} -> ${target}`).to.equal(false);
+      }
+      await backend.terminate(handle);
+    });
+
+    it('does not pass its channel to the server on to a job', async () => {
+      const { log } = await run('for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && readlink "$fd"; done; true');
+      expect(log.toString()).to.not.include('socket:');
+    });
+
+    it('reports the jobs of a spawner that died as FAILED, ends their processes, and starts a new spawner', async () => {
+      const seen: string[] = [];
+      backend.onStateChange!((h, st) => seen.push(`${h.jobId}:${st.state}:${st.message}`));
+      const handle = await launch(spec('sleep 100 & sleep 100; wait'));
+      const pgid = Number(handle.ref);
+      const first = await spawnerPid();
+      process.kill(first, 'SIGKILL');
+      const status = await waitForEnd(handle);
+      expect(status).to.include({ state: 'FAILED', message: SPAWNER_LOST_MESSAGE });
+      expect(seen).to.deep.equal([`${handle.jobId}:FAILED:${SPAWNER_LOST_MESSAGE}`]);
+      expect(groupExists(pgid)).to.equal(false);
+
+      const { log, status: next } = await run('echo after');
+      expect(next.state).to.equal('SUCCEEDED');
+      expect(log.toString()).to.equal('after\n');
+      expect(await spawnerPid()).to.not.equal(first);
+    });
+
+    it('fails a launch cleanly when the spawner dies before the shell starts', async () => {
+      const pid = await spawnerPid();
+      process.kill(pid, 'SIGSTOP');
+      const s = spec('echo never');
+      const launching = backend.launch(s).then(
+        () => expect.fail('launched'),
+        (err: unknown) => err,
+      );
+      await sleep(100);
+      process.kill(pid, 'SIGKILL');
+      const err = await launching;
+      expect(err).to.be.instanceOf(BackendError);
+      expect(await stat(path.join(dataDir, 'jobs', s.jobId)).then(() => 'exists', () => 'gone')).to.equal('gone');
+      expect((await run('true')).status.state).to.equal('SUCCEEDED');
+    });
+
+    it('passes large output through in order, with the job held back rather than output dropped', async () => {
+      const { log, status } = await run('i=0; while [ $i -lt 3000 ]; do echo "line $i of some longer output to fill the pipes"; i=$((i+1)); done; echo done >&2');
+      expect(status.state).to.equal('SUCCEEDED');
+      const lines = log.toString().split('\n');
+      expect(lines).to.have.length(3002);
+      expect(lines[2999]).to.equal('line 2999 of some longer output to fill the pipes');
+      expect(lines[3000]).to.equal('done');
     });
   });
 

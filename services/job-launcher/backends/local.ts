@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import type { WriteStream } from 'node:fs';
-import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../runtime/logger.js';
@@ -14,18 +13,21 @@ import {
   type JobBackend,
   type LogOptions,
 } from '../backend.js';
+import { JobSpawner, type ShellExit, type SpawnedShell } from './job-spawner.js';
 import { LogMasker } from './log-masker.js';
 
 /**
- * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` child process in
- * its own process group, with a minimal environment, a fresh working directory, and its
- * output written to a log file with every injected secret value masked.
+ * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` process in its own
+ * process group (started by the job spawner, see job-spawner.ts), with a minimal environment,
+ * a fresh working directory, and its output written to a log file with every injected secret
+ * value masked.
  */
 
 /** The only PATH a job gets unless its own env sets one. */
 export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 export const RESTARTED_MESSAGE = 'the server restarted while the attempt ran; restart the job';
+export const SPAWNER_LOST_MESSAGE = 'the job spawner stopped while the attempt ran; restart the job';
 
 export interface LocalBackendOptions {
   /** Attempts live under `<dataDir>/jobs/<jobId>/`. */
@@ -82,31 +84,34 @@ class LocalBackend implements JobBackend {
   private readonly listeners: ((handle: AttemptHandle, status: AttemptStatus) => void)[] = [];
   private readonly now: () => Date;
   private readonly graceMs: number;
+  private readonly spawner: JobSpawner;
   private closed = false;
 
   constructor(private readonly options: LocalBackendOptions) {
     this.now = options.now ?? (() => new Date());
     this.graceMs = options.terminateGraceMs ?? DEFAULT_GRACE_MS;
+    this.spawner = new JobSpawner(options.log);
+    this.spawner.warmUp();
   }
 
-  async launch(spec: AttemptSpec): Promise<{ ref: string }> {
+  async launch(spec: AttemptSpec): Promise<{ ref: string; status: AttemptStatus }> {
     if (this.closed) throw invalid('the local backend is shutting down');
     const paths = this.paths(spec.jobId, spec.attempt);
     const env = jobEnvironment(spec, paths.workDir);
     if (this.attempts.has(attemptKey(spec.jobId, spec.attempt))) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
-    const logFile = await createAttemptFiles(paths, spec);
+    const logFd = await createAttemptFiles(paths, spec);
     const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
-    let child: ChildProcess;
+    let shell: SpawnedShell;
     try {
-      child = await spawnShell(spec.command, paths.workDir, env);
+      shell = await this.spawner.spawn(spec.command, paths.workDir, env);
     } catch (err) {
       masker.end();
-      await logFile.close().catch(() => undefined);
+      closeSync(logFd);
       await removeAttemptFiles(paths);
       this.options.log?.warn({ jobId: spec.jobId, attempt: spec.attempt, err: errorCode(err) ?? String(err) }, 'local job did not start');
       throw new BackendError(`local backend: spawning /bin/sh failed: ${errorCode(err) ?? String(err)}`, 'the job process could not be started');
     }
-    const pid = child.pid!;
+    const pid = shell.pid;
     const handle: AttemptHandle = { org: spec.org, jobId: spec.jobId, attempt: spec.attempt, ref: String(pid) };
     const attempt: LocalAttempt = {
       handle,
@@ -118,12 +123,11 @@ class LocalBackend implements JobBackend {
       finished: Promise.resolve(),
     };
     this.attempts.set(attemptKey(spec.jobId, spec.attempt), attempt);
-    attempt.finished = this.supervise(attempt, child, logFile, masker, paths).catch((err: unknown) => this.lostTrack(attempt, err));
+    attempt.finished = this.supervise(attempt, shell, logFd, masker, paths).catch((err: unknown) => this.lostTrack(attempt, err));
     this.options.log?.info({ jobId: spec.jobId, attempt: spec.attempt, pid }, 'local job started');
-    this.notify(attempt);
     // close() ran while this attempt was starting: it must not outlive the server either.
     if (this.closed) this.stop(attempt);
-    return { ref: handle.ref };
+    return { ref: handle.ref, status: { ...attempt.status } };
   }
 
   async status(handle: AttemptHandle): Promise<AttemptStatus> {
@@ -178,6 +182,8 @@ class LocalBackend implements JobBackend {
     const attempts = [...this.attempts.values()];
     for (const attempt of attempts) this.stop(attempt);
     await Promise.all(attempts.map((attempt) => attempt.finished));
+    // Also waits for launches still starting (they stop themselves on seeing `closed`).
+    await this.spawner.close();
   }
 
   /** SIGTERM to the whole group now, SIGKILL after the grace period. */
@@ -194,15 +200,15 @@ class LocalBackend implements JobBackend {
   }
 
   /** Writes the masked output, then, once the shell exits, ends the group and publishes the outcome. */
-  private async supervise(attempt: LocalAttempt, child: ChildProcess, logFile: FileHandle, masker: LogMasker, paths: AttemptPaths): Promise<void> {
+  private async supervise(attempt: LocalAttempt, shell: SpawnedShell, logFd: number, masker: LogMasker, paths: AttemptPaths): Promise<void> {
     const log = this.options.log;
     const fields = { jobId: attempt.handle.jobId, attempt: attempt.handle.attempt };
-    const out = logFile.createWriteStream();
-    const writer = new MaskedLogWriter(out, masker, child, () => attempt.changes.emit('change'), (err) => log?.error({ ...fields, err: errorCode(err) ?? String(err) }, 'writing a job log failed'));
-    const pipesClosed = new Promise<boolean>((resolve) => child.once('close', () => resolve(true)));
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (...args) => resolve(args)));
+    const out = createWriteStream('', { fd: logFd });
+    const writer = new MaskedLogWriter(out, masker, shell, () => attempt.changes.emit('change'), (err) => log?.error({ ...fields, err: errorCode(err) ?? String(err) }, 'writing a job log failed'));
+    const pipesClosed = shell.outputClosed.then(() => true);
+    const exit = await shell.exited;
     attempt.exited = true;
-    const outcome = this.outcome(attempt, code, signal);
+    const outcome = this.outcome(attempt, exit);
     // Like a container's end: whatever the shell left behind in its group goes too.
     if (groupAlive(attempt.pgid)) {
       if (!attempt.terminateRequested) signalGroup(attempt.pgid, 'SIGTERM');
@@ -215,8 +221,7 @@ class LocalBackend implements JobBackend {
     if (!closed) {
       // A process that left the group still holds the pipes: stop reading.
       log?.warn(fields, 'output pipes of a local job stayed open after its processes ended');
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      shell.abandonOutput();
     }
     await writer.finish();
     await rm(paths.workDir, { recursive: true, force: true }).catch((err: unknown) => log?.warn({ ...fields, err: errorCode(err) }, 'removing a job work directory failed'));
@@ -235,9 +240,10 @@ class LocalBackend implements JobBackend {
     this.notify(attempt);
   }
 
-  private outcome(attempt: LocalAttempt, code: number | null, signal: NodeJS.Signals | null): AttemptStatus {
+  private outcome(attempt: LocalAttempt, { code, signal, lost }: ShellExit): AttemptStatus {
     const exitCode = code ?? undefined;
     if (attempt.terminateRequested) return { state: 'CANCELLED', exitCode, message: 'terminated' };
+    if (lost) return { state: 'FAILED', message: SPAWNER_LOST_MESSAGE };
     if (code === 0) return { state: 'SUCCEEDED', exitCode };
     if (signal) return { state: 'FAILED', message: `killed by signal ${signal}` };
     return { state: 'FAILED', exitCode, message: `exited with code ${code}` };
@@ -316,18 +322,22 @@ function secretText(name: string, value: Uint8Array): string {
   }
 }
 
-/** Creates the attempt's private directories and its log file; nothing is left behind on failure. */
-async function createAttemptFiles(paths: AttemptPaths, spec: AttemptSpec): Promise<FileHandle> {
-  await mkdir(paths.jobDir, { recursive: true, mode: 0o700 });
+/**
+ * Creates the attempt's private directories and its log file (open for writing); nothing is
+ * left behind on failure. Synchronous on purpose: four metadata calls on the local data dir take
+ * microseconds, four trips through the thread pool took milliseconds of a launch.
+ */
+async function createAttemptFiles(paths: AttemptPaths, spec: AttemptSpec): Promise<number> {
+  mkdirSync(paths.jobDir, { recursive: true, mode: 0o700 });
   try {
-    await mkdir(paths.attemptDir, { mode: 0o700 });
+    mkdirSync(paths.attemptDir, { mode: 0o700 });
   } catch (err) {
     if (errorCode(err) === 'EEXIST') throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
     throw new BackendError(`local backend: creating ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
   }
   try {
-    await mkdir(paths.workDir, { mode: 0o700 });
-    return await open(paths.logFile, 'wx', 0o600);
+    mkdirSync(paths.workDir, { mode: 0o700 });
+    return openSync(paths.logFile, 'wx', 0o600);
   } catch (err) {
     await removeAttemptFiles(paths);
     throw new BackendError(`local backend: creating the files of ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
@@ -339,15 +349,6 @@ async function removeAttemptFiles(paths: AttemptPaths): Promise<void> {
   await rm(paths.logFile, { force: true });
   // The job's directory goes too if this attempt was all it held.
   await rmdir(paths.jobDir).catch(() => undefined);
-}
-
-/** Resolves once the shell runs, in a new process group (so the whole tree can be signalled). */
-async function spawnShell(command: string, cwd: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  await once(child, 'spawn');
-  // Signals go to the group through process.kill, so no later 'error' is expected; never let one crash the server.
-  child.on('error', () => undefined);
-  return child;
 }
 
 /** Signals every process of the group; one that is gone already, or not ours to signal (EPERM), is no error. */
@@ -384,11 +385,12 @@ async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
 class MaskedLogWriter {
   private failed = false;
   private ended = false;
+  private paused = false;
 
   constructor(
     private readonly out: WriteStream,
     private readonly masker: LogMasker,
-    private readonly child: ChildProcess,
+    private readonly shell: SpawnedShell,
     private readonly written: () => void,
     onError: (err: unknown) => void,
   ) {
@@ -398,7 +400,7 @@ class MaskedLogWriter {
       this.resume();
     });
     out.on('drain', () => this.resume());
-    for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => this.onOutput(chunk));
+    shell.onOutput((chunk) => this.onOutput(chunk));
   }
 
   /** Flushes what the masker held back, closes the file and forgets the values. */
@@ -418,15 +420,16 @@ class MaskedLogWriter {
 
   private write(masked: Buffer): void {
     if (this.failed || masked.length === 0) return;
-    if (!this.out.write(masked, () => this.written())) {
-      this.child.stdout?.pause();
-      this.child.stderr?.pause();
+    if (!this.out.write(masked, () => this.written()) && !this.paused) {
+      this.paused = true;
+      this.shell.pause();
     }
   }
 
   private resume(): void {
-    this.child.stdout?.resume();
-    this.child.stderr?.resume();
+    if (!this.paused) return;
+    this.paused = false;
+    this.shell.resume();
   }
 }
 

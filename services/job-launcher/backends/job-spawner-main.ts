@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { SpawnerEvent, SpawnerRequest } from './job-spawner.js';
+
+/**
+ * The job spawner process (see job-spawner.ts): starts job shells for the local backend and
+ * relays their output and exit over its IPC channel. It imports nothing else so that it stays
+ * small: forking from a small process is what makes it fast. It never logs a request (a job's
+ * env holds secret values) and never writes one anywhere.
+ */
+
+interface Job {
+  child: ChildProcess;
+  /** The launcher asked for a pause (its log file lags behind). */
+  pausedByLauncher: boolean;
+  /** Output messages not yet written to the channel. */
+  unsent: number;
+}
+
+const jobs = new Map<number, Job>();
+/** Past this many unsent output messages of a job, its pipes are not read (the job then blocks on them). */
+const MAX_UNSENT = 8;
+
+/** False when the launcher is gone (nothing was sent; `sent` is not called). */
+function send(event: SpawnerEvent, sent?: () => void): boolean {
+  if (!process.connected) return false;
+  process.send!(event, undefined, undefined, sent);
+  return true;
+}
+
+function setReading(job: Job): void {
+  const paused = job.pausedByLauncher || job.unsent >= MAX_UNSENT;
+  for (const stream of [job.child.stdout, job.child.stderr]) {
+    if (paused) stream?.pause();
+    else stream?.resume();
+  }
+}
+
+function start(id: number, command: string, cwd: string, env: Record<string, string>): void {
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    send({ type: 'failed', id, code: (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
+    return;
+  }
+  const job: Job = { child, pausedByLauncher: false, unsent: 0 };
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    // Only a failed start is reported: this process signals nothing.
+    if (child.pid === undefined) send({ type: 'failed', id, code: err.code ?? 'EUNKNOWN' });
+  });
+  child.once('spawn', () => {
+    jobs.set(id, job);
+    send({ type: 'spawned', id, pid: child.pid! });
+  });
+  const relay = (data: Buffer) => {
+    job.unsent++;
+    const sent = () => {
+      job.unsent--;
+      setReading(job);
+    };
+    if (send({ type: 'output', id, data }, sent)) setReading(job);
+    else job.unsent--;
+  };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  child.once('exit', (code, signal) => send({ type: 'exit', id, code, signal }));
+  child.once('close', () => {
+    jobs.delete(id);
+    send({ type: 'closed', id });
+  });
+}
+
+process.on('message', (request: SpawnerRequest) => {
+  if (request.type === 'spawn') {
+    start(request.id, request.command, request.cwd, request.env);
+    return;
+  }
+  const job = jobs.get(request.id);
+  if (!job) return;
+  if (request.type === 'abandon') {
+    job.child.stdout?.destroy();
+    job.child.stderr?.destroy();
+    return;
+  }
+  job.pausedByLauncher = request.type === 'pause';
+  setReading(job);
+});
+
+// The launcher is gone: so is this process. Its jobs are left as a launcher's crash leaves them.
+process.on('disconnect', () => process.exit(0));

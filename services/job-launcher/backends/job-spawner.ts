@@ -1,0 +1,235 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../runtime/logger.js';
+
+/**
+ * Starts the local backend's job shells from a small, long-lived helper process instead of
+ * from the server. Node 20's libuv forks to spawn, and a fork costs time in proportion to the
+ * forking process's memory: from the all-in-one server (100-250 MB) a shell takes 10+ ms to
+ * start, from this helper (about 50 MB) about 1.5 ms.
+ *
+ * The job's env travels over the helper's IPC channel (a socket pair: memory only, never a
+ * file), and the helper relays the job's stdout and stderr back the same way, so masking
+ * and the log file stay in the server. Signals to a job's process group are sent by the
+ * server itself. If the helper dies, its jobs are reported lost (their pipes went with it)
+ * and the next spawn starts a new helper.
+ */
+
+export type SpawnerRequest =
+  | { type: 'spawn'; id: number; command: string; cwd: string; env: Record<string, string> }
+  | { type: 'pause' | 'resume' | 'abandon'; id: number };
+
+export type SpawnerEvent =
+  | { type: 'spawned'; id: number; pid: number }
+  | { type: 'failed'; id: number; code: string }
+  | { type: 'output'; id: number; data: Uint8Array }
+  | { type: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
+  | { type: 'closed'; id: number };
+
+export interface ShellExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The spawner died while the shell ran: its outcome is unknown. */
+  lost: boolean;
+}
+
+export class SpawnError extends Error {
+  constructor(readonly code: string) {
+    super(`spawning /bin/sh failed: ${code}`);
+    this.name = 'SpawnError';
+  }
+}
+
+/** A job's shell, as seen from the server. */
+export class SpawnedShell {
+  pid = 0;
+  readonly exited: Promise<ShellExit>;
+  /** Settles once stdout and stderr are closed (all output has been delivered) or abandoned. */
+  readonly outputClosed: Promise<void>;
+  private resolveExit!: (exit: ShellExit) => void;
+  private resolveClosed!: () => void;
+  private listener?: (chunk: Buffer) => void;
+  /** Output that arrived before a listener was set. */
+  private early: Buffer[] = [];
+
+  constructor(
+    private readonly id: number,
+    private readonly request: (req: SpawnerRequest) => void,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.outputClosed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** stdout and stderr chunks, in arrival order. */
+  onOutput(listener: (chunk: Buffer) => void): void {
+    this.listener = listener;
+    for (const chunk of this.early.splice(0)) listener(chunk);
+  }
+
+  pause(): void {
+    this.request({ type: 'pause', id: this.id });
+  }
+
+  resume(): void {
+    this.request({ type: 'resume', id: this.id });
+  }
+
+  /** Stops reading the output (a process that left the group holds the pipes). */
+  abandonOutput(): void {
+    this.request({ type: 'abandon', id: this.id });
+    this.resolveClosed();
+  }
+
+  /** @internal */
+  deliver(event: SpawnerEvent): void {
+    if (event.type === 'output') {
+      const chunk = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
+      if (this.listener) this.listener(chunk);
+      else this.early.push(chunk);
+    } else if (event.type === 'exit') {
+      this.resolveExit({ code: event.code, signal: event.signal, lost: false });
+    } else if (event.type === 'closed') {
+      this.resolveClosed();
+    }
+  }
+
+  /** @internal */
+  lose(): void {
+    this.resolveExit({ code: null, signal: null, lost: true });
+    this.resolveClosed();
+  }
+}
+
+interface Pending {
+  resolve(shell: SpawnedShell): void;
+  reject(err: Error): void;
+  shell: SpawnedShell;
+}
+
+/**
+ * The entry file beside this one: .js from dist, with no Node flags (the server's, such as a
+ * profiler or debugger, do not apply); .ts when the server runs from source (tests), with the
+ * server's flags, which load TypeScript.
+ */
+function entryFile(): { file: string; execArgv: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  const ext = path.extname(self);
+  const file = path.join(path.dirname(self), `job-spawner-main${ext}`);
+  return { file, execArgv: ext === '.ts' ? process.execArgv : [] };
+}
+
+export class JobSpawner {
+  private child?: ChildProcess;
+  private nextId = 1;
+  private readonly starting = new Map<number, Pending>();
+  private readonly running = new Map<number, SpawnedShell>();
+  private closed = false;
+
+  constructor(private readonly log?: Logger) {}
+
+  /** Starts the helper now, so that the first job does not wait for it. */
+  warmUp(): void {
+    if (!this.closed) this.helper();
+  }
+
+  /** Resolves once the shell runs, in a new process group; rejects with a SpawnError otherwise. */
+  spawn(command: string, cwd: string, env: Record<string, string>): Promise<SpawnedShell> {
+    if (this.closed) return Promise.reject(new SpawnError('ESHUTDOWN'));
+    const child = this.helper();
+    const id = this.nextId++;
+    const shell = new SpawnedShell(id, (req) => this.send(child, req));
+    const started = new Promise<SpawnedShell>((resolve, reject) => this.starting.set(id, { resolve, reject, shell }));
+    this.updateRef();
+    this.send(child, { type: 'spawn', id, command, cwd, env });
+    return started;
+  }
+
+  /**
+   * Refuses new shells, waits until those started (or starting) have closed their output, then
+   * stops the helper. The caller ends the running jobs.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    if (!child) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.stopWhenIdle();
+    await gone;
+  }
+
+  private helper(): ChildProcess {
+    if (this.child) return this.child;
+    const { file, execArgv } = entryFile();
+    // Its own process group keeps a terminal's Ctrl-C from reaching it before the server; an
+    // empty env keeps the server's settings and credentials out of it.
+    const child = fork(file, [], { env: {}, execArgv, detached: true, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child = child;
+    child.on('message', (event: SpawnerEvent) => this.receive(event));
+    child.on('error', (err) => this.log?.error({ err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'the job spawner failed'));
+    child.once('exit', (code, signal) => this.helperExited(child, code, signal));
+    this.updateRef();
+    return child;
+  }
+
+  private send(child: ChildProcess, request: SpawnerRequest): void {
+    if (child !== this.child || !child.connected) return;
+    child.send(request, (err) => {
+      // The helper's end is gone: its exit handler reports what it ran.
+      if (err) this.log?.warn({ err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'sending to the job spawner failed');
+    });
+  }
+
+  private receive(event: SpawnerEvent): void {
+    if (event.type === 'spawned' || event.type === 'failed') {
+      const pending = this.starting.get(event.id);
+      if (!pending) return;
+      this.starting.delete(event.id);
+      if (event.type === 'failed') pending.reject(new SpawnError(event.code));
+      else {
+        pending.shell.pid = event.pid;
+        this.running.set(event.id, pending.shell);
+        pending.resolve(pending.shell);
+      }
+      this.updateRef();
+      return;
+    }
+    const shell = this.running.get(event.id);
+    if (!shell) return;
+    shell.deliver(event);
+    if (event.type === 'closed') {
+      this.running.delete(event.id);
+      this.updateRef();
+    }
+  }
+
+  private helperExited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    this.child = undefined;
+    const lost = this.running.size + this.starting.size;
+    if (lost > 0 || !this.closed) this.log?.error({ code, signal, jobs: lost }, 'the job spawner exited; its running jobs are lost');
+    for (const pending of this.starting.values()) pending.reject(new SpawnError('ESPAWNERGONE'));
+    for (const shell of this.running.values()) shell.lose();
+    this.starting.clear();
+    this.running.clear();
+  }
+
+  private stopWhenIdle(): void {
+    if (this.closed && this.starting.size + this.running.size === 0) this.child?.kill('SIGKILL');
+  }
+
+  /** The helper keeps the server alive only while it has jobs to report on. */
+  private updateRef(): void {
+    this.stopWhenIdle();
+    const child = this.child;
+    if (!child) return;
+    const busy = this.starting.size + this.running.size > 0;
+    if (busy) {
+      child.ref();
+      child.channel?.ref();
+    } else {
+      child.unref();
+      child.channel?.unref();
+    }
+  }
+}
