@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import knexFactory from 'knex';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
@@ -28,6 +29,12 @@ export interface BenchServer {
   /** CPU time the server process has used so far, in ms (user + system, from /proc): far steadier than wall time on a shared machine. */
   cpuMs(): number;
   org(org: string): Promise<OrgClients>;
+  /**
+   * After a bulk load, what PostgreSQL's autovacuum does by itself in production: gather
+   * planner statistics. This machine's PostgreSQL runs with autovacuum off, and without
+   * statistics a fresh 100,000-row table looks empty to the planner (see bench/README.md).
+   */
+  analyze(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +88,15 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
         jobs: client(JobServiceService, admin),
         seal: async (value) => ({ sealedBox: Buffer.from(await sealBox(Buffer.from(value), key.publicKey)), keyId: key.keyId }),
       };
+    },
+    async analyze() {
+      if (!databaseUrl) return;
+      const db = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
+      try {
+        await db.raw('ANALYZE');
+      } finally {
+        await db.destroy();
+      }
     },
     async stop() {
       for (const c of closers) c.close();

@@ -227,6 +227,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
 
   log(`${engine}: seeding up to ${cfg.largeCount} secrets`);
   await seedSecrets(c, counter, cfg.largeCount);
+  await server.analyze();
   figures.push(
     ...(await latencyFigures(engine, cfg, server, echo, `list one page of 100 among ${cfg.largeCount} secrets`, cfg.latencyCalls, () => c.secrets.listSecrets({ org: c.org, pageSize: 100 }), atMost(3), `${counter.count} live secrets in the org; first page`)),
   );
