@@ -110,7 +110,7 @@ for (const engine of engines()) {
       expect(await count()).to.equal(before);
     });
 
-    it('lets parallel creates (one transaction under load) succeed or fail each on its own, audited once each', async () => {
+    it('lets parallel creates (grouped into shared transactions) succeed or fail each on its own, audited once each', async () => {
       const s = sys.secrets(admin);
       await s.createSecret({ org: 'acme', secret: { name: 'GROUP_TAKEN' }, value: await sys.seal('first') });
       const auditCount = async () => Number((await sys.db('secret-store')('secret_audit_events').where({ org: 'acme', action: 'secret.created' }).count({ n: '*' }).first())?.n);

@@ -12,7 +12,7 @@ import {
 } from './backend.js';
 import { planInjection } from './injection.js';
 import type { JobInput } from './rules.js';
-import type { AttemptRow, InjectedSecretRow, JobRow, JobStore, ListJobsQuery } from './store.js';
+import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery } from './store.js';
 
 /** What the launcher needs from secret-store and key-management (through their gRPC clients). */
 export interface SecretsPort {
@@ -120,8 +120,8 @@ export class JobManager {
   }
 
   private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
-    // In the order the store reads them back (by variable name), so answers match later reads.
-    const secrets = [...injected].sort((a, b) => (a.envName < b.envName ? -1 : a.envName > b.envName ? 1 : 0));
+    // In the order the store reads them back, so answers match later reads.
+    const secrets = [...injected].sort(byEnvName);
     return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets };
   }
 

@@ -1,6 +1,12 @@
 import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
+/**
+ * An attempt's secrets in the order every answer gives them: by variable name, bytewise (in
+ * JavaScript, not in the database's collation, which differs between engines and locales).
+ */
+export const byEnvName = (a: { envName: string }, b: { envName: string }) => (a.envName < b.envName ? -1 : a.envName > b.envName ? 1 : 0);
+
 export interface SecretRef {
   secretName: string;
   /** Empty: the secret's own key. */
@@ -302,7 +308,7 @@ export function createJobStore(knex: Knex): JobStore {
     async attemptsOf(jobIds) {
       if (jobIds.length === 0) return [];
       const attempts = await knex<AttemptRecord>('job_attempts').whereIn('job_id', jobIds).orderBy(['job_id', 'number']);
-      const secrets = await knex('job_attempt_secrets').whereIn('job_id', jobIds).orderBy(['job_id', 'attempt', 'env_name']);
+      const secrets = await knex('job_attempt_secrets').whereIn('job_id', jobIds);
       return attempts.map((a: AttemptRecord) => ({
         jobId: a.job_id,
         number: a.number,
@@ -320,7 +326,8 @@ export function createJobStore(knex: Knex): JobStore {
             secretUid: s.secret_uid,
             envName: s.env_name,
             version: toNumber(s.version),
-          })),
+          }))
+          .sort(byEnvName),
       }));
     },
     async unfinishedAttempts() {

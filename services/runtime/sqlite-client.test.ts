@@ -49,7 +49,7 @@ describe('SQLite statement cache', () => {
     expect((await knex('items').where({ id: 5 }).first())?.label).to.equal('z');
   });
 
-  it(`stays correct past ${STATEMENT_CACHE_SIZE} distinct statements (IN-lists of every length), evicting the oldest`, async () => {
+  it(`stays correct past ${STATEMENT_CACHE_SIZE} distinct statements (IN-lists of every length, so the cache must evict)`, async () => {
     await knex('items').insert(Array.from({ length: 50 }, (_, i) => ({ id: i, label: `l${i}` })));
     for (let round = 0; round < 2; round++) {
       for (let n = 1; n <= STATEMENT_CACHE_SIZE + 20; n++) {

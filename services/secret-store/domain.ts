@@ -99,6 +99,20 @@ const isValueFailure = (err: unknown) => {
   return code === status.INVALID_ARGUMENT || code === status.FAILED_PRECONDITION;
 };
 
+/** Version 1 of a new secret, created by `actor` at `at`. */
+const newRow = (org: string, uid: string, fields: NewSecret['fields'], value: EncryptedValue, actor: Actor, at: number): SecretRow => ({
+  uid,
+  org,
+  ...fields,
+  version: 1,
+  value,
+  createdAt: at,
+  createdBy: actor.subject,
+  updatedAt: at,
+  updatedBy: actor.subject,
+  valueUpdatedAt: at,
+});
+
 export const newSecretUid = () => `s_${randomBytes(15).toString('base64url')}`;
 
 const secretNotFound = (org: string, name: string) =>
@@ -135,6 +149,10 @@ export class SecretManager {
     };
   }
 
+  private created(actor: Actor, row: SecretRow): AuditEvent {
+    return this.event(row.org, actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' });
+  }
+
   /**
    * Creates one secret. Creates of one org that arrive together share a transaction (group
    * commit), but each succeeds or fails on its own, as if they had run one after another.
@@ -168,16 +186,14 @@ export class SecretManager {
         create.reject(value.cause);
         return undefined;
       }
-      const { fields, actor } = create.input;
-      const row: SecretRow = { uid: uids[i], org, ...fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
-      return { create, row };
+      return { create, row: newRow(org, uids[i], create.input.fields, value, create.input.actor, at) };
     });
     let ready = encrypted.filter((e) => e !== undefined);
     while (ready.length > 0) {
       try {
         await this.store.insertMany(
           ready.map((r) => r.row),
-          ready.map(({ create, row }) => this.event(org, create.input.actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' })),
+          ready.map(({ create, row }) => this.created(create.input.actor, row)),
         );
         for (const { create, row } of ready) create.resolve(row);
         return;
@@ -208,10 +224,10 @@ export class SecretManager {
     const rows = items.map((item, index): SecretRow => {
       const value = values[index];
       if (value instanceof EncryptFailure) throw new BatchItemError(index, value.cause);
-      return { uid: uids[index], org, ...item.fields, version: 1, value, createdAt: at, createdBy: actor.subject, updatedAt: at, updatedBy: actor.subject, valueUpdatedAt: at };
+      return newRow(org, uids[index], item.fields, value, actor, at);
     });
     try {
-      await this.store.insertMany(rows, rows.map((row) => this.event(org, actor, 'secret.created', row, { key: row.key, fingerprint: row.value?.fingerprint ?? '' })));
+      await this.store.insertMany(rows, rows.map((row) => this.created(actor, row)));
     } catch (err) {
       if (err instanceof NameTakenError) throw this.nameTaken(org, err.names);
       throw err;

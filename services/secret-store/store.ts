@@ -1,5 +1,6 @@
 import { isUniqueViolation, toNumber, type Knex } from '../runtime/db.js';
 import { appendAuditEvents, type AuditEvent } from './audit.js';
+import { createAuditStore } from './audit-store.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -179,6 +180,7 @@ const SECRET_INSERT_CHUNK = 500;
 
 export function createSecretStore(knex: Knex): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
+  const audit = createAuditStore(knex);
   const store: SecretStore = {
     async insert(row, audit) {
       await store.insertMany([row], audit);
@@ -289,8 +291,7 @@ export function createSecretStore(knex: Knex): SecretStore {
       });
     },
     async auditSeq(org) {
-      const head = await knex('secret_audit_heads').where({ org }).first('seq');
-      return head ? toNumber(head.seq) : 0;
+      return (await audit.head(org))?.seq ?? 0;
     },
     async ping() {
       await knex.raw('select 1');

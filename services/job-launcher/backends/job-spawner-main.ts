@@ -44,7 +44,8 @@ function start(id: number, command: string, cwd: string, env: Record<string, str
     return;
   }
   const job: Job = { child, pausedByLauncher: false, unsent: 0 };
-  child.once('error', (err: NodeJS.ErrnoException) => {
+  // `on`, not `once`: a later error event must not go unhandled and take every job down with this process.
+  child.on('error', (err: NodeJS.ErrnoException) => {
     // Only a failed start is reported: this process signals nothing.
     if (child.pid === undefined) send({ type: 'failed', id, code: err.code ?? 'EUNKNOWN' });
   });
