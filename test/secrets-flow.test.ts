@@ -85,6 +85,32 @@ for (const engine of engines()) {
       expect(seen).to.deep.equal([...seen].sort());
     });
 
+    it('answers a repeated listing (its pages kept encoded) exactly as the first, and shows a change at the next listing', async () => {
+      const s = sys.secrets(admin);
+      const sealed = await sys.seal('x');
+      for (let i = 0; i < 5; i++) await s.createSecret({ org: 'acme', secret: { name: `again-${i}`, key: 'K' }, value: sealed });
+      const walk = async (showDeleted: boolean) => {
+        const pages = [];
+        let pageToken = '';
+        do {
+          const page = await s.listSecrets({ org: 'acme', pageSize: 2, pageToken, showDeleted });
+          pages.push(page);
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        return pages;
+      };
+      const first = await walk(false);
+      expect(await walk(false)).to.deep.equal(first);
+      expect(await walk(false)).to.deep.equal(first);
+      // Another filter is another listing: its tokens are not the first one's.
+      const withDeleted = await walk(true);
+      expect(withDeleted[0].nextPageToken).to.not.equal(first[0].nextPageToken);
+      await s.updateSecret({ org: 'acme', secret: { name: 'again-3', key: 'RENAMED' }, updateMask: ['key'] });
+      const after = (await walk(false)).flatMap((p) => p.secrets);
+      expect(after.find((x) => x.name === 'again-3')?.key).to.equal('RENAMED');
+      expect(after.map((x) => x.name)).to.deep.equal(first.flatMap((p) => p.secrets).map((x) => x.name));
+    });
+
     it('creates a batch all or nothing, naming the item that failed', async () => {
       const s = sys.secrets(admin);
       const ok = await s.batchCreateSecrets({

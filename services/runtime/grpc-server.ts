@@ -32,7 +32,16 @@ export interface CallContext {
   method: string;
 }
 
-export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/**
+ * A response already encoded as its message type, sent as it is. For answers a handler keeps
+ * and serves many times (a cached listing page): encoding them once saves that work per call.
+ */
+export class EncodedResponse<Res> {
+  declare private readonly messageType?: Res;
+  constructor(readonly bytes: Buffer) {}
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res | EncodedResponse<Res>>;
 /** A server-streaming handler yields its messages; the adapter writes them with backpressure. */
 export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
 
@@ -175,9 +184,12 @@ function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<vo
  */
 const UNDECODABLE_REQUEST: Readonly<Record<string, never>> = Object.freeze({});
 
-/** The definition with deserializers that never throw (see UNDECODABLE_REQUEST). */
-function withTolerantDecoding(definition: ServiceDefinition): ServiceDefinition {
-  const tolerant = (method: ServiceDefinition[string]): ServiceDefinition[string] => ({
+/**
+ * The definition with deserializers that never throw (see UNDECODABLE_REQUEST), and
+ * serializers that send an EncodedResponse's bytes as they are.
+ */
+function adaptedDefinition(definition: ServiceDefinition): ServiceDefinition {
+  const adapted = (method: ServiceDefinition[string]): ServiceDefinition[string] => ({
     ...method,
     requestDeserialize: (bytes: Buffer) => {
       try {
@@ -186,8 +198,9 @@ function withTolerantDecoding(definition: ServiceDefinition): ServiceDefinition 
         return UNDECODABLE_REQUEST;
       }
     },
+    responseSerialize: (value: unknown) => (value instanceof EncodedResponse ? value.bytes : method.responseSerialize(value)),
   });
-  return Object.fromEntries(Object.entries(definition).map(([key, method]) => [key, tolerant(method)]));
+  return Object.fromEntries(Object.entries(definition).map(([key, method]) => [key, adapted(method)]));
 }
 
 async function runCall(
@@ -301,7 +314,7 @@ export async function startGrpcServer(opts: {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   for (const svc of opts.services) {
-    server.addService(withTolerantDecoding(svc.definition), svc.implementation);
+    server.addService(adaptedDefinition(svc.definition), svc.implementation);
     health.setStatus(svc.name, 'NOT_SERVING');
   }
   health.addToServer(server);

@@ -1,7 +1,7 @@
-import { SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { ListSecretsResponse, SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
 import { ApiError, fromDownstream } from '../runtime/errors.js';
-import { implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
+import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
@@ -15,6 +15,7 @@ import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
+import type { ListPage } from './list-cache.js';
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
@@ -96,6 +97,9 @@ export function secretStoreService(deps: {
   tracker?: CallTracker;
 }): RegisteredService {
   const { secrets } = deps;
+  // A listing page answers the same while SecretManager.list keeps serving it from its
+  // cache (same org, filters and position: the page token too), so it is encoded once.
+  const encodedPages = new WeakMap<ListPage, EncodedResponse<ListSecretsResponse>>();
   const implementation = implementService(
     SecretServiceService,
     {
@@ -140,10 +144,16 @@ export function secretStoreService(deps: {
         const after = req.pageToken ? decodePageToken(req.pageToken, { org: req.org, showDeleted: req.showDeleted }) : undefined;
         const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
         const page = await secrets.list({ org: req.org, showDeleted: req.showDeleted, limit, after });
-        return {
-          secrets: page.rows.map(toSecretMessage),
-          nextPageToken: page.next ? encodePageToken({ org: req.org, showDeleted: req.showDeleted, after: page.next }) : '',
-        };
+        let encoded = encodedPages.get(page);
+        if (!encoded) {
+          const response: ListSecretsResponse = {
+            secrets: page.rows.map(toSecretMessage),
+            nextPageToken: page.next ? encodePageToken({ org: req.org, showDeleted: req.showDeleted, after: page.next }) : '',
+          };
+          encoded = new EncodedResponse(Buffer.from(ListSecretsResponse.encode(response).finish()));
+          encodedPages.set(page, encoded);
+        }
+        return encoded;
       },
       async updateSecret(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ['admin'], 'update secrets');
