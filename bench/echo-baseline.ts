@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { startServingProcess } from '../test/support/processes.js';
@@ -17,12 +18,33 @@ const ECHO: ServiceDefinition = {
     responseSerialize: identity,
     responseDeserialize: identity,
   },
+  // The floor under a local job launch: one call whose handler starts a process (as the job
+  // spawner does: its own process group, output on pipes) and answers once it has started.
+  spawn: {
+    path: '/bench.Echo/Spawn',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
 };
+
+type Reply = (e: Error | null, r: Buffer | null) => void;
+
+function spawnThenReply(call: { request: Buffer }, cb: Reply): void {
+  const child = spawn('/bin/sh', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  child.stdout.resume();
+  child.stderr.resume();
+  child.once('spawn', () => cb(null, call.request));
+  child.once('error', (e) => cb(e, null));
+}
 
 /** Serves the echo on 127.0.0.1:0 and returns the port (echo-main.ts runs this). */
 export async function serveEcho(): Promise<number> {
   const server = new Server();
-  server.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
+  server.addService(ECHO, { echo: (call: { request: Buffer }, cb: Reply) => cb(null, call.request), spawn: spawnThenReply });
   return new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
@@ -30,17 +52,21 @@ export async function serveEcho(): Promise<number> {
 
 export interface EchoServer {
   call(payload: Buffer): Promise<Buffer>;
+  /** A call whose handler starts `/bin/sh -c true` in the echo's own (small) process. */
+  spawnCall(payload: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }
 
 export async function startEcho(): Promise<EchoServer> {
   const child = await startServingProcess(path.join(import.meta.dirname, 'echo-main.ts'), [], { NODE_OPTIONS: '--import=tsx' });
   const client = new Client(child.endpoint, credentials.createInsecure());
+  const unary = (method: string, payload: Buffer) =>
+    new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest(method, identity, identity, payload, new Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r!))),
+    );
   return {
-    call: (payload) =>
-      new Promise((resolve, reject) =>
-        client.makeUnaryRequest(ECHO.echo.path, identity, identity, payload, new Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r!))),
-      ),
+    call: (payload) => unary(ECHO.echo.path, payload),
+    spawnCall: (payload) => unary(ECHO.spawn.path, payload),
     async close() {
       client.close();
       await child.stop();

@@ -89,7 +89,8 @@ const cpuPerCall = (rounds: { serverCpuMs: number }[]) => median(rounds.map((r) 
 async function latencyFigures(
   engine: Engine,
   cfg: BenchConfig,
-  server: BenchServer,
+  /** null for figures the server takes no part in. */
+  server: BenchServer | null,
   echo: EchoServer,
   name: string,
   calls: number,
@@ -101,12 +102,12 @@ async function latencyFigures(
   let offset = 0;
   for (let r = 0; r < cfg.runs; r++) {
     const echoLat = await latencies(cfg.latencyCalls, () => echo.call(ECHO_PAYLOAD));
-    const cpuBefore = server.cpuMs();
+    const cpuBefore = server?.cpuMs() ?? 0;
     const own = await latencies(calls, (i) => call(offset + i));
-    rounds.push({ own, echo: echoLat, serverCpuMs: (server.cpuMs() - cpuBefore) / calls });
+    rounds.push({ own, echo: echoLat, serverCpuMs: ((server?.cpuMs() ?? 0) - cpuBefore) / calls });
     offset += calls;
   }
-  const fullNotes = `${notes}; server CPU ${cpuPerCall(rounds)} ms per call`;
+  const fullNotes = server ? `${notes}; server CPU ${cpuPerCall(rounds)} ms per call` : notes;
   return [50, 99].map((p) =>
     figure(
       engine,
@@ -250,6 +251,20 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   await c.secrets.batchCreateSecrets({ org: c.org, requests: await Promise.all(jobSecrets.map(async (name) => ({ secret: { name, key: name }, value: await c.seal(`job-value-${name}`) }))) });
   figures.push(
     ...(await latencyFigures(engine, cfg, server, echo, `job launch with ${cfg.secretsPerJob} secrets, local backend (call until the process has started)`, cfg.launches, (i) => c.jobs.createJob(jobSpec(c, jobSecrets, i)), atMost(8), `${cfg.launches} launches per round`)),
+  );
+
+  figures.push(
+    ...(await latencyFigures(
+      engine,
+      cfg,
+      null,
+      echo,
+      'floor under a launch: one call that starts `/bin/sh -c true` in the small echo process',
+      cfg.launches,
+      () => echo.spawnCall(ECHO_PAYLOAD),
+      REPORTED,
+      `${cfg.launches} calls per round; no secrets, database or audit: what the launch figure cannot go below on this machine`,
+    )),
   );
 
   const launched = cfg.runs * cfg.launches;

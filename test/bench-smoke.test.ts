@@ -35,6 +35,8 @@ const EXPECTED_FIGURES = [
   /^create throughput with 30 existing vs 10 existing$/,
   /^job launch with 3 secrets, .*, p50$/,
   /^job launch with 3 secrets, .*, p99$/,
+  /^floor under a launch: .*, p50$/,
+  /^floor under a launch: .*, p99$/,
   /^server memory after 30 secrets and 4 jobs$/,
   /^`vesslctl secret list -o json` cold start/,
   /^server memory after a 1-s mixed load$/,
