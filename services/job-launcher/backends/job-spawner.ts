@@ -13,8 +13,13 @@ import type { Logger } from '../../runtime/logger.js';
  * file), and the helper relays the job's stdout and stderr back the same way, so masking
  * and the log file stay in the server. Signals to a job's process group are sent by the
  * server itself. If the helper dies, its jobs are reported lost (their pipes went with it)
- * and the next spawn starts a new helper.
+ * and the next spawn starts a new helper. A shell the helper has not started within the
+ * spawn timeout fails its launch; if it starts later after all, it is killed at once (its
+ * launch was already refused, so nothing would watch it).
  */
+
+/** How long a launch waits for the helper to start its shell (a fork takes milliseconds). */
+export const DEFAULT_SPAWN_TIMEOUT_MS = 15_000;
 
 export type SpawnerRequest =
   | { type: 'spawn'; id: number; command: string; cwd: string; env: Record<string, string> }
@@ -105,6 +110,7 @@ interface Pending {
   resolve(shell: SpawnedShell): void;
   reject(err: Error): void;
   shell: SpawnedShell;
+  timer: NodeJS.Timeout;
 }
 
 /**
@@ -124,9 +130,14 @@ export class JobSpawner {
   private nextId = 1;
   private readonly starting = new Map<number, Pending>();
   private readonly running = new Map<number, SpawnedShell>();
+  /** Shells whose launch timed out: killed if the helper starts them after all. */
+  private readonly timedOut = new Set<number>();
   private closed = false;
 
-  constructor(private readonly log?: Logger) {}
+  constructor(
+    private readonly log?: Logger,
+    private readonly spawnTimeoutMs = DEFAULT_SPAWN_TIMEOUT_MS,
+  ) {}
 
   /** Starts the helper now, so that the first job does not wait for it. */
   warmUp(): void {
@@ -139,7 +150,10 @@ export class JobSpawner {
     const child = this.helper();
     const id = this.nextId++;
     const shell = new SpawnedShell(id, (req) => this.send(child, req));
-    const started = new Promise<SpawnedShell>((resolve, reject) => this.starting.set(id, { resolve, reject, shell }));
+    const started = new Promise<SpawnedShell>((resolve, reject) => {
+      const timer = setTimeout(() => this.giveUp(id), this.spawnTimeoutMs);
+      this.starting.set(id, { resolve, reject, shell, timer });
+    });
     this.updateRef();
     this.send(child, { type: 'spawn', id, command, cwd, env });
     return started;
@@ -180,10 +194,38 @@ export class JobSpawner {
     });
   }
 
+  /** The helper did not start shell `id` in time: its launch fails now. */
+  private giveUp(id: number): void {
+    const pending = this.starting.get(id);
+    if (!pending) return;
+    this.starting.delete(id);
+    this.timedOut.add(id);
+    this.log?.error({ timeoutMs: this.spawnTimeoutMs }, 'the job spawner did not start a shell in time; the launch failed');
+    pending.reject(new SpawnError('ETIMEDOUT'));
+    this.updateRef();
+  }
+
+  /** A shell whose launch was refused (timed out) started after all: nothing may watch it, so it ends now. */
+  private killLate(id: number, pid: number): void {
+    this.timedOut.delete(id);
+    this.send(this.child!, { type: 'abandon', id });
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    this.log?.warn({ pid }, 'killed a job shell that started after its launch had timed out');
+  }
+
   private receive(event: SpawnerEvent): void {
     if (event.type === 'spawned' || event.type === 'failed') {
       const pending = this.starting.get(event.id);
-      if (!pending) return;
+      if (!pending) {
+        if (event.type === 'spawned' && this.timedOut.has(event.id)) this.killLate(event.id, event.pid);
+        else this.timedOut.delete(event.id);
+        return;
+      }
+      clearTimeout(pending.timer);
       this.starting.delete(event.id);
       if (event.type === 'failed') pending.reject(new SpawnError(event.code));
       else {
@@ -208,7 +250,11 @@ export class JobSpawner {
     this.child = undefined;
     const lost = this.running.size + this.starting.size;
     if (lost > 0 || !this.closed) this.log?.error({ code, signal, jobs: lost }, 'the job spawner exited; its running jobs are lost');
-    for (const pending of this.starting.values()) pending.reject(new SpawnError('ESPAWNERGONE'));
+    for (const pending of this.starting.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new SpawnError('ESPAWNERGONE'));
+    }
+    this.timedOut.clear();
     for (const shell of this.running.values()) shell.lose();
     this.starting.clear();
     this.running.clear();

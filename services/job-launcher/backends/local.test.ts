@@ -3,9 +3,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '../../runtime/logger.js';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
+import { JobSpawner, SpawnError } from './job-spawner.js';
 
 /** The local backend runs real child processes: what they see, what reaches the log, how they end. */
 
@@ -343,8 +346,9 @@ describe('local backend', function () {
   });
 
   describe('job spawner', () => {
-    /** The helper process that starts this test process's jobs. */
-    async function spawnerPid(): Promise<number> {
+    /** The helper processes that start this test process's jobs (one per backend). */
+    async function spawnerPids(): Promise<number[]> {
+      const pids: number[] = [];
       for (const entry of await readdir('/proc')) {
         const pid = Number(entry);
         if (!Number.isInteger(pid)) continue;
@@ -352,9 +356,14 @@ describe('local backend', function () {
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
         if (ppid !== process.pid) continue;
         const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-        if (cmdline.includes('job-spawner-main')) return pid;
+        if (cmdline.includes('job-spawner-main')) pids.push(pid);
       }
-      return expect.fail('no job spawner process');
+      return pids;
+    }
+
+    /** The helper of the shared backend (the only one while no test makes another). */
+    async function spawnerPid(): Promise<number> {
+      return (await spawnerPids())[0] ?? expect.fail('no job spawner process');
     }
 
     it('hands the env over in memory: the spawner has none of it in its own env, arguments or files', async () => {
@@ -409,6 +418,78 @@ describe('local backend', function () {
       expect(err).to.be.instanceOf(BackendError);
       expect(await stat(path.join(dataDir, 'jobs', s.jobId)).then(() => 'exists', () => 'gone')).to.equal('gone');
       expect((await run('true')).status.state).to.equal('SUCCEEDED');
+    });
+
+    /** Log lines (pino JSON) and a finder for one of them by message. */
+    function capturedLog() {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      });
+      const find = (msg: string) => lines.map((l) => JSON.parse(l) as { msg: string; pid?: number }).find((l) => l.msg === msg);
+      return { log: createLogger('local-backend-test', sink, 'debug'), find, text: () => lines.join('') };
+    }
+
+    /** The spawner a new backend or JobSpawner started (one not among `others`), stopped with SIGSTOP. */
+    async function stoppedNewSpawner(others: number[]): Promise<number> {
+      let helper: number | undefined;
+      for (let i = 0; i < 100 && helper === undefined; i++, await sleep(50)) helper = (await spawnerPids()).find((pid) => !others.includes(pid));
+      expect(helper, 'a new spawner started').to.be.a('number');
+      process.kill(helper!, 'SIGSTOP');
+      return helper!;
+    }
+
+    it('fails a launch whose shell has not started within the spawn timeout, leaving nothing behind', async () => {
+      const others = await spawnerPids();
+      const { log, find } = capturedLog();
+      const slow = createLocalBackend({ dataDir, terminateGraceMs: 1000, spawnTimeoutMs: 300, log });
+      try {
+        const helper = await stoppedNewSpawner(others);
+        const s = spec('sleep 101.25');
+        const err = await slow.launch(s).then(
+          () => expect.fail('launched'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(BackendError);
+        expect((err as BackendError).publicMessage).to.equal('the job process could not be started');
+        expect(await stat(path.join(dataDir, 'jobs', s.jobId)).then(() => 'exists', () => 'gone')).to.equal('gone');
+        expect(find('the job spawner did not start a shell in time; the launch failed')).to.not.equal(undefined);
+        // The helper goes on; the next launch works.
+        process.kill(helper, 'SIGCONT');
+        const next = await launch(spec('true'), slow);
+        expect((await waitForEnd(next, slow)).state).to.equal('SUCCEEDED');
+      } finally {
+        await slow.close();
+      }
+    });
+
+    it('kills a shell that the spawner starts after its launch timed out', async () => {
+      const others = await spawnerPids();
+      const { log, find, text } = capturedLog();
+      const spawner = new JobSpawner(log, 300);
+      spawner.warmUp();
+      const cwd = await mkdtemp(path.join(tmpdir(), 'vessl-late-'));
+      try {
+        const helper = await stoppedNewSpawner(others);
+        const err = await spawner.spawn('sleep 101.5', cwd, { PATH: JOB_PATH }).then(
+          () => expect.fail('spawned'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(SpawnError);
+        expect((err as SpawnError).code).to.equal('ETIMEDOUT');
+        process.kill(helper, 'SIGCONT');
+        let late: { pid?: number } | undefined;
+        for (let i = 0; i < 100 && !late; i++, await sleep(50)) late = find('killed a job shell that started after its launch had timed out');
+        expect(late?.pid, text()).to.be.a('number');
+        for (let i = 0; i < 40 && groupExists(late!.pid!); i++) await sleep(50);
+        expect(groupExists(late!.pid!)).to.equal(false);
+      } finally {
+        await spawner.close();
+        await rm(cwd, { recursive: true, force: true });
+      }
     });
 
     it('passes large output through in order, with the job held back rather than output dropped', async () => {

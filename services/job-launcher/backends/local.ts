@@ -36,6 +36,8 @@ export interface LocalBackendOptions {
   log?: Logger;
   /** How long a process group gets between SIGTERM and SIGKILL (default 5 s). */
   terminateGraceMs?: number;
+  /** How long a launch waits for its shell to start (default 15 s). */
+  spawnTimeoutMs?: number;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -90,7 +92,7 @@ class LocalBackend implements JobBackend {
   constructor(private readonly options: LocalBackendOptions) {
     this.now = options.now ?? (() => new Date());
     this.graceMs = options.terminateGraceMs ?? DEFAULT_GRACE_MS;
-    this.spawner = new JobSpawner(options.log);
+    this.spawner = new JobSpawner(options.log, options.spawnTimeoutMs);
     this.spawner.warmUp();
   }
 
