@@ -102,10 +102,12 @@ class LocalBackend implements JobBackend {
     const env = jobEnvironment(spec, paths.workDir);
     if (this.attempts.has(attemptKey(spec.jobId, spec.attempt))) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
     const logFd = await createAttemptFiles(paths, spec);
+    const spawning = this.spawner.spawn(spec.command, paths.workDir, env);
+    // Built while the spawner forks (the shell's early output waits in SpawnedShell).
     const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
     let shell: SpawnedShell;
     try {
-      shell = await this.spawner.spawn(spec.command, paths.workDir, env);
+      shell = await spawning;
     } catch (err) {
       masker.end();
       closeSync(logFd);
