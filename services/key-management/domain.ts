@@ -82,21 +82,9 @@ export class KeyManager {
    * wrapped by the primary master key, and fingerprints it. The plaintext lives only inside
    * this call.
    */
-  async encryptSealedValue(req: {
-    org: string;
-    secretUid: string;
-    version: number;
-    sealedBox: Uint8Array;
-    keyId: string;
-  }): Promise<EncryptedValue & { fingerprint: Uint8Array }> {
-    const plaintext = await this.openSealedValue(req);
-    try {
-      const encrypted = this.encrypt(req.org, req.secretUid, req.version, plaintext);
-      const fingerprint = await this.fingerprints.of(req.org, plaintext);
-      return { ...encrypted, fingerprint };
-    } finally {
-      zero(plaintext);
-    }
+  async encryptSealedValue(req: SealedValueToEncrypt & { org: string }): Promise<EncryptedValue & { fingerprint: Uint8Array }> {
+    const [encrypted] = await this.encryptEach(req.org, [req], (err) => err);
+    return encrypted;
   }
 
   /**
@@ -104,6 +92,15 @@ export class KeyManager {
    * unwrapped once, and the audit key once. The error of a value names it (requests[i]).
    */
   async encryptSealedValues(org: string, values: SealedValueToEncrypt[]): Promise<(EncryptedValue & { fingerprint: Uint8Array })[]> {
+    return this.encryptEach(org, values, (err, i) => inBatchItem(err, `requests[${i}].`));
+  }
+
+  /** Both of the above; `blame` turns a value's error into the call's. */
+  private async encryptEach(
+    org: string,
+    values: SealedValueToEncrypt[],
+    blame: (err: unknown, index: number) => unknown,
+  ): Promise<(EncryptedValue & { fingerprint: Uint8Array })[]> {
     const privateKeys = new Map<string, { orgKey: OrgKeyRow; privateKey: Uint8Array }>();
     const plaintexts: Uint8Array[] = [];
     try {
@@ -117,7 +114,7 @@ export class KeyManager {
           }
           plaintexts.push(this.openWith(key.orgKey, key.privateKey, value.sealedBox));
         } catch (err) {
-          throw inBatchItem(err, `requests[${i}].`);
+          throw blame(err, i);
         }
       }
       const fingerprints = await this.fingerprints.ofMany(org, plaintexts);
