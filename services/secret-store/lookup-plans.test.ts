@@ -8,9 +8,9 @@ import { secretStoreMigrations } from './migrations.js';
 import { createSecretStore, NameTakenError, type SecretRow, type SecretStore } from './store.js';
 
 /**
- * The lookups by name (a launch's secrets, a create's taken names) probe the index once per
- * name whatever the planner's statistics say: none (autovacuum off, or just after a bulk
- * load), fresh, or older than an org's bulk load.
+ * The lookups by name (a launch's secrets, a create's taken names) and by uid (a job view's
+ * version check) probe the index once per key whatever the planner's statistics say: none
+ * (autovacuum off, or just after a bulk load), fresh, or older than an org's bulk load.
  * Without statistics PostgreSQL answered `org = ? AND name IN (...)` by reading every live
  * secret of the org through the index on org alone, filtering the names.
  */
@@ -130,10 +130,11 @@ const lookups = (org: string) => [
       expect(caught).to.be.instanceOf(NameTakenError).with.property('names').that.deep.equals([nameOf(1)]);
     },
   },
+  { what: "a job view checking its 20 secrets' current versions", columns: ['uid'], run: (store: SecretStore) => store.versionsByUid(org, asked(20, (i) => uidOf(org, i))) },
 ];
 
 for (const engine of engines()) {
-  describe(`secret-store lookups by name (${engine.name}): plans that do not depend on statistics`, function () {
+  describe(`secret-store lookups by name and uid (${engine.name}): plans that do not depend on statistics`, function () {
     let dir: string;
     let knex: Knex;
     let store: SecretStore;

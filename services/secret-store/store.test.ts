@@ -463,6 +463,27 @@ for (const engine of engines()) {
       });
     });
 
+    describe('versionsByUid', () => {
+      it('reports version and liveness in the order asked, leaving out unknown uids and other orgs\' secrets', async () => {
+        const org = freshOrg();
+        const [one, two, gone] = ['ONE', 'TWO', 'GONE'].map((n) => secretRow(org, n, { version: 3 }));
+        for (const r of [one, two, gone]) await store.insert(r, []);
+        await store.softDelete(gone.uid, T0 + 1, 'user:bob', []);
+        const elsewhere = secretRow(freshOrg(), 'ONE');
+        await store.insert(elsewhere, []);
+        expect(await store.versionsByUid(org, [two.uid, elsewhere.uid, 's_unknown', gone.uid, one.uid])).to.deep.equal([
+          { uid: two.uid, name: 'TWO', version: 3, deleted: false },
+          { uid: gone.uid, name: 'GONE', version: 3, deleted: true },
+          { uid: one.uid, name: 'ONE', version: 3, deleted: false },
+        ]);
+        expect(await store.versionsByUid(elsewhere.org, [one.uid])).to.deep.equal([]);
+      });
+
+      it('returns an empty list for no uids', async () => {
+        expect(await store.versionsByUid(freshOrg(), [])).to.deep.equal([]);
+      });
+    });
+
     describe('audit log', () => {
       it('appends exactly the events of each write, in order, on one unbroken chain', async () => {
         const org = freshOrg();

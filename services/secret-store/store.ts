@@ -284,8 +284,11 @@ export function createSecretStore(knex: Knex): SecretStore {
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];
-      const rows = await knex<SecretRecord>('secrets').where({ org }).whereIn('uid', uids).select('uid', 'name', 'version', 'deleted_at');
-      const byUid = new Map(rows.map((r) => [r.uid, r]));
+      // By uid alone: with org in the WHERE too, both engines without statistics read every
+      // secret of the org through (org, name, uid) and filtered the uids; the primary key
+      // leaves nothing to choose. Another org's secrets are left out here.
+      const rows = await knex<SecretRecord>('secrets').whereIn('uid', uids).select('uid', 'org', 'name', 'version', 'deleted_at');
+      const byUid = new Map(rows.filter((r) => r.org === org).map((r) => [r.uid, r]));
       return uids.flatMap((uid) => {
         const r = byUid.get(uid);
         return r ? [{ uid, name: r.name, version: toNumber(r.version), deleted: r.deleted_at !== null }] : [];
