@@ -126,3 +126,20 @@ export function toNumber(value: unknown): number {
 export function forUpdate<T extends Knex.QueryBuilder>(query: T, knex: Knex): T {
   return dialectOf(knex) === 'postgres' ? (query.forUpdate() as T) : query;
 }
+
+/**
+ * The rows of `rows` whose `column` is one of `keys` (each key once, in no particular order),
+ * as a table to select from; `rows` must hold at most one row per key. PostgreSQL plans
+ * `column IN (...)` from statistics: without them (autovacuum off, or an org just bulk-loaded)
+ * it read all of an org's 100,000 secrets through the index on org alone and filtered the
+ * names, 13-143 ms instead of 0.1. One LATERAL lookup per key leaves it no such plan (LIMIT 1
+ * keeps it from merging the lookups back into one scan). SQLite probes the index once per key
+ * of an IN list by itself.
+ */
+export function rowsByKeys<R extends object>(db: Knex, rows: () => Knex.QueryBuilder<R>, column: string, keys: string[]): Knex.QueryBuilder<R, R[]> {
+  const distinct = [...new Set(keys)];
+  if (dialectOf(db) === 'sqlite') return rows().whereIn(column, distinct) as Knex.QueryBuilder<R, R[]>;
+  const lookup = rows().where(column, db.ref('asked.key')).limit(1);
+  const found = db.select('found.*').from(db.raw('unnest(?::text[]) as asked(key) cross join lateral ? as found', [distinct, lookup]));
+  return db.from<R>(found.as('found')) as unknown as Knex.QueryBuilder<R, R[]>;
+}

@@ -431,6 +431,57 @@ for (const engine of engines()) {
       it('returns an empty list for no names', async () => {
         expect(await store.getLiveMany(freshOrg(), [])).to.deep.equal([]);
       });
+
+      it('returns each row once, ordered by name bytewise, whatever the order and repetitions asked', async () => {
+        const org = freshOrg();
+        const rows = ['b.x', 'B_2', 'a-1', 'A', 'Z9'].map((n) => secretRow(org, n));
+        for (const r of rows) await store.insert(r, []);
+        const got = await store.getLiveMany(org, ['b.x', 'A', 'b.x', 'Z9', 'a-1', 'B_2', 'A', 'z9']);
+        expect(got.map((r) => r.name)).to.deep.equal(['A', 'B_2', 'Z9', 'a-1', 'b.x']);
+      });
+
+      it('matches names case-sensitively', async () => {
+        const org = freshOrg();
+        const upper = secretRow(org, 'Token');
+        await store.insert(upper, []);
+        expect(await store.getLiveMany(org, ['token', 'TOKEN'])).to.deep.equal([]);
+        expect(await store.getLiveMany(org, ['Token'])).to.deep.equal([upper]);
+      });
+    });
+
+    describe('insertMany', () => {
+      it('names every taken name, bytewise ordered, and writes nothing', async () => {
+        const org = freshOrg();
+        const taken = ['b', 'B', 'a'].map((n) => secretRow(org, n));
+        for (const r of taken) await store.insert(r, []);
+        const batch = ['NEW', 'b', 'a', 'B', 'NEW2'].map((n) => secretRow(org, n));
+        let caught: unknown;
+        await store.insertMany(batch, batch.map((r) => auditOf(r, 'secret.created'))).catch((err: unknown) => (caught = err));
+        expect(caught).to.be.instanceOf(NameTakenError).with.property('names').that.deep.equals(['B', 'a', 'b']);
+        expect(await store.getLive(org, 'NEW')).to.equal(undefined);
+        expect(await listAuditEvents(knex, org)).to.deep.equal([]);
+      });
+    });
+
+    describe('versionsByUid', () => {
+      it('reports version and liveness in the order asked, leaving out unknown uids and other orgs\' secrets', async () => {
+        const org = freshOrg();
+        const [one, two, gone] = ['ONE', 'TWO', 'GONE'].map((n) => secretRow(org, n, { version: 3 }));
+        for (const r of [one, two, gone]) await store.insert(r, []);
+        await store.softDelete(gone.uid, T0 + 1, 'user:bob', []);
+        const elsewhere = secretRow(freshOrg(), 'ONE');
+        await store.insert(elsewhere, []);
+        expect(await store.versionsByUid(org, [two.uid, elsewhere.uid, 's_unknown', gone.uid, one.uid])).to.deep.equal([
+          { uid: two.uid, name: 'TWO', version: 3, deleted: false },
+          { uid: gone.uid, name: 'GONE', version: 3, deleted: true },
+          { uid: one.uid, name: 'ONE', version: 3, deleted: false },
+        ]);
+        expect(await store.versionsByUid(elsewhere.org, [one.uid])).to.deep.equal([]);
+      });
+
+      it('returns an empty list for no uids', async () => {
+        expect(await store.versionsByUid(freshOrg(), [])).to.deep.equal([]);
+      });
     });
 
     describe('audit log', () => {

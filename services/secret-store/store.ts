@@ -1,4 +1,4 @@
-import { isUniqueViolation, toNumber, type Knex } from '../runtime/db.js';
+import { isUniqueViolation, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
 import { appendAuditEvents, type AuditEvent } from './audit.js';
 import { createAuditStore } from './audit-store.js';
 
@@ -74,6 +74,7 @@ export interface SecretStore {
   /** Inserts live secrets of one org in one transaction: all or none (NameTakenError names the taken). */
   insertMany(rows: SecretRow[], audit: AuditEvent[]): Promise<void>;
   getLive(org: string, name: string): Promise<SecretRow | undefined>;
+  /** The live secrets among names, each once, ordered by name (bytewise). */
   getLiveMany(org: string, names: string[]): Promise<SecretRow[]>;
   list(query: ListQuery): Promise<SecretMetadata[]>;
   /**
@@ -180,6 +181,8 @@ const SECRET_INSERT_CHUNK = 500;
 
 export function createSecretStore(knex: Knex): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
+  // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
+  const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
   const audit = createAuditStore(knex);
   const store: SecretStore = {
     async insert(row, audit) {
@@ -212,10 +215,8 @@ export function createSecretStore(knex: Knex): SecretStore {
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
         // Only the live-name index means "name taken"; any other unique clash is a real error.
-        const taken = await live(knex)
-          .where({ org: rows[0].org })
-          .whereIn('name', rows.map((r) => r.name))
-          .pluck('name');
+        const names = rows.map((r) => r.name);
+        const taken: string[] = await liveByName(rows[0].org, names).orderBy('name').pluck('name');
         if (taken.length > 0) throw new NameTakenError(taken);
         throw err;
       }
@@ -226,7 +227,7 @@ export function createSecretStore(knex: Knex): SecretStore {
     },
     async getLiveMany(org, names) {
       if (names.length === 0) return [];
-      const rows = await live(knex).where({ org }).whereIn('name', names);
+      const rows: SecretRecord[] = await liveByName(org, names).orderBy('name');
       return rows.map(fromRecord);
     },
     async list(query) {
@@ -283,8 +284,11 @@ export function createSecretStore(knex: Knex): SecretStore {
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];
-      const rows = await knex<SecretRecord>('secrets').where({ org }).whereIn('uid', uids).select('uid', 'name', 'version', 'deleted_at');
-      const byUid = new Map(rows.map((r) => [r.uid, r]));
+      // By uid alone: with org in the WHERE too, both engines without statistics read every
+      // secret of the org through (org, name, uid) and filtered the uids; the primary key
+      // leaves nothing to choose. Another org's secrets are left out here.
+      const rows = await knex<SecretRecord>('secrets').whereIn('uid', uids).select('uid', 'org', 'name', 'version', 'deleted_at');
+      const byUid = new Map(rows.filter((r) => r.org === org).map((r) => [r.uid, r]));
       return uids.flatMap((uid) => {
         const r = byUid.get(uid);
         return r ? [{ uid, name: r.name, version: toNumber(r.version), deleted: r.deleted_at !== null }] : [];
