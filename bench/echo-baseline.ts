@@ -8,27 +8,20 @@ import { startServingProcess } from '../test/support/processes.js';
  * runs in its own process, as the measured server does, so both share the machine the same way.
  */
 const identity = (b: Buffer) => b;
+const unaryMethod = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: identity,
+  requestDeserialize: identity,
+  responseSerialize: identity,
+  responseDeserialize: identity,
+});
 const ECHO: ServiceDefinition = {
-  echo: {
-    path: '/bench.Echo/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  echo: unaryMethod('/bench.Echo/Echo'),
   // The floor under a local job launch: one call whose handler starts a process (as the job
   // spawner does: its own process group, output on pipes) and answers once it has started.
-  spawn: {
-    path: '/bench.Echo/Spawn',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  spawn: unaryMethod('/bench.Echo/Spawn'),
 };
 
 type Reply = (e: Error | null, r: Buffer | null) => void;

@@ -1,12 +1,11 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { FakeKubeApi, type RecordedRequest } from '../../../test/support/fake-kube-api.js';
-import { createLogger } from '../../runtime/logger.js';
+import { captureLog } from '../../../test/support/log-capture.js';
 import { BackendError, type AttemptHandle, type AttemptSpec, type JobBackend } from '../backend.js';
 import { createKubernetesBackend, kubeConfigFromEnvironment } from './kubernetes.js';
 import { attemptObjectName, jobKey } from './kubernetes-manifests.js';
@@ -38,17 +37,6 @@ function spec(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
 
 const handleOf = (s: AttemptSpec, ref: string): AttemptHandle => ({ org: s.org, jobId: s.jobId, attempt: s.attempt, ref });
 
-/** Log lines the backend wrote (pino JSON, debug and up). */
-function captureLog() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { lines, log: createLogger('k8s-backend-test', destination, 'debug') };
-}
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -90,7 +78,7 @@ describe('Kubernetes job backend', () => {
 
   beforeEach(async () => {
     fake = await FakeKubeApi.start();
-    const { lines, log } = captureLog();
+    const { lines, log } = captureLog('k8s-backend-test');
     logged = lines;
     backend = createKubernetesBackend({ kubeConfig: fake.kubeConfig(), namespace: nsOf, log, pollIntervalMs: 20 });
   });

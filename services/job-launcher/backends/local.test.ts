@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../runtime/logger.js';
+import { captureLog } from '../../../test/support/log-capture.js';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
 import { JobSpawner, SpawnError } from './job-spawner.js';
@@ -420,19 +419,6 @@ describe('local backend', function () {
       expect((await run('true')).status.state).to.equal('SUCCEEDED');
     });
 
-    /** Log lines (pino JSON) and a finder for one of them by message. */
-    function capturedLog() {
-      const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          lines.push(chunk.toString('utf8'));
-          done();
-        },
-      });
-      const find = (msg: string) => lines.map((l) => JSON.parse(l) as { msg: string; pid?: number }).find((l) => l.msg === msg);
-      return { log: createLogger('local-backend-test', sink, 'debug'), find, text: () => lines.join('') };
-    }
-
     /** The spawner a new backend or JobSpawner started (one not among `others`), stopped with SIGSTOP. */
     async function stoppedNewSpawner(others: number[]): Promise<number> {
       let helper: number | undefined;
@@ -444,7 +430,7 @@ describe('local backend', function () {
 
     it('fails a launch whose shell has not started within the spawn timeout, leaving nothing behind', async () => {
       const others = await spawnerPids();
-      const { log, find } = capturedLog();
+      const { log, find } = captureLog('local-backend-test');
       const slow = createLocalBackend({ dataDir, terminateGraceMs: 1000, spawnTimeoutMs: 300, log });
       try {
         const helper = await stoppedNewSpawner(others);
@@ -468,7 +454,7 @@ describe('local backend', function () {
 
     it('kills a shell that the spawner starts after its launch timed out', async () => {
       const others = await spawnerPids();
-      const { log, find, text } = capturedLog();
+      const { log, find, lines } = captureLog('local-backend-test');
       const spawner = new JobSpawner(log, 300);
       spawner.warmUp();
       const cwd = await mkdtemp(path.join(tmpdir(), 'vessl-late-'));
@@ -481,11 +467,12 @@ describe('local backend', function () {
         expect(err).to.be.instanceOf(SpawnError);
         expect((err as SpawnError).code).to.equal('ETIMEDOUT');
         process.kill(helper, 'SIGCONT');
-        let late: { pid?: number } | undefined;
+        let late: { pid?: unknown } | undefined;
         for (let i = 0; i < 100 && !late; i++, await sleep(50)) late = find('killed a job shell that started after its launch had timed out');
-        expect(late?.pid, text()).to.be.a('number');
-        for (let i = 0; i < 40 && groupExists(late!.pid!); i++) await sleep(50);
-        expect(groupExists(late!.pid!)).to.equal(false);
+        expect(late?.pid, lines.join('')).to.be.a('number');
+        const pid = late!.pid as number;
+        for (let i = 0; i < 40 && groupExists(pid); i++) await sleep(50);
+        expect(groupExists(pid)).to.equal(false);
       } finally {
         await spawner.close();
         await rm(cwd, { recursive: true, force: true });
