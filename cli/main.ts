@@ -1,15 +1,13 @@
-// vesslctl's entry point, run from its bundle: bin/vesslctl.js imports dist/vesslctl/main.js
-// (scripts/build-cli.ts).
+// vesslctl's entry point, bundled into dist/vesslctl/vesslctl.cjs (scripts/build-cli.ts) and run
+// by bin/vesslctl.js. The bundle is also what package.json's oclif section loads the command map
+// and the command_not_found hook from, so oclif and the commands exist once in a process.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { execute, settings, type Interfaces } from '@oclif/core';
 import { COMMANDS } from './commands.js';
 
-// Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
-settings.enableAutoTranspile = false;
-
-// The package root, from dist/vesslctl/main.js.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { COMMANDS };
+export { default as commandNotFound } from './hooks/command-not-found.js';
 
 /**
  * Whether argv runs one of vesslctl's own commands: its leading words (before any flag) start
@@ -26,6 +24,14 @@ export function runsOwnCommand(argv: string[]): boolean {
   return false;
 }
 
-const pjson = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as Interfaces.PJSON;
-const withoutPlugins = { ...pjson, oclif: { ...pjson.oclif, plugins: [] } };
-await execute(runsOwnCommand(process.argv.slice(2)) ? { loadOptions: { root: ROOT, pjson: withoutPlugins } } : { dir: import.meta.url });
+/** Runs vesslctl with `argv`; `root` is the package root (where package.json is). */
+export async function main(root: string, argv: string[] = process.argv.slice(2)): Promise<void> {
+  // Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
+  settings.enableAutoTranspile = false;
+  if (!runsOwnCommand(argv)) {
+    await execute({ args: argv, loadOptions: { root } });
+    return;
+  }
+  const pjson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Interfaces.PJSON;
+  await execute({ args: argv, loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } } });
+}

@@ -1,43 +1,190 @@
 // Bundles vesslctl into dist/vesslctl/ with esbuild. Part of `make build` (and `npm run build`):
 //   node --import tsx scripts/build-cli.ts
-// Cold start is dominated by loading modules: a bundle loads a few files instead of ~250
-// (@oclif/core, semver, minimatch, ...). Entry points are what oclif imports by path
-// (package.json "oclif": the command map and the hook); code splitting keeps one copy of
-// @oclif/core between them and leaves grpc-js, libsodium and yaml in chunks that only the
-// commands needing them import.
-import { readFileSync, rmSync } from 'node:fs';
+// Cold start is dominated by loading code. The bundle is one CommonJS file (oclif, the commands,
+// grpc-js, ...) instead of ~250 modules, and bin/vesslctl.js runs it through
+// dist/vesslctl/loader.cjs (cli/bundle/loader.ts) with V8's code cache instead of compiling it.
+// The cache is written here, after a training run of `vesslctl secret list` (trainCodeCache).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { build, type Plugin } from 'esbuild';
+import { Secret, Secret_State, SecretServiceService, type SecretServiceServer } from '../services/gen/vessl/secrets/v1/secrets.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = path.join(ROOT, 'dist', 'vesslctl');
+const BUNDLE = path.join(OUT_DIR, 'vesslctl.cjs');
 
 rmSync(OUT_DIR, { recursive: true, force: true });
-const { metafile } = await build({
-  absWorkingDir: ROOT,
-  entryPoints: {
-    main: 'cli/main.ts',
-    commands: 'cli/commands.ts',
-    'command-not-found': 'cli/hooks/command-not-found.ts',
-  },
-  outdir: OUT_DIR,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  // Loaded only on paths vesslctl never takes (oclif's TypeScript support, grpc-js channelz):
-  // left to node_modules rather than parsed at every start.
-  external: ['typescript', 'ts-node', '@grpc/proto-loader'],
-  // The CommonJS packages inside call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  metafile: true,
-  logLevel: 'warning',
-});
-// A chunk that is a CommonJS module's own entry exports nothing but `default`
-// (evanw/esbuild#3245): `(await import('yaml')).stringify` would be undefined at run time.
-const cjsOnlyChunks = Object.keys(metafile.outputs).filter((file) => /^export default require_\w+\(\);$/m.test(readFileSync(path.join(ROOT, file), 'utf8')));
-if (cjsOnlyChunks.length > 0) {
-  throw new Error(`dynamic import() of a CommonJS package in cli/ (${cjsOnlyChunks.join(', ')}): import it through an ESM module instead, as cli/yaml.ts does`);
+const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' } as const;
+
+/** What the plugins below changed, so that the build fails when a patch no longer applies. */
+const applied = new Set<string>();
+
+/** node_modules as esbuild names the files in it (it resolves symbolic links). */
+const NODE_MODULES = realpathSync(path.join(ROOT, 'node_modules'));
+
+/** A file's path under node_modules ('' outside), with '/' separators. */
+function nodeModulesPath(file: string): string {
+  const relative = path.relative(NODE_MODULES, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? '' : relative.split(path.sep).join('/');
 }
+
+/** A dynamic import() whose argument is not a string literal (esbuild bundles those). */
+const COMPUTED_IMPORT = /(?<![\w$."'`])import\((?!\s*['"`])/g;
+
+/**
+ * Files whose non-ASCII characters are escaped, each with why that changes nothing. esbuild
+ * escapes the others itself (in strings, templates, identifiers); an ASCII bundle is read as
+ * latin1, several times faster than UTF-8 (cli/bundle/loader.ts).
+ */
+const ASCII_ESCAPES = [
+  // strip()'s regular expression holds a raw U+009B (CSI); \u009b matches the same (only the
+  // expression's `source` text differs, which ansis never reads).
+  'ansis/index.js',
+];
+
+const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Rewrites dependencies as they are bundled: computed import()s call vesslctlImportModule, the
+ * loader's importModule (see BANNER: code compiled by vm.Script with a code cache cannot import()
+ * in Node 20 without --experimental-vm-modules, and oclif imports its ESM plugins, help and
+ * autocomplete, by file URL), and ASCII_ESCAPES.
+ */
+const dependencyPatches: Plugin = {
+  name: 'dependency-patches',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/].*\.c?js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      let patched = text.replace(COMPUTED_IMPORT, 'vesslctlImportModule(');
+      const file = nodeModulesPath(args.path);
+      if (ASCII_ESCAPES.includes(file) && /[^\0-\x7f]/.test(patched)) {
+        patched = escapeNonAscii(patched);
+        applied.add(file);
+      }
+      return patched === text ? undefined : { contents: patched, loader: 'js' };
+    });
+  },
+};
+
+/** The bundle's first lines. It is strict (as ES modules are) only if its first statement says so. */
+const BANNER = [
+  '"use strict";',
+  // The loader passes importModule (cli/bundle/loader.ts); a plain require() has Node's import().
+  'var vesslctlImportModule = typeof importModule === "function" ? importModule : (specifier) => import(specifier);',
+].join('\n');
+
+await build({
+  ...common,
+  entryPoints: ['cli/main.ts'],
+  outfile: BUNDLE,
+  format: 'cjs',
+  plugins: [dependencyPatches],
+  banner: { js: BANNER },
+  // Loaded only on paths vesslctl never takes (oclif's TypeScript support, grpc-js channelz):
+  // left to node_modules rather than carried in the bundle.
+  external: ['typescript', 'ts-node', '@grpc/proto-loader'],
+});
+const missed = ASCII_ESCAPES.filter((patch) => !applied.has(patch));
+if (missed.length > 0) throw new Error(`patches that no longer apply (ASCII_ESCAPES): ${missed.join(', ')}`);
+
+// CommonJS, as bin/vesslctl.js is (bin/package.json).
+await build({
+  ...common,
+  entryPoints: ['cli/bundle/loader.ts'],
+  outfile: path.join(OUT_DIR, 'loader.cjs'),
+  format: 'cjs',
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: '"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+
+const source = readFileSync(BUNDLE, 'latin1');
+const nonAscii = source.split('\n').findIndex((line) => /[^\0-\x7f]/.test(line));
+if (nonAscii !== -1) throw new Error(`${BUNDLE}:${nonAscii + 1}: a non-ASCII character is left (see ASCII_ESCAPES)`);
+if (source.match(COMPUTED_IMPORT)?.length !== 1) throw new Error(`${BUNDLE}: a computed import() other than the banner's is left (see dependencyPatches)`);
+// The build id ties a code cache to this exact bundle.
+writeFileSync(BUNDLE, `${source}\n//# vesslctl-build-id=${createHash('sha256').update(source).digest('hex')}\n`);
+
+/** Runs node with `script` (CommonJS, from the package root). */
+function runNode(script: string, env: NodeJS.ProcessEnv) {
+  const result = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  if (result.error) throw result.error;
+  return result;
+}
+
+/**
+ * The code cache's training run: `vesslctl secret list -o json` in a fresh node (started as
+ * bin/vesslctl.js starts one: V8 refuses a cache made under other flags), with its own config
+ * dir, against a stand-in server that answers ListSecrets with a few secrets, so that every
+ * function of the command's path, from flag parsing to the printed JSON, is compiled into the
+ * cache. The cache is written as the process exits.
+ */
+async function trainCodeCache(): Promise<void> {
+  const training = trainingServer();
+  const port = await new Promise<number>((resolve, reject) =>
+    training.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  const home = mkdtempSync(path.join(tmpdir(), 'vesslctl-build-'));
+  try {
+    const script = `const { loadBundle, writeCodeCache, PACKAGE_ROOT } = require('./dist/vesslctl/loader.cjs');
+      const bundle = loadBundle({ codeCache: false });
+      process.on('exit', () => writeCodeCache(bundle));
+      bundle.exports.main(PACKAGE_ROOT, ['secret', 'list', '-o', 'json']);`;
+    const env = {
+      PATH: process.env.PATH,
+      HOME: home,
+      VESSLCTL_CONFIG_DIR: path.join(home, 'config'),
+      VESSLCTL_ENDPOINT: `127.0.0.1:${port}`,
+      VESSLCTL_ACCESS_TOKEN: 'build-training',
+      VESSLCTL_ORG: 'build-training',
+    };
+    // Not spawnSync: this process serves the run.
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+    const printed = code === 0 ? (JSON.parse(stdout) as { name?: string }[]) : [];
+    if (printed.map((s) => s.name).join() !== TRAINING_SECRETS.map((s) => s.name).join()) {
+      throw new Error(`the code cache's training run failed (exit ${code}): ${stderr}${stdout}`);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+    training.forceShutdown();
+  }
+}
+
+const TRAINING_SECRETS = ['HF_TOKEN', 'WANDB_API_KEY', 'DATABASE_URL'].map((name, i) =>
+  Secret.fromPartial({
+    org: 'build-training',
+    name,
+    uid: `s_training${i}`,
+    key: name,
+    description: `${name} for the training run`,
+    version: i + 1,
+    state: Secret_State.STATE_ACTIVE,
+    createTime: new Date(0),
+    updateTime: new Date(0),
+    valueUpdateTime: new Date(0),
+    createBy: 'build',
+    updateBy: 'build',
+    valueFingerprint: '0'.repeat(64),
+  }),
+);
+
+/** Answers ListSecrets with TRAINING_SECRETS; every other method is UNIMPLEMENTED. */
+function trainingServer(): Server {
+  const server = new Server();
+  const listSecrets: SecretServiceServer['listSecrets'] = (_call, callback) => callback(null, { secrets: TRAINING_SECRETS, nextPageToken: '' });
+  server.addService(SecretServiceService, { listSecrets } as Partial<SecretServiceServer> as SecretServiceServer);
+  return server;
+}
+
+await trainCodeCache();
+const check = runNode(`process.stdout.write(String(require('./dist/vesslctl/loader.cjs').loadBundle().usedCodeCache));`, { PATH: process.env.PATH });
+if (check.stdout !== 'true') throw new Error(`V8 did not accept the code cache written for dist/vesslctl/vesslctl.cjs: ${check.stderr}`);
