@@ -10,28 +10,40 @@ export { COMMANDS };
 export { default as commandNotFound } from './hooks/command-not-found.js';
 
 /**
- * Whether argv runs one of vesslctl's own commands: its leading words (before any flag) start
- * with a command id. oclif's plugins (help, autocomplete) only add their commands, so such a
- * run does not load them; every other run (help, autocomplete, topics, unknown commands) does.
+ * The commands oclif loads for a run of one of vesslctl's own commands: that command only.
+ * oclif builds metadata for every command it is given and sorts them with localeCompare, whose
+ * first call loads ICU's collator (~5 ms); only help, topics and unknown commands list them.
  */
-export function runsOwnCommand(argv: string[]): boolean {
+export let RUN_COMMANDS: Partial<typeof COMMANDS> = {};
+
+/**
+ * The id of the vesslctl command argv runs, if any: its leading words (before any flag) start
+ * with a command id (no id is a prefix of another, test/cli-surface.test.ts). oclif's plugins
+ * (help, autocomplete) only add their commands, so such a run does not load them; every other run
+ * (help, autocomplete, topics, unknown commands) does.
+ */
+export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined {
   const words: string[] = [];
   for (const arg of argv) {
-    if (arg.startsWith('-')) return false;
+    if (arg.startsWith('-')) return undefined;
     words.push(arg);
-    if (Object.hasOwn(COMMANDS, words.join(':'))) return true;
+    const id = words.join(':');
+    if (Object.hasOwn(COMMANDS, id)) return id as keyof typeof COMMANDS;
   }
-  return false;
+  return undefined;
 }
 
 /** Runs vesslctl with `argv`; `root` is the package root (where package.json is). */
 export async function main(root: string, argv: string[] = process.argv.slice(2)): Promise<void> {
   // Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
   settings.enableAutoTranspile = false;
-  if (!runsOwnCommand(argv)) {
+  const id = ownCommandId(argv);
+  if (id === undefined) {
     await execute({ args: argv, loadOptions: { root } });
     return;
   }
+  RUN_COMMANDS = { [id]: COMMANDS[id] };
   const pjson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Interfaces.PJSON;
-  await execute({ args: argv, loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } } });
+  const commands = { ...(pjson.oclif.commands as object), identifier: 'RUN_COMMANDS' } as Interfaces.PJSON['oclif']['commands'];
+  await execute({ args: argv, loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [], commands } } } });
 }
