@@ -22,6 +22,17 @@ export default tseslint.config(
     rules: { 'no-console': 'off', '@typescript-eslint/no-unused-expressions': 'off' },
   },
   {
+    // vesslctl imports @oclif/core through cli/oclif.ts only (it says why).
+    files: ['cli/**/*.ts'],
+    ignores: ['cli/oclif.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@oclif/core', '@oclif/core/*'], message: 'Import @oclif/core through cli/oclif.ts.' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly' } },
   },

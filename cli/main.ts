@@ -3,7 +3,7 @@
 // and the command_not_found hook from, so oclif and the commands exist once in a process.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { execute, settings, type Interfaces } from '@oclif/core';
+import { execute, settings, type Interfaces } from './oclif.js';
 import { COMMANDS } from './commands.js';
 
 export { COMMANDS };
