@@ -28,6 +28,8 @@ const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'n
  */
 const SUBSTITUTES: Array<{ module: string; importer: string; substitute: string }> = [
   { module: 'net', importer: '@grpc/grpc-js/', substitute: 'cli/bundle/grpc-net.ts' },
+  { module: 'wsl-utils', importer: '@oclif/core/lib/util/os.js', substitute: 'cli/bundle/oclif-wsl-utils.ts' },
+  { module: 'node:fs/promises', importer: '@oclif/core/lib/util/fs.js', substitute: 'cli/bundle/oclif-fs-promises.ts' },
 ];
 
 /** What the plugins below changed, so that the build fails when a patch no longer applies. */
@@ -59,6 +61,57 @@ function nodeModulesPath(file: string): string {
 const COMPUTED_IMPORT = /(?<![\w$."'`])import\((?!\s*['"`])/g;
 
 /**
+ * Modules that a run of a vesslctl command never uses but that their importers load as they
+ * load, by file (under node_modules) and the variable the module is required into. The
+ * `require()` becomes vesslctlLazyModule(() => require(...)) (see the banner), which loads the
+ * module on first use; every use in these files reads a member of it, which the build checks.
+ */
+const LAZY_REQUIRES: Record<string, string[]> = {
+  // finding commands by file pattern (vesslctl lists them: package.json oclif.commands)
+  '@oclif/core/lib/config/plugin.js': ['tinyglobby_1'],
+  // matching plugin names (only help, autocomplete and unknown commands load plugins)
+  '@oclif/core/lib/config/plugin-loader.js': ['minimatch_1'],
+  // rendering templates (of the update and S3 settings, of help)
+  '@oclif/core/lib/config/config.js': ['ejs_1'],
+  '@oclif/core/lib/help/util.js': ['ejs_1'],
+  // telling ES modules from CommonJS by package.json (vesslctl's command map is a .cjs file)
+  '@oclif/core/lib/module-loader.js': ['getPackageType'],
+  // reading an argument from stdin (vesslctl's arguments never do: BaseCommand)
+  '@oclif/core/lib/parser/parse.js': ['node_readline_1'],
+  // compressed messages (vessl-secrets sends none unless asked)
+  '@grpc/grpc-js/build/src/compression-filter.js': ['zlib'],
+  '@grpc/grpc-js/build/src/server-interceptors.js': ['zlib'],
+  // oclif's performance markers (off unless OCLIF_PERFORMANCE is set)
+  '@oclif/core/lib/performance.js': ['node_perf_hooks_1'],
+  // finding the Windows shell
+  '@oclif/core/lib/util/os.js': ['node_child_process_1'],
+  // reading a plugin's package.json (vesslctl passes its own)
+  '@oclif/core/lib/util/read-pjson.js': ['lilconfig_1'],
+  // spinners (no vesslctl command shows one)
+  '@oclif/core/lib/ux/action/spinner.js': ['cli_spinners_1', 'ansis_1', 'ansiEscapes'],
+  // rendering errors and help (vesslctl prints its own errors; help runs load these on use)
+  '@oclif/core/lib/errors/errors/cli.js': ['clean_stack_1', 'indent_string_1', 'wrap_ansi_1'],
+  '@oclif/core/lib/errors/errors/pretty-print.js': ['indent_string_1', 'wrap_ansi_1'],
+  '@oclif/core/lib/errors/handle.js': ['clean_stack_1'],
+  '@oclif/core/lib/help/formatter.js': ['ansis_1', 'indent_string_1', 'string_width_1', 'widest_line_1', 'wrap_ansi_1'],
+  '@oclif/core/lib/help/index.js': ['ansis_1'],
+  '@oclif/core/lib/help/command.js': ['ansis_1'],
+  '@oclif/core/lib/help/root.js': ['ansis_1'],
+  '@oclif/core/lib/ux/theme.js': ['ansis_1'],
+};
+
+/** The declarations LAZY_REQUIRES rewrites: `const x = require("m");`, or `__importDefault(require("m"))`. */
+function lazyRequire(text: string, file: string, variable: string): string {
+  const declaration = new RegExp(`^const ${variable} = ((?:__importDefault\\()?require\\((["'])[^"']+\\2\\)\\)?);$`, 'm');
+  const match = declaration.exec(text);
+  if (!match) throw new Error(`${file}: no \`const ${variable} = require(...)\` to make lazy (LAZY_REQUIRES)`);
+  if (new RegExp(`(?<![\\w$."'\`])${variable}\\b(?!\\.)`).test(text.replace(declaration, ''))) {
+    throw new Error(`${file}: ${variable} is used other than as ${variable}.member (LAZY_REQUIRES)`);
+  }
+  return text.replace(declaration, `const ${variable} = vesslctlLazyModule(() => ${match[1]});`);
+}
+
+/**
  * Files whose non-ASCII characters are escaped, each with why that changes nothing. esbuild
  * escapes the others itself (in strings, templates, identifiers); an ASCII bundle is read as
  * latin1, several times faster than UTF-8 (cli/bundle/loader.ts).
@@ -75,7 +128,7 @@ const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u
  * Rewrites dependencies as they are bundled: computed import()s call vesslctlImportModule, the
  * loader's importModule (see BANNER: code compiled by vm.Script with a code cache cannot import()
  * in Node 20 without --experimental-vm-modules, and oclif imports its ESM plugins, help and
- * autocomplete, by file URL), and ASCII_ESCAPES.
+ * autocomplete, by file URL), LAZY_REQUIRES and ASCII_ESCAPES.
  */
 const dependencyPatches: Plugin = {
   name: 'dependency-patches',
@@ -84,6 +137,10 @@ const dependencyPatches: Plugin = {
       const text = readFileSync(args.path, 'utf8');
       let patched = text.replace(COMPUTED_IMPORT, 'vesslctlImportModule(');
       const file = nodeModulesPath(args.path);
+      for (const variable of LAZY_REQUIRES[file] ?? []) {
+        patched = lazyRequire(patched, file, variable);
+        applied.add(`${file} ${variable}`);
+      }
       if (ASCII_ESCAPES.includes(file) && /[^\0-\x7f]/.test(patched)) {
         patched = escapeNonAscii(patched);
         applied.add(file);
@@ -98,6 +155,7 @@ const BANNER = [
   '"use strict";',
   // The loader passes importModule (cli/bundle/loader.ts); a plain require() has Node's import().
   'var vesslctlImportModule = typeof importModule === "function" ? importModule : (specifier) => import(specifier);',
+  'var vesslctlLazyModule = (load) => { let loaded; return new Proxy({}, { get: (_, key) => (loaded ??= load())[key] }); };',
 ].join('\n');
 
 await build({
@@ -111,8 +169,13 @@ await build({
   // left to node_modules rather than carried in the bundle.
   external: ['typescript', 'ts-node', '@grpc/proto-loader'],
 });
-const missed = [...SUBSTITUTES.map((s) => s.substitute), ...ASCII_ESCAPES].filter((patch) => !applied.has(patch));
-if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, ASCII_ESCAPES): ${missed.join(', ')}`);
+const expected = [
+  ...SUBSTITUTES.map((s) => s.substitute),
+  ...Object.entries(LAZY_REQUIRES).flatMap(([file, variables]) => variables.map((v) => `${file} ${v}`)),
+  ...ASCII_ESCAPES,
+];
+const missed = expected.filter((patch) => !applied.has(patch));
+if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, LAZY_REQUIRES, ASCII_ESCAPES): ${missed.join(', ')}`);
 
 // CommonJS, as bin/vesslctl.js is (bin/package.json).
 await build({
