@@ -125,17 +125,17 @@ const ASCII_ESCAPES = [
 const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
- * Rewrites dependencies as they are bundled: computed import()s call vesslctlImportModule, the
- * loader's importModule (see BANNER: code compiled by vm.Script with a code cache cannot import()
- * in Node 20 without --experimental-vm-modules, and oclif imports its ESM plugins, help and
- * autocomplete, by file URL), LAZY_REQUIRES and ASCII_ESCAPES.
+ * Rewrites dependencies as they are bundled: computed import()s call the loader's importModule
+ * (code compiled by vm.Script with a code cache cannot import() in Node 20 without
+ * --experimental-vm-modules; oclif imports its ESM plugins, help and autocomplete, by file URL),
+ * LAZY_REQUIRES and ASCII_ESCAPES.
  */
 const dependencyPatches: Plugin = {
   name: 'dependency-patches',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/].*\.c?js$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      let patched = text.replace(COMPUTED_IMPORT, 'vesslctlImportModule(');
+      let patched = text.replace(COMPUTED_IMPORT, 'importModule(');
       const file = nodeModulesPath(args.path);
       for (const variable of LAZY_REQUIRES[file] ?? []) {
         patched = lazyRequire(patched, file, variable);
@@ -150,13 +150,18 @@ const dependencyPatches: Plugin = {
   },
 };
 
-/** The bundle's first lines. It is strict (as ES modules are) only if its first statement says so. */
-const BANNER = [
-  '"use strict";',
-  // The loader passes importModule (cli/bundle/loader.ts); a plain require() has Node's import().
-  'var vesslctlImportModule = typeof importModule === "function" ? importModule : (specifier) => import(specifier);',
-  'var vesslctlLazyModule = (load) => { let loaded; return new Proxy({}, { get: (_, key) => (loaded ??= load())[key] }); };',
-].join('\n');
+/**
+ * The bundle is a function expression: a CommonJS module's body in the wrapper Node puts around
+ * one, importModule added. The loader compiles it as it is, with no copy of ~2.5 MB of source
+ * to wrap (cli/bundle/loader.ts); oclif's require() of it finds the loaded module in require's
+ * cache. The body is strict (as ES modules are) only if its first statement says so.
+ */
+const WRAPPER = {
+  js: [
+    '(function (exports, require, module, __filename, __dirname, importModule) {"use strict";',
+    'var vesslctlLazyModule = (load) => { let loaded; return new Proxy({}, { get: (_, key) => (loaded ??= load())[key] }); };',
+  ].join('\n'),
+};
 
 await build({
   ...common,
@@ -164,7 +169,8 @@ await build({
   outfile: BUNDLE,
   format: 'cjs',
   plugins: [substitutes, dependencyPatches],
-  banner: { js: BANNER },
+  banner: WRAPPER,
+  footer: { js: '})' },
   // Loaded only on paths vesslctl never takes (oclif's TypeScript support, grpc-js channelz):
   // left to node_modules rather than carried in the bundle.
   external: ['typescript', 'ts-node', '@grpc/proto-loader'],
@@ -190,7 +196,7 @@ await build({
 const source = readFileSync(BUNDLE, 'latin1');
 const nonAscii = source.split('\n').findIndex((line) => /[^\0-\x7f]/.test(line));
 if (nonAscii !== -1) throw new Error(`${BUNDLE}:${nonAscii + 1}: a non-ASCII character is left (see ASCII_ESCAPES)`);
-if (source.match(COMPUTED_IMPORT)?.length !== 1) throw new Error(`${BUNDLE}: a computed import() other than the banner's is left (see dependencyPatches)`);
+if (source.search(COMPUTED_IMPORT) !== -1) throw new Error(`${BUNDLE}: a computed import() is left (see dependencyPatches)`);
 // The build id ties a code cache to this exact bundle.
 writeFileSync(BUNDLE, `${source}\n//# vesslctl-build-id=${createHash('sha256').update(source).digest('hex')}\n`);
 

@@ -85,7 +85,8 @@ export function loadBundle(options: { codeCache?: boolean } = {}): LoadedBundle 
   const source = readSource(BUNDLE_FILE);
   const buildId = BUILD_ID_LINE.exec(source.slice(-100))?.[1] ?? '';
   const cachedData = options.codeCache === false || buildId === '' ? undefined : readCodeCache(CODE_CACHE_FILE, buildId);
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, importModule) {${source}\n})`, { filename: BUNDLE_FILE, cachedData });
+  // The bundle is a function expression, Node's CommonJS wrapper included (build-cli.ts).
+  const script = new Script(source, { filename: BUNDLE_FILE, cachedData });
   const require = createRequire(BUNDLE_FILE);
   const module = new Module(BUNDLE_FILE);
   module.filename = BUNDLE_FILE;
