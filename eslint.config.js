@@ -22,7 +22,24 @@ export default tseslint.config(
     rules: { 'no-console': 'off', '@typescript-eslint/no-unused-expressions': 'off' },
   },
   {
+    // vesslctl imports @oclif/core through cli/oclif.ts only (it says why).
+    files: ['cli/**/*.ts'],
+    ignores: ['cli/oclif.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@oclif/core', '@oclif/core/*'], message: 'Import @oclif/core through cli/oclif.ts.' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly' } },
+  },
+  {
+    // bin/ is CommonJS (bin/package.json; bin/vesslctl.js says why).
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

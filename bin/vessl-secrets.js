@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-import { run } from '../dist/services/server/vessl-secrets.js';
-
-run(process.argv.slice(2));
+// bin/ is CommonJS (bin/package.json, for vesslctl's start-up); the server is an ES module.
+import('../dist/services/server/vessl-secrets.js').then(({ run }) => run(process.argv.slice(2)));

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-// The CLI runs from its bundle (`make build`): one file for oclif and the commands instead of
-// hundreds of modules, which is most of a cold start.
-await import('../dist/vesslctl/main.js');
+// vesslctl runs from its bundle (`make build`), compiled with V8's code cache: see
+// cli/bundle/loader.ts. bin/ is CommonJS (bin/package.json): an ES module entry point would
+// start Node's ES module loader, ~3 ms of every vesslctl start.
+const { loadBundle, PACKAGE_ROOT } = require('../dist/vesslctl/loader.cjs');
+
+loadBundle().exports.main(PACKAGE_ROOT);

@@ -1,4 +1,4 @@
-import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { Command, Errors, Flags, type Interfaces } from './oclif.js';
 import { CommandError, describeError } from './errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 import type { AdminApi } from './admin-api.js';

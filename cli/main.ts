@@ -1,31 +1,49 @@
-// vesslctl's entry point, run from its bundle: bin/vesslctl.js imports dist/vesslctl/main.js
-// (scripts/build-cli.ts).
+// vesslctl's entry point, bundled into dist/vesslctl/vesslctl.cjs (scripts/build-cli.ts) and run
+// by bin/vesslctl.js. The bundle is also what package.json's oclif section loads the command map
+// and the command_not_found hook from, so oclif and the commands exist once in a process.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { execute, settings, type Interfaces } from '@oclif/core';
+import path from 'node:path';
+import { execute, settings, type Interfaces } from './oclif.js';
 import { COMMANDS } from './commands.js';
 
-// Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
-settings.enableAutoTranspile = false;
-
-// The package root, from dist/vesslctl/main.js.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { COMMANDS };
+export { default as commandNotFound } from './hooks/command-not-found.js';
 
 /**
- * Whether argv runs one of vesslctl's own commands: its leading words (before any flag) start
- * with a command id. oclif's plugins (help, autocomplete) only add their commands, so such a
- * run does not load them; every other run (help, autocomplete, topics, unknown commands) does.
+ * The commands oclif loads for a run of one of vesslctl's own commands: that command only.
+ * oclif builds metadata for every command it is given and sorts them with localeCompare, whose
+ * first call loads ICU's collator (~5 ms); only help, topics and unknown commands list them.
  */
-export function runsOwnCommand(argv: string[]): boolean {
+export let RUN_COMMANDS: Partial<typeof COMMANDS> = {};
+
+/**
+ * The id of the vesslctl command argv runs, if any: its leading words (before any flag) start
+ * with a command id (no id is a prefix of another, test/cli-surface.test.ts). oclif's plugins
+ * (help, autocomplete) only add their commands, so such a run does not load them; every other run
+ * (help, autocomplete, topics, unknown commands) does.
+ */
+export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined {
   const words: string[] = [];
   for (const arg of argv) {
-    if (arg.startsWith('-')) return false;
+    if (arg.startsWith('-')) return undefined;
     words.push(arg);
-    if (Object.hasOwn(COMMANDS, words.join(':'))) return true;
+    const id = words.join(':');
+    if (Object.hasOwn(COMMANDS, id)) return id as keyof typeof COMMANDS;
   }
-  return false;
+  return undefined;
 }
 
-const pjson = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as Interfaces.PJSON;
-const withoutPlugins = { ...pjson, oclif: { ...pjson.oclif, plugins: [] } };
-await execute(runsOwnCommand(process.argv.slice(2)) ? { loadOptions: { root: ROOT, pjson: withoutPlugins } } : { dir: import.meta.url });
+/** Runs vesslctl with `argv`; `root` is the package root (where package.json is). */
+export async function main(root: string, argv: string[] = process.argv.slice(2)): Promise<void> {
+  // Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
+  settings.enableAutoTranspile = false;
+  const id = ownCommandId(argv);
+  if (id === undefined) {
+    await execute({ args: argv, loadOptions: { root } });
+    return;
+  }
+  RUN_COMMANDS = { [id]: COMMANDS[id] };
+  const pjson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Interfaces.PJSON;
+  const commands = { ...(pjson.oclif.commands as object), identifier: 'RUN_COMMANDS' } as Interfaces.PJSON['oclif']['commands'];
+  await execute({ args: argv, loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [], commands } } } });
+}

@@ -1,5 +1,4 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { ReadStream } from 'node:tty';
 import { CommandError } from './errors.js';
 
@@ -70,6 +69,8 @@ function removeLastCharacter(bytes: Buffer, length: number): number {
 
 /** Asks a yes/no question on the terminal; only "y" or "yes" is a yes. */
 export async function confirm(question: string): Promise<boolean> {
+  // Imported here: every vesslctl start loads this module, few commands ask.
+  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await new Promise<string>((resolve, reject) => {

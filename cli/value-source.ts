@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Flags } from '@oclif/core';
+import { Flags } from './oclif.js';
 import { MAX_VALUE_BYTES } from '../services/runtime/sealed-value.js';
 import { CommandError } from './errors.js';
 import { isInteractive, readAllBytes, readHiddenLine } from './terminal.js';

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { COMMANDS } from '../cli/commands.js';
 import { describeError, type ErrorContext } from '../cli/errors.js';
+import { ownCommandId } from '../cli/main.js';
 import { alreadyExists, ApiError, notFound, permissionDenied, toServiceError, unauthenticated } from '../services/runtime/errors.js';
 import { commandDocs, README, renderCommandReference, withCommandReference } from '../scripts/cli-reference.js';
 import { commandSurface, expectSnapshot, foldSharedType, mergeShapes, shapeOf, type Shape } from './cli-surface-snapshots.js';
@@ -46,6 +48,34 @@ describe('the vesslctl command surface', function () {
     const stale = withCommandReference(readme) !== readme;
     expect(stale, 'README.md\'s command reference is stale: run `npx tsx scripts/cli-reference.ts --write`').to.equal(false);
     expect(readme).to.include(renderCommandReference());
+  });
+
+  describe('which command argv runs, before oclif loads (cli/main.ts loads only that one)', () => {
+    it('has no command id that is a prefix of another, so the leading words name one command', () => {
+      const ids = Object.keys(COMMANDS);
+      for (const id of ids) expect(ids.filter((other) => other.startsWith(`${id}:`)), id).to.deep.equal([]);
+    });
+
+    const cases: Array<[argv: string[], id: string | undefined]> = [
+      [['secret', 'list'], 'secret:list'],
+      [['secret', 'list', '-o', 'json'], 'secret:list'],
+      [['secret', 'show', 'HF_TOKEN'], 'secret:show'],
+      [['admin', 'master-key', 'rotate', '--yes'], 'admin:master-key:rotate'],
+      [['secret:list'], 'secret:list'],
+      [['secret', 'list', 'extra'], 'secret:list'],
+      [['secret'], undefined],
+      [['secret', '--help'], undefined],
+      [['--help', 'secret', 'list'], undefined],
+      [['help', 'secret', 'list'], undefined],
+      [['autocomplete', 'bash'], undefined],
+      [['secrte', 'list'], undefined],
+      [[], undefined],
+    ];
+    for (const [argv, id] of cases) {
+      it(`vesslctl ${argv.join(' ') || '(no arguments)'} -> ${id ?? 'not an own command (oclif with its plugins)'}`, () => {
+        expect(ownCommandId(argv)).to.equal(id);
+      });
+    }
   });
 
   describe('error lines that suggest the fix', () => {

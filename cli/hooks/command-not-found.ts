@@ -1,4 +1,4 @@
-import type { Hook } from '@oclif/core';
+import type { Hook } from '../oclif.js';
 
 /** One error line for a mistyped command, like every other vesslctl error (exit 1). */
 const commandNotFound: Hook<'command_not_found'> = async function (options) {

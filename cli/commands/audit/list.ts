@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import type { AuditEventJson } from '../../audit-api.js';
 import { BaseCommand } from '../../base-command.js';
 import { formatTable, formatTime, truncateCell } from '../../output.js';

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { formatTime } from '../../output.js';
 import { CommandError } from '../../errors.js';

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { jobSummary, parseEnvFlags, parseSecretFlags } from '../../job-format.js';
 import type { JobChangeJson } from '../../jobs-api.js';

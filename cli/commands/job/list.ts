@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { JOB_STATES, jobTable } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { latestAttempt } from '../../job-format.js';
 

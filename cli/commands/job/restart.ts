@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { jobSummary, latestAttempt } from '../../job-format.js';
 import type { JobChangeJson } from '../../jobs-api.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { latestAttempt, stateName } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { isValidKey, KEY_PATTERN } from '../../../services/secret-store/rules.js';
 import { BaseCommand } from '../../base-command.js';
 import { CommandError } from '../../errors.js';

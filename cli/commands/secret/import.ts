@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { MAX_VALUE_BYTES } from '../../../services/runtime/sealed-value.js';
 import { isValidKey, KEY_PATTERN, NAME_PATTERN } from '../../../services/secret-store/rules.js';
 import { BaseCommand } from '../../base-command.js';

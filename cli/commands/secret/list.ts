@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { formatTable, formatTime, truncateCell } from '../../output.js';
 import type { SecretJson } from '../../secrets-api.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { sealAndSend } from '../../sealing.js';
 import type { VerificationJson } from '../../secrets-api.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../../oclif.js';
 import { BaseCommand } from '../../../base-command.js';
 import type { MasterKeyJson } from '../../../admin-api.js';
 import { CommandError } from '../../../errors.js';
