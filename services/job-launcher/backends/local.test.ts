@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -263,6 +263,29 @@ describe('local backend', function () {
       } finally {
         await clocked.close();
       }
+    });
+
+    it('keeps an ended attempt out of memory: its outcome is read from its status file, also by a restarted server', async () => {
+      const s = spec('echo before; exit 3');
+      const handle = await launch(s);
+      const ended = await waitForEnd(handle);
+      expect(ended).to.include({ state: 'FAILED', exitCode: 3, message: 'exited with code 3' });
+      const statusFile = path.join(dataDir, 'jobs', s.jobId, 'attempt-1', 'status.json');
+      for (let i = 0; i < 40 && !(await stat(statusFile).then(() => true, () => false)); i++) await sleep(50);
+      expect(JSON.parse(await readFile(statusFile, 'utf8'))).to.include({ state: 'FAILED', exitCode: 3 });
+      // The file is what answers now: change it, and the answer changes.
+      await writeFile(statusFile, JSON.stringify({ ...ended, message: 'from the file' }));
+      expect(await backend.status(handle)).to.deep.equal({ ...ended, message: 'from the file' });
+      await writeFile(statusFile, JSON.stringify(ended));
+      const restarted = createLocalBackend({ dataDir });
+      try {
+        expect(await restarted.status(handle)).to.deep.equal(ended);
+        expect(await collect(restarted.logs(handle, { follow: true }))).to.equal('before\n');
+        await restarted.terminate(handle);
+      } finally {
+        await restarted.close();
+      }
+      expect((await launchError(s)).publicMessage).to.match(/already exists/);
     });
 
     it('says FAILED, restart the job, for an attempt run by a server that restarted', async () => {

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import { closeSync, createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
-import { open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../runtime/logger.js';
@@ -69,6 +69,8 @@ interface AttemptPaths {
   attemptDir: string;
   workDir: string;
   logFile: string;
+  /** The outcome of an attempt that ended, once it is no longer kept in memory. */
+  statusFile: string;
 }
 
 const isTerminal = (status: AttemptStatus) => TERMINAL_STATES.includes(status.state);
@@ -127,7 +129,9 @@ class LocalBackend implements JobBackend {
       finished: Promise.resolve(),
     };
     this.attempts.set(attemptKey(spec.jobId, spec.attempt), attempt);
-    attempt.finished = this.supervise(attempt, shell, logFd, masker, paths).catch((err: unknown) => this.lostTrack(attempt, err));
+    attempt.finished = this.supervise(attempt, shell, logFd, masker, paths)
+      .catch((err: unknown) => this.lostTrack(attempt, err))
+      .then(() => this.forget(attempt, paths));
     this.options.log?.info({ jobId: spec.jobId, attempt: spec.attempt, pid }, 'local job started');
     // close() ran while this attempt was starting: it must not outlive the server either.
     if (this.closed) this.stop(attempt);
@@ -137,7 +141,9 @@ class LocalBackend implements JobBackend {
   async status(handle: AttemptHandle): Promise<AttemptStatus> {
     const attempt = this.attempts.get(this.key(handle));
     if (attempt) return { ...attempt.status };
-    // Its log exists but this process never ran it: the server restarted under it.
+    const ended = await readStatusFile(this.paths(handle.jobId, handle.attempt).statusFile);
+    if (ended) return ended;
+    // Its log exists but this process never ran it to its end: the server restarted under it.
     await this.requireLog(handle);
     return { state: 'FAILED', message: RESTARTED_MESSAGE };
   }
@@ -235,6 +241,22 @@ class LocalBackend implements JobBackend {
     this.notify(attempt);
   }
 
+  /**
+   * An attempt that ended leaves memory (a long-running server launches without end): its
+   * outcome goes to its status file, which status() reads from then on. If that write fails
+   * it stays in memory.
+   */
+  private async forget(attempt: LocalAttempt, paths: AttemptPaths): Promise<void> {
+    if (!isTerminal(attempt.status)) return;
+    try {
+      await writeFile(paths.statusFile, JSON.stringify(attempt.status), { mode: 0o600 });
+    } catch (err) {
+      this.options.log?.warn({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err: errorCode(err) ?? String(err) }, 'writing a job status file failed');
+      return;
+    }
+    this.attempts.delete(attemptKey(attempt.handle.jobId, attempt.handle.attempt));
+  }
+
   /** Not expected; but an attempt must never stay RUNNING forever, nor its failure go unhandled. */
   private lostTrack(attempt: LocalAttempt, err: unknown): void {
     this.options.log?.error({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err }, 'supervising a local job failed');
@@ -281,7 +303,7 @@ class LocalBackend implements JobBackend {
     if (!Number.isSafeInteger(attempt) || attempt < 1) throw invalid(`invalid attempt number ${attempt}`);
     const jobDir = path.join(this.options.dataDir, 'jobs', jobId);
     const attemptDir = path.join(jobDir, `attempt-${attempt}`);
-    return { jobDir, attemptDir, workDir: path.join(attemptDir, 'work'), logFile: `${attemptDir}.log` };
+    return { jobDir, attemptDir, workDir: path.join(attemptDir, 'work'), logFile: `${attemptDir}.log`, statusFile: path.join(attemptDir, 'status.json') };
   }
 }
 
@@ -346,6 +368,19 @@ async function createAttemptFiles(paths: AttemptPaths, spec: AttemptSpec): Promi
     await removeAttemptFiles(paths);
     throw new BackendError(`local backend: creating the files of ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
   }
+}
+
+/** What forget() wrote: the attempt's last status (undefined when there is none). */
+async function readStatusFile(file: string): Promise<AttemptStatus | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw new BackendError(`local backend: reading ${file}: ${errorCode(err) ?? String(err)}`, 'the job status could not be read');
+  }
+  const { startTime, endTime, ...rest } = JSON.parse(text) as Omit<AttemptStatus, 'startTime' | 'endTime'> & { startTime?: string; endTime?: string };
+  return { ...rest, ...(startTime && { startTime: new Date(startTime) }), ...(endTime && { endTime: new Date(endTime) }) };
 }
 
 async function removeAttemptFiles(paths: AttemptPaths): Promise<void> {
