@@ -276,6 +276,14 @@ describe('local backend', function () {
       // The file is what answers now: change it, and the answer changes.
       await writeFile(statusFile, JSON.stringify({ ...ended, message: 'from the file' }));
       expect(await backend.status(handle)).to.deep.equal({ ...ended, message: 'from the file' });
+      // A file that is not what the backend writes is an error that says so, not a crash.
+      await writeFile(statusFile, '{"state":"SUCC');
+      const unreadable = await backend.status(handle).then(
+        () => expect.fail('read a cut-short status file'),
+        (e: unknown) => e,
+      );
+      expect(unreadable).to.be.instanceOf(BackendError);
+      expect((unreadable as BackendError).publicMessage).to.equal('the job status could not be read');
       await writeFile(statusFile, JSON.stringify(ended));
       const restarted = createLocalBackend({ dataDir });
       try {

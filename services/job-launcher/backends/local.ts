@@ -254,7 +254,7 @@ class LocalBackend implements JobBackend {
       this.options.log?.warn({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err: errorCode(err) ?? String(err) }, 'writing a job status file failed');
       return;
     }
-    this.attempts.delete(attemptKey(attempt.handle.jobId, attempt.handle.attempt));
+    this.attempts.delete(this.key(attempt.handle));
   }
 
   /** Not expected; but an attempt must never stay RUNNING forever, nor its failure go unhandled. */
@@ -372,14 +372,15 @@ async function createAttemptFiles(paths: AttemptPaths, spec: AttemptSpec): Promi
 
 /** What forget() wrote: the attempt's last status (undefined when there is none). */
 async function readStatusFile(file: string): Promise<AttemptStatus | undefined> {
-  let text: string;
+  let saved: Omit<AttemptStatus, 'startTime' | 'endTime'> & { startTime?: string; endTime?: string };
   try {
-    text = await readFile(file, 'utf8');
+    saved = JSON.parse(await readFile(file, 'utf8')) as typeof saved;
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return undefined;
+    // Unreadable, or not the JSON forget() writes (cut short by a crash, edited by hand).
     throw new BackendError(`local backend: reading ${file}: ${errorCode(err) ?? String(err)}`, 'the job status could not be read');
   }
-  const { startTime, endTime, ...rest } = JSON.parse(text) as Omit<AttemptStatus, 'startTime' | 'endTime'> & { startTime?: string; endTime?: string };
+  const { startTime, endTime, ...rest } = saved;
   return { ...rest, ...(startTime && { startTime: new Date(startTime) }), ...(endTime && { endTime: new Date(endTime) }) };
 }
 
