@@ -107,7 +107,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async print<R>(result: R, table: (result: R) => string): Promise<R> {
     const format = this.outputFormat;
     if (format === 'json') this.log(JSON.stringify(result, null, 2));
-    else if (format === 'yaml') process.stdout.write((await import('./yaml.js')).stringify(result));
+    else if (format === 'yaml') process.stdout.write((await import('yaml')).stringify(result));
     else {
       const text = table(result);
       if (text !== '') this.log(text);

@@ -79,7 +79,7 @@ function describeUsageError(message: string): string {
 async function describeServiceError(err: ServiceError, context: ErrorContext): Promise<string> {
   // Loaded here, not at the top: a failed gRPC call means grpc-js is loaded already.
   const [{ status }, { decodeServiceError }] = await Promise.all([
-    import('./grpc-status.js'),
+    import('@grpc/grpc-js'),
     import('../services/runtime/errors.js'),
   ]);
   const decoded = decodeServiceError(err);
