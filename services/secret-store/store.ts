@@ -1,6 +1,5 @@
-import { isUniqueViolation, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
+import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
 import { appendAuditEvents, type AuditEvent } from './audit.js';
-import { createAuditStore } from './audit-store.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -183,7 +182,6 @@ export function createSecretStore(knex: Knex): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
-  const audit = createAuditStore(knex);
   const store: SecretStore = {
     async insert(row, audit) {
       await store.insertMany([row], audit);
@@ -295,7 +293,9 @@ export function createSecretStore(knex: Knex): SecretStore {
       });
     },
     async auditSeq(org) {
-      return (await audit.head(org))?.seq ?? 0;
+      // Every listing asks this first (list-cache freshness): a prepared statement.
+      const [head] = await preparedRows<{ seq: number | string }>(knex, 'secret_store_audit_seq', 'select seq from secret_audit_heads where org = ?', [org]);
+      return head ? toNumber(head.seq) : 0;
     },
     async ping() {
       await knex.raw('select 1');
