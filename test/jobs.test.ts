@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -33,6 +33,7 @@ for (const engine of engines()) {
     let memberJobs: JobClient;
     let memberToken: string;
 
+    const jobDirs = () => (existsSync(path.join(sys.dataDir, 'jobs')) ? readdirSync(path.join(sys.dataDir, 'jobs')).sort() : []);
     const finished = (id: string) =>
       until(`job ${id} to end`, async () => {
         const job = await jobs.getJob({ org: 'acme', id });
@@ -114,10 +115,13 @@ for (const engine of engines()) {
         };
         if (c.error) {
           const before = (await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length;
+          const dirsBefore = jobDirs();
           const got = await failure(memberJobs.createJob(request));
           expect(got.code, got.message).to.equal(c.error.code);
           for (const m of c.error.mentions) expect(got.message).to.include(m);
           expect((await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length, 'nothing runs, nothing is recorded').to.equal(before);
+          // The local backend makes a job's directories while its secrets are read: they go again.
+          expect(jobDirs(), 'nothing is left on disk').to.deep.equal(dirsBefore);
           return;
         }
         const { job, warnings } = await memberJobs.createJob(request);

@@ -74,8 +74,22 @@ export class BackendError extends Error {
   }
 }
 
+/** What a backend made ahead of a launch (JobBackend.reserve). */
+export interface ReservedAttempt {
+  /** Removes what was made, unless launch() took it. Never throws. */
+  cancel(): Promise<void>;
+}
+
 export interface JobBackend {
   readonly name: 'local' | 'kubernetes';
+  /**
+   * Optional: starts making what an attempt needs that does not depend on its secrets (the
+   * local backend's directories and log file), so that it overlaps reading and decrypting
+   * them. launch() of that attempt then uses it, and reports any error it met; when the
+   * launch will not happen, cancel() removes it. Throws only when the attempt cannot be
+   * reserved at all; launch() then does the whole work (and reports the error) itself.
+   */
+  reserve?(jobId: string, attempt: number): ReservedAttempt;
   /**
    * Starts an attempt. Resolves once the attempt exists in the backend (the local process
    * has been spawned; the Kubernetes Secret and Job were created). On failure nothing the

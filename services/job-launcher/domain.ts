@@ -8,6 +8,7 @@ import {
   type AttemptHandle,
   type AttemptStatus,
   type JobBackend,
+  type ReservedAttempt,
   type SecretEnvEntry,
 } from './backend.js';
 import { planInjection } from './injection.js';
@@ -59,6 +60,9 @@ function backendUnavailable(err: unknown): unknown {
   if (!(err instanceof BackendError)) return err;
   return new ApiError(status.UNAVAILABLE, `the job backend could not do it: ${err.publicMessage}`, { reason: 'BACKEND_UNAVAILABLE' });
 }
+
+/** For backends that reserve nothing ahead of a launch. */
+const NOTHING_RESERVED: ReservedAttempt = { cancel: async () => undefined };
 
 interface PreparedAttempt {
   injected: InjectedSecretRow[];
@@ -119,6 +123,15 @@ export class JobManager {
     };
   }
 
+  /** What the backend reserves for an attempt ahead of its launch; nothing when it cannot (its launch then says why). */
+  private reserve(jobId: string, attempt: number): ReservedAttempt {
+    try {
+      return this.backend.reserve?.(jobId, attempt) ?? NOTHING_RESERVED;
+    } catch {
+      return NOTHING_RESERVED;
+    }
+  }
+
   private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
     // In the order the store reads them back, so answers match later reads.
     const secrets = [...injected].sort(byEnvName);
@@ -157,22 +170,35 @@ export class JobManager {
 
   async create(org: string, input: JobInput, actor: Actor): Promise<{ view: JobView; warnings: string[] }> {
     const id = newJobId();
-    const prepared = await this.prepare(org, id, 1, input, actor);
-    const at = this.now();
-    const job: JobRow = {
-      id,
-      org,
-      ...input,
-      backend: this.backend.name,
-      state: 'PENDING',
-      latestAttempt: 1,
-      createdAt: at,
-      createdBy: actor.subject,
-      updatedAt: at,
-    };
-    const attempt = this.newAttempt(id, 1, actor, prepared.injected);
-    await this.store.insertJob(job, attempt);
-    await this.launch(job, attempt, prepared.secretEnv, () => this.store.deleteJob(id));
+    // The backend makes what it can while the secrets are read (a new id: nothing else can reserve it).
+    const reserved = this.reserve(id, 1);
+    let prepared: PreparedAttempt;
+    let job: JobRow;
+    let attempt: AttemptRow;
+    try {
+      prepared = await this.prepare(org, id, 1, input, actor);
+      const at = this.now();
+      job = {
+        id,
+        org,
+        ...input,
+        backend: this.backend.name,
+        state: 'PENDING',
+        latestAttempt: 1,
+        createdAt: at,
+        createdBy: actor.subject,
+        updatedAt: at,
+      };
+      attempt = this.newAttempt(id, 1, actor, prepared.injected);
+      await this.store.insertJob(job, attempt);
+    } catch (err) {
+      await reserved.cancel();
+      throw err;
+    }
+    await this.launch(job, attempt, prepared.secretEnv, async () => {
+      await reserved.cancel();
+      await this.store.deleteJob(id);
+    });
     // The answer comes from what was just written, not from reading it back; the versions
     // just resolved are the secrets' current ones. A backend that reports its attempts'
     // changes itself is not asked again (that would only record its report twice).

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { captureLog } from '../../../test/support/log-capture.js';
-import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
+import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type ReservedAttempt } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
 import { JobSpawner, SpawnError } from './job-spawner.js';
 
@@ -60,6 +60,22 @@ function groupExists(pgid: number): boolean {
   } catch (err) {
     expect((err as NodeJS.ErrnoException).code).to.equal('ESRCH');
     return false;
+  }
+}
+
+async function expectNoJobDir(jobId: string): Promise<void> {
+  await stat(path.join(dataDir, 'jobs', jobId)).then(
+    () => expect.fail('the job directory is there'),
+    (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
+  );
+}
+
+/** As the job launcher does: reserve() that throws leaves the whole work (and the error) to launch(). */
+function reserveAsTheLauncherDoes(s: AttemptSpec): ReservedAttempt | undefined {
+  try {
+    return backend.reserve!(s.jobId, s.attempt);
+  } catch {
+    return undefined;
   }
 }
 
@@ -150,22 +166,84 @@ describe('local backend', function () {
       { name: 'a command the shell cannot be given (NUL byte)', overrides: { command: 'echo a\0b' }, message: /^the job process could not be started$/ },
     ];
     for (const c of refused) {
-      it(`refuses ${c.name}, leaving nothing behind`, async () => {
-        const s = spec('echo should-not-run', c.overrides);
-        const err = await launchError(s);
-        expect(err.publicMessage).to.match(c.message);
-        expect(err.message).to.not.include(TOKEN);
-        await stat(path.join(dataDir, 'jobs', s.jobId)).then(
-          () => expect.fail('the job directory was created'),
-          (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
-        );
-      });
+      for (const reserved of [false, true]) {
+        it(`refuses ${c.name}, leaving nothing behind${reserved ? ', also with its files made ahead' : ''}`, async () => {
+          const s = spec('echo should-not-run', c.overrides);
+          if (reserved) reserveAsTheLauncherDoes(s);
+          const err = await launchError(s);
+          expect(err.publicMessage).to.match(c.message);
+          expect(err.message).to.not.include(TOKEN);
+          await expectNoJobDir(s.jobId);
+        });
+      }
     }
 
     it('refuses to launch an attempt twice', async () => {
       const s = spec('sleep 5');
       await launch(s);
       expect((await launchError(s)).publicMessage).to.match(/already exists/);
+    });
+  });
+
+  describe('files made ahead (reserve)', () => {
+    it('runs a reserved attempt like any other, in the directories made for it', async () => {
+      const s = spec(`pwd; printf '%s' "$HF_TOKEN" | wc -c`, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
+      const reserved = backend.reserve!(s.jobId, s.attempt);
+      const handle = await launch(s);
+      expect((await waitForEnd(handle)).state).to.equal('SUCCEEDED');
+      expect((await readFile(logFileOf(handle), 'utf8')).split('\n').slice(0, 2)).to.deep.equal([workDirOf(handle), String(TOKEN.length)]);
+      expect((await stat(logFileOf(handle))).mode & 0o777).to.equal(0o600);
+      // launch() took what was made: cancelling now leaves the attempt and its log alone.
+      await reserved.cancel();
+      expect((await stat(logFileOf(handle))).isFile()).to.equal(true);
+      expect((await backend.status(handle)).state).to.equal('SUCCEEDED');
+    });
+
+    it('cancel() removes what was made, whether or not it was finished, and may be called again', async () => {
+      for (const waitFirst of [false, true]) {
+        const s = spec('true');
+        const reserved = backend.reserve!(s.jobId, s.attempt);
+        if (waitFirst) await sleep(50);
+        await reserved.cancel();
+        await reserved.cancel();
+        await expectNoJobDir(s.jobId);
+        // The attempt can still be launched: it makes its files itself.
+        expect((await waitForEnd(await launch(s))).state).to.equal('SUCCEEDED');
+      }
+    });
+
+    it('keeps the other attempts of a job when cancelling one', async () => {
+      const first = await launch(spec('true'));
+      await waitForEnd(first);
+      const reserved = backend.reserve!(first.jobId, 2);
+      await reserved.cancel();
+      expect((await readdir(path.join(dataDir, 'jobs', first.jobId))).sort()).to.deep.equal(['attempt-1', 'attempt-1.log']);
+    });
+
+    it('refuses to reserve an attempt twice, or one that is running', async () => {
+      const s = spec('sleep 5');
+      backend.reserve!(s.jobId, s.attempt);
+      expect(() => backend.reserve!(s.jobId, s.attempt)).to.throw(BackendError, /already exists/);
+      await launch(s);
+      expect(() => backend.reserve!(s.jobId, s.attempt)).to.throw(BackendError, /already exists/);
+    });
+
+    it('fails the launch of an attempt whose directory exists already, and leaves that directory alone', async () => {
+      const s = spec('echo should-not-run');
+      const attemptDir = path.join(dataDir, 'jobs', s.jobId, 'attempt-1');
+      await mkdir(path.join(attemptDir, 'work'), { recursive: true });
+      await writeFile(path.join(attemptDir, 'status.json'), '{"state":"SUCCEEDED"}');
+      backend.reserve!(s.jobId, s.attempt);
+      expect((await launchError(s)).publicMessage).to.match(/^attempt 1 of job j_\w+ already exists$/);
+      expect(await readFile(path.join(attemptDir, 'status.json'), 'utf8')).to.equal('{"state":"SUCCEEDED"}');
+    });
+
+    it('close() removes what was reserved, and refuses to reserve more', async () => {
+      const jobs = [spec('true'), spec('true')];
+      for (const s of jobs) backend.reserve!(s.jobId, s.attempt);
+      await backend.close();
+      for (const s of jobs) await expectNoJobDir(s.jobId);
+      expect(() => backend.reserve!('j_after_close', 1)).to.throw(BackendError, /shutting down/);
     });
   });
 
