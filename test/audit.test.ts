@@ -130,6 +130,32 @@ for (const engine of engines()) {
         });
       });
 
+      it('a launch audits only the secrets it injects, and a refused launch nothing', async () => {
+        await client.createSecret({ org, secret: { name: 'WANDB', key: 'WANDB_API_KEY' }, value: await sys.seal('wandb-value', org) });
+        await newEvents();
+        const jobs = sys.jobs(await sys.token('member', { org, subject: `mia@${org}` }));
+        const job = (secrets: { secretName: string; envName?: string }[], env: { name: string; value: string }[] = []) => ({
+          org,
+          job: { name: 'train', image: 'x', command: 'true', env, secrets: secrets.map((s) => ({ envName: '', ...s })) },
+        });
+        // A plain variable wins over WANDB: only HF is handed out.
+        const { job: launched, warnings } = await jobs.createJob(job([{ secretName: 'HF' }, { secretName: 'WANDB' }], [{ name: 'WANDB_API_KEY', value: 'offline' }]));
+        expect(warnings.join('\n')).to.match(/--env WANDB_API_KEY overrides secret "WANDB"/);
+        const events = await newEvents();
+        expect(events.map((e) => [e.action, e.secretName])).to.deep.equal([['secret.referenced', 'HF']]);
+        expect(events[0].details).to.include({ job: launched!.id });
+        // Two secrets on one variable, or one unknown: refused before anything is handed out.
+        for (const refused of [
+          job([{ secretName: 'HF', envName: 'X' }, { secretName: 'WANDB', envName: 'X' }]),
+          job([{ secretName: 'HF', envName: 'WANDB_API_KEY' }, { secretName: 'WANDB' }]),
+          job([{ secretName: 'HF' }, { secretName: 'NOPE' }]),
+        ]) {
+          const got = await failure(jobs.createJob(refused));
+          expect(got.code, got.message).to.be.oneOf(['INVALID_ARGUMENT', 'NOT_FOUND']);
+          expect(await newEvents()).to.deep.equal([]);
+        }
+      });
+
       it('a delete → secret.deleted', async () => {
         await client.deleteSecret({ org, name: 'HF' }, { requestId: 'req-delete-0001' });
         const events = await newEvents();

@@ -31,6 +31,12 @@ const toEncrypt = (c: Ctx, overrides: Record<string, unknown> = {}) => ({ org: '
 const encryptValues = async (c: Ctx, requests: ReturnType<typeof toEncrypt>[]) =>
   c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' })).encryptSealedValues({ requests: requests as never });
 
+const resolve = async (c: Ctx, req: Record<string, unknown>) =>
+  c.sys.secrets(await c.sys.token('service', { subject: 'svc:job-launcher' })).resolveSecrets({ org: 'acme', ...req });
+/** A launch given by references, as the job launcher asks for one (job and attempt set). */
+const launchRefs = (c: Ctx, references: { secretName: string; envName?: string }[], req: Record<string, unknown> = {}) =>
+  resolve(c, { references: references.map((r) => ({ envName: '', ...r })), jobId: 'j_0123456789abcdef', attempt: 1, ...req });
+
 const rows: Row[] = [
   // ---- CreateSecret: name
   { what: 'create: empty name', call: (c) => create(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
@@ -101,6 +107,23 @@ const rows: Row[] = [
   { what: 'encrypt values: garbage as the third box', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c), toEncrypt(c, { sealedBox: randomBytes(120) })]), code: 'INVALID_ARGUMENT', field: 'requests[2].sealed_box' },
   { what: 'encrypt values: a sealed empty value', call: (c) => encryptValues(c, [toEncrypt(c, { sealedBox: c.sealUnder(new Uint8Array(0)) })]), code: 'INVALID_ARGUMENT', field: 'requests[0].sealed_box' },
   { what: 'encrypt values: an unknown key_id', call: (c) => encryptValues(c, [toEncrypt(c), toEncrypt(c, { keyId: 'ok_unknownkey' })]), code: 'FAILED_PRECONDITION' },
+  // ---- ResolveSecrets (the job launcher's call): by names, or a launch given by references
+  { what: 'resolve: neither names nor references', call: (c) => resolve(c, {}), code: 'INVALID_ARGUMENT', field: 'names' },
+  { what: 'resolve: a name given twice', call: (c) => resolve(c, { names: ['EXISTING', 'EXISTING'] }), code: 'INVALID_ARGUMENT', field: 'names' },
+  { what: 'resolve: an invalid name', call: (c) => resolve(c, { names: ['EXISTING', 'a b'] }), code: 'INVALID_ARGUMENT', field: 'names[1]' },
+  { what: 'resolve: an unknown name', call: (c) => resolve(c, { names: ['EXISTING', 'NOPE'], jobId: 'j_0123456789abcdef', attempt: 1 }), code: 'NOT_FOUND' },
+  { what: 'resolve: plain variables without references', call: (c) => resolve(c, { names: ['EXISTING'], plainEnvNames: ['X'] }), code: 'INVALID_ARGUMENT', field: 'plain_env_names' },
+  { what: 'resolve: names and references together', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }], { names: ['SECOND'] }), code: 'INVALID_ARGUMENT', field: 'names' },
+  { what: 'resolve: references without a job', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }], { jobId: '' }), code: 'INVALID_ARGUMENT', field: 'job_id' },
+  { what: 'resolve: a malformed job id', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }], { jobId: 'job 1' }), code: 'INVALID_ARGUMENT', field: 'job_id' },
+  { what: 'resolve: 257 references', call: (c) => launchRefs(c, Array.from({ length: 257 }, () => ({ secretName: 'EXISTING' }))), code: 'INVALID_ARGUMENT', field: 'references' },
+  { what: 'resolve: a reference to an invalid name', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: '' }]), code: 'INVALID_ARGUMENT', field: 'references[1].secret_name' },
+  { what: 'resolve: a reference on an invalid variable', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', envName: 'MY-VAR' }]), code: 'INVALID_ARGUMENT', field: 'references[0].env_name' },
+  { what: 'resolve: an invalid plain variable name', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }], { plainEnvNames: ['1X'] }), code: 'INVALID_ARGUMENT', field: 'plain_env_names[0]' },
+  { what: 'resolve: a reference to an unknown secret', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: 'NOPE' }]), code: 'NOT_FOUND' },
+  { what: 'resolve: an unknown secret that a plain variable overrides', call: (c) => launchRefs(c, [{ secretName: 'NOPE', envName: 'X' }], { plainEnvNames: ['X'] }), code: 'NOT_FOUND' },
+  { what: 'resolve: two secrets on one variable', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', envName: 'X' }, { secretName: 'SECOND', envName: 'X' }]), code: 'INVALID_ARGUMENT', field: 'references' },
+  { what: "resolve: a secret on another's key", call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: 'SECOND', envName: 'EXISTING' }]), code: 'INVALID_ARGUMENT', field: 'references' },
 ];
 
 /** Everything a call could have written: secret rows (with their ciphertext) and the audit log. */

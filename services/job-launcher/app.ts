@@ -68,11 +68,15 @@ export async function openJobLauncher(
   const kms = createServiceClient(KeyManagementServiceService, deps.kmsEndpoint, clientOptions);
   const rethrow = (service: string) => (err: unknown) => Promise.reject(fromDownstream(err, service));
   const port: SecretsPort = {
-    async resolve(org, names, reference, requestId) {
+    async resolveForLaunch(org, refs, plainEnvNames, reference, requestId) {
       const res = await secretStore
-        .resolveSecrets({ org, names, jobId: reference?.jobId, attempt: reference?.attempt, onBehalfOf: reference?.onBehalfOf }, { requestId })
-        .catch(rethrow('secret-store'));
-      return res.secrets;
+        .resolveSecrets(
+          { org, references: refs, plainEnvNames, jobId: reference.jobId, attempt: reference.attempt, onBehalfOf: reference.onBehalfOf },
+          { requestId },
+        )
+        // A conflict between the job's references is the job's: name its field.
+        .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store', (field) => field.replace(/^references/, 'job.secrets'))));
+      return res;
     },
     async decrypt(org, secrets, requestId) {
       const values = secrets.map((s) => ({ secretUid: s.uid, version: s.version, ciphertext: s.ciphertext, wrappedDek: s.wrappedDek, kekVersion: s.kekVersion }));

@@ -11,14 +11,23 @@ import {
   type ReservedAttempt,
   type SecretEnvEntry,
 } from './backend.js';
-import { planInjection } from './injection.js';
+import type { InjectionTarget } from './injection.js';
 import type { JobInput } from './rules.js';
-import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery } from './store.js';
+import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
 
 /** What the launcher needs from secret-store and key-management (through their gRPC clients). */
 export interface SecretsPort {
-  /** Ciphertext and keys of live secrets; with a job reference the secret-store audits it. */
-  resolve(org: string, names: string[], reference: { jobId: string; attempt: number; onBehalfOf: string } | undefined, requestId: string): Promise<ResolvedSecret[]>;
+  /**
+   * For a launch: the ciphertext of the secrets the references inject, each once, where each
+   * lands, and warnings (planned by the secret-store, which audits what it hands out).
+   */
+  resolveForLaunch(
+    org: string,
+    refs: SecretRef[],
+    plainEnvNames: string[],
+    reference: { jobId: string; attempt: number; onBehalfOf: string },
+    requestId: string,
+  ): Promise<{ secrets: ResolvedSecret[]; injections: InjectionTarget[]; warnings: string[] }>;
   decrypt(org: string, secrets: ResolvedSecret[], requestId: string): Promise<Uint8Array[]>;
   versions(org: string, uids: string[], requestId: string): Promise<{ uid: string; version: number; deleted: boolean }[]>;
 }
@@ -94,32 +103,38 @@ export class JobManager {
 
   /**
    * Resolves where each secret lands and decrypts only those injected (DESIGN §5). Values
-   * are read now: the attempt keeps them for its whole life, whatever rotates later.
+   * are read now: the attempt keeps them for its whole life, whatever rotates later. One call
+   * to the secret-store reads every referenced secret (each must be live, also one an --env
+   * overrides or one with an explicit variable name: a typo or a deleted secret must not pass
+   * unnoticed), plans where each lands from the keys it read, and audits those injected.
    */
   private async prepare(org: string, jobId: string, attempt: number, input: Pick<JobInput, 'env' | 'secretRefs'>, actor: Actor): Promise<PreparedAttempt> {
     if (input.secretRefs.length === 0) return { injected: [], secretEnv: [], warnings: [] };
-    const unique = (names: string[]) => [...new Set(names)];
-    // Every reference must name a live secret (NOT_FOUND otherwise), also one an --env
-    // overrides or one with an explicit variable name: a typo or a deleted secret must not
-    // pass unnoticed. The keys are needed for references without an explicit variable name.
-    const keys = new Map<string, string>();
-    for (const s of await this.secrets.resolve(org, unique(input.secretRefs.map((r) => r.secretName)), undefined, actor.requestId)) keys.set(s.name, s.key);
-    const first = planInjection(input.secretRefs, input.env, (n) => keys.get(n) ?? '');
-    const names = unique(first.targets.map((t) => t.secretName));
-    if (names.length === 0) return { injected: [], secretEnv: [], warnings: first.warnings };
-    const resolved = await this.secrets.resolve(org, names, { jobId, attempt, onBehalfOf: actor.subject }, actor.requestId);
-    const byName = new Map(resolved.map((s) => [s.name, s]));
-    // Plan again on the audited read, in case a key was renamed between the two reads.
-    const plan = planInjection(input.secretRefs.filter((r) => byName.has(r.secretName)), input.env, (n) => byName.get(n)!.key);
-    const values = await this.secrets.decrypt(org, resolved, actor.requestId);
-    const valueOf = new Map(resolved.map((s, i) => [s.name, values[i]]));
+    const { secrets, injections, warnings } = await this.secrets.resolveForLaunch(
+      org,
+      input.secretRefs,
+      input.env.map((e) => e.name),
+      { jobId, attempt, onBehalfOf: actor.subject },
+      actor.requestId,
+    );
+    if (injections.length === 0) return { injected: [], secretEnv: [], warnings };
+    const values = await this.secrets.decrypt(org, secrets, actor.requestId);
+    const byName = new Map(secrets.map((s, i) => [s.name, { secret: s, value: values[i] }]));
+    const resolved = (name: string) => {
+      const found = byName.get(name);
+      if (!found) throw new Error(`secret-store planned to inject "${name}" but did not hand it out`);
+      return found;
+    };
     return {
-      injected: plan.targets.map((t) => {
-        const s = byName.get(t.secretName)!;
-        return { secretName: s.name, secretUid: s.uid, envName: t.envName, version: s.version };
+      injected: injections.map((t) => {
+        const { secret } = resolved(t.secretName);
+        return { secretName: secret.name, secretUid: secret.uid, envName: t.envName, version: secret.version };
       }),
-      secretEnv: plan.targets.map((t) => ({ name: t.envName, value: valueOf.get(t.secretName)!, secretName: t.secretName, version: byName.get(t.secretName)!.version })),
-      warnings: [...new Set([...first.warnings, ...plan.warnings])],
+      secretEnv: injections.map((t) => {
+        const { secret, value } = resolved(t.secretName);
+        return { name: t.envName, value, secretName: secret.name, version: secret.version };
+      }),
+      warnings,
     };
   }
 

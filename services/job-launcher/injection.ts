@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../runtime/errors.js';
-import type { EnvEntry } from './backend.js';
 import type { SecretRef } from './store.js';
 
 export interface InjectionTarget {
@@ -16,10 +15,11 @@ export interface InjectionPlan {
  * Where each referenced secret lands (DESIGN §5): `--secret KEY=NAME` under KEY, `--secret
  * NAME` under the secret's own key. A plain `--env` with the same name wins: that secret is
  * neither injected nor decrypted, and a warning says so. Two secrets on one variable is an
- * error naming both.
+ * error naming both, in `field`. The secret-store plans with this too: it audits what a
+ * launch injects, in the same call that reads the keys.
  */
-export function planInjection(refs: SecretRef[], env: EnvEntry[], keyOf: (secretName: string) => string): InjectionPlan {
-  const plain = new Set(env.map((e) => e.name));
+export function planInjection(refs: SecretRef[], plainEnvNames: string[], keyOf: (secretName: string) => string, field = 'job.secrets'): InjectionPlan {
+  const plain = new Set(plainEnvNames);
   const warnings: string[] = [];
   const byEnv = new Map<string, InjectionTarget>();
   const seen = new Set<string>();
@@ -36,7 +36,7 @@ export function planInjection(refs: SecretRef[], env: EnvEntry[], keyOf: (secret
     if (other) {
       throw new InvalidArgumentError([
         {
-          field: 'job.secrets',
+          field,
           description: `secrets "${other.secretName}" and "${ref.secretName}" both land on environment variable ${envName}; give one another name with --secret OTHER_NAME=${ref.secretName}`,
         },
       ]);

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
+import { planInjection, type InjectionPlan } from '../job-launcher/injection.js';
+import type { SecretRef } from '../job-launcher/store.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
 import { ListPageCache, type ListPage } from './list-cache.js';
@@ -356,19 +358,43 @@ export class SecretManager {
    * first missing. Each reference is audited with the version handed out: no audit, no launch.
    */
   async resolve(org: string, names: string[], reference: JobReference): Promise<SecretRow[]> {
+    const resolved = await this.liveForLaunch(org, names);
+    await this.auditReferences(org, resolved, reference);
+    return resolved;
+  }
+
+  /**
+   * A launch in one call: every referenced secret must be live (NOT_FOUND names the first
+   * missing); where each lands is planned as the job launcher plans it (a conflict is
+   * INVALID_ARGUMENT on `references`, before anything is written); only the secrets injected
+   * are audited and handed out, each once.
+   */
+  async resolveForLaunch(org: string, refs: SecretRef[], plainEnvNames: string[], reference: JobReference): Promise<{ secrets: SecretRow[]; plan: InjectionPlan }> {
+    const rows = await this.liveForLaunch(org, [...new Set(refs.map((r) => r.secretName))]);
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const plan = planInjection(refs, plainEnvNames, (name) => byName.get(name)!.key, 'references');
+    const secrets = [...new Set(plan.targets.map((t) => t.secretName))].map((name) => byName.get(name)!);
+    await this.auditReferences(org, secrets, reference);
+    return { secrets, plan };
+  }
+
+  /** The live secrets of these names, in their order; NOT_FOUND names the first missing. */
+  private async liveForLaunch(org: string, names: string[]): Promise<SecretRow[]> {
     const rows = await this.store.getLiveMany(org, names);
     const byName = new Map(rows.map((r) => [r.name, r]));
-    const resolved = names.map((name) => {
+    return names.map((name) => {
       const row = byName.get(name);
       if (!row?.value) throw notFound(`secret "${name}" not found in org "${org}" (unknown or deleted)`, 'SECRET_NOT_FOUND');
       return row;
     });
-    if (reference.jobId) {
-      const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
-      const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
-      await this.store.appendAudit(resolved.map((row) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '' })));
-    }
-    return resolved;
+  }
+
+  /** One secret.referenced event per secret handed out to a job attempt (none without a job). */
+  private async auditReferences(org: string, rows: SecretRow[], reference: JobReference): Promise<void> {
+    if (!reference.jobId || rows.length === 0) return;
+    const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
+    const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
+    await this.store.appendAudit(rows.map((row) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '' })));
   }
 
   async versions(org: string, uids: string[]) {

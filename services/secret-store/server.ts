@@ -1,4 +1,4 @@
-import { ListSecretsResponse, SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { ListSecretsResponse, SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
 import { ApiError, fromDownstream } from '../runtime/errors.js';
 import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
@@ -32,6 +32,19 @@ function checkSecretNames(v: Violations, names: string[], field: string): Violat
     .check(new Set(names).size === names.length, field, 'each secret at most once');
   names.forEach((n, i) => checkName(v, n, `${field}[${i}]`));
   return v;
+}
+
+/** A launch given by references: for a job (audited), each reference and plain variable well-formed. */
+function checkReferences(v: Violations, req: ResolveSecretsRequest): void {
+  v.check(req.names.length === 0, 'names', 'must be empty when references are given')
+    .check(req.jobId !== '', 'job_id', 'is required with references (a launch is audited)')
+    .check(req.references.length <= MAX_RESOLVE, 'references', `at most ${MAX_RESOLVE} per launch`)
+    .check(req.plainEnvNames.length <= MAX_RESOLVE, 'plain_env_names', `at most ${MAX_RESOLVE} per launch`);
+  req.references.forEach((r, i) => {
+    checkName(v, r.secretName, `references[${i}].secret_name`);
+    v.check(r.envName === '' || isValidKey(r.envName), `references[${i}].env_name`, 'must be empty (the secret\'s key) or an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$');
+  });
+  req.plainEnvNames.forEach((name, i) => v.check(isValidKey(name), `plain_env_names[${i}]`, 'must be an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$'));
 }
 
 /** Explicit mapper: a stored row never leaves as it is (it holds ciphertext). */
@@ -193,13 +206,21 @@ export function secretStoreService(deps: {
       },
       async resolveSecrets(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'resolve secrets for a launch');
-        const v = checkSecretNames(new Violations().org(req.org), req.names, 'names');
+        const planned = req.references.length > 0;
+        const v = new Violations().org(req.org);
+        if (planned) checkReferences(v, req);
+        else {
+          checkSecretNames(v, req.names, 'names');
+          v.check(req.plainEnvNames.length === 0, 'plain_env_names', 'is only for a launch given by references');
+        }
         v.check(req.jobId === '' || JOB_ID_PATTERN.test(req.jobId), 'job_id', 'must be a job id like j_0123456789ab')
           .check(req.attempt >= 0, 'attempt', 'must not be negative')
           .check(req.onBehalfOf.length <= 256, 'on_behalf_of', 'is longer than 256 characters')
           .throwIfAny();
         const reference = { jobId: req.jobId, attempt: req.attempt, onBehalfOf: req.onBehalfOf, caller: ctx.principal.subject, requestId: ctx.requestId };
-        return { secrets: (await secrets.resolve(req.org, req.names, reference)).map(toResolved) };
+        if (!planned) return { secrets: (await secrets.resolve(req.org, req.names, reference)).map(toResolved), injections: [], warnings: [] };
+        const { secrets: injected, plan } = await secrets.resolveForLaunch(req.org, req.references, req.plainEnvNames, reference);
+        return { secrets: injected.map(toResolved), injections: plan.targets, warnings: plan.warnings };
       },
       async lookupSecretVersions(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'look up secret versions');

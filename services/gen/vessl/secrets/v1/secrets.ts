@@ -184,18 +184,44 @@ export interface DeleteSecretRequest {
 
 export interface ResolveSecretsRequest {
   org: string;
-  /** Names of live secrets; each at most once. */
+  /** Names of live secrets; each at most once. Empty when references are given. */
   names: string[];
   /** The job attempt the values are for, recorded in the audit log. */
   jobId: string;
   attempt: number;
   /** The subject who submitted or restarted the job. */
   onBehalfOf: string;
+  /**
+   * A launch in one call, instead of names (job_id is then required): how the job references
+   * its secrets, every one of which must be live. The secret-store works out where each lands
+   * as the job launcher would (DESIGN §5: a plain variable of the same name wins; two secrets
+   * on one variable is INVALID_ARGUMENT), then audits and returns only the secrets injected.
+   */
+  references: SecretReference[];
+  /** With references: the names of the job's plain variables. */
+  plainEnvNames: string[];
+}
+
+/** How a job references a secret. */
+export interface SecretReference {
+  secretName: string;
+  /** The variable it lands on; empty: the secret's key. */
+  envName: string;
 }
 
 export interface ResolveSecretsResponse {
-  /** In the order of the request's names. */
+  /** In the order of the request's names; with references, the secrets injected, each once. */
   secrets: ResolvedSecret[];
+  /** With references: the variable each injected secret lands on. */
+  injections: Injection[];
+  /** With references: what the job should be told (a plain variable overrides a secret). */
+  warnings: string[];
+}
+
+/** One secret on one environment variable of a job. */
+export interface Injection {
+  secretName: string;
+  envName: string;
 }
 
 /** The at-rest form of one live secret, as key-management needs it to decrypt. */
@@ -1557,7 +1583,7 @@ export const DeleteSecretRequest: MessageFns<DeleteSecretRequest> = {
 };
 
 function createBaseResolveSecretsRequest(): ResolveSecretsRequest {
-  return { org: "", names: [], jobId: "", attempt: 0, onBehalfOf: "" };
+  return { org: "", names: [], jobId: "", attempt: 0, onBehalfOf: "", references: [], plainEnvNames: [] };
 }
 
 export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
@@ -1576,6 +1602,12 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     }
     if (message.onBehalfOf !== "") {
       writer.uint32(42).string(message.onBehalfOf);
+    }
+    for (const v of message.references) {
+      SecretReference.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.plainEnvNames) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1633,6 +1665,22 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
             message.onBehalfOf = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.references.push(SecretReference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.plainEnvNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1660,6 +1708,14 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
         : isSet(object.on_behalf_of)
         ? globalThis.String(object.on_behalf_of)
         : "",
+      references: globalThis.Array.isArray(object?.references)
+        ? object.references.map((e: any) => SecretReference.fromJSON(e))
+        : [],
+      plainEnvNames: globalThis.Array.isArray(object?.plainEnvNames)
+        ? object.plainEnvNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.plain_env_names)
+        ? object.plain_env_names.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1680,6 +1736,12 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     if (message.onBehalfOf !== "") {
       obj.onBehalfOf = message.onBehalfOf;
     }
+    if (message.references?.length) {
+      obj.references = message.references.map((e) => SecretReference.toJSON(e));
+    }
+    if (message.plainEnvNames?.length) {
+      obj.plainEnvNames = message.plainEnvNames;
+    }
     return obj;
   },
 
@@ -1693,18 +1755,119 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     message.jobId = object.jobId ?? "";
     message.attempt = object.attempt ?? 0;
     message.onBehalfOf = object.onBehalfOf ?? "";
+    message.references = object.references?.map((e) => SecretReference.fromPartial(e)) || [];
+    message.plainEnvNames = object.plainEnvNames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSecretReference(): SecretReference {
+  return { secretName: "", envName: "" };
+}
+
+export const SecretReference: MessageFns<SecretReference> = {
+  encode(message: SecretReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretName !== "") {
+      writer.uint32(10).string(message.secretName);
+    }
+    if (message.envName !== "") {
+      writer.uint32(18).string(message.envName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.envName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretReference {
+    return {
+      secretName: isSet(object.secretName)
+        ? globalThis.String(object.secretName)
+        : isSet(object.secret_name)
+        ? globalThis.String(object.secret_name)
+        : "",
+      envName: isSet(object.envName)
+        ? globalThis.String(object.envName)
+        : isSet(object.env_name)
+        ? globalThis.String(object.env_name)
+        : "",
+    };
+  },
+
+  toJSON(message: SecretReference): unknown {
+    const obj: any = {};
+    if (message.secretName !== "") {
+      obj.secretName = message.secretName;
+    }
+    if (message.envName !== "") {
+      obj.envName = message.envName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SecretReference>): SecretReference {
+    return SecretReference.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SecretReference>): SecretReference {
+    const message = createBaseSecretReference();
+    message.secretName = object.secretName ?? "";
+    message.envName = object.envName ?? "";
     return message;
   },
 };
 
 function createBaseResolveSecretsResponse(): ResolveSecretsResponse {
-  return { secrets: [] };
+  return { secrets: [], injections: [], warnings: [] };
 }
 
 export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
   encode(message: ResolveSecretsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.secrets) {
       ResolvedSecret.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.injections) {
+      Injection.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -1730,6 +1893,22 @@ export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
             message.secrets.push(ResolvedSecret.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.injections.push(Injection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1747,6 +1926,10 @@ export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
       secrets: globalThis.Array.isArray(object?.secrets)
         ? object.secrets.map((e: any) => ResolvedSecret.fromJSON(e))
         : [],
+      injections: globalThis.Array.isArray(object?.injections)
+        ? object.injections.map((e: any) => Injection.fromJSON(e))
+        : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1754,6 +1937,12 @@ export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
     const obj: any = {};
     if (message.secrets?.length) {
       obj.secrets = message.secrets.map((e) => ResolvedSecret.toJSON(e));
+    }
+    if (message.injections?.length) {
+      obj.injections = message.injections.map((e) => Injection.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
     }
     return obj;
   },
@@ -1764,6 +1953,101 @@ export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
   fromPartial(object: DeepPartial<ResolveSecretsResponse>): ResolveSecretsResponse {
     const message = createBaseResolveSecretsResponse();
     message.secrets = object.secrets?.map((e) => ResolvedSecret.fromPartial(e)) || [];
+    message.injections = object.injections?.map((e) => Injection.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInjection(): Injection {
+  return { secretName: "", envName: "" };
+}
+
+export const Injection: MessageFns<Injection> = {
+  encode(message: Injection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretName !== "") {
+      writer.uint32(10).string(message.secretName);
+    }
+    if (message.envName !== "") {
+      writer.uint32(18).string(message.envName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Injection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInjection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.envName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Injection {
+    return {
+      secretName: isSet(object.secretName)
+        ? globalThis.String(object.secretName)
+        : isSet(object.secret_name)
+        ? globalThis.String(object.secret_name)
+        : "",
+      envName: isSet(object.envName)
+        ? globalThis.String(object.envName)
+        : isSet(object.env_name)
+        ? globalThis.String(object.env_name)
+        : "",
+    };
+  },
+
+  toJSON(message: Injection): unknown {
+    const obj: any = {};
+    if (message.secretName !== "") {
+      obj.secretName = message.secretName;
+    }
+    if (message.envName !== "") {
+      obj.envName = message.envName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Injection>): Injection {
+    return Injection.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Injection>): Injection {
+    const message = createBaseInjection();
+    message.secretName = object.secretName ?? "";
+    message.envName = object.envName ?? "";
     return message;
   },
 };

@@ -101,6 +101,14 @@ class GetSecretRequest(_message.Message):
     org: str
     def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
+class Injection(_message.Message):
+    __slots__ = ["env_name", "secret_name"]
+    ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
+    env_name: str
+    secret_name: str
+    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
+
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ["action", "actor", "org", "page_size", "page_token", "secret_name"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
@@ -181,24 +189,32 @@ class RecordAuditEventRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., request_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ResolveSecretsRequest(_message.Message):
-    __slots__ = ["attempt", "job_id", "names", "on_behalf_of", "org"]
+    __slots__ = ["attempt", "job_id", "names", "on_behalf_of", "org", "plain_env_names", "references"]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAMES_FIELD_NUMBER: _ClassVar[int]
     ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_ENV_NAMES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     attempt: int
     job_id: str
     names: _containers.RepeatedScalarFieldContainer[str]
     on_behalf_of: str
     org: str
-    def __init__(self, org: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    plain_env_names: _containers.RepeatedScalarFieldContainer[str]
+    references: _containers.RepeatedCompositeFieldContainer[SecretReference]
+    def __init__(self, org: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., on_behalf_of: _Optional[str] = ..., references: _Optional[_Iterable[_Union[SecretReference, _Mapping]]] = ..., plain_env_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResolveSecretsResponse(_message.Message):
-    __slots__ = ["secrets"]
+    __slots__ = ["injections", "secrets", "warnings"]
+    INJECTIONS_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    injections: _containers.RepeatedCompositeFieldContainer[Injection]
     secrets: _containers.RepeatedCompositeFieldContainer[ResolvedSecret]
-    def __init__(self, secrets: _Optional[_Iterable[_Union[ResolvedSecret, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, secrets: _Optional[_Iterable[_Union[ResolvedSecret, _Mapping]]] = ..., injections: _Optional[_Iterable[_Union[Injection, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResolvedSecret(_message.Message):
     __slots__ = ["ciphertext", "kek_version", "key", "name", "uid", "version", "wrapped_dek"]
@@ -284,6 +300,14 @@ class Secret(_message.Message):
     value_update_time: _timestamp_pb2.Timestamp
     version: int
     def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., key: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[Secret.State, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., value_update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_by: _Optional[str] = ..., update_by: _Optional[str] = ..., delete_by: _Optional[str] = ..., value_fingerprint: _Optional[str] = ...) -> None: ...
+
+class SecretReference(_message.Message):
+    __slots__ = ["env_name", "secret_name"]
+    ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
+    env_name: str
+    secret_name: str
+    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
 
 class SecretVersion(_message.Message):
     __slots__ = ["deleted", "name", "uid", "version"]
