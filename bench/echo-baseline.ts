@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { Secret, SecretServiceService, Secret_State } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { startServingProcess } from '../test/support/processes.js';
 
 /**
@@ -22,7 +23,33 @@ const ECHO: ServiceDefinition = {
   // The floor under a local job launch: one call whose handler starts a process (as the job
   // spawner does: its own process group, output on pipes) and answers once it has started.
   spawn: unaryMethod('/bench.Echo/Spawn'),
+  // The ceiling over create throughput: SecretService's CreateSecret answered at once with a
+  // stored answer (the Secret a real create returns), so that the bench's own client, sealing
+  // each value and making the call as vesslctl does, is all that is measured.
+  createSecret: unaryMethod(SecretServiceService.createSecret.path),
 };
+
+/** What a real CreateSecret of the bench answers (same fields, same lengths). */
+const now = new Date();
+const CREATED = Buffer.from(
+  Secret.encode({
+    org: 'acme',
+    name: 'small-0-1234',
+    uid: `s_${'x'.repeat(20)}`,
+    key: 'BENCH',
+    description: '',
+    version: 1,
+    state: Secret_State.STATE_ACTIVE,
+    createTime: now,
+    updateTime: now,
+    valueUpdateTime: now,
+    deleteTime: undefined,
+    createBy: 'bench-admin',
+    updateBy: 'bench-admin',
+    deleteBy: '',
+    valueFingerprint: 'f'.repeat(64),
+  }).finish(),
+);
 
 type Reply = (e: Error | null, r: Buffer | null) => void;
 
@@ -37,13 +64,19 @@ function spawnThenReply(call: { request: Buffer }, cb: Reply): void {
 /** Serves the echo on 127.0.0.1:0 and returns the port (echo-main.ts runs this). */
 export async function serveEcho(): Promise<number> {
   const server = new Server();
-  server.addService(ECHO, { echo: (call: { request: Buffer }, cb: Reply) => cb(null, call.request), spawn: spawnThenReply });
+  server.addService(ECHO, {
+    echo: (call: { request: Buffer }, cb: Reply) => cb(null, call.request),
+    spawn: spawnThenReply,
+    createSecret: (_call: unknown, cb: Reply) => cb(null, CREATED),
+  });
   return new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
 }
 
 export interface EchoServer {
+  /** HOST:PORT, for clients of the stored CreateSecret answer. */
+  endpoint: string;
   call(payload: Buffer): Promise<Buffer>;
   /** A call whose handler starts `/bin/sh -c true` in the echo's own (small) process. */
   spawnCall(payload: Buffer): Promise<Buffer>;
@@ -58,6 +91,7 @@ export async function startEcho(): Promise<EchoServer> {
       client.makeUnaryRequest(method, identity, identity, payload, new Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r!))),
     );
   return {
+    endpoint: child.endpoint,
     call: (payload) => unary(ECHO.echo.path, payload),
     spawnCall: (payload) => unary(ECHO.spawn.path, payload),
     async close() {

@@ -14,6 +14,8 @@ import { freePort, startServerProcess, type ServerProcess } from '../test/suppor
 export interface OrgClients {
   org: string;
   secrets: ServiceClient<typeof SecretServiceService>;
+  /** The same SecretService client (same token) for another endpoint: the echo process's stored answers. */
+  secretsAt(endpoint: string): ServiceClient<typeof SecretServiceService>;
   jobs: ServiceClient<typeof JobServiceService>;
   seal(value: string): Promise<{ sealedBox: Buffer; keyId: string }>;
 }
@@ -54,8 +56,8 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
   const closers: { close(): void }[] = [];
   const token = (role: Role, org: string) =>
     mintToken(issuer.privateKey, { role, org, subject: `bench-${role}`, ttlSeconds: TOKEN_TTL_SECONDS, settings: EMBEDDED_TOKEN_SETTINGS });
-  const client = <D extends Parameters<typeof createServiceClient>[0]>(service: D, t: string) => {
-    const c = createServiceClient(service, proc.endpoint, { token: async () => t, defaultTimeoutMs: 300_000 });
+  const client = <D extends Parameters<typeof createServiceClient>[0]>(service: D, t: string, endpoint = proc.endpoint) => {
+    const c = createServiceClient(service, endpoint, { token: async () => t, defaultTimeoutMs: 300_000 });
     closers.push(c);
     return c;
   };
@@ -85,6 +87,7 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       return {
         org,
         secrets: client(SecretServiceService, admin),
+        secretsAt: (endpoint) => client(SecretServiceService, admin, endpoint),
         jobs: client(JobServiceService, admin),
         seal: async (value) => ({ sealedBox: Buffer.from(await sealBox(Buffer.from(value), key.publicKey)), keyId: key.keyId }),
       };

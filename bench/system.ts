@@ -82,6 +82,24 @@ async function createRounds(cfg: BenchConfig, server: BenchServer, c: OrgClients
   return rounds;
 }
 
+/**
+ * The ceiling over create throughput: the same calls, each value sealed here, against the echo
+ * process answering CreateSecret at once with a stored answer. Whatever the server does, the
+ * create figure cannot go above this on the machine: the client's own sealing and calls.
+ */
+async function createCeilingRounds(cfg: BenchConfig, c: OrgClients, echo: EchoServer) {
+  const stored = c.secretsAt(echo.endpoint);
+  const rounds: { value: number; baseline: number }[] = [];
+  for (let r = 0; r < cfg.runs; r++) {
+    const baseline = await throughput(cfg.createCalls, IN_FLIGHT, () => echo.call(ECHO_PAYLOAD));
+    const value = await throughput(cfg.createCalls, IN_FLIGHT, async (i) =>
+      stored.createSecret({ org: c.org, secret: { name: `ceiling-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
+    );
+    rounds.push({ value, baseline });
+  }
+  return rounds;
+}
+
 /** Median server CPU time per call over the rounds, for the notes. */
 const cpuPerCall = (rounds: { serverCpuMs: number }[]) => median(rounds.map((r) => r.serverCpuMs)).toFixed(2);
 
@@ -224,6 +242,18 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   const smallNote = `${small[0].existing} to ${small[small.length - 1].existing} existing at the start of a round; ${cfg.createCalls} calls per round; server CPU ${cpuPerCall(small)} ms per create`;
   figures.push(
     figure(engine, 'create-secret throughput, 64 in flight, values sealed by the client', small, { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' }, atLeast(0.4), smallNote),
+  );
+
+  log(`${engine}: ceiling over create throughput`);
+  figures.push(
+    figure(
+      engine,
+      'ceiling over create throughput: the same client, sealing each value, against a server that answers CreateSecret at once, 64 in flight',
+      await createCeilingRounds(cfg, c, echo),
+      { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' },
+      REPORTED,
+      `${cfg.createCalls} calls per round; the answer is stored in the echo process: what the create figure cannot go above on this machine`,
+    ),
   );
 
   log(`${engine}: seeding up to ${cfg.largeCount} secrets`);
