@@ -76,8 +76,13 @@ const AUDIT_INSERT_CHUNK = 500;
 export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
   const stored: StoredAuditEvent[] = new Array(events.length);
   for (const org of new Set(events.map((e) => e.org))) {
-    await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
-    const head = await forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash'), trx);
+    const lockedHead = () => forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash'), trx) as Promise<{ seq: number | string; hash: string } | undefined>;
+    // An org's first event creates its head (a writer racing to do the same waits, then finds it).
+    let head = await lockedHead();
+    if (!head) {
+      await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
+      head = (await lockedHead())!;
+    }
     let seq = toNumber(head.seq);
     let prevHash: string = head.hash;
     const records: AuditRecord[] = [];
