@@ -65,37 +65,31 @@ async function seedSecrets(c: OrgClients, counter: SecretCounter, target: number
   counter.count = Math.max(counter.count, target);
 }
 
+/**
+ * Where create rounds send their calls: the server under test (its CPU and the org's secret
+ * count followed), or, for the ceiling over create throughput, the echo process answering
+ * CreateSecret at once with a stored answer, so that only the client's own sealing and calls
+ * are measured: the create figure cannot go above that on this machine.
+ */
+interface CreateTarget {
+  secrets: OrgClients['secrets'];
+  server?: BenchServer;
+  counter?: SecretCounter;
+}
+
 /** Create throughput rounds (64 in flight, each value sealed in this process as a client does), each next to an echo round. */
-async function createRounds(cfg: BenchConfig, server: BenchServer, c: OrgClients, counter: SecretCounter, echo: EchoServer, label: string) {
+async function createRounds(cfg: BenchConfig, c: OrgClients, echo: EchoServer, label: string, target: CreateTarget) {
   const rounds: { value: number; baseline: number; existing: number; serverCpuMs: number }[] = [];
   for (let r = 0; r < cfg.runs; r++) {
     const baseline = await throughput(cfg.createCalls, IN_FLIGHT, () => echo.call(ECHO_PAYLOAD));
-    const existing = counter.count;
-    const cpuBefore = server.cpuMs();
+    const existing = target.counter?.count ?? 0;
+    const cpuBefore = target.server?.cpuMs() ?? 0;
     const value = await throughput(cfg.createCalls, IN_FLIGHT, async (i) =>
-      c.secrets.createSecret({ org: c.org, secret: { name: `${label}-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
+      target.secrets.createSecret({ org: c.org, secret: { name: `${label}-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
     );
-    const serverCpuMs = (server.cpuMs() - cpuBefore) / cfg.createCalls;
-    counter.count += cfg.createCalls;
+    const serverCpuMs = ((target.server?.cpuMs() ?? 0) - cpuBefore) / cfg.createCalls;
+    if (target.counter) target.counter.count += cfg.createCalls;
     rounds.push({ value, baseline, existing, serverCpuMs });
-  }
-  return rounds;
-}
-
-/**
- * The ceiling over create throughput: the same calls, each value sealed here, against the echo
- * process answering CreateSecret at once with a stored answer. Whatever the server does, the
- * create figure cannot go above this on the machine: the client's own sealing and calls.
- */
-async function createCeilingRounds(cfg: BenchConfig, c: OrgClients, echo: EchoServer) {
-  const stored = c.secretsAt(echo.endpoint);
-  const rounds: { value: number; baseline: number }[] = [];
-  for (let r = 0; r < cfg.runs; r++) {
-    const baseline = await throughput(cfg.createCalls, IN_FLIGHT, () => echo.call(ECHO_PAYLOAD));
-    const value = await throughput(cfg.createCalls, IN_FLIGHT, async (i) =>
-      stored.createSecret({ org: c.org, secret: { name: `ceiling-${r}-${i}`, key: 'BENCH' }, value: await c.seal(`value-${i}-0123456789abcdef`) }),
-    );
-    rounds.push({ value, baseline });
   }
   return rounds;
 }
@@ -238,7 +232,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   log(`${engine}: seeding ${cfg.smallCount} secrets`);
   await seedSecrets(c, counter, cfg.smallCount);
   log(`${engine}: create throughput with ${counter.count} existing`);
-  const small = await createRounds(cfg, server, c, counter, echo, 'small');
+  const small = await createRounds(cfg, c, echo, 'small', { secrets: c.secrets, server, counter });
   const smallNote = `${small[0].existing} to ${small[small.length - 1].existing} existing at the start of a round; ${cfg.createCalls} calls per round; server CPU ${cpuPerCall(small)} ms per create`;
   figures.push(
     figure(engine, 'create-secret throughput, 64 in flight, values sealed by the client', small, { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' }, atLeast(0.4), smallNote),
@@ -249,7 +243,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
     figure(
       engine,
       'ceiling over create throughput: the same client, sealing each value, against a server that answers CreateSecret at once, 64 in flight',
-      await createCeilingRounds(cfg, c, echo),
+      await createRounds(cfg, c, echo, 'ceiling', { secrets: c.secretsAt(echo.endpoint) }),
       { unit: 'calls/s', baselineUnit: 'echo calls/s, 64 in flight' },
       REPORTED,
       `${cfg.createCalls} calls per round; the answer is stored in the echo process: what the create figure cannot go above on this machine`,
@@ -264,7 +258,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
   );
 
   log(`${engine}: create throughput with ${counter.count} existing`);
-  const large = await createRounds(cfg, server, c, counter, echo, 'large');
+  const large = await createRounds(cfg, c, echo, 'large', { secrets: c.secrets, server, counter });
   figures.push(
     figure(
       engine,

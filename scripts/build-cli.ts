@@ -4,15 +4,15 @@
 // grpc-js, ...) instead of ~250 modules, and bin/vesslctl.js runs it through
 // dist/vesslctl/loader.cjs (cli/bundle/loader.ts) with V8's code cache instead of compiling it.
 // The cache is written here, after a training run of `vesslctl secret list` (trainCodeCache).
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { build, type Plugin } from 'esbuild';
+import { withBuildId } from '../cli/bundle/loader.js';
 import { Secret, Secret_State, SecretServiceService, type SecretServiceServer } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { run } from '../test/support/processes.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = path.join(ROOT, 'dist', 'vesslctl');
@@ -197,15 +197,12 @@ const source = readFileSync(BUNDLE, 'latin1');
 const nonAscii = source.split('\n').findIndex((line) => /[^\0-\x7f]/.test(line));
 if (nonAscii !== -1) throw new Error(`${BUNDLE}:${nonAscii + 1}: a non-ASCII character is left (see ASCII_ESCAPES)`);
 if (source.search(COMPUTED_IMPORT) !== -1) throw new Error(`${BUNDLE}: a computed import() is left (see dependencyPatches)`);
-// The build id ties a code cache to this exact bundle.
-writeFileSync(BUNDLE, `${source}\n//# vesslctl-build-id=${createHash('sha256').update(source).digest('hex')}\n`);
+writeFileSync(BUNDLE, withBuildId(source));
 
-/** Runs node with `script` (CommonJS, from the package root). */
-function runNode(script: string, env: NodeJS.ProcessEnv) {
-  const result = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
-  if (result.error) throw result.error;
-  return result;
-}
+/** The built loader, as a CommonJS require() in a `node -e` script. */
+const REQUIRE_LOADER = `require(${JSON.stringify(path.join(OUT_DIR, 'loader.cjs'))})`;
+/** A run of the built CLI that takes longer than this is stuck (it takes well under a second). */
+const RUN_TIMEOUT_MS = 120_000;
 
 /**
  * The code cache's training run: `vesslctl secret list -o json` in a fresh node (started as
@@ -221,7 +218,7 @@ async function trainCodeCache(): Promise<void> {
   );
   const home = mkdtempSync(path.join(tmpdir(), 'vesslctl-build-'));
   try {
-    const script = `const { loadBundle, writeCodeCache, PACKAGE_ROOT } = require('./dist/vesslctl/loader.cjs');
+    const script = `const { loadBundle, writeCodeCache, PACKAGE_ROOT } = ${REQUIRE_LOADER};
       const bundle = loadBundle({ codeCache: false });
       process.on('exit', () => writeCodeCache(bundle));
       bundle.exports.main(PACKAGE_ROOT, ['secret', 'list', '-o', 'json']);`;
@@ -233,13 +230,8 @@ async function trainCodeCache(): Promise<void> {
       VESSLCTL_ACCESS_TOKEN: 'build-training',
       VESSLCTL_ORG: 'build-training',
     };
-    // Not spawnSync: this process serves the run.
-    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+    // Not a blocking run: this process serves it.
+    const { code, stdout, stderr } = await run('-e', [script], { env, timeoutMs: RUN_TIMEOUT_MS });
     const printed = code === 0 ? (JSON.parse(stdout) as { name?: string }[]) : [];
     if (printed.map((s) => s.name).join() !== TRAINING_SECRETS.map((s) => s.name).join()) {
       throw new Error(`the code cache's training run failed (exit ${code}): ${stderr}${stdout}`);
@@ -277,5 +269,5 @@ function trainingServer(): Server {
 }
 
 await trainCodeCache();
-const check = runNode(`process.stdout.write(String(require('./dist/vesslctl/loader.cjs').loadBundle().usedCodeCache));`, { PATH: process.env.PATH });
+const check = await run('-e', [`process.stdout.write(String(${REQUIRE_LOADER}.loadBundle().usedCodeCache));`], { env: { PATH: process.env.PATH }, timeoutMs: RUN_TIMEOUT_MS });
 if (check.stdout !== 'true') throw new Error(`V8 did not accept the code cache written for dist/vesslctl/vesslctl.cjs: ${check.stderr}`);

@@ -28,13 +28,18 @@ export interface LoadedBundle {
 }
 
 const DIR = dirname(fileURLToPath(import.meta.url));
-export const BUNDLE_FILE = join(DIR, 'vesslctl.cjs');
-export const CODE_CACHE_FILE = join(DIR, 'vesslctl.cjs.v8cache');
+const BUNDLE_FILE = join(DIR, 'vesslctl.cjs');
+const CODE_CACHE_FILE = join(DIR, 'vesslctl.cjs.v8cache');
 /** The package root (package.json), from dist/vesslctl/. */
 export const PACKAGE_ROOT = join(DIR, '..', '..');
 
 /** The bundle's last line: `//# vesslctl-build-id=<SHA-256 of everything before it>`. */
-export const BUILD_ID_LINE = /\n\/\/# vesslctl-build-id=([0-9a-f]{64})\n?$/;
+const BUILD_ID_LINE = /\n\/\/# vesslctl-build-id=([0-9a-f]{64})\n?$/;
+
+/** The bundle as build-cli.ts writes it: the source, then the build id line that ties a code cache to it. */
+export function withBuildId(source: string): string {
+  return `${source}\n//# vesslctl-build-id=${createHash('sha256').update(source).digest('hex')}\n`;
+}
 /**
  * A cache file is this header line, then V8's data:
  * `vesslctl-v8-code-cache <build id> <SHA-256 of the data>\n`.
@@ -67,12 +72,12 @@ function readCodeCache(file: string, buildId: string): Buffer | undefined {
 }
 
 /** Writes the code cache of a loaded bundle (atomically: a reader sees the old file or the new). */
-export function writeCodeCache(bundle: LoadedBundle, file: string = CODE_CACHE_FILE): void {
+export function writeCodeCache(bundle: LoadedBundle): void {
   const payload = bundle.script.createCachedData();
   const header = `${CACHE_MAGIC} ${bundle.buildId} ${createHash('sha256').update(payload).digest('hex')}\n`;
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = `${CODE_CACHE_FILE}.${process.pid}.tmp`;
   writeFileSync(temporary, Buffer.concat([Buffer.from(header, 'latin1'), payload]));
-  renameSync(temporary, file);
+  renameSync(temporary, CODE_CACHE_FILE);
 }
 
 /**

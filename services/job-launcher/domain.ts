@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
+import type { Injection } from '../gen/vessl/secrets/v1/secrets.js';
 import { aborted, ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import {
@@ -11,7 +12,6 @@ import {
   type ReservedAttempt,
   type SecretEnvEntry,
 } from './backend.js';
-import type { InjectionTarget } from './injection.js';
 import type { JobInput } from './rules.js';
 import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
 
@@ -27,7 +27,7 @@ export interface SecretsPort {
     plainEnvNames: string[],
     reference: { jobId: string; attempt: number; onBehalfOf: string },
     requestId: string,
-  ): Promise<{ secrets: ResolvedSecret[]; injections: InjectionTarget[]; warnings: string[] }>;
+  ): Promise<{ secrets: ResolvedSecret[]; injections: Injection[]; warnings: string[] }>;
   decrypt(org: string, secrets: ResolvedSecret[], requestId: string): Promise<Uint8Array[]>;
   versions(org: string, uids: string[], requestId: string): Promise<{ uid: string; version: number; deleted: boolean }[]>;
 }
@@ -119,21 +119,15 @@ export class JobManager {
     );
     if (injections.length === 0) return { injected: [], secretEnv: [], warnings };
     const values = await this.secrets.decrypt(org, secrets, actor.requestId);
-    const byName = new Map(secrets.map((s, i) => [s.name, { secret: s, value: values[i] }]));
-    const resolved = (name: string) => {
-      const found = byName.get(name);
-      if (!found) throw new Error(`secret-store planned to inject "${name}" but did not hand it out`);
-      return found;
-    };
+    const byName = new Map(secrets.map((secret, i) => [secret.name, { secret, value: values[i] }]));
+    const targets = injections.map((t) => {
+      const found = byName.get(t.secretName);
+      if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
+      return { envName: t.envName, ...found };
+    });
     return {
-      injected: injections.map((t) => {
-        const { secret } = resolved(t.secretName);
-        return { secretName: secret.name, secretUid: secret.uid, envName: t.envName, version: secret.version };
-      }),
-      secretEnv: injections.map((t) => {
-        const { secret, value } = resolved(t.secretName);
-        return { name: t.envName, value, secretName: secret.name, version: secret.version };
-      }),
+      injected: targets.map(({ envName, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, version: secret.version })),
+      secretEnv: targets.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
       warnings,
     };
   }

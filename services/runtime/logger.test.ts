@@ -1,16 +1,9 @@
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { createLogger } from './logger.js';
+import { captureLog } from '../../test/support/log-capture.js';
 
-function capture(): { log: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { log: createLogger('logger-test', sink as unknown as Parameters<typeof createLogger>[1], 'debug'), text: () => text };
+function capture(): { log: ReturnType<typeof captureLog>['log']; text: () => string } {
+  const { log, lines } = captureLog('logger-test');
+  return { log, text: () => lines.join('') };
 }
 
 describe('the structured logger', function () {

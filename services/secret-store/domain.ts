@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
+import type { SecretReference } from '../gen/vessl/secrets/v1/secrets.js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
-import { planInjection, type InjectionPlan } from '../job-launcher/injection.js';
-import type { SecretRef } from '../job-launcher/store.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
+import { planInjection, type InjectionPlan } from './injection.js';
 import { ListPageCache, type ListPage } from './list-cache.js';
 import { NameTakenError, type EncryptedValue, type ListQuery, type SecretRow, type SecretStore } from './store.js';
 
@@ -365,11 +365,11 @@ export class SecretManager {
 
   /**
    * A launch in one call: every referenced secret must be live (NOT_FOUND names the first
-   * missing); where each lands is planned as the job launcher plans it (a conflict is
+   * missing); where each lands is planned by DESIGN §5's rules (a conflict is
    * INVALID_ARGUMENT on `references`, before anything is written); only the secrets injected
    * are audited and handed out, each once.
    */
-  async resolveForLaunch(org: string, refs: SecretRef[], plainEnvNames: string[], reference: JobReference): Promise<{ secrets: SecretRow[]; plan: InjectionPlan }> {
+  async resolveForLaunch(org: string, refs: SecretReference[], plainEnvNames: string[], reference: JobReference): Promise<{ secrets: SecretRow[]; plan: InjectionPlan }> {
     const rows = await this.liveForLaunch(org, [...new Set(refs.map((r) => r.secretName))]);
     const byName = new Map(rows.map((r) => [r.name, r]));
     const plan = planInjection(refs, plainEnvNames, (name) => byName.get(name)!.key, 'references');

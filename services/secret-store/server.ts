@@ -42,9 +42,10 @@ function checkReferences(v: Violations, req: ResolveSecretsRequest): void {
     .check(req.plainEnvNames.length <= MAX_RESOLVE, 'plain_env_names', `at most ${MAX_RESOLVE} per launch`);
   req.references.forEach((r, i) => {
     checkName(v, r.secretName, `references[${i}].secret_name`);
-    v.check(r.envName === '' || isValidKey(r.envName), `references[${i}].env_name`, 'must be empty (the secret\'s key) or an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$');
+    // Empty: the secret's own key.
+    if (r.envName !== '') checkKey(v, r.envName, `references[${i}].env_name`);
   });
-  req.plainEnvNames.forEach((name, i) => v.check(isValidKey(name), `plain_env_names[${i}]`, 'must be an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$'));
+  req.plainEnvNames.forEach((name, i) => checkKey(v, name, `plain_env_names[${i}]`));
 }
 
 /** Explicit mapper: a stored row never leaves as it is (it holds ciphertext). */

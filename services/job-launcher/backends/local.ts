@@ -75,6 +75,13 @@ interface AttemptPaths {
   statusFile: string;
 }
 
+/** An attempt's files being made ahead of its launch. */
+interface ReservedFiles {
+  paths: AttemptPaths;
+  /** The log file's fd once every file is made; rejects (having removed what it made) otherwise. */
+  logFd: Promise<number>;
+}
+
 const isTerminal = (status: AttemptStatus) => TERMINAL_STATES.includes(status.state);
 const attemptKey = (jobId: string, attempt: number) => `${jobId}/${attempt}`;
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code;
@@ -87,8 +94,8 @@ export function createLocalBackend(options: LocalBackendOptions): JobBackend {
 class LocalBackend implements JobBackend {
   readonly name = 'local' as const;
   private readonly attempts = new Map<string, LocalAttempt>();
-  /** Attempt files being made ahead of their launch (reserve()), by attemptKey: the log's fd. */
-  private readonly reserved = new Map<string, Promise<number>>();
+  /** Attempt files being made ahead of their launch (reserve()), by attemptKey: where, and the log's fd. */
+  private readonly reserved = new Map<string, ReservedFiles>();
   private readonly listeners: ((handle: AttemptHandle, status: AttemptStatus) => void)[] = [];
   private readonly now: () => Date;
   private readonly graceMs: number;
@@ -111,18 +118,18 @@ class LocalBackend implements JobBackend {
     const key = attemptKey(jobId, attempt);
     if (this.closed) throw invalid('the local backend is shutting down');
     if (this.attempts.has(key) || this.reserved.has(key)) throw invalid(`attempt ${attempt} of job ${jobId} already exists`);
-    const files = createAttemptFiles(this.paths(jobId, attempt), { jobId, attempt }, THREAD_POOL_FILES);
-    files.catch(() => undefined); // launch() reports it
-    this.reserved.set(key, files);
-    return { cancel: () => this.cancelReserved(jobId, attempt) };
+    const paths = this.paths(jobId, attempt);
+    const logFd = createAttemptFiles(paths, { jobId, attempt }, THREAD_POOL_FILES);
+    logFd.catch(() => undefined); // launch() reports it
+    this.reserved.set(key, { paths, logFd });
+    return { cancel: () => this.cancelReserved(key) };
   }
 
-  private async cancelReserved(jobId: string, attempt: number): Promise<void> {
-    const key = attemptKey(jobId, attempt);
+  private async cancelReserved(key: string): Promise<void> {
     const files = this.reserved.get(key);
     if (!files) return; // launched, or cancelled already
     this.reserved.delete(key);
-    await discardFiles(files, this.paths(jobId, attempt));
+    await discardFiles(files);
   }
 
   async launch(spec: AttemptSpec): Promise<{ ref: string; status: AttemptStatus }> {
@@ -137,11 +144,10 @@ class LocalBackend implements JobBackend {
       env = jobEnvironment(spec, paths.workDir);
       if (this.attempts.has(key)) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
     } catch (err) {
-      // reserve() validated the same job id and attempt: its paths are the same.
-      if (reserved) await discardFiles(reserved, this.paths(spec.jobId, spec.attempt));
+      if (reserved) await discardFiles(reserved);
       throw err;
     }
-    const logFd = await (reserved ?? createAttemptFiles(paths, spec, BLOCKING_FILES));
+    const logFd = await (reserved?.logFd ?? createAttemptFiles(paths, spec, BLOCKING_FILES));
     const spawning = this.spawner.spawn(spec.command, paths.workDir, env);
     // Built while the spawner forks (the shell's early output waits in SpawnedShell).
     const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
@@ -166,7 +172,7 @@ class LocalBackend implements JobBackend {
       changes: new EventEmitter().setMaxListeners(0),
       finished: Promise.resolve(),
     };
-    this.attempts.set(attemptKey(spec.jobId, spec.attempt), attempt);
+    this.attempts.set(key, attempt);
     attempt.finished = this.supervise(attempt, shell, logFd, masker, paths)
       .catch((err: unknown) => this.lostTrack(attempt, err))
       .then(() => this.forget(attempt, paths));
@@ -227,10 +233,7 @@ class LocalBackend implements JobBackend {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.reserved.keys()].map((key) => {
-      const [jobId, attempt] = key.split('/');
-      return this.cancelReserved(jobId, Number(attempt));
-    }));
+    await Promise.all([...this.reserved.keys()].map((key) => this.cancelReserved(key)));
     const attempts = [...this.attempts.values()];
     for (const attempt of attempts) this.stop(attempt);
     await Promise.all(attempts.map((attempt) => attempt.finished));
@@ -437,8 +440,8 @@ async function readStatusFile(file: string): Promise<AttemptStatus | undefined> 
 }
 
 /** Removes files made ahead for a launch that does not use them (nothing when making them failed: that removed its own). */
-async function discardFiles(files: Promise<number>, paths: AttemptPaths): Promise<void> {
-  const fd = await files.catch(() => undefined);
+async function discardFiles({ paths, logFd }: ReservedFiles): Promise<void> {
+  const fd = await logFd.catch(() => undefined);
   if (fd === undefined) return;
   closeSync(fd);
   await removeAttemptFiles(paths);

@@ -1,13 +1,8 @@
+import type { Injection, SecretReference } from '../gen/vessl/secrets/v1/secrets.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
-import type { SecretRef } from './store.js';
-
-export interface InjectionTarget {
-  secretName: string;
-  envName: string;
-}
 
 export interface InjectionPlan {
-  targets: InjectionTarget[];
+  targets: Injection[];
   warnings: string[];
 }
 
@@ -15,13 +10,14 @@ export interface InjectionPlan {
  * Where each referenced secret lands (DESIGN §5): `--secret KEY=NAME` under KEY, `--secret
  * NAME` under the secret's own key. A plain `--env` with the same name wins: that secret is
  * neither injected nor decrypted, and a warning says so. Two secrets on one variable is an
- * error naming both, in `field`. The secret-store plans with this too: it audits what a
- * launch injects, in the same call that reads the keys.
+ * error naming both, in `field`. The secret-store plans a launch when the job launcher resolves
+ * its secrets (ResolveSecrets with references), so that it audits only what is injected, in the
+ * call that reads the keys.
  */
-export function planInjection(refs: SecretRef[], plainEnvNames: string[], keyOf: (secretName: string) => string, field = 'job.secrets'): InjectionPlan {
+export function planInjection(refs: SecretReference[], plainEnvNames: string[], keyOf: (secretName: string) => string, field: string): InjectionPlan {
   const plain = new Set(plainEnvNames);
   const warnings: string[] = [];
-  const byEnv = new Map<string, InjectionTarget>();
+  const byEnv = new Map<string, Injection>();
   const seen = new Set<string>();
   for (const ref of refs) {
     const envName = ref.envName || keyOf(ref.secretName);
