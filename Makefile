@@ -25,11 +25,13 @@ web/dist/index.html: $(STAMP) $(shell find web -path web/dist -prune -o -type f 
 
 build: dist/.built web/dist/index.html ## Install dependencies if needed, compile TypeScript to dist/, bundle vesslctl and build the web console to web/dist/
 
-up: build ## Run the whole system on the embedded default (SQLite, local jobs) in the foreground
+up: build ## Run the whole system on the embedded default (SQLite, local jobs in a bubblewrap sandbox) in the foreground
+	scripts/ensure-bubblewrap.sh
 	node bin/vessl-secrets.js up
 
 test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
 	scripts/ensure-python-deps.sh
+	scripts/ensure-bubblewrap.sh
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 

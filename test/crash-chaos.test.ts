@@ -8,7 +8,7 @@ import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
-import { codeOf, countFromEnv, envWritten, jobEnded, seedFromEnv, seededRandom } from './support/chaos.js';
+import { codeOf, countFromEnv, envPrinted, jobEnded, PRINT_ENV, seedFromEnv, seededRandom } from './support/chaos.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { filesUnder, hits, postgresRows } from './support/plaintext.js';
 import { engines } from './support/postgres.js';
@@ -45,7 +45,6 @@ for (const engine of engines()) {
     let env: NodeJS.ProcessEnv;
     let server: ServerProcess | undefined;
     let databaseUrl: string | undefined;
-    const outDir = mkdtempSync(path.join(tmpdir(), 'vessl-crash-out-'));
 
     before(async () => {
       await sodium.ready;
@@ -56,7 +55,6 @@ for (const engine of engines()) {
     after(async () => {
       await server?.stop('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
-      rmSync(outDir, { recursive: true, force: true });
       await engine.cleanup();
     });
 
@@ -122,10 +120,9 @@ for (const engine of engines()) {
         // 3. Every live secret reaches a real job intact.
         const liveNow = names.filter((n) => acked.get(n)!.live);
         if (liveNow.length > 0) {
-          const file = path.join(outDir, `round-${round}.env`);
-          const { job } = await c.jobs.createJob({ org: ORG, job: { name: 'chaos-check', image: 'python:3.12', command: `env > ${file}`, secrets: liveNow.map((n, i) => ({ secretName: n, envName: `CHAOS_${i}` })) } });
+          const { job } = await c.jobs.createJob({ org: ORG, job: { name: 'chaos-check', image: 'python:3.12', command: PRINT_ENV, secrets: liveNow.map((n, i) => ({ secretName: n, envName: `CHAOS_${i}` })) } });
           expect(await jobEnded(c.jobs, ORG, job!.id)).to.equal(Job_State.STATE_SUCCEEDED);
-          const seen = envWritten(file);
+          const seen = envPrinted(dataDir, job!.id);
           liveNow.forEach((n, i) => expect(seen.get(`CHAOS_${i}`), n).to.equal(acked.get(n)!.value));
         }
         // 4. The audit chain verifies.
@@ -156,8 +153,7 @@ for (const engine of engines()) {
               })();
               next = was;
             } else if (dice < 0.15 && was.live) {
-              const file = path.join(outDir, `job-${serial}.env`);
-              call = c.jobs.createJob({ org: ORG, job: { name: 'chaos', image: 'python:3.12', command: `env > ${file}`, secrets: [{ secretName: name, envName: 'V' }] } });
+              call = c.jobs.createJob({ org: ORG, job: { name: 'chaos', image: 'python:3.12', command: PRINT_ENV, secrets: [{ secretName: name, envName: 'V' }] } });
               next = was;
             } else if (!was.live) {
               everyValue.push(value);

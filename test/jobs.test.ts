@@ -1,27 +1,16 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { engines } from './support/postgres.js';
+import { envPrinted, PRINT_ENV } from './support/chaos.js';
 import { failure, startTestSystem, type JobClient, type SecretClient, type TestSystem } from './support/system.js';
 import { until } from './support/until.js';
 
 const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
 
-
-/** A folder outside the job's work dir (which the backend removes when the attempt ends). */
-const OUT = mkdtempSync(path.join(tmpdir(), 'vessl-job-out-'));
-
-/** The environment the job's process really saw: its command writes `env` to `file`. */
-function seenEnv(file: string): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
-  }
-  return env;
-}
+/** A job command that prints `$NAME` as a line of hex, every 0.1 s (a sandboxed job writes no host file; its log masks the value itself). */
+const printHexForever = (name: string) => `while true; do printf "%s" "$${name}" | od -An -v -tx1 | tr -d ' \\n'; echo; sleep 0.1; done`;
 
 const logFile = (sys: TestSystem, job: Job, attempt = 1) => path.join(sys.dataDir, 'jobs', job.id, `attempt-${attempt}.log`);
 
@@ -106,12 +95,11 @@ for (const engine of engines()) {
       { what: 'an empty command', secrets: [{ secretName: 'HF_TOKEN' }], command: '   ', error: { code: 'INVALID_ARGUMENT', mentions: ['job.command'] } },
     ];
 
-    CASES.forEach((c, caseNo) => {
+    CASES.forEach((c) => {
       it(`${c.what}: ${c.error ? c.error.code : 'the process sees the right env'}`, async () => {
-        const envFile = path.join(OUT, `case-${engine.name}-${caseNo}.env`);
         const request = {
           org: 'acme',
-          job: { name: 'inject', image: 'python:3.12', command: c.command ?? `env > ${envFile}`, env: c.env ?? [], secrets: c.secrets.map((s) => ({ secretName: s.secretName, envName: s.envName ?? '' })) },
+          job: { name: 'inject', image: 'python:3.12', command: c.command ?? PRINT_ENV, env: c.env ?? [], secrets: c.secrets.map((s) => ({ secretName: s.secretName, envName: s.envName ?? '' })) },
         };
         if (c.error) {
           const before = (await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length;
@@ -129,7 +117,7 @@ for (const engine of engines()) {
         else expect(warnings).to.deep.equal([]);
         const done = await finished(job!.id);
         expect(done.state).to.equal(Job_State.STATE_SUCCEEDED);
-        const env = seenEnv(envFile);
+        const env = envPrinted(sys.dataDir, job!.id);
         for (const [k, v] of Object.entries(c.sees ?? {})) expect(env.get(k), k).to.equal(v);
         for (const k of c.lacks ?? []) expect(env.has(k), k).to.equal(false);
         // A minimal base environment: nothing of the server's own, never the submitter's token.
@@ -162,14 +150,24 @@ for (const engine of engines()) {
 
     it('keeps a running job on its value after a rotation; restart gets the new one and stale is marked', async () => {
       await secrets.createSecret({ org: 'acme', secret: { name: 'ROTATING' }, value: await sys.seal('rotating-v1-value') });
-      const seenDir = mkdtempSync(path.join(OUT, `rotation-${engine.name}-`));
-      const command = `while true; do printf "%s" "$ROTATING" > ${seenDir}/seen-$VESSL_JOB_ATTEMPT.out; sleep 0.1; done`;
-      const { job } = await memberJobs.createJob({ org: 'acme', job: { name: 'rotation', image: 'x', command, secrets: [{ secretName: 'ROTATING' }] } });
-      const seen = (attempt: number) => path.join(seenDir, `seen-${attempt}.out`);
-      await until('the first attempt to write', async () => (existsSync(seen(1)) && readFileSync(seen(1), 'utf8') ? true : undefined));
+      const { job } = await memberJobs.createJob({ org: 'acme', job: { name: 'rotation', image: 'x', command: printHexForever('ROTATING'), secrets: [{ secretName: 'ROTATING' }] } });
+      /** What the attempt printed last, decoded. */
+      const seen = (attempt: number) => {
+        const file = logFile(sys, job!, attempt);
+        // Whole lines only: the last one may still be on its way.
+        const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1).filter((line) => /^([0-9a-f]{2})+$/.test(line)) : [];
+        return lines.length > 0 ? Buffer.from(lines[lines.length - 1], 'hex').toString('utf8') : undefined;
+      };
+      const printed = (attempt: number) => {
+        const file = logFile(sys, job!, attempt);
+        return existsSync(file) ? readFileSync(file, 'utf8').split('\n').length : 0;
+      };
+      await until('the first attempt to write', async () => (seen(1) ? true : undefined));
       await secrets.updateSecret({ org: 'acme', secret: { name: 'ROTATING' }, value: await sys.seal('rotating-v2-value'), updateMask: ['value'] });
-      await new Promise((r) => setTimeout(r, 400));
-      expect(readFileSync(seen(1), 'utf8')).to.equal('rotating-v1-value');
+      // Lines printed after the rotation still carry the first value.
+      const after = printed(1);
+      await until('the first attempt to print more lines', async () => (printed(1) > after + 2 ? true : undefined));
+      expect(seen(1)).to.equal('rotating-v1-value');
 
       const stale = await memberJobs.getJob({ org: 'acme', id: job!.id });
       expect(stale.state).to.equal(Job_State.STATE_RUNNING);
@@ -180,7 +178,7 @@ for (const engine of engines()) {
       const restarted = await memberJobs.restartJob({ org: 'acme', id: job!.id });
       expect(restarted.job!.attempts.map((a) => a.state)).to.deep.equal([Job_State.STATE_CANCELLED, Job_State.STATE_RUNNING]);
       expect(restarted.job!.attempts[1].secrets[0]).to.include({ version: 2, stale: false });
-      await until('the second attempt to write', async () => (existsSync(seen(2)) && readFileSync(seen(2), 'utf8') === 'rotating-v2-value' ? true : undefined));
+      await until('the second attempt to write', async () => (seen(2) === 'rotating-v2-value' ? true : undefined));
       const terminated = await memberJobs.terminateJob({ org: 'acme', id: job!.id });
       expect(terminated.state).to.equal(Job_State.STATE_CANCELLED);
       expect(terminated.attempts[1].message).to.match(/terminated by test-member/);

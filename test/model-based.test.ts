@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import sodium from 'libsodium-wrappers';
@@ -9,7 +6,7 @@ import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js
 import { SecretServiceService, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import type { Role } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
-import { countFromEnv, envWritten, jobEnded, outcome, seedFromEnv } from './support/chaos.js';
+import { countFromEnv, envPrinted, jobEnded, outcome, PRINT_ENV, seedFromEnv } from './support/chaos.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { engines } from './support/postgres.js';
 import { startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
@@ -121,9 +118,7 @@ for (const engine of engines()) {
   describe(`model-based random sequences against a real server (${engine.name})`, function () {
     this.timeout(0);
     let sys: TestSystem;
-    const outDir = mkdtempSync(path.join(tmpdir(), 'vessl-model-'));
     let orgs = 0;
-    let stepsRun = 0;
 
     before(async () => {
       sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
@@ -131,7 +126,6 @@ for (const engine of engines()) {
     after(async () => {
       await sys?.stop();
       await engine.cleanup();
-      rmSync(outDir, { recursive: true, force: true });
     });
 
     /** One sequence's callers: the org's admin and member, another org's admin, an operator. */
@@ -200,14 +194,13 @@ for (const engine of engines()) {
         case 'list':
           break; // every step ends with both lists compared to the model
         case 'job': {
-          const file = path.join(outDir, `${org}-${stepsRun}.env`);
           const plan = model.planJob(cmd.refs, cmd.env);
           const { jobs } = ctx.member;
-          const got = await outcome(jobs.createJob({ org, job: { name: 'model', image: 'python:3.12', command: `env > ${file}`, env: cmd.env, secrets: cmd.refs.map((r) => ({ secretName: r.name, envName: r.envName })) } }));
+          const got = await outcome(jobs.createJob({ org, job: { name: 'model', image: 'python:3.12', command: PRINT_ENV, env: cmd.env, secrets: cmd.refs.map((r) => ({ secretName: r.name, envName: r.envName })) } }));
           expectCode(got.code, plan.code);
           if (got.code !== 'OK') break;
           expect(await jobEnded(jobs, org, got.value!.job!.id)).to.equal(Job_State.STATE_SUCCEEDED);
-          const seen = envWritten(file);
+          const seen = envPrinted(sys.dataDir, got.value!.job!.id);
           for (const [k, v] of plan.sees!) expect(seen.get(k), `${k} in ${JSON.stringify(cmd)}`).to.equal(v);
           break;
         }
@@ -266,7 +259,6 @@ for (const engine of engines()) {
           try {
             const model = new Model();
             for (const cmd of commands) {
-              stepsRun++;
               await step(org, model, cmd, ctx);
             }
             const audit = await ctx.admin.secrets.verifyAuditLog({ org });

@@ -7,7 +7,9 @@ import { createServiceClient } from '../runtime/grpc-client.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
+import path from 'node:path';
 import type { JobBackend } from './backend.js';
+import type { SandboxSettings, UidRange } from './sandbox/job-sandbox.js';
 import { JobManager, type SecretsPort } from './domain.js';
 import { jobLauncherMigrations } from './migrations.js';
 import { createJobStore, type JobStore } from './store.js';
@@ -19,6 +21,33 @@ export interface JobLauncherSettings {
   backend: 'local' | 'kubernetes';
   /** Kubernetes namespace for an org's jobs: "{org}" is replaced by the org name. */
   namespaceTemplate: string;
+  /** How the local backend sandboxes jobs (docs/isolation.md). */
+  sandbox?: Partial<SandboxSettings>;
+}
+
+/** The local backend's sandbox settings: VESSL_JOB_NETWORK, VESSL_JOB_WORK_ROOT, VESSL_JOB_UIDS, VESSL_UNSAFE_NO_JOB_SANDBOX. */
+function sandboxSettings(flags: Flags): Partial<SandboxSettings> {
+  const network = setting(flags, 'job-network') ?? 'shared';
+  if (network !== 'shared' && network !== 'isolated') throw new ConfigError(`VESSL_JOB_NETWORK must be "shared" or "isolated", not "${network}"`);
+  const unsafe = setting(flags, 'unsafe-no-job-sandbox') ?? 'false';
+  if (!['true', '1', 'false', '0'].includes(unsafe)) throw new ConfigError(`VESSL_UNSAFE_NO_JOB_SANDBOX must be "true" or "false", not "${unsafe}"`);
+  const settings: Partial<SandboxSettings> = { kind: unsafe === 'true' || unsafe === '1' ? 'none' : 'bubblewrap', network };
+  const workRoot = setting(flags, 'job-work-root');
+  if (workRoot !== undefined) settings.workRoot = path.resolve(workRoot);
+  const uids = setting(flags, 'job-uids');
+  if (uids !== undefined) settings.uids = parseUidRange(uids);
+  return settings;
+}
+
+/** "FIRST-LAST": at least 16 uids, none of them a system or login user's, all below 2^31. */
+function parseUidRange(text: string): UidRange {
+  const match = /^(\d{1,10})-(\d{1,10})$/.exec(text);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 100_000 || last < first + 15 || last > 2_147_483_646) {
+    throw new ConfigError(`VESSL_JOB_UIDS "${text}" must be FIRST-LAST with 100000 <= FIRST, at least 16 uids, LAST < 2147483647`);
+  }
+  return { first, count: last - first + 1 };
 }
 
 export function jobLauncherSettings(flags: Flags): JobLauncherSettings {
@@ -30,13 +59,13 @@ export function jobLauncherSettings(flags: Flags): JobLauncherSettings {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespaceTemplate.replace('{org}', 'org'))) {
     throw new ConfigError(`VESSL_JOB_NAMESPACE "${namespaceTemplate}" does not make a valid namespace name`);
   }
-  return { backend, namespaceTemplate };
+  return { backend, namespaceTemplate, sandbox: sandboxSettings(flags) };
 }
 
 async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
   if (settings.backend === 'local') {
     const { createLocalBackend } = await import('./backends/local.js');
-    return createLocalBackend({ dataDir, log });
+    return createLocalBackend({ dataDir, log, sandbox: settings.sandbox });
   }
   const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
   const namespace = (org: string) => {

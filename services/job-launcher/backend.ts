@@ -82,6 +82,8 @@ export interface ReservedAttempt {
 
 export interface JobBackend {
   readonly name: 'local' | 'kubernetes';
+  /** Said to whoever creates or restarts a job on this backend (e.g. that jobs run unsandboxed). */
+  readonly warnings?: string[];
   /**
    * Optional: starts making what an attempt needs that does not depend on its secrets (the
    * local backend's directories and log file), so that it overlaps reading and decrypting

@@ -213,7 +213,7 @@ export class JobManager {
     // changes itself is not asked again (that would only record its report twice).
     if (!this.backend.onStateChange) await this.refresh(job, [attempt]);
     const current = new Map(prepared.injected.map((s) => [s.secretUid, s.version]));
-    return { view: (await this.views(org, [job], [attempt], actor, current))[0], warnings: prepared.warnings };
+    return { view: (await this.views(org, [job], [attempt], actor, current))[0], warnings: [...prepared.warnings, ...(this.backend.warnings ?? [])] };
   }
 
   private async load(org: string, id: string): Promise<{ job: JobRow; attempts: AttemptRow[] }> {
@@ -302,7 +302,7 @@ export class JobManager {
     const attempt = this.newAttempt(id, number, actor, prepared.injected);
     if (!(await this.store.addAttempt(attempt, job.latestAttempt))) throw aborted(`job "${id}" was restarted concurrently; look at it and retry`);
     await this.launch(job, attempt, prepared.secretEnv, () => this.store.removeAttempt(id, number));
-    return { view: await this.get(org, id, actor), warnings: prepared.warnings };
+    return { view: await this.get(org, id, actor), warnings: [...prepared.warnings, ...(this.backend.warnings ?? [])] };
   }
 
   async terminate(org: string, id: string, actor: Actor): Promise<JobView> {

@@ -13,13 +13,18 @@ const USAGE = `vessl-secrets: the vessl-secrets server
 
   vessl-secrets up [--listen HOST:PORT] [--web-listen HOST:PORT] [--data-dir DIR] [--database-url URL]
                    [--org ORG] [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
-                   [--metrics-listen HOST:PORT]
+                   [--metrics-listen HOST:PORT] [--job-network shared|isolated] [--unsafe-no-job-sandbox]
       Runs key-management, secret-store and job-launcher in one process on one port (the
       embedded default), and the web console on its own HTTP port.
       Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_WEB_LISTEN (127.0.0.1:8080), VESSL_DATA_DIR (./.vessl),
       VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
       VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE,
       VESSL_METRICS_LISTEN (Prometheus metrics at http://HOST:PORT/metrics; off when unset).
+      Local jobs run in a bubblewrap sandbox (docs/isolation.md): VESSL_JOB_NETWORK (shared, or
+      isolated: loopback only), VESSL_JOB_WORK_ROOT (jobs' work dirs; default under the temp dir),
+      VESSL_JOB_UIDS (FIRST-LAST host uids for jobs when run as root; 2000000000-2000065535).
+      --unsafe-no-job-sandbox (VESSL_UNSAFE_NO_JOB_SANDBOX=true) runs jobs WITHOUT a sandbox, as this
+      server's user with its view of the files: for a single-user machine only.
 
   vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
       Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
@@ -125,6 +130,10 @@ export async function main(argv: string[]): Promise<void> {
       'master-keyring-file': { type: 'string' },
       'job-backend': { type: 'string' },
       'job-namespace': { type: 'string' },
+      'job-network': { type: 'string' },
+      'job-work-root': { type: 'string' },
+      'job-uids': { type: 'string' },
+      'unsafe-no-job-sandbox': { type: 'boolean' },
       org: { type: 'string' },
       role: { type: 'string' },
       subject: { type: 'string' },
@@ -132,7 +141,8 @@ export async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const flags = values as Flags & { help?: boolean };
+  const { 'unsafe-no-job-sandbox': unsafe, ...rest } = values;
+  const flags = { ...rest, ...(unsafe && { 'unsafe-no-job-sandbox': 'true' }) } as Flags & { help?: boolean };
   const command = positionals.join(' ');
   if (flags.help || command === '' || command === 'help') {
     process.stdout.write(USAGE);

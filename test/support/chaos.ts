@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Job_State } from '../../services/gen/vessl/jobs/v1/jobs.js';
 import type { JobClient } from './system.js';
@@ -63,10 +64,19 @@ export async function jobEnded(jobs: JobClient, org: string, id: string, timeout
   }
 }
 
-/** The environment a job's process saw: its command wrote `env` to `file` (values hold no newline). */
-export function envWritten(file: string): Map<string, string> {
+/**
+ * A job command that prints its whole environment as one line of hex. A sandboxed job cannot
+ * write to the host's files, and its log masks every injected value (also base64), but not
+ * hex: so a test reads what the process saw, byte for byte, from its log.
+ */
+export const PRINT_ENV = "env | od -An -v -tx1 | tr -d ' \\n'; echo";
+
+/** The environment a job printed with PRINT_ENV, from its attempt's log in the data dir (values hold no newline). */
+export function envPrinted(dataDir: string, jobId: string, attempt = 1): Map<string, string> {
+  const log = readFileSync(path.join(dataDir, 'jobs', jobId, `attempt-${attempt}.log`), 'utf8');
+  const hex = log.split('\n').find((line) => /^([0-9a-f]{2})+$/.test(line)) ?? '';
   const env = new Map<string, string>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  for (const line of Buffer.from(hex, 'hex').toString('utf8').split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
   }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { SpawnerEvent, SpawnerRequest } from './job-spawner.js';
+import type { Readable, Writable } from 'node:stream';
+import type { SpawnCommand, SpawnerEvent, SpawnerRequest } from './job-spawner.js';
 
 /**
  * The job spawner process (see job-spawner.ts): starts job shells for the local backend and
@@ -35,10 +36,38 @@ function setReading(job: Job): void {
   }
 }
 
-function start(id: number, command: string, cwd: string, env: Record<string, string>): void {
+/** stdio for the process: output on 1 and 2, and the extra fds the command asks for (args in, status out). */
+function stdioFor(command: SpawnCommand): ('ignore' | 'pipe')[] {
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
+  const extra = (fd: number | undefined) => {
+    if (fd === undefined) return;
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = 'pipe';
+  };
+  if (command.argsData) extra(3);
+  extra(command.statusFd);
+  return stdio;
+}
+
+/** Relays each complete line the process writes to its status fd. */
+function relayStatus(id: number, stream: Readable): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    pending += text;
+    for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
+      send({ type: 'status', id, line: pending.slice(0, end) });
+      pending = pending.slice(end + 1);
+    }
+  });
+  stream.on('error', () => undefined);
+}
+
+function start(id: number, command: SpawnCommand): void {
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { file, args, cwd, env, uid, gid } = command;
+    child = spawn(file, args, { cwd, env, uid, gid, detached: true, stdio: stdioFor(command) });
   } catch (err) {
     send({ type: 'failed', id, code: (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
     return;
@@ -49,6 +78,12 @@ function start(id: number, command: string, cwd: string, env: Record<string, str
     // Only a failed start is reported: this process signals nothing.
     if (child.pid === undefined) send({ type: 'failed', id, code: err.code ?? 'EUNKNOWN' });
   });
+  if (command.argsData) {
+    const args = child.stdio[3] as Writable;
+    args.on('error', () => undefined); // bwrap failed before reading them: its exit reports it
+    args.end(command.argsData);
+  }
+  if (command.statusFd !== undefined) relayStatus(id, child.stdio[command.statusFd] as Readable);
   child.once('spawn', () => {
     jobs.set(id, job);
     send({ type: 'spawned', id, pid: child.pid! });
@@ -73,7 +108,7 @@ function start(id: number, command: string, cwd: string, env: Record<string, str
 
 process.on('message', (request: SpawnerRequest) => {
   if (request.type === 'spawn') {
-    start(request.id, request.command, request.cwd, request.env);
+    start(request.id, request.command);
     return;
   }
   const job = jobs.get(request.id);

@@ -21,12 +21,27 @@ import type { Logger } from '../../runtime/logger.js';
 /** How long a launch waits for the helper to start its shell (a fork takes milliseconds). */
 export const DEFAULT_SPAWN_TIMEOUT_MS = 15_000;
 
+/** What the spawner starts for a job (see ../sandbox/job-sandbox.ts): bwrap, or a bare shell. */
+export interface SpawnCommand {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  uid?: number;
+  gid?: number;
+  /** Written to fd 3 of the process, then closed (bwrap's `--args 3`): arguments that must not be on its command line. */
+  argsData?: Uint8Array;
+  /** An fd the process writes status lines to (bwrap's `--json-status-fd`); each line is relayed as a 'status' event. */
+  statusFd?: number;
+}
+
 export type SpawnerRequest =
-  | { type: 'spawn'; id: number; command: string; cwd: string; env: Record<string, string> }
+  | { type: 'spawn'; id: number; command: SpawnCommand }
   | { type: 'pause' | 'resume' | 'abandon'; id: number };
 
 export type SpawnerEvent =
   | { type: 'spawned'; id: number; pid: number }
+  | { type: 'status'; id: number; line: string }
   | { type: 'failed'; id: number; code: string }
   | { type: 'output'; id: number; data: Uint8Array }
   | { type: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
@@ -41,7 +56,7 @@ export interface ShellExit {
 
 export class SpawnError extends Error {
   constructor(readonly code: string) {
-    super(`spawning /bin/sh failed: ${code}`);
+    super(`spawning a job failed: ${code}`);
     this.name = 'SpawnError';
   }
 }
@@ -57,6 +72,8 @@ export class SpawnedShell {
   private listener?: (chunk: Buffer) => void;
   /** Output that arrived before a listener was set. */
   private early: Buffer[] = [];
+  private statusListener?: (line: string) => void;
+  private earlyStatus: string[] = [];
 
   constructor(
     private readonly id: number,
@@ -70,6 +87,12 @@ export class SpawnedShell {
   onOutput(listener: (chunk: Buffer) => void): void {
     this.listener = listener;
     for (const chunk of this.early.splice(0)) listener(chunk);
+  }
+
+  /** Status lines the process wrote to its status fd (SpawnCommand.statusFd), in order. */
+  onStatus(listener: (line: string) => void): void {
+    this.statusListener = listener;
+    for (const line of this.earlyStatus.splice(0)) listener(line);
   }
 
   pause(): void {
@@ -92,6 +115,9 @@ export class SpawnedShell {
       const chunk = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
       if (this.listener) this.listener(chunk);
       else this.early.push(chunk);
+    } else if (event.type === 'status') {
+      if (this.statusListener) this.statusListener(event.line);
+      else this.earlyStatus.push(event.line);
     } else if (event.type === 'exit') {
       this.resolveExit({ code: event.code, signal: event.signal, lost: false });
     } else if (event.type === 'closed') {
@@ -144,8 +170,8 @@ export class JobSpawner {
     if (!this.closed) this.helper();
   }
 
-  /** Resolves once the shell runs, in a new process group; rejects with a SpawnError otherwise. */
-  spawn(command: string, cwd: string, env: Record<string, string>): Promise<SpawnedShell> {
+  /** Resolves once the process runs, in a new process group; rejects with a SpawnError otherwise. */
+  spawn(command: SpawnCommand): Promise<SpawnedShell> {
     if (this.closed) return Promise.reject(new SpawnError('ESHUTDOWN'));
     const child = this.helper();
     const id = this.nextId++;
@@ -155,7 +181,7 @@ export class JobSpawner {
       this.starting.set(id, { resolve, reject, shell, timer });
     });
     this.updateRef();
-    this.send(child, { type: 'spawn', id, command, cwd, env });
+    this.send(child, { type: 'spawn', id, command });
     return started;
   }
 

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { captureLog } from '../../../test/support/log-capture.js';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type ReservedAttempt } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
+import { SANDBOX_HOME } from '../sandbox/bubblewrap.js';
+import { defaultWorkRoot } from '../sandbox/job-sandbox.js';
 import { JobSpawner, SpawnError } from './job-spawner.js';
 
 /** The local backend runs real child processes: what they see, what reaches the log, how they end. */
@@ -38,7 +40,9 @@ async function waitForEnd(handle: AttemptHandle, on: JobBackend = backend): Prom
 }
 
 const logFileOf = (handle: AttemptHandle) => path.join(dataDir, 'jobs', handle.jobId, `attempt-${handle.attempt}.log`);
-const workDirOf = (handle: AttemptHandle) => path.join(dataDir, 'jobs', handle.jobId, `attempt-${handle.attempt}`, 'work');
+const attemptDirOf = (handle: AttemptHandle) => path.join(dataDir, 'jobs', handle.jobId, `attempt-${handle.attempt}`);
+/** Work dirs in use, on the host (each attempt's HOME, at SANDBOX_HOME inside its sandbox). */
+const workDirs = () => readdir(defaultWorkRoot(dataDir)).catch(() => []);
 
 /** Runs a command to its end and returns the log file's bytes. */
 async function run(command: string, overrides: Partial<AttemptSpec> = {}): Promise<{ log: Buffer; status: AttemptStatus; handle: AttemptHandle }> {
@@ -116,7 +120,7 @@ describe('local backend', function () {
             .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
         );
         expect(seen.get('PATH')).to.equal(JOB_PATH);
-        expect(seen.get('HOME')).to.equal(workDirOf(handle));
+        expect(seen.get('HOME')).to.equal(SANDBOX_HOME);
         expect(seen.get('LANG')).to.equal('C.UTF-8');
         expect(seen.get('VESSL_JOB_ID')).to.equal(handle.jobId);
         expect(seen.get('VESSL_JOB_ATTEMPT')).to.equal('1');
@@ -142,14 +146,10 @@ describe('local backend', function () {
 
     it('runs the job in a fresh private directory, removed when it ends', async () => {
       const { log, handle } = await run(`pwd; ls -A | wc -l; printf '%s' "$HF_TOKEN" > token`, { secretEnv: [secret('HF_TOKEN', TOKEN)] });
-      expect(log.toString('utf8').split('\n').slice(0, 2)).to.deep.equal([workDirOf(handle), '0']);
-      const attemptDir = path.dirname(workDirOf(handle));
-      expect((await stat(attemptDir)).mode & 0o777).to.equal(0o700);
+      expect(log.toString('utf8').split('\n').slice(0, 2)).to.deep.equal([SANDBOX_HOME, '0']);
+      expect((await stat(attemptDirOf(handle))).mode & 0o777).to.equal(0o700);
       // Tools cache credentials under HOME: nothing the job wrote outlives it.
-      await stat(workDirOf(handle)).then(
-        () => expect.fail('the work directory is still there'),
-        (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ENOENT'),
-      );
+      expect(await workDirs()).to.deep.equal([]);
     });
 
     const refused: { name: string; overrides: Partial<AttemptSpec>; message: RegExp }[] = [
@@ -191,7 +191,7 @@ describe('local backend', function () {
       const reserved = backend.reserve!(s.jobId, s.attempt);
       const handle = await launch(s);
       expect((await waitForEnd(handle)).state).to.equal('SUCCEEDED');
-      expect((await readFile(logFileOf(handle), 'utf8')).split('\n').slice(0, 2)).to.deep.equal([workDirOf(handle), String(TOKEN.length)]);
+      expect((await readFile(logFileOf(handle), 'utf8')).split('\n').slice(0, 2)).to.deep.equal([SANDBOX_HOME, String(TOKEN.length)]);
       expect((await stat(logFileOf(handle))).mode & 0o777).to.equal(0o600);
       // launch() took what was made: cancelling now leaves the attempt and its log alone.
       await reserved.cancel();
@@ -302,8 +302,9 @@ describe('local backend', function () {
       { command: 'true', state: 'SUCCEEDED', exitCode: 0 },
       { command: 'exit 3', state: 'FAILED', exitCode: 3, message: 'exited with code 3' },
       { command: 'no-such-command-xyz', state: 'FAILED', exitCode: 127, message: 'exited with code 127' },
-      { command: 'kill -KILL $$', state: 'FAILED', exitCode: undefined, message: 'killed by signal SIGKILL' },
-      { command: 'kill -TERM $$', state: 'FAILED', exitCode: undefined, message: 'killed by signal SIGTERM' },
+      // Sandboxed, a signal's end reaches the server as bwrap reports it: 128 + the signal's number.
+      { command: 'kill -KILL $$', state: 'FAILED', exitCode: 137, message: 'exited with code 137 (as on SIGKILL)' },
+      { command: 'kill -TERM $$', state: 'FAILED', exitCode: 143, message: 'exited with code 143 (as on SIGTERM)' },
     ];
     for (const o of outcomes) {
       it(`reports ${o.state}${o.message ? ` (${o.message})` : ''} for \`${o.command}\``, async () => {
@@ -540,7 +541,8 @@ describe('local backend', function () {
     it('fails a launch whose shell has not started within the spawn timeout, leaving nothing behind', async () => {
       const others = await spawnerPids();
       const { log, find } = captureLog('local-backend-test');
-      const slow = createLocalBackend({ dataDir, terminateGraceMs: 1000, spawnTimeoutMs: 300, log });
+      // Long enough for a sandbox to start on a loaded machine once the helper runs again.
+      const slow = createLocalBackend({ dataDir, terminateGraceMs: 1000, spawnTimeoutMs: 2000, log });
       try {
         const helper = await stoppedNewSpawner(others);
         const s = spec('sleep 101.25');
@@ -569,7 +571,7 @@ describe('local backend', function () {
       const cwd = await mkdtemp(path.join(tmpdir(), 'vessl-late-'));
       try {
         const helper = await stoppedNewSpawner(others);
-        const err = await spawner.spawn('sleep 101.5', cwd, { PATH: JOB_PATH }).then(
+        const err = await spawner.spawn({ file: '/bin/sh', args: ['-c', 'sleep 101.5'], cwd, env: { PATH: JOB_PATH } }).then(
           () => expect.fail('spawned'),
           (e: unknown) => e,
         );

@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { closeSync, createWriteStream, mkdirSync, open as openFd, openSync, type MakeDirectoryOptions, type WriteStream } from 'node:fs';
 import { mkdir, open, readFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,12 +18,17 @@ import {
 } from '../backend.js';
 import { JobSpawner, type ShellExit, type SpawnedShell } from './job-spawner.js';
 import { LogMasker } from './log-masker.js';
+import { parseSandboxStatus } from '../sandbox/bubblewrap.js';
+import { DEFAULT_UIDS, defaultWorkRoot, JobSandbox, type AttemptLease, type SandboxSettings } from '../sandbox/job-sandbox.js';
+import { signalNamespace } from '../sandbox/pid-namespace.js';
 
 /**
- * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` process in its own
- * process group (started by the job spawner, see job-spawner.ts), with a minimal environment,
- * a fresh working directory, and its output written to a log file with every injected secret
- * value masked.
+ * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` process in a
+ * bubblewrap sandbox of its own (see ../sandbox/), started by the job spawner (see
+ * job-spawner.ts), with a minimal environment, a fresh work dir as HOME, and its output
+ * (stdout and stderr as one stream) written to a log file with every injected secret value
+ * masked. The server's own files for an attempt (log, status) live in the data dir, which no
+ * job can see.
  */
 
 /** The only PATH a job gets unless its own env sets one. */
@@ -32,8 +38,10 @@ export const RESTARTED_MESSAGE = 'the server restarted while the attempt ran; re
 export const SPAWNER_LOST_MESSAGE = 'the job spawner stopped while the attempt ran; restart the job';
 
 export interface LocalBackendOptions {
-  /** Attempts live under `<dataDir>/jobs/<jobId>/`. */
+  /** Attempts' logs and status live under `<dataDir>/jobs/<jobId>/`. */
   dataDir: string;
+  /** How attempts are sandboxed (default: bubblewrap, network shared, work dirs under defaultWorkRoot(dataDir)). */
+  sandbox?: Partial<SandboxSettings>;
   now?: () => Date;
   log?: Logger;
   /** How long a process group gets between SIGTERM and SIGKILL (default 5 s). */
@@ -55,6 +63,8 @@ const NEWLINE = 0x0a;
 interface LocalAttempt {
   handle: AttemptHandle;
   pgid: number;
+  /** The sandbox's PID namespace and its PID 1, once bwrap reports them. */
+  sandbox?: { pidNamespace: number; initPid: number };
   status: AttemptStatus;
   /** The shell has exited (its outcome is decided; the group and the log may still be finishing). */
   exited: boolean;
@@ -69,7 +79,6 @@ interface LocalAttempt {
 interface AttemptPaths {
   jobDir: string;
   attemptDir: string;
-  workDir: string;
   logFile: string;
   /** The outcome of an attempt that ended, once it is no longer kept in memory. */
   statusFile: string;
@@ -80,6 +89,8 @@ interface ReservedFiles {
   paths: AttemptPaths;
   /** The log file's fd once every file is made; rejects (having removed what it made) otherwise. */
   logFd: Promise<number>;
+  /** Its work dir and uid; rejects (having released what it took) otherwise. */
+  lease: Promise<AttemptLease>;
 }
 
 const isTerminal = (status: AttemptStatus) => TERMINAL_STATES.includes(status.state);
@@ -100,13 +111,27 @@ class LocalBackend implements JobBackend {
   private readonly now: () => Date;
   private readonly graceMs: number;
   private readonly spawner: JobSpawner;
+  private readonly sandbox: JobSandbox;
   private closed = false;
 
+  /** Throws SandboxUnavailableError (its message names the fix) when jobs cannot be sandboxed here. */
   constructor(private readonly options: LocalBackendOptions) {
     this.now = options.now ?? (() => new Date());
     this.graceMs = options.terminateGraceMs ?? DEFAULT_GRACE_MS;
+    this.sandbox = JobSandbox.open({
+      kind: options.sandbox?.kind ?? 'bubblewrap',
+      network: options.sandbox?.network ?? 'shared',
+      workRoot: options.sandbox?.workRoot ?? defaultWorkRoot(options.dataDir),
+      uids: options.sandbox?.uids ?? DEFAULT_UIDS,
+    });
+    for (const warning of this.sandbox.warnings) options.log?.warn(warning);
     this.spawner = new JobSpawner(options.log, options.spawnTimeoutMs);
     this.spawner.warmUp();
+  }
+
+  /** Said to the creator of every job (the unsandboxed opt-out). */
+  get warnings(): string[] {
+    return this.sandbox.warnings;
   }
 
   /**
@@ -121,7 +146,9 @@ class LocalBackend implements JobBackend {
     const paths = this.paths(jobId, attempt);
     const logFd = createAttemptFiles(paths, { jobId, attempt }, THREAD_POOL_FILES);
     logFd.catch(() => undefined); // launch() reports it
-    this.reserved.set(key, { paths, logFd });
+    const lease = this.lease();
+    lease.catch(() => undefined); // launch() reports it
+    this.reserved.set(key, { paths, logFd, lease });
     return { cancel: () => this.cancelReserved(key) };
   }
 
@@ -141,14 +168,30 @@ class LocalBackend implements JobBackend {
     try {
       if (this.closed) throw invalid('the local backend is shutting down');
       paths = this.paths(spec.jobId, spec.attempt);
-      env = jobEnvironment(spec, paths.workDir);
+      env = jobEnvironment(spec);
       if (this.attempts.has(key)) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
     } catch (err) {
       if (reserved) await discardFiles(reserved);
       throw err;
     }
-    const logFd = await (reserved?.logFd ?? createAttemptFiles(paths, spec, BLOCKING_FILES));
-    const spawning = this.spawner.spawn(spec.command, paths.workDir, env);
+    const leasing = reserved?.lease ?? this.lease();
+    let logFd: number;
+    let lease: AttemptLease;
+    try {
+      logFd = await (reserved?.logFd ?? createAttemptFiles(paths, spec, BLOCKING_FILES));
+    } catch (err) {
+      await leasing.then((taken) => taken.release()).catch(() => undefined);
+      throw err;
+    }
+    try {
+      lease = await leasing;
+    } catch (err) {
+      closeSync(logFd);
+      await removeAttemptFiles(paths);
+      throw err;
+    }
+    env.HOME ??= lease.home;
+    const spawning = this.spawner.spawn(this.sandbox.command(lease, spec.command, env));
     // Built while the spawner forks (the shell's early output waits in SpawnedShell).
     const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
     let shell: SpawnedShell;
@@ -157,9 +200,9 @@ class LocalBackend implements JobBackend {
     } catch (err) {
       masker.end();
       closeSync(logFd);
-      await removeAttemptFiles(paths);
+      await Promise.all([removeAttemptFiles(paths), lease.release()]);
       this.options.log?.warn({ jobId: spec.jobId, attempt: spec.attempt, err: errorCode(err) ?? String(err) }, 'local job did not start');
-      throw new BackendError(`local backend: spawning /bin/sh failed: ${errorCode(err) ?? String(err)}`, 'the job process could not be started');
+      throw new BackendError(`local backend: spawning the job failed: ${errorCode(err) ?? String(err)}`, 'the job process could not be started');
     }
     const pid = shell.pid;
     const handle: AttemptHandle = { org: spec.org, jobId: spec.jobId, attempt: spec.attempt, ref: String(pid) };
@@ -172,8 +215,9 @@ class LocalBackend implements JobBackend {
       changes: new EventEmitter().setMaxListeners(0),
       finished: Promise.resolve(),
     };
+    shell.onStatus((line) => this.sandboxStatus(attempt, line));
     this.attempts.set(key, attempt);
-    attempt.finished = this.supervise(attempt, shell, logFd, masker, paths)
+    attempt.finished = this.supervise(attempt, shell, logFd, masker, lease)
       .catch((err: unknown) => this.lostTrack(attempt, err))
       .then(() => this.forget(attempt, paths));
     this.options.log?.info({ jobId: spec.jobId, attempt: spec.attempt, pid }, 'local job started');
@@ -239,23 +283,58 @@ class LocalBackend implements JobBackend {
     await Promise.all(attempts.map((attempt) => attempt.finished));
     // Also waits for launches still starting (they stop themselves on seeing `closed`).
     await this.spawner.close();
+    await this.sandbox.close();
   }
 
-  /** SIGTERM to the whole group now, SIGKILL after the grace period. */
+  /**
+   * SIGTERM to every process of the attempt now, SIGKILL after the grace period. Sandboxed,
+   * "every process" is the sandbox's PID namespace (a job cannot leave it, as it can leave a
+   * process group), and SIGKILL goes to bwrap, whose end kills the whole namespace.
+   */
   private stop(attempt: LocalAttempt): void {
     if (attempt.exited || attempt.terminateRequested) return;
     attempt.terminateRequested = true;
     this.options.log?.info({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt }, 'terminating local job');
-    signalGroup(attempt.pgid, 'SIGTERM');
+    if (attempt.sandbox) this.signalSandbox(attempt, 'SIGTERM');
+    // Not reported yet (it is within milliseconds of the start): ending bwrap ends the sandbox.
+    else signalGroup(attempt.pgid, 'SIGTERM');
     this.armKill(attempt);
+  }
+
+  private signalSandbox(attempt: LocalAttempt, signal: NodeJS.Signals): void {
+    const { pidNamespace, initPid } = attempt.sandbox!;
+    try {
+      signalNamespace(pidNamespace, signal, initPid);
+    } catch (err) {
+      this.options.log?.warn({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt, err: errorCode(err) ?? String(err) }, 'signalling a sandboxed job failed; ending its sandbox');
+      signalGroup(attempt.pgid, 'SIGKILL');
+    }
+  }
+
+  /** bwrap's status lines: the first names the sandbox's PID namespace and PID 1 (its exit status comes from the process itself). */
+  private sandboxStatus(attempt: LocalAttempt, line: string): void {
+    const status = parseSandboxStatus(line);
+    if (attempt.sandbox || status?.pidNamespace === undefined || status.childPid === undefined) return;
+    attempt.sandbox = { pidNamespace: status.pidNamespace, initPid: status.childPid };
+    if (attempt.terminateRequested && !attempt.exited) this.signalSandbox(attempt, 'SIGTERM');
   }
 
   private armKill(attempt: LocalAttempt): void {
     attempt.killTimer ??= setTimeout(() => signalGroup(attempt.pgid, 'SIGKILL'), this.graceMs);
   }
 
+  /** Takes a work dir and uid for an attempt; a failure is the launch's BackendError. */
+  private async lease(): Promise<AttemptLease> {
+    try {
+      return await this.sandbox.lease();
+    } catch (err) {
+      if (err instanceof BackendError) throw err;
+      throw new BackendError(`local backend: preparing the job's work dir: ${errorCode(err) ?? String(err)}`, (err as Error).name === 'SandboxUnavailableError' ? (err as Error).message : 'the job directory could not be created');
+    }
+  }
+
   /** Writes the masked output, then, once the shell exits, ends the group and publishes the outcome. */
-  private async supervise(attempt: LocalAttempt, shell: SpawnedShell, logFd: number, masker: LogMasker, paths: AttemptPaths): Promise<void> {
+  private async supervise(attempt: LocalAttempt, shell: SpawnedShell, logFd: number, masker: LogMasker, lease: AttemptLease): Promise<void> {
     const log = this.options.log;
     const fields = { jobId: attempt.handle.jobId, attempt: attempt.handle.attempt };
     const out = createWriteStream('', { fd: logFd });
@@ -279,7 +358,7 @@ class LocalBackend implements JobBackend {
       shell.abandonOutput();
     }
     await writer.finish();
-    await rm(paths.workDir, { recursive: true, force: true }).catch((err: unknown) => log?.warn({ ...fields, err: errorCode(err) }, 'removing a job work directory failed'));
+    await lease.release();
     attempt.status = { ...attempt.status, ...outcome, endTime: this.now() };
     log?.info({ ...fields, state: attempt.status.state, exitCode: attempt.status.exitCode }, 'local job ended');
     attempt.changes.emit('change');
@@ -317,7 +396,9 @@ class LocalBackend implements JobBackend {
     if (lost) return { state: 'FAILED', message: SPAWNER_LOST_MESSAGE };
     if (code === 0) return { state: 'SUCCEEDED', exitCode };
     if (signal) return { state: 'FAILED', message: `killed by signal ${signal}` };
-    return { state: 'FAILED', exitCode, message: `exited with code ${code}` };
+    // bwrap reports a job's end by a signal as 128 + its number (what a shell would say, too).
+    const asSignal = this.sandbox.sandboxed && code !== null && code > 128 ? signalName(code - 128) : undefined;
+    return { state: 'FAILED', exitCode, message: `exited with code ${code}${asSignal ? ` (as on ${asSignal})` : ''}` };
   }
 
   private notify(attempt: LocalAttempt): void {
@@ -348,8 +429,12 @@ class LocalBackend implements JobBackend {
     if (!Number.isSafeInteger(attempt) || attempt < 1) throw invalid(`invalid attempt number ${attempt}`);
     const jobDir = path.join(this.options.dataDir, 'jobs', jobId);
     const attemptDir = path.join(jobDir, `attempt-${attempt}`);
-    return { jobDir, attemptDir, workDir: path.join(attemptDir, 'work'), logFile: `${attemptDir}.log`, statusFile: path.join(attemptDir, 'status.json') };
+    return { jobDir, attemptDir, logFile: `${attemptDir}.log`, statusFile: path.join(attemptDir, 'status.json') };
   }
+}
+
+function signalName(number: number): string | undefined {
+  return Object.entries(os.constants.signals).find(([, value]) => value === number)?.[0];
 }
 
 function unknownAttempt(handle: AttemptHandle): BackendError {
@@ -360,9 +445,10 @@ function unknownAttempt(handle: AttemptHandle): BackendError {
  * The job's whole environment. Built from nothing: the server's own environment (its
  * credentials) never reaches a job.
  */
-function jobEnvironment(spec: AttemptSpec, workDir: string): Record<string, string> {
+function jobEnvironment(spec: AttemptSpec): Record<string, string> {
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  Object.assign(env, { PATH: JOB_PATH, HOME: workDir, LANG: 'C.UTF-8', VESSL_JOB_ID: spec.jobId, VESSL_JOB_ATTEMPT: String(spec.attempt) });
+  // HOME, unless the job sets it, is set once the work dir is known (where the job sees it).
+  Object.assign(env, { PATH: JOB_PATH, LANG: 'C.UTF-8', VESSL_JOB_ID: spec.jobId, VESSL_JOB_ATTEMPT: String(spec.attempt) });
   const seen = new Set<string>();
   const checkName = (name: string) => {
     if (!ENV_NAME.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 140))} is not a valid environment variable name`);
@@ -417,7 +503,6 @@ async function createAttemptFiles(paths: AttemptPaths, spec: Pick<AttemptSpec, '
     throw new BackendError(`local backend: creating ${paths.attemptDir}: ${errorCode(err)}`, 'the job directory could not be created');
   }
   try {
-    await calls.mkdir(paths.workDir, { mode: 0o700 });
     return await calls.open(paths.logFile, 'wx', 0o600);
   } catch (err) {
     await removeAttemptFiles(paths);
@@ -440,7 +525,8 @@ async function readStatusFile(file: string): Promise<AttemptStatus | undefined> 
 }
 
 /** Removes files made ahead for a launch that does not use them (nothing when making them failed: that removed its own). */
-async function discardFiles({ paths, logFd }: ReservedFiles): Promise<void> {
+async function discardFiles({ paths, logFd, lease }: ReservedFiles): Promise<void> {
+  await lease.then((taken) => taken.release()).catch(() => undefined);
   const fd = await logFd.catch(() => undefined);
   if (fd === undefined) return;
   closeSync(fd);

@@ -1,0 +1,47 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+
+/**
+ * Signals the processes of a sandbox's PID namespace, found by the namespace's inode (which
+ * bwrap reports), not by process group: a job can leave its group (setsid), never its PID
+ * namespace. Matching the inode also keeps a reused PID from ever being signalled.
+ */
+
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code;
+
+function namespaceOf(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined; // gone, or not ours to look at
+  }
+}
+
+/** The host PIDs of the processes in PID namespace `inode`. */
+export function processesInNamespace(inode: number): number[] {
+  const wanted = `pid:[${inode}]`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (namespaceOf(entry) === wanted) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/**
+ * Sends `signal` to every process of the namespace except `except` (the namespace's PID 1:
+ * bwrap's reaper, which ends the namespace when the job's shell ends). Returns how many were
+ * signalled.
+ */
+export function signalNamespace(inode: number, signal: NodeJS.Signals, except?: number): number {
+  let signalled = 0;
+  for (const pid of processesInNamespace(inode)) {
+    if (pid === except) continue;
+    try {
+      process.kill(pid, signal);
+      signalled++;
+    } catch (err) {
+      if (errorCode(err) !== 'ESRCH') throw err;
+    }
+  }
+  return signalled;
+}

@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { defaultWorkRoot } from '../services/job-launcher/sandbox/job-sandbox.js';
+import { startTestSystem, type JobClient, type TestSystem } from './support/system.js';
+import { until } from './support/until.js';
+
+/**
+ * A job is untrusted code (docs/isolation.md). Each row is an attack a job tries from inside
+ * its sandbox, run once by an admin of the victim's own org and once by a member of another
+ * org; every one must fail. A victim job of org acme runs meanwhile with a secret injected and
+ * a file in its HOME, so the rows that go after another job's values have something to find.
+ */
+
+const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
+const VICTIM_VALUE = 'victim-token-5f1c9a7e2b';
+const VICTIM_MARKER = 'victim-home-notes-8d3b';
+
+/** Host processes whose command line holds `marker` (a job's shell shows its command there). */
+function hostProcessesWith(marker: string): { pid: number; uid: number }[] {
+  const found: { pid: number; uid: number }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
+      found.push({ pid: Number(entry), uid });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('a job cannot get out of its sandbox (local backend)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let acmeAdmin: JobClient;
+  let rivalMember: JobClient;
+
+  let victimPid: number;
+  let serverFiles: string[];
+  let fingerprints: Map<string, string>;
+  let secretsOnDisk: string[];
+
+  const finished = (jobs: JobClient, org: string, id: string) =>
+    until(`job ${id} to end`, async () => {
+      const job = await jobs.getJob({ org, id });
+      return TERMINAL.includes(job.state) ? job : undefined;
+    });
+  const logOf = (job: Job) => readFileSync(path.join(sys.dataDir, 'jobs', job.id, 'attempt-1.log'), 'utf8');
+
+  before(async () => {
+    sys = await startTestSystem({ org: 'acme' });
+    const acmeSecrets = sys.secrets(await sys.token('admin'));
+    await acmeSecrets.createSecret({ org: 'acme', secret: { name: 'VICTIM_TOKEN' }, value: await sys.seal(VICTIM_VALUE) });
+    acmeAdmin = sys.jobs(await sys.token('admin'));
+    rivalMember = sys.jobs(await sys.token('member', { org: 'rival', subject: 'rival-member' }));
+    const acmeMember = sys.jobs(await sys.token('member', { subject: 'acme-member' }));
+    // `; : marker` keeps the marker in the shell's command line (a last command may replace the shell).
+    const command = `echo ${VICTIM_MARKER} > "$HOME/notes"; sleep 600; : victim-sleeper`;
+    await acmeMember.createJob({ org: 'acme', job: { name: 'victim', image: 'x', command, secrets: [{ secretName: 'VICTIM_TOKEN' }] } });
+    victimPid = (await until('the victim job to run', async () => hostProcessesWith('victim-sleeper').find((p) => readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('/bin/sh'))))!.pid;
+    // Everything of the server's that a job could want: the data dir's files (keys, tokens, databases).
+    serverFiles = readdirSync(sys.dataDir).map((f) => path.join(sys.dataDir, f)).filter((f) => statSync(f).isFile());
+    expect(serverFiles.map((f) => path.basename(f))).to.include.members(['issuer-key.json', 'master-keyring.json']);
+    fingerprints = new Map(['issuer-key.json', 'master-keyring.json'].map((f) => [f, sha256(path.join(sys.dataDir, f))]));
+    // Strings that must never reach an attacker's log: key material from those files, and the victim's value in any form.
+    const keyMaterial = (file: string) => [...readFileSync(path.join(sys.dataDir, file), 'utf8').matchAll(/"([A-Za-z0-9_\-+/=]{40,})"/g)].map((m) => m[1]);
+    secretsOnDisk = [...keyMaterial('issuer-key.json'), ...keyMaterial('master-keyring.json')];
+    expect(secretsOnDisk.length).to.be.greaterThan(0);
+  });
+  after(async () => {
+    await sys?.stop();
+  });
+
+  const leaks = () => [VICTIM_VALUE, Buffer.from(VICTIM_VALUE).toString('hex'), Buffer.from(VICTIM_VALUE).toString('base64'), VICTIM_MARKER, ...secretsOnDisk];
+
+  interface Attack {
+    name: string;
+    command: () => string;
+    /** Printed only if the attack worked. */
+    success?: string;
+  }
+
+  const dataDir = () => sys.dataDir;
+  const workRoot = () => defaultWorkRoot(sys.dataDir);
+  const catAll = (prefix: string) => () => serverFiles.map((f) => `cat "${prefix}${f}"`).join('; ');
+  const ATTACKS: Attack[] = [
+    { name: 'reads the server\'s files by absolute path', command: catAll('') },
+    { name: 'reads the server\'s files by a path relative to HOME', command: () => serverFiles.map((f) => `cat "$HOME/../../../../../../..${f}"`).join('; ') },
+    { name: 'reads the server\'s files through /proc/1/root', command: catAll('/proc/1/root') },
+    { name: 'reads the server\'s files through the server\'s /proc entry', command: () => `${catAll(`/proc/${process.pid}/root`)()}; ls /proc/${process.pid}/cwd/; cat /proc/${process.pid}/environ` },
+    { name: 'finds the data dir by listing the filesystem', command: () => `ls -la / /tmp /home /run "${path.dirname(dataDir())}" 2>&1; find / -xdev -name 'issuer-key.json' -exec cat {} + 2>/dev/null` },
+    { name: 'reads another job\'s environment through /proc', command: () => `cat /proc/*/environ | od -An -v -tx1; cat /proc/${victimPid}/environ; ls /proc` },
+    // The names are put together at run time: the job's own command line must not match them.
+    { name: 'sees the server or another job among its processes', command: () => 'a=victim; b=moc; n=no; for f in /proc/[0-9]*/cmdline; do c=$(tr "\\0" " " < "$f"); case "$c" in *"$a-sleeper"*|*"${b}ha"*|*"${n}de"*) echo SAW-OTHERS;; esac; done', success: 'SAW-OTHERS' },
+    { name: 'signals the server', command: () => `kill -0 ${process.pid} && echo SIGNALLED; kill -CONT ${process.pid} && echo SIGNALLED`, success: 'SIGNALLED' },
+    { name: 'signals another job', command: () => `kill -0 ${victimPid} && echo SIGNALLED; kill -STOP ${victimPid} && echo SIGNALLED`, success: 'SIGNALLED' },
+    { name: 'writes into the data dir', command: () => `echo pwned > "${dataDir()}/pwned" && echo WROTE; echo pwned >> "${dataDir()}/issuer-key.json" && echo WROTE`, success: 'WROTE' },
+    { name: 'reads or writes another attempt\'s work dir', command: () => `ls "${workRoot()}"; cat "${workRoot()}"/*/notes; echo pwned > "${workRoot()}/pwned" && echo WROTE`, success: 'WROTE' },
+    { name: 'leaves symlinks into the data dir in its work dir', command: () => `ln -s "${dataDir()}" "$HOME/data"; ln -s "${dataDir()}/issuer-key.json" "$HOME/issuer-key.json"; ln -s "${dataDir()}" "$HOME/../escape"; cat "$HOME/data/issuer-key.json"` },
+    { name: 'holds a capability, or makes a user namespace to get one', command: () => `grep -q '^CapEff:\\s*0*$' /proc/self/status || echo HAS-CAPS; unshare -Ur true 2>/dev/null && echo NEW-USERNS`, success: 'HAS-CAPS' },
+    { name: 'reads a block device or the kernel log', command: () => 'ls /dev; cat /dev/vda /dev/sda /dev/kmsg /dev/mem 2>&1 | head -c 200; ls /sys 2>&1', success: 'ext4' },
+  ];
+
+  const ATTACKERS: { who: string; org: string; jobs: () => JobClient }[] = [
+    { who: 'an admin of the victim\'s org', org: 'acme', jobs: () => acmeAdmin },
+    { who: 'a member of another org', org: 'rival', jobs: () => rivalMember },
+  ];
+
+  for (const attacker of ATTACKERS) {
+    for (const attack of ATTACKS) {
+      it(`${attack.name}: fails for ${attacker.who}`, async () => {
+        const jobs = attacker.jobs();
+        const { job } = await jobs.createJob({ org: attacker.org, job: { name: 'attack', image: 'x', command: `${attack.command()}; echo ATTACK-DONE` } });
+        const done = await finished(jobs, attacker.org, job!.id);
+        const log = logOf(done);
+        expect(log, 'the attack ran to its end').to.include('ATTACK-DONE');
+        if (attack.success) expect(log, log).to.not.include(attack.success);
+        for (const leak of leaks()) expect(log.includes(leak), `the log holds ${leak.slice(0, 12)}...:\n${log.slice(0, 2000)}`).to.equal(false);
+        // The server's keys are as they were, and nothing was added beside them.
+        for (const [file, hash] of fingerprints) expect(sha256(path.join(sys.dataDir, file)), file).to.equal(hash);
+        expect(existsSync(path.join(sys.dataDir, 'pwned'))).to.equal(false);
+        expect(existsSync(path.join(workRoot(), 'pwned'))).to.equal(false);
+        // The victim runs on, unsignalled (a stopped process shows state T).
+        expect(readFileSync(`/proc/${victimPid}/stat`, 'utf8').split(') ')[1][0]).to.not.equal('T');
+      });
+    }
+  }
+
+  it('runs each job as a host uid of its own, neither the server\'s nor another job\'s', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // only a root server can give jobs uids of their own (docs/isolation.md)
+    const { job } = await rivalMember.createJob({ org: 'rival', job: { name: 'uid', image: 'x', command: 'sleep 600; : uid-probe' } });
+    const probe = await until('the job to run', async () => hostProcessesWith('uid-probe').find((p) => p.uid !== process.getuid?.()) ?? undefined);
+    const victimUid = hostProcessesWith('victim-sleeper')[0].uid;
+    expect(probe.uid).to.not.equal(process.getuid?.());
+    expect(probe.uid).to.not.equal(victimUid);
+    expect(probe.uid).to.be.at.least(100_000);
+    await rivalMember.terminateJob({ org: 'rival', id: job!.id });
+  });
+
+  it('ends a daemon the job left behind when the job ends', async () => {
+    const stamp = Date.now();
+    const marker = `daemon-${stamp}`;
+    // The marker is put together at run time, so that only the daemons' command lines hold it; the job ends once it sees both run.
+    const command = [
+      `m=daemon; m=$m-${stamp}`,
+      'setsid sh -c "sleep 600; : $m" > /dev/null 2>&1 &',
+      'nohup sh -c "sleep 600; : $m" > /dev/null 2>&1 &',
+      'until [ "$(grep -l -- "$m" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)" -ge 2 ]; do sleep 0.05; done',
+      'echo both-daemons-run',
+    ].join('\n');
+    const { job } = await rivalMember.createJob({ org: 'rival', job: { name: 'daemon', image: 'x', command } });
+    const done = await finished(rivalMember, 'rival', job!.id);
+    expect(done.state).to.equal(Job_State.STATE_SUCCEEDED);
+    expect(logOf(done)).to.include('both-daemons-run');
+    // The sandbox's PID namespace ended with its shell: nothing of it is left once the attempt is over.
+    expect(hostProcessesWith(marker)).to.deep.equal([]);
+  });
+
+  it('ends every process of a terminated job, also those that left its process group', async () => {
+    const marker = `terminated-${Date.now()}`;
+    const { job } = await rivalMember.createJob({ org: 'rival', job: { name: 'escapee', image: 'x', command: `setsid sh -c 'trap "" TERM; sleep 600; : ${marker}' & sleep 600; : ${marker}` } });
+    await until('both processes to run', async () => (hostProcessesWith(marker).length >= 2 ? true : undefined));
+    const terminated = await rivalMember.terminateJob({ org: 'rival', id: job!.id });
+    expect(terminated.state).to.equal(Job_State.STATE_CANCELLED);
+    expect(hostProcessesWith(marker)).to.deep.equal([]);
+  });
+
+  it('removes the work dir with whatever the job left in it, not following its symlinks', async () => {
+    const before = readdirSync(sys.dataDir).sort();
+    const { job } = await rivalMember.createJob({
+      org: 'rival',
+      job: { name: 'litter', image: 'x', command: `mkdir -p a/b; echo x > a/b/f; chmod 000 a/b a; ln -s "${sys.dataDir}" data; ln -s / root` },
+    });
+    expect((await finished(rivalMember, 'rival', job!.id)).state).to.equal(Job_State.STATE_SUCCEEDED);
+    expect(readdirSync(sys.dataDir).sort()).to.deep.equal(before);
+    for (const [file, hash] of fingerprints) expect(sha256(path.join(sys.dataDir, file)), file).to.equal(hash);
+    // Only the victim's work dir remains (its job runs).
+    expect(readdirSync(workRoot())).to.have.length(1);
+  });
+});
+
+describe('a server crash leaves no job running', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'vessl-crash-jobs-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('kills a running job with the server (SIGKILL), and reports it failed after the restart', async () => {
+    const { startServingProcess, SERVER_BIN } = await import('./support/processes.js');
+    const { loadIssuerKeys, mintToken, EMBEDDED_TOKEN_SETTINGS } = await import('../services/runtime/auth.js');
+    const { createServiceClient } = await import('../services/runtime/grpc-client.js');
+    const { JobServiceService } = await import('../services/gen/vessl/jobs/v1/jobs.js');
+    const env = { VESSL_DATA_DIR: dir, VESSL_LOG_LEVEL: 'warn', VESSL_WEB_LISTEN: '127.0.0.1:0' };
+    const serve = () => startServingProcess(SERVER_BIN, ['up', '--listen', '127.0.0.1:0'], env);
+    const server = await serve();
+    const issuer = await loadIssuerKeys(dir, false);
+    const token = await mintToken(issuer.privateKey, { role: 'admin', org: 'default', subject: 'crash', ttlSeconds: 600, settings: EMBEDDED_TOKEN_SETTINGS });
+    const marker = `crash-${Date.now()}`;
+    let jobs = createServiceClient(JobServiceService, server.endpoint, { token: async () => token });
+    const { job } = await jobs.createJob({ org: 'default', job: { name: 'orphan', image: 'x', command: `sleep 600; : ${marker}` } });
+    await until('the job to run', async () => (hostProcessesWith(marker).length > 0 ? true : undefined));
+    jobs.close();
+    await server.stop('SIGKILL');
+    // bwrap --die-with-parent: the spawner goes with the server, and the sandbox with the spawner.
+    await until('the job to end with the server', async () => (hostProcessesWith(marker).length === 0 ? true : undefined));
+    const again = await serve();
+    try {
+      jobs = createServiceClient(JobServiceService, again.endpoint, { token: async () => token });
+      const shown = await jobs.getJob({ org: 'default', id: job!.id });
+      expect(shown.state).to.equal(Job_State.STATE_FAILED);
+      expect(shown.attempts[0].message).to.match(/server restarted/);
+      jobs.close();
+    } finally {
+      await again.stop();
+    }
+  });
+});
