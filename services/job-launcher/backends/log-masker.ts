@@ -1,140 +1,193 @@
+import { ExactFormScanner, WrappedBase64Scanner } from './form-scanners.js';
+import { maskForms } from './mask-patterns.js';
+
+export { MIN_MASKED_VALUE_LENGTH, maskForms, maskPatterns } from './mask-patterns.js';
+
 /**
- * Masks secret values in a job's output before it is written anywhere.
+ * Masks secret values in a job's output before it is written anywhere (DESIGN §5).
  *
- * Every occurrence of a value, and of its base64 forms, becomes `***`. Matching is done on
- * the byte stream, so a value split across chunks is still caught: `push` holds back a tail
- * shorter than the longest pattern until the following bytes show whether it starts a match.
- * The output does not depend on how the input was chunked: one `***` replaces each run of
- * masked bytes (occurrences that overlap or touch make one run).
+ * Every occurrence of a form of a value becomes `***`: the value itself, each line of a
+ * multi-line value, and its base64 and base64url encodings, padded or not, alone or inside a
+ * longer encoded text, wrapped at 64 columns or more or not (mask-patterns.ts and
+ * form-scanners.ts say exactly). A value shorter than 4 bytes is not masked, nor is a shorter
+ * line. Literal matching cannot catch a value transformed any other way (hex, reversed, split
+ * by other characters, wrapped narrower than 64 columns).
+ *
+ * Matching runs on the byte stream with automata that keep their state from push to push, so a
+ * form split across chunks is still caught. `push` holds back only the bytes that could still
+ * begin a form (the longest suffix that is the beginning of one; for a base64 form, across a
+ * wrap's line break) and returns the rest, so output flows: a line that cannot begin a form
+ * comes out at once, whatever the length of the values. The output does not depend on how the
+ * input was chunked: one `***` replaces each run of masked bytes (occurrences that overlap or
+ * touch make one run). Memory is bounded by the forms: what is held back is never longer than
+ * the longest form plus the line breaks inside it.
  */
 
 /** What a masked run of bytes is replaced with. */
 export const MASK = Buffer.from('***', 'latin1');
 
-/** Shorter values are not masked: masking them would garble ordinary output. */
-export const MIN_MASKED_VALUE_LENGTH = 4;
-
-const BASE64_ALPHABETS = ['base64', 'base64url'] as const;
-
-/**
- * The byte strings that give `value` away: the value itself, its base64 encodings (standard
- * and URL-safe, with and without padding), and the characters that encode it whatever its
- * offset inside a longer base64-encoded text (e.g. `base64 <<< "user:$TOKEN"`).
- * Empty for a value shorter than MIN_MASKED_VALUE_LENGTH.
- */
-export function maskPatterns(value: Uint8Array): Buffer[] {
-  if (value.length < MIN_MASKED_VALUE_LENGTH) return [];
-  const raw = Buffer.from(value);
-  const encoded = new Set<string>();
-  for (const alphabet of BASE64_ALPHABETS) {
-    const unpadded = raw.toString(alphabet).replace(/=+$/, '');
-    encoded.add(unpadded);
-    encoded.add(unpadded.padEnd(Math.ceil(unpadded.length / 4) * 4, '='));
-    for (const shift of [0, 1, 2]) encoded.add(embeddedBase64(raw, shift, alphabet));
-  }
-  return [raw, ...[...encoded].map((text) => Buffer.from(text, 'latin1'))];
-}
-
-/**
- * The base64 characters determined by `value` alone when it starts `shift` bytes after a
- * 3-byte boundary of a longer encoded text: those whose 6 bits all come from the value.
- */
-function embeddedBase64(value: Buffer, shift: number, alphabet: (typeof BASE64_ALPHABETS)[number]): string {
-  const firstBit = 8 * shift;
-  const endBit = firstBit + 8 * value.length;
-  const text = Buffer.concat([Buffer.alloc(shift), value]).toString(alphabet);
-  return text.slice(Math.ceil(firstBit / 6), Math.floor(endBit / 6));
-}
-
-interface Interval {
-  start: number;
-  end: number;
-}
+const NOTHING = Buffer.alloc(0);
 
 export class LogMasker {
-  private patterns: Buffer[];
-  private longest: number;
-  /** Input not yet emitted: it may be the start of an occurrence. */
-  private held: Buffer = Buffer.alloc(0);
-  /** How many leading bytes of `held` an occurrence already found covers. */
-  private heldMaskedPrefix = 0;
-  /** Whether the last byte emitted was masked (so a run continuing into this push adds no `***`). */
-  private lastEmittedMasked = false;
+  /** Undefined when no value is long enough to mask: output then passes through. */
+  private scanners: { exact: ExactFormScanner; base64: WrappedBase64Scanner } | undefined;
+  /** Input not yet returned: it may be the start of a form. */
+  private readonly held = new ByteQueue();
+  /** Stream offsets: of the first byte not yet returned, and after the last byte pushed. */
+  private returned = 0;
+  private received = 0;
+  private readonly runs = new MaskedRuns();
+  /** Whether the last byte returned was masked (so a run continuing or touching it adds no `***`). */
+  private lastReturnedMasked = false;
   private ended = false;
 
   constructor(values: readonly Uint8Array[]) {
-    const patterns: Buffer[] = [];
+    const exact: Buffer[] = [];
+    const base64: Buffer[] = [];
     for (const value of values) {
-      for (const pattern of maskPatterns(value)) {
-        if (!patterns.some((known) => known.equals(pattern))) patterns.push(pattern);
-      }
+      const forms = maskForms(value);
+      exact.push(...forms.exact);
+      base64.push(...forms.base64);
     }
-    this.patterns = patterns;
-    this.longest = Math.max(0, ...this.patterns.map((pattern) => pattern.length));
+    if (exact.length > 0) this.scanners = { exact: new ExactFormScanner(exact), base64: new WrappedBase64Scanner(base64) };
+    // The automata hold copies: these need not linger on the heap.
+    for (const form of [...exact, ...base64]) form.fill(0);
   }
 
   /** Masks what can be decided so far; returns the bytes that are safe to write. */
   push(chunk: Uint8Array): Buffer {
     if (this.ended) throw new Error('LogMasker.push after end()');
-    if (chunk.length === 0) return Buffer.alloc(0);
-    const input = this.held.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.held, chunk]);
-    // An occurrence not yet complete ends beyond the input, so it starts after this point.
-    return this.emit(input, Math.max(0, input.length - (this.longest - 1)));
+    if (chunk.length === 0) return NOTHING;
+    // A copy: what is held back must not change if the caller reuses its buffer.
+    const input = Buffer.from(chunk);
+    if (!this.scanners) return input;
+    const { exact, base64 } = this.scanners;
+    const exactFound: number[] = [];
+    const base64Found: number[] = [];
+    exact.scan(input, this.received, exactFound);
+    base64.scan(input, this.received, base64Found);
+    this.addRuns(exactFound, base64Found);
+    this.received += input.length;
+    this.held.push(input);
+    return this.returnUntil(Math.min(exact.heldFrom(this.received), base64.heldFrom(this.received)));
   }
 
   /** Masks and returns everything held back, then forgets the values. */
   end(): Buffer {
-    if (this.ended) return Buffer.alloc(0);
-    const rest = this.emit(this.held, this.held.length);
+    if (this.ended) return NOTHING;
+    const rest = this.returnUntil(this.received);
     this.ended = true;
-    // The patterns are the values and their encodings: drop them with the attempt.
-    for (const pattern of this.patterns) pattern.fill(0);
-    this.patterns = [];
-    this.held = Buffer.alloc(0);
+    // The automata hold the values and their encodings: drop them with the attempt.
+    this.scanners?.exact.clear();
+    this.scanners?.base64.clear();
+    this.scanners = undefined;
     return rest;
   }
 
-  /** Emits input[0, cut) masked and keeps the rest. */
-  private emit(input: Buffer, cut: number): Buffer {
-    const runs = this.maskedRuns(input);
-    const out: Buffer[] = [];
-    let position = 0;
-    this.heldMaskedPrefix = 0;
-    for (const run of runs) {
-      if (run.start >= cut) break;
-      if (run.start > position) {
-        out.push(input.subarray(position, run.start));
-        this.lastEmittedMasked = false;
+  /** Adds two lists of (start, end) pairs, each in the order they end, in the order they end. */
+  private addRuns(a: number[], b: number[]): void {
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      if (j === b.length || (i < a.length && a[i + 1] <= b[j + 1])) {
+        this.runs.add(a[i], a[i + 1]);
+        i += 2;
+      } else {
+        this.runs.add(b[j], b[j + 1]);
+        j += 2;
       }
-      if (!(run.start === 0 && this.lastEmittedMasked)) out.push(MASK);
-      this.lastEmittedMasked = true;
-      position = Math.min(run.end, cut);
-      if (run.end > cut) this.heldMaskedPrefix = run.end - cut;
     }
-    if (cut > position) {
-      out.push(input.subarray(position, cut));
-      this.lastEmittedMasked = false;
-    }
-    this.held = Buffer.from(input.subarray(cut));
-    return Buffer.concat(out);
   }
 
-  /** Every occurrence in `input` (plus the prefix already known masked), merged into sorted runs. */
-  private maskedRuns(input: Buffer): Interval[] {
-    const found: Interval[] = [];
-    if (this.heldMaskedPrefix > 0) found.push({ start: 0, end: this.heldMaskedPrefix });
-    for (const pattern of this.patterns) {
-      for (let at = input.indexOf(pattern); at !== -1; at = input.indexOf(pattern, at + 1)) {
-        found.push({ start: at, end: at + pattern.length });
+  /** Returns the input up to stream offset `cut`, each masked run in it as one `***`. */
+  private returnUntil(cut: number): Buffer {
+    const out: Buffer[] = [];
+    while (this.returned < cut) {
+      const run = this.runs.first();
+      if (run && run.start <= this.returned) {
+        const stop = Math.min(run.end, cut);
+        if (!this.lastReturnedMasked) out.push(MASK);
+        this.lastReturnedMasked = true;
+        this.held.take(stop - this.returned);
+        this.returned = stop;
+        if (run.end <= cut) this.runs.dropFirst();
+      } else {
+        const stop = run ? Math.min(run.start, cut) : cut;
+        this.held.take(stop - this.returned, out);
+        this.lastReturnedMasked = false;
+        this.returned = stop;
       }
     }
-    found.sort((a, b) => a.start - b.start);
-    const runs: Interval[] = [];
-    for (const next of found) {
-      const last = runs[runs.length - 1];
-      if (last && next.start <= last.end) last.end = Math.max(last.end, next.end);
-      else runs.push({ ...next });
+    return out.length === 0 ? NOTHING : Buffer.concat(out);
+  }
+}
+
+interface Run {
+  start: number;
+  end: number;
+}
+
+/**
+ * The masked runs not yet returned, sorted, merged when they overlap or touch. Occurrences are
+ * added in the order they end, so only the last runs can merge with a new one.
+ */
+class MaskedRuns {
+  private runs: Run[] = [];
+  private head = 0;
+
+  add(start: number, end: number): void {
+    while (this.runs.length > this.head) {
+      const last = this.runs[this.runs.length - 1];
+      if (last.end < start) break;
+      start = Math.min(start, last.start);
+      this.runs.pop();
     }
-    return runs;
+    this.runs.push({ start, end });
+  }
+
+  first(): Run | undefined {
+    return this.runs[this.head];
+  }
+
+  dropFirst(): void {
+    this.head++;
+    // Amortized: copying happens only once half the array is dead.
+    if (this.head * 2 >= this.runs.length) {
+      this.runs = this.runs.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Bytes in arrival order, taken from the front. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  private head = 0;
+  /** Bytes already taken from chunks[head]. */
+  private taken = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  /** Removes the first `count` bytes, appending them to `into` when given. */
+  take(count: number, into?: Buffer[]): void {
+    while (count > 0) {
+      const chunk = this.chunks[this.head];
+      const size = Math.min(count, chunk.length - this.taken);
+      into?.push(chunk.subarray(this.taken, this.taken + size));
+      count -= size;
+      this.taken += size;
+      if (this.taken === chunk.length) this.dropFirst();
+    }
+  }
+
+  private dropFirst(): void {
+    this.head++;
+    this.taken = 0;
+    if (this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * What gives a secret value away in a job's log (DESIGN §5), in two kinds of form:
+ *
+ * - exact: the value, and each line of a multi-line value, found byte for byte;
+ * - base64: its base64 and base64url encodings (padded or not), and the characters that encode
+ *   it at any offset inside a longer encoded text; found also when wrapped (form-scanners.ts).
+ *
+ * A value shorter than MIN_MASKED_VALUE_LENGTH yields no form, and so does a shorter line.
+ */
+
+/** Shorter values, and shorter lines of a value, are not masked: that would garble ordinary output. */
+export const MIN_MASKED_VALUE_LENGTH = 4;
+
+export interface MaskForms {
+  /** The value and each line of it (split on `\n` or `\r\n`) of MIN_MASKED_VALUE_LENGTH bytes or more. */
+  exact: Buffer[];
+  /** The base64 and base64url texts that encode the value, unwrapped. */
+  base64: Buffer[];
+}
+
+const BASE64_ALPHABETS = ['base64', 'base64url'] as const;
+const LF = 0x0a;
+const CR = 0x0d;
+
+export function maskForms(value: Uint8Array): MaskForms {
+  if (value.length < MIN_MASKED_VALUE_LENGTH) return { exact: [], base64: [] };
+  const raw = Buffer.from(value);
+  const lines = valueLines(raw).filter((line) => line.length >= MIN_MASKED_VALUE_LENGTH);
+  const encoded: string[] = [];
+  for (const alphabet of BASE64_ALPHABETS) {
+    const unpadded = raw.toString(alphabet).replace(/=+$/, '');
+    encoded.push(unpadded, unpadded.padEnd(Math.ceil(unpadded.length / 4) * 4, '='));
+    for (const shift of [0, 1, 2]) encoded.push(embeddedBase64(raw, shift, alphabet));
+  }
+  return { exact: distinct([raw, ...lines]), base64: distinct(encoded.map((text) => Buffer.from(text, 'latin1'))) };
+}
+
+/** Every form of `value`, exact ones first (the API the tests and callers have used so far). */
+export function maskPatterns(value: Uint8Array): Buffer[] {
+  const { exact, base64 } = maskForms(value);
+  return [...exact, ...base64];
+}
+
+/** The lines of a value: split on `\n`, a `\r` before the `\n` dropped. */
+function valueLines(value: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let at = value.indexOf(LF); at !== -1; at = value.indexOf(LF, start)) {
+    lines.push(value.subarray(start, at > start && value[at - 1] === CR ? at - 1 : at));
+    start = at + 1;
+  }
+  lines.push(value.subarray(start));
+  return lines;
+}
+
+/**
+ * The base64 characters determined by `value` alone when it starts `shift` bytes after a
+ * 3-byte boundary of a longer encoded text: those whose 6 bits all come from the value.
+ */
+function embeddedBase64(value: Buffer, shift: number, alphabet: (typeof BASE64_ALPHABETS)[number]): string {
+  const firstBit = 8 * shift;
+  const endBit = firstBit + 8 * value.length;
+  const text = Buffer.concat([Buffer.alloc(shift), value]).toString(alphabet);
+  return text.slice(Math.ceil(firstBit / 6), Math.floor(endBit / 6));
+}
+
+function distinct(forms: Buffer[]): Buffer[] {
+  const seen = new Set<string>();
+  return forms.filter((form) => {
+    const key = form.toString('latin1');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
