@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { captureLog } from '../../../test/support/log-capture.js';
+import { until } from '../../../test/support/until.js';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type ReservedAttempt } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
 import { SANDBOX_HOME } from '../sandbox/bubblewrap.js';
@@ -268,6 +269,48 @@ describe('local backend', function () {
         expect(text).to.not.include(TOKEN);
         expect(text).to.not.include(Buffer.from(TOKEN).toString('base64').slice(0, 20));
         expect(text).to.not.include(Buffer.from(TOKEN).toString('base64url').slice(0, 20));
+      });
+    }
+
+    // A value long enough that its base64 wraps, and a multi-line one (a PEM key), through real tools.
+    const LONG = `wandb_${'k3Y9'.repeat(40)}_end`;
+    const PEM = ['-----BEGIN PRIVATE KEY-----', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7', 'q8sX0vLw3TkR9pNhf3kd9sLq0aZ', '-----END PRIVATE KEY-----', ''].join('\n');
+    /** The lines of `command`'s output (from `text` for the value) that must not survive: each 16 characters or longer. */
+    const wrapped = (value: string, columns: number, alphabet: 'base64' | 'base64url') =>
+      (Buffer.from(value).toString(alphabet).match(new RegExp(`.{1,${columns}}`, 'g')) ?? []).filter((line) => line.length >= 16);
+    const forms: { name: string; command: string; value: string; gone: string[] }[] = [
+      { name: 'base64 wrapped at 76 columns (coreutils base64)', command: `printf '%s' "$V" | base64`, value: LONG, gone: wrapped(LONG, 76, 'base64') },
+      { name: 'base64 wrapped at 64 columns (PEM, openssl)', command: `printf '%s' "$V" | base64 -w 64`, value: LONG, gone: wrapped(LONG, 64, 'base64') },
+      { name: 'base64url wrapped at 76 columns (basenc)', command: `printf '%s' "$V" | basenc --base64url`, value: LONG, gone: wrapped(LONG, 76, 'base64url') },
+      { name: 'base64 with CRLF line ends', command: `printf '%s' "$V" | base64 | sed 's/$/\r/'`, value: LONG, gone: wrapped(LONG, 76, 'base64') },
+      { name: 'each line of a multi-line value, printed line by line', command: `printf '%s' "$V" | while IFS= read -r line; do echo "> $line"; done`, value: PEM, gone: PEM.split('\n').filter((line) => line.length >= 4) },
+    ];
+    for (const c of forms) {
+      it(`masks ${c.name}`, async () => {
+        const { log, status } = await run(c.command, { secretEnv: [secret('V', c.value)] });
+        expect(status.state).to.equal('SUCCEEDED');
+        const text = log.toString('latin1');
+        expect(text).to.include('***');
+        for (const form of c.gone) expect(text, text).to.not.include(form);
+      });
+    }
+
+    it('keeps the order in which the job wrote to stdout and stderr (one stream, as a terminal shows it)', async () => {
+      const { log } = await run('echo a; echo b >&2; echo c; echo d >&2; printf e >&2; echo f');
+      expect(log.toString('utf8')).to.equal('a\nb\nc\nd\nef\n');
+    });
+
+    for (const size of [20, 2048, 65_536]) {
+      it(`shows a line the job printed while it stays quiet (a ${size}-byte secret injected)`, async () => {
+        const value = Buffer.alloc(size, 'x').map((_, i) => 0x41 + (i % 26));
+        const handle = await launch(spec('echo READY; sleep 600', { secretEnv: [secret('BIG', value)] }));
+        try {
+          // The masker holds back only what could still begin a masked form: nothing of "READY\n".
+          await until('READY in the log while the job sleeps', async () => ((await readFile(logFileOf(handle), 'utf8')) === 'READY\n' ? true : undefined));
+          expect((await backend.status(handle)).state).to.equal('RUNNING');
+        } finally {
+          await backend.terminate(handle);
+        }
       });
     }
 
