@@ -1,8 +1,11 @@
-import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { Secret, SecretServiceService, Secret_State } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { startServingProcess } from '../test/support/processes.js';
+import { spawnCommand } from '../services/job-launcher/backends/spawn-command.js';
+import { JobSandbox } from '../services/job-launcher/sandbox/job-sandbox.js';
 
 /**
  * A bare grpc-js unary echo on loopback: the baseline every RPC figure is divided by. It
@@ -20,8 +23,8 @@ const unaryMethod = (path: string) => ({
 });
 const ECHO: ServiceDefinition = {
   echo: unaryMethod('/bench.Echo/Echo'),
-  // The floor under a local job launch: one call whose handler starts a process (as the job
-  // spawner does: its own process group, output on pipes) and answers once it has started.
+  // The floor under a local job launch: one call whose handler starts a sandboxed process (as the
+  // job spawner does: bwrap, its own process group, output on pipes) and answers once it has started.
   spawn: unaryMethod('/bench.Echo/Spawn'),
   // The ceiling over create throughput: SecretService's CreateSecret answered at once with a
   // stored answer (the Secret a real create returns), so that the bench's own client, sealing
@@ -53,12 +56,28 @@ const CREATED = Buffer.from(
 
 type Reply = (e: Error | null, r: Buffer | null) => void;
 
+/**
+ * The floor starts what a launch starts: `/bin/sh -c true` in the same bubblewrap sandbox, with
+ * a work dir (and, as root, a uid) of its own, from this small process as the job spawner does.
+ * Its uids come from a range apart from the measured server's.
+ */
+let sandbox: JobSandbox | undefined;
+function floorSandbox(): JobSandbox {
+  sandbox ??= JobSandbox.open({ kind: 'bubblewrap', network: 'shared', workRoot: mkdtempSync(path.join(tmpdir(), 'vessl-bench-floor-')), uids: { first: 2_000_100_000, count: 4096 } });
+  return sandbox;
+}
+
 function spawnThenReply(call: { request: Buffer }, cb: Reply): void {
-  const child = spawn('/bin/sh', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout.resume();
-  child.stderr.resume();
-  child.once('spawn', () => cb(null, call.request));
-  child.once('error', (e) => cb(e, null));
+  const jobs = floorSandbox();
+  jobs.lease().then((lease) => {
+    const child = spawnCommand(jobs.command(lease, 'true', { PATH: '/usr/bin:/bin', HOME: lease.home }));
+    child.stdout!.resume();
+    child.stderr!.resume();
+    (child.stdio[4] as NodeJS.ReadableStream | null)?.resume();
+    child.once('spawn', () => cb(null, call.request));
+    child.once('error', (e) => cb(e, null));
+    child.once('close', () => void lease.release());
+  }, (e: Error) => cb(e, null));
 }
 
 /** Serves the echo on 127.0.0.1:0 and returns the port (echo-main.ts runs this). */
@@ -78,7 +97,7 @@ export interface EchoServer {
   /** HOST:PORT, for clients of the stored CreateSecret answer. */
   endpoint: string;
   call(payload: Buffer): Promise<Buffer>;
-  /** A call whose handler starts `/bin/sh -c true` in the echo's own (small) process. */
+  /** A call whose handler starts a sandboxed `/bin/sh -c true` from the echo's own (small) process. */
   spawnCall(payload: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }

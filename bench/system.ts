@@ -283,7 +283,7 @@ export async function benchSystem(engine: Engine, cfg: BenchConfig, server: Benc
       cfg,
       null,
       echo,
-      'floor under a launch: one call that starts `/bin/sh -c true` in the small echo process',
+      'floor under a launch: one call that starts a sandboxed `/bin/sh -c true` (bwrap, work dir, uid) from the small echo process',
       cfg.launches,
       () => echo.spawnCall(ECHO_PAYLOAD),
       REPORTED,

@@ -8,7 +8,7 @@ import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
-import { codeOf, countFromEnv, envPrinted, jobEnded, PRINT_ENV, seedFromEnv, seededRandom } from './support/chaos.js';
+import { codeOf, countFromEnv, digest, envDigests, jobEnded, PRINT_ENV_DIGESTS, seedFromEnv, seededRandom } from './support/chaos.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { filesUnder, hits, postgresRows } from './support/plaintext.js';
 import { engines } from './support/postgres.js';
@@ -120,10 +120,10 @@ for (const engine of engines()) {
         // 3. Every live secret reaches a real job intact.
         const liveNow = names.filter((n) => acked.get(n)!.live);
         if (liveNow.length > 0) {
-          const { job } = await c.jobs.createJob({ org: ORG, job: { name: 'chaos-check', image: 'python:3.12', command: PRINT_ENV, secrets: liveNow.map((n, i) => ({ secretName: n, envName: `CHAOS_${i}` })) } });
+          const { job } = await c.jobs.createJob({ org: ORG, job: { name: 'chaos-check', image: 'python:3.12', command: PRINT_ENV_DIGESTS, secrets: liveNow.map((n, i) => ({ secretName: n, envName: `CHAOS_${i}` })) } });
           expect(await jobEnded(c.jobs, ORG, job!.id)).to.equal(Job_State.STATE_SUCCEEDED);
-          const seen = envPrinted(dataDir, job!.id);
-          liveNow.forEach((n, i) => expect(seen.get(`CHAOS_${i}`), n).to.equal(acked.get(n)!.value));
+          const seen = envDigests(dataDir, job!.id);
+          liveNow.forEach((n, i) => expect(seen.get(`CHAOS_${i}`), n).to.equal(digest(acked.get(n)!.value)));
         }
         // 4. The audit chain verifies.
         const audit = await c.secrets.verifyAuditLog({ org: ORG });
@@ -153,7 +153,7 @@ for (const engine of engines()) {
               })();
               next = was;
             } else if (dice < 0.15 && was.live) {
-              call = c.jobs.createJob({ org: ORG, job: { name: 'chaos', image: 'python:3.12', command: PRINT_ENV, secrets: [{ secretName: name, envName: 'V' }] } });
+              call = c.jobs.createJob({ org: ORG, job: { name: 'chaos', image: 'python:3.12', command: PRINT_ENV_DIGESTS, secrets: [{ secretName: name, envName: 'V' }] } });
               next = was;
             } else if (!was.live) {
               everyValue.push(value);

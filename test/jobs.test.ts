@@ -3,14 +3,14 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { engines } from './support/postgres.js';
-import { envPrinted, PRINT_ENV } from './support/chaos.js';
+import { digest, envDigests, PRINT_ENV_DIGESTS } from './support/chaos.js';
 import { failure, startTestSystem, type JobClient, type SecretClient, type TestSystem } from './support/system.js';
 import { until } from './support/until.js';
 
 const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
 
-/** A job command that prints `$NAME` as a line of hex, every 0.1 s (a sandboxed job writes no host file; its log masks the value itself). */
-const printHexForever = (name: string) => `while true; do printf "%s" "$${name}" | od -An -v -tx1 | tr -d ' \\n'; echo; sleep 0.1; done`;
+/** A job command that prints the SHA-256 of `$NAME` every 0.1 s (a sandboxed job writes no host file; its log masks the value itself). */
+const printDigestForever = (name: string) => `while true; do printf "%s" "$${name}" | sha256sum | cut -c1-64; sleep 0.1; done`;
 
 const logFile = (sys: TestSystem, job: Job, attempt = 1) => path.join(sys.dataDir, 'jobs', job.id, `attempt-${attempt}.log`);
 
@@ -99,7 +99,7 @@ for (const engine of engines()) {
       it(`${c.what}: ${c.error ? c.error.code : 'the process sees the right env'}`, async () => {
         const request = {
           org: 'acme',
-          job: { name: 'inject', image: 'python:3.12', command: c.command ?? PRINT_ENV, env: c.env ?? [], secrets: c.secrets.map((s) => ({ secretName: s.secretName, envName: s.envName ?? '' })) },
+          job: { name: 'inject', image: 'python:3.12', command: c.command ?? PRINT_ENV_DIGESTS, env: c.env ?? [], secrets: c.secrets.map((s) => ({ secretName: s.secretName, envName: s.envName ?? '' })) },
         };
         if (c.error) {
           const before = (await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length;
@@ -117,12 +117,12 @@ for (const engine of engines()) {
         else expect(warnings).to.deep.equal([]);
         const done = await finished(job!.id);
         expect(done.state).to.equal(Job_State.STATE_SUCCEEDED);
-        const env = envPrinted(sys.dataDir, job!.id);
-        for (const [k, v] of Object.entries(c.sees ?? {})) expect(env.get(k), k).to.equal(v);
+        const env = envDigests(sys.dataDir, job!.id);
+        for (const [k, v] of Object.entries(c.sees ?? {})) expect(env.get(k), k).to.equal(digest(v));
         for (const k of c.lacks ?? []) expect(env.has(k), k).to.equal(false);
         // A minimal base environment: nothing of the server's own, never the submitter's token.
         for (const k of env.keys()) expect(k).to.not.match(/^(VESSL_(DATA_DIR|DATABASE_URL|LISTEN)|VESSLCTL_|npm_|MOCHA)/);
-        expect([...env.values()].join('\n')).to.not.include(memberToken);
+        expect([...env.values()]).to.not.include(digest(memberToken));
         expect(done.attempts[0].secrets.map((s) => s.envName).sort()).to.deep.equal(Object.keys(c.sees ?? {}).filter((k) => !(c.env ?? []).some((e) => e.name === k)).sort());
       });
     });
@@ -150,13 +150,13 @@ for (const engine of engines()) {
 
     it('keeps a running job on its value after a rotation; restart gets the new one and stale is marked', async () => {
       await secrets.createSecret({ org: 'acme', secret: { name: 'ROTATING' }, value: await sys.seal('rotating-v1-value') });
-      const { job } = await memberJobs.createJob({ org: 'acme', job: { name: 'rotation', image: 'x', command: printHexForever('ROTATING'), secrets: [{ secretName: 'ROTATING' }] } });
+      const { job } = await memberJobs.createJob({ org: 'acme', job: { name: 'rotation', image: 'x', command: printDigestForever('ROTATING'), secrets: [{ secretName: 'ROTATING' }] } });
       /** What the attempt printed last, decoded. */
       const seen = (attempt: number) => {
         const file = logFile(sys, job!, attempt);
         // Whole lines only: the last one may still be on its way.
-        const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1).filter((line) => /^([0-9a-f]{2})+$/.test(line)) : [];
-        return lines.length > 0 ? Buffer.from(lines[lines.length - 1], 'hex').toString('utf8') : undefined;
+        const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1).filter((line) => /^[0-9a-f]{64}$/.test(line)) : [];
+        return lines.at(-1);
       };
       const printed = (attempt: number) => {
         const file = logFile(sys, job!, attempt);
@@ -167,7 +167,7 @@ for (const engine of engines()) {
       // Lines printed after the rotation still carry the first value.
       const after = printed(1);
       await until('the first attempt to print more lines', async () => (printed(1) > after + 2 ? true : undefined));
-      expect(seen(1)).to.equal('rotating-v1-value');
+      expect(seen(1)).to.equal(digest('rotating-v1-value'));
 
       const stale = await memberJobs.getJob({ org: 'acme', id: job!.id });
       expect(stale.state).to.equal(Job_State.STATE_RUNNING);
@@ -178,7 +178,7 @@ for (const engine of engines()) {
       const restarted = await memberJobs.restartJob({ org: 'acme', id: job!.id });
       expect(restarted.job!.attempts.map((a) => a.state)).to.deep.equal([Job_State.STATE_CANCELLED, Job_State.STATE_RUNNING]);
       expect(restarted.job!.attempts[1].secrets[0]).to.include({ version: 2, stale: false });
-      await until('the second attempt to write', async () => (seen(2) === 'rotating-v2-value' ? true : undefined));
+      await until('the second attempt to write', async () => (seen(2) === digest('rotating-v2-value') ? true : undefined));
       const terminated = await memberJobs.terminateJob({ org: 'acme', id: job!.id });
       expect(terminated.state).to.equal(Job_State.STATE_CANCELLED);
       expect(terminated.attempts[1].message).to.match(/terminated by test-member/);

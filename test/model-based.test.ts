@@ -6,7 +6,7 @@ import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js
 import { SecretServiceService, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import type { Role } from '../services/runtime/auth.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
-import { countFromEnv, envPrinted, jobEnded, outcome, PRINT_ENV, seedFromEnv } from './support/chaos.js';
+import { countFromEnv, digest, envDigests, jobEnded, outcome, PRINT_ENV_DIGESTS, seedFromEnv } from './support/chaos.js';
 import { valuesAsLaunched } from './support/launch.js';
 import { engines } from './support/postgres.js';
 import { startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
@@ -196,12 +196,12 @@ for (const engine of engines()) {
         case 'job': {
           const plan = model.planJob(cmd.refs, cmd.env);
           const { jobs } = ctx.member;
-          const got = await outcome(jobs.createJob({ org, job: { name: 'model', image: 'python:3.12', command: PRINT_ENV, env: cmd.env, secrets: cmd.refs.map((r) => ({ secretName: r.name, envName: r.envName })) } }));
+          const got = await outcome(jobs.createJob({ org, job: { name: 'model', image: 'python:3.12', command: PRINT_ENV_DIGESTS, env: cmd.env, secrets: cmd.refs.map((r) => ({ secretName: r.name, envName: r.envName })) } }));
           expectCode(got.code, plan.code);
           if (got.code !== 'OK') break;
           expect(await jobEnded(jobs, org, got.value!.job!.id)).to.equal(Job_State.STATE_SUCCEEDED);
-          const seen = envPrinted(sys.dataDir, got.value!.job!.id);
-          for (const [k, v] of plan.sees!) expect(seen.get(k), `${k} in ${JSON.stringify(cmd)}`).to.equal(v);
+          const seen = envDigests(sys.dataDir, got.value!.job!.id);
+          for (const [k, v] of plan.sees!) expect(seen.get(k), `${k} in ${JSON.stringify(cmd)}`).to.equal(digest(v));
           break;
         }
         case 'restartServer':

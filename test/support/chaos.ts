@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -65,21 +66,20 @@ export async function jobEnded(jobs: JobClient, org: string, id: string, timeout
 }
 
 /**
- * A job command that prints its whole environment as one line of hex. A sandboxed job cannot
- * write to the host's files, and its log masks every injected value (also base64), but not
- * hex: so a test reads what the process saw, byte for byte, from its log.
+ * A job command that prints its environment as `NAME=<SHA-256 of the value>` lines. A sandboxed
+ * job cannot write to the host's files, and its log masks every injected value (also base64),
+ * so a test reads what the process saw from its log, by digest: no value, in any encoding,
+ * lands in the data dir (whose files the no-plaintext scans read).
  */
-export const PRINT_ENV = "env | od -An -v -tx1 | tr -d ' \\n'; echo";
+export const PRINT_ENV_DIGESTS = 'env | while IFS= read -r line; do printf "%s=%s\\n" "${line%%=*}" "$(printf %s "${line#*=}" | sha256sum | cut -c1-64)"; done';
 
-/** The environment a job printed with PRINT_ENV, from its attempt's log in the data dir (values hold no newline). */
-export function envPrinted(dataDir: string, jobId: string, attempt = 1): Map<string, string> {
+export const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/** The digests a job printed with PRINT_ENV_DIGESTS, by variable, from its attempt's log in the data dir (values hold no newline). */
+export function envDigests(dataDir: string, jobId: string, attempt = 1): Map<string, string> {
   const log = readFileSync(path.join(dataDir, 'jobs', jobId, `attempt-${attempt}.log`), 'utf8');
-  const hex = log.split('\n').find((line) => /^([0-9a-f]{2})+$/.test(line)) ?? '';
   const env = new Map<string, string>();
-  for (const line of Buffer.from(hex, 'hex').toString('utf8').split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
-  }
+  for (const match of log.matchAll(/^([A-Za-z_][A-Za-z0-9_]*)=([0-9a-f]{64})$/gm)) env.set(match[1], match[2]);
   return env;
 }
 

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { SpawnCommand, SpawnerEvent, SpawnerRequest } from './job-spawner.js';
+import { spawnCommand, statusStream } from './spawn-command.js';
 
 /**
  * The job spawner process (see job-spawner.ts): starts job shells for the local backend and
- * relays their output and exit over its IPC channel. It imports nothing else so that it stays
+ * relays their output and exit over its IPC channel. It imports nothing heavy so that it stays
  * small: forking from a small process is what makes it fast. It never logs a request (a job's
  * env holds secret values) and never writes one anywhere.
  */
@@ -36,19 +37,6 @@ function setReading(job: Job): void {
   }
 }
 
-/** stdio for the process: output on 1 and 2, and the extra fds the command asks for (args in, status out). */
-function stdioFor(command: SpawnCommand): ('ignore' | 'pipe')[] {
-  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
-  const extra = (fd: number | undefined) => {
-    if (fd === undefined) return;
-    while (stdio.length <= fd) stdio.push('ignore');
-    stdio[fd] = 'pipe';
-  };
-  if (command.argsData) extra(3);
-  extra(command.statusFd);
-  return stdio;
-}
-
 /** Relays each complete line the process writes to its status fd. */
 function relayStatus(id: number, stream: Readable): void {
   let pending = '';
@@ -66,8 +54,7 @@ function relayStatus(id: number, stream: Readable): void {
 function start(id: number, command: SpawnCommand): void {
   let child: ChildProcess;
   try {
-    const { file, args, cwd, env, uid, gid } = command;
-    child = spawn(file, args, { cwd, env, uid, gid, detached: true, stdio: stdioFor(command) });
+    child = spawnCommand(command);
   } catch (err) {
     send({ type: 'failed', id, code: (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
     return;
@@ -78,12 +65,8 @@ function start(id: number, command: SpawnCommand): void {
     // Only a failed start is reported: this process signals nothing.
     if (child.pid === undefined) send({ type: 'failed', id, code: err.code ?? 'EUNKNOWN' });
   });
-  if (command.argsData) {
-    const args = child.stdio[3] as Writable;
-    args.on('error', () => undefined); // bwrap failed before reading them: its exit reports it
-    args.end(command.argsData);
-  }
-  if (command.statusFd !== undefined) relayStatus(id, child.stdio[command.statusFd] as Readable);
+  const status = statusStream(child, command);
+  if (status) relayStatus(id, status);
   child.once('spawn', () => {
     jobs.set(id, job);
     send({ type: 'spawned', id, pid: child.pid! });

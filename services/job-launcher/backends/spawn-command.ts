@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { SpawnCommand } from './job-spawner.js';
+
+/**
+ * Starts what the job spawner is asked to start (a SpawnCommand: bwrap, or a bare shell) in a
+ * process group of its own, with output on pipes 1 and 2, its `--args` written to fd 3 and its
+ * status fd readable. The job spawner (job-spawner-main.ts) uses it, and so does the bench's
+ * launch floor, so that both start exactly the same thing. Imports nothing heavy: the spawner
+ * stays small, which is what makes its forks fast.
+ */
+export function spawnCommand(command: SpawnCommand): ChildProcess {
+  const { file, args, cwd, env, uid, gid } = command;
+  const child = spawn(file, args, { cwd, env, uid, gid, detached: true, stdio: stdioFor(command) });
+  if (command.argsData) {
+    const argsPipe = child.stdio[3] as Writable;
+    argsPipe.on('error', () => undefined); // bwrap failed before reading them: its exit reports it
+    argsPipe.end(command.argsData);
+  }
+  return child;
+}
+
+/** The process's status fd (SpawnCommand.statusFd), if it has one. */
+export function statusStream(child: ChildProcess, command: SpawnCommand): Readable | undefined {
+  return command.statusFd === undefined ? undefined : (child.stdio[command.statusFd] as Readable);
+}
+
+/** stdio for the process: output on 1 and 2, and the extra fds the command asks for (args in, status out). */
+function stdioFor(command: SpawnCommand): ('ignore' | 'pipe')[] {
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
+  const extra = (fd: number | undefined) => {
+    if (fd === undefined) return;
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = 'pipe';
+  };
+  if (command.argsData) extra(3);
+  extra(command.statusFd);
+  return stdio;
+}
