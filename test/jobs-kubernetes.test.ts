@@ -1,6 +1,8 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { Job_State } from '../services/gen/vessl/jobs/v1/jobs.js';
-import { createKubernetesBackend } from '../services/job-launcher/backends/kubernetes.js';
+import { createKubernetesBackend, LOG_VALUES_GONE_MESSAGE } from '../services/job-launcher/backends/kubernetes.js';
+import { decodeServiceError } from '../services/runtime/errors.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
 import { failure, startTestSystem, type TestSystem } from './support/system.js';
 
@@ -56,6 +58,28 @@ describe('jobs on the Kubernetes backend, end to end through the all-in-one serv
     const chunks: Buffer[] = [];
     for await (const m of jobs.streamJobLogs({ org: 'acme', id: listed.id })) chunks.push(m.data);
     expect(Buffer.concat(chunks).toString()).to.equal('epoch 1 done\n');
+  });
+
+  it('serves the log masked, and refuses it with FAILED_PRECONDITION once the values to mask it with are gone', async () => {
+    const jobs = sys.jobs(await sys.token('member'));
+    const { job } = await jobs.createJob({ org: 'acme', job: { name: 'leaky', image: 'python:3.12', command: 'python leak.py', secrets: [{ secretName: 'HF_TOKEN' }] } });
+    const kubeJob = (fake.all('Job') as { metadata: { name: string; annotations: Record<string, string> } }[]).find((j) => j.metadata.annotations['secrets.vessl.ai/job-id'] === job!.id);
+    const name = kubeJob!.metadata.name;
+    const pod = fake.startJob('vessl-acme', name);
+    fake.appendPodLog('vessl-acme', pod, `token=hf-kube-value-123 encoded=${Buffer.from('hf-kube-value-123').toString('base64')}\n`);
+    fake.completeJob('vessl-acme', name, 0);
+    const read = async () => {
+      const chunks: Buffer[] = [];
+      for await (const m of jobs.streamJobLogs({ org: 'acme', id: job!.id })) chunks.push(m.data);
+      return Buffer.concat(chunks).toString();
+    };
+    expect(await read()).to.equal('token=*** encoded=***\n');
+    await fetch(`${fake.url}/api/v1/namespaces/vessl-acme/secrets/${name}`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+    const refused = await read().then(
+      () => expect.fail('the log was served without the values to mask it with'),
+      (err: unknown) => decodeServiceError(err as ServiceError),
+    );
+    expect(refused).to.deep.include({ code: status.FAILED_PRECONDITION, message: LOG_VALUES_GONE_MESSAGE, reason: 'LOG_MASKING_VALUES_GONE' });
   });
 
   it('answers UNAVAILABLE without the API server\'s body when the Job is refused, and leaves no Secret', async () => {

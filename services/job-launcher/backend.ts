@@ -74,6 +74,23 @@ export class BackendError extends Error {
   }
 }
 
+/**
+ * A BackendError that retrying will not cure: the attempt is in a state where the backend
+ * refuses the call (its log can no longer be masked). Answered as FAILED_PRECONDITION with
+ * `reason`, where other BackendErrors are UNAVAILABLE.
+ */
+export class BackendPreconditionError extends BackendError {
+  constructor(
+    message: string,
+    publicMessage: string,
+    /** AIP-193 ErrorInfo reason, UPPER_SNAKE_CASE. */
+    readonly reason: string,
+  ) {
+    super(message, publicMessage);
+    this.name = 'BackendPreconditionError';
+  }
+}
+
 /** What a backend made ahead of a launch (JobBackend.reserve). */
 export interface ReservedAttempt {
   /** Removes what was made, unless launch() took it. Never throws. */

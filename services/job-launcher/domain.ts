@@ -5,6 +5,7 @@ import { aborted, ApiError, failedPrecondition, notFound } from '../runtime/erro
 import type { Logger } from '../runtime/logger.js';
 import {
   BackendError,
+  BackendPreconditionError,
   TERMINAL_STATES,
   type AttemptHandle,
   type AttemptStatus,
@@ -66,6 +67,8 @@ export const newJobId = () => `j_${randomBytes(8).toString('hex')}`;
 const jobNotFound = (org: string, id: string) => notFound(`job "${id}" not found in org "${org}"`, 'JOB_NOT_FOUND');
 
 function backendUnavailable(err: unknown): unknown {
+  // Not every backend failure is transient: one that retrying cannot cure says so.
+  if (err instanceof BackendPreconditionError) return failedPrecondition(err.publicMessage, err.reason);
   if (!(err instanceof BackendError)) return err;
   return new ApiError(status.UNAVAILABLE, `the job backend could not do it: ${err.publicMessage}`, { reason: 'BACKEND_UNAVAILABLE' });
 }

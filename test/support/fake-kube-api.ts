@@ -1,7 +1,8 @@
 /**
  * A fake Kubernetes API server over real HTTP, for the Kubernetes job backend's tests. It
  * implements exactly what the backend uses (namespaced Secrets and batch/v1 Jobs: create,
- * read, merge-patch, delete; pod list by label selector; pod logs, plain and followed),
+ * read, merge-patch, delete; pod list by label selector; pod logs, plain and followed, as
+ * bytes and in the chunks they were written in),
  * validates every object it receives like the API server does (see fake-kube-api-validation),
  * answers with Status bodies, records every request, and lets tests drive Jobs through their
  * states, fail a request on purpose, and watch garbage collection follow ownerReferences.
@@ -110,6 +111,8 @@ export class FakeKubeApi {
   private resourceVersion = 1000;
   private clockOffsetMs = 0;
   private port = 0;
+  /** Conditions tests wait on, checked whenever a request was answered or a log stream changed. */
+  private waiters: { holds: () => boolean; resolve: () => void }[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -175,6 +178,18 @@ export class FakeKubeApi {
     this.faults.push({ method, path, code, message });
   }
 
+  /** Resolves once `holds()` is true; it is checked after every request and log stream change. */
+  until(holds: () => boolean): Promise<void> {
+    if (holds()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ holds, resolve }));
+  }
+
+  private wakeWaiters(): void {
+    const ready = this.waiters.filter((w) => w.holds());
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
+  }
+
   /** Moves the fake clock (for Job deadlines) forward. */
   advance(ms: number): void {
     this.clockOffsetMs += ms;
@@ -215,9 +230,10 @@ export class FakeKubeApi {
     this.put(job);
   }
 
-  appendPodLog(namespace: string, pod: string, text: string): void {
+  /** The container writes this (text as UTF-8, or bytes as they are); followers get it as one chunk. */
+  appendPodLog(namespace: string, pod: string, output: string | Uint8Array): void {
     const log = this.podLog(namespace, pod);
-    const chunk = Buffer.from(text, 'utf8');
+    const chunk = typeof output === 'string' ? Buffer.from(output, 'utf8') : Buffer.from(output);
     log.chunks.push(chunk);
     for (const res of log.followers) res.write(chunk);
   }
@@ -228,6 +244,7 @@ export class FakeKubeApi {
     log.ended = true;
     for (const res of log.followers) res.end();
     log.followers.clear();
+    this.wakeWaiters();
   }
 
   /** Open follow=true log streams (to see that a reader went away). */
@@ -396,6 +413,8 @@ export class FakeKubeApi {
       }
       const e = err instanceof StatusError ? err : err instanceof BadRequest ? new StatusError(400, 'BadRequest', err.message) : new StatusError(500, 'InternalError', `fake: ${(err as Error).message}`);
       this.send(res, e.code, statusBody(e.code, e.reason, e.message, e.details));
+    } finally {
+      this.wakeWaiters();
     }
   }
 
@@ -458,6 +477,8 @@ export class FakeKubeApi {
     if (kind === 'Secret') {
       stored.type ??= 'Opaque';
       delete stored.stringData;
+      // Go's omitempty: a Secret that holds nothing is stored, and read back, without `data`.
+      if (Object.keys(asObject(stored.data)).length === 0) delete stored.data;
     } else {
       this.defaultJob(stored, uid, name);
     }
@@ -516,17 +537,29 @@ export class FakeKubeApi {
     }
     const log = this.podLog(namespace, name);
     const tail = Number(r.query.get('tailLines') ?? 0);
-    const text = Buffer.concat(log.chunks).toString('utf8');
-    const lines = text.split(/(?<=\n)/).filter((l) => l !== '');
-    const shown = tail > 0 ? lines.slice(-tail).join('') : text;
+    const shown = tail > 0 ? lastLines(Buffer.concat(log.chunks), tail) : Buffer.concat(log.chunks);
     res.writeHead(200, { 'content-type': 'text/plain' });
     if (r.query.get('follow') !== 'true' || log.ended) {
       res.end(shown);
       return;
     }
     res.flushHeaders();
-    if (shown !== '') res.write(shown);
+    if (shown.length > 0) res.write(shown);
     log.followers.add(res);
-    res.on('close', () => log.followers.delete(res));
+    res.on('close', () => {
+      log.followers.delete(res);
+      this.wakeWaiters();
+    });
   }
+}
+
+/** The kubelet's tail: the last `count` lines of the bytes, a final newline ending the last one. */
+function lastLines(output: Buffer, count: number): Buffer {
+  let start = output.length;
+  for (let seen = 0; start > 0 && seen < count; seen++) {
+    // A negative offset would count from the end.
+    const previous = start >= 2 ? output.lastIndexOf(0x0a, start - 2) : -1;
+    start = previous === -1 ? 0 : previous + 1;
+  }
+  return output.subarray(start);
 }

@@ -93,6 +93,27 @@ export function buildAttemptSecret(spec: AttemptSpec, namespace: string): V1Secr
   };
 }
 
+/**
+ * The values an attempt's Secret holds, as bytes (its log is masked with them). The API server
+ * leaves `data` out of a Secret that holds nothing, as it does of every empty map.
+ */
+export function attemptSecretValues(secret: V1Secret): Buffer[] {
+  return Object.values(secret.data ?? {}).map((encoded) => Buffer.from(encoded, 'base64'));
+}
+
+/** Whether the Job's pod reads anything from the Secret of that name (env or volume). */
+export function jobReadsSecret(job: V1Job, secretName: string): boolean {
+  const pod = job.spec?.template.spec;
+  const containers = [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])];
+  const fromEnv = containers.some(
+    (c) => (c.env ?? []).some((e) => e.valueFrom?.secretKeyRef?.name === secretName) || (c.envFrom ?? []).some((e) => e.secretRef?.name === secretName),
+  );
+  const fromVolume = (pod?.volumes ?? []).some(
+    (v) => v.secret?.secretName === secretName || (v.projected?.sources ?? []).some((source) => source.secret?.name === secretName),
+  );
+  return fromEnv || fromVolume;
+}
+
 /** The attempt's Job. It names the Secret's keys; no value ever appears in it. */
 export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
   const metadata = baseMetadata(spec, namespace);

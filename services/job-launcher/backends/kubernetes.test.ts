@@ -2,12 +2,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Container, type V1Job, type V1PodSpec } from '@kubernetes/client-node';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { FakeKubeApi, type RecordedRequest } from '../../../test/support/fake-kube-api.js';
 import { captureLog } from '../../../test/support/log-capture.js';
-import { BackendError, type AttemptHandle, type AttemptSpec, type JobBackend } from '../backend.js';
-import { createKubernetesBackend, kubeConfigFromEnvironment } from './kubernetes.js';
+import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptSpec, type JobBackend } from '../backend.js';
+import { createKubernetesBackend, kubeConfigFromEnvironment, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
+import { lastLines, tailContextLines } from './kubernetes-logs.js';
 import { attemptObjectName, jobKey } from './kubernetes-manifests.js';
 
 const PLAINTEXT = 'pa55-Wörd-hunter2-8f3a';
@@ -47,10 +48,14 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-async function collect(it: AsyncIterable<Buffer>): Promise<string> {
+async function collectBytes(it: AsyncIterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];
   for await (const chunk of it) out.push(chunk);
-  return Buffer.concat(out).toString('utf8');
+  return Buffer.concat(out);
+}
+
+async function collect(it: AsyncIterable<Buffer>): Promise<string> {
+  return (await collectBytes(it)).toString('utf8');
 }
 
 function bodyOf(r: RecordedRequest): Record<string, unknown> {
@@ -130,20 +135,37 @@ describe('Kubernetes job backend', () => {
       ]);
     });
 
-    it('runs the command with /bin/sh -c once, in a hardened non-root container without a service account token', async () => {
+    it('runs the command with /bin/sh -c in the job\'s image, without retries, and is collected a day after it ends', async () => {
       await backend.launch(spec());
-      const job = bodyOf(jobCreates()[0]) as { spec: Record<string, unknown> & { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } } };
-      expect(job.spec.backoffLimit).to.equal(0);
-      expect(job.spec.ttlSecondsAfterFinished).to.equal(86400);
-      const pod = job.spec.template.spec;
-      expect(pod.restartPolicy).to.equal('Never');
-      expect(pod.automountServiceAccountToken).to.equal(false);
-      expect(pod.securityContext).to.include({ runAsNonRoot: true });
-      const container = pod.containers[0];
+      const job = bodyOf(jobCreates()[0]) as V1Job;
+      expect(job.spec?.backoffLimit).to.equal(0);
+      expect(job.spec?.ttlSecondsAfterFinished).to.equal(86400);
+      const container = job.spec!.template.spec!.containers[0];
       expect(container.image).to.equal('python:3.12-slim');
       expect(container.command).to.deep.equal(['/bin/sh', '-c', 'python train.py --epochs 3']);
-      expect(container.securityContext).to.deep.include({ allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     });
+
+    /** One row per hardening rule the job's pod must keep (a job runs code nobody reviewed). */
+    const hardening: [rule: string, holds: (pod: V1PodSpec, container: V1Container) => boolean][] = [
+      ['mounts no service account token', (pod) => pod.automountServiceAccountToken === false],
+      ['gets no service links in its environment', (pod) => pod.enableServiceLinks === false],
+      ['runs as non-root, by the pod\'s and the container\'s settings', (pod, c) => pod.securityContext?.runAsNonRoot === true && c.securityContext?.runAsNonRoot === true],
+      ['runs as a numeric non-zero user and group', (pod) => (pod.securityContext?.runAsUser ?? 0) > 0 && (pod.securityContext?.runAsGroup ?? 0) > 0],
+      ['cannot escalate privileges', (_, c) => c.securityContext?.allowPrivilegeEscalation === false],
+      ['is not privileged', (_, c) => c.securityContext?.privileged === false],
+      ['drops ALL capabilities and adds none', (_, c) => JSON.stringify(c.securityContext?.capabilities) === JSON.stringify({ drop: ['ALL'] })],
+      ['uses the RuntimeDefault seccomp profile', (pod, c) => pod.securityContext?.seccompProfile?.type === 'RuntimeDefault' && c.securityContext?.seccompProfile?.type === 'RuntimeDefault'],
+      ['runs once: no restarts, no retries', (pod) => pod.restartPolicy === 'Never'],
+    ];
+    for (const [rule, holds] of hardening) {
+      it(`renders a Job whose pod ${rule}`, async () => {
+        await backend.launch(spec());
+        const job = bodyOf(jobCreates()[0]) as V1Job;
+        const pod = job.spec!.template.spec!;
+        expect(pod.containers).to.have.length(1);
+        expect(holds(pod, pod.containers[0])).to.equal(true);
+      });
+    }
 
     it('never puts a secret value, plain or base64, in the Job, its labels or annotations, or a log line', async () => {
       await backend.launch(spec());
@@ -369,65 +391,68 @@ describe('Kubernetes job backend', () => {
     let handle: AttemptHandle;
     let pod: string;
     const ns = nsOf('acme');
+    const value = Buffer.from(PLAINTEXT, 'utf8');
 
     beforeEach(async () => {
       const s = spec();
       handle = handleOf(s, (await backend.launch(s)).ref);
     });
 
+    /** What the container wrote, the job having ended (so the log is complete). */
+    function finishedWith(output: string | Uint8Array): void {
+      pod = fake.startJob(ns, handle.ref);
+      fake.appendPodLog(ns, pod, output);
+      fake.completeJob(ns, handle.ref, 0);
+    }
+
+    const deleteSecret = (name: string) => fetch(`${fake.url}/api/v1/namespaces/${ns}/secrets/${name}`, { method: 'DELETE', headers: { authorization: 'Bearer t' } });
+
     it('yields nothing before the Job has a pod', async () => {
       expect(await collect(backend.logs(handle, { follow: false }))).to.equal('');
     });
 
     it('reads the whole log, or its last lines, without following', async () => {
-      pod = fake.startJob(ns, handle.ref);
-      fake.appendPodLog(ns, pod, 'one\ntwo\nthree\n');
+      finishedWith('one\ntwo\nthree\n');
       expect(await collect(backend.logs(handle, { follow: false }))).to.equal('one\ntwo\nthree\n');
       expect(await collect(backend.logs(handle, { follow: false, tailLines: 2 }))).to.equal('two\nthree\n');
       const read = fake.requestsTo('GET', /\/log$/).at(-1);
       expect(read?.query.get('container')).to.equal('job');
+      expect(read?.query.get('follow')).to.equal('false');
       expect(read?.query.get('tailLines')).to.equal('2');
     });
 
     it('follows the log as it grows until the container\'s output ends', async () => {
       pod = fake.startJob(ns, handle.ref);
       fake.appendPodLog(ns, pod, 'epoch 1\n');
-      const chunks: string[] = [];
-      const reading = (async () => {
-        for await (const chunk of backend.logs(handle, { follow: true })) {
-          expect(Buffer.isBuffer(chunk)).to.equal(true);
-          chunks.push(chunk.toString('utf8'));
-          if (chunks.join('') === 'epoch 1\n') fake.appendPodLog(ns, pod, 'epoch 2\n');
-          if (chunks.join('') === 'epoch 1\nepoch 2\n') fake.completeJob(ns, handle.ref, 0);
-        }
-      })();
-      await reading;
-      expect(chunks.join('')).to.equal('epoch 1\nepoch 2\n');
+      const reading = collect(backend.logs(handle, { follow: true }));
+      await fake.until(() => fake.openLogFollowers() === 1);
+      fake.appendPodLog(ns, pod, 'epoch 2\n');
+      fake.completeJob(ns, handle.ref, 0);
+      expect(await reading).to.equal('epoch 1\nepoch 2\n');
       expect(fake.requestsTo('GET', /\/log$/)[0].query.get('follow')).to.equal('true');
     });
 
     it('waits for the pod to start before following', async () => {
       const reading = collect(backend.logs(handle, { follow: true, tailLines: 1 }));
-      await new Promise((r) => setTimeout(r, 100));
-      pod = fake.startJob(ns, handle.ref);
-      fake.appendPodLog(ns, pod, 'old\nnew\n');
-      await new Promise((r) => setTimeout(r, 100));
-      fake.endPodLog(ns, pod);
+      // The backend has looked for the pod before there was one.
+      await fake.until(() => fake.requestsTo('GET', /\/pods$/).length > 0);
+      finishedWith('old\nnew\n');
       expect(await reading).to.equal('new\n');
     });
 
     it('stops following, and closes the stream to the API, when cancelled() says so', async () => {
       pod = fake.startJob(ns, handle.ref);
-      fake.appendPodLog(ns, pod, 'first\n');
+      const line = `${'first line, long enough to pass the masker '.repeat(4)}\n`;
+      fake.appendPodLog(ns, pod, line);
       let cancel = false;
-      const chunks: string[] = [];
+      const chunks: Buffer[] = [];
       for await (const chunk of backend.logs(handle, { follow: true, cancelled: () => cancel })) {
-        chunks.push(chunk.toString('utf8'));
-        setTimeout(() => (cancel = true), 30);
+        chunks.push(chunk);
+        cancel = true;
       }
-      expect(chunks.join('')).to.equal('first\n');
-      await new Promise((r) => setTimeout(r, 50));
-      expect(fake.openLogFollowers()).to.equal(0);
+      expect(chunks).not.to.be.empty;
+      expect(line.startsWith(Buffer.concat(chunks).toString('utf8'))).to.equal(true);
+      await fake.until(() => fake.openLogFollowers() === 0);
     });
 
     it('ends a follow without output when the Job ends before a pod ever starts', async () => {
@@ -435,14 +460,186 @@ describe('Kubernetes job backend', () => {
       expect(await collect(backend.logs(handle, { follow: true }))).to.equal('');
     });
 
-    it('ends open follows on close()', async () => {
+    it('ends open follows on close(), keeping back the start of a value the container was writing', async () => {
       pod = fake.startJob(ns, handle.ref);
-      fake.appendPodLog(ns, pod, 'x\n');
-      const reading = collect(backend.logs(handle, { follow: true }));
-      await new Promise((r) => setTimeout(r, 100));
+      const line = `${'output long enough to pass the masker '.repeat(4)}\n`;
+      fake.appendPodLog(ns, pod, Buffer.concat([Buffer.from(`${line}password=`), value.subarray(0, 12)]));
+      const reading = backend.logs(handle, { follow: true })[Symbol.asyncIterator]();
+      const first = await reading.next();
       await backend.close();
-      expect(await reading).to.equal('x\n');
+      const rest: Buffer[] = [];
+      for (let next = await reading.next(); !next.done; next = await reading.next()) rest.push(next.value);
+      const shown = Buffer.concat([first.value as Buffer, ...rest]);
+      expect(`${line}password=`.startsWith(shown.toString('utf8'))).to.equal(true);
+      expect(shown.length).to.be.above(0);
     });
+
+    describe('masking', () => {
+      it('masks every injected value and its base64 forms in a plain read', async () => {
+        finishedWith(`password=${PLAINTEXT}\nencoded=${b64(PLAINTEXT)}\nurl=${Buffer.from(PLAINTEXT).toString('base64url')}\ntoken: tok-0123456789.\n`);
+        expect(await collect(backend.logs(handle, { follow: false }))).to.equal('password=***\nencoded=***\nurl=***\ntoken: ***.\n');
+      });
+
+      const splits: [what: string, form: Buffer][] = [
+        ['a value', value],
+        ['the base64 form of a value', Buffer.from(b64(PLAINTEXT))],
+      ];
+      for (const [what, form] of splits) {
+        it(`masks ${what} that reaches a follow split across two chunks`, async () => {
+          pod = fake.startJob(ns, handle.ref);
+          const lead = `${'loading the model weights from the cache '.repeat(3)}\npassword=`;
+          const cut = 9;
+          fake.appendPodLog(ns, pod, Buffer.concat([Buffer.from(lead), form.subarray(0, cut)]));
+          const reading = backend.logs(handle, { follow: true })[Symbol.asyncIterator]();
+          const first = (await reading.next()).value as Buffer;
+          // Passed on before the rest of the value was written: the two halves came apart.
+          expect(first.length).to.be.above(0);
+          expect(lead.startsWith(first.toString('utf8'))).to.equal(true);
+          fake.appendPodLog(ns, pod, Buffer.concat([form.subarray(cut), Buffer.from(' accepted\n')]));
+          fake.completeJob(ns, handle.ref, 0);
+          const rest: Buffer[] = [];
+          for (let next = await reading.next(); !next.done; next = await reading.next()) rest.push(next.value);
+          expect(Buffer.concat([first, ...rest]).toString('utf8')).to.equal(`${lead}*** accepted\n`);
+        });
+      }
+
+      it('masks the values inside the last lines, read plain or followed', async () => {
+        finishedWith(`first ${PLAINTEXT}\nsecond\nthird ${b64(PLAINTEXT)} tok-0123456789\n`);
+        for (const follow of [false, true]) {
+          expect(await collect(backend.logs(handle, { follow, tailLines: 2 })), `follow: ${follow}`).to.equal('second\nthird *** ***\n');
+        }
+      });
+
+      it('masks the end of a multi-line value whose beginning lies before the last lines asked for', async () => {
+        const key = '-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkqhkiG\n9w0BAQEFAASCBKcwggSj\n-----END TEST KEY-----';
+        const s = spec({ attempt: 2, secretEnv: [{ name: 'TLS_KEY', value: Buffer.from(key), secretName: 'tls-key', version: 1 }] });
+        const h = handleOf(s, (await backend.launch(s)).ref);
+        pod = fake.startJob(ns, h.ref);
+        fake.appendPodLog(ns, pod, `loading the key\n${key}\nready\n`);
+        fake.completeJob(ns, h.ref, 0);
+        expect(await collect(backend.logs(h, { follow: false, tailLines: 2 }))).to.equal('***\nready\n');
+        // The key's three line breaks: three more lines, so the masker sees where it starts.
+        expect(fake.requestsTo('GET', /\/log$/).at(-1)?.query.get('tailLines')).to.equal('5');
+      });
+
+      it('masks a value that is not UTF-8 byte for byte, and passes other bytes through as they are', async () => {
+        const binary = Buffer.from([0xff, 0xfe, 0x6b, 0x65, 0x79, 0x80, 0x00, 0xc3]);
+        const s = spec({ attempt: 2, secretEnv: [{ name: 'RAW_KEY', value: binary, secretName: 'raw-key', version: 1 }] });
+        const h = handleOf(s, (await backend.launch(s)).ref);
+        pod = fake.startJob(ns, h.ref);
+        fake.appendPodLog(ns, pod, Buffer.concat([Buffer.from('raw '), binary, Buffer.from(' lone \xc3 byte\n', 'latin1')]));
+        fake.completeJob(ns, h.ref, 0);
+        for (const follow of [false, true]) {
+          expect(await collectBytes(backend.logs(h, { follow })), `follow: ${follow}`).to.deep.equal(Buffer.from('raw *** lone \xc3 byte\n', 'latin1'));
+        }
+      });
+
+      it('keeps back, from a read of a running container, the start of a value it has not finished writing', async () => {
+        pod = fake.startJob(ns, handle.ref);
+        fake.appendPodLog(ns, pod, Buffer.concat([Buffer.from('password='), value.subarray(0, 12)]));
+        const early = await collectBytes(backend.logs(handle, { follow: false }));
+        expect(early.includes(value.subarray(0, 4))).to.equal(false);
+        expect('password='.startsWith(early.toString('utf8'))).to.equal(true);
+        fake.appendPodLog(ns, pod, Buffer.concat([value.subarray(12), Buffer.from('\n')]));
+        fake.completeJob(ns, handle.ref, 0);
+        expect(await collect(backend.logs(handle, { follow: false }))).to.equal('password=***\n');
+      });
+
+      it('masks with the values of the attempt\'s Secret, read for each log, so a restarted launcher masks as well', async () => {
+        finishedWith(`password=${PLAINTEXT}\n`);
+        await backend.close();
+        const restarted = createKubernetesBackend({ kubeConfig: fake.kubeConfig(), namespace: nsOf, pollIntervalMs: 20 });
+        try {
+          expect(await collect(restarted.logs(handle, { follow: false }))).to.equal('password=***\n');
+          expect(await collect(restarted.logs(handle, { follow: true }))).to.equal('password=***\n');
+        } finally {
+          await restarted.close();
+        }
+        expect(fake.requestsTo('GET', new RegExp(`/secrets/${handle.ref}$`))).to.have.length(2);
+      });
+
+      it('serves the log of an attempt without secrets, whose Secret holds no data, also once that Secret is gone', async () => {
+        const s = spec({ attempt: 2, secretEnv: [] });
+        const h = handleOf(s, (await backend.launch(s)).ref);
+        expect(fake.secret(ns, h.ref)).not.to.have.property('data');
+        pod = fake.startJob(ns, h.ref);
+        fake.appendPodLog(ns, pod, 'no secrets here\n');
+        fake.completeJob(ns, h.ref, 0);
+        expect(await collect(backend.logs(h, { follow: false }))).to.equal('no secrets here\n');
+        await deleteSecret(h.ref);
+        expect(await collect(backend.logs(h, { follow: false }))).to.equal('no secrets here\n');
+      });
+
+      const unreadable: { what: string; breakSecret: () => Promise<unknown> | void; precondition: boolean; publicMessage: string; reason?: string }[] = [
+        {
+          what: 'is gone',
+          breakSecret: () => deleteSecret(handle.ref),
+          precondition: true,
+          publicMessage: LOG_VALUES_GONE_MESSAGE,
+          reason: 'LOG_MASKING_VALUES_GONE',
+        },
+        {
+          what: 'may not be read (403)',
+          breakSecret: () => fake.failNext('GET', /\/secrets\//, 403, `secrets "x" is forbidden: ${PLAINTEXT}`),
+          precondition: true,
+          publicMessage: LOG_VALUES_FORBIDDEN_MESSAGE,
+          reason: 'LOG_MASKING_VALUES_FORBIDDEN',
+        },
+        {
+          what: 'cannot be read for now (500)',
+          breakSecret: () => fake.failNext('GET', /\/secrets\//, 500, `etcd said something about ${PLAINTEXT}`),
+          precondition: false,
+          publicMessage: 'the Kubernetes API refused reading the Secret (500 InternalError)',
+        },
+      ];
+      for (const row of unreadable) {
+        for (const follow of [false, true]) {
+          it(`refuses the log${follow ? ' followed' : ''}, reading none of it, when the attempt's Secret ${row.what}`, async () => {
+            pod = fake.startJob(ns, handle.ref);
+            fake.appendPodLog(ns, pod, `password=${PLAINTEXT}\n`);
+            await row.breakSecret();
+            const err = await rejection(collect(backend.logs(handle, { follow })));
+            expect(err).to.be.instanceOf(BackendError);
+            expect(err instanceof BackendPreconditionError).to.equal(row.precondition);
+            expect((err as BackendError).publicMessage).to.equal(row.publicMessage);
+            if (row.reason !== undefined) expect((err as BackendPreconditionError).reason).to.equal(row.reason);
+            expect(fake.requestsTo('GET', /\/log$/)).to.deep.equal([]);
+            for (const text of [(err as Error).message, logged.join('')]) expect(text).not.to.include(PLAINTEXT);
+          });
+        }
+      }
+    });
+  });
+
+  describe('the tail of a masked log', () => {
+    const bytes = (n: number) => Buffer.alloc(n, 0x61);
+    const context: [what: string, values: Buffer[], lines: number][] = [
+      ['no values', [], 0],
+      ['a short value: nothing before the tail can reach into it', [bytes(23)], 0],
+      ['48 bytes: base64 in one 64-column line', [bytes(48)], 0],
+      ['49 bytes: base64 wrapped onto a second line', [bytes(49)], 1],
+      ['100 bytes: base64 on three lines', [bytes(100)], 2],
+      ['a value with three line breaks', [Buffer.from('a\nb\nc\nd')], 3],
+      ['the most of several values', [bytes(10), Buffer.from('x\ny'), bytes(100)], 2],
+    ];
+    for (const [what, values, lines] of context) {
+      it(`reads ${lines} more lines for ${what}`, () => {
+        expect(tailContextLines(values)).to.equal(lines);
+      });
+    }
+
+    const tails: [text: string, count: number, tail: string][] = [
+      ['one\ntwo\nthree\n', 2, 'two\nthree\n'],
+      ['one\ntwo\nthree', 2, 'two\nthree'],
+      ['one\ntwo\n', 5, 'one\ntwo\n'],
+      ['\n\n\n', 2, '\n\n'],
+      ['', 3, ''],
+    ];
+    for (const [text, count, tail] of tails) {
+      it(`keeps ${JSON.stringify(tail)} as the last ${count} lines of ${JSON.stringify(text)}, as the API counts them`, () => {
+        expect(lastLines(Buffer.from(text), count).toString()).to.equal(tail);
+      });
+    }
   });
 
   describe('the fake API server', () => {
@@ -493,6 +690,37 @@ describe('Kubernetes job backend', () => {
       const missing = await fetch(`${fake.url}/apis/batch/v1/namespaces/ns/jobs/nope`, { headers: { authorization: 'Bearer t' } });
       expect(missing.status).to.equal(404);
       expect(await missing.json()).to.deep.include({ reason: 'NotFound', message: 'jobs.batch "nope" not found' });
+    });
+
+    it('answers a GET of a missing Secret with the API server\'s 404 Status', async () => {
+      const res = await fetch(`${fake.url}/api/v1/namespaces/ns/secrets/nope`, { headers: { authorization: 'Bearer t' } });
+      expect(res.status).to.equal(404);
+      expect(await res.json()).to.deep.equal({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'secrets "nope" not found',
+        reason: 'NotFound',
+        details: { name: 'nope', kind: 'secrets' },
+        code: 404,
+      });
+    });
+
+    it('serves a pod log in the chunks it was written in, and its tail by lines, byte for byte', async () => {
+      const { ref } = await backend.launch(spec());
+      const pod = fake.startJob(nsOf('acme'), ref);
+      fake.appendPodLog(nsOf('acme'), pod, Buffer.from([0x61, 0xff, 0x0a, 0x62]));
+      const url = `${fake.url}/api/v1/namespaces/${nsOf('acme')}/pods/${pod}/log`;
+      const read = async (query: string) => Buffer.from(await (await fetch(`${url}?${query}`, { headers: { authorization: 'Bearer t' } })).arrayBuffer());
+      expect(await read('container=job')).to.deep.equal(Buffer.from([0x61, 0xff, 0x0a, 0x62]));
+      expect(await read('container=job&tailLines=1')).to.deep.equal(Buffer.from([0x62]));
+      const follow = await fetch(`${url}?container=job&follow=true`, { headers: { authorization: 'Bearer t' } });
+      const reader = follow.body!.getReader();
+      expect(Buffer.from((await reader.read()).value!)).to.deep.equal(Buffer.from([0x61, 0xff, 0x0a, 0x62]));
+      fake.appendPodLog(nsOf('acme'), pod, 'next');
+      expect(Buffer.from((await reader.read()).value!).toString()).to.equal('next');
+      await reader.cancel();
     });
 
     it('refuses to change an immutable Secret\'s data but lets its metadata change', async () => {

@@ -9,7 +9,12 @@
  * Failed (DeadlineExceeded), which makes it "finished": ttlSecondsAfterFinished collects it
  * later, and its Secret with it. (Suspending instead would stop the pod too, but a suspended
  * Job never finishes, so neither it nor its Secret would ever be collected.) The Secret is
- * also deleted right away: a cancelled attempt has no further use for its values.
+ * also deleted right away: a cancelled attempt has no further use for its values. (Its log
+ * is masked with them, but the Job controller deletes the pod, and the log with it.)
+ *
+ * Logs are masked with the values in the attempt's Secret, read when the log is asked for
+ * (kubernetes-logs.ts). A log whose Secret cannot be read is refused (FAILED_PRECONDITION),
+ * never served unmasked.
  *
  * Kubernetes API error bodies can echo what was sent (including values), so they are never
  * logged nor put in an error: only the HTTP code and the Status reason are.
@@ -17,11 +22,20 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Job, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../../runtime/logger.js';
-import { BackendError, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type LogOptions } from '../backend.js';
+import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type LogOptions } from '../backend.js';
 import { attemptLogs } from './kubernetes-logs.js';
-import { attemptObjectName, attemptSpecProblem, buildAttemptJob, buildAttemptSecret, cancelPatch, ownerReferencePatch } from './kubernetes-manifests.js';
+import {
+  attemptObjectName,
+  attemptSecretValues,
+  attemptSpecProblem,
+  buildAttemptJob,
+  buildAttemptSecret,
+  cancelPatch,
+  jobReadsSecret,
+  ownerReferencePatch,
+} from './kubernetes-manifests.js';
 import { JOB_GONE_MESSAGE, attemptStatusOfJob, finishedCondition, isCancelled, statusNeedsPods } from './kubernetes-status.js';
 
 export interface KubernetesBackendOptions {
@@ -37,6 +51,11 @@ export interface KubernetesBackendOptions {
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export const LOG_VALUES_GONE_MESSAGE =
+  'the log cannot be shown: the secret values it must be masked with are gone (the attempt\'s Kubernetes Secret was deleted, as it is when an attempt is cancelled)';
+export const LOG_VALUES_FORBIDDEN_MESSAGE =
+  'the log cannot be shown: the job launcher may not read the attempt\'s Kubernetes Secret, whose values it must be masked with';
 
 /**
  * The production KubeConfig: $KUBECONFIG, ~/.kube/config, or the pod's service account.
@@ -173,6 +192,31 @@ export function createKubernetesBackend(opts: KubernetesBackendOptions): JobBack
     });
   }
 
+  /**
+   * The values the attempt's log is masked with: those of its own Secret, read now. Where the
+   * Secret cannot be read the log is refused; retrying will not bring the values back.
+   */
+  async function maskingValues(target: Target): Promise<Buffer[]> {
+    let secret: V1Secret;
+    try {
+      secret = await core.readNamespacedSecret(target);
+    } catch (err) {
+      if (isNotFound(err)) return valuesOfMissingSecret(target);
+      if (!(err instanceof ApiException && err.code === 403)) throw failure('read the attempt\'s Secret', 'reading the Secret', target, err);
+      opts.log?.error({ ...fieldsOf(target), code: err.code }, 'Kubernetes: may not read an attempt\'s Secret to mask its log (get on secrets is missing from the RBAC role); the log is refused');
+      throw new BackendPreconditionError('could not read the attempt\'s Secret to mask its log: 403', LOG_VALUES_FORBIDDEN_MESSAGE, 'LOG_MASKING_VALUES_FORBIDDEN');
+    }
+    return attemptSecretValues(secret);
+  }
+
+  /** A gone Secret takes its values with it, unless the Job never read any from it. */
+  async function valuesOfMissingSecret(target: Target): Promise<Buffer[]> {
+    const job = await readJob(target);
+    if (job !== undefined && !jobReadsSecret(job, target.name)) return [];
+    opts.log?.warn(fieldsOf(target), 'Kubernetes: the Secret of an attempt is gone; its log is refused rather than served unmasked');
+    throw new BackendPreconditionError('the attempt\'s Secret is gone: its log cannot be masked', LOG_VALUES_GONE_MESSAGE, 'LOG_MASKING_VALUES_GONE');
+  }
+
   function logs(handle: AttemptHandle, options: LogOptions): AsyncIterable<Buffer> {
     const target = targetOf(handle);
     return attemptLogs(
@@ -186,6 +230,7 @@ export function createKubernetesBackend(opts: KubernetesBackendOptions): JobBack
           const job = await readJob(target);
           return job === undefined || isCancelled(job) || finishedCondition(job) !== undefined;
         },
+        maskingValues: () => maskingValues(target),
         track: (stop) => {
           followers.add(stop);
           return () => followers.delete(stop);
