@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
-import { defaultWorkRoot } from '../services/job-launcher/sandbox/job-sandbox.js';
+import { defaultWorkRoot, UNSANDBOXED_WARNING } from '../services/job-launcher/sandbox/job-sandbox.js';
 import { startTestSystem, type JobClient, type TestSystem } from './support/system.js';
 import { until } from './support/until.js';
 
@@ -195,6 +195,15 @@ describe('a server crash leaves no job running', function () {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('will not start the local backend without a sandbox: one line names the fix', async () => {
+    const { run, SERVER_BIN } = await import('./support/processes.js');
+    const result = await run(SERVER_BIN, ['up', '--listen', '127.0.0.1:0'], { env: { PATH: path.join(dir, 'no-bwrap-here'), VESSL_DATA_DIR: path.join(dir, 'no-sandbox'), VESSL_WEB_LISTEN: '127.0.0.1:0', VESSL_LOG_LEVEL: 'warn' } });
+    expect(result.code).to.equal(1);
+    expect(result.stderr.trim().split('\n')).to.deep.equal([
+      'error: the local job backend needs bubblewrap (bwrap is not on PATH): install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces (sysctl user.max_user_namespaces=15000), or, on a single-user machine only, start with --unsafe-no-job-sandbox',
+    ]);
+  });
+
   it('kills a running job with the server (SIGKILL), and reports it failed after the restart', async () => {
     const { startServingProcess, SERVER_BIN } = await import('./support/processes.js');
     const { loadIssuerKeys, mintToken, EMBEDDED_TOKEN_SETTINGS } = await import('../services/runtime/auth.js');
@@ -223,5 +232,25 @@ describe('a server crash leaves no job running', function () {
     } finally {
       await again.stop();
     }
+  });
+});
+
+describe('the unsafe opt-out (--unsafe-no-job-sandbox)', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  before(async () => {
+    sys = await startTestSystem({ org: 'acme', sandbox: { kind: 'none' } });
+  });
+  after(async () => {
+    await sys?.stop();
+  });
+
+  it('says so in every job create and job restart answer', async () => {
+    const jobs = sys.jobs(await sys.token('member'));
+    const created = await jobs.createJob({ org: 'acme', job: { name: 'laptop', image: 'x', command: 'true' } });
+    expect(created.warnings).to.deep.equal([UNSANDBOXED_WARNING]);
+    await until('the job to end', async () => (TERMINAL.includes((await jobs.getJob({ org: 'acme', id: created.job!.id })).state) ? true : undefined));
+    const restarted = await jobs.restartJob({ org: 'acme', id: created.job!.id });
+    expect(restarted.warnings).to.deep.equal([UNSANDBOXED_WARNING]);
   });
 });

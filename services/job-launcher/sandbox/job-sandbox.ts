@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -173,6 +173,7 @@ export class JobSandbox {
     }
     // Job uids reach their own work dir through it (traverse only: its entries cannot be listed).
     chmodSync(root, this.ownUids ? 0o711 : 0o700);
+    if (this.ownUids) checkSearchable(path.dirname(root));
     for (const entry of readdirSync(root)) rmSync(path.join(root, entry), { recursive: true, force: true });
   }
 
@@ -192,6 +193,16 @@ export class JobSandbox {
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
+  }
+}
+
+/** bwrap runs as the job's uid: it must be able to pass through every directory above the work root. */
+function checkSearchable(dir: string): void {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if ((statSync(at).mode & 0o001) === 0) {
+      throw new SandboxUnavailableError(`the job work root must be reachable by the jobs' uids, but ${at} is not searchable by others (o+x); set VESSL_JOB_WORK_ROOT to a path under searchable directories`);
+    }
+    if (at === path.dirname(at)) return;
   }
 }
 
