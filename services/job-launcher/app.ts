@@ -79,6 +79,8 @@ export interface JobLauncherApp {
   jobs: JobManager;
   store: JobStore;
   knex: Knex;
+  /** Ends every running job (the backend's close(); close() does it too). */
+  stopJobs(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function openJobLauncher(
     jobs,
     store,
     knex,
+    stopJobs: () => backend.close(),
     async close() {
       await backend.close();
       secretStore.close();

@@ -50,6 +50,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   let server: RunningServer;
   let metricsServer: MetricsServer | undefined;
   let checks: (() => Promise<void>)[];
+  let stopJobs = async () => {};
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
@@ -66,6 +67,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       backend: opts.backend,
     });
     opened.push(launcher);
+    stopJobs = launcher.stopJobs;
     const tracker = new CallTracker();
     server = await startGrpcServer({
       listen: opts.listen,
@@ -100,6 +102,9 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();
+      // Jobs end first: a job that outlived the listener could bind its port on the shared
+      // loopback and take the tokens of the clients that connect next.
+      await stopJobs();
       await server.shutdown();
       await closeAll(opened);
     },

@@ -74,6 +74,13 @@ describe('job sandbox', function () {
       expect(() => JobSandbox.open(settings())).to.throw(SandboxUnavailableError, new RegExp(`${root} is not searchable by others`));
     });
 
+    for (const dir of ['/usr/local/vessl-jobs', '/etc/vessl', '/lib/x']) {
+      it(`refuses a work root or data dir under a directory every job sees (${dir})`, () => {
+        expect(() => JobSandbox.open(settings({ workRoot: dir }))).to.throw(SandboxUnavailableError, /which every job sees/);
+        expect(() => JobSandbox.open(settings(), [dir])).to.throw(SandboxUnavailableError, /which every job sees/);
+      });
+    }
+
     it('refuses a work root that is a link (someone else could point it anywhere)', async () => {
       await symlink(root, path.join(root, 'link'));
       expect(() => JobSandbox.open(settings({ workRoot: path.join(root, 'link') }))).to.throw(SandboxUnavailableError, /is not a directory owned by this server's user/);
@@ -121,9 +128,11 @@ describe('job sandbox', function () {
     it('warns about the unsafe opt-out, whose jobs run with the host\'s view of the files', async () => {
       backend = createLocalBackend({ dataDir: path.join(root, 'data'), sandbox: settings({ kind: 'none' }) });
       expect(backend.warnings).to.deep.equal([UNSANDBOXED_WARNING]);
-      const log = await runToEnd(backend, `echo "$HOME"; test -d "${root}" && echo SEES-HOST-FILES`);
+      const log = await runToEnd(backend, `echo "$HOME"; test -d "${root}" && echo SEES-HOST-FILES; id -u`);
       expect(log).to.include('SEES-HOST-FILES');
       expect(log.split('\n')[0].startsWith(path.join(root, 'work'))).to.equal(true);
+      // Never a root shell: as root, the server still gives each job a uid of its own.
+      if (process.getuid?.() === 0) expect(Number(log.trim().split('\n').at(-1))).to.be.at.least(DEFAULT_UIDS.first);
     });
 
     it('gives no warning when jobs are sandboxed', () => {
