@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/logger.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
 import path from 'node:path';
 import type { JobBackend } from './backend.js';
+import { createLocalBackend } from './backends/local.js';
 import type { SandboxSettings, UidRange } from './sandbox/job-sandbox.js';
 import { JobManager, type SecretsPort } from './domain.js';
 import { jobLauncherMigrations } from './migrations.js';
@@ -63,8 +64,9 @@ export function jobLauncherSettings(flags: Flags): JobLauncherSettings {
 }
 
 async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
+  // Imported statically: under the tests' loader a dynamic import() gets modules of its own, whose
+  // BackendError is not the domain's (instanceof fails and a backend failure reads as INTERNAL).
   if (settings.backend === 'local') {
-    const { createLocalBackend } = await import('./backends/local.js');
     return createLocalBackend({ dataDir, log, sandbox: settings.sandbox });
   }
   const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
