@@ -59,6 +59,8 @@ function nodeModulesPath(file: string): string {
 
 /** A dynamic import() whose argument is not a string literal (esbuild bundles those). */
 const COMPUTED_IMPORT = /(?<![\w$."'`])import\((?!\s*['"`])/g;
+/** Any import() call: none may be left in the bundle, it would throw when it runs. */
+const ANY_IMPORT = /(?<![\w$."'`])import\(/;
 
 /**
  * Modules that a run of a vesslctl command never uses but that their importers load as they
@@ -169,6 +171,9 @@ await build({
   outfile: BUNDLE,
   format: 'cjs',
   plugins: [substitutes, dependencyPatches],
+  // import() of a module esbuild leaves out of the bundle (a Node built-in such as node:readline)
+  // becomes a require(): code compiled by vm.Script cannot import() (dependencyPatches).
+  supported: { 'dynamic-import': false },
   banner: WRAPPER,
   footer: { js: '})' },
   // Loaded only on paths vesslctl never takes (oclif's TypeScript support, grpc-js channelz):
@@ -196,7 +201,7 @@ await build({
 const source = readFileSync(BUNDLE, 'latin1');
 const nonAscii = source.split('\n').findIndex((line) => /[^\0-\x7f]/.test(line));
 if (nonAscii !== -1) throw new Error(`${BUNDLE}:${nonAscii + 1}: a non-ASCII character is left (see ASCII_ESCAPES)`);
-if (source.search(COMPUTED_IMPORT) !== -1) throw new Error(`${BUNDLE}: a computed import() is left (see dependencyPatches)`);
+if (source.search(ANY_IMPORT) !== -1) throw new Error(`${BUNDLE}: an import() is left (see dependencyPatches and \`supported\`)`);
 writeFileSync(BUNDLE, withBuildId(source));
 
 /** The built loader, as a CommonJS require() in a `node -e` script. */
