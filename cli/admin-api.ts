@@ -1,6 +1,6 @@
 // Loaded lazily (see BaseCommand.openAdminApi): it pulls in grpc-js and the generated code.
 import { KeyManagementServiceService, MasterKey } from '../services/gen/vessl/kms/v1/kms.js';
-import { SecretServiceService, RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { SecretServiceService, type RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import type { Connection } from './settings.js';
@@ -15,14 +15,22 @@ export interface MasterKeyJson {
   wrappedDataKeys?: number;
 }
 
-/** RewrapSecretsResponse.toJSON. */
+/** A rewrap's progress: every field, zero or false included (`done: false` says it stopped early). */
 export interface RewrapProgressJson {
-  kekVersion?: number;
-  orgKeysRewrapped?: number;
-  dataKeysRewrapped?: number;
-  dataKeysTotal?: number;
-  done?: boolean;
+  kekVersion: number;
+  orgKeysRewrapped: number;
+  dataKeysRewrapped: number;
+  dataKeysTotal: number;
+  done: boolean;
 }
+
+const rewrapProgressJson = (p: RewrapSecretsResponse): RewrapProgressJson => ({
+  kekVersion: p.kekVersion,
+  orgKeysRewrapped: p.orgKeysRewrapped,
+  dataKeysRewrapped: p.dataKeysRewrapped,
+  dataKeysTotal: p.dataKeysTotal,
+  done: p.done,
+});
 
 export interface AdminApi {
   listMasterKeys(): Promise<MasterKeyJson[]>;
@@ -49,7 +57,7 @@ export function openAdminApi(connection: Connection): AdminApi {
       return json(await kms.retireMasterKey({ version }));
     },
     async *rewrap(batchSize, signal) {
-      for await (const p of secrets.rewrapSecrets({ batchSize }, { signal })) yield RewrapSecretsResponse.toJSON(p) as RewrapProgressJson;
+      for await (const p of secrets.rewrapSecrets({ batchSize }, { signal })) yield rewrapProgressJson(p);
     },
     close() {
       kms.close();

@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from './oclif.js';
-import { CommandError, describeError } from './errors.js';
+import { CommandError, describeError, exitCodeOf } from './errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 import type { AdminApi } from './admin-api.js';
 import type { AuditApi } from './audit-api.js';
@@ -144,7 +144,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const line = await this.describeError(err);
     this.logToStderr(`error: ${line}`);
     if (process.env.VESSLCTL_DEBUG) this.logToStderr(err.stack ?? String(err));
-    return this.exit(1);
+    return this.exit(exitCodeOf(err));
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {

@@ -8,6 +8,7 @@ import AuditList from './commands/audit/list.js';
 import AuditVerify from './commands/audit/verify.js';
 import AuthLogin from './commands/auth/login.js';
 import AuthStatus from './commands/auth/status.js';
+import HelpExitCodes from './commands/help/exit-codes.js';
 import ConfigSet from './commands/config/set.js';
 import ConfigShow from './commands/config/show.js';
 import JobCreate from './commands/job/create.js';
@@ -56,4 +57,5 @@ export const COMMANDS = {
   'admin:master-key:rotate': MasterKeyRotate,
   'admin:master-key:rewrap': MasterKeyRewrap,
   'admin:master-key:retire': MasterKeyRetire,
+  'help:exit-codes': HelpExitCodes,
 };

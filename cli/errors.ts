@@ -1,14 +1,27 @@
 import type { ServiceError } from '@grpc/grpc-js';
+import { EXIT, exitCodeOfGrpcStatus, type ExitCode } from './exit-codes.js';
 
 /**
  * An error whose message is written for the user as it is (usage mistakes, missing
  * settings). With a cause, the line reads "<message>: <what the cause says>".
+ * Its exit status is `exitCode` if given, else its cause's, else USAGE (cli/exit-codes.ts).
  */
 export class CommandError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly exitCode?: ExitCode;
+
+  constructor(message: string, options?: { cause?: unknown; exitCode?: ExitCode }) {
     super(message, options);
     this.name = 'CommandError';
+    this.exitCode = options?.exitCode;
   }
+}
+
+/** The exit status vesslctl ends with after `err` (cli/exit-codes.ts). */
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err instanceof CommandError) return err.exitCode ?? (err.cause === undefined ? EXIT.USAGE : exitCodeOf(err.cause));
+  if (looksLikeServiceError(err)) return exitCodeOfGrpcStatus(err.code);
+  if (isOclifError(err)) return EXIT.USAGE;
+  return EXIT.NEGATIVE;
 }
 
 /** What an error line may mention besides the error itself. */

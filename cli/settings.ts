@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CommandError, EXPIRED_TOKEN_MESSAGE, NO_TOKEN_MESSAGE } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { decodeTokenClaims, type TokenClaims } from '../services/runtime/token-claims.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
@@ -139,11 +140,12 @@ export function checkEndpoint(endpoint: string, origin = 'endpoint'): string {
 
 /** The settings a server call needs, or an error that says how to provide the missing one. */
 export function requireConnection(settings: Settings): Connection {
-  if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE);
+  if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE, { exitCode: EXIT.AUTH });
   if (isExpired(settings.claims)) {
     // A token from the environment is not replaced by logging in: say where it comes from.
     throw new CommandError(
       settings.token.source === 'env' ? 'token expired (VESSLCTL_ACCESS_TOKEN): set a fresh one, or unset it and run `vesslctl auth login`' : EXPIRED_TOKEN_MESSAGE,
+      { exitCode: EXIT.AUTH },
     );
   }
   if (!settings.org) {

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { COMMANDS } from '../cli/commands.js';
+import { EXIT_CODE_TABLE } from '../cli/exit-codes.js';
 
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 export const START_MARKER = '<!-- cli-reference:start -->';
@@ -161,6 +162,20 @@ function commandSection(doc: CommandDoc): string[] {
   return lines;
 }
 
+/** The exit statuses (cli/exit-codes.ts), as `vesslctl help exit-codes` prints them. */
+function exitCodeSection(): string[] {
+  return [
+    `### Exit statuses`,
+    '',
+    `Scripts can rely on these (\`${BIN} help exit-codes\` prints them); the error line on stderr says more.`,
+    '',
+    '| status | meaning | for example |',
+    '|---|---|---|',
+    ...EXIT_CODE_TABLE.map((row) => `| ${row.code} | ${cell(row.meaning)} | ${cell(row.examples)} |`),
+    '',
+  ];
+}
+
 /** The markdown between the markers (without them). */
 export function renderCommandReference(): string {
   const docs = commandDocs();
@@ -175,6 +190,7 @@ export function renderCommandReference(): string {
     '',
     ...flagTable(globalFlagDocs()),
     '',
+    ...exitCodeSection(),
     ...docs.flatMap(commandSection),
   ];
   return lines.join('\n');

@@ -182,7 +182,7 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('refuses more secrets than one batch takes, before contacting the server', async () => {
     const env = file('big.env', Array.from({ length: 501 }, (_, i) => `BIG_${i}=v${i}\n`).join(''));
     const r = await world.cli(['secret', 'import', env, '--endpoint', '127.0.0.1:1']);
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2); // a usage error (cli/exit-codes.ts);
     expect(r.stderr).to.match(/^error: .*big\.env has 501 secrets; at most 500 can be created at once \(split the file, or use --continue-on-error\)\n$/);
   });
 

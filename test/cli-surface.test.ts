@@ -16,9 +16,9 @@ function ok(r: RunResult): RunResult {
   return r;
 }
 
-/** The single stderr line of a failed command. */
-function errorLine(r: RunResult): string {
-  expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(1);
+/** The single stderr line of a command that failed with exit status `code`. */
+function errorLine(r: RunResult, code: number): string {
+  expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(code);
   const lines = r.stderr.trim().split('\n');
   expect(lines, r.stderr).to.have.length(1);
   return lines[0];
@@ -211,14 +211,37 @@ describe('the vesslctl command surface', function () {
       expectSnapshot('cli-json-shapes.json', { commands: shapes, types }, 'The shape of `-o json` outputs');
     });
 
+    describe('exits with a status scripts can trust (cli/exit-codes.ts)', () => {
+      const rows: Array<{ name: string; args: string[]; input?: string; env?: () => Promise<Record<string, string>>; code: number }> = [
+        { name: 'secret verify, the value matches', args: ['secret', 'verify', 'TAKEN', '--from-stdin'], input: 'taken_value', code: 0 },
+        { name: 'secret verify, another value', args: ['secret', 'verify', 'TAKEN', '--from-stdin'], input: 'not it', code: 1 },
+        { name: 'secret verify, no such secret', args: ['secret', 'verify', 'NOPE', '--from-stdin'], input: 'x', code: 3 },
+        { name: 'secret verify, the server is down', args: ['secret', 'verify', 'TAKEN', '--from-stdin', '--endpoint', '127.0.0.1:1'], input: 'x', code: 5 },
+        { name: 'audit verify, an intact log', args: ['audit', 'verify'], code: 0 },
+        { name: 'audit verify, the server is down', args: ['audit', 'verify', '--endpoint', '127.0.0.1:1'], code: 5 },
+        { name: 'a name the server refuses', args: ['secret', 'create', 'bad name', 'K', '--from-stdin'], input: 'x', code: 2 },
+        { name: 'an unknown flag', args: ['secret', 'list', '--nope'], code: 2 },
+        { name: 'auth status with an expired token', args: ['auth', 'status'], env: async () => ({ VESSLCTL_ACCESS_TOKEN: await expiredToken(world) }), code: 4 },
+        { name: 'help exit-codes', args: ['help', 'exit-codes'], code: 0 },
+      ];
+      for (const row of rows) {
+        it(`${row.name}: exit ${row.code}`, async () => {
+          const r = await world.cli(row.args, { input: row.input, env: row.env ? await row.env() : undefined });
+          expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(row.code);
+        });
+      }
+    });
+
     describe('prints one error line that says how to fix it', () => {
       // Each row runs the real CLI; `env` replaces the world's logged-in settings where given.
-      const rows: Array<{ name: string; args: string[]; env?: () => Promise<Record<string, string>> | Record<string, string>; input?: string; line: RegExp }> = [
+      // `code` is the exit status the row must end with (cli/exit-codes.ts).
+      const rows: Array<{ name: string; args: string[]; env?: () => Promise<Record<string, string>> | Record<string, string>; input?: string; line: RegExp; code: number }> = [
         {
           name: 'no token',
           args: ['secret', 'list'],
           env: () => ({ VESSLCTL_CONFIG_DIR: path.join(world.configDir, '..', 'empty-config') }),
           line: /^error: no token: run `vesslctl auth login`$/,
+          code: 4,
         },
         {
           name: 'an expired token from the config file',
@@ -229,55 +252,64 @@ describe('the vesslctl command surface', function () {
             return { VESSLCTL_CONFIG_DIR: dir, VESSLCTL_ENDPOINT: world.server.endpoint };
           },
           line: /^error: token expired: run `vesslctl auth login` again$/,
+          code: 4,
         },
         {
           name: 'an expired token from VESSLCTL_ACCESS_TOKEN',
           args: ['secret', 'list'],
           env: async () => ({ VESSLCTL_ACCESS_TOKEN: await expiredToken(world) }),
           line: /^error: token expired \(VESSLCTL_ACCESS_TOKEN\): set a fresh one, or unset it and run `vesslctl auth login`$/,
+          code: 4,
         },
         {
           name: 'a server that is not running',
           args: ['secret', 'list', '--endpoint', '127.0.0.1:1'],
           line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:1: is the server running\? \(start it with `make up`\)$/,
+          code: 5,
         },
         {
           name: 'a member changing a secret',
           args: ['secret', 'delete', 'TAKEN', '--yes'],
           env: () => ({ VESSLCTL_ACCESS_TOKEN: credentials.tokens.member }),
           line: /^error: role member may not .+ \(your role: member; ask an org admin\) \(PERMISSION_DENIED\)$/,
+          code: 4,
         },
         {
           name: 'an unknown secret',
           args: ['secret', 'show', 'NOPE'],
           line: /^error: secret "NOPE" not found in org "default": run `vesslctl secret list` \(NOT_FOUND\)$/,
+          code: 3,
         },
         {
           name: 'a secret name that is taken',
           args: ['secret', 'create', 'TAKEN', '--from-stdin'],
           input: 'another value',
           line: /^error: secret "TAKEN" already exists .*: use `vesslctl secret update TAKEN` \(ALREADY_EXISTS\)$/,
+          code: 1,
         },
         {
           name: 'an unknown job',
           args: ['job', 'show', 'j_0123456789abcdef'],
           line: /^error: job "j_0123456789abcdef" not found .*: run `vesslctl job list` \(NOT_FOUND\)$/,
+          code: 3,
         },
         {
           name: 'a missing argument',
           args: ['secret', 'show'],
           line: /^error: missing 1 required arg: name \(see `vesslctl secret show --help`\)$/,
+          code: 2,
         },
         {
           name: 'a mistyped command',
           args: ['secret', 'lsit'],
           line: /^error: unknown command "secret lsit" \(see `vesslctl secret --help`\)$/,
+          code: 2,
         },
       ];
       for (const row of rows) {
-        it(row.name, async () => {
+        it(`${row.name} (exit ${row.code})`, async () => {
           const env = row.env ? await row.env() : undefined;
-          expect(errorLine(await world.cli(row.args, { env, input: row.input }))).to.match(row.line);
+          expect(errorLine(await world.cli(row.args, { env, input: row.input }), row.code)).to.match(row.line);
         });
       }
     });

@@ -2,6 +2,7 @@ import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { formatTime } from '../../output.js';
 import { CommandError } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
 import { OrgKeyCache } from '../../sealing.js';
 import { checkCaCert, checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
 import { isInteractive, readAllBytes, readHiddenLine } from '../../terminal.js';
@@ -62,7 +63,7 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     if (!org) throw new CommandError('no org: the token names none; pass --org ORG');
     const expiresAt = claims?.exp === undefined ? undefined : new Date(claims.exp * 1000);
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
-      throw new CommandError(`the token expired at ${formatTime(expiresAt.toISOString())}; nothing was saved`);
+      throw new CommandError(`the token expired at ${formatTime(expiresAt.toISOString())}; nothing was saved`, { exitCode: EXIT.AUTH });
     }
 
     // A CA given now is checked by this login and saved with the endpoint.

@@ -1,5 +1,6 @@
 import { BaseCommand } from '../../base-command.js';
 import { CommandError, NO_TOKEN_MESSAGE } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
 import { formatFields, formatTime } from '../../output.js';
 import type { Setting, SettingSource } from '../../settings.js';
 import { maskToken } from '../../../services/runtime/token-claims.js';
@@ -25,7 +26,7 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
 
   async run(): Promise<AuthStatusResult> {
     const { endpoint, org, token, claims, configFile } = this.settings;
-    if (!token) throw new CommandError(NO_TOKEN_MESSAGE);
+    if (!token) throw new CommandError(NO_TOKEN_MESSAGE, { exitCode: EXIT.AUTH });
     const expiresAt = claims?.exp === undefined ? undefined : new Date(claims.exp * 1000);
     const status: AuthStatusResult = {
       endpoint,
@@ -37,7 +38,7 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
       expired: expiresAt ? expiresAt.getTime() <= Date.now() : undefined,
       configFile,
     };
-    return this.print(status, (s) =>
+    await this.print(status, (s) =>
       formatFields([
         ['endpoint', `${s.endpoint.value} (${s.endpoint.source})`],
         ['org', s.org ? `${s.org.value} (${s.org.source})` : 'none: pass --org or set VESSLCTL_ORG'],
@@ -48,5 +49,8 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
         ['config', s.configFile],
       ]),
     );
+    // Scripts can ask `vesslctl auth status` whether the next call would be let in.
+    if (status.expired) this.exit(EXIT.AUTH);
+    return status;
   }
 }

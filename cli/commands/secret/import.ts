@@ -5,6 +5,7 @@ import { isValidKey, KEY_PATTERN, NAME_PATTERN } from '../../../services/secret-
 import { BaseCommand } from '../../base-command.js';
 import type { EnvFileEntry } from '../../env-file.js';
 import { CommandError } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
 import { formatTable } from '../../output.js';
 import { OrgKeyCache, withFreshKeyRetry, withFreshKeyRetryAll, type SealedValue } from '../../sealing.js';
 import type { NewSecret, SecretsApi } from '../../secrets-api.js';
@@ -145,10 +146,12 @@ Every value is sealed on this machine on its own, then all secrets are created i
     const failed = rows.filter((row) => row.result === 'failed');
     if (failed.length === 0) return rows;
     const which = `${failed.length} of ${rows.length} lines ${dryRun ? 'would fail' : 'failed'} (${lineList(failed)})`;
-    if (dryRun) throw new CommandError(`${which}; nothing was created (dry run)`);
-    if (this.flags['continue-on-error']) throw new CommandError(`${which}; the other lines were created or skipped as shown`);
+    // The lines were read and checked: some of them failing is the command's answer.
+    const exitCode = EXIT.NEGATIVE;
+    if (dryRun) throw new CommandError(`${which}; nothing was created (dry run)`, { exitCode });
+    if (this.flags['continue-on-error']) throw new CommandError(`${which}; the other lines were created or skipped as shown`, { exitCode });
     const heldBack = rows.some((row) => row.result === 'skipped' && row.warning === undefined);
-    throw new CommandError(`${which}; nothing was created${heldBack ? ', as the import is all or nothing (--continue-on-error creates the other lines)' : ''}`);
+    throw new CommandError(`${which}; nothing was created${heldBack ? ', as the import is all or nothing (--continue-on-error creates the other lines)' : ''}`, { exitCode });
   }
 }
 
