@@ -34,6 +34,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
       helpValue: 'HOST:PORT',
     }),
+    profile: Flags.string({
+      description: 'Profile of the config file to use. Overrides VESSLCTL_PROFILE and `vesslctl config use`. [default: default]',
+      helpGroup: 'GLOBAL',
+      helpValue: 'NAME',
+    }),
     'ca-cert': Flags.string({
       description: 'PEM file of the CA that signed the server\'s TLS certificate. Overrides VESSLCTL_CA_CERT and the config file. [default: the system\'s CAs]',
       helpGroup: 'GLOBAL',
@@ -63,7 +68,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Flags over env over the config file (resolved once per run). */
   protected get settings(): Settings {
-    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org, caCert: this.flags['ca-cert'] });
+    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org, caCert: this.flags['ca-cert'], profile: this.flags.profile });
     return this.resolvedSettings;
   }
 

@@ -7,10 +7,12 @@ import MasterKeyRotate from './commands/admin/master-key/rotate.js';
 import AuditList from './commands/audit/list.js';
 import AuditVerify from './commands/audit/verify.js';
 import AuthLogin from './commands/auth/login.js';
+import AuthLogout from './commands/auth/logout.js';
 import AuthStatus from './commands/auth/status.js';
 import HelpExitCodes from './commands/help/exit-codes.js';
 import ConfigSet from './commands/config/set.js';
 import ConfigShow from './commands/config/show.js';
+import ConfigUse from './commands/config/use.js';
 import JobCreate from './commands/job/create.js';
 import JobList from './commands/job/list.js';
 import JobLogs from './commands/job/logs.js';
@@ -32,8 +34,10 @@ import SecretVerify from './commands/secret/verify.js';
 export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:status': AuthStatus,
+  'auth:logout': AuthLogout,
   'config:show': ConfigShow,
   'config:set': ConfigSet,
+  'config:use': ConfigUse,
   'secret:create': SecretCreate,
   'secret:update': SecretUpdate,
   'secret:list': SecretList,

@@ -35,8 +35,9 @@ export async function readHiddenLine(prompt: string, maxBytes: number): Promise<
   const typed = Buffer.alloc(maxBytes + 1);
   let length = 0;
   try {
-    writeSync(out, prompt);
+    // Echo goes off before the prompt shows: what is typed once it shows is never echoed.
     input.setRawMode(true);
+    writeSync(out, prompt);
     await new Promise<void>((resolve, reject) => {
       input.on('error', reject);
       input.on('data', (chunk: Buffer) => {

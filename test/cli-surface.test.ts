@@ -174,6 +174,7 @@ describe('the vesslctl command surface', function () {
       await cli('auth status', []);
       await cli('config set', ['org', 'default']);
       await cli('config show', []);
+      await cli('config use', ['default']);
       await cli('org public-key', []);
       await cli('secret create', ['HF_TOKEN', '--from-stdin', '--description', 'Hugging Face hub'], { input: 'hf_value_1' });
       await cli('secret create', ['OLD', '--from-stdin'], { input: 'old_value' });
@@ -204,6 +205,9 @@ describe('the vesslctl command surface', function () {
       await cli('job show', [short.job.id]);
       await cli('job list', []);
       await cli('job logs', [short.job.id]);
+
+      await cli('auth logout', []);
+      ok(await world.cli(['auth', 'login', '--credentials', credentialsFile()]));
 
       const types: Record<string, Shape> = {};
       foldSharedType(shapes, types, 'SecretJson', [['secret create', []], ['secret update', []], ['secret delete', []], ['secret list', ['[]']]]);
@@ -292,6 +296,19 @@ describe('the vesslctl command surface', function () {
           args: ['job', 'show', 'j_0123456789abcdef'],
           line: /^error: job "j_0123456789abcdef" not found .*: run `vesslctl job list` \(NOT_FOUND\)$/,
           code: 3,
+        },
+        {
+          name: 'a secret KEY that would break the job, refused before anything is sent',
+          args: ['secret', 'create', 'my-path', 'PATH', '--from-stdin', '--endpoint', '127.0.0.1:1'],
+          input: 'x',
+          line: /^error: KEY PATH decides which program each command of the job runs; .*pick another KEY \(e\.g\. MY_PATH\)$/,
+          code: 2,
+        },
+        {
+          name: 'a risky new KEY on update',
+          args: ['secret', 'update', 'TAKEN', '--key', 'LD_PRELOAD'],
+          line: /^error: KEY LD_PRELOAD is read by the dynamic loader/,
+          code: 2,
         },
         {
           name: 'a missing argument',

@@ -116,6 +116,15 @@ describe('vesslctl prompts on a terminal (the built bundle on a pseudo-terminal)
       const interrupted = terminal(['secret', 'verify', 'FROM_PROMPT']);
       expect(await answer(interrupted, /\(input hidden\): /, CTRL_C), interrupted.output()).to.equal(130);
     });
+    it('secret update NAME with nothing else asks for the new value (exit 0), and changes nothing on Ctrl-C (exit 130)', async () => {
+      const interrupted = terminal(['secret', 'update', 'FROM_PROMPT']);
+      expect(await answer(interrupted, /New value for secret "FROM_PROMPT" \(input hidden\): /, CTRL_C), interrupted.output()).to.equal(130);
+      const session = terminal(['secret', 'update', 'FROM_PROMPT']);
+      expect(await answer(session, /New value for secret "FROM_PROMPT" \(input hidden\): /, `typed-value-2${ENTER}`), session.output()).to.equal(0);
+      expect(session.output()).to.not.include('typed-value-2');
+      const shown = JSON.parse(ok(await world.cli(['secret', 'show', 'FROM_PROMPT', '-o', 'json'])).stdout) as { version: number };
+      expect(shown.version).to.equal(2);
+    });
     it('auth login reads the token from the prompt (exit 0), and saves nothing on Ctrl-C (exit 130)', async () => {
       const token = JSON.parse(readFileSync(path.join(world.dataDir, 'credentials.json'), 'utf8')).tokens.member as string;
       const dir = path.join(world.configDir, '..', 'prompt-login');
@@ -127,6 +136,37 @@ describe('vesslctl prompts on a terminal (the built bundle on a pseudo-terminal)
       expect(await answer(session, /Access token \(input hidden\): /, `${token}${ENTER}`), session.output()).to.equal(0);
       expect(session.output()).to.not.include(token);
       expect(ok(await world.cli(['auth', 'status'], { env: { VESSLCTL_CONFIG_DIR: dir } })).stdout).to.match(/role:\s+member/);
+    });
+  });
+
+  describe('admin master-key retire VERSION (y/N)', () => {
+    const question = /Destroy master key version 1\? .*\[y\/N\] /;
+    let operator: NodeJS.ProcessEnv;
+    const version1 = async () =>
+      (JSON.parse(ok(await world.cli(['admin', 'master-key', 'list', '-o', 'json'], { env: operator })).stdout) as { version: number; state: string }[]).find((k) => k.version === 1);
+    before(async () => {
+      const token = JSON.parse(readFileSync(path.join(world.dataDir, 'credentials.json'), 'utf8')).tokens.operator as string;
+      operator = { VESSLCTL_ACCESS_TOKEN: token };
+      ok(await world.cli(['admin', 'master-key', 'rotate'], { env: operator }));
+      ok(await world.cli(['admin', 'master-key', 'rewrap'], { env: operator }));
+    });
+    it('keeps the version on "n" (exit 1) and on Ctrl-C (exit 130)', async () => {
+      const no = terminal(['admin', 'master-key', 'retire', '1'], operator);
+      expect(await answer(no, question, `n${ENTER}`), no.output()).to.equal(1);
+      expect(no.output()).to.include('error: cancelled: nothing was destroyed');
+      const interrupted = terminal(['admin', 'master-key', 'retire', '1'], operator);
+      expect(await answer(interrupted, question, CTRL_C), interrupted.output()).to.equal(130);
+      expect((await version1())?.state).to.not.match(/destroyed/i);
+    });
+    it('refuses without --yes when not on a terminal (exit 2)', async () => {
+      const r = await world.cli(['admin', 'master-key', 'retire', '1'], { env: operator });
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.include('pass --yes');
+    });
+    it('destroys it on "y" and exits 0', async () => {
+      const session = terminal(['admin', 'master-key', 'retire', '1'], operator);
+      expect(await answer(session, question, `y${ENTER}`), session.output()).to.equal(0);
+      expect(session.output()).to.include('Master key version 1 is destroyed.');
     });
   });
 

@@ -79,8 +79,9 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
       }
     }
 
-    const { configDir } = this.settings;
-    const configFile = writeConfigFile(configDir, { ...readConfigFile(configDir), endpoint, token, org: explicitOrg, 'ca-cert': caCert });
+    const { configDir, profile } = this.settings;
+    const saved = { ...readConfigFile(configDir, profile.value), endpoint, token, org: explicitOrg, 'ca-cert': caCert };
+    const configFile = writeConfigFile(configDir, saved, profile.value);
     const result: LoginResult = {
       endpoint,
       org,

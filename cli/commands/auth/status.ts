@@ -6,6 +6,7 @@ import type { Setting, SettingSource } from '../../settings.js';
 import { maskToken } from '../../../services/runtime/token-claims.js';
 
 export interface AuthStatusResult {
+  profile: Setting;
   endpoint: Setting;
   org?: Setting;
   /** The token itself is never printed, only its first characters. */
@@ -25,10 +26,11 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
   static override examples = ['<%= config.bin %> auth status', '<%= config.bin %> auth status -o json'];
 
   async run(): Promise<AuthStatusResult> {
-    const { endpoint, org, token, claims, configFile } = this.settings;
+    const { endpoint, org, token, claims, configFile, profile } = this.settings;
     if (!token) throw new CommandError(NO_TOKEN_MESSAGE, { exitCode: EXIT.AUTH });
     const expiresAt = claims?.exp === undefined ? undefined : new Date(claims.exp * 1000);
     const status: AuthStatusResult = {
+      profile,
       endpoint,
       org,
       token: { masked: maskToken(token.value), source: token.source },
@@ -40,6 +42,7 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
     };
     await this.print(status, (s) =>
       formatFields([
+        ['profile', `${s.profile.value} (${s.profile.source})`],
         ['endpoint', `${s.endpoint.value} (${s.endpoint.source})`],
         ['org', s.org ? `${s.org.value} (${s.org.source})` : 'none: pass --org or set VESSLCTL_ORG'],
         ['subject', s.subject],
