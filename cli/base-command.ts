@@ -5,7 +5,7 @@ import type { AdminApi } from './admin-api.js';
 import type { AuditApi } from './audit-api.js';
 import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
-import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
+import { endpointOrigin, requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
 import { decodeTokenClaims } from '../services/runtime/token-claims.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -130,6 +130,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const claims = this.connection ? decodeTokenClaims(this.connection.token) : this.resolvedSettings?.claims;
     return describeError(err, {
       endpoint: this.connection?.endpoint ?? this.resolvedSettings?.endpoint.value,
+      endpointOrigin: this.connection ? this.connection.endpointOrigin : this.resolvedSettings && endpointOrigin(this.resolvedSettings),
+      caCert: this.connection ? this.connection.caCert !== undefined : this.resolvedSettings?.caCert !== undefined,
       command: this.id?.replaceAll(':', ' '),
       role: claims?.role,
       tokenOrg: claims?.org,

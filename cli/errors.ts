@@ -27,6 +27,10 @@ export function exitCodeOf(err: unknown): ExitCode {
 /** What an error line may mention besides the error itself. */
 export interface ErrorContext {
   endpoint?: string;
+  /** Where the endpoint came from ("--endpoint", "VESSLCTL_ENDPOINT", ...), for connection failures. */
+  endpointOrigin?: string;
+  /** Whether a CA file was given: the client speaks TLS to it (and plaintext only to loopback without one). */
+  caCert?: boolean;
   /** The command as typed, e.g. "secret create", for "see --help" hints. */
   command?: string;
   /** The caller's role, from the token's (unverified) claims, when known. */
@@ -100,9 +104,10 @@ async function describeServiceError(err: ServiceError, context: ErrorContext): P
   const where = context.endpoint ?? 'its endpoint';
   // A status without ErrorInfo comes from the transport (no connection), not from the server.
   const fromTransport = decoded.reason === undefined;
-  if (decoded.code === status.UNAVAILABLE && fromTransport) {
-    const start = isLoopback(context.endpoint) ? ' (start it with `make up`)' : '';
-    return `cannot reach vessl-secrets at ${where}: is the server running?${start}`;
+  if (fromTransport && (decoded.code === status.UNAVAILABLE || /Received HTTP status code/.test(decoded.message))) {
+    const { describeUnreachable } = await import('./unreachable.js');
+    const loopback = isLoopback(context.endpoint);
+    return describeUnreachable(decoded.message, { endpoint: where, origin: context.endpointOrigin, plaintext: loopback && !context.caCert, loopback });
   }
   if (decoded.code === status.DEADLINE_EXCEEDED && fromTransport) {
     return `no answer from vessl-secrets at ${where} in time: is the server running and reachable? (${codeName})`;

@@ -44,6 +44,8 @@ export interface Settings {
 /** Everything a call to the server needs. */
 export interface Connection {
   endpoint: string;
+  /** Where the endpoint came from, for error lines: "--endpoint", "VESSLCTL_ENDPOINT", ... */
+  endpointOrigin?: string;
   org: string;
   token: string;
   configDir: string;
@@ -211,9 +213,23 @@ export function requireConnection(settings: Settings): Connection {
   if (!settings.org) {
     throw new CommandError('no org: pass --org ORG, set VESSLCTL_ORG, or run `vesslctl auth login --org ORG`');
   }
-  const { value, source } = settings.endpoint;
-  const endpoint = checkEndpoint(value, `endpoint (from ${source === 'env' ? 'VESSLCTL_ENDPOINT' : source})`);
-  return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir, caCert: settings.caCert && checkCaCert(settings.caCert.value) };
+  const origin = endpointOrigin(settings);
+  const endpoint = checkEndpoint(settings.endpoint.value, `endpoint (from ${origin})`);
+  return { endpoint, endpointOrigin: origin, org: settings.org.value, token: settings.token.value, configDir: settings.configDir, caCert: settings.caCert && checkCaCert(settings.caCert.value) };
+}
+
+/** Where the endpoint in use came from, as error lines name it ("default" when nothing set it). */
+export function endpointOrigin(settings: Pick<Settings, 'endpoint' | 'profile' | 'configFile'>): string {
+  switch (settings.endpoint.source) {
+    case 'flag':
+      return '--endpoint';
+    case 'env':
+      return 'VESSLCTL_ENDPOINT';
+    case 'config':
+      return settings.profile.value === DEFAULT_PROFILE ? settings.configFile : `profile ${settings.profile.value} of ${settings.configFile}`;
+    default:
+      return 'default';
+  }
 }
 
 /** The CA file must hold a PEM certificate; an absolute path is stored, so it works from any folder. */

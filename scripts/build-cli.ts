@@ -124,13 +124,28 @@ const ASCII_ESCAPES = [
   'ansis/index.js',
 ];
 
+/**
+ * Small edits of a dependency's text, each with why it changes nothing else: the text it
+ * replaces must be found (the build fails otherwise).
+ */
+const TEXT_PATCHES: Array<{ file: string; from: string; to: string }> = [
+  // grpc-js names an IP address as the TLS server name, for which Node prints DEP0123 (RFC 6066:
+  // SNI carries host names only). No server name for an IP: tls.connect then checks the
+  // certificate against the IP address (its host), exactly as before.
+  {
+    file: '@grpc/grpc-js/build/src/channel-credentials.js',
+    from: 'connectionOptions.servername = remoteHost;',
+    to: 'connectionOptions.servername = require("node:net").isIP(remoteHost) ? undefined : remoteHost;',
+  },
+];
+
 const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Rewrites dependencies as they are bundled: computed import()s call the loader's importModule
  * (code compiled by vm.Script with a code cache cannot import() in Node 20 without
  * --experimental-vm-modules; oclif imports its ESM plugins, help and autocomplete, by file URL),
- * LAZY_REQUIRES and ASCII_ESCAPES.
+ * LAZY_REQUIRES, TEXT_PATCHES and ASCII_ESCAPES.
  */
 const dependencyPatches: Plugin = {
   name: 'dependency-patches',
@@ -142,6 +157,11 @@ const dependencyPatches: Plugin = {
       for (const variable of LAZY_REQUIRES[file] ?? []) {
         patched = lazyRequire(patched, file, variable);
         applied.add(`${file} ${variable}`);
+      }
+      for (const patch of TEXT_PATCHES.filter((p) => p.file === file)) {
+        if (!patched.includes(patch.from)) throw new Error(`${file}: no \`${patch.from}\` to patch (TEXT_PATCHES)`);
+        patched = patched.replace(patch.from, patch.to);
+        applied.add(`${file} ${patch.from}`);
       }
       if (ASCII_ESCAPES.includes(file) && /[^\0-\x7f]/.test(patched)) {
         patched = escapeNonAscii(patched);
@@ -184,9 +204,10 @@ const expected = [
   ...SUBSTITUTES.map((s) => s.substitute),
   ...Object.entries(LAZY_REQUIRES).flatMap(([file, variables]) => variables.map((v) => `${file} ${v}`)),
   ...ASCII_ESCAPES,
+  ...TEXT_PATCHES.map((p) => `${p.file} ${p.from}`),
 ];
 const missed = expected.filter((patch) => !applied.has(patch));
-if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, LAZY_REQUIRES, ASCII_ESCAPES): ${missed.join(', ')}`);
+if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, LAZY_REQUIRES, ASCII_ESCAPES, TEXT_PATCHES): ${missed.join(', ')}`);
 
 // CommonJS, as bin/vesslctl.js is (bin/package.json).
 await build({

@@ -1,4 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import path from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'chai';
@@ -82,16 +86,34 @@ describe('the vesslctl command surface', function () {
     const transport = (code: number, details: string) => ({ code, details, message: details, metadata: new Metadata() });
     const cases: Array<{ name: string; err: unknown; context?: ErrorContext; line: string }> = [
       {
-        name: 'an unreachable local server: start it',
-        err: transport(14, 'No connection established'),
-        context: { endpoint: '127.0.0.1:50051' },
-        line: 'cannot reach vessl-secrets at 127.0.0.1:50051: is the server running? (start it with `make up`)',
+        name: 'nothing listening on a local port: start the server',
+        err: transport(14, 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:50051 (2026-01-01T00:00:00.000Z). Resolution note: '),
+        context: { endpoint: '127.0.0.1:50051', endpointOrigin: 'default' },
+        line: 'cannot reach vessl-secrets at 127.0.0.1:50051 (the default endpoint): connection refused: nothing listens on that port; is the server running? (start it with `make up`)',
       },
       {
         name: 'an unreachable remote server: `make up` would not help',
-        err: transport(14, 'No connection established'),
-        context: { endpoint: 'secrets.example.com:443' },
-        line: 'cannot reach vessl-secrets at secrets.example.com:443: is the server running?',
+        err: transport(14, 'No connection established. Last error: Error: read ECONNRESET (2026-01-01T00:00:00.000Z)'),
+        context: { endpoint: 'secrets.example.com:443', endpointOrigin: 'VESSLCTL_ENDPOINT' },
+        line: 'cannot reach vessl-secrets at secrets.example.com:443 (from VESSLCTL_ENDPOINT): is the server running? (read ECONNRESET)',
+      },
+      {
+        name: 'a host name that does not resolve',
+        err: transport(14, 'Name resolution failed for target dns:nohost.invalid:50051'),
+        context: { endpoint: 'nohost.invalid:50051', endpointOrigin: '/home/me/.config/vesslctl/config.json' },
+        line: 'cannot reach vessl-secrets at nohost.invalid:50051 (from /home/me/.config/vesslctl/config.json): the host name nohost.invalid does not resolve (DNS): check the endpoint',
+      },
+      {
+        name: 'a certificate no CA given vouches for',
+        err: transport(14, 'No connection established. Last error: Error: self-signed certificate in certificate chain'),
+        context: { endpoint: 'secrets.example.com:443', endpointOrigin: '--endpoint' },
+        line: 'cannot reach vessl-secrets at secrets.example.com:443 (from --endpoint): the server\'s TLS certificate is not trusted: pass --ca-cert with the CA that signed it',
+      },
+      {
+        name: 'a certificate for another host name',
+        err: transport(14, 'No connection established. Last error: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate\'s altnames'),
+        context: { endpoint: 'secrets.example.com:443', endpointOrigin: '--endpoint' },
+        line: 'cannot reach vessl-secrets at secrets.example.com:443 (from --endpoint): the server\'s TLS certificate is not for this host name: use the name the certificate is for',
       },
       {
         name: 'a token the server finds expired',
@@ -237,6 +259,25 @@ describe('the vesslctl command surface', function () {
     });
 
     describe('prints one error line that says how to fix it', () => {
+      /** Servers that are not vessl-secrets: an HTTP/1 server and a TLS server, and a CA file. */
+      const peers = { http: '', tls: '', caFile: '' };
+      const closers: Array<() => void> = [];
+      before(async () => {
+        const dir = path.join(world.configDir, '..', 'peers');
+        mkdirSync(dir, { recursive: true });
+        const key = path.join(dir, 'key.pem');
+        peers.caFile = path.join(dir, 'cert.pem');
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', peers.caFile, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'pipe' });
+        const http = createHttpServer((_req, res) => res.end('not gRPC'));
+        const tls = createTlsServer({ key: readFileSync(key), cert: readFileSync(peers.caFile) }, (socket) => socket.end());
+        for (const [server, name] of [[http, 'http'], [tls, 'tls']] as const) {
+          await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+          peers[name] = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+          closers.push(() => server.close());
+        }
+      });
+      after(() => closers.forEach((close) => close()));
+
       // Each row runs the real CLI; `env` replaces the world's logged-in settings where given.
       // `code` is the exit status the row must end with (cli/exit-codes.ts).
       const rows: Array<{ name: string; args: string[]; env?: () => Promise<Record<string, string>> | Record<string, string>; input?: string; line: RegExp; code: number }> = [
@@ -268,7 +309,41 @@ describe('the vesslctl command surface', function () {
         {
           name: 'a server that is not running',
           args: ['secret', 'list', '--endpoint', '127.0.0.1:1'],
-          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:1: is the server running\? \(start it with `make up`\)$/,
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:1 \(from --endpoint\): connection refused: nothing listens on that port; is the server running\? \(start it with `make up`\)$/,
+          code: 5,
+        },
+        {
+          name: 'a server that is not running, the endpoint from VESSLCTL_ENDPOINT',
+          args: ['secret', 'list'],
+          env: () => ({ VESSLCTL_ENDPOINT: '127.0.0.1:1' }),
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:1 \(from VESSLCTL_ENDPOINT\): connection refused/,
+          code: 5,
+        },
+        {
+          name: 'a port where an HTTP/1 server answers, not gRPC',
+          args: ['secret', 'list'],
+          env: () => ({ VESSLCTL_ENDPOINT: peers.http }),
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:\d+ \(from VESSLCTL_ENDPOINT\): what answers there is not a gRPC server/,
+          code: 5,
+        },
+        {
+          name: 'TLS (a CA given) against the plaintext server, at an IP address: no DEP0123 warning either',
+          args: ['secret', 'list'],
+          env: () => ({ VESSLCTL_CA_CERT: peers.caFile }),
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:\d+ \(from \S+config\.json\): the TLS handshake failed: the server answers in plaintext, not TLS/,
+          code: 5,
+        },
+        {
+          name: 'plaintext (loopback, no CA) against a TLS server',
+          args: ['secret', 'list'],
+          env: () => ({ VESSLCTL_ENDPOINT: peers.tls }),
+          line: /^error: cannot reach vessl-secrets at 127\.0\.0\.1:\d+ \(from VESSLCTL_ENDPOINT\): the server speaks TLS, and vesslctl spoke plaintext .*pass --ca-cert FILE$/,
+          code: 5,
+        },
+        {
+          name: 'a host name that does not resolve',
+          args: ['secret', 'list', '--endpoint', 'nohost.invalid:50051'],
+          line: /^error: cannot reach vessl-secrets at nohost\.invalid:50051 \(from --endpoint\): the host name nohost\.invalid does not resolve \(DNS\)/,
           code: 5,
         },
         {

@@ -4,7 +4,7 @@ import { formatTime } from '../../output.js';
 import { CommandError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { OrgKeyCache } from '../../sealing.js';
-import { checkCaCert, checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
+import { checkCaCert, checkEndpoint, endpointOrigin, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
 import { isInteractive, readAllBytes, readHiddenLine } from '../../terminal.js';
 import { decodeTokenClaims } from '../../../services/runtime/token-claims.js';
 
@@ -57,6 +57,7 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     const token = flags.token ?? credentials?.token ?? (await readToken());
     const claims = decodeTokenClaims(token);
     const endpoint = checkEndpoint(flags.endpoint ?? credentials?.endpoint ?? this.settings.endpoint.value);
+    const origin = flags.endpoint !== undefined ? '--endpoint' : credentials?.endpoint !== undefined ? `--credentials ${flags.credentials}` : endpointOrigin(this.settings);
     // An org named explicitly is saved; otherwise the token's own org claim applies later.
     const explicitOrg = flags.org ?? credentials?.org;
     const org = explicitOrg ?? claims?.org ?? process.env.VESSLCTL_ORG;
@@ -71,7 +72,7 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     const role = claims?.role ?? flags.role;
     const verified = role !== 'operator';
     if (verified) {
-      const api = await this.openApi({ endpoint, org, token, configDir: this.settings.configDir, caCert });
+      const api = await this.openApi({ endpoint, endpointOrigin: origin, org, token, configDir: this.settings.configDir, caCert });
       try {
         await new OrgKeyCache(api).refresh(); // proves the token, and warms the key cache
       } catch (err) {
