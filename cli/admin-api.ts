@@ -1,18 +1,19 @@
 // Loaded lazily (see BaseCommand.openAdminApi): it pulls in grpc-js and the generated code.
-import { KeyManagementServiceService, MasterKey } from '../services/gen/vessl/kms/v1/kms.js';
+import { KeyManagementServiceService, masterKey_StateToJSON, type MasterKey } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService, type RewrapSecretsResponse } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
+import { enumJson, timeJson } from './json-values.js';
 import type { Connection } from './settings.js';
 
-/** MasterKey.toJSON (default values omitted). */
+/** A master key version (cli/json-values.ts: every field; state "active" or "destroyed"). */
 export interface MasterKeyJson {
-  version?: number;
-  state?: string;
-  primary?: boolean;
-  createTime?: string;
-  wrappedOrgKeys?: number;
-  wrappedDataKeys?: number;
+  version: number;
+  state: string;
+  primary: boolean;
+  createTime: string | null;
+  wrappedOrgKeys: number;
+  wrappedDataKeys: number;
 }
 
 /** A rewrap's progress: every field, zero or false included (`done: false` says it stopped early). */
@@ -40,7 +41,14 @@ export interface AdminApi {
   close(): void;
 }
 
-const json = (k: MasterKey) => MasterKey.toJSON(k) as MasterKeyJson;
+const json = (k: MasterKey): MasterKeyJson => ({
+  version: k.version,
+  state: enumJson(masterKey_StateToJSON(k.state)),
+  primary: k.primary,
+  createTime: timeJson(k.createTime),
+  wrappedOrgKeys: k.wrappedOrgKeys,
+  wrappedDataKeys: k.wrappedDataKeys,
+});
 
 export function openAdminApi(connection: Connection): AdminApi {
   const options = clientOptions(connection);

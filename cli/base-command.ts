@@ -20,7 +20,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     output: Flags.option({
       char: 'o',
       options: OUTPUT_FORMATS,
-      description: 'Output format. [default: table]',
+      description: 'Output format: name prints the name (or id) of each resource, one a line. [default: table]',
       helpGroup: 'GLOBAL',
     })(),
     json: Flags.boolean({ description: 'Same as -o json.', helpGroup: 'GLOBAL' }),
@@ -108,10 +108,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.openClient(async () => (await import('./jobs-api.js')).openJobsApi, connection);
   }
 
-  /** Prints `result` in the chosen format (`table` renders it for people) and returns it. */
-  protected async print<R>(result: R, table: (result: R) => string): Promise<R> {
+  /**
+   * Prints `result` in the chosen format (`table` renders it for people) and returns it.
+   * `nameOf` names one resource of it (an item of a list) for `-o name`; a command without
+   * one refuses -o name, and an item it names undefined is left out.
+   */
+  protected async print<R>(result: R, table: (result: R) => string, nameOf?: (item: R extends ReadonlyArray<infer I> ? I : R) => string | undefined): Promise<R> {
     const format = this.outputFormat;
-    if (format === 'json') this.log(JSON.stringify(result, null, 2));
+    if (format === 'name') {
+      if (!nameOf) throw new CommandError(`-o name: \`vesslctl ${this.id?.replaceAll(':', ' ')}\` prints no named resource; use -o json`);
+      const items = (Array.isArray(result) ? result : [result]) as Array<Parameters<typeof nameOf>[0]>;
+      const names = items.map(nameOf).filter((name): name is string => name !== undefined);
+      if (names.length > 0) this.log(names.join('\n'));
+    } else if (format === 'json') this.log(JSON.stringify(result, null, 2));
     else if (format === 'yaml') process.stdout.write((await import('yaml')).stringify(result));
     else {
       const text = table(result);

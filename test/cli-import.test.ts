@@ -38,8 +38,8 @@ interface ImportRow {
   line: number;
   key: string;
   result: string;
-  error?: string;
-  warning?: string;
+  error: string;
+  warning: string;
 }
 
 function ok(r: RunResult): RunResult {
@@ -112,9 +112,9 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('creates nothing when one line is invalid, and says which line and why', async () => {
     const env = file('invalid.env', 'GOOD_ONE=1\nnot.an.env.name=2\nEMPTY=\nGOOD_TWO=4\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'GOOD_ONE', result: 'skipped' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'GOOD_ONE', result: 'skipped', error: '', warning: '' });
     expect(rows[2]).to.include({ key: 'not.an.env.name', result: 'failed' }).and.have.property('error').that.matches(/environment variable name/);
-    expect(rows[3]).to.deep.equal({ line: 3, key: 'EMPTY', result: 'skipped', warning: 'empty value: skipped' });
+    expect(rows[3]).to.deep.equal({ line: 3, key: 'EMPTY', result: 'skipped', error: '', warning: 'empty value: skipped' });
     expect(rows[4]).to.include({ result: 'skipped' });
     const table = await world.cli(['secret', 'import', env]);
     expect(table.stdout).to.match(/^LINE\s+KEY\s+RESULT\s+NOTE$/m).and.match(/^2\s+not\.an\.env\.name\s+failed\s+not an environment variable name/m);
@@ -127,7 +127,7 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
     ok(await world.cli(['secret', 'create', 'ALREADY_HERE', '--from-stdin'], { input: 'here' }));
     const env = file('dry.env', 'NEW_ONE=1\nALREADY_HERE=2\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '--dry-run', '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'NEW_ONE', result: 'would-create' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'NEW_ONE', result: 'would-create', error: '', warning: '' });
     expect(rows[2]).to.include({ result: 'failed' }).and.have.property('error').that.includes('vesslctl secret update ALREADY_HERE');
     ok(await world.cli(['secret', 'import', file('dry-ok.env', 'NEW_ONE=1\n'), '--dry-run']));
     expect(await listNames()).to.deep.equal(['ALREADY_HERE']);
@@ -136,10 +136,10 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('creates the valid lines one by one with --continue-on-error, reporting each', async () => {
     const env = file('partial.env', 'PARTIAL_A=a\nbad-key=b\nALREADY_HERE=c\nPARTIAL_B="b\nb"\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '--continue-on-error', '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'PARTIAL_A', result: 'created' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'PARTIAL_A', result: 'created', error: '', warning: '' });
     expect(rows[2]).to.include({ result: 'failed' });
     expect(rows[3]).to.include({ result: 'failed' }).and.have.property('error').that.matches(/already exists.*vesslctl secret update ALREADY_HERE.*ALREADY_EXISTS/);
-    expect(rows[4]).to.deep.equal({ line: 4, key: 'PARTIAL_B', result: 'created' });
+    expect(rows[4]).to.deep.equal({ line: 4, key: 'PARTIAL_B', result: 'created', error: '', warning: '' });
     expect(await listNames()).to.deep.equal(['ALREADY_HERE', 'PARTIAL_A', 'PARTIAL_B']);
     expect((await launchValues(world, ['PARTIAL_B']))[0].toString()).to.equal('b\nb');
   });
@@ -150,8 +150,8 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
     const rows: ImportRow[] = JSON.parse(result.stdout);
     expect(rows).to.deep.equal(
       [
-        ...Object.entries(EXPECTED).map(([key, { line }]) => ({ line, key, result: 'created' })),
-        { line: 11, key: 'LR', result: 'skipped', warning: 'overridden by line 13' },
+        ...Object.entries(EXPECTED).map(([key, { line }]) => ({ line, key, result: 'created', error: '', warning: '' })),
+        { line: 11, key: 'LR', result: 'skipped', error: '', warning: 'overridden by line 13' },
       ].sort((a, b) => a.line - b.line),
     );
     const listed = JSON.parse(ok(await world.cli(['secret', 'list', '-o', 'json'])).stdout) as Array<{ name: string; key: string; version: number }>;

@@ -189,7 +189,7 @@ describe('the vesslctl command surface', function () {
         const value = json(await world.cli([...command.split(' '), ...args, '-o', 'json'], opts));
         const shape = shapeOf(value);
         shapes[command] = command in shapes ? mergeShapes(shapes[command], shape) : shape;
-        return value as { job: { id: string } };
+        return value as { id: string };
       };
 
       await cli('auth login', ['--credentials', credentialsFile()]);
@@ -216,25 +216,39 @@ describe('the vesslctl command surface', function () {
       const long = await cli('job create', ['-n', 'long', '-i', 'python:3.12', '--cmd', 'sleep 30', '--secret', 'HF_TOKEN', '--secret', 'HUB=HF_TOKEN', '--env', 'HF_TOKEN=shadowed']);
       await cli('secret update', ['HF_TOKEN', '--from-stdin'], { input: 'hf_value_3' }); // the long job's value is now stale
       await cli('secret show', ['HF_TOKEN']);
-      await cli('job show', [long.job.id]);
-      await cli('job restart', [long.job.id]);
-      await cli('job terminate', [long.job.id]);
+      await cli('job show', [long.id]);
+      await cli('job restart', [long.id]);
+      await cli('job terminate', [long.id]);
 
       // A job that ends, for the fields of a finished attempt.
       // (Not sampled as `job create`: whether it has ended by then is a matter of timing.)
-      const short = json(await world.cli(['job', 'create', '-n', 'short', '-i', 'python:3.12', '--cmd', 'echo "hub=$HUB"', '--secret', 'HUB=HF_TOKEN', '-o', 'json'])) as { job: { id: string } };
-      await waitForState(world, short.job.id, 'STATE_SUCCEEDED');
-      await cli('job show', [short.job.id]);
+      const short = json(await world.cli(['job', 'create', '-n', 'short', '-i', 'python:3.12', '--cmd', 'echo "hub=$HUB"', '--secret', 'HUB=HF_TOKEN', '-o', 'json'])) as { id: string };
+      await waitForState(world, short.id, 'succeeded');
+      await cli('job show', [short.id]);
       await cli('job list', []);
-      await cli('job logs', [short.job.id]);
+      await cli('job logs', [short.id]);
 
       await cli('auth logout', []);
       ok(await world.cli(['auth', 'login', '--credentials', credentialsFile()]));
 
       const types: Record<string, Shape> = {};
       foldSharedType(shapes, types, 'SecretJson', [['secret create', []], ['secret update', []], ['secret delete', []], ['secret list', ['[]']]]);
-      foldSharedType(shapes, types, 'JobJson', [['job create', ['job']], ['job restart', ['job']], ['job terminate', []], ['job show', []], ['job list', ['[]']]]);
+      foldSharedType(shapes, types, 'JobJson', [['job create', []], ['job restart', []], ['job terminate', []], ['job show', []], ['job list', ['[]']]]);
       expectSnapshot('cli-json-shapes.json', { commands: shapes, types }, 'The shape of `-o json` outputs');
+    });
+
+    it('writes enum values as the tables show them, and -o name prints one name or id a line', async () => {
+      const secrets = json(await world.cli(['secret', 'list', '--include-deleted', '-o', 'json'])) as { name: string; state: string }[];
+      expect([...new Set(secrets.map((s) => s.state))].sort()).to.deep.equal(['active', 'deleted']);
+      const live = secrets.filter((s) => s.state === 'active').map((s) => s.name);
+      expect(ok(await world.cli(['secret', 'list', '-o', 'name'])).stdout).to.equal(`${live.join('\n')}\n`);
+      const jobs = json(await world.cli(['job', 'list', '-o', 'json'])) as { id: string; state: string }[];
+      for (const job of jobs) expect(job.state).to.be.oneOf(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
+      expect(ok(await world.cli(['job', 'list', '-o', 'name'])).stdout).to.equal(`${jobs.map((j) => j.id).join('\n')}\n`);
+      expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '-o', 'name'])).stdout).to.equal('HF_TOKEN\n');
+      const refused = await world.cli(['auth', 'status', '-o', 'name']);
+      expect(refused.code).to.equal(2);
+      expect(refused.stderr).to.equal('error: -o name: `vesslctl auth status` prints no named resource; use -o json\n');
     });
 
     describe('exits with a status scripts can trust (cli/exit-codes.ts)', () => {

@@ -43,7 +43,7 @@ export default class AuditList extends BaseCommand<typeof AuditList> {
       const filters = [action && `of action ${action}`, secret && `about secret ${secret}`, actor && `by ${actor}`].filter(Boolean).join(' ');
       this.notice(`No audit events${filters ? ` ${filters}` : ''} in org ${api.connection.org}.`);
     }
-    return this.print(events, (rows) => (rows.length === 0 ? '' : auditTable(rows)));
+    return this.print(events, (rows) => (rows.length === 0 ? '' : auditTable(rows)), (e) => String(e.seq));
   }
 }
 

@@ -14,9 +14,10 @@ const MAX_TOKEN_BYTES = 16 * 1024;
 export interface LoginResult {
   endpoint: string;
   org: string;
-  subject?: string;
-  role?: string;
-  expiresAt?: string;
+  /** '' when the token names none (not a JWT). */
+  subject: string;
+  role: string;
+  expiresAt: string | null;
   /** False for operator tokens, which cannot call GetOrgPublicKey to prove themselves. */
   verified: boolean;
   configFile: string;
@@ -86,15 +87,15 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     const result: LoginResult = {
       endpoint,
       org,
-      subject: claims?.sub,
-      role: claims?.role,
-      expiresAt: expiresAt?.toISOString(),
+      subject: claims?.sub ?? '',
+      role: claims?.role ?? '',
+      expiresAt: expiresAt?.toISOString() ?? null,
       verified,
       configFile,
     };
     return this.print(result, (r) =>
       [
-        `Logged in to ${r.endpoint} as ${r.subject ?? 'an unknown subject'} (${r.role ?? 'unknown role'}) in org ${r.org}.`,
+        `Logged in to ${r.endpoint} as ${r.subject || 'an unknown subject'} (${r.role || 'unknown role'}) in org ${r.org}.`,
         ...(r.verified ? [] : ['The token was not checked: operator tokens cannot fetch org keys.']),
         ...(r.expiresAt ? [`The token expires at ${formatTime(r.expiresAt)}.`] : []),
         `Saved to ${r.configFile}.`,

@@ -8,13 +8,15 @@ import { maskToken } from '../../../services/runtime/token-claims.js';
 export interface AuthStatusResult {
   profile: Setting;
   endpoint: Setting;
-  org?: Setting;
+  /** null when no org is set anywhere. */
+  org: Setting | null;
   /** The token itself is never printed, only its first characters. */
   token: { masked: string; source: SettingSource };
-  subject?: string;
-  role?: string;
-  expiresAt?: string;
-  expired?: boolean;
+  /** '' / null / false when the token is not a JWT or has no such claim. */
+  subject: string;
+  role: string;
+  expiresAt: string | null;
+  expired: boolean;
   configFile: string;
 }
 
@@ -32,12 +34,12 @@ export default class AuthStatus extends BaseCommand<typeof AuthStatus> {
     const status: AuthStatusResult = {
       profile,
       endpoint,
-      org,
+      org: org ?? null,
       token: { masked: maskToken(token.value), source: token.source },
-      subject: claims?.sub,
-      role: claims?.role,
-      expiresAt: expiresAt?.toISOString(),
-      expired: expiresAt ? expiresAt.getTime() <= Date.now() : undefined,
+      subject: claims?.sub ?? '',
+      role: claims?.role ?? '',
+      expiresAt: expiresAt?.toISOString() ?? null,
+      expired: expiresAt !== undefined && expiresAt.getTime() <= Date.now(),
       configFile,
     };
     await this.print(status, (s) =>

@@ -38,6 +38,6 @@ export default class JobList extends BaseCommand<typeof JobList> {
       const filters = [state && `in state ${state}`, secret && `using secret ${secret}`].filter(Boolean).join(' ');
       this.notice(`No jobs${filters ? ` ${filters}` : ''} in org ${api.connection.org}.`);
     }
-    return this.print(jobs, (rows) => (rows.length === 0 ? '' : jobTable(rows)));
+    return this.print(jobs, (rows) => (rows.length === 0 ? '' : jobTable(rows)), (j) => j.id);
   }
 }

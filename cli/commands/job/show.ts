@@ -17,6 +17,6 @@ export default class JobShow extends BaseCommand<typeof JobShow> {
   async run(): Promise<JobJson> {
     const api = await this.openJobsApi();
     const job = await api.getJob(this.args.id);
-    return this.print(job, jobDetails);
+    return this.print(job, jobDetails, (j) => j.id);
   }
 }

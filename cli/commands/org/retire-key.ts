@@ -24,6 +24,6 @@ export default class OrgRetireKey extends BaseCommand<typeof OrgRetireKey> {
     const question = `Retire org key ${keyId} of org ${api.connection.org}? Values sealed under it are refused from then on.`;
     await requireConfirmation(question, { yes: this.flags.yes, action: 'retire an org key', nothing: 'nothing was retired' });
     const key = await api.retireOrgKey(keyId);
-    return this.print(key, (k) => `Retired org key ${k.keyId} of org ${k.org}: values sealed under it are refused from now on.`);
+    return this.print(key, (k) => `Retired org key ${k.keyId} of org ${k.org}: values sealed under it are refused from now on.`, (k) => k.keyId);
   }
 }

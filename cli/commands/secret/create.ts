@@ -46,7 +46,7 @@ The value is taken byte for byte from exactly one of --from-stdin, --from-env, -
     const fields = { name, key, description: this.flags.description ?? '' };
     const io = { warn: (message: string) => this.notice(message), promptLabel: `Value for secret "${name}"` };
     const secret = await sealAndSend(api, source, io, (sealed) => api.createSecret(fields, sealed));
-    return this.print(secret, (s) => `Created secret ${s.name} (key ${s.key}, version ${s.version ?? 1}) in org ${s.org}.`);
+    return this.print(secret, (s) => `Created secret ${s.name} (key ${s.key}, version ${s.version ?? 1}) in org ${s.org}.`, (s) => s.name);
   }
 }
 

@@ -24,6 +24,6 @@ export default class SecretDelete extends BaseCommand<typeof SecretDelete> {
     const question = `Delete secret "${name}" in org ${api.connection.org}? Its value is destroyed and cannot be recovered.`;
     await requireConfirmation(question, { yes: this.flags.yes, action: 'delete', nothing: 'nothing was deleted' });
     const secret = await api.deleteSecret(name);
-    return this.print(secret, (s) => `Deleted secret ${s.name} in org ${s.org}; its value is destroyed.`);
+    return this.print(secret, (s) => `Deleted secret ${s.name} in org ${s.org}; its value is destroyed.`, (s) => s.name);
   }
 }

@@ -23,10 +23,10 @@ export interface ImportLineJson {
   line: number;
   key: string;
   result: ImportLineResult;
-  /** Why the line failed. */
-  error?: string;
-  /** Why a line that did not fail was skipped, e.g. "overridden by line 9". */
-  warning?: string;
+  /** Why the line failed ('' when it did not). */
+  error: string;
+  /** Why a line that did not fail was skipped, e.g. "overridden by line 9" ('' otherwise). */
+  warning: string;
 }
 
 /** BatchCreateSecrets takes at most this many secrets (the server's limit). */
@@ -167,7 +167,9 @@ A line with an empty value (KEY=) is skipped with a warning. Every value is seal
   private async report(file: string, rows: ImportLineJson[]): Promise<ImportLineJson[]> {
     const dryRun = this.flags['dry-run'];
     const org = this.settings.org?.value;
-    await this.print(rows, (r) => {
+    await this.print(
+      rows,
+      (r) => {
       const count = (result: ImportLineResult) => r.filter((row) => row.result === result).length;
       const plural = (n: number) => `${n} secret${n === 1 ? '' : 's'}`;
       const table = importTable(r);
@@ -176,7 +178,10 @@ A line with an empty value (KEY=) is skipped with a warning. Every value is seal
       if (done.length === 0) return table;
       const sentence = done.join(' and ');
       return `${table}\n\n${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}${org ? ` in org ${org}` : ''} from ${file}.`;
-    });
+      },
+      // -o name: the secrets that exist now because of this run.
+      (row) => (row.result === 'created' || row.result === 'updated' ? row.key : undefined),
+    );
     const failed = rows.filter((row) => row.result === 'failed');
     if (failed.length === 0) return rows;
     const which = `${failed.length} of ${rows.length} lines ${dryRun ? 'would fail' : 'failed'} (${lineList(failed)})`;
@@ -184,7 +189,7 @@ A line with an empty value (KEY=) is skipped with a warning. Every value is seal
     const exitCode = EXIT.NEGATIVE;
     if (dryRun) throw new CommandError(`${which}; nothing was created (dry run)`, { exitCode });
     if (this.flags['continue-on-error']) throw new CommandError(`${which}; the other lines were created or skipped as shown`, { exitCode });
-    const heldBack = rows.some((row) => row.result === 'skipped' && row.warning === undefined);
+    const heldBack = rows.some((row) => row.result === 'skipped' && row.warning === '');
     throw new CommandError(`${which}; nothing was created${heldBack ? ', as the import is all or nothing (--continue-on-error creates the other lines)' : ''}`, { exitCode });
   }
 }
@@ -232,7 +237,7 @@ async function takenNames(api: SecretsApi): Promise<Set<string>> {
 const EMPTY_VALUE = 'empty value: skipped';
 
 function firstLook(entry: EnvFileEntry): ImportLineJson {
-  const row: ImportLineJson = { line: entry.line, key: entry.key, result: 'would-create' };
+  const row: ImportLineJson = { line: entry.line, key: entry.key, result: 'would-create', error: '', warning: '' };
   if (entry.overriddenBy !== undefined) return { ...row, result: 'skipped', warning: `overridden by line ${entry.overriddenBy}` };
   if (entry.value === '' && NAME_PATTERN.test(entry.key)) return { ...row, result: 'skipped', warning: EMPTY_VALUE };
   const problem = entryProblem(entry);
@@ -263,9 +268,9 @@ function lineList(rows: ImportLineJson[]): string {
 }
 
 function importTable(rows: ImportLineJson[]): string {
-  const withNotes = rows.some((row) => row.error !== undefined || row.warning !== undefined);
+  const withNotes = rows.some((row) => row.error !== '' || row.warning !== '');
   return formatTable(
     ['LINE', 'KEY', 'RESULT', ...(withNotes ? ['NOTE'] : [])],
-    rows.map((row) => [String(row.line), row.key, row.result, ...(withNotes ? [row.error ?? row.warning ?? ''] : [])]),
+    rows.map((row) => [String(row.line), row.key, row.result, ...(withNotes ? [row.error || row.warning] : [])]),
   );
 }

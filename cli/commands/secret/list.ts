@@ -33,7 +33,7 @@ export default class SecretList extends BaseCommand<typeof SecretList> {
     } while (pageToken !== '' && (limit === undefined || secrets.length < limit));
     if (limit !== undefined) secrets.splice(limit);
     if (secrets.length === 0 && this.outputFormat === 'table') this.notice(`No secrets in org ${api.connection.org}.`);
-    return this.print(secrets, (rows) => (rows.length === 0 ? '' : secretTable(rows, showDeleted)));
+    return this.print(secrets, (rows) => (rows.length === 0 ? '' : secretTable(rows, showDeleted)), (s) => s.name);
   }
 }
 

@@ -58,6 +58,6 @@ export default class SecretUpdate extends BaseCommand<typeof SecretUpdate> {
           api.updateSecret(fields, sealed, updateMask),
         )
       : await api.updateSecret(fields, undefined, updateMask);
-    return this.print(secret, (s) => `Updated secret ${s.name} (${updateMask.join(', ')}): key ${s.key}, version ${s.version ?? 0}.`);
+    return this.print(secret, (s) => `Updated secret ${s.name} (${updateMask.join(', ')}): key ${s.key}, version ${s.version ?? 0}.`, (s) => s.name);
   }
 }

@@ -12,8 +12,9 @@ export default class MasterKeyList extends BaseCommand<typeof MasterKeyList> {
     return this.print(keys, (list) =>
       formatTable(
         ['VERSION', 'STATE', 'PRIMARY', 'ORG KEYS', 'DATA KEYS', 'CREATED'],
-        list.map((k) => [String(k.version), (k.state ?? '').replace('STATE_', '').toLowerCase(), k.primary ? 'yes' : '', String(k.wrappedOrgKeys ?? 0), String(k.wrappedDataKeys ?? 0), formatTime(k.createTime)]),
+        list.map((k) => [String(k.version), k.state, k.primary ? 'yes' : '', String(k.wrappedOrgKeys), String(k.wrappedDataKeys), formatTime(k.createTime)]),
       ),
+      (k) => String(k.version),
     );
   }
 }

@@ -21,6 +21,6 @@ export default class MasterKeyRetire extends BaseCommand<typeof MasterKeyRetire>
     const question = `Destroy master key version ${version}? Its key material cannot be recovered.`;
     await requireConfirmation(question, { yes: this.flags.yes, action: 'destroy a master key version', nothing: 'nothing was destroyed' });
     const key = await api.retireMasterKey(version);
-    return this.print(key, (k) => `Master key version ${k.version} is destroyed.`);
+    return this.print(key, (k) => `Master key version ${k.version} is destroyed.`, (k) => String(k.version));
   }
 }
