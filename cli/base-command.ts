@@ -24,6 +24,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     })(),
     json: Flags.boolean({ description: 'Same as -o json.', helpGroup: 'GLOBAL' }),
+    jsonpath: Flags.string({
+      description: 'Print only what this JSONPath expression selects from the JSON output, one match a line (strings bare), e.g. \'$[?(@.state=="active")].name\'.',
+      helpGroup: 'GLOBAL',
+      helpValue: 'EXPR',
+    }),
     org: Flags.string({
       description: 'Organization. Overrides VESSLCTL_ORG, the config file and the token\'s org.',
       helpGroup: 'GLOBAL',
@@ -115,7 +120,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async print<R>(result: R, table: (result: R) => string, nameOf?: (item: R extends ReadonlyArray<infer I> ? I : R) => string | undefined): Promise<R> {
     const format = this.outputFormat;
-    if (format === 'name') {
+    if (this.flags.jsonpath !== undefined) {
+      const { selectJson } = await import('./json-select.js');
+      const lines = selectJson(result, this.flags.jsonpath);
+      if (lines.length > 0) this.log(lines.join('\n'));
+    } else if (format === 'name') {
       if (!nameOf) throw new CommandError(`-o name: \`vesslctl ${this.id?.replaceAll(':', ' ')}\` prints no named resource; use -o json`);
       const items = (Array.isArray(result) ? result : [result]) as Array<Parameters<typeof nameOf>[0]>;
       const names = items.map(nameOf).filter((name): name is string => name !== undefined);
@@ -169,11 +178,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-function outputFormatOf(flags: { json: boolean; output?: OutputFormat }): OutputFormat {
+function outputFormatOf(flags: { json: boolean; jsonpath?: string; output?: OutputFormat }): OutputFormat {
   if (flags.json && flags.output && flags.output !== 'json') {
     throw new CommandError(`--json contradicts -o ${flags.output}: give one of them`);
   }
-  return flags.json ? 'json' : (flags.output ?? 'table');
+  if (flags.jsonpath !== undefined && flags.output && flags.output !== 'json') {
+    throw new CommandError(`--jsonpath selects from the JSON output and contradicts -o ${flags.output}: leave -o out`);
+  }
+  // --jsonpath works on the JSON: commands that print differently for people print that.
+  return flags.json || flags.jsonpath !== undefined ? 'json' : (flags.output ?? 'table');
 }
 
 /**

@@ -246,6 +246,9 @@ describe('the vesslctl command surface', function () {
       for (const job of jobs) expect(job.state).to.be.oneOf(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
       expect(ok(await world.cli(['job', 'list', '-o', 'name'])).stdout).to.equal(`${jobs.map((j) => j.id).join('\n')}\n`);
       expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '-o', 'name'])).stdout).to.equal('HF_TOKEN\n');
+      expect(ok(await world.cli(['secret', 'list', '--include-deleted', '--jsonpath', '$[?(@.state=="deleted")].name'])).stdout).to.equal(
+        `${secrets.filter((s) => s.state === 'deleted').map((s) => s.name).join('\n')}\n`,
+      );
       const refused = await world.cli(['auth', 'status', '-o', 'name']);
       expect(refused.code).to.equal(2);
       expect(refused.stderr).to.equal('error: -o name: `vesslctl auth status` prints no named resource; use -o json\n');
