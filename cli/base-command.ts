@@ -155,6 +155,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       tokenOrg: claims?.org,
       org: this.connection?.org,
       secretName,
+      flagNames: Object.keys({ ...(this.ctor.flags ?? {}), ...BaseCommand.baseFlags }),
     });
   }
 

@@ -9,6 +9,8 @@ import AuditVerify from './commands/audit/verify.js';
 import AuthLogin from './commands/auth/login.js';
 import AuthLogout from './commands/auth/logout.js';
 import AuthStatus from './commands/auth/status.js';
+import Complete from './commands/complete.js';
+import Completion from './commands/completion.js';
 import HelpExitCodes from './commands/help/exit-codes.js';
 import ConfigSet from './commands/config/set.js';
 import ConfigShow from './commands/config/show.js';
@@ -62,4 +64,6 @@ export const COMMANDS = {
   'admin:master-key:rewrap': MasterKeyRewrap,
   'admin:master-key:retire': MasterKeyRetire,
   'help:exit-codes': HelpExitCodes,
+  completion: Completion,
+  __complete: Complete,
 };

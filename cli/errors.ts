@@ -40,6 +40,8 @@ export interface ErrorContext {
   org?: string;
   /** The secret the command is about (`secret create NAME`), for hints that name it. */
   secretName?: string;
+  /** The flags the command takes (without dashes), for "did you mean" on a mistyped one. */
+  flagNames?: readonly string[];
 }
 
 const LOGIN_HINT = 'run `vesslctl auth login`';
@@ -72,11 +74,20 @@ export async function describeError(err: unknown, context: ErrorContext = {}): P
   }
   if (looksLikeServiceError(err)) return describeServiceError(err, context);
   if (isOclifError(err)) {
-    const text = describeUsageError(err.message);
+    const text = `${describeUsageError(err.message)}${await flagSuggestion(err.message, context.flagNames)}`;
     return context.command ? `${text} (see \`vesslctl ${context.command} --help\`)` : text;
   }
   if (err instanceof Error) return oneLine(err.message) || err.name;
   return oneLine(String(err));
+}
+
+/** ": did you mean --endpoint?" for oclif's "Nonexistent flag: --endpont" ('' otherwise). */
+async function flagSuggestion(message: string, flagNames: readonly string[] = []): Promise<string> {
+  const typed = /^Nonexistent flags?: --?([^\s,=]+)/.exec(message)?.[1];
+  if (typed === undefined) return '';
+  const { closest } = await import('./suggest.js');
+  const meant = closest(typed, flagNames);
+  return meant ? `: did you mean --${meant}?` : '';
 }
 
 /**

@@ -1,7 +1,7 @@
 // Flag parsing and human-readable rendering shared by the job commands (and `secret show`).
 // Light on purpose: command modules load at start-up, so this imports no grpc-js.
 import { CommandError } from './errors.js';
-import { formatFields, formatTable, formatTime, truncateCell } from './output.js';
+import { formatDuration, formatFields, formatTable, formatTime, truncateCell } from './output.js';
 import type { AttemptJson, InjectedSecretJson, JobJson, JobSpec } from './jobs-api.js';
 
 /** What `job list --state` accepts (Job.State without the STATE_ prefix, lower case). */
@@ -90,12 +90,13 @@ export function jobDetails(job: JobJson): string {
   if (attempts.length > 0) {
     sections.push(
       formatTable(
-        ['ATTEMPT', 'STATE', 'STARTED', 'ENDED', 'EXIT', 'MESSAGE'],
+        ['ATTEMPT', 'STATE', 'STARTED', 'ENDED', 'TOOK', 'EXIT', 'MESSAGE'],
         attempts.map((a) => [
           String(a.number ?? 0),
           a.state,
           formatTime(a.startTime),
           formatTime(a.endTime),
+          a.startTime && a.endTime ? formatDuration(Date.parse(a.endTime) - Date.parse(a.startTime)) : '',
           a.exitCode === null ? '' : String(a.exitCode),
           truncateCell(a.message, 60),
         ]),

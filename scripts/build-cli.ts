@@ -71,7 +71,7 @@ const ANY_IMPORT = /(?<![\w$."'`])import\(/;
 const LAZY_REQUIRES: Record<string, string[]> = {
   // finding commands by file pattern (vesslctl lists them: package.json oclif.commands)
   '@oclif/core/lib/config/plugin.js': ['tinyglobby_1'],
-  // matching plugin names (only help, autocomplete and unknown commands load plugins)
+  // matching plugin names (only help and unknown commands load plugins)
   '@oclif/core/lib/config/plugin-loader.js': ['minimatch_1'],
   // rendering templates (of the update and S3 settings, of help)
   '@oclif/core/lib/config/config.js': ['ejs_1'],
@@ -144,7 +144,7 @@ const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u
 /**
  * Rewrites dependencies as they are bundled: computed import()s call the loader's importModule
  * (code compiled by vm.Script with a code cache cannot import() in Node 20 without
- * --experimental-vm-modules; oclif imports its ESM plugins, help and autocomplete, by file URL),
+ * --experimental-vm-modules; oclif imports its ESM plugin, help, by file URL),
  * LAZY_REQUIRES, TEXT_PATCHES and ASCII_ESCAPES.
  */
 const dependencyPatches: Plugin = {

@@ -55,8 +55,8 @@ describe('the vesslctl command surface', function () {
   });
 
   describe('which command argv runs, before oclif loads (cli/main.ts loads only that one)', () => {
-    it('has no command id that is a prefix of another, so the leading words name one command', () => {
-      const ids = Object.keys(COMMANDS);
+    it('has no command id (or alias) that is a prefix of another, so the leading words name one command', () => {
+      const ids = [...Object.keys(COMMANDS), ...Object.values(COMMANDS).flatMap((command) => command.aliases ?? [])];
       for (const id of ids) expect(ids.filter((other) => other.startsWith(`${id}:`)), id).to.deep.equal([]);
     });
 
@@ -73,6 +73,11 @@ describe('the vesslctl command surface', function () {
       [['help', 'secret', 'list'], undefined],
       [['autocomplete', 'bash'], undefined],
       [['secrte', 'list'], undefined],
+      [['secret', 'ls', '-o', 'json'], 'secret:list'],
+      [['secret', 'rm', 'OLD', '--yes'], 'secret:delete'],
+      [['secret', 'get', 'HF_TOKEN'], 'secret:show'],
+      [['job', 'ls'], 'job:list'],
+      [['help', 'exit-codes'], 'help:exit-codes'],
       [[], undefined],
     ];
     for (const [argv, id] of cases) {
@@ -411,7 +416,25 @@ describe('the vesslctl command surface', function () {
         {
           name: 'a mistyped command',
           args: ['secret', 'lsit'],
-          line: /^error: unknown command "secret lsit" \(see `vesslctl secret --help`\)$/,
+          line: /^error: unknown command "secret lsit": did you mean `vesslctl secret list`\? \(see `vesslctl secret --help`\)$/,
+          code: 2,
+        },
+        {
+          name: 'a mistyped topic',
+          args: ['secrte', 'list'],
+          line: /^error: unknown command "secrte list": did you mean `vesslctl secret list`\? \(see `vesslctl --help`\)$/,
+          code: 2,
+        },
+        {
+          name: 'a command that is nothing like any',
+          args: ['frobnicate'],
+          line: /^error: unknown command "frobnicate" \(see `vesslctl --help`\)$/,
+          code: 2,
+        },
+        {
+          name: 'a mistyped flag',
+          args: ['secret', 'list', '--include-delted'],
+          line: /^error: nonexistent flag: --include-delted: did you mean --include-deleted\? \(see `vesslctl secret list --help`\)$/,
           code: 2,
         },
       ];

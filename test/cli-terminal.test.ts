@@ -139,6 +139,13 @@ describe('vesslctl prompts on a terminal (the built bundle on a pseudo-terminal)
     });
   });
 
+  it('shows times relative to now in tables on a terminal (RFC 3339 when piped)', async () => {
+    const session = terminal(['secret', 'list']);
+    expect(await session.exited, session.output()).to.equal(0);
+    expect(session.output()).to.match(/KEEP_ON_NO\s+KEEP_ON_NO\s+1\s+(just now|\d+s ago|\d+m ago)/);
+    expect(ok(await world.cli(['secret', 'list'])).stdout).to.match(/KEEP_ON_NO\s+KEEP_ON_NO\s+1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+  });
+
   describe('admin master-key retire VERSION (y/N)', () => {
     const question = /Destroy master key version 1\? .*\[y\/N\] /;
     let operator: NodeJS.ProcessEnv;

@@ -6,6 +6,7 @@ import { formatTable, formatTime, truncateCell } from '../../output.js';
 const PAGE_SIZE = 1000;
 
 export default class AuditList extends BaseCommand<typeof AuditList> {
+  static override aliases = ['audit:ls'];
   static override summary = 'List the org\'s audit events, oldest first (org admins and operators).';
   static override description =
     'Every change to a secret, every job that got a secret, every refused call and every key rotation, with who did it and the request id. Values are never part of an event. Reads every page unless --limit is given.';

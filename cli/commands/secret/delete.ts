@@ -4,6 +4,7 @@ import type { SecretJson } from '../../secrets-api.js';
 import { requireConfirmation } from '../../terminal.js';
 
 export default class SecretDelete extends BaseCommand<typeof SecretDelete> {
+  static override aliases = ['secret:rm'];
   static override summary = 'Delete a secret: its value is destroyed at once, its metadata kept for audit.';
   static override description =
     'The name is free for a new secret right away. Jobs that reference the secret can no longer start. Asks for confirmation unless --yes.';

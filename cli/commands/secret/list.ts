@@ -6,6 +6,7 @@ import type { SecretJson } from '../../secrets-api.js';
 const PAGE_SIZE = 100;
 
 export default class SecretList extends BaseCommand<typeof SecretList> {
+  static override aliases = ['secret:ls'];
   static override summary = 'List the org\'s secrets (metadata only; values are never shown).';
   static override description = 'Reads every page unless --limit is given. Deleted secrets are hidden unless --include-deleted.';
 

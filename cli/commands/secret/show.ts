@@ -28,6 +28,7 @@ export type SecretShowJson = SecretJson & { usedBy: SecretUseJson[] | null };
 const PAGE_SIZE = 1000;
 
 export default class SecretShow extends BaseCommand<typeof SecretShow> {
+  static override aliases = ['secret:get'];
   static override summary = 'Show a secret\'s metadata (never its value) and the running jobs that use it.';
   static override description =
     'Lists the jobs whose pending or running attempt got this secret, with the version each got; one that runs on a value rotated since is marked stale (`vesslctl job restart ID` refreshes it).';

@@ -3,6 +3,7 @@ import type { MasterKeyJson } from '../../../admin-api.js';
 import { formatTable, formatTime } from '../../../output.js';
 
 export default class MasterKeyList extends BaseCommand<typeof MasterKeyList> {
+  static override aliases = ['admin:master-key:ls'];
   static override summary = 'List master key versions, their state and how many wrapped keys each still protects (operators).';
   static override examples = ['<%= config.bin %> admin master-key list', '<%= config.bin %> admin master-key list -o json'];
 
