@@ -57,6 +57,13 @@ export interface AuditListQuery {
   action?: string;
   secretName?: string;
   actor?: string;
+  /** Events at or after / before these times. */
+  startTime?: Date;
+  endTime?: Date;
+  /** Newest first (for --tail). */
+  newestFirst?: boolean;
+  /** Only events after this seq (for --follow). */
+  afterSeq?: number;
 }
 
 /** The audit log calls vesslctl makes, for one endpoint, org and token, in the shapes it prints. */
@@ -76,8 +83,19 @@ export function openAuditApi(connection: Connection): AuditApi {
 
   return {
     connection,
-    async listAuditEvents({ pageSize, pageToken, action, secretName, actor }) {
-      const response = await secrets.listAuditEvents({ org, pageSize, pageToken, action: action ?? '', secretName: secretName ?? '', actor: actor ?? '' });
+    async listAuditEvents({ pageSize, pageToken, action, secretName, actor, startTime, endTime, newestFirst, afterSeq }) {
+      const response = await secrets.listAuditEvents({
+        org,
+        pageSize,
+        pageToken,
+        action: action ?? '',
+        secretName: secretName ?? '',
+        actor: actor ?? '',
+        startTime,
+        endTime,
+        newestFirst: newestFirst ?? false,
+        afterSeq: afterSeq ?? 0,
+      });
       return { events: response.events.map(auditEventJson), nextPageToken: response.nextPageToken };
     },
     async verifyAuditLog() {
