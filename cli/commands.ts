@@ -11,7 +11,7 @@ import AuthLogout from './commands/auth/logout.js';
 import AuthStatus from './commands/auth/status.js';
 import Complete from './commands/complete.js';
 import Completion from './commands/completion.js';
-import HelpExitCodes from './commands/help/exit-codes.js';
+import HelpCommand from './commands/help.js';
 import ConfigSet from './commands/config/set.js';
 import ConfigShow from './commands/config/show.js';
 import ConfigUse from './commands/config/use.js';
@@ -63,7 +63,7 @@ export const COMMANDS = {
   'admin:master-key:rotate': MasterKeyRotate,
   'admin:master-key:rewrap': MasterKeyRewrap,
   'admin:master-key:retire': MasterKeyRetire,
-  'help:exit-codes': HelpExitCodes,
+  help: HelpCommand,
   completion: Completion,
   __complete: Complete,
 };

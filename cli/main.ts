@@ -33,6 +33,8 @@ export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined 
     if (arg.startsWith('-')) return undefined;
     words.push(arg);
     const id = words.join(':');
+    // Help shows every command: it is run with all of them loaded.
+    if (id === 'help') return undefined;
     if (Object.hasOwn(COMMANDS, id)) return id as keyof typeof COMMANDS;
     if (Object.hasOwn(ALIAS_OF, id)) return ALIAS_OF[id];
   }

@@ -46,7 +46,7 @@ describe('vesslctl completion (what may come next on a command line)', () => {
     ['config set ', ['endpoint', 'org', 'token', 'ca-cert']],
     ['config use st', ['staging']],
     ['completion ', ['bash', 'zsh', 'fish']],
-    ['help ', ['exit-codes']],
+    ['help ex', []],
     ['__comp', []],
   ];
   for (const [typed, candidates, given = values] of rows) {
