@@ -50,6 +50,9 @@ const rows: Row[] = [
   { what: 'create: key starting with a digit', call: (c) => create(c, { name: 'n1', key: '1ABC' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: key with a dash', call: (c) => create(c, { name: 'n2', key: 'MY-KEY' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: key of 257 characters', call: (c) => create(c, { name: 'n3', key: long(257, 'K') }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key PATH (breaks every command of the job)', call: (c) => create(c, { name: 'n18', key: 'PATH' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key LD_PRELOAD (the loader runs its code)', call: (c) => create(c, { name: 'n19', key: 'LD_PRELOAD' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: no key and the name NODE_OPTIONS (the default key is refused too)', call: (c) => create(c, { name: 'NODE_OPTIONS' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: no key and a name that is no env var name', call: (c) => create(c, { name: 'hf.token' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   // ---- description
   { what: 'create: description of 1025 characters', call: (c) => create(c, { name: 'n4', description: long(1025) }), code: 'INVALID_ARGUMENT', field: 'secret.description' },
@@ -73,6 +76,7 @@ const rows: Row[] = [
   { what: 'update: update_mask naming "name"', call: (c) => update(c, { name: 'EXISTING' }, ['name']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
   { what: 'update: update_mask naming an unknown path', call: (c) => update(c, {}, ['bogus']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
   { what: 'update: invalid new key', call: (c) => update(c, { key: 'not valid' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'update: new key PYTHONPATH', call: (c) => update(c, { key: 'PYTHONPATH' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'update: empty new key', call: (c) => update(c, { key: '' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'update: description too long', call: (c) => update(c, { description: long(1025) }, ['description']), code: 'INVALID_ARGUMENT', field: 'secret.description' },
   { what: 'update: mask names value but none given', call: (c) => update(c, {}, ['value']), code: 'INVALID_ARGUMENT', field: 'value' },

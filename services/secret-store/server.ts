@@ -13,7 +13,7 @@ import { verifyHandlers } from './verify-handlers.js';
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
+import { checkDescription, checkKey, checkName, checkSealedValue, checkSecretKey, isValidKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
 
@@ -93,8 +93,8 @@ function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string)
   let key = req.secret?.key ?? '';
   checkName(v, name, `${prefix}secret.name`);
   if (key === '' && isValidKey(name)) key = name;
-  else if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
-  else checkKey(v, key, `${prefix}secret.key`);
+  if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
+  else checkSecretKey(v, key, `${prefix}secret.key`);
   checkDescription(v, description, `${prefix}secret.description`);
   checkSealedValue(v, req.value, `${prefix}value.`);
   return { fields: { name, key, description }, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
@@ -182,7 +182,7 @@ export function secretStoreService(deps: {
         const changes: SecretChanges = {};
         if (paths.includes('key')) {
           changes.key = req.secret?.key ?? '';
-          checkKey(v, changes.key, 'secret.key');
+          checkSecretKey(v, changes.key, 'secret.key');
         }
         if (paths.includes('description')) {
           changes.description = req.secret?.description ?? '';

@@ -338,6 +338,24 @@ export interface ListAuditEventsRequest {
   action: string;
   secretName: string;
   actor: string;
+  /** Only events at or after this time (unset: from the first). */
+  startTime:
+    | Date
+    | undefined;
+  /** Only events before this time (unset: up to the last). */
+  endTime:
+    | Date
+    | undefined;
+  /**
+   * Newest first: the first page holds the page_size newest events (`vesslctl audit list
+   * --tail N`). Default false: oldest first.
+   */
+  newestFirst: boolean;
+  /**
+   * Only events after this position in the chain (0: from the start); a client following the
+   * log asks for what came after the last event it has.
+   */
+  afterSeq: number;
 }
 
 export interface ListAuditEventsResponse {
@@ -3524,7 +3542,18 @@ export const AuditEvent_DetailsEntry: MessageFns<AuditEvent_DetailsEntry> = {
 };
 
 function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
-  return { org: "", pageSize: 0, pageToken: "", action: "", secretName: "", actor: "" };
+  return {
+    org: "",
+    pageSize: 0,
+    pageToken: "",
+    action: "",
+    secretName: "",
+    actor: "",
+    startTime: undefined,
+    endTime: undefined,
+    newestFirst: false,
+    afterSeq: 0,
+  };
 }
 
 export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
@@ -3546,6 +3575,18 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     }
     if (message.actor !== "") {
       writer.uint32(50).string(message.actor);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(58).fork()).join();
+    }
+    if (message.endTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(66).fork()).join();
+    }
+    if (message.newestFirst !== false) {
+      writer.uint32(72).bool(message.newestFirst);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(80).int64(message.afterSeq);
     }
     return writer;
   },
@@ -3611,6 +3652,38 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
             message.actor = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.newestFirst = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3643,6 +3716,26 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
         ? globalThis.String(object.secret_name)
         : "",
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      endTime: isSet(object.endTime)
+        ? fromJsonTimestamp(object.endTime)
+        : isSet(object.end_time)
+        ? fromJsonTimestamp(object.end_time)
+        : undefined,
+      newestFirst: isSet(object.newestFirst)
+        ? globalThis.Boolean(object.newestFirst)
+        : isSet(object.newest_first)
+        ? globalThis.Boolean(object.newest_first)
+        : false,
+      afterSeq: isSet(object.afterSeq)
+        ? globalThis.Number(object.afterSeq)
+        : isSet(object.after_seq)
+        ? globalThis.Number(object.after_seq)
+        : 0,
     };
   },
 
@@ -3666,6 +3759,18 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     if (message.actor !== "") {
       obj.actor = message.actor;
     }
+    if (message.startTime !== undefined) {
+      obj.startTime = message.startTime.toISOString();
+    }
+    if (message.endTime !== undefined) {
+      obj.endTime = message.endTime.toISOString();
+    }
+    if (message.newestFirst !== false) {
+      obj.newestFirst = message.newestFirst;
+    }
+    if (message.afterSeq !== 0) {
+      obj.afterSeq = Math.round(message.afterSeq);
+    }
     return obj;
   },
 
@@ -3680,6 +3785,10 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     message.action = object.action ?? "";
     message.secretName = object.secretName ?? "";
     message.actor = object.actor ?? "";
+    message.startTime = object.startTime ?? undefined;
+    message.endTime = object.endTime ?? undefined;
+    message.newestFirst = object.newestFirst ?? false;
+    message.afterSeq = object.afterSeq ?? 0;
     return message;
   },
 };

@@ -110,20 +110,28 @@ class Injection(_message.Message):
     def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
-    __slots__ = ["action", "actor", "org", "page_size", "page_token", "secret_name"]
+    __slots__ = ["action", "actor", "after_seq", "end_time", "newest_first", "org", "page_size", "page_token", "secret_name", "start_time"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
     action: str
     actor: str
+    after_seq: int
+    end_time: _timestamp_pb2.Timestamp
+    newest_first: bool
     org: str
     page_size: int
     page_token: str
     secret_name: str
-    def __init__(self, org: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, org: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., actor: _Optional[str] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: bool = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ["events", "next_page_token"]
