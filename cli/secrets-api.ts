@@ -26,6 +26,8 @@ export interface SecretJson {
   deleteBy?: string;
   /** Keyed BLAKE2b-256 of the current value (hex): equal fingerprints, equal values. */
   valueFingerprint?: string;
+  /** "ENV_VAR_FIT_OK", "ENV_VAR_FIT_NUL_BYTE", "ENV_VAR_FIT_NOT_UTF8"; absent when not known. */
+  envVarFit?: string;
 }
 
 /** OrgPublicKey.toJSON: publicKey in base64. */

@@ -42,7 +42,9 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean } = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean; logStreamsPerPrincipal?: number } = {},
+): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
   const logFile = path.join(dataDir, 'server.log');
@@ -50,7 +52,7 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
   const config = parseCommonConfig({ 'data-dir': dataDir, 'database-url': opts.databaseUrl }, {});
   const log = createLogger('test-server', logStream, 'debug');
   const start = (listen: string) =>
-    startAllInOne(config, { listen, keyringFile: keyringFileOf(config, {}), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, backend: opts.backend, log, metricsListen: opts.metrics ? '127.0.0.1:0' : undefined });
+    startAllInOne(config, { listen, keyringFile: keyringFileOf(config, {}), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}', logStreamsPerPrincipal: opts.logStreamsPerPrincipal }, backend: opts.backend, log, metricsListen: opts.metrics ? '127.0.0.1:0' : undefined });
   let running: AllInOne = await start('127.0.0.1:0');
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';
