@@ -6,6 +6,7 @@ import { createServiceClient, type ServiceClient } from '../runtime/grpc-client.
 import { SecretManager } from './domain.js';
 import { secretStoreMigrations } from './migrations.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
+import type { Logger } from '../runtime/logger.js';
 import { createSecretStore, type EncryptedValue, type SecretStore } from './store.js';
 
 export const SECRET_STORE_SERVICE = 'secret-store';
@@ -30,9 +31,12 @@ export interface SecretStoreApp {
 export async function openSecretStore(
   config: CommonConfig,
   kms: { endpoint: string | (() => string); token: ServiceTokenSource },
+  log?: Logger,
 ): Promise<SecretStoreApp> {
   const knex = await openDatabase(databaseSettings(config, SECRET_STORE_SERVICE), SECRET_STORE_SERVICE, secretStoreMigrations);
-  const store = createSecretStore(knex);
+  const store = createSecretStore(knex, {
+    onScrubIncomplete: () => log?.warn('destroyed values are still in the database\'s -wal file: a reader held off the checkpoint; the next delete or rotation retries'),
+  });
   const client = createServiceClient(KeyManagementServiceService, kms.endpoint, {
     token: kms.token,
     ...peerChannel(config),

@@ -1,5 +1,6 @@
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import { toNumber, type Knex } from '../runtime/db.js';
+import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { appendAuditEvents, type AuditEvent } from './audit.js';
@@ -75,6 +76,8 @@ export async function* rewrapSecrets(
       await appendAuditEvents(trx, events);
       return [...perOrg.values()].reduce((a, b) => a + b, 0);
     });
+    // The data keys as the old master key wrapped them leave the files too.
+    if (swapped > 0) await destroyedDataOf(knex).scrub();
     progress.dataKeysRewrapped += swapped;
     yield { ...progress };
   }

@@ -1,4 +1,5 @@
 import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
+import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { appendAuditEvents, type AuditEvent } from './audit.js';
 
@@ -32,7 +33,7 @@ export interface SecretRow {
 
 /**
  * A secret as listed: everything but the ciphertext and the wrapped data key, which a
- * listing never needs. `value` holds only the fingerprint and whether it can be a variable, and is absent once deleted.
+ * listing never needs. `value` holds only the fingerprint, and is absent once deleted.
  */
 export type SecretMetadata = Omit<SecretRow, 'value'> & { value?: Pick<EncryptedValue, 'fingerprint' | 'envVarFit'> };
 
@@ -195,7 +196,16 @@ const valueColumns = (value: EncryptedValue) => ({
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
 const SECRET_INSERT_CHUNK = 500;
 
-export function createSecretStore(knex: Knex): SecretStore {
+/**
+ * `onScrubIncomplete` hears when destroyed values could not be made to leave the files at
+ * once (SQLite: a reader held the checkpoint off); the next destroying write tries again.
+ */
+export function createSecretStore(knex: Knex, opts: { onScrubIncomplete?: () => void } = {}): SecretStore {
+  const destroyed = destroyedDataOf(knex);
+  // After the commit: the old ciphertext and wrapped key leave every file of the store.
+  const scrub = async () => {
+    if (!(await destroyed.scrub())) opts.onScrubIncomplete?.();
+  };
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
@@ -273,6 +283,7 @@ export function createSecretStore(knex: Knex): SecretStore {
         await appendAuditEvents(trx, audit);
         return true;
       });
+      if (applied && change.value) await scrub();
       return applied;
     },
     async softDelete(uid, at, by, audit) {
@@ -293,6 +304,7 @@ export function createSecretStore(knex: Knex): SecretStore {
         await appendAuditEvents(trx, audit);
         return true;
       });
+      if (deleted) await scrub();
       return deleted;
     },
     async appendAudit(audit) {

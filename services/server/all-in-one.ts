@@ -56,7 +56,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
     const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
     opened.push(kms);
-    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken });
+    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken }, logFor(SECRET_STORE_SERVICE));
     opened.push(secretStore);
     const launcher = await openJobLauncher(config, opts.jobs, {
       secretStoreEndpoint: self,

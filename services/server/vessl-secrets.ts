@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, tooLongLived, type Role } from '../runtime/auth.js';
-import { ConfigError, listenAddress, metricsListenOf, parseCommonConfig, parseDuration, peerChannel, setting, type Flags } from '../runtime/config.js';
+import { ConfigError, databaseSettings, listenAddress, metricsListenOf, parseCommonConfig, parseDuration, peerChannel, setting, type Flags } from '../runtime/config.js';
+import { connectDatabase } from '../runtime/db.js';
+import { SECRET_STORE_SERVICE } from '../secret-store/app.js';
+import { purgeDestroyedValues } from '../secret-store/purge-destroyed.js';
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
@@ -28,6 +31,13 @@ const USAGE = `vessl-secrets: the vessl-secrets server
       VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL (16): job log streams one caller may have open at once.
       --unsafe-no-job-sandbox (VESSL_UNSAFE_NO_JOB_SANDBOX=true) runs jobs WITHOUT a sandbox, as this
       server's user with its view of the files: for a single-user machine only.
+
+  vessl-secrets maintenance purge-destroyed [--data-dir DIR] [--database-url URL]
+      Forces destroyed values (deleted secrets, rotated-out versions, data keys wrapped by an
+      old master key) out of the secret-store's database files. PostgreSQL keeps old row
+      versions until VACUUM: this runs VACUUM FULL on the secrets table (it locks the table
+      while it runs) and a CHECKPOINT; what remains elsewhere is listed in docs/crypto.md.
+      SQLite: a WAL checkpoint (the server already makes one after every delete and rotation).
 
   vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
       Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
@@ -100,6 +110,17 @@ async function up(flags: Flags): Promise<void> {
   );
 }
 
+async function purgeDestroyed(flags: Flags): Promise<void> {
+  const config = parseCommonConfig(flags);
+  const knex = connectDatabase(databaseSettings(config, SECRET_STORE_SERVICE));
+  try {
+    const report = await purgeDestroyedValues(knex);
+    process.stdout.write(`${report.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'}: ${report.steps.join('; ')}.\n`);
+  } finally {
+    await knex.destroy();
+  }
+}
+
 async function tokenMint(flags: Flags): Promise<void> {
   const config = parseCommonConfig(flags);
   const { org, role, subject } = flags;
@@ -153,6 +174,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'up') return up(flags);
   if (command === 'token mint') return tokenMint(flags);
+  if (command === 'maintenance purge-destroyed') return purgeDestroyed(flags);
   throw new UsageError(`unknown command "${command}"`);
 }
 
