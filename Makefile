@@ -29,9 +29,10 @@ up: build ## Run the whole system on the embedded default (SQLite, local jobs in
 	scripts/ensure-bubblewrap.sh
 	node bin/vessl-secrets.js up
 
-test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
+test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end, the PKCS#11 provider on SoftHSM2), after lint and codegen checks
 	scripts/ensure-python-deps.sh
 	scripts/ensure-bubblewrap.sh
+	scripts/ensure-softhsm.sh
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 
