@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
@@ -87,7 +87,28 @@ describe('destroyed values leave every file of the store (sqlite)', function () 
     expect(after.wrappedDek.equals(before.wrappedDek)).to.equal(false);
     expect(foundInFiles([before.wrappedDek, after.wrappedDek])).to.deep.equal([false, true]);
   });
+
+  it('vessl-secrets maintenance purge-destroyed checkpoints the WAL and truncates the -wal to 0 bytes, beside a running server', async () => {
+    await admin.createSecret({ org: ORG, secret: { name: 'AFTER' }, value: await sys.seal(randomBytes(40)) });
+    const wal = path.join(sys.dataDir, 'secret-store.sqlite-wal');
+    expect(statSync(wal).size).to.be.greaterThan(0);
+    const purged = await purgeCommand(['--data-dir', sys.dataDir]);
+    expect(purged.code, purged.stderr).to.equal(0);
+    expect(purged.stdout).to.match(/^SQLite: checkpointed the WAL into the database file and truncated secret-store.sqlite-wal to 0 bytes/);
+    // Empty, or removed when the command's connection closed it (SQLite does when it may).
+    expect(existsSync(wal) ? statSync(wal).size : 0).to.equal(0);
+    // The running server carries on.
+    await admin.createSecret({ org: ORG, secret: { name: 'AFTER_PURGE' }, value: await sys.seal(randomBytes(40)) });
+    expect((await admin.getSecret({ org: ORG, name: 'AFTER_PURGE' })).version).to.equal(1);
+  });
 });
+
+/** `vessl-secrets maintenance purge-destroyed ARGS`, run from source. */
+const purgeCommand = (args: string[]) =>
+  run(path.join(ROOT, 'test/support/vessl-secrets-source.ts'), ['maintenance', 'purge-destroyed', ...args], {
+    env: { ...process.env, NODE_OPTIONS: '--import tsx' },
+    timeoutMs: 60_000,
+  });
 
 const postgres = engines().find((e) => e.name === 'postgres');
 if (postgres) {
@@ -135,10 +156,7 @@ if (postgres) {
       // What docs/crypto.md says remains until VACUUM: the old row versions, TOAST chunks included.
       expect(await scan(old)).to.deep.equal(old.map(() => true));
 
-      const purged = await run(path.join(ROOT, 'test/support/vessl-secrets-source.ts'), ['maintenance', 'purge-destroyed', '--database-url', url], {
-        env: { ...process.env, NODE_OPTIONS: '--import tsx' },
-        timeoutMs: 60_000,
-      });
+      const purged = await purgeCommand(['--database-url', url]);
       expect(purged.code, purged.stderr).to.equal(0);
       expect(purged.stdout).to.match(/^PostgreSQL: rewrote table secrets and its TOAST table into new files/);
 

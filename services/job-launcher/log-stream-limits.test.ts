@@ -66,3 +66,31 @@ describe('LogStreamLimits', () => {
     });
   }
 });
+
+describe('jobLauncherSettings: VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL', () => {
+  const withEnv = async <T>(env: Record<string, string>, body: () => T): Promise<T> => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      return body();
+    } finally {
+      for (const key of Object.keys(env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  };
+
+  it(`is ${DEFAULT_LOG_STREAMS_PER_PRINCIPAL} unless set, and takes the flag`, async () => {
+    const { jobLauncherSettings } = await import('./app.js');
+    expect(jobLauncherSettings({}).logStreamsPerPrincipal).to.equal(DEFAULT_LOG_STREAMS_PER_PRINCIPAL);
+    expect(jobLauncherSettings({ 'max-log-streams-per-principal': '4' }).logStreamsPerPrincipal).to.equal(4);
+  });
+
+  for (const text of ['0', '-2', 'many', '1.5', '100000']) {
+    it(`refuses "${text}", naming the setting`, async () => {
+      const { jobLauncherSettings } = await import('./app.js');
+      await withEnv({ VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL: text }, () =>
+        expect(() => jobLauncherSettings({})).to.throw(/VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL .* must be a whole number from 1 to 9999/),
+      );
+    });
+  }
+});
