@@ -40,9 +40,10 @@ install: build ## Install vesslctl into $(PREFIX)/bin (default ~/.local/bin; PRE
 	echo "vesslctl installed: $(PREFIX)/bin/vesslctl ($$("$(PREFIX)/bin/vesslctl" --version))" && \
 	case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "add $(PREFIX)/bin to PATH, e.g. export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
 
-test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
+test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end, the PKCS#11 provider on SoftHSM2), after lint and codegen checks
 	scripts/ensure-python-deps.sh
 	scripts/ensure-bubblewrap.sh
+	scripts/ensure-softhsm.sh
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 

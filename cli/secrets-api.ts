@@ -1,7 +1,7 @@
 // Loaded lazily (see BaseCommand.openApi): it pulls in grpc-js and the generated code.
 import { Client, status } from '@grpc/grpc-js';
 import { KeyManagementServiceService, orgKey_StateToJSON, type OrgKey as OrgKeyMessage, type OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
-import { Secret, secret_StateToJSON, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { Secret, secret_EnvVarFitToJSON, secret_StateToJSON, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import { enumJson, timeJson } from './json-values.js';
@@ -28,6 +28,8 @@ export interface SecretJson {
   deleteBy: string;
   /** Keyed BLAKE2b-256 of the current value (hex): equal fingerprints, equal values. */
   valueFingerprint: string;
+  /** Whether the value can be an environment variable: "ok", "nul_byte", "not_utf8", or "unspecified" (stored before that was recorded). */
+  envVarFit: string;
 }
 
 /** The org public key values are sealed with: publicKey in base64. */
@@ -123,6 +125,7 @@ const secretJson = (s: Secret): SecretJson => ({
   updateBy: s.updateBy,
   deleteBy: s.deleteBy,
   valueFingerprint: s.valueFingerprint,
+  envVarFit: secret_EnvVarFitToJSON(s.envVarFit).replace(/^ENV_VAR_FIT_/, '').toLowerCase(),
 });
 
 const orgKeyJson = (k: OrgKeyMessage): OrgKeyJson => ({

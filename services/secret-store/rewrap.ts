@@ -1,5 +1,6 @@
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import { toNumber, type Knex } from '../runtime/db.js';
+import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { appendAuditEvents, PLATFORM_CHAIN } from './audit.js';
@@ -85,6 +86,8 @@ async function* rewrapBatches(
       }
       return n;
     });
+    // The data keys as the old master key wrapped them leave the files too.
+    if (swapped > 0) await destroyedDataOf(knex).scrub();
     progress.dataKeysRewrapped += swapped;
     yield { ...progress };
   }

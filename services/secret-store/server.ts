@@ -1,9 +1,10 @@
-import { ListSecretsResponse, SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { ListSecretsResponse, SecretServiceService, Secret_EnvVarFit, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
 import { ApiError, fromDownstream } from '../runtime/errors.js';
 import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
+import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
 import { BatchItemError, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
@@ -66,8 +67,16 @@ export function toSecretMessage(row: SecretMetadata): Secret {
     updateBy: row.updatedBy,
     deleteBy: row.deletedBy ?? '',
     valueFingerprint: row.value?.fingerprint ?? '',
+    envVarFit: ENV_VAR_FIT_TO_PROTO[row.value?.envVarFit ?? 'unknown'],
   };
 }
+
+const ENV_VAR_FIT_TO_PROTO: Record<EnvVarFit | 'unknown', Secret_EnvVarFit> = {
+  unknown: Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED,
+  ok: Secret_EnvVarFit.ENV_VAR_FIT_OK,
+  nul_byte: Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE,
+  not_utf8: Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8,
+};
 
 function toResolved(row: SecretRow): ResolvedSecret {
   return {

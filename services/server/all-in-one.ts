@@ -57,7 +57,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
     const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
     opened.push(kms);
-    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken });
+    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken }, logFor(SECRET_STORE_SERVICE));
     opened.push(secretStore);
     const launcher = await openJobLauncher(config, opts.jobs, {
       secretStoreEndpoint: self,
@@ -78,7 +78,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       services: [
         keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
         secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
-        jobService({ jobs: launcher.jobs, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
+        jobService({ jobs: launcher.jobs, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
     await launcher.jobs.reconcile();

@@ -95,6 +95,14 @@ export function useLine(use: SecretUseJson): string {
   return `${use.jobId} (${use.jobName}) attempt ${use.attempt} as ${use.envName} v${use.version} — ${state}`;
 }
 
+/** Whether the value can be injected as an environment variable, and why not. */
+const ENV_VAR_FIT_TEXT: Record<string, string> = {
+  ENV_VAR_FIT_OK: 'yes',
+  ENV_VAR_FIT_NUL_BYTE: 'no: the value holds a NUL byte',
+  ENV_VAR_FIT_NOT_UTF8: 'no: the value is not UTF-8 text',
+};
+const envVarFitText = (fit: string | undefined) => (fit ? ENV_VAR_FIT_TEXT[fit] : undefined);
+
 export function secretFields(s: SecretShowJson): string {
   const by = (time: string | null, who: string) =>
     time ? `${formatTime(time)}${who ? ` by ${who}` : ''}` : undefined;
@@ -111,6 +119,7 @@ export function secretFields(s: SecretShowJson): string {
     ['updated', by(s.updateTime, s.updateBy)],
     ['value set', formatTime(s.valueUpdateTime)],
     ['fingerprint', s.valueFingerprint],
+    ['as env var', envVarFitText(s.envVarFit)],
     ['deleted', by(s.deleteTime, s.deleteBy)],
     ['used by', usedBy],
   ]);

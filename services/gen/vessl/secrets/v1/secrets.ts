@@ -64,6 +64,63 @@ export interface Secret {
    * fingerprint hold the same value. Empty once deleted.
    */
   valueFingerprint: string;
+  /**
+   * Whether the current value can be injected as an environment variable. A value that
+   * cannot (a NUL byte, not UTF-8) is still a valid secret, but a launch that asks for it as
+   * a variable is refused with FAILED_PRECONDITION. Unspecified for values stored before
+   * this was recorded, and once deleted.
+   */
+  envVarFit: Secret_EnvVarFit;
+}
+
+/** Whether a value can be an environment variable. */
+export enum Secret_EnvVarFit {
+  /** ENV_VAR_FIT_UNSPECIFIED - Not known. */
+  ENV_VAR_FIT_UNSPECIFIED = 0,
+  /** ENV_VAR_FIT_OK - UTF-8 text without NUL bytes. */
+  ENV_VAR_FIT_OK = 1,
+  /** ENV_VAR_FIT_NUL_BYTE - Holds a NUL byte, which no process environment can carry. */
+  ENV_VAR_FIT_NUL_BYTE = 2,
+  /** ENV_VAR_FIT_NOT_UTF8 - Not valid UTF-8. */
+  ENV_VAR_FIT_NOT_UTF8 = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function secret_EnvVarFitFromJSON(object: any): Secret_EnvVarFit {
+  switch (object) {
+    case 0:
+    case "ENV_VAR_FIT_UNSPECIFIED":
+      return Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED;
+    case 1:
+    case "ENV_VAR_FIT_OK":
+      return Secret_EnvVarFit.ENV_VAR_FIT_OK;
+    case 2:
+    case "ENV_VAR_FIT_NUL_BYTE":
+      return Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE;
+    case 3:
+    case "ENV_VAR_FIT_NOT_UTF8":
+      return Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Secret_EnvVarFit.UNRECOGNIZED;
+  }
+}
+
+export function secret_EnvVarFitToJSON(object: Secret_EnvVarFit): string {
+  switch (object) {
+    case Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED:
+      return "ENV_VAR_FIT_UNSPECIFIED";
+    case Secret_EnvVarFit.ENV_VAR_FIT_OK:
+      return "ENV_VAR_FIT_OK";
+    case Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE:
+      return "ENV_VAR_FIT_NUL_BYTE";
+    case Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8:
+      return "ENV_VAR_FIT_NOT_UTF8";
+    case Secret_EnvVarFit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 /** State of a secret. */
@@ -409,6 +466,7 @@ function createBaseSecret(): Secret {
     updateBy: "",
     deleteBy: "",
     valueFingerprint: "",
+    envVarFit: 0,
   };
 }
 
@@ -458,6 +516,9 @@ export const Secret: MessageFns<Secret> = {
     }
     if (message.valueFingerprint !== "") {
       writer.uint32(122).string(message.valueFingerprint);
+    }
+    if (message.envVarFit !== 0) {
+      writer.uint32(128).int32(message.envVarFit);
     }
     return writer;
   },
@@ -595,6 +656,14 @@ export const Secret: MessageFns<Secret> = {
             message.valueFingerprint = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.envVarFit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -656,6 +725,11 @@ export const Secret: MessageFns<Secret> = {
         : isSet(object.value_fingerprint)
         ? globalThis.String(object.value_fingerprint)
         : "",
+      envVarFit: isSet(object.envVarFit)
+        ? secret_EnvVarFitFromJSON(object.envVarFit)
+        : isSet(object.env_var_fit)
+        ? secret_EnvVarFitFromJSON(object.env_var_fit)
+        : 0,
     };
   },
 
@@ -706,6 +780,9 @@ export const Secret: MessageFns<Secret> = {
     if (message.valueFingerprint !== "") {
       obj.valueFingerprint = message.valueFingerprint;
     }
+    if (message.envVarFit !== 0) {
+      obj.envVarFit = secret_EnvVarFitToJSON(message.envVarFit);
+    }
     return obj;
   },
 
@@ -729,6 +806,7 @@ export const Secret: MessageFns<Secret> = {
     message.updateBy = object.updateBy ?? "";
     message.deleteBy = object.deleteBy ?? "";
     message.valueFingerprint = object.valueFingerprint ?? "";
+    message.envVarFit = object.envVarFit ?? 0;
     return message;
   },
 };
