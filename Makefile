@@ -44,6 +44,7 @@ test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-en
 	scripts/ensure-python-deps.sh
 	scripts/ensure-bubblewrap.sh
 	scripts/ensure-softhsm.sh
+	scripts/ensure-shells.sh
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 

@@ -56,7 +56,7 @@ describe('vesslctl completion (what may come next on a command line)', () => {
     });
   }
 
-  describe('from the built bundle, with the bash script, against vessl-secrets up', function () {
+  describe('from the built bundle, with the bash, zsh and fish scripts, against vessl-secrets up', function () {
     let world: CliWorld;
     let binDir: string;
     const ok = (r: RunResult) => {
@@ -89,6 +89,25 @@ describe('vesslctl completion (what may come next on a command line)', () => {
     it('completes secret names from the server', async () => {
       expect(await tab(['secret', 'show', 'H'])).to.deep.equal(['HF_TOKEN', 'HOME_DIR_URL']);
     });
+
+    /** The zsh and fish scripts, run by the shells themselves: Tab's candidates for the words. */
+    const otherShells: Record<'zsh' | 'fish', (words: string[]) => string[]> = {
+      // compadd is the zsh builtin the script hands its candidates to; here it prints them.
+      zsh: (words) => ['zsh', '-c', `autoload -Uz compinit; compinit -u -D; source <(vesslctl completion zsh); compadd() { [ "$1" = -- ] && shift; printf '%s\\n' "$@"; }; _files() { echo FILES; }; words=(vesslctl ${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length + 1}; _vesslctl`],
+      fish: (words) => ['fish', '-c', `vesslctl completion fish | source; complete -C ${JSON.stringify(['vesslctl', ...words].join(' '))}`],
+    };
+    for (const [shell, command] of Object.entries(otherShells)) {
+      it(`completes secret names and aliases in ${shell}`, async () => {
+        const env = { PATH: `${binDir}:${process.env.PATH}`, HOME: path.join(world.configDir, '..', 'home'), VESSLCTL_CONFIG_DIR: world.configDir };
+        const run = async (words: string[]) => {
+          const [file, ...args] = command(words);
+          const { stdout } = await promisify(execFile)(file, args, { env });
+          return stdout.split('\n').filter((line) => line !== '');
+        };
+        expect(await run(['secret', 'show', 'H'])).to.deep.equal(['HF_TOKEN', 'HOME_DIR_URL']);
+        expect(await run(['secret', 'r'])).to.deep.equal(['rm']);
+      });
+    }
     it('completes commands and aliases', async () => {
       expect(await tab(['secret', 'r'])).to.deep.equal(['rm']);
     });
