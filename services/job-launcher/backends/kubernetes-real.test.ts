@@ -8,7 +8,7 @@
  * kubernetes.test.ts against the fake API server.
  */
 import { expect } from 'chai';
-import { ApiException, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Job, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Job, type V1PodSpec, type V1Secret } from '@kubernetes/client-node';
 import { captureLog } from '../../../test/support/log-capture.js';
 import { KUBE_REQUESTS } from '../../../test/support/kube-invalid-requests.js';
 import { adminRequest, bareNamespace, CONTROL_PLANE_TIMEOUT_MS, controlPlane, deployedLauncherRole, dropNamespace, launcherMay, launcherNamespace, LAUNCHER_ROLE, LAUNCHER_SERVICE_ACCOUNT, type ControlPlane } from '../../../test/support/kube-control-plane.js';
@@ -16,7 +16,7 @@ import { TestKubelet } from '../../../test/support/kubelet.js';
 import { until } from '../../../test/support/until.js';
 import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createKubernetesBackend, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
-import { TTL_SECONDS_AFTER_FINISHED } from './kubernetes-manifests.js';
+import { jobKey, TTL_SECONDS_AFTER_FINISHED } from './kubernetes-manifests.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const PLAINTEXT = 'pa55-Wörd-hunter2-8f3a';
@@ -140,6 +140,58 @@ describe('Kubernetes job backend against a real API server and controller manage
       const stored = JSON.stringify(pod) + JSON.stringify(await readJob(ref));
       for (const form of [PLAINTEXT, b64(PLAINTEXT)]) expect(stored).not.to.include(form);
       expect(pod.spec?.automountServiceAccountToken).to.equal(false);
+    });
+
+    it('labels the Secret, the Job and its pod template with managed-by, job, attempt and org', async () => {
+      const s = spec({ attempt: 3 });
+      const { ref } = await backend.launch(s);
+      const expected = { 'app.kubernetes.io/managed-by': 'vessl-secrets', 'secrets.vessl.ai/job': jobKey(s.jobId), 'secrets.vessl.ai/attempt': '3', 'secrets.vessl.ai/org': 'acme' };
+      const secret = await readSecret(ref);
+      const job = await readJob(ref);
+      expect(secret.metadata?.labels).to.deep.equal(expected);
+      expect(job.metadata?.labels).to.deep.equal(expected);
+      // The API server adds its own two to the pod template (controller-uid, job-name).
+      expect(job.spec?.template.metadata?.labels).to.deep.include(expected);
+      expect(secret.metadata?.annotations?.['secrets.vessl.ai/job-id']).to.equal(s.jobId);
+    });
+
+    it('runs the command with /bin/sh -c in the job\'s image, in a pod the Job controller made from the stored Job', async () => {
+      const { ref } = await backend.launch(spec());
+      const pod = await plane.core.readNamespacedPod({ namespace: ns, name: await kubelet.podOf(ns, ref) });
+      expect(pod.spec?.containers.map((c) => [c.name, c.image, c.command])).to.deep.equal([['job', 'python:3.12-slim', ['/bin/sh', '-c', 'python train.py --epochs 3']]]);
+    });
+
+    /** One row per hardening rule the job's pod must keep (a job runs code nobody reviewed), as stored and as made. */
+    const hardening: [rule: string, holds: (pod: V1PodSpec, container: V1Container) => boolean][] = [
+      ['mounts no service account token', (pod) => pod.automountServiceAccountToken === false],
+      ['gets no service links in its environment', (pod) => pod.enableServiceLinks === false],
+      ['runs as non-root, by the pod\'s and the container\'s settings', (pod, c) => pod.securityContext?.runAsNonRoot === true && c.securityContext?.runAsNonRoot === true],
+      ['runs as a numeric non-zero user and group', (pod) => (pod.securityContext?.runAsUser ?? 0) > 0 && (pod.securityContext?.runAsGroup ?? 0) > 0],
+      ['cannot escalate privileges', (_, c) => c.securityContext?.allowPrivilegeEscalation === false],
+      ['is not privileged', (_, c) => c.securityContext?.privileged === false],
+      ['drops ALL capabilities and adds none', (_, c) => JSON.stringify(c.securityContext?.capabilities) === JSON.stringify({ drop: ['ALL'] })],
+      ['uses the RuntimeDefault seccomp profile', (pod, c) => pod.securityContext?.seccompProfile?.type === 'RuntimeDefault' && c.securityContext?.seccompProfile?.type === 'RuntimeDefault'],
+      ['runs once: no restarts, no retries', (pod) => pod.restartPolicy === 'Never'],
+    ];
+    for (const [rule, holds] of hardening) {
+      it(`stores a Job whose pod ${rule}, and the Job controller's pod keeps it`, async () => {
+        const { ref } = await backend.launch(spec());
+        const stored = (await readJob(ref)).spec!.template.spec!;
+        const made = (await plane.core.readNamespacedPod({ namespace: ns, name: await kubelet.podOf(ns, ref) })).spec!;
+        for (const pod of [stored, made]) {
+          expect(pod.containers).to.have.length(1);
+          expect(holds(pod, pod.containers[0])).to.equal(true);
+        }
+      });
+    }
+
+    it('gives each attempt its own Secret with the values read for it', async () => {
+      const first = await backend.launch(spec());
+      const second = await backend.launch(spec({ attempt: 2, secretEnv: [{ name: 'DB_PASSWORD', value: Buffer.from('second-attempt-value-71c2'), secretName: 'db-password', version: 5 }] }));
+      expect((await readSecret(first.ref)).data?.DB_PASSWORD).to.equal(b64(PLAINTEXT));
+      const other = await readSecret(second.ref);
+      expect(other.data).to.deep.equal({ DB_PASSWORD: b64('second-attempt-value-71c2') });
+      expect(JSON.parse(other.metadata!.annotations!['secrets.vessl.ai/secret-versions'])).to.deep.equal({ DB_PASSWORD: { secret: 'db-password', version: 5 } });
     });
 
     it('refuses a second launch of the same attempt (409) and leaves the first one\'s objects as they were', async () => {
