@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUF := node_modules/.bin/buf
 STAMP := node_modules/.installed
 
-.PHONY: help up test soak build generate checkgenerate lint breaking bench clean deploy-check kube-control-plane
+.PHONY: help up install pack-cli test soak build generate checkgenerate lint breaking bench clean deploy-check kube-control-plane
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,9 +29,21 @@ up: build ## Run the whole system on the embedded default (SQLite, local jobs in
 	scripts/ensure-bubblewrap.sh
 	node bin/vessl-secrets.js up
 
-test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end, Kubernetes on a real API server), after lint and codegen checks
+# Where `make install` puts vesslctl: $(PREFIX)/bin/vesslctl (npm's global layout under PREFIX).
+PREFIX ?= $(HOME)/.local
+
+pack-cli: build ## Pack vesslctl as an npm package of its own (dist/vesslctl-VERSION.tgz; no dependencies)
+	node --import tsx scripts/pack-cli.ts
+
+install: build ## Install vesslctl into $(PREFIX)/bin (default ~/.local/bin; PREFIX=/usr/local as root), from its packed tarball
+	@tarball=$$(node --import tsx scripts/pack-cli.ts) && npm install --global --offline --no-audit --no-fund --prefix "$(PREFIX)" "$$tarball" >/dev/null && \
+	echo "vesslctl installed: $(PREFIX)/bin/vesslctl ($$("$(PREFIX)/bin/vesslctl" --version))" && \
+	case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "add $(PREFIX)/bin to PATH, e.g. export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
+
+test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end, the PKCS#11 provider on SoftHSM2, Kubernetes on a real API server), after lint and codegen checks
 	scripts/ensure-python-deps.sh
 	scripts/ensure-bubblewrap.sh
+	scripts/ensure-softhsm.sh
 	scripts/kube-control-plane.sh build
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha

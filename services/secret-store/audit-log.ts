@@ -8,13 +8,16 @@ const VERIFY_PAGE_SIZE = 500;
 export interface AuditListQuery extends AuditFilter {
   org: string;
   limit: number;
-  /** Keyset position from a page token: events after this seq. */
+  /** Events after this seq (a page token's position, or where a follower left off). */
   afterSeq: number;
+  /** Newest first, each page continuing below `beforeSeq` (a page token's position). */
+  newestFirst?: boolean;
+  beforeSeq?: number;
 }
 
 export interface AuditPage {
   events: StoredAuditEvent[];
-  /** The seq to continue after when more events may follow. */
+  /** The seq to continue from (after it, or below it newest first) when more events may follow. */
   next?: number;
 }
 

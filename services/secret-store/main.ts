@@ -18,7 +18,7 @@ mainOf({
   async build(config, flags, log, tracker) {
     const identity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
-    const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken });
+    const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken }, log);
     // Creates and rotations need key-management: without it this service is not serving.
     const kms = peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config));
     return {

@@ -1,13 +1,11 @@
 import type { AuditVerificationJson } from '../../audit-api.js';
 import { BaseCommand } from '../../base-command.js';
-
-/** The exit status when the chain is broken: the check ran, and it failed. */
-const BROKEN = 1;
+import { EXIT } from '../../exit-codes.js';
 
 export default class AuditVerify extends BaseCommand<typeof AuditVerify> {
   static override summary = 'Check that the org\'s audit log is intact (org admins and operators).';
   static override description =
-    'Walks the hash chain on the server: every event must follow the previous one and hash to its recorded hash, and the last must match the chain\'s head. Names the first event that was altered, removed or reordered and exits with status 1 when the log is broken.';
+    'Walks the hash chain on the server: every event must follow the previous one and hash to its recorded hash, and the last must match the chain\'s head. Names the first event that was altered, removed or reordered and exits with status 1 when the log is broken (5 when the server cannot be reached: `vesslctl help exit-codes`).';
 
   static override examples = [
     '<%= config.bin %> audit verify',
@@ -22,7 +20,8 @@ export default class AuditVerify extends BaseCommand<typeof AuditVerify> {
     await this.print(result, (r) =>
       r.intact ? `audit log of org ${org} intact: ${r.events} ${r.events === 1 ? 'event' : 'events'}` : `BROKEN at event ${r.firstBadSeq}: ${r.problem}`,
     );
-    if (!result.intact) this.exit(BROKEN);
+    // The check ran and its answer is no (a server that is down exits 5, not 1).
+    if (!result.intact) this.exit(EXIT.NEGATIVE);
     return result;
   }
 }
