@@ -13,7 +13,9 @@
 #
 # Environment: KUBE_CP_CACHE (default ~/.cache/vessl-secrets/kube-v1.20.2), KUBE_CP_APISERVER_PORT
 # (16443), KUBE_CP_ETCD_PORT (12379, the peer port is the next one), KUBE_CP_OWNER_PID (start: stop
-# the plane when that process ends, so a killed test run leaves nothing behind).
+# the plane when that process ends, so a killed test run leaves nothing behind), KUBE_CP_KEEP_BUILD=1
+# (build: keep the source tree and Go cache under the cache directory, about 2 GB, instead of
+# deleting them).
 #
 # Why Debian's source package: bookworm ships no kube-apiserver binary, but src:kubernetes is the
 # whole upstream v1.20.2 tree with vendor/, which builds offline (GOPATH mode, GOPROXY=off) with
@@ -37,7 +39,7 @@ build() {
   fi
   local started=$SECONDS
   say "building Kubernetes $KUBE_VERSION (kube-apiserver, kube-controller-manager) and unpacking etcd into $BIN"
-  say "this happens once per machine and takes about 7 minutes on 2 cores"
+  say "this happens once per machine: about 7 minutes on 2 idle cores, half an hour on a busy machine"
   command -v go >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 ||
     "$here/apt-install.sh" kube-control-plane golang-go openssl curl
   mkdir -p "$CACHE"
