@@ -64,7 +64,11 @@ async function start(): Promise<ControlPlane> {
     env: { ...process.env, KUBE_CP_APISERVER_PORT: String(apiserverPort), KUBE_CP_ETCD_PORT: String(etcdPort), KUBE_CP_OWNER_PID: String(process.pid) },
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`${SCRIPT} start failed (exit ${code}); its output is above`);
+  if (code !== 0) {
+    // What did start (etcd, say) must not outlive a failed start: the watchdog comes last.
+    spawnSync(SCRIPT, ['stop', runDir], { stdio: 'ignore' });
+    throw new Error(`${SCRIPT} start failed (exit ${code}); its output is above, the processes' logs are in ${runDir}`);
+  }
   // The script's watchdog stops it too, within a second of this process ending; this is sooner.
   process.on('exit', () => {
     spawnSync(SCRIPT, ['stop', runDir], { stdio: 'ignore' });
