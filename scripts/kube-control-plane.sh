@@ -37,6 +37,16 @@ build() {
   if built; then
     return 0
   fi
+  # One build at a time per cache (two test runs on a new machine): the second waits, then finds it built.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.build.lock"
+  if ! flock -n 9; then
+    say "another build of $CACHE is under way; waiting for it"
+    flock 9
+  fi
+  if built; then
+    return 0
+  fi
   local started=$SECONDS
   say "building Kubernetes $KUBE_VERSION (kube-apiserver, kube-controller-manager) and unpacking etcd into $BIN"
   say "this happens once per machine: about 7 minutes on 2 idle cores, half an hour on a busy machine"
