@@ -29,7 +29,7 @@ mainOf({
       peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config)),
     ];
     return {
-      services: [jobService({ jobs: app.jobs, verifier: identity.verifier, log, tracker })],
+      services: [jobService({ jobs: app.jobs, denials: app.denials, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping(), ...peers.map((p) => p.check)],
       close: async () => {
         for (const p of peers) p.close();

@@ -69,6 +69,20 @@ export class ValueFingerprints {
     return { rewrapped, kekVersion: primary };
   }
 
+  /**
+   * Runs `use` with the org's audit key (created on first use) and zeroes the key after it:
+   * the audit chain's links and checkpoint signatures are derived from it here, in
+   * key-management, so the key never leaves the service.
+   */
+  async withAuditKey<T>(org: string, use: (key: Uint8Array) => T): Promise<T> {
+    const key = await this.auditKey(org);
+    try {
+      return use(key);
+    } finally {
+      zero(key);
+    }
+  }
+
   /** The org's audit key, unwrapped; created on first use. The caller zeroes it. */
   private async auditKey(org: string): Promise<Uint8Array> {
     return this.unwrap((await this.store.auditKey(org)) ?? (await this.createAuditKey(org)));

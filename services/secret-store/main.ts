@@ -18,11 +18,11 @@ mainOf({
   async build(config, flags, log, tracker) {
     const identity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const kmsEndpoint = listenAddress(setting(flags, 'kms-endpoint'), '127.0.0.1:50052');
-    const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken });
+    const app = await openSecretStore(config, { endpoint: kmsEndpoint, token: identity.serviceToken }, log);
     // Creates and rotations need key-management: without it this service is not serving.
     const kms = peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config));
     return {
-      services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, verifier: identity.verifier, log, tracker })],
+      services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, audit: app, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping(), kms.check],
       close: async () => {
         kms.close();

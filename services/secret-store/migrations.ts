@@ -98,4 +98,20 @@ export const secretStoreMigrations: Migration[] = [
       await knex.raw('DROP INDEX secrets_live_org_name_uid_idx');
     },
   },
+  {
+    // Keyed audit links (docs/crypto.md): an org's events from keyed_from on carry a MAC that
+    // key-management computes; earlier ones keep their sha256 hashes. Null: an older chain
+    // not appended to since, which continues keyed from a marker event on its next append.
+    name: '20261205_010_audit_keyed_from',
+    async up(knex) {
+      await knex.schema.alterTable('secret_audit_heads', (t) => {
+        t.bigInteger('keyed_from').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('secret_audit_heads', (t) => {
+        t.dropColumn('keyed_from');
+      });
+    },
+  },
 ];

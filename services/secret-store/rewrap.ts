@@ -2,7 +2,7 @@ import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import { toNumber, type Knex } from '../runtime/db.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import { appendAuditEvents, type AuditEvent } from './audit.js';
+import type { AuditChain, AuditEvent } from './audit.js';
 
 export interface RewrapProgress {
   kekVersion: number;
@@ -37,7 +37,7 @@ export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; d
 export async function* rewrapSecrets(
   knex: Knex,
   kms: Pick<ServiceClient<typeof KeyManagementServiceService>, 'rewrapOrgKeys' | 'rewrapDataKeys'>,
-  opts: { batchSize: number; requestId: string; actor: string; cancelled: () => boolean },
+  opts: { batchSize: number; requestId: string; actor: string; cancelled: () => boolean; chain: Pick<AuditChain, 'append'> },
 ): AsyncIterable<RewrapProgress> {
   const call = { requestId: opts.requestId, timeoutMs: 60_000 };
   const fail = (err: unknown) => Promise.reject(fromDownstream(err, 'key-management'));
@@ -72,7 +72,7 @@ export async function* rewrapSecrets(
         requestId: opts.requestId,
         details: { kekVersion: res.kekVersion, dataKeys: n },
       }));
-      await appendAuditEvents(trx, events);
+      await opts.chain.append(trx, events);
       return [...perOrg.values()].reduce((a, b) => a + b, 0);
     });
     progress.dataKeysRewrapped += swapped;

@@ -1,5 +1,5 @@
 import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
-import { appendAuditEvents, type AuditEvent } from './audit.js';
+import type { AuditChain, AuditEvent } from './audit.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -178,7 +178,8 @@ const valueColumns = (value: EncryptedValue) => ({
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
 const SECRET_INSERT_CHUNK = 500;
 
-export function createSecretStore(knex: Knex): SecretStore {
+/** `chain` appends each change's audit events (keyed links) inside the change's transaction. */
+export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>): SecretStore {
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
@@ -208,7 +209,7 @@ export function createSecretStore(knex: Knex): SecretStore {
             };
           });
           for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
-          await appendAuditEvents(trx, audit);
+          await chain.append(trx, audit);
         });
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
@@ -255,7 +256,7 @@ export function createSecretStore(knex: Knex): SecretStore {
         if (expected.description !== undefined) match.description = expected.description;
         const count = await live(trx).where(match).update(columns);
         if (count === 0) return false;
-        await appendAuditEvents(trx, audit);
+        await chain.append(trx, audit);
         return true;
       });
     },
@@ -273,12 +274,12 @@ export function createSecretStore(knex: Knex): SecretStore {
           value_fingerprint: null,
         });
         if (count === 0) return false;
-        await appendAuditEvents(trx, audit);
+        await chain.append(trx, audit);
         return true;
       });
     },
     async appendAudit(audit) {
-      await knex.transaction((trx) => appendAuditEvents(trx, audit));
+      await knex.transaction((trx) => chain.append(trx, audit));
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];

@@ -50,13 +50,14 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   let server: RunningServer;
   let metricsServer: MetricsServer | undefined;
   let checks: (() => Promise<void>)[];
+  const denials: { close(): Promise<void> }[] = [];
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
     const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
     opened.push(kms);
-    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken });
+    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken }, logFor(SECRET_STORE_SERVICE));
     opened.push(secretStore);
     const launcher = await openJobLauncher(config, opts.jobs, {
       secretStoreEndpoint: self,
@@ -66,6 +67,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       backend: opts.backend,
     });
     opened.push(launcher);
+    denials.push(kms.denials, secretStore.denials, launcher.denials);
     const tracker = new CallTracker();
     server = await startGrpcServer({
       listen: opts.listen,
@@ -74,9 +76,9 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       tracker,
       descriptorSet: loadDescriptorSet(),
       services: [
-        keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
-        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
-        jobService({ jobs: launcher.jobs, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
+        keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, auditChain: kms.auditChain, denials: kms.denials, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
+        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, audit: secretStore, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
+        jobService({ jobs: launcher.jobs, denials: launcher.denials, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
     await launcher.jobs.reconcile();
@@ -100,6 +102,8 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();
+      // Aggregated denials are written while the services can still reach each other.
+      await Promise.all(denials.map((d) => d.close()));
       await server.shutdown();
       await closeAll(opened);
     },
