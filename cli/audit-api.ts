@@ -1,5 +1,5 @@
 // Loaded lazily (see BaseCommand.openAuditApi): it pulls in grpc-js and the generated code.
-import { AuditEvent, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { AuditEvent, SecretServiceService, VerifyAuditLogResponse_Finding } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import type { Connection } from './settings.js';
@@ -28,6 +28,13 @@ export interface AuditVerificationJson {
   firstBadSeq: number;
   /** '' when intact. */
   problem: string;
+  /** The kind of break: intact, altered, tail_missing, gap or mislinked. */
+  finding: string;
+  /** With tail_missing: the last event present (the events after it are missing); 0 otherwise. */
+  missingAfterSeq: number;
+  /** The signed checkpoint (kept by key-management) the log was checked against; 0 when none yet. */
+  checkpointSeq: number;
+  checkpointTime?: string;
 }
 
 export interface AuditPage {
@@ -65,8 +72,19 @@ export function openAuditApi(connection: Connection): AuditApi {
       return { events: response.events.map((e) => AuditEvent.toJSON(e) as AuditEventJson), nextPageToken: response.nextPageToken };
     },
     async verifyAuditLog() {
-      const { intact, events, firstBadSeq, problem } = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
-      return { intact, events, firstBadSeq, problem };
+      const r = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
+      // FINDING_TAIL_MISSING -> tail_missing (JSON enums are lower-case, DESIGN §6).
+      const finding = VerifyAuditLogResponse_Finding[r.finding].replace(/^FINDING_/, '').toLowerCase();
+      return {
+        intact: r.intact,
+        events: r.events,
+        firstBadSeq: r.firstBadSeq,
+        problem: r.problem,
+        finding,
+        missingAfterSeq: r.missingAfterSeq,
+        checkpointSeq: r.checkpointSeq,
+        ...(r.checkpointTime ? { checkpointTime: r.checkpointTime.toISOString() } : {}),
+      };
     },
     close() {
       secrets.close();

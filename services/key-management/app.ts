@@ -91,9 +91,17 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
     const keys = new KeyManager(store, keyring, fingerprints);
     const denials = new DenialAudit(KMS_SERVICE, recordThroughSecretStore(secretStore), log);
     // Org key changes go into the org's audit log (secret-store) before they commit.
-    const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
-      await secretStore.recordAuditEvent(event, { requestId: event.requestId });
-    });
+    // Recording asks key-management for the event's link while the org key transaction is
+    // open: the chain key is loaded (into memory) before it opens.
+    const orgKeys = new OrgKeyLifecycle(
+      orgKeyStore,
+      keys,
+      async (event) => {
+        await secretStore.recordAuditEvent(event, { requestId: event.requestId });
+      },
+      Date.now,
+      (org) => fingerprints.withAuditKey(org, () => undefined),
+    );
     return {
       keys,
       masterKeys,
