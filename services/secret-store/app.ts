@@ -28,6 +28,8 @@ export interface SecretStoreApp {
   auditLog: AuditLog;
   /** Audits denied calls into the chains (the transport's error hook). */
   denials: DenialAudit;
+  /** Anchors the chains in key-management (also flushed on close). */
+  checkpoints: Pick<AuditCheckpointer, 'close'>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function openSecretStore(
     auditChain,
     auditLog,
     denials,
+    checkpoints: anchors,
     async close() {
       await denials.close();
       await anchors.close();

@@ -45,7 +45,7 @@ export class AuditCheckpointer {
   constructor(
     private readonly kms: CheckpointClient,
     private readonly store: Pick<AuditStore, 'head' | 'page'>,
-    private readonly log: Pick<Logger, 'error'>,
+    private readonly log: Pick<Logger, 'error' | 'warn'>,
     private readonly policy: CheckpointPolicy = DEFAULT_CHECKPOINT_POLICY,
   ) {}
 
@@ -88,7 +88,12 @@ export class AuditCheckpointer {
 
   private anchorLogged(org: string): Promise<void> {
     return this.anchor(org).catch((err: unknown) => {
-      this.log.error({ org, reason: reasonOf(err), err: err instanceof Error ? err.message : String(err) }, 'audit checkpoint not recorded: the chain may have been cut or rewritten (run audit verify)');
+      const reason = reasonOf(err);
+      const fields = { org, reason, err: err instanceof Error ? err.message : String(err) };
+      // A chain that no longer extends its checkpoint is evidence of tampering; anything else
+      // (key-management unreachable) is retried with the next append or verification.
+      if (reason === 'AUDIT_CHAIN_DIVERGED') this.log.error(fields, 'audit checkpoint refused: the chain no longer extends its signed checkpoint (cut or rewritten); run audit verify');
+      else this.log.warn(fields, 'audit checkpoint not recorded yet; retried with the next append or verification');
     });
   }
 

@@ -50,7 +50,8 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   let server: RunningServer;
   let metricsServer: MetricsServer | undefined;
   let checks: (() => Promise<void>)[];
-  const denials: { close(): Promise<void> }[] = [];
+  // Aggregated denials and pending checkpoints, written while the services can still reach each other.
+  const flushes: (() => Promise<void>)[] = [];
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
@@ -67,7 +68,10 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       backend: opts.backend,
     });
     opened.push(launcher);
-    denials.push(kms.denials, secretStore.denials, launcher.denials);
+    flushes.push(async () => {
+      await Promise.all([kms.denials.close(), secretStore.denials.close(), launcher.denials.close()]);
+      await secretStore.checkpoints.close();
+    });
     const tracker = new CallTracker();
     server = await startGrpcServer({
       listen: opts.listen,
@@ -102,8 +106,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();
-      // Aggregated denials are written while the services can still reach each other.
-      await Promise.all(denials.map((d) => d.close()));
+      for (const flush of flushes) await flush();
       await server.shutdown();
       await closeAll(opened);
     },
