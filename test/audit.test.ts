@@ -387,6 +387,33 @@ for (const engine of engines()) {
         });
       }
 
+      it('cannot launder a cut: events appended after it are never anchored, and the cut stays named', async () => {
+        const { org, client } = await orgWithEvents(6);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, checkpointSeq: 6 });
+        const fourth = await db()('secret_audit_events').where({ org, seq: 4 }).first();
+        await db()('secret_audit_events').where({ org }).andWhere('seq', '>', 4).delete();
+        await db()('secret_audit_heads').where({ org }).update({ seq: 4, hash: fourth.hash });
+        // Business goes on: three new events are linked on the rolled-back head (5, 6, 7).
+        const sealed = await sys.seal('value', org);
+        for (const name of ['N1', 'N2', 'N3']) await client.createSecret({ org, secret: { name }, value: sealed });
+        const result = await client.verifyAuditLog({ org });
+        expect(result).to.include({ intact: false, firstBadSeq: 6, finding: Finding.FINDING_ALTERED, checkpointSeq: 6 });
+        expect(result.problem).to.match(/^event 6 was altered \(its link is not the one its signed checkpoint of \S+ records 6: the chain up to it was rewritten\)$/);
+        const checkpoint = await sys.db('key-management')('kms_audit_checkpoints').where({ org }).first();
+        expect(Number(checkpoint.seq)).to.equal(6);
+      });
+
+      it('refuses a checkpoint edited in key-management\'s database (DATA_LOSS), never trusting it', async () => {
+        const { org, client } = await orgWithEvents(3);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, checkpointSeq: 3 });
+        // Moved back to an earlier event with that event's real link: only the signature tells.
+        const second = await db()('secret_audit_events').where({ org, seq: 2 }).first();
+        await sys.db('key-management')('kms_audit_checkpoints').where({ org }).update({ seq: 2, link: Buffer.from(second.hash, 'hex') });
+        const refused = await failure(client.verifyAuditLog({ org }));
+        expect(refused.code).to.equal('DATA_LOSS');
+        expect(refused.message).to.include(`audit checkpoint of org "${org}" fails its signature`);
+      });
+
       it('leaves other orgs\' chains intact', async () => {
         const { org, client } = await orgWithEvents(2);
         const other = await orgWithEvents(2);
