@@ -80,7 +80,8 @@ export class DenialAudit {
   async denied(request: unknown, ctx: Pick<CallContext, 'principal' | 'requestId' | 'method' | 'log'>): Promise<void> {
     const { principal: p } = ctx;
     const named = orgNamed(request);
-    ctx.log.warn({ audit: 'denied', subject: p.subject, role: p.role, org: p.org, named }, 'call denied');
+    // The named org is the caller's input: only a bounded prefix goes into the log line.
+    ctx.log.warn({ audit: 'denied', subject: p.subject, role: p.role, org: p.org, named: named?.slice(0, 64) }, 'call denied');
     const time = this.now();
     if (named !== undefined && p.role !== 'service' && named === p.org) {
       await this.sink([{ org: named, time, actor: p.subject, requestId: ctx.requestId, details: { method: ctx.method, role: p.role, service: this.service } }]);
