@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUF := node_modules/.bin/buf
 STAMP := node_modules/.installed
 
-.PHONY: help up test soak build generate checkgenerate lint breaking bench clean deploy-check
+.PHONY: help up install pack-cli test soak build generate checkgenerate lint breaking bench clean deploy-check kube-control-plane
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,9 +29,23 @@ up: build ## Run the whole system on the embedded default (SQLite, local jobs in
 	scripts/ensure-bubblewrap.sh
 	node bin/vessl-secrets.js up
 
-test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end), after lint and codegen checks
+# Where `make install` puts vesslctl: $(PREFIX)/bin/vesslctl (npm's global layout under PREFIX).
+PREFIX ?= $(HOME)/.local
+
+pack-cli: build ## Pack vesslctl as an npm package of its own (dist/vesslctl-VERSION.tgz; no dependencies)
+	node --import tsx scripts/pack-cli.ts
+
+install: build ## Install vesslctl into $(PREFIX)/bin (default ~/.local/bin; PREFIX=/usr/local as root), from its packed tarball
+	@tarball=$$(node --import tsx scripts/pack-cli.ts) && npm install --global --offline --no-audit --no-fund --prefix "$(PREFIX)" "$$tarball" >/dev/null && \
+	echo "vesslctl installed: $(PREFIX)/bin/vesslctl ($$("$(PREFIX)/bin/vesslctl" --version))" && \
+	case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "add $(PREFIX)/bin to PATH, e.g. export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
+
+test: build ## Run every test (unit, storage on SQLite and PostgreSQL, end-to-end, the PKCS#11 provider on SoftHSM2, Kubernetes on a real API server), after lint and codegen checks
 	scripts/ensure-python-deps.sh
 	scripts/ensure-bubblewrap.sh
+	scripts/ensure-softhsm.sh
+	scripts/ensure-shells.sh
+	scripts/kube-control-plane.sh build
 	$(MAKE) --no-print-directory lint breaking checkgenerate
 	npx mocha
 
@@ -73,8 +87,11 @@ breaking: $(STAMP) ## Check the protos against main's previous commit for breaki
 	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then $(BUF) breaking --against '.git#ref=HEAD~1' && echo "no breaking proto changes since HEAD~1"; \
 	else echo "no previous commit to compare against"; fi
 
-deploy-check: $(STAMP) ## Render deploy/ (base and every overlay) with kubectl kustomize and check it against the Kubernetes schemas and the deploy rules (also part of make test)
+deploy-check: $(STAMP) kube-control-plane ## Render deploy/ (base and every overlay) with kubectl kustomize, check it against the Kubernetes schemas and the deploy rules, and dry-run it on a real API server (also part of make test)
 	npx mocha --no-config --node-option import=tsx --timeout 60000 --exit test/deploy.test.ts
+
+kube-control-plane: ## Build (once per machine, cached in ~/.cache/vessl-secrets) the Kubernetes v1.20.2 control plane the tests run against
+	scripts/kube-control-plane.sh build
 
 bench: build ## Run the benchmarks (figures as ratios to same-run baselines)
 	npm run bench

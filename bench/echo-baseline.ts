@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
-import { Secret, SecretServiceService, Secret_State } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { Secret, SecretServiceService, Secret_EnvVarFit, Secret_State } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { startServingProcess } from '../test/support/processes.js';
 import { spawnCommand } from '../services/job-launcher/backends/spawn-command.js';
 import { JobSandbox } from '../services/job-launcher/sandbox/job-sandbox.js';
@@ -51,6 +51,7 @@ const CREATED = Buffer.from(
     updateBy: 'bench-admin',
     deleteBy: '',
     valueFingerprint: 'f'.repeat(64),
+    envVarFit: Secret_EnvVarFit.ENV_VAR_FIT_OK,
   }).finish(),
 );
 

@@ -7,7 +7,8 @@ export type Target = { op: '>=' | '<='; bound: number } | { op: 'reported' };
 /** One figure: the median value over the rounds, its same-run baseline, and their ratio. */
 export interface Figure {
   figure: string;
-  engine: 'sqlite' | 'postgres';
+  /** The storage engine, or the Kubernetes server a backend figure ran against. */
+  engine: 'sqlite' | 'postgres' | 'kubernetes-1.20';
   value: number;
   unit: string;
   baseline: number;

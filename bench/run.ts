@@ -6,12 +6,13 @@ import { createTestDatabase } from '../test/support/postgres.js';
 import { startTestSystem } from '../test/support/system.js';
 import { benchConfig, type BenchConfig } from './config.js';
 import { startEcho } from './echo-baseline.js';
+import { benchKubernetesLaunch } from './kubernetes.js';
 import { atLeast, judge, writeResults, type Figure } from './report.js';
 import { rewrapBaseline, rewrapThroughput, seedForRewrap } from './rewrap.js';
 import { startBenchServer } from './server.js';
 import { benchSystem } from './system.js';
 
-type Engine = Figure['engine'];
+type Engine = 'sqlite' | 'postgres';
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
       );
       figures.push(await withDatabase(engine, (url) => benchRewrap(engine, cfg, url)));
     }
+    figures.push(...(await benchKubernetesLaunch(cfg, log)));
   } finally {
     await echo.close();
   }

@@ -1,24 +1,43 @@
 // Loaded lazily (see BaseCommand.openAuditApi): it pulls in grpc-js and the generated code.
-import { AuditEvent, SecretServiceService, VerifyAuditLogResponse_Finding } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { SecretServiceService, VerifyAuditLogResponse_Finding, type AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
+import { timeJson } from './json-values.js';
 import type { Connection } from './settings.js';
 
-/** An audit event as `-o json` prints it: AuditEvent.toJSON (proto camelCase; default values omitted). */
+/** An audit event as `-o json` prints it (cli/json-values.ts: every field, proto camelCase). */
 export interface AuditEventJson {
-  org?: string;
-  seq?: number;
-  time?: string;
-  actor?: string;
-  action?: string;
-  secretName?: string;
-  secretUid?: string;
-  secretVersion?: number;
-  requestId?: string;
-  details?: Record<string, string>;
-  hash?: string;
-  prevHash?: string;
+  org: string;
+  seq: number;
+  time: string | null;
+  actor: string;
+  action: string;
+  secretName: string;
+  secretUid: string;
+  secretVersion: number;
+  requestId: string;
+  details: Record<string, string>;
+  hash: string;
+  prevHash: string;
+  /** Whether hash is a keyed link (false for events from before links were keyed). */
+  keyed: boolean;
 }
+
+const auditEventJson = (e: AuditEvent): AuditEventJson => ({
+  org: e.org,
+  seq: e.seq,
+  time: timeJson(e.time),
+  actor: e.actor,
+  action: e.action,
+  secretName: e.secretName,
+  secretUid: e.secretUid,
+  secretVersion: e.secretVersion,
+  requestId: e.requestId,
+  details: { ...e.details },
+  hash: e.hash,
+  prevHash: e.prevHash,
+  keyed: e.keyed,
+});
 
 /** What `audit verify -o json` prints: every field, also when false or 0. */
 export interface AuditVerificationJson {
@@ -34,7 +53,8 @@ export interface AuditVerificationJson {
   missingAfterSeq: number;
   /** The signed checkpoint (kept by key-management) the log was checked against; 0 when none yet. */
   checkpointSeq: number;
-  checkpointTime?: string;
+  /** When that checkpoint was signed; null when none yet. */
+  checkpointTime: string | null;
 }
 
 export interface AuditPage {
@@ -48,6 +68,13 @@ export interface AuditListQuery {
   action?: string;
   secretName?: string;
   actor?: string;
+  /** Events at or after / before these times. */
+  startTime?: Date;
+  endTime?: Date;
+  /** Newest first (for --tail). */
+  newestFirst?: boolean;
+  /** Only events after this seq (for --follow). */
+  afterSeq?: number;
 }
 
 /** The audit log calls vesslctl makes, for one endpoint, org and token, in the shapes it prints. */
@@ -67,9 +94,20 @@ export function openAuditApi(connection: Connection): AuditApi {
 
   return {
     connection,
-    async listAuditEvents({ pageSize, pageToken, action, secretName, actor }) {
-      const response = await secrets.listAuditEvents({ org, pageSize, pageToken, action: action ?? '', secretName: secretName ?? '', actor: actor ?? '' });
-      return { events: response.events.map((e) => AuditEvent.toJSON(e) as AuditEventJson), nextPageToken: response.nextPageToken };
+    async listAuditEvents({ pageSize, pageToken, action, secretName, actor, startTime, endTime, newestFirst, afterSeq }) {
+      const response = await secrets.listAuditEvents({
+        org,
+        pageSize,
+        pageToken,
+        action: action ?? '',
+        secretName: secretName ?? '',
+        actor: actor ?? '',
+        startTime,
+        endTime,
+        newestFirst: newestFirst ?? false,
+        afterSeq: afterSeq ?? 0,
+      });
+      return { events: response.events.map(auditEventJson), nextPageToken: response.nextPageToken };
     },
     async verifyAuditLog() {
       const r = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
@@ -83,7 +121,7 @@ export function openAuditApi(connection: Connection): AuditApi {
         finding,
         missingAfterSeq: r.missingAfterSeq,
         checkpointSeq: r.checkpointSeq,
-        ...(r.checkpointTime ? { checkpointTime: r.checkpointTime.toISOString() } : {}),
+        checkpointTime: timeJson(r.checkpointTime),
       };
     },
     close() {

@@ -1,11 +1,11 @@
 import { Command, Errors, Flags, type Interfaces } from './oclif.js';
-import { CommandError, describeError } from './errors.js';
+import { CommandError, describeError, exitCodeOf } from './errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 import type { AdminApi } from './admin-api.js';
 import type { AuditApi } from './audit-api.js';
 import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
-import { requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
+import { endpointOrigin, requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
 import { decodeTokenClaims } from '../services/runtime/token-claims.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -20,10 +20,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     output: Flags.option({
       char: 'o',
       options: OUTPUT_FORMATS,
-      description: 'Output format. [default: table]',
+      description: 'Output format: name prints the name (or id) of each resource, one a line. [default: table]',
       helpGroup: 'GLOBAL',
     })(),
     json: Flags.boolean({ description: 'Same as -o json.', helpGroup: 'GLOBAL' }),
+    jsonpath: Flags.string({
+      description: 'Print only what this JSONPath expression selects from the JSON output, one match a line (strings bare), e.g. \'$[?(@.state=="active")].name\'.',
+      helpGroup: 'GLOBAL',
+      helpValue: 'EXPR',
+    }),
     org: Flags.string({
       description: 'Organization. Overrides VESSLCTL_ORG, the config file and the token\'s org.',
       helpGroup: 'GLOBAL',
@@ -33,6 +38,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'vessl-secrets gRPC endpoint. Overrides VESSLCTL_ENDPOINT and the config file. [default: 127.0.0.1:50051]',
       helpGroup: 'GLOBAL',
       helpValue: 'HOST:PORT',
+    }),
+    profile: Flags.string({
+      description: 'Profile of the config file to use. Overrides VESSLCTL_PROFILE and `vesslctl config use`. [default: default]',
+      helpGroup: 'GLOBAL',
+      helpValue: 'NAME',
     }),
     'ca-cert': Flags.string({
       description: 'PEM file of the CA that signed the server\'s TLS certificate. Overrides VESSLCTL_CA_CERT and the config file. [default: the system\'s CAs]',
@@ -63,7 +73,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Flags over env over the config file (resolved once per run). */
   protected get settings(): Settings {
-    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org, caCert: this.flags['ca-cert'] });
+    this.resolvedSettings ??= resolveSettings({ endpoint: this.flags.endpoint, org: this.flags.org, caCert: this.flags['ca-cert'], profile: this.flags.profile });
     return this.resolvedSettings;
   }
 
@@ -103,10 +113,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.openClient(async () => (await import('./jobs-api.js')).openJobsApi, connection);
   }
 
-  /** Prints `result` in the chosen format (`table` renders it for people) and returns it. */
-  protected async print<R>(result: R, table: (result: R) => string): Promise<R> {
+  /**
+   * Prints `result` in the chosen format (`table` renders it for people) and returns it.
+   * `nameOf` names one resource of it (an item of a list) for `-o name`; a command without
+   * one refuses -o name, and an item it names undefined is left out.
+   */
+  protected async print<R>(result: R, table: (result: R) => string, nameOf?: (item: R extends ReadonlyArray<infer I> ? I : R) => string | undefined): Promise<R> {
     const format = this.outputFormat;
-    if (format === 'json') this.log(JSON.stringify(result, null, 2));
+    if (this.flags.jsonpath !== undefined) {
+      const { selectJson } = await import('./json-select.js');
+      const lines = selectJson(result, this.flags.jsonpath);
+      if (lines.length > 0) this.log(lines.join('\n'));
+    } else if (format === 'name') {
+      if (!nameOf) throw new CommandError(`-o name: \`vesslctl ${this.id?.replaceAll(':', ' ')}\` prints no named resource; use -o json`);
+      const items = (Array.isArray(result) ? result : [result]) as Array<Parameters<typeof nameOf>[0]>;
+      const names = items.map(nameOf).filter((name): name is string => name !== undefined);
+      if (names.length > 0) this.log(names.join('\n'));
+    } else if (format === 'json') this.log(JSON.stringify(result, null, 2));
     else if (format === 'yaml') process.stdout.write((await import('yaml')).stringify(result));
     else {
       const text = table(result);
@@ -125,11 +148,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const claims = this.connection ? decodeTokenClaims(this.connection.token) : this.resolvedSettings?.claims;
     return describeError(err, {
       endpoint: this.connection?.endpoint ?? this.resolvedSettings?.endpoint.value,
+      endpointOrigin: this.connection ? this.connection.endpointOrigin : this.resolvedSettings && endpointOrigin(this.resolvedSettings),
+      caCert: this.connection ? this.connection.caCert !== undefined : this.resolvedSettings?.caCert !== undefined,
       command: this.id?.replaceAll(':', ' '),
       role: claims?.role,
       tokenOrg: claims?.org,
       org: this.connection?.org,
       secretName,
+      flagNames: Object.keys({ ...(this.ctor.flags ?? {}), ...BaseCommand.baseFlags }),
     });
   }
 
@@ -144,7 +170,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const line = await this.describeError(err);
     this.logToStderr(`error: ${line}`);
     if (process.env.VESSLCTL_DEBUG) this.logToStderr(err.stack ?? String(err));
-    return this.exit(1);
+    return this.exit(exitCodeOf(err));
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
@@ -153,11 +179,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-function outputFormatOf(flags: { json: boolean; output?: OutputFormat }): OutputFormat {
+function outputFormatOf(flags: { json: boolean; jsonpath?: string; output?: OutputFormat }): OutputFormat {
   if (flags.json && flags.output && flags.output !== 'json') {
     throw new CommandError(`--json contradicts -o ${flags.output}: give one of them`);
   }
-  return flags.json ? 'json' : (flags.output ?? 'table');
+  if (flags.jsonpath !== undefined && flags.output && flags.output !== 'json') {
+    throw new CommandError(`--jsonpath selects from the JSON output and contradicts -o ${flags.output}: leave -o out`);
+  }
+  // --jsonpath works on the JSON: commands that print differently for people print that.
+  return flags.json || flags.jsonpath !== undefined ? 'json' : (flags.output ?? 'table');
 }
 
 /**

@@ -7,9 +7,14 @@ import MasterKeyRotate from './commands/admin/master-key/rotate.js';
 import AuditList from './commands/audit/list.js';
 import AuditVerify from './commands/audit/verify.js';
 import AuthLogin from './commands/auth/login.js';
+import AuthLogout from './commands/auth/logout.js';
 import AuthStatus from './commands/auth/status.js';
+import Complete from './commands/complete.js';
+import Completion from './commands/completion.js';
+import HelpCommand from './commands/help.js';
 import ConfigSet from './commands/config/set.js';
 import ConfigShow from './commands/config/show.js';
+import ConfigUse from './commands/config/use.js';
 import JobCreate from './commands/job/create.js';
 import JobList from './commands/job/list.js';
 import JobLogs from './commands/job/logs.js';
@@ -31,8 +36,10 @@ import SecretVerify from './commands/secret/verify.js';
 export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:status': AuthStatus,
+  'auth:logout': AuthLogout,
   'config:show': ConfigShow,
   'config:set': ConfigSet,
+  'config:use': ConfigUse,
   'secret:create': SecretCreate,
   'secret:update': SecretUpdate,
   'secret:list': SecretList,
@@ -56,4 +63,7 @@ export const COMMANDS = {
   'admin:master-key:rotate': MasterKeyRotate,
   'admin:master-key:rewrap': MasterKeyRewrap,
   'admin:master-key:retire': MasterKeyRetire,
+  help: HelpCommand,
+  completion: Completion,
+  __complete: Complete,
 };

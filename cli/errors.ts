@@ -1,19 +1,36 @@
 import type { ServiceError } from '@grpc/grpc-js';
+import { EXIT, exitCodeOfGrpcStatus, type ExitCode } from './exit-codes.js';
 
 /**
  * An error whose message is written for the user as it is (usage mistakes, missing
  * settings). With a cause, the line reads "<message>: <what the cause says>".
+ * Its exit status is `exitCode` if given, else its cause's, else USAGE (cli/exit-codes.ts).
  */
 export class CommandError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly exitCode?: ExitCode;
+
+  constructor(message: string, options?: { cause?: unknown; exitCode?: ExitCode }) {
     super(message, options);
     this.name = 'CommandError';
+    this.exitCode = options?.exitCode;
   }
+}
+
+/** The exit status vesslctl ends with after `err` (cli/exit-codes.ts). */
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err instanceof CommandError) return err.exitCode ?? (err.cause === undefined ? EXIT.USAGE : exitCodeOf(err.cause));
+  if (looksLikeServiceError(err)) return exitCodeOfGrpcStatus(err.code);
+  if (isOclifError(err)) return EXIT.USAGE;
+  return EXIT.NEGATIVE;
 }
 
 /** What an error line may mention besides the error itself. */
 export interface ErrorContext {
   endpoint?: string;
+  /** Where the endpoint came from ("--endpoint", "VESSLCTL_ENDPOINT", ...), for connection failures. */
+  endpointOrigin?: string;
+  /** Whether a CA file was given: the client speaks TLS to it (and plaintext only to loopback without one). */
+  caCert?: boolean;
   /** The command as typed, e.g. "secret create", for "see --help" hints. */
   command?: string;
   /** The caller's role, from the token's (unverified) claims, when known. */
@@ -23,6 +40,8 @@ export interface ErrorContext {
   org?: string;
   /** The secret the command is about (`secret create NAME`), for hints that name it. */
   secretName?: string;
+  /** The flags the command takes (without dashes), for "did you mean" on a mistyped one. */
+  flagNames?: readonly string[];
 }
 
 const LOGIN_HINT = 'run `vesslctl auth login`';
@@ -55,11 +74,20 @@ export async function describeError(err: unknown, context: ErrorContext = {}): P
   }
   if (looksLikeServiceError(err)) return describeServiceError(err, context);
   if (isOclifError(err)) {
-    const text = describeUsageError(err.message);
+    const text = `${describeUsageError(err.message)}${await flagSuggestion(err.message, context.flagNames)}`;
     return context.command ? `${text} (see \`vesslctl ${context.command} --help\`)` : text;
   }
   if (err instanceof Error) return oneLine(err.message) || err.name;
   return oneLine(String(err));
+}
+
+/** ": did you mean --endpoint?" for oclif's "Nonexistent flag: --endpont" ('' otherwise). */
+async function flagSuggestion(message: string, flagNames: readonly string[] = []): Promise<string> {
+  const typed = /^Nonexistent flags?: --?([^\s,=]+)/.exec(message)?.[1];
+  if (typed === undefined) return '';
+  const { closest } = await import('./suggest.js');
+  const meant = closest(typed, flagNames);
+  return meant ? `: did you mean --${meant}?` : '';
 }
 
 /**
@@ -87,9 +115,10 @@ async function describeServiceError(err: ServiceError, context: ErrorContext): P
   const where = context.endpoint ?? 'its endpoint';
   // A status without ErrorInfo comes from the transport (no connection), not from the server.
   const fromTransport = decoded.reason === undefined;
-  if (decoded.code === status.UNAVAILABLE && fromTransport) {
-    const start = isLoopback(context.endpoint) ? ' (start it with `make up`)' : '';
-    return `cannot reach vessl-secrets at ${where}: is the server running?${start}`;
+  if (fromTransport && (decoded.code === status.UNAVAILABLE || /Received HTTP status code/.test(decoded.message))) {
+    const { describeUnreachable } = await import('./unreachable.js');
+    const loopback = isLoopback(context.endpoint);
+    return describeUnreachable(decoded.message, { endpoint: where, origin: context.endpointOrigin, plaintext: loopback && !context.caCert, loopback });
   }
   if (decoded.code === status.DEADLINE_EXCEEDED && fromTransport) {
     return `no answer from vessl-secrets at ${where} in time: is the server running and reachable? (${codeName})`;

@@ -1,20 +1,17 @@
 // Flag parsing and human-readable rendering shared by the job commands (and `secret show`).
 // Light on purpose: command modules load at start-up, so this imports no grpc-js.
 import { CommandError } from './errors.js';
-import { formatFields, formatTable, formatTime, truncateCell } from './output.js';
+import { formatDuration, formatFields, formatTable, formatTime, truncateCell } from './output.js';
 import type { AttemptJson, InjectedSecretJson, JobJson, JobSpec } from './jobs-api.js';
 
 /** What `job list --state` accepts (Job.State without the STATE_ prefix, lower case). */
 export const JOB_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStateName = (typeof JOB_STATES)[number];
 
-/** "STATE_RUNNING" → "running"; an unset state reads "unknown". */
-export const stateName = (state: string | undefined) => (state ? state.replace(/^STATE_/, '').toLowerCase() : 'unknown');
-
 /** An attempt (or a job, by its latest attempt) that has not ended yet. */
-export const isLive = (state: string | undefined) => state === 'STATE_PENDING' || state === 'STATE_RUNNING';
+export const isLive = (state: string) => state === 'pending' || state === 'running';
 
-export const latestAttempt = (job: JobJson): AttemptJson | undefined => job.attempts?.at(-1);
+export const latestAttempt = (job: JobJson): AttemptJson | undefined => job.attempts.at(-1);
 
 /** `--env K=V` split at the first "=" (the value may hold "=", and may be empty). */
 export function parseEnvFlags(values: readonly string[] = []): JobSpec['env'] {
@@ -63,7 +60,7 @@ export function jobSummary(job: JobJson): string {
   return formatFields([
     ['id', job.id],
     ['name', job.name],
-    ['state', stateName(job.state)],
+    ['state', job.state],
     ['backend', job.backend],
     ['attempt', attempt?.number],
     ['secrets', (attempt?.secrets ?? []).map(injectedLine)],
@@ -72,14 +69,14 @@ export function jobSummary(job: JobJson): string {
 
 /** `job show`: the job, its attempts, and the secret versions each attempt got. */
 export function jobDetails(job: JobJson): string {
-  const by = (time: string | undefined, who: string | undefined) =>
+  const by = (time: string | null, who: string) =>
     time ? `${formatTime(time)}${who ? ` by ${who}` : ''}` : undefined;
   const sections = [
     formatFields([
       ['id', job.id],
       ['name', job.name],
       ['org', job.org],
-      ['state', stateName(job.state)],
+      ['state', job.state],
       ['backend', job.backend],
       ['image', job.image],
       ['command', job.command?.split(/\r?\n/)],
@@ -93,13 +90,14 @@ export function jobDetails(job: JobJson): string {
   if (attempts.length > 0) {
     sections.push(
       formatTable(
-        ['ATTEMPT', 'STATE', 'STARTED', 'ENDED', 'EXIT', 'MESSAGE'],
+        ['ATTEMPT', 'STATE', 'STARTED', 'ENDED', 'TOOK', 'EXIT', 'MESSAGE'],
         attempts.map((a) => [
           String(a.number ?? 0),
-          stateName(a.state),
+          a.state,
           formatTime(a.startTime),
           formatTime(a.endTime),
-          a.exitCode === undefined ? '' : String(a.exitCode),
+          a.startTime && a.endTime ? formatDuration(Date.parse(a.endTime) - Date.parse(a.startTime)) : '',
+          a.exitCode === null ? '' : String(a.exitCode),
           truncateCell(a.message, 60),
         ]),
       ),
@@ -119,7 +117,7 @@ export function jobTable(jobs: JobJson[]): string {
     jobs.map((job) => [
       job.id ?? '',
       job.name ?? '',
-      stateName(job.state),
+      job.state,
       String(latestAttempt(job)?.number ?? job.attempts?.length ?? 0),
       job.backend ?? '',
       formatTime(job.createTime),

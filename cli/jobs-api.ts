@@ -1,52 +1,54 @@
 // Loaded lazily (see BaseCommand.openJobsApi): it pulls in grpc-js and the generated code.
-import { Job, job_StateFromJSON, JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { job_StateFromJSON, job_StateToJSON, JobServiceService, type Attempt, type InjectedSecret, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
+import { enumJson, timeJson } from './json-values.js';
 import type { JobStateName } from './job-format.js';
 import type { Connection } from './settings.js';
 
-/** Attempt.secrets[]: InjectedSecret.toJSON (default values omitted). */
+/** A secret an attempt got (cli/json-values.ts: every field). */
 export interface InjectedSecretJson {
-  secretName?: string;
-  secretUid?: string;
-  envName?: string;
-  version?: number;
-  /** Absent (0) when the secret has been deleted since. */
-  currentVersion?: number;
-  stale?: boolean;
+  secretName: string;
+  secretUid: string;
+  envName: string;
+  version: number;
+  /** 0 when the secret has been deleted since. */
+  currentVersion: number;
+  stale: boolean;
 }
 
-/** Job.attempts[]: Attempt.toJSON. */
+/** One run of a job. */
 export interface AttemptJson {
-  number?: number;
-  state?: string;
-  startTime?: string;
-  endTime?: string;
-  exitCode?: number;
-  message?: string;
-  secrets?: InjectedSecretJson[];
+  number: number;
+  state: string;
+  startTime: string | null;
+  endTime: string | null;
+  /** null while it runs, or when it ended without one (terminated). */
+  exitCode: number | null;
+  message: string;
+  secrets: InjectedSecretJson[];
 }
 
-/** A job as `-o json` prints it: Job.toJSON (proto camelCase; default values omitted). */
+/** A job as `-o json` prints it (cli/json-values.ts: every field, proto camelCase). */
 export interface JobJson {
-  org?: string;
-  id?: string;
-  name?: string;
-  image?: string;
-  command?: string;
-  env?: Array<{ name?: string; value?: string }>;
-  secrets?: Array<{ secretName?: string; envName?: string }>;
-  /** "STATE_PENDING", "STATE_RUNNING", ...: the state of the latest attempt. */
-  state?: string;
-  attempts?: AttemptJson[];
-  backend?: string;
-  createTime?: string;
-  updateTime?: string;
-  createBy?: string;
+  org: string;
+  id: string;
+  name: string;
+  image: string;
+  command: string;
+  env: Array<{ name: string; value: string }>;
+  secrets: Array<{ secretName: string; envName: string }>;
+  /** "pending", "running", "succeeded", "failed", "cancelled": the state of the latest attempt. */
+  state: string;
+  attempts: AttemptJson[];
+  backend: string;
+  createTime: string | null;
+  updateTime: string | null;
+  createBy: string;
 }
 
-/** What `job create` and `job restart` print with -o json. */
-export interface JobChangeJson {
+/** What creating or restarting a job returns: the job, and warnings for stderr. */
+export interface JobChange {
   job: JobJson;
   warnings: string[];
 }
@@ -83,7 +85,7 @@ export interface LogQuery {
 /** The job calls vesslctl makes, for one endpoint, org and token, in the shapes it prints. */
 export interface JobsApi {
   readonly connection: Connection;
-  createJob(spec: JobSpec): Promise<JobChangeJson>;
+  createJob(spec: JobSpec): Promise<JobChange>;
   getJob(id: string): Promise<JobJson>;
   listJobs(query: JobListQuery): Promise<JobPage>;
   /**
@@ -91,7 +93,7 @@ export interface JobsApi {
    * iteration normally; so does leaving the loop early.
    */
   streamLogs(query: LogQuery, signal?: AbortSignal): AsyncIterable<Buffer>;
-  restartJob(id: string): Promise<JobChangeJson>;
+  restartJob(id: string): Promise<JobChange>;
   terminateJob(id: string): Promise<JobJson>;
   close(): void;
 }
@@ -99,7 +101,44 @@ export interface JobsApi {
 /** Creating or restarting an attempt decrypts secrets and may wait for a running one to stop. */
 const SLOW_CALL = { timeoutMs: 60_000 };
 
-const jobJson = (job: Job | undefined) => Job.toJSON(job ?? Job.fromPartial({})) as JobJson;
+const injectedSecretJson = (s: InjectedSecret): InjectedSecretJson => ({
+  secretName: s.secretName,
+  secretUid: s.secretUid,
+  envName: s.envName,
+  version: s.version,
+  currentVersion: s.currentVersion,
+  stale: s.stale,
+});
+
+const attemptJson = (a: Attempt): AttemptJson => ({
+  number: a.number,
+  state: enumJson(job_StateToJSON(a.state)),
+  startTime: timeJson(a.startTime),
+  endTime: timeJson(a.endTime),
+  exitCode: a.exitCode ?? null,
+  message: a.message,
+  secrets: a.secrets.map(injectedSecretJson),
+});
+
+/** Explicit mapper: every field, times as RFC 3339 or null, states lower case. */
+function jobJson(job: Job | undefined): JobJson {
+  if (!job) throw new Error('the job-launcher answered without a job');
+  return {
+    org: job.org,
+    id: job.id,
+    name: job.name,
+    image: job.image,
+    command: job.command,
+    env: job.env.map(({ name, value }) => ({ name, value })),
+    secrets: job.secrets.map(({ secretName, envName }) => ({ secretName, envName })),
+    state: enumJson(job_StateToJSON(job.state)),
+    attempts: job.attempts.map(attemptJson),
+    backend: job.backend,
+    createTime: timeJson(job.createTime),
+    updateTime: timeJson(job.updateTime),
+    createBy: job.createBy,
+  };
+}
 
 export function openJobsApi(connection: Connection): JobsApi {
   const { endpoint, org } = connection;

@@ -16,11 +16,16 @@ export { default as commandNotFound } from './hooks/command-not-found.js';
  */
 export let RUN_COMMANDS: Partial<typeof COMMANDS> = {};
 
+/** Each alias (`secret:ls`) and the command it names (`secret:list`). */
+const ALIAS_OF: Record<string, keyof typeof COMMANDS> = Object.fromEntries(
+  Object.entries(COMMANDS).flatMap(([id, command]) => (command.aliases ?? []).map((alias) => [alias, id as keyof typeof COMMANDS])),
+);
+
 /**
  * The id of the vesslctl command argv runs, if any: its leading words (before any flag) start
  * with a command id (no id is a prefix of another, test/cli-surface.test.ts). oclif's plugins
- * (help, autocomplete) only add their commands, so such a run does not load them; every other run
- * (help, autocomplete, topics, unknown commands) does.
+ * (help) only adds its commands, so such a run does not load it; every other run
+ * (help, topics, unknown commands) does.
  */
 export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined {
   const words: string[] = [];
@@ -28,7 +33,10 @@ export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined 
     if (arg.startsWith('-')) return undefined;
     words.push(arg);
     const id = words.join(':');
+    // Help shows every command: it is run with all of them loaded.
+    if (id === 'help') return undefined;
     if (Object.hasOwn(COMMANDS, id)) return id as keyof typeof COMMANDS;
+    if (Object.hasOwn(ALIAS_OF, id)) return ALIAS_OF[id];
   }
   return undefined;
 }
@@ -37,13 +45,14 @@ export function ownCommandId(argv: string[]): keyof typeof COMMANDS | undefined 
 export async function main(root: string, argv: string[] = process.argv.slice(2)): Promise<void> {
   // Never map the bundle back to TypeScript sources (oclif would under NODE_ENV=test|development).
   settings.enableAutoTranspile = false;
+  // The package is named after the repository; --version and the user agent say vesslctl.
+  const pjson = { ...(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Interfaces.PJSON), name: 'vesslctl' };
   const id = ownCommandId(argv);
   if (id === undefined) {
-    await execute({ args: argv, loadOptions: { root } });
+    await execute({ args: argv, loadOptions: { root, pjson } });
     return;
   }
   RUN_COMMANDS = { [id]: COMMANDS[id] };
-  const pjson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Interfaces.PJSON;
   const commands = { ...(pjson.oclif.commands as object), identifier: 'RUN_COMMANDS' } as Interfaces.PJSON['oclif']['commands'];
   await execute({ args: argv, loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [], commands } } } });
 }

@@ -7,6 +7,7 @@ export * as Args from '@oclif/core/args';
 export { Command } from '@oclif/core/command';
 export * as Errors from '@oclif/core/errors';
 export { execute } from '@oclif/core/execute';
+export { Help } from '@oclif/core/help';
 export * as Flags from '@oclif/core/flags';
 export { settings } from '@oclif/core/settings';
 export type { Hook, Interfaces } from '@oclif/core';

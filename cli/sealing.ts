@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { CommandError } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { readJsonFile, writePrivateFile, type Connection } from './settings.js';
 import { readSecretValue, type ValueSource, type ValueSourceIo } from './value-source.js';
 
@@ -92,7 +93,7 @@ export class OrgKeyCache {
 
 function checkOrgKey(key: OrgKey): OrgKey {
   if (key.publicKey.length !== PUBLIC_KEY_BYTES || key.keyId === '') {
-    throw new CommandError(`the server sent an unusable org public key (${key.publicKey.length} bytes, key id "${key.keyId}")`);
+    throw new CommandError(`the server sent an unusable org public key (${key.publicKey.length} bytes, key id "${key.keyId}")`, { exitCode: EXIT.SERVER });
   }
   return key;
 }

@@ -1,50 +1,54 @@
 // Loaded lazily (see BaseCommand.openApi): it pulls in grpc-js and the generated code.
 import { Client, status } from '@grpc/grpc-js';
-import { KeyManagementServiceService, OrgKey as OrgKeyMessage, OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
-import { Secret, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { KeyManagementServiceService, orgKey_StateToJSON, type OrgKey as OrgKeyMessage, type OrgPublicKey } from '../services/gen/vessl/kms/v1/kms.js';
+import { Secret, secret_EnvVarFitToJSON, secret_StateToJSON, SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
+import { enumJson, timeJson } from './json-values.js';
 import { decodeServiceError, isServiceError, type DecodedStatus } from '../services/runtime/errors.js';
 import type { OrgKey, OrgKeySource, SealedValue } from './sealing.js';
 import type { Connection } from './settings.js';
 
-/** A secret as `-o json` prints it: Secret.toJSON (proto camelCase; default values omitted). */
+/** A secret as `-o json` prints it (cli/json-values.ts: every field, proto camelCase). */
 export interface SecretJson {
-  org?: string;
-  name?: string;
-  uid?: string;
-  key?: string;
-  description?: string;
-  version?: number;
-  state?: string;
-  createTime?: string;
-  updateTime?: string;
-  valueUpdateTime?: string;
-  deleteTime?: string;
-  createBy?: string;
-  updateBy?: string;
-  deleteBy?: string;
+  org: string;
+  name: string;
+  uid: string;
+  key: string;
+  description: string;
+  version: number;
+  /** "active" or "deleted". */
+  state: string;
+  createTime: string | null;
+  updateTime: string | null;
+  valueUpdateTime: string | null;
+  deleteTime: string | null;
+  createBy: string;
+  updateBy: string;
+  deleteBy: string;
   /** Keyed BLAKE2b-256 of the current value (hex): equal fingerprints, equal values. */
-  valueFingerprint?: string;
+  valueFingerprint: string;
+  /** Whether the value can be an environment variable: "ok", "nul_byte", "not_utf8", or "unspecified" (stored before that was recorded). */
+  envVarFit: string;
 }
 
-/** OrgPublicKey.toJSON: publicKey in base64. */
+/** The org public key values are sealed with: publicKey in base64. */
 export interface OrgPublicKeyJson {
-  org?: string;
-  keyId?: string;
-  publicKey?: string;
-  algorithm?: string;
-  createTime?: string;
+  org: string;
+  keyId: string;
+  publicKey: string;
+  algorithm: string;
+  createTime: string | null;
 }
 
-/** OrgKey.toJSON: an org keypair's public half (base64) and lifecycle state. */
+/** An org keypair's public half (base64) and lifecycle state ("primary", "previous", "retired"). */
 export interface OrgKeyJson {
-  org?: string;
-  keyId?: string;
-  publicKey?: string;
-  state?: string;
-  createTime?: string;
-  retireTime?: string;
+  org: string;
+  keyId: string;
+  publicKey: string;
+  state: string;
+  createTime: string | null;
+  retireTime: string | null;
 }
 
 /** VerifySecretValueResponse, with the secret it is about. */
@@ -104,8 +108,42 @@ const ORG_KEY_STALE = 'ORG_KEY_STALE';
 const BATCH_CALL = { timeoutMs: 60_000 };
 const BATCH_FIELD = /^requests\[(\d+)\]\.(.+)$/;
 
-const secretJson = (secret: Secret) => Secret.toJSON(secret) as SecretJson;
-const orgKeyJson = (key: OrgKeyMessage) => OrgKeyMessage.toJSON(key) as OrgKeyJson;
+/** Explicit mappers: every field, times as RFC 3339 or null, enums lower case (cli/json-values.ts). */
+const secretJson = (s: Secret): SecretJson => ({
+  org: s.org,
+  name: s.name,
+  uid: s.uid,
+  key: s.key,
+  description: s.description,
+  version: s.version,
+  state: enumJson(secret_StateToJSON(s.state)),
+  createTime: timeJson(s.createTime),
+  updateTime: timeJson(s.updateTime),
+  valueUpdateTime: timeJson(s.valueUpdateTime),
+  deleteTime: timeJson(s.deleteTime),
+  createBy: s.createBy,
+  updateBy: s.updateBy,
+  deleteBy: s.deleteBy,
+  valueFingerprint: s.valueFingerprint,
+  envVarFit: secret_EnvVarFitToJSON(s.envVarFit).replace(/^ENV_VAR_FIT_/, '').toLowerCase(),
+});
+
+const orgKeyJson = (k: OrgKeyMessage): OrgKeyJson => ({
+  org: k.org,
+  keyId: k.keyId,
+  publicKey: Buffer.from(k.publicKey).toString('base64'),
+  state: enumJson(orgKey_StateToJSON(k.state)),
+  createTime: timeJson(k.createTime),
+  retireTime: timeJson(k.retireTime),
+});
+
+const orgPublicKeyJson = (k: OrgPublicKey): OrgPublicKeyJson => ({
+  org: k.org,
+  keyId: k.keyId,
+  publicKey: Buffer.from(k.publicKey).toString('base64'),
+  algorithm: k.algorithm,
+  createTime: timeJson(k.createTime),
+});
 
 export function openSecretsApi(connection: Connection): SecretsApi {
   const { endpoint, org } = connection;
@@ -119,7 +157,7 @@ export function openSecretsApi(connection: Connection): SecretsApi {
   return {
     connection,
     async getOrgPublicKey() {
-      return OrgPublicKey.toJSON(await kms.getOrgPublicKey({ org })) as OrgPublicKeyJson;
+      return orgPublicKeyJson(await kms.getOrgPublicKey({ org }));
     },
     async fetchOrgKey(): Promise<OrgKey> {
       const key = await kms.getOrgPublicKey({ org });

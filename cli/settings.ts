@@ -2,14 +2,23 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CommandError, EXPIRED_TOKEN_MESSAGE, NO_TOKEN_MESSAGE } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { decodeTokenClaims, type TokenClaims } from '../services/runtime/token-claims.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:50051';
 export const CONFIG_KEYS = ['endpoint', 'org', 'token', 'ca-cert'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
-/** What `auth login` / `config set` store in config.json. */
+/** What `auth login` / `config set` store in config.json, for one profile. */
 export type ConfigFile = Partial<Record<ConfigKey, string>>;
+
+/**
+ * Profiles: named sets of settings in the one config.json. The default profile's settings sit at
+ * the top level (where they were before profiles existed), the others under "profiles", and
+ * `vesslctl config use NAME` records the one in use under "profile".
+ */
+export const DEFAULT_PROFILE = 'default';
+export const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'token' | 'default';
 
@@ -21,6 +30,8 @@ export interface Setting {
 export interface Settings {
   configDir: string;
   configFile: string;
+  /** The profile of the config file in use: --profile, VESSLCTL_PROFILE, `config use`, or default. */
+  profile: Setting;
   endpoint: Setting;
   token?: Setting;
   org?: Setting;
@@ -33,6 +44,8 @@ export interface Settings {
 /** Everything a call to the server needs. */
 export interface Connection {
   endpoint: string;
+  /** Where the endpoint came from, for error lines: "--endpoint", "VESSLCTL_ENDPOINT", ... */
+  endpointOrigin?: string;
   org: string;
   token: string;
   configDir: string;
@@ -66,17 +79,58 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-export function readConfigFile(dir: string): ConfigFile {
+/** The whole config.json as an object ({} when there is none). */
+function readConfigDocument(dir: string): Record<string, unknown> {
   const file = configFilePath(dir);
   const raw = readJsonFile(file);
   if (raw === undefined) return {};
-  if (typeof raw !== 'object' || raw === null) throw new CommandError(`${file} must hold a JSON object: fix or delete it`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CommandError(`${file} must hold a JSON object: fix or delete it`);
+  return raw as Record<string, unknown>;
+}
+
+/** The profiles saved under "profiles" (an object of objects; anything else is ignored). */
+function savedProfiles(document: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const profiles = document.profiles;
+  if (typeof profiles !== 'object' || profiles === null || Array.isArray(profiles)) return {};
+  return Object.fromEntries(Object.entries(profiles).filter((entry): entry is [string, Record<string, unknown>] => typeof entry[1] === 'object' && entry[1] !== null));
+}
+
+function configOf(raw: Record<string, unknown>): ConfigFile {
   const config: ConfigFile = {};
   for (const key of CONFIG_KEYS) {
-    const value = (raw as Record<string, unknown>)[key];
+    const value = raw[key];
     if (typeof value === 'string' && value !== '') config[key] = value;
   }
   return config;
+}
+
+/** One profile's settings ({} for a profile that has none). */
+export function readConfigFile(dir: string, profile = DEFAULT_PROFILE): ConfigFile {
+  const document = readConfigDocument(dir);
+  return configOf(profile === DEFAULT_PROFILE ? document : (savedProfiles(document)[profile] ?? {}));
+}
+
+/** The profiles that have settings: default first, then the others by name. */
+export function profileNames(dir: string): string[] {
+  return [DEFAULT_PROFILE, ...Object.keys(savedProfiles(readConfigDocument(dir))).filter((name) => name !== DEFAULT_PROFILE).sort()];
+}
+
+/** --profile over VESSLCTL_PROFILE over `config use` over default; the name must be well-formed. */
+export function resolveProfile(flag: string | undefined, dir: string, env: Env = process.env): Setting {
+  const used = readConfigDocument(dir).profile;
+  const profile = firstSet([flag, 'flag'], [env.VESSLCTL_PROFILE, 'env'], [typeof used === 'string' ? used : undefined, 'config']) ?? { value: DEFAULT_PROFILE, source: 'default' };
+  return { ...profile, value: checkProfileName(profile.value) };
+}
+
+export function checkProfileName(name: string): string {
+  if (!PROFILE_PATTERN.test(name)) throw new CommandError(`profile "${name}" must match ${PROFILE_PATTERN.source}`);
+  return name;
+}
+
+/** Records `profile` as the one in use (`vesslctl config use`); the default profile clears it. */
+export function useProfile(dir: string, profile: string): string {
+  const { profile: _previous, ...document } = readConfigDocument(dir);
+  return writePrivateFile(dir, 'config.json', `${JSON.stringify(profile === DEFAULT_PROFILE ? document : { ...document, profile }, null, 2)}\n`);
 }
 
 /**
@@ -93,8 +147,15 @@ export function writePrivateFile(dir: string, name: string, content: string): st
   return target;
 }
 
-export function writeConfigFile(dir: string, config: ConfigFile): string {
-  return writePrivateFile(dir, 'config.json', `${JSON.stringify(config, null, 2)}\n`);
+/** Replaces one profile's settings, keeping the other profiles. */
+export function writeConfigFile(dir: string, config: ConfigFile, profile = DEFAULT_PROFILE): string {
+  const document = readConfigDocument(dir);
+  const others = Object.fromEntries(Object.entries(document).filter(([key]) => !(CONFIG_KEYS as readonly string[]).includes(key)));
+  const next =
+    profile === DEFAULT_PROFILE
+      ? { ...config, ...others }
+      : { ...document, profiles: { ...savedProfiles(document), [profile]: config } };
+  return writePrivateFile(dir, 'config.json', `${JSON.stringify(next, null, 2)}\n`);
 }
 
 /** The first candidate that has a value; empty strings count as unset. */
@@ -105,16 +166,18 @@ function firstSet(...candidates: Array<[string | undefined, SettingSource]>): Se
 
 /**
  * Flags over env (VESSLCTL_ENDPOINT, VESSLCTL_ACCESS_TOKEN, VESSLCTL_ORG, VESSLCTL_CA_CERT) over the config
- * file; the org falls back to the token's `org` claim, the endpoint to 127.0.0.1:50051.
+ * file's profile in use; the org falls back to the token's `org` claim, the endpoint to 127.0.0.1:50051.
  */
-export function resolveSettings(flags: { endpoint?: string; org?: string; caCert?: string }, env: Env = process.env): Settings {
+export function resolveSettings(flags: { endpoint?: string; org?: string; caCert?: string; profile?: string }, env: Env = process.env): Settings {
   const dir = configDir(env);
-  const config = readConfigFile(dir);
+  const profile = resolveProfile(flags.profile, dir, env);
+  const config = readConfigFile(dir, profile.value);
   const token = firstSet([env.VESSLCTL_ACCESS_TOKEN, 'env'], [config.token, 'config']);
   const claims = token ? decodeTokenClaims(token.value) : undefined;
   return {
     configDir: dir,
     configFile: configFilePath(dir),
+    profile,
     endpoint: firstSet(
       [flags.endpoint, 'flag'],
       [env.VESSLCTL_ENDPOINT, 'env'],
@@ -139,19 +202,34 @@ export function checkEndpoint(endpoint: string, origin = 'endpoint'): string {
 
 /** The settings a server call needs, or an error that says how to provide the missing one. */
 export function requireConnection(settings: Settings): Connection {
-  if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE);
+  if (!settings.token) throw new CommandError(NO_TOKEN_MESSAGE, { exitCode: EXIT.AUTH });
   if (isExpired(settings.claims)) {
     // A token from the environment is not replaced by logging in: say where it comes from.
     throw new CommandError(
       settings.token.source === 'env' ? 'token expired (VESSLCTL_ACCESS_TOKEN): set a fresh one, or unset it and run `vesslctl auth login`' : EXPIRED_TOKEN_MESSAGE,
+      { exitCode: EXIT.AUTH },
     );
   }
   if (!settings.org) {
     throw new CommandError('no org: pass --org ORG, set VESSLCTL_ORG, or run `vesslctl auth login --org ORG`');
   }
-  const { value, source } = settings.endpoint;
-  const endpoint = checkEndpoint(value, `endpoint (from ${source === 'env' ? 'VESSLCTL_ENDPOINT' : source})`);
-  return { endpoint, org: settings.org.value, token: settings.token.value, configDir: settings.configDir, caCert: settings.caCert && checkCaCert(settings.caCert.value) };
+  const origin = endpointOrigin(settings);
+  const endpoint = checkEndpoint(settings.endpoint.value, `endpoint (from ${origin})`);
+  return { endpoint, endpointOrigin: origin, org: settings.org.value, token: settings.token.value, configDir: settings.configDir, caCert: settings.caCert && checkCaCert(settings.caCert.value) };
+}
+
+/** Where the endpoint in use came from, as error lines name it ("default" when nothing set it). */
+export function endpointOrigin(settings: Pick<Settings, 'endpoint' | 'profile' | 'configFile'>): string {
+  switch (settings.endpoint.source) {
+    case 'flag':
+      return '--endpoint';
+    case 'env':
+      return 'VESSLCTL_ENDPOINT';
+    case 'config':
+      return settings.profile.value === DEFAULT_PROFILE ? settings.configFile : `profile ${settings.profile.value} of ${settings.configFile}`;
+    default:
+      return 'default';
+  }
 }
 
 /** The CA file must hold a PEM certificate; an absolute path is stored, so it works from any folder. */

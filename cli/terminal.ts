@@ -1,6 +1,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { CommandError } from './errors.js';
+import { EXIT } from './exit-codes.js';
+
+/** What Ctrl-C at a prompt throws: the command ends with status 130, having done nothing. */
+const cancelled = () => new CommandError('cancelled', { exitCode: EXIT.INTERRUPTED });
 
 /** True when a person can answer a prompt: standard input is a terminal. */
 export const isInteractive = () => process.stdin.isTTY === true;
@@ -31,14 +35,15 @@ export async function readHiddenLine(prompt: string, maxBytes: number): Promise<
   const typed = Buffer.alloc(maxBytes + 1);
   let length = 0;
   try {
-    writeSync(out, prompt);
+    // Echo goes off before the prompt shows: what is typed once it shows is never echoed.
     input.setRawMode(true);
+    writeSync(out, prompt);
     await new Promise<void>((resolve, reject) => {
       input.on('error', reject);
       input.on('data', (chunk: Buffer) => {
         try {
           for (const byte of chunk) {
-            if (byte === CTRL_C) return reject(new CommandError('cancelled'));
+            if (byte === CTRL_C) return reject(cancelled());
             if (byte === CR || byte === LF || byte === CTRL_D) return resolve();
             if (byte === CTRL_U) length = 0;
             else if (byte === DELETE || byte === BACKSPACE) length = removeLastCharacter(typed, length);
@@ -74,7 +79,7 @@ export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await new Promise<string>((resolve, reject) => {
-      rl.on('SIGINT', () => reject(new CommandError('cancelled')));
+      rl.on('SIGINT', () => reject(cancelled()));
       rl.on('close', () => resolve(''));
       rl.question(`${question} [y/N] `, resolve);
     });
@@ -82,6 +87,17 @@ export async function confirm(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/**
+ * Goes on when --yes was given or the person at the terminal answers yes. Otherwise throws:
+ * USAGE without a terminal to ask on, NEGATIVE for a "no", INTERRUPTED for Ctrl-C.
+ * `action` completes "refusing to ...", `nothing` completes "cancelled: ...".
+ */
+export async function requireConfirmation(question: string, options: { yes: boolean | undefined; action: string; nothing: string }): Promise<void> {
+  if (options.yes) return;
+  if (!isInteractive()) throw new CommandError(`refusing to ${options.action} without confirmation when not on a terminal: pass --yes`);
+  if (!(await confirm(question))) throw new CommandError(`cancelled: ${options.nothing}`, { exitCode: EXIT.NEGATIVE });
 }
 
 /** Reads a whole stream as bytes, failing once it exceeds `maxBytes`. Chunks are zeroed. */

@@ -59,6 +59,8 @@ function nodeModulesPath(file: string): string {
 
 /** A dynamic import() whose argument is not a string literal (esbuild bundles those). */
 const COMPUTED_IMPORT = /(?<![\w$."'`])import\((?!\s*['"`])/g;
+/** Any import() call: none may be left in the bundle, it would throw when it runs. */
+const ANY_IMPORT = /(?<![\w$."'`])import\(/;
 
 /**
  * Modules that a run of a vesslctl command never uses but that their importers load as they
@@ -69,7 +71,7 @@ const COMPUTED_IMPORT = /(?<![\w$."'`])import\((?!\s*['"`])/g;
 const LAZY_REQUIRES: Record<string, string[]> = {
   // finding commands by file pattern (vesslctl lists them: package.json oclif.commands)
   '@oclif/core/lib/config/plugin.js': ['tinyglobby_1'],
-  // matching plugin names (only help, autocomplete and unknown commands load plugins)
+  // matching plugin names (only help and unknown commands load plugins)
   '@oclif/core/lib/config/plugin-loader.js': ['minimatch_1'],
   // rendering templates (of the update and S3 settings, of help)
   '@oclif/core/lib/config/config.js': ['ejs_1'],
@@ -122,13 +124,28 @@ const ASCII_ESCAPES = [
   'ansis/index.js',
 ];
 
+/**
+ * Small edits of a dependency's text, each with why it changes nothing else: the text it
+ * replaces must be found (the build fails otherwise).
+ */
+const TEXT_PATCHES: Array<{ file: string; from: string; to: string }> = [
+  // grpc-js names an IP address as the TLS server name, for which Node prints DEP0123 (RFC 6066:
+  // SNI carries host names only). No server name for an IP: tls.connect then checks the
+  // certificate against the IP address (its host), exactly as before.
+  {
+    file: '@grpc/grpc-js/build/src/channel-credentials.js',
+    from: 'connectionOptions.servername = remoteHost;',
+    to: 'connectionOptions.servername = require("node:net").isIP(remoteHost) ? undefined : remoteHost;',
+  },
+];
+
 const escapeNonAscii = (text: string) => text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Rewrites dependencies as they are bundled: computed import()s call the loader's importModule
  * (code compiled by vm.Script with a code cache cannot import() in Node 20 without
- * --experimental-vm-modules; oclif imports its ESM plugins, help and autocomplete, by file URL),
- * LAZY_REQUIRES and ASCII_ESCAPES.
+ * --experimental-vm-modules; oclif imports its ESM plugin, help, by file URL),
+ * LAZY_REQUIRES, TEXT_PATCHES and ASCII_ESCAPES.
  */
 const dependencyPatches: Plugin = {
   name: 'dependency-patches',
@@ -140,6 +157,11 @@ const dependencyPatches: Plugin = {
       for (const variable of LAZY_REQUIRES[file] ?? []) {
         patched = lazyRequire(patched, file, variable);
         applied.add(`${file} ${variable}`);
+      }
+      for (const patch of TEXT_PATCHES.filter((p) => p.file === file)) {
+        if (!patched.includes(patch.from)) throw new Error(`${file}: no \`${patch.from}\` to patch (TEXT_PATCHES)`);
+        patched = patched.replace(patch.from, patch.to);
+        applied.add(`${file} ${patch.from}`);
       }
       if (ASCII_ESCAPES.includes(file) && /[^\0-\x7f]/.test(patched)) {
         patched = escapeNonAscii(patched);
@@ -169,6 +191,9 @@ await build({
   outfile: BUNDLE,
   format: 'cjs',
   plugins: [substitutes, dependencyPatches],
+  // import() of a module esbuild leaves out of the bundle (a Node built-in such as node:readline)
+  // becomes a require(): code compiled by vm.Script cannot import() (dependencyPatches).
+  supported: { 'dynamic-import': false },
   banner: WRAPPER,
   footer: { js: '})' },
   // Loaded only on paths vesslctl never takes (oclif's TypeScript support, grpc-js channelz):
@@ -179,9 +204,10 @@ const expected = [
   ...SUBSTITUTES.map((s) => s.substitute),
   ...Object.entries(LAZY_REQUIRES).flatMap(([file, variables]) => variables.map((v) => `${file} ${v}`)),
   ...ASCII_ESCAPES,
+  ...TEXT_PATCHES.map((p) => `${p.file} ${p.from}`),
 ];
 const missed = expected.filter((patch) => !applied.has(patch));
-if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, LAZY_REQUIRES, ASCII_ESCAPES): ${missed.join(', ')}`);
+if (missed.length > 0) throw new Error(`patches that no longer apply (SUBSTITUTES, LAZY_REQUIRES, ASCII_ESCAPES, TEXT_PATCHES): ${missed.join(', ')}`);
 
 // CommonJS, as bin/vesslctl.js is (bin/package.json).
 await build({
@@ -196,7 +222,7 @@ await build({
 const source = readFileSync(BUNDLE, 'latin1');
 const nonAscii = source.split('\n').findIndex((line) => /[^\0-\x7f]/.test(line));
 if (nonAscii !== -1) throw new Error(`${BUNDLE}:${nonAscii + 1}: a non-ASCII character is left (see ASCII_ESCAPES)`);
-if (source.search(COMPUTED_IMPORT) !== -1) throw new Error(`${BUNDLE}: a computed import() is left (see dependencyPatches)`);
+if (source.search(ANY_IMPORT) !== -1) throw new Error(`${BUNDLE}: an import() is left (see dependencyPatches and \`supported\`)`);
 writeFileSync(BUNDLE, withBuildId(source));
 
 /** The built loader, as a CommonJS require() in a `node -e` script. */

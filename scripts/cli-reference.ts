@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { COMMANDS } from '../cli/commands.js';
+import { EXIT_CODE_TABLE } from '../cli/exit-codes.js';
 
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 export const START_MARKER = '<!-- cli-reference:start -->';
@@ -45,6 +46,8 @@ export interface CommandDoc {
   id: string;
   /** As typed: "secret create". */
   words: string;
+  /** Other words that run it, as typed: "secret ls". */
+  aliases: string[];
   summary?: string;
   description?: string;
   args: ArgDoc[];
@@ -95,6 +98,7 @@ export function commandDocs(commands: Record<string, CommandClass> = COMMANDS): 
     .map(([id, command]) => ({
       id,
       words: id.replaceAll(':', ' '),
+      aliases: (command.aliases ?? []).map((alias) => alias.replaceAll(':', ' ')),
       summary: command.summary,
       description: command.description,
       args: argDocs(command.args),
@@ -141,6 +145,7 @@ function flagTable(flags: FlagDoc[]): string[] {
 
 function commandSection(doc: CommandDoc): string[] {
   const lines = [`### ${BIN} ${doc.words}`, '', prose(doc.summary ?? ''), '', '```', usageLine(doc), '```', ''];
+  if (doc.aliases.length > 0) lines.push(`Also: ${doc.aliases.map((alias) => `\`${BIN} ${alias}\``).join(', ')}.`, '');
   if (doc.description) lines.push(...doc.description.split('\n').flatMap((paragraph) => [prose(paragraph), '']));
   if (doc.args.length > 0) {
     lines.push('| argument | meaning |', '|---|---|');
@@ -161,13 +166,28 @@ function commandSection(doc: CommandDoc): string[] {
   return lines;
 }
 
+/** The exit statuses (cli/exit-codes.ts), as `vesslctl help exit-codes` prints them. */
+function exitCodeSection(): string[] {
+  return [
+    `### Exit statuses`,
+    '',
+    `Scripts can rely on these (\`${BIN} help exit-codes\` prints them); the error line on stderr says more.`,
+    '',
+    '| status | meaning | for example |',
+    '|---|---|---|',
+    ...EXIT_CODE_TABLE.map((row) => `| ${row.code} | ${cell(row.meaning)} | ${cell(row.examples)} |`),
+    '',
+  ];
+}
+
 /** The markdown between the markers (without them). */
 export function renderCommandReference(): string {
   const docs = commandDocs();
   const lines = [
     '',
     `Generated from the command classes by \`npx tsx scripts/cli-reference.ts --write\`; \`${BIN} COMMAND --help\` says the same.`,
-    `Shell completion: \`${BIN} autocomplete bash\` (or \`zsh\`, \`powershell\`) prints how to set it up.`,
+    `Shell completion of commands, flags, secret names and job ids: \`source <(${BIN} completion bash)\` (or \`zsh\`; \`fish\`: see \`${BIN} completion --help\`).`,
+    `Aliases: \`secret ls\`, \`secret get\`, \`secret rm\`, \`job ls\`, \`job get\`, \`audit ls\`, \`admin master-key ls\`.`,
     '',
     ...docs.map((doc) => `- [\`${BIN} ${doc.words}\`](#${anchor(`${BIN} ${doc.words}`)}): ${prose(doc.summary ?? '')}`),
     '',
@@ -175,6 +195,7 @@ export function renderCommandReference(): string {
     '',
     ...flagTable(globalFlagDocs()),
     '',
+    ...exitCodeSection(),
     ...docs.flatMap(commandSection),
   ];
   return lines.join('\n');

@@ -3,17 +3,20 @@ import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { checkpointMessage } from '../services/runtime/audit-link.js';
 import { Client, credentials, Metadata, type ServiceDefinition } from '@grpc/grpc-js';
-import { generateKeyPair, type CryptoKey } from 'jose';
+import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { KeyManagementServiceService, MasterKey_State, OrgKey_State, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService, Secret_State, type Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role, type TokenSettings } from '../services/runtime/auth.js';
 import type { ServiceClient } from '../services/runtime/grpc-client.js';
 import { completeRequest } from '../services/runtime/request-messages.js';
+import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { until } from './support/until.js';
 import { JobServiceService, Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 
 // DESIGN §3 as one table: every RPC × every principal. Access logic does not depend on the
-// storage engine, so this runs on the embedded SQLite default only.
+// storage engine, so the table runs on the embedded SQLite default only; the limits at the
+// end (issue 17) run on both engines.
 
 const ORG = 'acme';
 const OTHER_ORG = 'globex';
@@ -39,6 +42,7 @@ type PrincipalName =
   | 'unsigned token (alg none)'
   | 'token with wrong audience'
   | 'token with wrong issuer'
+  | 'token living past the maximum (exp in 5138)'
   | 'garbage token';
 
 interface TokenKit {
@@ -95,6 +99,19 @@ const PRINCIPALS: PrincipalSpec[] = [
     name: 'token with wrong issuer',
     token: ({ issuerKey }) => mintToken(issuerKey, adminClaims({ ...EMBEDDED_TOKEN_SETTINGS, issuer: 'https://evil.example' })),
   },
+  {
+    // Genuinely signed by the embedded issuer, as a leaked key or a careless issuer would.
+    name: 'token living past the maximum (exp in 5138)',
+    token: ({ issuerKey }) =>
+      new SignJWT({ org: ORG, role: 'admin' })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+        .setSubject(ADMIN_SUBJECT)
+        .setIssuer(EMBEDDED_TOKEN_SETTINGS.issuer)
+        .setAudience(EMBEDDED_TOKEN_SETTINGS.audience)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.parse('5138-01-01T00:00:00Z') / 1000))
+        .sign(issuerKey),
+  },
   { name: 'garbage token', token: async () => 'not-a-jwt' },
 ];
 
@@ -106,6 +123,7 @@ const UNAUTHENTICATED_PRINCIPALS: readonly PrincipalName[] = [
   'unsigned token (alg none)',
   'token with wrong audience',
   'token with wrong issuer',
+  'token living past the maximum (exp in 5138)',
   'garbage token',
 ];
 
@@ -815,3 +833,116 @@ describe('access matrix (DESIGN §3)', function () {
     });
   });
 });
+
+// ---- limits (issue 17): the same rules on both engines -------------------------------------
+
+/** A follow of a job's log, open until closed: resolves once its first chunk arrived (the stream holds its place). */
+async function openFollow(jobs: JobClient, id: string): Promise<{ close(): Promise<void> }> {
+  const stream = jobs.streamJobLogs({ org: ORG, id, follow: true })[Symbol.asyncIterator]();
+  const first = await stream.next();
+  expect(first.done, 'the follow ended before its first chunk').to.equal(false);
+  return { close: async () => void (await stream.return?.()) };
+}
+
+const LOG_STREAM_CAP = 3;
+
+for (const engine of engines()) {
+  describe(`limits (${engine.name})`, function () {
+    let sys: TestSystem;
+    const as = new Map<string, { secrets: SecretClient; jobs: JobClient; kms: KmsClient }>();
+    let auditCount: () => Promise<number>;
+
+    before(async () => {
+      sys = await startTestSystem({ databaseUrl: await engine.freshUrl(), logStreamsPerPrincipal: LOG_STREAM_CAP });
+      for (const [name, role, subject] of [['admin', 'admin', ADMIN_SUBJECT], ['member', 'member', MEMBER_SUBJECT], ['other member', 'member', 'max@acme']] as const) {
+        const token = await sys.token(role, { org: ORG, subject });
+        as.set(name, { secrets: sys.secrets(token), jobs: sys.jobs(token), kms: sys.kms(token) });
+      }
+      const admin = as.get('admin')!.secrets;
+      await admin.createSecret({ org: ORG, secret: { name: 'PLAIN' }, value: await sys.seal('plain-value') });
+      await admin.createSecret({ org: ORG, secret: { name: 'WITH_NUL' }, value: await sys.seal(Buffer.from('one\0two')) });
+      auditCount = async () => Number((await sys.db('secret-store')('secret_audit_events').count({ n: '*' }).first())?.n);
+    });
+    after(async () => {
+      await sys?.stop();
+      await engine.cleanup();
+    });
+
+    it(`StreamJobLogs: a member's follow beyond ${LOG_STREAM_CAP} open → RESOURCE_EXHAUSTED saying the cap; others still stream; a closed stream frees its place`, async () => {
+      const { job } = await as.get('member')!.jobs.createJob({ org: ORG, job: { name: 'chatty', image: 'x', command: 'echo ready; sleep 60' } });
+      const member = as.get('member')!.jobs;
+      const open = [];
+      for (let i = 0; i < LOG_STREAM_CAP; i++) open.push(await openFollow(member, job!.id));
+      const refused = await failure(openFollow(member, job!.id));
+      expect(refused.code).to.equal('RESOURCE_EXHAUSTED');
+      expect(refused.message).to.include(`(${LOG_STREAM_CAP})`);
+      // The cap is per principal: another member and the admin are not held back.
+      const others = [await openFollow(as.get('other member')!.jobs, job!.id), await openFollow(as.get('admin')!.jobs, job!.id)];
+      await open.shift()!.close();
+      // The place is given back when the server sees the stream end: retried until it has.
+      open.push(await until('a freed log stream place', () => openFollow(member, job!.id).catch(() => undefined)));
+      for (const s of [...open, ...others]) await s.close();
+      await as.get('member')!.jobs.terminateJob({ org: ORG, id: job!.id });
+    });
+
+    const services: { what: string; call(c: { secrets: SecretClient; jobs: JobClient; kms: KmsClient }): Promise<unknown> }[] = [
+      { what: 'GetSecret', call: (c) => c.secrets.getSecret({ org: ORG, name: 'PLAIN' }) },
+      { what: 'GetOrgPublicKey', call: (c) => c.kms.getOrgPublicKey({ org: ORG }) },
+      { what: 'ListJobs', call: (c) => c.jobs.listJobs({ org: ORG }) },
+    ];
+    for (const s of services) {
+      it(`${s.what} with an admin token signed by the issuer that lives past the maximum → UNAUTHENTICATED naming the maximum`, async () => {
+        const issuerKey = (await loadIssuerKeys(sys.dataDir, false)).privateKey;
+        const token = await new SignJWT({ org: ORG, role: 'admin' })
+          .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+          .setSubject(ADMIN_SUBJECT)
+          .setIssuer(EMBEDDED_TOKEN_SETTINGS.issuer)
+          .setAudience(EMBEDDED_TOKEN_SETTINGS.audience)
+          .setIssuedAt()
+          .setExpirationTime('31d')
+          .sign(issuerKey);
+        const refused = await failure(s.call({ secrets: sys.secrets(token), jobs: sys.jobs(token), kms: sys.kms(token) }));
+        expect(refused.code).to.equal('UNAUTHENTICATED');
+        expect(refused.message).to.match(/maximum of 30 days for user tokens/);
+      });
+    }
+
+    for (const who of ['admin', 'member']) {
+      it(`CreateJob as ${who} asking for a value with a NUL byte as a variable → FAILED_PRECONDITION naming it; no job, nothing audited`, async () => {
+        const jobs = as.get(who)!.jobs;
+        const jobsBefore = (await jobs.listJobs({ org: ORG })).jobs.length;
+        const eventsBefore = await auditCount();
+        const refused = await failure(jobs.createJob({ org: ORG, job: { name: 'nul', image: 'x', command: 'true', secrets: [{ secretName: 'PLAIN' }, { secretName: 'WITH_NUL', envName: 'BLOB' }] } }));
+        expect(refused.code).to.equal('FAILED_PRECONDITION');
+        expect(refused.message).to.match(/secret "WITH_NUL" cannot be injected as environment variable BLOB: its value holds a NUL byte/);
+        expect((await jobs.listJobs({ org: ORG })).jobs).to.have.length(jobsBefore);
+        expect(await auditCount()).to.equal(eventsBefore);
+      });
+    }
+
+    it('CreateJob as member with a value stored before its fitness was recorded (NUL byte) → FAILED_PRECONDITION from the launcher; no job', async () => {
+      await as.get('admin')!.secrets.createSecret({ org: ORG, secret: { name: 'OLD_NUL' }, value: await sys.seal(Buffer.from('a\0b')) });
+      await sys.db('secret-store')('secrets').where({ org: ORG, name: 'OLD_NUL' }).update({ env_var_fit: null });
+      const jobs = as.get('member')!.jobs;
+      const jobsBefore = (await jobs.listJobs({ org: ORG })).jobs.length;
+      const refused = await failure(jobs.createJob({ org: ORG, job: { name: 'old-nul', image: 'x', command: 'true', secrets: [{ secretName: 'OLD_NUL' }] } }));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.match(/secret "OLD_NUL" cannot be injected as environment variable OLD_NUL: its value holds a NUL byte/);
+      expect((await jobs.listJobs({ org: ORG })).jobs).to.have.length(jobsBefore);
+    });
+
+    it('RestartJob as member after its secret was rotated to a value with a NUL byte → FAILED_PRECONDITION; no new attempt, nothing audited', async () => {
+      const admin = as.get('admin')!.secrets;
+      const member = as.get('member')!.jobs;
+      await admin.createSecret({ org: ORG, secret: { name: 'ROTATES' }, value: await sys.seal('text for now') });
+      const { job } = await member.createJob({ org: ORG, job: { name: 'restarts', image: 'x', command: 'true', secrets: [{ secretName: 'ROTATES' }] } });
+      await admin.updateSecret({ org: ORG, secret: { name: 'ROTATES' }, updateMask: ['value'], value: await sys.seal(Buffer.from([0x00, 0x01])) });
+      const eventsBefore = await auditCount();
+      const refused = await failure(member.restartJob({ org: ORG, id: job!.id }));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.match(/secret "ROTATES" cannot be injected as environment variable ROTATES/);
+      expect((await member.getJob({ org: ORG, id: job!.id })).attempts).to.have.length(1);
+      expect(await auditCount()).to.equal(eventsBefore);
+    });
+  });
+}

@@ -5,7 +5,7 @@ import { describeVerification } from '../cli/commands/audit/verify.js';
 // What `vesslctl audit verify` prints for each finding of VerifyAuditLog (the table output;
 // `-o json` prints the fields themselves).
 
-const base: AuditVerificationJson = { intact: false, events: 0, firstBadSeq: 0, problem: '', finding: 'intact', missingAfterSeq: 0, checkpointSeq: 0 };
+const base: AuditVerificationJson = { intact: false, events: 0, firstBadSeq: 0, problem: '', finding: 'intact', missingAfterSeq: 0, checkpointSeq: 0, checkpointTime: null };
 
 const rows: Array<{ name: string; result: Partial<AuditVerificationJson>; line: string }> = [
   {

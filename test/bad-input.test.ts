@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
+import { Secret_EnvVarFit } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
 
@@ -19,6 +20,8 @@ interface Row {
   code: string;
   /** The field the error must name (in the BadRequest details and the message). */
   field?: string;
+  /** What the message must say, when it must name more than a field. */
+  message?: RegExp;
 }
 
 const long = (n: number, ch = 'a') => ch.repeat(n);
@@ -68,6 +71,9 @@ const rows: Row[] = [
   { what: 'create: key starting with a digit', call: (c) => create(c, { name: 'n1', key: '1ABC' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: key with a dash', call: (c) => create(c, { name: 'n2', key: 'MY-KEY' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: key of 257 characters', call: (c) => create(c, { name: 'n3', key: long(257, 'K') }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key PATH (breaks every command of the job)', call: (c) => create(c, { name: 'n18', key: 'PATH' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: key LD_PRELOAD (the loader runs its code)', call: (c) => create(c, { name: 'n19', key: 'LD_PRELOAD' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'create: no key and the name NODE_OPTIONS (the default key is refused too)', call: (c) => create(c, { name: 'NODE_OPTIONS' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'create: no key and a name that is no env var name', call: (c) => create(c, { name: 'hf.token' }), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   // ---- description
   { what: 'create: description of 1025 characters', call: (c) => create(c, { name: 'n4', description: long(1025) }), code: 'INVALID_ARGUMENT', field: 'secret.description' },
@@ -91,6 +97,7 @@ const rows: Row[] = [
   { what: 'update: update_mask naming "name"', call: (c) => update(c, { name: 'EXISTING' }, ['name']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
   { what: 'update: update_mask naming an unknown path', call: (c) => update(c, {}, ['bogus']), code: 'INVALID_ARGUMENT', field: 'update_mask' },
   { what: 'update: invalid new key', call: (c) => update(c, { key: 'not valid' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
+  { what: 'update: new key PYTHONPATH', call: (c) => update(c, { key: 'PYTHONPATH' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'update: empty new key', call: (c) => update(c, { key: '' }, ['key']), code: 'INVALID_ARGUMENT', field: 'secret.key' },
   { what: 'update: description too long', call: (c) => update(c, { description: long(1025) }, ['description']), code: 'INVALID_ARGUMENT', field: 'secret.description' },
   { what: 'update: mask names value but none given', call: (c) => update(c, {}, ['value']), code: 'INVALID_ARGUMENT', field: 'value' },
@@ -161,6 +168,10 @@ const rows: Row[] = [
   { what: 'resolve: an unknown secret that a plain variable overrides', call: (c) => launchRefs(c, [{ secretName: 'NOPE', envName: 'X' }], { plainEnvNames: ['X'] }), code: 'NOT_FOUND' },
   { what: 'resolve: two secrets on one variable', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', envName: 'X' }, { secretName: 'SECOND', envName: 'X' }]), code: 'INVALID_ARGUMENT', field: 'references' },
   { what: "resolve: a secret on another's key", call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: 'SECOND', envName: 'EXISTING' }]), code: 'INVALID_ARGUMENT', field: 'references' },
+  // ---- a valid secret that no environment can carry, asked for as a variable (nothing audited)
+  { what: 'resolve: a value with a NUL byte as a variable', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: 'WITH_NUL' }]), code: 'FAILED_PRECONDITION', message: /secret "WITH_NUL" cannot be injected as environment variable WITH_NUL: its value holds a NUL byte/ },
+  { what: 'resolve: a value that is not UTF-8 under another variable name', call: (c) => launchRefs(c, [{ secretName: 'NOT_UTF8', envName: 'CERT' }]), code: 'FAILED_PRECONDITION', message: /secret "NOT_UTF8" cannot be injected as environment variable CERT: its value is not valid UTF-8/ },
+  { what: 'resolve: a value with a NUL byte, launched by names', call: (c) => resolve(c, { names: ['EXISTING', 'WITH_NUL'], jobId: 'j_0123456789abcdef', attempt: 1 }), code: 'FAILED_PRECONDITION', message: /secret "WITH_NUL".*NUL byte/ },
 ];
 
 /** Everything a call could have written: secret rows (with their ciphertext) and the audit log. */
@@ -187,6 +198,9 @@ for (const engine of engines()) {
       c.sealUnder = (value) => Buffer.from(sodium.crypto_box_seal(value, key.publicKey));
       await c.secrets.createSecret({ org: 'acme', secret: { name: 'EXISTING' }, value: c.sealed });
       await c.secrets.createSecret({ org: 'acme', secret: { name: 'SECOND' }, value: c.sealed });
+      // Valid secrets (a file could hold them), but no environment variable can.
+      await c.secrets.createSecret({ org: 'acme', secret: { name: 'WITH_NUL' }, value: { keyId: c.sealed.keyId, sealedBox: c.sealUnder(Buffer.from('before\0after')) } });
+      await c.secrets.createSecret({ org: 'acme', secret: { name: 'NOT_UTF8' }, value: { keyId: c.sealed.keyId, sealedBox: c.sealUnder(Buffer.from([0x30, 0x82, 0xff, 0xfe])) } });
       // The other org's key exists before the rows run, so creating it is not a row's write.
       await c.sys.seal('v', 'other');
     });
@@ -197,6 +211,11 @@ for (const engine of engines()) {
 
     it('has at least 30 rows', () => expect(rows.length).to.be.at.least(30));
 
+    it('keeps a value no environment can carry as a valid secret, its metadata saying why it cannot be a variable', async () => {
+      const fits = await Promise.all(['EXISTING', 'WITH_NUL', 'NOT_UTF8'].map(async (name) => (await c.secrets.getSecret({ org: 'acme', name })).envVarFit));
+      expect(fits).to.deep.equal([Secret_EnvVarFit.ENV_VAR_FIT_OK, Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE, Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8]);
+    });
+
     for (const row of rows) {
       it(`${row.what} → ${row.code}${row.field ? ` naming ${row.field}` : ''}`, async () => {
         const before = await snapshot(c.sys);
@@ -206,6 +225,7 @@ for (const engine of engines()) {
           expect(got.fields, got.message).to.include(row.field);
           expect(got.message).to.include(row.field);
         }
+        if (row.message) expect(got.message).to.match(row.message);
         expect(got.message).to.not.match(/internal|stack|sql|\bat \w+ \(/i);
         expect(await snapshot(c.sys)).to.deep.equal(before);
       });

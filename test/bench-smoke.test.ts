@@ -85,6 +85,12 @@ describe('npm run bench (smoke run at tiny sizes)', function () {
     });
   }
 
+  it('reports the Kubernetes launch on the real apiserver once, p50 and p99', () => {
+    const names = results.figures.filter((f) => f.engine === 'kubernetes-1.20').map((f) => f.figure);
+    expect(names).to.have.length(2);
+    for (const p of [50, 99]) expect(names.filter((n) => n.startsWith('job launch with 3 secrets, Kubernetes backend') && n.endsWith(`, p${p}`))).to.have.length(1);
+  });
+
   it('gives each figure a positive value and baseline, their ratio, and a verdict matching its target', () => {
     for (const f of results.figures) {
       const what = `${f.figure} (${f.engine})`;

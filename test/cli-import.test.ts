@@ -38,8 +38,8 @@ interface ImportRow {
   line: number;
   key: string;
   result: string;
-  error?: string;
-  warning?: string;
+  error: string;
+  warning: string;
 }
 
 function ok(r: RunResult): RunResult {
@@ -112,13 +112,14 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('creates nothing when one line is invalid, and says which line and why', async () => {
     const env = file('invalid.env', 'GOOD_ONE=1\nnot.an.env.name=2\nEMPTY=\nGOOD_TWO=4\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'GOOD_ONE', result: 'skipped' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'GOOD_ONE', result: 'skipped', error: '', warning: '' });
     expect(rows[2]).to.include({ key: 'not.an.env.name', result: 'failed' }).and.have.property('error').that.matches(/environment variable name/);
-    expect(rows[3]).to.include({ key: 'EMPTY', result: 'failed' }).and.have.property('error').that.matches(/empty/);
+    expect(rows[3]).to.deep.equal({ line: 3, key: 'EMPTY', result: 'skipped', error: '', warning: 'empty value: skipped' });
     expect(rows[4]).to.include({ result: 'skipped' });
     const table = await world.cli(['secret', 'import', env]);
     expect(table.stdout).to.match(/^LINE\s+KEY\s+RESULT\s+NOTE$/m).and.match(/^2\s+not\.an\.env\.name\s+failed\s+not an environment variable name/m);
-    expect(table.stderr).to.match(/^error: 2 of 4 lines failed \(lines 2, 3\); nothing was created/m);
+    expect(table.stderr).to.match(/^error: 1 of 4 lines failed \(line 2\); nothing was created/m);
+    expect(table.stderr).to.include('warning: line 3 of ').and.include('(EMPTY) has an empty value and is skipped');
     expect(await listNames()).to.deep.equal([]);
   });
 
@@ -126,7 +127,7 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
     ok(await world.cli(['secret', 'create', 'ALREADY_HERE', '--from-stdin'], { input: 'here' }));
     const env = file('dry.env', 'NEW_ONE=1\nALREADY_HERE=2\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '--dry-run', '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'NEW_ONE', result: 'would-create' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'NEW_ONE', result: 'would-create', error: '', warning: '' });
     expect(rows[2]).to.include({ result: 'failed' }).and.have.property('error').that.includes('vesslctl secret update ALREADY_HERE');
     ok(await world.cli(['secret', 'import', file('dry-ok.env', 'NEW_ONE=1\n'), '--dry-run']));
     expect(await listNames()).to.deep.equal(['ALREADY_HERE']);
@@ -135,10 +136,10 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('creates the valid lines one by one with --continue-on-error, reporting each', async () => {
     const env = file('partial.env', 'PARTIAL_A=a\nbad-key=b\nALREADY_HERE=c\nPARTIAL_B="b\nb"\n');
     const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '--continue-on-error', '-o', 'json'])));
-    expect(rows[1]).to.deep.equal({ line: 1, key: 'PARTIAL_A', result: 'created' });
+    expect(rows[1]).to.deep.equal({ line: 1, key: 'PARTIAL_A', result: 'created', error: '', warning: '' });
     expect(rows[2]).to.include({ result: 'failed' });
     expect(rows[3]).to.include({ result: 'failed' }).and.have.property('error').that.matches(/already exists.*vesslctl secret update ALREADY_HERE.*ALREADY_EXISTS/);
-    expect(rows[4]).to.deep.equal({ line: 4, key: 'PARTIAL_B', result: 'created' });
+    expect(rows[4]).to.deep.equal({ line: 4, key: 'PARTIAL_B', result: 'created', error: '', warning: '' });
     expect(await listNames()).to.deep.equal(['ALREADY_HERE', 'PARTIAL_A', 'PARTIAL_B']);
     expect((await launchValues(world, ['PARTIAL_B']))[0].toString()).to.equal('b\nb');
   });
@@ -149,8 +150,8 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
     const rows: ImportRow[] = JSON.parse(result.stdout);
     expect(rows).to.deep.equal(
       [
-        ...Object.entries(EXPECTED).map(([key, { line }]) => ({ line, key, result: 'created' })),
-        { line: 11, key: 'LR', result: 'skipped', warning: 'overridden by line 13' },
+        ...Object.entries(EXPECTED).map(([key, { line }]) => ({ line, key, result: 'created', error: '', warning: '' })),
+        { line: 11, key: 'LR', result: 'skipped', error: '', warning: 'overridden by line 13' },
       ].sort((a, b) => a.line - b.line),
     );
     const listed = JSON.parse(ok(await world.cli(['secret', 'list', '-o', 'json'])).stdout) as Array<{ name: string; key: string; version: number }>;
@@ -182,12 +183,40 @@ describe('vesslctl secret import, against vessl-secrets up', function () {
   it('refuses more secrets than one batch takes, before contacting the server', async () => {
     const env = file('big.env', Array.from({ length: 501 }, (_, i) => `BIG_${i}=v${i}\n`).join(''));
     const r = await world.cli(['secret', 'import', env, '--endpoint', '127.0.0.1:1']);
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2); // a usage error (cli/exit-codes.ts);
     expect(r.stderr).to.match(/^error: .*big\.env has 501 secrets; at most 500 can be created at once \(split the file, or use --continue-on-error\)\n$/);
   });
 
+  it('refuses a KEY that would change how the job starts (PATH, LD_PRELOAD), naming the risk, before contacting the server', async () => {
+    const env = file('risky.env', 'FINE=1\nPATH=/tmp/evil\nLD_PRELOAD=/tmp/evil.so\n');
+    const rows = byLine(failedRows(await world.cli(['secret', 'import', env, '-o', 'json', '--endpoint', '127.0.0.1:1'])));
+    expect(rows[2]).to.include({ key: 'PATH', result: 'failed' }).and.have.property('error').that.matches(/^PATH decides which program each command of the job runs/);
+    expect(rows[3]).to.include({ key: 'LD_PRELOAD', result: 'failed' }).and.have.property('error').that.matches(/dynamic loader/);
+  });
+
+  it('reads the lines from standard input with -', async () => {
+    ok(await world.cli(['secret', 'import', '-'], { input: 'FROM_STDIN_A=stdin-a\nFROM_STDIN_B=stdin-b\n' }));
+    const values = await launchValues(world, ['FROM_STDIN_A', 'FROM_STDIN_B']);
+    expect(values.map((v) => v.toString())).to.deep.equal(['stdin-a', 'stdin-b']);
+  });
+
+  it('with --upsert creates the new KEYs and rotates the existing ones, and --dry-run says which', async () => {
+    ok(await world.cli(['secret', 'create', 'UPSERT_OLD', '--from-stdin', '--description', 'kept'], { input: 'old-value' }));
+    const env = file('upsert.env', 'UPSERT_OLD=new-value\nUPSERT_NEW=fresh-value\n');
+    const dry = JSON.parse(ok(await world.cli(['secret', 'import', env, '--upsert', '--dry-run', '-o', 'json'])).stdout) as ImportRow[];
+    expect(dry.map((row) => row.result)).to.deep.equal(['would-update', 'would-create']);
+    const rows = JSON.parse(ok(await world.cli(['secret', 'import', env, '--upsert', '-o', 'json'])).stdout) as ImportRow[];
+    expect(rows.map((row) => row.result)).to.deep.equal(['updated', 'created']);
+    const values = await launchValues(world, ['UPSERT_OLD', 'UPSERT_NEW']);
+    expect(values.map((v) => v.toString())).to.deep.equal(['new-value', 'fresh-value']);
+    const old = JSON.parse(ok(await world.cli(['secret', 'show', 'UPSERT_OLD', '-o', 'json'])).stdout);
+    expect(old).to.include({ version: 2, description: 'kept' });
+    const table = ok(await world.cli(['secret', 'import', env, '--upsert'])).stdout;
+    expect(table).to.match(/Updated 2 secrets in org default from /);
+  });
+
   it('never prints a value', () => {
-    const values = [...Object.values(EXPECTED).map((e) => e.value), 'after-stale-a', 'wandb # not a comment', 'hf_import_value'];
+    const values = [...Object.values(EXPECTED).map((e) => e.value), 'after-stale-a', 'wandb # not a comment', 'hf_import_value', 'stdin-a', 'new-value', 'fresh-value'];
     for (const output of world.outputs) {
       for (const value of values) expect(output.stdout + output.stderr).to.not.include(value);
     }

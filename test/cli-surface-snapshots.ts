@@ -121,5 +121,12 @@ export function foldSharedType(
 ): void {
   const samples = places.map(([command, at]) => shapeAt(commands[command] ?? {}, at)).filter((shape): shape is Shape => shape !== undefined);
   types[name] = samples.reduce(mergeShapes);
+  // The JSON contract: every field of a resource is present in every output (empty, zero or null).
+  const fields = isObjectShape(types[name]) ? Object.keys(types[name]).sort() : [];
+  places.forEach(([command, at], i) => {
+    const sample = samples[i];
+    const missing = isObjectShape(sample) ? fields.filter((field) => !(field in sample)) : [];
+    if (missing.length > 0) throw new Error(`\`vesslctl ${command}\` -o json leaves out ${name} fields ${missing.join(', ')}${at.length ? ` (at ${at.join('.')})` : ''}`);
+  });
   for (const [command, at] of places) if (command in commands) commands[command] = withShapeAt(commands[command], at, name);
 }

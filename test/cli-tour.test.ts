@@ -61,8 +61,9 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
     const list = JSON.parse(ok(await world.cli(['secret', 'list', '-o', 'json'])).stdout);
     expect(list.map((s: { name: string }) => s.name)).to.deep.equal(['HF_TOKEN', 'UTF8_JSON', 'deploy.key', 'wandb']);
     const shown = JSON.parse(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '--json'])).stdout);
-    expect(shown).to.include({ name: 'HF_TOKEN', key: 'HF_TOKEN', description: 'Hugging Face hub', version: 1, state: 'STATE_ACTIVE' });
-    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'createBy', 'updateBy', 'valueFingerprint', 'usedBy');
+    expect(shown).to.include({ name: 'HF_TOKEN', key: 'HF_TOKEN', description: 'Hugging Face hub', version: 1, state: 'active' });
+    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'deleteTime', 'createBy', 'updateBy', 'deleteBy', 'valueFingerprint', 'envVarFit', 'usedBy');
+    expect(shown).to.include({ deleteTime: null, deleteBy: '', envVarFit: 'ok' }); // every field, also when empty
     expect(shown.usedBy).to.deep.equal([]);
     expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '-o', 'yaml'])).stdout).to.match(/^name: HF_TOKEN$/m);
   });
@@ -89,7 +90,7 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
     expect(live.map((s: { name: string }) => s.name)).to.not.include('wandb');
     const all = JSON.parse(ok(await world.cli(['secret', 'list', '--include-deleted', '-o', 'json'])).stdout);
     const deleted = all.find((s: { name: string }) => s.name === 'wandb');
-    expect(deleted).to.include({ state: 'STATE_DELETED', deleteBy: 'dev-admin' });
+    expect(deleted).to.include({ state: 'deleted', deleteBy: 'dev-admin' });
     expect(deleted.deleteTime).to.be.a('string');
     ok(await world.cli(['secret', 'create', 'wandb', 'WANDB_API_KEY', '--from-stdin'], { input: 'wandb_tour_value_2' }));
     const again = JSON.parse(ok(await world.cli(['secret', 'list', '--include-deleted', '-o', 'json'])).stdout);
@@ -129,14 +130,14 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
       ),
     );
     expect(created.stderr).to.match(/^warning: --env WANDB_API_KEY overrides secret "wandb"/m);
-    const { job } = JSON.parse(created.stdout);
+    const job = JSON.parse(created.stdout); // the bare job, as every create prints
     expect(job.attempts[0].secrets.map((s: { envName: string }) => s.envName)).to.deep.equal(['HUGGING_FACE_HUB_TOKEN']);
     let shown = JSON.parse(ok(await world.cli(['job', 'show', job.id, '-o', 'json'], { env })).stdout);
-    for (let i = 0; i < 100 && shown.state !== 'STATE_SUCCEEDED'; i++) {
+    for (let i = 0; i < 100 && shown.state !== 'succeeded'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       shown = JSON.parse(ok(await world.cli(['job', 'show', job.id, '-o', 'json'], { env })).stdout);
     }
-    expect(shown.state).to.equal('STATE_SUCCEEDED');
+    expect(shown.state).to.equal('succeeded');
     expect(ok(await world.cli(['job', 'logs', job.id], { env })).stdout).to.equal('hf=*** key=offline lr=a=b\n');
     const listed = JSON.parse(ok(await world.cli(['job', 'list', '--secret', 'HF_TOKEN', '-o', 'json'], { env })).stdout);
     expect(listed.map((j: { id: string }) => j.id)).to.include(job.id);

@@ -3,12 +3,14 @@
  * validates against the Kubernetes schemas (kubernetes-models), and the rendered installation
  * keeps the rules deploy/README.md promises: hardened pods, two or more replicas with a PDB,
  * job-launcher's RBAC confined to its job namespaces, NetworkPolicies that deny by default yet
- * allow every call the services make, an Envoy route for every gRPC service in proto/.
+ * allow every call the services make, an Envoy route for every gRPC service in proto/. Every
+ * object is also submitted with a server-side dry run to a real kube-apiserver (the last block).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
+import { ApiException, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
@@ -33,6 +35,7 @@ import {
   type DeploymentObject,
   type KubeObject,
 } from './support/manifests.js';
+import { bareNamespace, CONTROL_PLANE_TIMEOUT_MS, controlPlane, type ControlPlane } from './support/kube-control-plane.js';
 
 /** The kinds deploy/ may produce, each with the model that validates it. Anything else fails. */
 const MODELS: Record<string, { validate(data: unknown): void }> = {
@@ -398,3 +401,113 @@ describe('deploy/ (kustomize)', function () {
     expect(kustomizations()).to.include.members(['base', 'overlays/dev', 'overlays/production']);
   });
 });
+
+/**
+ * The same rendered objects, each applied with a server-side dry run to a real kube-apiserver
+ * (v1.20.2, scripts/kube-control-plane.sh): its own validation, defaulting and admission, beyond
+ * what the schemas check. Namespaces are dry-run first, then made for real so that the objects
+ * inside them can be dry-run too; a base object without a namespace goes to a scratch one.
+ *
+ * Version skew: deploy/ needs Kubernetes 1.24+ (gRPC probes; policy/v1 PDBs are 1.21+), and the
+ * only server here is 1.20.2, so what 1.20 lacks is adapted before submitting (asServedBy120);
+ * the test below shows that 1.20 refuses the gRPC probes as they are, and nothing else.
+ */
+describe('deploy/ applied with server-side dry run to a real API server (v1.20.2)', function () {
+  let plane: ControlPlane;
+  let objectsApi: KubernetesObjectApi;
+  before(async function () {
+    this.timeout(CONTROL_PLANE_TIMEOUT_MS);
+    plane = await controlPlane();
+    objectsApi = KubernetesObjectApi.makeApiClient(plane.admin);
+  });
+
+  /**
+   * A dry-run create; for an object that exists already (the launcher's ClusterRole, made for
+   * real by the backend's tests in the same run), a dry-run replace, which validates it whole.
+   * (Not server-side apply: 1.20's refuses a port list without `protocol`, which the API server
+   * itself defaults to TCP, with a 500.)
+   */
+  async function submit(object: KubernetesObject, dryRun: boolean): Promise<void> {
+    const mode = dryRun ? 'All' : undefined;
+    try {
+      await objectsApi.create(object, undefined, mode);
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409)) throw err;
+      await objectsApi.replace(object, undefined, mode);
+    }
+  }
+
+  it('refuses on 1.20 the gRPC probes the Deployments use, which is why deploy/ needs 1.24+', async () => {
+    const scratch = await bareNamespace(plane, 'deploy');
+    try {
+      const [deployment] = deploymentsOf(render('base'));
+      const refused = await refusal(submit({ ...deployment, metadata: { ...deployment.metadata, namespace: scratch } } as KubernetesObject, true));
+      expect(refused).to.match(/^422 /).and.to.include('Probe: Required value: must specify a handler type');
+    } finally {
+      await plane.core.deleteNamespace({ name: scratch }).catch(() => undefined);
+    }
+  });
+
+  for (const tree of kustomizations()) {
+    it(`accepts every object of ${tree}`, async function () {
+      const objects = render(tree);
+      const scratch = await bareNamespace(plane, 'deploy');
+      const made: string[] = [];
+      try {
+        const namespaces = ofKind(objects, 'Namespace');
+        for (const namespace of namespaces) {
+          const refused = await refusal(submit(namespace, true));
+          if (refused !== undefined) expect.fail(`dry run of Namespace/${namespace.metadata.name}: ${refused}`);
+        }
+        for (const namespace of namespaces) {
+          await submit(namespace, false);
+          made.push(namespace.metadata.name);
+        }
+        let applied = 0;
+        for (const object of objects.filter((o) => o.kind !== 'Namespace')) {
+          const submitted = asServedBy120(object, scratch);
+          const what = `${object.apiVersion} ${object.kind}/${object.metadata.name}`;
+          const refused = await refusal(submit(submitted, true));
+          if (refused !== undefined) expect.fail(`${what}: ${refused}`);
+          applied++;
+        }
+        expect(applied).to.be.greaterThan(10);
+      } finally {
+        for (const name of [scratch, ...made]) await plane.core.deleteNamespace({ name }).catch(() => undefined);
+      }
+    });
+  }
+});
+
+/**
+ * The object as a 1.20 API server can take it, each change a feature 1.20 lacks: in the scratch
+ * namespace if it names none; a policy/v1 PDB as policy/v1beta1 (same fields; v1 is 1.21+); a
+ * gRPC probe as a TCP probe of the same port (gRPC probes are 1.24+: 1.20 drops the unknown
+ * `grpc` field and then finds the probe without a handler, 422).
+ */
+function asServedBy120(object: KubeObject, scratch: string): KubernetesObject {
+  const copy = structuredClone(object) as KubeObject & { spec?: { template?: { spec?: IPodSpec } } };
+  const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'Namespace'].includes(copy.kind);
+  if (!clusterScoped) copy.metadata.namespace ??= scratch;
+  if (copy.apiVersion === 'policy/v1' && copy.kind === 'PodDisruptionBudget') copy.apiVersion = 'policy/v1beta1';
+  const pod = copy.spec?.template?.spec;
+  for (const container of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
+      if (probe?.grpc === undefined) continue;
+      (probe as Record<string, unknown>).tcpSocket = { port: probe.grpc.port };
+      delete probe.grpc;
+    }
+  }
+  return copy as KubernetesObject;
+}
+
+/** The API server's answer to a refused apply (code, reason and message), or undefined when it was accepted. */
+async function refusal(call: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (err) {
+    if (err instanceof ApiException) return `${err.code} ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}`;
+    throw err;
+  }
+}

@@ -91,6 +91,9 @@ for (const engine of engines()) {
       { what: 'a deleted secret under an explicit variable name', secrets: [{ secretName: 'GONE', envName: 'MY_VAR' }], error: { code: 'NOT_FOUND', mentions: ['GONE'] } },
       { what: 'a deleted secret', secrets: [{ secretName: 'HF_TOKEN' }, { secretName: 'GONE' }], error: { code: 'NOT_FOUND', mentions: ['GONE'] } },
       { what: 'an invalid variable name for a secret', secrets: [{ secretName: 'HF_TOKEN', envName: 'BAD-NAME' }], error: { code: 'INVALID_ARGUMENT', mentions: ['job.secrets[0].env_name'] } },
+      { what: 'a plain PATH of the job\'s own (plain variables may set it)', env: [{ name: 'PATH', value: '/opt/tools/bin:/usr/bin:/bin' }], secrets: [{ secretName: 'HF_TOKEN' }], sees: { PATH: '/opt/tools/bin:/usr/bin:/bin', HF_TOKEN: 'hf-value-0001' } },
+      { what: 'a secret injected as PATH', secrets: [{ secretName: 'HF_TOKEN', envName: 'PATH' }], error: { code: 'INVALID_ARGUMENT', mentions: ['job.secrets[0].env_name', 'PATH decides which program'] } },
+      { what: 'a secret injected as LD_PRELOAD', secrets: [{ secretName: 'HF_TOKEN', envName: 'LD_PRELOAD' }], error: { code: 'INVALID_ARGUMENT', mentions: ['job.secrets[0].env_name', 'dynamic loader'] } },
       { what: 'an invalid plain variable name', env: [{ name: '1X', value: 'v' }], secrets: [], error: { code: 'INVALID_ARGUMENT', mentions: ['job.env[0].name'] } },
       { what: 'an empty command', secrets: [{ secretName: 'HF_TOKEN' }], command: '   ', error: { code: 'INVALID_ARGUMENT', mentions: ['job.command'] } },
     ];

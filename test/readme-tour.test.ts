@@ -18,7 +18,7 @@ describe('the README tour works exactly as written', function () {
   let dir: string;
   let server: ServerProcess;
   before(async () => {
-    // A folder that looks like a checkout to npx: .vessl/ from `make up`, and vesslctl in node_modules/.bin.
+    // A folder that looks like a checkout: .vessl/ from `make up`, and vesslctl on PATH (as `make install` puts it).
     dir = mkdtempSync(path.join(tmpdir(), 'vessl-readme-'));
     mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
     symlinkSync(CLI_BIN, path.join(dir, 'node_modules', '.bin', 'vesslctl'));
@@ -34,7 +34,7 @@ describe('the README tour works exactly as written', function () {
     const result = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
       const child = spawn('bash', ['-c', script], {
         cwd: dir,
-        env: { PATH: process.env.PATH, HOME: path.join(dir, 'home'), VESSLCTL_CONFIG_DIR: path.join(dir, 'config'), npm_config_yes: 'false' },
+        env: { PATH: `${path.join(dir, 'node_modules', '.bin')}:${process.env.PATH}`, HOME: path.join(dir, 'home'), VESSLCTL_CONFIG_DIR: path.join(dir, 'config'), npm_config_yes: 'false' },
       });
       let out = '';
       let err = '';

@@ -115,16 +115,17 @@ describe('TLS between the CLI, the clients and the services', function () {
       }
     });
 
-    const refusals: [string, () => string[], RegExp][] = [
-      ['no CA: plaintext to a TLS server', () => [], /unavailable|cannot reach|connect/i],
-      ['a CA that did not sign the server\'s certificate', () => ['--ca-cert', path.join(dir, 'other-ca.crt')], /unavailable|cannot reach|certificate|connect/i],
-      ['a CA file that does not exist', () => ['--ca-cert', path.join(dir, 'missing.pem')], /cannot read the CA certificate .*missing\.pem \(ENOENT\)/],
-      ['a CA file that is not PEM', () => ['--ca-cert', path.join(dir, 'not-a-cert.pem')], /not-a-cert\.pem is not a PEM certificate/],
+    // The exit status: 5 when the server cannot be reached, 2 for a bad command line (cli/exit-codes.ts).
+    const refusals: [string, () => string[], RegExp, number][] = [
+      ['no CA: plaintext to a TLS server', () => [], /cannot reach .*the server speaks TLS, and vesslctl spoke plaintext/, 5],
+      ['a CA that did not sign the server\'s certificate', () => ['--ca-cert', path.join(dir, 'other-ca.crt')], /cannot reach .*certificate is not trusted: pass --ca-cert/, 5],
+      ['a CA file that does not exist', () => ['--ca-cert', path.join(dir, 'missing.pem')], /cannot read the CA certificate .*missing\.pem \(ENOENT\)/, 2],
+      ['a CA file that is not PEM', () => ['--ca-cert', path.join(dir, 'not-a-cert.pem')], /not-a-cert\.pem is not a PEM certificate/, 2],
     ];
-    for (const [why, args, message] of refusals) {
-      it(`fails with one line and exit 1 on ${why}`, async () => {
+    for (const [why, args, message, code] of refusals) {
+      it(`fails with one line and exit ${code} on ${why}`, async () => {
         const result = await cli(args());
-        expect(result.code).to.equal(1);
+        expect(result.code, result.stderr).to.equal(code);
         expect(result.stdout).to.equal('');
         expect(result.stderr.trim().split('\n')).to.have.length(1);
         expect(result.stderr).to.match(message);

@@ -10,8 +10,10 @@ import type { Logger } from '../runtime/logger.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
 import path from 'node:path';
 import type { JobBackend } from './backend.js';
+import { createLocalBackend } from './backends/local.js';
 import type { SandboxSettings, UidRange } from './sandbox/job-sandbox.js';
 import { JobManager, type SecretsPort } from './domain.js';
+import { DEFAULT_LOG_STREAMS_PER_PRINCIPAL, LogStreamLimits } from './log-stream-limits.js';
 import { jobLauncherMigrations } from './migrations.js';
 import { createJobStore, type JobStore } from './store.js';
 
@@ -24,6 +26,8 @@ export interface JobLauncherSettings {
   namespaceTemplate: string;
   /** How the local backend sandboxes jobs (docs/isolation.md). */
   sandbox?: Partial<SandboxSettings>;
+  /** Job log streams one principal may have open at once (VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL). */
+  logStreamsPerPrincipal?: number;
 }
 
 /** The local backend's sandbox settings: VESSL_JOB_NETWORK, VESSL_JOB_WORK_ROOT, VESSL_JOB_UIDS, VESSL_UNSAFE_NO_JOB_SANDBOX. */
@@ -60,12 +64,20 @@ export function jobLauncherSettings(flags: Flags): JobLauncherSettings {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespaceTemplate.replace('{org}', 'org'))) {
     throw new ConfigError(`VESSL_JOB_NAMESPACE "${namespaceTemplate}" does not make a valid namespace name`);
   }
-  return { backend, namespaceTemplate, sandbox: sandboxSettings(flags) };
+  return { backend, namespaceTemplate, sandbox: sandboxSettings(flags), logStreamsPerPrincipal: logStreamCap(flags) };
+}
+
+function logStreamCap(flags: Flags): number {
+  const text = setting(flags, 'max-log-streams-per-principal');
+  if (text === undefined) return DEFAULT_LOG_STREAMS_PER_PRINCIPAL;
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new ConfigError(`VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL "${text}" must be a whole number from 1 to 9999`);
+  return Number(text);
 }
 
 async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
+  // Imported statically: under the tests' loader a dynamic import() gets modules of its own, whose
+  // BackendError is not the domain's (instanceof fails and a backend failure reads as INTERNAL).
   if (settings.backend === 'local') {
-    const { createLocalBackend } = await import('./backends/local.js');
     return createLocalBackend({ dataDir, log, sandbox: settings.sandbox });
   }
   const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
@@ -78,10 +90,14 @@ async function createBackend(settings: JobLauncherSettings, dataDir: string, log
 
 export interface JobLauncherApp {
   jobs: JobManager;
+  /** The cap on each principal's open log streams, for the job service. */
+  logStreams: LogStreamLimits;
   store: JobStore;
   knex: Knex;
   /** Audits denied calls into a chain (the transport's error hook). */
   denials: DenialAudit;
+  /** Ends every running job (the backend's close(); close() does it too). */
+  stopJobs(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,9 +141,11 @@ export async function openJobLauncher(
   const denials = new DenialAudit(JOB_LAUNCHER_SERVICE, recordThroughSecretStore(secretStore), deps.log);
   return {
     jobs,
+    logStreams: new LogStreamLimits(settings.logStreamsPerPrincipal),
     store,
     knex,
     denials,
+    stopJobs: () => backend.close(),
     async close() {
       await backend.close();
       await denials.close();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Injection } from '../gen/vessl/secrets/v1/secrets.js';
+import { envVarFitOf, unfitVariableError } from '../runtime/env-var-fit.js';
 import { aborted, ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import {
@@ -126,6 +127,10 @@ export class JobManager {
     const targets = injections.map((t) => {
       const found = byName.get(t.secretName);
       if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
+      // The secret-store refuses these from what key-management recorded; values stored
+      // before that was recorded are caught here, before the backend gets them.
+      const fit = envVarFitOf(found.value);
+      if (fit !== 'ok') throw unfitVariableError(t.secretName, t.envName, fit);
       return { envName: t.envName, ...found };
     });
     return {

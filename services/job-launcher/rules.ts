@@ -1,4 +1,4 @@
-import { KEY_PATTERN, MAX_KEY_LENGTH, NAME_PATTERN } from '../secret-store/rules.js';
+import { KEY_PATTERN, keyRisk, MAX_KEY_LENGTH, NAME_PATTERN } from '../secret-store/rules.js';
 import type { Violations } from '../runtime/validation.js';
 import type { EnvEntry } from './backend.js';
 import type { SecretRef } from './store.js';
@@ -45,5 +45,8 @@ export function checkJobInput(v: Violations, job: JobInput): void {
   job.secretRefs.forEach((s, i) => {
     v.check(NAME_PATTERN.test(s.secretName), `job.secrets[${i}].secret_name`, `"${s.secretName}" is not a secret name`);
     v.check(s.envName === '' || isEnvName(s.envName), `job.secrets[${i}].env_name`, `"${s.envName}" is not an environment variable name (^[A-Za-z_][A-Za-z0-9_]*$)`);
+    // The same rule as a secret's KEY: a secret injected as PATH or LD_PRELOAD breaks the job or runs code.
+    const risk = s.envName !== '' && isEnvName(s.envName) ? keyRisk(s.envName) : undefined;
+    if (risk !== undefined) v.add(`job.secrets[${i}].env_name`, risk);
   });
 }

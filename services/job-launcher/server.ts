@@ -13,6 +13,7 @@ import { Violations } from '../runtime/validation.js';
 import { NAME_PATTERN } from '../secret-store/rules.js';
 import type { AttemptState } from './backend.js';
 import type { Actor, JobManager, JobView } from './domain.js';
+import { LogStreamLimits } from './log-stream-limits.js';
 import { checkJobInput, JOB_ID_PATTERN, type JobInput } from './rules.js';
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -75,8 +76,9 @@ function checkJobId(id: string): void {
 
 const JOB_ROLES = ['admin', 'member'] as const;
 
-export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verifier: TokenVerifier; log: Logger; tracker?: CallTracker }): RegisteredService {
+export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verifier: TokenVerifier; log: Logger; tracker?: CallTracker; logStreams?: LogStreamLimits }): RegisteredService {
   const { jobs } = deps;
+  const logStreams = deps.logStreams ?? new LogStreamLimits();
   deps.tracker?.metrics.gaugeFromSource({ name: 'vessl_jobs', help: 'Jobs by state (of their latest attempt), all orgs', label: 'state', read: () => jobs.countByState() });
   const implementation = implementService(
     JobServiceService,
@@ -124,8 +126,14 @@ export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verif
           .check(req.tailLines >= 0 && req.tailLines <= MAX_TAIL_LINES, 'tail_lines', `must be between 0 and ${MAX_TAIL_LINES}`)
           .check(req.attempt >= 0, 'attempt', 'must not be negative')
           .throwIfAny();
-        for await (const data of jobs.logs(req.org, req.id, req.attempt, { follow: req.follow, tailLines: req.tailLines, cancelled: ctx.cancelled })) {
-          yield { data };
+        // Held from here until the stream ends, however it ends (done, failed, cancelled).
+        const slot = logStreams.acquire(ctx.principal);
+        try {
+          for await (const data of jobs.logs(req.org, req.id, req.attempt, { follow: req.follow, tailLines: req.tailLines, cancelled: ctx.cancelled })) {
+            yield { data };
+          }
+        } finally {
+          slot.release();
         }
       },
       async restartJob(req, ctx) {

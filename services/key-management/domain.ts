@@ -17,12 +17,20 @@ import {
 } from './envelope.js';
 import { kekFor, KeyringError, type MasterKeyring } from './keyring.js';
 import type { KmsStore, OrgKeyRow } from './store.js';
+import { envVarFitOf, type EnvVarFit } from '../runtime/env-var-fit.js';
 
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
   wrappedDek: Uint8Array;
   kekVersion: number;
+}
+
+/** A sealed value encrypted for storage, with what key-management saw of it while it was open. */
+export interface EncryptedSealedValue extends EncryptedValue {
+  fingerprint: Uint8Array;
+  /** Whether it can be a job's environment variable (never the value itself). */
+  envVarFit: EnvVarFit;
 }
 
 export interface StoredValue extends EncryptedValue {
@@ -82,7 +90,7 @@ export class KeyManager {
    * wrapped by the primary master key, and fingerprints it. The plaintext lives only inside
    * this call.
    */
-  async encryptSealedValue(req: SealedValueToEncrypt & { org: string }): Promise<EncryptedValue & { fingerprint: Uint8Array }> {
+  async encryptSealedValue(req: SealedValueToEncrypt & { org: string }): Promise<EncryptedSealedValue> {
     const [encrypted] = await this.encryptEach(req.org, [req], (err) => err);
     return encrypted;
   }
@@ -91,7 +99,7 @@ export class KeyManager {
    * encryptSealedValue for several values of one org, all or none: each org key is read and
    * unwrapped once, and the audit key once. The error of a value names it (requests[i]).
    */
-  async encryptSealedValues(org: string, values: SealedValueToEncrypt[]): Promise<(EncryptedValue & { fingerprint: Uint8Array })[]> {
+  async encryptSealedValues(org: string, values: SealedValueToEncrypt[]): Promise<(EncryptedSealedValue)[]> {
     return this.encryptEach(org, values, (err, i) => inBatchItem(err, `requests[${i}].`));
   }
 
@@ -100,7 +108,7 @@ export class KeyManager {
     org: string,
     values: SealedValueToEncrypt[],
     blame: (err: unknown, index: number) => unknown,
-  ): Promise<(EncryptedValue & { fingerprint: Uint8Array })[]> {
+  ): Promise<(EncryptedSealedValue)[]> {
     const privateKeys = new Map<string, { orgKey: OrgKeyRow; privateKey: Uint8Array }>();
     const plaintexts: Uint8Array[] = [];
     try {
@@ -118,7 +126,11 @@ export class KeyManager {
         }
       }
       const fingerprints = await this.fingerprints.ofMany(org, plaintexts);
-      return plaintexts.map((plaintext, i) => ({ ...this.encrypt(org, values[i].secretUid, values[i].version, plaintext), fingerprint: fingerprints[i] }));
+      return plaintexts.map((plaintext, i) => ({
+        ...this.encrypt(org, values[i].secretUid, values[i].version, plaintext),
+        fingerprint: fingerprints[i],
+        envVarFit: envVarFitOf(plaintext),
+      }));
     } finally {
       zero(...plaintexts);
       for (const { privateKey } of privateKeys.values()) zero(privateKey);

@@ -1,4 +1,10 @@
-import { KeyManagementServiceService, type EncryptSealedValueRequest, type EncryptSealedValueResponse, type OrgPublicKey } from '../gen/vessl/kms/v1/kms.js';
+import {
+  EncryptSealedValueResponse_EnvVarFit,
+  KeyManagementServiceService,
+  type EncryptSealedValueRequest,
+  type EncryptSealedValueResponse,
+  type OrgPublicKey,
+} from '../gen/vessl/kms/v1/kms.js';
 import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
 import { implementService, type CallTracker, type RegisteredService } from '../runtime/grpc-server.js';
 import type { DenialAudit } from '../runtime/denial-audit.js';
@@ -6,7 +12,8 @@ import type { Logger } from '../runtime/logger.js';
 import type { TokenVerifier } from '../runtime/auth.js';
 import { Violations } from '../runtime/validation.js';
 import { checkSealedValue } from '../runtime/sealed-value.js';
-import type { EncryptedValue, KeyManager } from './domain.js';
+import type { EncryptedSealedValue, KeyManager } from './domain.js';
+import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { masterKeyHandlers } from './master-key-handlers.js';
 import { auditChainHandlers } from './audit-chain-handlers.js';
 import type { AuditChainKeys } from './audit-chain.js';
@@ -38,12 +45,19 @@ function checkValueToEncrypt(v: Violations, req: EncryptSealedValueRequest, pref
   checkSealedValue(v, req, prefix);
 }
 
-function toEncryptResponse(encrypted: EncryptedValue & { fingerprint: Uint8Array }): EncryptSealedValueResponse {
+const ENV_VAR_FIT_TO_PROTO: Record<EnvVarFit, EncryptSealedValueResponse_EnvVarFit> = {
+  ok: EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_OK,
+  nul_byte: EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NUL_BYTE,
+  not_utf8: EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NOT_UTF8,
+};
+
+function toEncryptResponse(encrypted: EncryptedSealedValue): EncryptSealedValueResponse {
   return {
     ciphertext: Buffer.from(encrypted.ciphertext),
     wrappedDek: Buffer.from(encrypted.wrappedDek),
     kekVersion: encrypted.kekVersion,
     fingerprint: Buffer.from(encrypted.fingerprint),
+    envVarFit: ENV_VAR_FIT_TO_PROTO[encrypted.envVarFit],
   };
 }
 

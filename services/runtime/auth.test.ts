@@ -16,6 +16,7 @@ import {
 } from './auth.js';
 
 const SETTINGS: TokenSettings = EMBEDDED_TOKEN_SETTINGS;
+const DAY = 86400;
 const T0 = new Date('2030-01-01T00:00:00Z');
 const at = (secondsAfterT0: number) => new Date(T0.getTime() + secondsAfterT0 * 1000);
 const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -42,13 +43,13 @@ const mint = (key: CryptoKey, overrides: Partial<MintOptions> = {}) =>
   mintToken(key, { subject: 'ada@acme', org: 'acme', role: 'admin', ttlSeconds: 60, settings: SETTINGS, now: T0, ...overrides });
 
 /** Signs arbitrary claims with the embedded issuer's settings, for claims mintToken cannot produce. */
-function signClaims(key: CryptoKey | Uint8Array, claims: JWTPayload, opts: { alg?: string; omitExp?: boolean } = {}): Promise<string> {
+function signClaims(key: CryptoKey | Uint8Array, claims: JWTPayload, opts: { alg?: string; omitExp?: boolean; exp?: number; iat?: number | null } = {}): Promise<string> {
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: opts.alg ?? 'EdDSA', typ: 'JWT' })
     .setIssuer(SETTINGS.issuer)
-    .setAudience(SETTINGS.audience)
-    .setIssuedAt(epoch(T0));
-  if (!opts.omitExp) jwt.setExpirationTime(epoch(T0) + 60);
+    .setAudience(SETTINGS.audience);
+  if (opts.iat !== null) jwt.setIssuedAt(opts.iat ?? epoch(T0));
+  if (!opts.omitExp) jwt.setExpirationTime(opts.exp ?? epoch(T0) + 60);
   return jwt.sign(key);
 }
 
@@ -95,6 +96,14 @@ describe('createTokenVerifier', () => {
         expect(await verifyAt(await c.token())).to.deep.equal(c.principal);
       });
     }
+
+    it('a user token that lives exactly the maximum (30 days)', async () => {
+      expect((await verifyAt(await mint(issuer.privateKey, { ttlSeconds: 30 * DAY }))).role).to.equal('admin');
+    });
+
+    it('a service token that lives exactly its maximum (1 day)', async () => {
+      expect((await verifyAt(await mint(issuer.privateKey, { role: 'service', subject: 'svc:job-launcher', org: '', ttlSeconds: DAY }))).role).to.equal('service');
+    });
 
     it('a token one second before it expires', async () => {
       expect((await verifyAt(await mint(issuer.privateKey, { ttlSeconds: 60 }), at(59))).role).to.equal('admin');
@@ -215,6 +224,37 @@ describe('createTokenVerifier', () => {
         message: /^invalid token$/,
       },
       {
+        title: 'a genuinely signed admin token that expires in the year 5138, naming the maximum',
+        token: () => signClaims(issuer.privateKey, { sub: 'ada@acme', org: 'acme', role: 'admin' }, { exp: epoch(new Date('5138-01-01T00:00:00Z')) }),
+        message: /maximum of 30 days for user tokens/,
+      },
+      {
+        title: 'a user token that lives 30 days and one second',
+        token: () => signClaims(issuer.privateKey, { sub: 'ada@acme', org: 'acme', role: 'member' }, { exp: epoch(T0) + 30 * DAY + 1 }),
+        message: /maximum of 30 days for user tokens/,
+      },
+      {
+        title: 'a token without iat whose exp is 31 days away',
+        token: () => signClaims(issuer.privateKey, { sub: 'ada@acme', org: 'acme', role: 'admin' }, { iat: null, exp: epoch(T0) + 31 * DAY }),
+        message: /maximum of 30 days/,
+      },
+      {
+        title: 'a token whose iat claims a later time to look short-lived (exp 60 days away)',
+        token: () => signClaims(issuer.privateKey, { sub: 'ada@acme', org: 'acme', role: 'admin' }, { iat: epoch(T0) + 40 * DAY, exp: epoch(T0) + 60 * DAY }),
+        message: /maximum of 30 days/,
+      },
+      {
+        title: 'a service token that lives 2 days',
+        token: () => signClaims(issuer.privateKey, { sub: 'svc:job-launcher', role: 'service' }, { exp: epoch(T0) + 2 * DAY }),
+        message: /maximum of 1 day for service tokens/,
+      },
+      {
+        title: 'a 2-hour token checked by a server whose maximum is 1 hour',
+        token: () => mint(issuer.privateKey, { ttlSeconds: 7200 }),
+        settings: { ...SETTINGS, maxLifetime: { user: 3600, service: 600 } },
+        message: /maximum of 1 hour for user tokens/,
+      },
+      {
         title: 'a garbage string',
         token: async () => 'not-a-jwt',
         message: /^invalid token$/,
@@ -228,6 +268,22 @@ describe('createTokenVerifier', () => {
     for (const c of cases) {
       it(c.title, async () => {
         expect(await unauthenticatedMessage(verifyAt(await c.token(), c.when, c.settings))).to.match(c.message);
+      });
+    }
+  });
+
+  describe('minting', () => {
+    const cases: { title: string; options: Partial<MintOptions>; message: RegExp }[] = [
+      { title: 'a user token of 30 days and one second', options: { ttlSeconds: 30 * DAY + 1 }, message: /maximum of 30 days for user tokens/ },
+      { title: 'a service token of 2 days', options: { role: 'service', subject: 'svc:x', org: '', ttlSeconds: 2 * DAY }, message: /maximum of 1 day for service tokens/ },
+      { title: 'a 2-hour token under a 1-hour maximum', options: { ttlSeconds: 7200, settings: { ...SETTINGS, maxLifetime: { user: 3600, service: 60 } } }, message: /maximum of 1 hour/ },
+    ];
+    for (const c of cases) {
+      it(`refuses to mint ${c.title}`, async () => {
+        let failure: unknown;
+        await mint(issuer.privateKey, c.options).catch((err: unknown) => (failure = err));
+        expect(failure).to.be.instanceOf(RangeError);
+        expect((failure as Error).message).to.match(c.message);
       });
     }
   });

@@ -29,6 +29,38 @@ export interface Principal {
 export interface TokenSettings {
   issuer: string;
   audience: string;
+  /** The longest life a token may have, by kind; DEFAULT_MAX_TOKEN_LIFETIMES when unset. */
+  maxLifetime?: TokenLifetimes;
+}
+
+/** Seconds: the longest a user's (admin, member, operator) or a service's token may live. */
+export interface TokenLifetimes {
+  user: number;
+  service: number;
+}
+
+/**
+ * A leaked token is good until its exp: the server caps how far away exp may be, whatever
+ * the issuer signed (DESIGN §3). 30 days for users (the embedded default mints exactly that
+ * for its dev tokens); a day for services, whose tokens are renewed every few minutes.
+ */
+export const DEFAULT_MAX_TOKEN_LIFETIMES: TokenLifetimes = { user: 30 * 86400, service: 86400 };
+
+const maxLifetimeOf = (settings: TokenSettings, role: Role) => (settings.maxLifetime ?? DEFAULT_MAX_TOKEN_LIFETIMES)[role === 'service' ? 'service' : 'user'];
+
+/** "30 days", "12 hours", "90 seconds": for messages. */
+export function describeSeconds(seconds: number): string {
+  const units: [number, string][] = [[86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  for (const [size, name] of units) {
+    if (seconds % size === 0) return `${seconds / size} ${name}${seconds === size ? '' : 's'}`;
+  }
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
+}
+
+/** The refusal of a token (or a mint) whose life exceeds the maximum for its kind. */
+export function tooLongLived(role: Role, settings: TokenSettings): string {
+  const kind = role === 'service' ? 'service' : 'user';
+  return `it lives longer than this server's maximum of ${describeSeconds(maxLifetimeOf(settings, role))} for ${kind} tokens`;
 }
 
 export const EMBEDDED_TOKEN_SETTINGS: TokenSettings = {
@@ -115,6 +147,13 @@ function checkToken(key: CryptoKey | JWTVerifyGetKey, settings: TokenSettings, n
     if (role === 'service' && !payload.sub.startsWith('svc:')) {
       throw unauthenticated('invalid token: service tokens need a svc: subject');
     }
+    // Its life counts from when it was issued, or from now when it claims a later (or no) iat:
+    // an exp far in the future is refused however the token dates itself.
+    const nowSeconds = Math.floor(now().getTime() / 1000);
+    const from = Math.min(typeof payload.iat === 'number' ? payload.iat : nowSeconds, nowSeconds);
+    if (payload.exp! - from > maxLifetimeOf(settings, role as Role)) {
+      throw unauthenticated(`invalid token: ${tooLongLived(role as Role, settings)}; get a shorter-lived one`);
+    }
     // requiredClaims makes exp present; nbf is optional (jose checked it when present).
     return { principal: { subject: payload.sub, org, role: role as Role }, exp: payload.exp!, nbf: payload.nbf ?? 0 };
   };
@@ -134,7 +173,9 @@ export interface MintOptions {
   now?: Date;
 }
 
+/** Signs a token; a life beyond the settings' maximum is refused here too (a RangeError). */
 export async function mintToken(privateKey: CryptoKey, opts: MintOptions): Promise<string> {
+  if (opts.ttlSeconds > maxLifetimeOf(opts.settings, opts.role)) throw new RangeError(`cannot mint this token: ${tooLongLived(opts.role, opts.settings)}`);
   const iat = Math.floor((opts.now ?? new Date()).getTime() / 1000);
   const jwt = new SignJWT({ org: opts.org, role: opts.role })
     .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })

@@ -4,6 +4,7 @@ import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc
 import path from 'node:path';
 import {
   createTokenVerifier,
+  DEFAULT_MAX_TOKEN_LIFETIMES,
   embeddedServiceTokens,
   EMBEDDED_TOKEN_SETTINGS,
   loadIssuerKeys,
@@ -43,6 +44,23 @@ export function setting(flags: Flags, name: string, env: NodeJS.ProcessEnv = pro
   return value === '' ? undefined : value;
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90s", "30m", "12h", "7d" in seconds; undefined when the text is no such duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d{1,6})([smhd])$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS[match[2]] : undefined;
+}
+
+/** A positive duration setting (flag or env), or its default. */
+function durationSetting(flags: Flags, name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const text = setting(flags, name, env);
+  if (text === undefined) return fallback;
+  const seconds = parseDuration(text);
+  if (!seconds) throw new ConfigError(`VESSL_${name.toUpperCase().replace(/-/g, '_')} "${text}" is not a duration like 30m, 12h or 30d`);
+  return seconds;
+}
+
 export function parseCommonConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): CommonConfig {
   const databaseUrl = setting(flags, 'database-url', env);
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -74,6 +92,11 @@ export function parseCommonConfig(flags: Flags, env: NodeJS.ProcessEnv = process
       audience: setting(flags, 'jwt-audience', env) ?? EMBEDDED_TOKEN_SETTINGS.audience,
       jwksUrl: setting(flags, 'jwks-url', env),
       serviceTokenFile: setting(flags, 'service-token-file', env),
+      // Tokens living longer than these are refused, whoever signed them (DESIGN §3).
+      maxLifetime: {
+        user: durationSetting(flags, 'max-token-lifetime', DEFAULT_MAX_TOKEN_LIFETIMES.user, env),
+        service: durationSetting(flags, 'max-service-token-lifetime', DEFAULT_MAX_TOKEN_LIFETIMES.service, env),
+      },
     },
   };
 }

@@ -29,7 +29,7 @@ export function dialectOf(knex: Knex): Dialect {
  * own migrations table so the three services can share one PostgreSQL database.
  */
 export async function openDatabase(settings: DatabaseSettings, service: string, migrations: Migration[]): Promise<Knex> {
-  const knex = settings.url ? openPostgres(settings.url) : openSqlite(settings.sqliteFile);
+  const knex = connectDatabase(settings);
   const migrate = () =>
     knex.migrate.latest({
       tableName: `${service}_migrations`,
@@ -47,6 +47,11 @@ export async function openDatabase(settings: DatabaseSettings, service: string, 
     throw err;
   }
   return knex;
+}
+
+/** A connection to the service's database as it is, without migrating it (maintenance commands). */
+export function connectDatabase(settings: DatabaseSettings): Knex {
+  return settings.url ? openPostgres(settings.url) : openSqlite(settings.sqliteFile);
 }
 
 /**

@@ -23,7 +23,7 @@ export interface StandaloneService {
   build(config: CommonConfig, flags: Flags, log: Logger, tracker: CallTracker): Promise<StandaloneParts>;
 }
 
-const COMMON_FLAGS = ['listen', 'metrics-listen', 'health-listen', 'data-dir', 'database-url', 'tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'jwks-url', 'jwt-issuer', 'jwt-audience', 'service-token-file'];
+const COMMON_FLAGS = ['listen', 'metrics-listen', 'health-listen', 'data-dir', 'database-url', 'tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'jwks-url', 'jwt-issuer', 'jwt-audience', 'service-token-file', 'max-token-lifetime', 'max-service-token-lifetime'];
 
 /** Runs one service alone: its own config, port, database and health; SIGTERM drains. */
 export async function runStandalone(spec: StandaloneService, argv: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { KeyManagementServiceService, type EncryptSealedValueResponse } from '../gen/vessl/kms/v1/kms.js';
+import { EncryptSealedValueResponse_EnvVarFit as Fit, KeyManagementServiceService, type EncryptSealedValueResponse } from '../gen/vessl/kms/v1/kms.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
 import { databaseSettings, peerChannel, type CommonConfig } from '../runtime/config.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
@@ -13,10 +13,18 @@ import { DenialAudit } from '../runtime/denial-audit.js';
 import { createAuditStore } from './audit-store.js';
 import { SecretManager } from './domain.js';
 import { secretStoreMigrations } from './migrations.js';
-import { createSecretStore, type SecretStore } from './store.js';
+import type { EnvVarFit } from '../runtime/env-var-fit.js';
+import { createSecretStore, type EncryptedValue, type SecretStore } from './store.js';
 
 export const SECRET_STORE_SERVICE = 'secret-store';
 const KMS_TIMEOUT_MS = 5_000;
+
+/** key-management's word on whether a value can be a variable (unspecified: an older key-management). */
+const ENV_VAR_FIT_FROM_PROTO = new Map<Fit, EnvVarFit>([
+  [Fit.ENV_VAR_FIT_OK, 'ok'],
+  [Fit.ENV_VAR_FIT_NUL_BYTE, 'nul_byte'],
+  [Fit.ENV_VAR_FIT_NOT_UTF8, 'not_utf8'],
+]);
 
 export interface SecretStoreApp {
   secrets: SecretManager;
@@ -63,13 +71,18 @@ export async function openSecretStore(
     anchor: (org) => anchors.anchor(org),
     latest: (org) => anchors.latest(org).catch((err: unknown) => Promise.reject(fromDownstream(err, 'key-management (audit checkpoints)'))),
   });
-  const store = createSecretStore(knex, auditChain);
+  const store = createSecretStore(knex, auditChain, {
+    onScrubIncomplete: () => log.warn('destroyed values are still in the database\'s -wal file: a reader held off the checkpoint; the next delete or rotation retries'),
+  });
   const denials = new DenialAudit(SECRET_STORE_SERVICE, async (events) => {
     await store.appendAudit(events.map((e) => ({ ...e, action: 'call.denied' as const })));
   }, log);
   // Fingerprints travel as bytes and are kept (and shown) as hex.
-  const fromResponse = ({ fingerprint, ...encrypted }: EncryptSealedValueResponse) =>
-    fingerprint.length > 0 ? { ...encrypted, fingerprint: fingerprint.toString('hex') } : encrypted;
+  const fromResponse = ({ fingerprint, envVarFit, ...encrypted }: EncryptSealedValueResponse): EncryptedValue => ({
+    ...encrypted,
+    ...(fingerprint.length > 0 && { fingerprint: fingerprint.toString('hex') }),
+    ...(ENV_VAR_FIT_FROM_PROTO.has(envVarFit) && { envVarFit: ENV_VAR_FIT_FROM_PROTO.get(envVarFit) }),
+  });
   // The caller's request id travels on, so one id ties both services' log lines together.
   const secrets = new SecretManager(store, {
     one: async (req, requestId) => fromResponse(await client.encryptSealedValue(req, { requestId })),

@@ -89,6 +89,8 @@ const DENIAL = 'call.denied';
 
 function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
   const v = checkChain(new Violations(), req.org).check(req.pageSize >= 0, 'page_size', 'must not be negative');
+  v.check(req.afterSeq >= 0, 'after_seq', 'must not be negative');
+  if (req.startTime && req.endTime) v.check(req.startTime < req.endTime, 'end_time', 'must be after start_time');
   v.check(req.action === '' || isAuditAction(req.action), 'action', `must be one of: ${AUDIT_ACTIONS.join(', ')}`);
   if (req.secretName !== '') checkName(v, req.secretName, 'secret_name');
   v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
@@ -97,6 +99,8 @@ function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
     action: req.action === '' ? undefined : (req.action as AuditAction),
     secretName: req.secretName || undefined,
     actor: req.actor || undefined,
+    startTime: req.startTime?.getTime(),
+    endTime: req.endTime?.getTime(),
   };
 }
 
@@ -117,11 +121,21 @@ function checkRecordRequest(req: RecordAuditEventRequest): void {
   v.throwIfAny();
 }
 
-/** A ListAuditEvents page token belongs to one listing: the org and the filters. */
-const listingOf = (req: ListAuditEventsRequest) => ({ org: req.org, action: req.action, secretName: req.secretName, actor: req.actor });
+/** A ListAuditEvents page token belongs to one listing: the org, the filters and the order. */
+const listingOf = (req: ListAuditEventsRequest) => ({
+  org: req.org,
+  action: req.action,
+  secretName: req.secretName,
+  actor: req.actor,
+  startTime: req.startTime?.getTime() ?? 0,
+  endTime: req.endTime?.getTime() ?? 0,
+  newestFirst: req.newestFirst,
+  afterSeq: req.afterSeq,
+});
 
-function afterSeqOf(req: ListAuditEventsRequest): number {
-  if (req.pageToken === '') return 0;
+/** The seq a page token continues from (after it, or below it newest first); none for the first page. */
+function positionOf(req: ListAuditEventsRequest): number | undefined {
+  if (req.pageToken === '') return undefined;
   const position = decodePageToken<{ seq: number }>(
     req.pageToken,
     listingOf(req),
@@ -137,9 +151,12 @@ export function auditHandlers(audit: AuditLog): AuditHandlers {
     async listAuditEvents(req, ctx) {
       requireAuditReader(ctx.principal, req.org, 'list audit events');
       const filter = checkListRequest(req);
-      const afterSeq = afterSeqOf(req);
+      const position = positionOf(req);
       const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
-      const page = await audit.list({ org: req.org, ...filter, afterSeq, limit });
+      const range = req.newestFirst
+        ? { afterSeq: req.afterSeq, beforeSeq: position, newestFirst: true }
+        : { afterSeq: Math.max(req.afterSeq, position ?? 0) };
+      const page = await audit.list({ org: req.org, ...filter, ...range, limit });
       return {
         events: page.events.map((e) => toAuditEventMessage(e, page.keyedFrom)),
         nextPageToken: page.next === undefined ? '' : encodePageToken(listingOf(req), { seq: page.next }),

@@ -11,13 +11,16 @@ const LINK_PATTERN = /^[0-9a-f]{64}$/;
 export interface AuditListQuery extends AuditFilter {
   org: string;
   limit: number;
-  /** Keyset position from a page token: events after this seq. */
+  /** Events after this seq (a page token's position, or where a follower left off). */
   afterSeq: number;
+  /** Newest first, each page continuing below `beforeSeq` (a page token's position). */
+  newestFirst?: boolean;
+  beforeSeq?: number;
 }
 
 export interface AuditPage {
   events: StoredAuditEvent[];
-  /** The seq to continue after when more events may follow. */
+  /** The seq to continue from (after it, or below it newest first) when more events may follow. */
   next?: number;
   /** The chain's first keyed event (undefined: none yet). */
   keyedFrom?: number;

@@ -7,12 +7,19 @@ export interface AuditFilter {
   action?: AuditAction;
   secretName?: string;
   actor?: string;
+  /** Events at or after this time, and before that one (ms since the epoch). */
+  startTime?: number;
+  endTime?: number;
 }
 
 export interface AuditPageQuery extends AuditFilter {
   org: string;
   /** Keyset position: events with seq strictly greater. */
   afterSeq: number;
+  /** Events with seq strictly less (the position of a newest-first walk); absent: no bound. */
+  beforeSeq?: number;
+  /** Newest first (descending seq); default oldest first. */
+  newestFirst?: boolean;
   /** Events with seq at most this (the head read before a walk); absent: no bound. */
   upToSeq?: number;
   limit: number;
@@ -28,7 +35,7 @@ export interface AuditHead {
 
 /** Reads and appends an org's audit chain; one knex implementation for SQLite and PostgreSQL. */
 export interface AuditStore {
-  /** Events in seq order, after `afterSeq`, at most `limit`. */
+  /** Events in seq order (or reverse, newestFirst), between the bounds, at most `limit`. */
   page(query: AuditPageQuery): Promise<StoredAuditEvent[]>;
   /** The org's head row; undefined when the org has no chain. */
   head(org: string): Promise<AuditHead | undefined>;
@@ -42,10 +49,13 @@ export function createAuditStore(knex: Knex, chain: Pick<AuditChain, 'append'>):
       // (org, seq) is the unique index: a keyset walk within one org.
       const q = knex<AuditRecord>('secret_audit_events').where({ org: query.org }).andWhere('seq', '>', query.afterSeq);
       if (query.upToSeq !== undefined) q.andWhere('seq', '<=', query.upToSeq);
+      if (query.beforeSeq !== undefined) q.andWhere('seq', '<', query.beforeSeq);
+      if (query.startTime !== undefined) q.andWhere('time', '>=', query.startTime);
+      if (query.endTime !== undefined) q.andWhere('time', '<', query.endTime);
       if (query.action !== undefined) q.andWhere('action', query.action);
       if (query.secretName !== undefined) q.andWhere('secret_name', query.secretName);
       if (query.actor !== undefined) q.andWhere('actor', query.actor);
-      const rows = await q.orderBy('seq').limit(query.limit);
+      const rows = await q.orderBy('seq', query.newestFirst ? 'desc' : 'asc').limit(query.limit);
       return rows.map((r) => fromAuditRecord(r as AuditRecord));
     },
     async head(org) {

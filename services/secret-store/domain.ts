@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { SecretReference } from '../gen/vessl/secrets/v1/secrets.js';
+import { unfitVariableError } from '../runtime/env-var-fit.js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
@@ -359,6 +360,8 @@ export class SecretManager {
    */
   async resolve(org: string, names: string[], reference: JobReference): Promise<SecretRow[]> {
     const resolved = await this.liveForLaunch(org, names);
+    // A launch by names (job set) injects each under its key.
+    if (reference.jobId) refuseUnfitVariables(resolved.map((row) => ({ row, envName: row.key })));
     await this.auditReferences(org, resolved, reference);
     return resolved;
   }
@@ -374,6 +377,7 @@ export class SecretManager {
     const byName = new Map(rows.map((r) => [r.name, r]));
     const plan = planInjection(refs, plainEnvNames, (name) => byName.get(name)!.key, 'references');
     const secrets = [...new Set(plan.targets.map((t) => t.secretName))].map((name) => byName.get(name)!);
+    refuseUnfitVariables(plan.targets.map((t) => ({ row: byName.get(t.secretName)!, envName: t.envName })));
     await this.auditReferences(org, secrets, reference);
     return { secrets, plan };
   }
@@ -399,6 +403,20 @@ export class SecretManager {
 
   async versions(org: string, uids: string[]) {
     return this.store.versionsByUid(org, uids);
+  }
+}
+
+/**
+ * A launch that asks for a value as an environment variable that no environment can carry
+ * (a NUL byte, not UTF-8) is refused before anything is audited: nothing is recorded for a
+ * launch that does not happen. Values stored before key-management recorded this are
+ * checked by the job launcher once decrypted.
+ */
+function refuseUnfitVariables(targets: { row: SecretRow; envName: string }[]): void {
+  for (const { row, envName } of targets) {
+    const fit = row.value?.envVarFit;
+    if (fit === undefined || fit === 'ok') continue;
+    throw unfitVariableError(row.name, envName, fit);
   }
 }
 

@@ -114,4 +114,21 @@ export const secretStoreMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Whether the current value can be a job's environment variable ('ok', 'nul_byte',
+    // 'not_utf8'), as key-management saw it while encrypting: a launch asking for an unfit
+    // value as a variable is refused before anything is audited. Null once deleted, and for
+    // values stored before this column (key-management's decrypt then stands in).
+    name: '20261205_030_secret_env_var_fit',
+    async up(knex) {
+      await knex.schema.alterTable('secrets', (t) => {
+        t.string('env_var_fit', 16).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('secrets', (t) => {
+        t.dropColumn('env_var_fit');
+      });
+    },
+  },
 ];

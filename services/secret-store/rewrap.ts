@@ -1,8 +1,9 @@
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import { toNumber, type Knex } from '../runtime/db.js';
+import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import type { AuditChain, AuditEvent } from './audit.js';
+import { PLATFORM_CHAIN, type AuditChain } from './audit.js';
 
 export interface RewrapProgress {
   kekVersion: number;
@@ -33,6 +34,9 @@ export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; d
  * decrypted (key-management unwraps and re-wraps DEKs only). Each batch is one transaction
  * of compare-and-swap updates, so a crash loses nothing, a second run finishes the rest, and
  * two runs at once (or a value rotation meanwhile) never overwrite a newer wrapping.
+ * A run is audited once, in the operators' `_platform` chain, as it ends (finished, cancelled
+ * or failed): how many org keys and data keys it moved and whether it finished. A rewrap changes
+ * no secret's value or metadata, so the orgs' own logs do not record it.
  */
 export async function* rewrapSecrets(
   knex: Knex,
@@ -47,6 +51,24 @@ export async function* rewrapSecrets(
   const total = toNumber((await remaining().clone().count({ n: '*' }).first())?.n ?? 0);
   const progress: RewrapProgress = { kekVersion: primary, orgKeysRewrapped: org.rewrapped, dataKeysRewrapped: 0, dataKeysTotal: total, done: false };
   yield { ...progress };
+  try {
+    yield* rewrapBatches(knex, kms, opts, progress, remaining, call, fail);
+  } finally {
+    await appendRunSummary(knex, opts, progress);
+  }
+  yield { ...progress, done: !opts.cancelled() };
+}
+
+/** The batches of one run, each yielding the progress so far (`progress` is updated in place). */
+async function* rewrapBatches(
+  knex: Knex,
+  kms: Pick<ServiceClient<typeof KeyManagementServiceService>, 'rewrapDataKeys'>,
+  opts: { batchSize: number; cancelled: () => boolean },
+  progress: RewrapProgress,
+  remaining: () => Knex.QueryBuilder,
+  call: { requestId: string; timeoutMs: number },
+  fail: (err: unknown) => Promise<never>,
+): AsyncIterable<RewrapProgress> {
   let after = '';
   while (!opts.cancelled()) {
     const rows: WrappedRow[] = await remaining().clone().where('uid', '>', after).orderBy('uid').limit(opts.batchSize).select('uid', 'org', 'version', 'wrapped_dek');
@@ -56,27 +78,44 @@ export async function* rewrapSecrets(
       .rewrapDataKeys({ keys: rows.map((r) => ({ org: r.org, secretUid: r.uid, version: toNumber(r.version), wrappedDek: r.wrapped_dek })) }, call)
       .catch(fail);
     const swapped = await knex.transaction(async (trx) => {
-      const perOrg = new Map<string, number>();
+      let n = 0;
       for (const [i, row] of rows.entries()) {
-        const n = await trx('secrets')
+        n += await trx('secrets')
           .where({ uid: row.uid, wrapped_dek: row.wrapped_dek })
           .update({ wrapped_dek: res.wrappedDeks[i], kek_version: res.kekVersion });
-        perOrg.set(row.org, (perOrg.get(row.org) ?? 0) + n);
       }
-      // One audit event per org and batch, in the same transaction: no audit, no change.
-      const events: AuditEvent[] = [...perOrg].filter(([, n]) => n > 0).map(([org, n]) => ({
-        org,
+      return n;
+    });
+    // The data keys as the old master key wrapped them leave the files too.
+    if (swapped > 0) await destroyedDataOf(knex).scrub();
+    progress.dataKeysRewrapped += swapped;
+    yield { ...progress };
+  }
+  progress.done = !opts.cancelled();
+}
+
+/** The one `master_key.rewrapped` event of a run, in the `_platform` chain. */
+async function appendRunSummary(
+  knex: Knex,
+  opts: { requestId: string; actor: string; chain: Pick<AuditChain, 'append'> },
+  progress: RewrapProgress,
+): Promise<void> {
+  await knex.transaction((trx) =>
+    opts.chain.append(trx, [
+      {
+        org: PLATFORM_CHAIN,
         time: Date.now(),
         actor: opts.actor,
         action: 'master_key.rewrapped',
         requestId: opts.requestId,
-        details: { kekVersion: res.kekVersion, dataKeys: n },
-      }));
-      await opts.chain.append(trx, events);
-      return [...perOrg.values()].reduce((a, b) => a + b, 0);
-    });
-    progress.dataKeysRewrapped += swapped;
-    yield { ...progress };
-  }
-  yield { ...progress, done: !opts.cancelled() };
+        details: {
+          kekVersion: progress.kekVersion,
+          orgKeys: progress.orgKeysRewrapped,
+          dataKeys: progress.dataKeysRewrapped,
+          dataKeysTotal: progress.dataKeysTotal,
+          finished: progress.done,
+        },
+      },
+    ]),
+  );
 }

@@ -21,6 +21,53 @@ export function checkKey(v: Violations, key: string, field: string): void {
   else v.check(KEY_PATTERN.test(key), field, 'must be an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$');
 }
 
+/**
+ * Environment variables that change how every process of a job starts, finds its programs or
+ * loads its code: a secret injected under one of these names breaks the job (PATH set to a token)
+ * or runs what the value says (LD_PRELOAD, NODE_OPTIONS). Each with the risk a refusal names.
+ * Plain variables of a job may still set them; a secret's KEY may not.
+ */
+const RISKY_KEYS: Record<string, string> = {
+  PATH: 'decides which program each command of the job runs',
+  HOME: 'decides where programs read their configuration and credentials from',
+  SHELL: 'decides which shell programs start',
+  IFS: 'changes how shell scripts split words',
+  ENV: 'names a file every POSIX sh sources as it starts',
+  BASH_ENV: 'names a file every non-interactive bash sources as it starts',
+  PYTHONPATH: 'decides which modules Python imports',
+  PYTHONHOME: 'decides where Python finds its standard library',
+  PYTHONSTARTUP: 'names a file Python runs as it starts',
+  NODE_OPTIONS: 'adds command-line options (such as --require) to every Node.js process',
+  NODE_PATH: 'decides which modules Node.js loads',
+  PERL5LIB: 'decides which modules Perl loads',
+  PERL5OPT: 'adds command-line options to every Perl process',
+  RUBYLIB: 'decides which libraries Ruby loads',
+  RUBYOPT: 'adds command-line options to every Ruby process',
+  JAVA_TOOL_OPTIONS: 'adds options (such as -javaagent) to every JVM',
+  GCONV_PATH: 'makes glibc load code from another directory',
+};
+
+/** The dynamic loader reads every LD_* variable (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...). */
+const LOADER_PREFIX = 'LD_';
+
+/** Why `key` must not be a secret's KEY (the risk to the job), or undefined when it may be. */
+export function keyRisk(key: string): string | undefined {
+  // Exact names: environment variables are case-sensitive (a KEY "path" changes nothing).
+  const risk = Object.hasOwn(RISKY_KEYS, key)
+    ? RISKY_KEYS[key]
+    : key.startsWith(LOADER_PREFIX)
+      ? 'is read by the dynamic loader, which would load or search code as it says in every program'
+      : undefined;
+  return risk === undefined ? undefined : `${key} ${risk}; a secret injected as ${key} breaks the job or runs code of its choosing: pick another KEY (e.g. MY_${key})`;
+}
+
+/** checkKey, and no KEY that would change how the job's processes start (keyRisk). */
+export function checkSecretKey(v: Violations, key: string, field: string): void {
+  checkKey(v, key, field);
+  const risk = isValidKey(key) ? keyRisk(key) : undefined;
+  if (risk !== undefined) v.add(field, risk);
+}
+
 export function checkDescription(v: Violations, description: string, field: string): void {
   const length = [...description].length;
   v.check(length <= MAX_DESCRIPTION_LENGTH, field, `is ${length} characters; at most ${MAX_DESCRIPTION_LENGTH} are allowed`);

@@ -1,9 +1,10 @@
-import { ListSecretsResponse, SecretServiceService, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
+import { ListSecretsResponse, SecretServiceService, Secret_EnvVarFit, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
 import { fromDownstream } from '../runtime/errors.js';
 import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
+import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { BatchItemError, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { rewrapHandlers } from './rewrap-handlers.js';
@@ -12,7 +13,7 @@ import { verifyHandlers } from './verify-handlers.js';
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import { checkDescription, checkKey, checkName, checkSealedValue, isValidKey } from './rules.js';
+import { checkDescription, checkKey, checkName, checkSealedValue, checkSecretKey, isValidKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
 import type { SecretStoreApp } from './app.js';
@@ -66,8 +67,16 @@ export function toSecretMessage(row: SecretMetadata): Secret {
     updateBy: row.updatedBy,
     deleteBy: row.deletedBy ?? '',
     valueFingerprint: row.value?.fingerprint ?? '',
+    envVarFit: ENV_VAR_FIT_TO_PROTO[row.value?.envVarFit ?? 'unknown'],
   };
 }
+
+const ENV_VAR_FIT_TO_PROTO: Record<EnvVarFit | 'unknown', Secret_EnvVarFit> = {
+  unknown: Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED,
+  ok: Secret_EnvVarFit.ENV_VAR_FIT_OK,
+  nul_byte: Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE,
+  not_utf8: Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8,
+};
 
 function toResolved(row: SecretRow): ResolvedSecret {
   return {
@@ -93,8 +102,8 @@ function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string)
   let key = req.secret?.key ?? '';
   checkName(v, name, `${prefix}secret.name`);
   if (key === '' && isValidKey(name)) key = name;
-  else if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
-  else checkKey(v, key, `${prefix}secret.key`);
+  if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
+  else checkSecretKey(v, key, `${prefix}secret.key`);
   checkDescription(v, description, `${prefix}secret.description`);
   checkSealedValue(v, req.value, `${prefix}value.`);
   return { fields: { name, key, description }, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
@@ -184,7 +193,7 @@ export function secretStoreService(deps: {
         const changes: SecretChanges = {};
         if (paths.includes('key')) {
           changes.key = req.secret?.key ?? '';
-          checkKey(v, changes.key, 'secret.key');
+          checkSecretKey(v, changes.key, 'secret.key');
         }
         if (paths.includes('description')) {
           changes.description = req.secret?.description ?? '';

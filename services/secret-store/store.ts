@@ -1,4 +1,6 @@
 import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
+import { destroyedDataOf } from '../runtime/destroyed-data.js';
+import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import type { AuditChain, AuditEvent } from './audit.js';
 
 export interface EncryptedValue {
@@ -7,6 +9,8 @@ export interface EncryptedValue {
   kekVersion: number;
   /** Keyed BLAKE2b-256 of the value under the org audit key (hex); absent for values stored without one. */
   fingerprint?: string;
+  /** Whether it can be a job's environment variable, as key-management saw it; absent for values stored before this was recorded. */
+  envVarFit?: EnvVarFit;
 }
 
 /** A secret as stored. `value` is absent once the secret is deleted. */
@@ -31,7 +35,7 @@ export interface SecretRow {
  * A secret as listed: everything but the ciphertext and the wrapped data key, which a
  * listing never needs. `value` holds only the fingerprint, and is absent once deleted.
  */
-export type SecretMetadata = Omit<SecretRow, 'value'> & { value?: Pick<EncryptedValue, 'fingerprint'> };
+export type SecretMetadata = Omit<SecretRow, 'value'> & { value?: Pick<EncryptedValue, 'fingerprint' | 'envVarFit'> };
 
 export interface ListQuery {
   org: string;
@@ -102,6 +106,7 @@ interface SecretRecord {
   wrapped_dek: Buffer | null;
   kek_version: number | null;
   value_fingerprint?: string | null;
+  env_var_fit?: string | null;
   created_at: number | string;
   created_by: string;
   updated_at: number | string;
@@ -121,6 +126,7 @@ const METADATA_COLUMNS = [
   'version',
   'kek_version',
   'value_fingerprint',
+  'env_var_fit',
   'created_at',
   'created_by',
   'updated_at',
@@ -132,9 +138,17 @@ const METADATA_COLUMNS = [
 
 type MetadataRecord = Pick<SecretRecord, (typeof METADATA_COLUMNS)[number]>;
 
+const ENV_VAR_FITS: readonly string[] = ['ok', 'nul_byte', 'not_utf8'] satisfies EnvVarFit[];
+const envVarFitOf = (r: Pick<SecretRecord, 'env_var_fit'>) => (r.env_var_fit && ENV_VAR_FITS.includes(r.env_var_fit) ? (r.env_var_fit as EnvVarFit) : undefined);
+
 function metadataFromRecord(r: MetadataRecord): SecretMetadata {
   const row = baseFromRecord(r) as SecretMetadata;
-  if (r.kek_version !== null) row.value = r.value_fingerprint ? { fingerprint: r.value_fingerprint } : {};
+  if (r.kek_version !== null) {
+    row.value = {};
+    if (r.value_fingerprint) row.value.fingerprint = r.value_fingerprint;
+    const fit = envVarFitOf(r);
+    if (fit) row.value.envVarFit = fit;
+  }
   return row;
 }
 
@@ -143,6 +157,8 @@ function fromRecord(r: SecretRecord): SecretRow {
   if (r.ciphertext && r.wrapped_dek && r.kek_version !== null) {
     row.value = { ciphertext: new Uint8Array(r.ciphertext), wrappedDek: new Uint8Array(r.wrapped_dek), kekVersion: r.kek_version };
     if (r.value_fingerprint) row.value.fingerprint = r.value_fingerprint;
+    const fit = envVarFitOf(r);
+    if (fit) row.value.envVarFit = fit;
   }
   return row;
 }
@@ -173,13 +189,24 @@ const valueColumns = (value: EncryptedValue) => ({
   ciphertext: Buffer.from(value.ciphertext),
   wrapped_dek: Buffer.from(value.wrappedDek),
   kek_version: value.kekVersion,
+  value_fingerprint: value.fingerprint ?? null,
+  env_var_fit: value.envVarFit ?? null,
 });
 
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
 const SECRET_INSERT_CHUNK = 500;
 
-/** `chain` appends each change's audit events (keyed links) inside the change's transaction. */
-export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>): SecretStore {
+/**
+ * `chain` appends each change's audit events (keyed links) inside the change's transaction.
+ * `onScrubIncomplete` hears when destroyed values could not be made to leave the files at
+ * once (SQLite: a reader held the checkpoint off); the next destroying write tries again.
+ */
+export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>, opts: { onScrubIncomplete?: () => void } = {}): SecretStore {
+  const destroyed = destroyedDataOf(knex);
+  // After the commit: the old ciphertext and wrapped key leave every file of the store.
+  const scrub = async () => {
+    if (!(await destroyed.scrub())) opts.onScrubIncomplete?.();
+  };
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
@@ -200,7 +227,6 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>)
               description: row.description,
               version: row.version,
               ...valueColumns(row.value),
-              value_fingerprint: row.value.fingerprint ?? null,
               created_at: row.createdAt,
               created_by: row.createdBy,
               updated_at: row.updatedAt,
@@ -240,7 +266,7 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>)
       return rows.map(metadataFromRecord);
     },
     async update(uid, expected, change, audit) {
-      return knex.transaction(async (trx) => {
+      const applied = await knex.transaction(async (trx) => {
         const columns: Record<string, unknown> = { updated_at: change.updatedAt, updated_by: change.updatedBy };
         if (change.key !== undefined) columns.key = change.key;
         if (change.description !== undefined) columns.description = change.description;
@@ -248,7 +274,6 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>)
           Object.assign(columns, valueColumns(change.value), {
             version: change.version,
             value_updated_at: change.updatedAt,
-            value_fingerprint: change.value.fingerprint ?? null,
           });
         }
         const match: Record<string, unknown> = { uid, version: expected.version };
@@ -259,9 +284,11 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>)
         await chain.append(trx, audit);
         return true;
       });
+      if (applied && change.value) await scrub();
+      return applied;
     },
     async softDelete(uid, at, by, audit) {
-      return knex.transaction(async (trx) => {
+      const deleted = await knex.transaction(async (trx) => {
         const count = await live(trx).where({ uid }).update({
           deleted_at: at,
           deleted_by: by,
@@ -272,11 +299,14 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>)
           wrapped_dek: null,
           kek_version: null,
           value_fingerprint: null,
+          env_var_fit: null,
         });
         if (count === 0) return false;
         await chain.append(trx, audit);
         return true;
       });
+      if (deleted) await scrub();
+      return deleted;
     },
     async appendAudit(audit) {
       await knex.transaction((trx) => chain.append(trx, audit));

@@ -52,6 +52,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   let checks: (() => Promise<void>)[];
   // Aggregated denials and pending checkpoints, written while the services can still reach each other.
   const flushes: (() => Promise<void>)[] = [];
+  let stopJobs = async () => {};
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
@@ -72,6 +73,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       await Promise.all([kms.denials.close(), secretStore.denials.close(), launcher.denials.close()]);
       await secretStore.checkpoints.close();
     });
+    stopJobs = launcher.stopJobs;
     const tracker = new CallTracker();
     server = await startGrpcServer({
       listen: opts.listen,
@@ -82,7 +84,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       services: [
         keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, auditChain: kms.auditChain, denials: kms.denials, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
         secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, audit: secretStore, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
-        jobService({ jobs: launcher.jobs, denials: launcher.denials, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
+        jobService({ jobs: launcher.jobs, denials: launcher.denials, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
     await launcher.jobs.reconcile();
@@ -106,6 +108,9 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();
+      // Jobs end first: a job that outlived the listener could bind its port on the shared
+      // loopback and take the tokens of the clients that connect next.
+      await stopJobs();
       for (const flush of flushes) await flush();
       await server.shutdown();
       await closeAll(opened);

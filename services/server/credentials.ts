@@ -1,7 +1,7 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
-import { mintToken, type IssuerKeys, type Role, type TokenSettings } from '../runtime/auth.js';
+import { DEFAULT_MAX_TOKEN_LIFETIMES, mintToken, type IssuerKeys, type Role, type TokenSettings } from '../runtime/auth.js';
 
 /** $VESSL_DATA_DIR/credentials.json: what a developer needs to use a fresh embedded server. */
 export interface Credentials {
@@ -52,12 +52,14 @@ export async function ensureCredentials(
   const existing = await readCredentials(file);
   if (existing && stillGood(existing, endpoint, org)) return { credentials: existing, written: false };
   const tokens = {} as Credentials['tokens'];
+  // Never longer than the server accepts (a shorter VESSL_MAX_TOKEN_LIFETIME shortens them).
+  const ttlSeconds = Math.min(DEV_TOKEN_TTL_SECONDS, (settings.maxLifetime ?? DEFAULT_MAX_TOKEN_LIFETIMES).user);
   for (const role of CREDENTIAL_ROLES) {
     tokens[role as keyof Credentials['tokens']] = await mintToken(keys.privateKey, {
       subject: `dev-${role}`,
       org,
       role,
-      ttlSeconds: DEV_TOKEN_TTL_SECONDS,
+      ttlSeconds,
       settings,
     });
   }

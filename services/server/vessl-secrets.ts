@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, type Role } from '../runtime/auth.js';
-import { ConfigError, listenAddress, metricsListenOf, parseCommonConfig, peerChannel, setting, type Flags } from '../runtime/config.js';
+import { loadIssuerKeys, mintToken, ORG_PATTERN, ROLES, tooLongLived, type Role } from '../runtime/auth.js';
+import { ConfigError, databaseSettings, listenAddress, metricsListenOf, parseCommonConfig, parseDuration, peerChannel, setting, type Flags } from '../runtime/config.js';
+import { connectDatabase } from '../runtime/db.js';
+import { SECRET_STORE_SERVICE } from '../secret-store/app.js';
+import { purgeDestroyedValues } from '../secret-store/purge-destroyed.js';
 import { createLogger } from '../runtime/logger.js';
 import { keyringFileOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
@@ -20,25 +23,33 @@ const USAGE = `vessl-secrets: the vessl-secrets server
       VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
       VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE,
       VESSL_METRICS_LISTEN (Prometheus metrics at http://HOST:PORT/metrics; off when unset).
+      Tokens that live longer than VESSL_MAX_TOKEN_LIFETIME (users; 30d) or
+      VESSL_MAX_SERVICE_TOKEN_LIFETIME (services; 1d) are refused, whoever signed them.
       Local jobs run in a bubblewrap sandbox (docs/isolation.md): VESSL_JOB_NETWORK (shared, or
       isolated: loopback only), VESSL_JOB_WORK_ROOT (jobs' work dirs; default under the temp dir),
       VESSL_JOB_UIDS (FIRST-LAST host uids for jobs when run as root; 2000000000-2000065535).
+      VESSL_MAX_LOG_STREAMS_PER_PRINCIPAL (16): job log streams one caller may have open at once.
       --unsafe-no-job-sandbox (VESSL_UNSAFE_NO_JOB_SANDBOX=true) runs jobs WITHOUT a sandbox, as this
       server's user with its view of the files: for a single-user machine only.
 
+  vessl-secrets maintenance purge-destroyed [--data-dir DIR] [--database-url URL]
+      Forces destroyed values (deleted secrets, rotated-out versions, data keys wrapped by an
+      old master key) out of the secret-store's database files. PostgreSQL keeps old row
+      versions until VACUUM: this runs VACUUM FULL on the secrets table (it locks the table
+      while it runs) and a CHECKPOINT; what remains elsewhere is listed in docs/crypto.md.
+      SQLite: a WAL checkpoint (the server already makes one after every delete and rotation).
+
   vessl-secrets token mint --org ORG --role ROLE --subject SUB [--ttl DURATION] [--data-dir DIR]
       Prints a token signed by the embedded issuer in the data dir. ROLE: ${ROLES.join(', ')}.
-      DURATION: e.g. 30m, 12h, 7d (default 1h).
+      DURATION: e.g. 30m, 12h, 7d (default 1h); at most the server's maximum token lifetime.
 `;
 
 class UsageError extends Error {}
 
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-export function parseDuration(text: string): number {
-  const match = /^(\d{1,6})([smhd])$/.exec(text);
-  if (!match) throw new UsageError(`--ttl "${text}" is not a duration like 30m, 12h or 7d`);
-  return Number(match[1]) * DURATION_UNITS[match[2]];
+function ttlOf(text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) throw new UsageError(`--ttl "${text}" is not a duration like 30m, 12h or 7d`);
+  return seconds;
 }
 
 async function up(flags: Flags): Promise<void> {
@@ -99,20 +110,30 @@ async function up(flags: Flags): Promise<void> {
   );
 }
 
+async function purgeDestroyed(flags: Flags): Promise<void> {
+  const config = parseCommonConfig(flags);
+  const knex = connectDatabase(databaseSettings(config, SECRET_STORE_SERVICE));
+  try {
+    const report = await purgeDestroyedValues(knex);
+    process.stdout.write(`${report.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'}: ${report.steps.join('; ')}.\n`);
+  } finally {
+    await knex.destroy();
+  }
+}
+
 async function tokenMint(flags: Flags): Promise<void> {
   const config = parseCommonConfig(flags);
   const { org, role, subject } = flags;
   if (!role || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
   if (!subject) throw new UsageError('--subject is required (who the token is for, e.g. alice or svc:job-launcher)');
   if (role !== 'service' && (!org || !ORG_PATTERN.test(org))) throw new UsageError('--org is required: a valid org name');
+  const ttlSeconds = ttlOf(flags.ttl ?? '1h');
+  // Refused here, before the key is read: the server would refuse such a token on every call.
+  if (ttlSeconds > config.tokens.maxLifetime![role === 'service' ? 'service' : 'user']) {
+    throw new UsageError(`--ttl ${flags.ttl}: ${tooLongLived(role as Role, config.tokens)} (VESSL_MAX_TOKEN_LIFETIME, VESSL_MAX_SERVICE_TOKEN_LIFETIME)`);
+  }
   const keys = await loadIssuerKeys(config.dataDir, false);
-  const token = await mintToken(keys.privateKey, {
-    subject,
-    org: org ?? '',
-    role: role as Role,
-    ttlSeconds: parseDuration(flags.ttl ?? '1h'),
-    settings: config.tokens,
-  });
+  const token = await mintToken(keys.privateKey, { subject, org: org ?? '', role: role as Role, ttlSeconds, settings: config.tokens });
   process.stdout.write(token + '\n');
 }
 
@@ -133,11 +154,14 @@ export async function main(argv: string[]): Promise<void> {
       'job-network': { type: 'string' },
       'job-work-root': { type: 'string' },
       'job-uids': { type: 'string' },
+      'max-log-streams-per-principal': { type: 'string' },
       'unsafe-no-job-sandbox': { type: 'boolean' },
       org: { type: 'string' },
       role: { type: 'string' },
       subject: { type: 'string' },
       ttl: { type: 'string' },
+      'max-token-lifetime': { type: 'string' },
+      'max-service-token-lifetime': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -150,6 +174,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'up') return up(flags);
   if (command === 'token mint') return tokenMint(flags);
+  if (command === 'maintenance purge-destroyed') return purgeDestroyed(flags);
   throw new UsageError(`unknown command "${command}"`);
 }
 

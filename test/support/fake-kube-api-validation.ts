@@ -24,7 +24,13 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
-const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The API server's env var name rule (IsEnvVarName, 1.20 to 1.33): wider than a C identifier,
+ * so `BAD-NAME` and `A.B` are accepted (the backend refuses them itself, before any request),
+ * and neither `.` nor a name starting with `..`. (1.34+ accepts almost any printable ASCII.)
+ */
+const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const isEnvVarName = (name: string) => ENV_VAR_NAME.test(name) && name !== '.' && !name.startsWith('..');
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function isDns1123Label(s: string): boolean {
@@ -133,8 +139,8 @@ function containerErrors(container: unknown, field: string): FieldError[] {
   asArray(c.env).forEach((entry, i) => {
     const e = asObject(entry) ?? {};
     const envField = `${field}.env[${i}]`;
-    if (typeof e.name !== 'string' || !C_IDENTIFIER.test(e.name)) {
-      errors.push({ type: 'Invalid', field: `${envField}.name`, value: e.name, detail: "a valid C identifier must start with alphabetic character or '_', followed by a string of alphanumeric characters or '_'" });
+    if (typeof e.name !== 'string' || !isEnvVarName(e.name)) {
+      errors.push({ type: 'Invalid', field: `${envField}.name`, value: e.name, detail: "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit" });
     }
     const from = asObject(e.valueFrom);
     if (from === undefined) return;

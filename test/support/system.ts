@@ -16,6 +16,7 @@ import { sealBox } from '../../services/runtime/sealed-box.js';
 import { keyringFileOf } from '../../services/key-management/app.js';
 import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
 import type { JobBackend } from '../../services/job-launcher/backend.js';
+import type { SandboxSettings } from '../../services/job-launcher/sandbox/job-sandbox.js';
 
 export type SecretClient = ServiceClient<typeof SecretServiceService>;
 export type KmsClient = ServiceClient<typeof KeyManagementServiceService>;
@@ -42,7 +43,9 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean } = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean; sandbox?: Partial<SandboxSettings>; logStreamsPerPrincipal?: number } = {},
+): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
   const logFile = path.join(dataDir, 'server.log');
@@ -50,7 +53,14 @@ export async function startTestSystem(opts: { databaseUrl?: string; org?: string
   const config = parseCommonConfig({ 'data-dir': dataDir, 'database-url': opts.databaseUrl }, {});
   const log = createLogger('test-server', logStream, 'debug');
   const start = (listen: string) =>
-    startAllInOne(config, { listen, keyringFile: keyringFileOf(config, {}), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, backend: opts.backend, log, metricsListen: opts.metrics ? '127.0.0.1:0' : undefined });
+    startAllInOne(config, {
+      listen,
+      keyringFile: keyringFileOf(config, {}),
+      jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}', sandbox: opts.sandbox, logStreamsPerPrincipal: opts.logStreamsPerPrincipal },
+      backend: opts.backend,
+      log,
+      metricsListen: opts.metrics ? '127.0.0.1:0' : undefined,
+    });
   let running: AllInOne = await start('127.0.0.1:0');
   const issuer = await loadIssuerKeys(dataDir, false);
   const defaultOrg = opts.org ?? 'acme';

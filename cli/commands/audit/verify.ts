@@ -1,5 +1,6 @@
 import type { AuditVerificationJson } from '../../audit-api.js';
 import { BaseCommand } from '../../base-command.js';
+import { EXIT } from '../../exit-codes.js';
 
 /** One line: intact (and where it is anchored), or the break named as the server found it. */
 export function describeVerification(org: string, r: AuditVerificationJson): string {
@@ -12,13 +13,10 @@ export function describeVerification(org: string, r: AuditVerificationJson): str
   return `BROKEN at event #${r.firstBadSeq}: ${r.problem}`;
 }
 
-/** The exit status when the chain is broken: the check ran, and it failed. */
-const BROKEN = 1;
-
 export default class AuditVerify extends BaseCommand<typeof AuditVerify> {
   static override summary = 'Check that the org\'s audit log is intact (org admins and operators).';
   static override description =
-    'Walks the hash chain on the server: every event must follow the previous one and hash to its recorded hash, and the last must match the chain\'s head. Names the first event that was altered, removed or reordered and exits with status 1 when the log is broken.';
+    'Walks the hash chain on the server: every event must follow the previous one and hash to its recorded hash, and the last must match the chain\'s head. Names the first event that was altered, removed or reordered and exits with status 1 when the log is broken (5 when the server cannot be reached: `vesslctl help exit-codes`).';
 
   static override examples = [
     '<%= config.bin %> audit verify',
@@ -31,7 +29,8 @@ export default class AuditVerify extends BaseCommand<typeof AuditVerify> {
     const result = await api.verifyAuditLog();
     const org = api.connection.org;
     await this.print(result, (r) => describeVerification(org, r));
-    if (!result.intact) this.exit(BROKEN);
+    // The check ran and its answer is no (a server that is down exits 5, not 1).
+    if (!result.intact) this.exit(EXIT.NEGATIVE);
     return result;
   }
 }

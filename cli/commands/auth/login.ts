@@ -2,8 +2,9 @@ import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { formatTime } from '../../output.js';
 import { CommandError } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
 import { OrgKeyCache } from '../../sealing.js';
-import { checkCaCert, checkEndpoint, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
+import { checkCaCert, checkEndpoint, endpointOrigin, readConfigFile, readJsonFile, writeConfigFile } from '../../settings.js';
 import { isInteractive, readAllBytes, readHiddenLine } from '../../terminal.js';
 import { decodeTokenClaims } from '../../../services/runtime/token-claims.js';
 
@@ -13,9 +14,10 @@ const MAX_TOKEN_BYTES = 16 * 1024;
 export interface LoginResult {
   endpoint: string;
   org: string;
-  subject?: string;
-  role?: string;
-  expiresAt?: string;
+  /** '' when the token names none (not a JWT). */
+  subject: string;
+  role: string;
+  expiresAt: string | null;
   /** False for operator tokens, which cannot call GetOrgPublicKey to prove themselves. */
   verified: boolean;
   configFile: string;
@@ -56,13 +58,14 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     const token = flags.token ?? credentials?.token ?? (await readToken());
     const claims = decodeTokenClaims(token);
     const endpoint = checkEndpoint(flags.endpoint ?? credentials?.endpoint ?? this.settings.endpoint.value);
+    const origin = flags.endpoint !== undefined ? '--endpoint' : credentials?.endpoint !== undefined ? `--credentials ${flags.credentials}` : endpointOrigin(this.settings);
     // An org named explicitly is saved; otherwise the token's own org claim applies later.
     const explicitOrg = flags.org ?? credentials?.org;
     const org = explicitOrg ?? claims?.org ?? process.env.VESSLCTL_ORG;
     if (!org) throw new CommandError('no org: the token names none; pass --org ORG');
     const expiresAt = claims?.exp === undefined ? undefined : new Date(claims.exp * 1000);
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
-      throw new CommandError(`the token expired at ${formatTime(expiresAt.toISOString())}; nothing was saved`);
+      throw new CommandError(`the token expired at ${formatTime(expiresAt.toISOString())}; nothing was saved`, { exitCode: EXIT.AUTH });
     }
 
     // A CA given now is checked by this login and saved with the endpoint.
@@ -70,7 +73,7 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
     const role = claims?.role ?? flags.role;
     const verified = role !== 'operator';
     if (verified) {
-      const api = await this.openApi({ endpoint, org, token, configDir: this.settings.configDir, caCert });
+      const api = await this.openApi({ endpoint, endpointOrigin: origin, org, token, configDir: this.settings.configDir, caCert });
       try {
         await new OrgKeyCache(api).refresh(); // proves the token, and warms the key cache
       } catch (err) {
@@ -78,20 +81,21 @@ Settings go to $VESSLCTL_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/vesslc
       }
     }
 
-    const { configDir } = this.settings;
-    const configFile = writeConfigFile(configDir, { ...readConfigFile(configDir), endpoint, token, org: explicitOrg, 'ca-cert': caCert });
+    const { configDir, profile } = this.settings;
+    const saved = { ...readConfigFile(configDir, profile.value), endpoint, token, org: explicitOrg, 'ca-cert': caCert };
+    const configFile = writeConfigFile(configDir, saved, profile.value);
     const result: LoginResult = {
       endpoint,
       org,
-      subject: claims?.sub,
-      role: claims?.role,
-      expiresAt: expiresAt?.toISOString(),
+      subject: claims?.sub ?? '',
+      role: claims?.role ?? '',
+      expiresAt: expiresAt?.toISOString() ?? null,
       verified,
       configFile,
     };
     return this.print(result, (r) =>
       [
-        `Logged in to ${r.endpoint} as ${r.subject ?? 'an unknown subject'} (${r.role ?? 'unknown role'}) in org ${r.org}.`,
+        `Logged in to ${r.endpoint} as ${r.subject || 'an unknown subject'} (${r.role || 'unknown role'}) in org ${r.org}.`,
         ...(r.verified ? [] : ['The token was not checked: operator tokens cannot fetch org keys.']),
         ...(r.expiresAt ? [`The token expires at ${formatTime(r.expiresAt)}.`] : []),
         `Saved to ${r.configFile}.`,

@@ -2,7 +2,7 @@ import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { CommandError } from '../../errors.js';
 import { formatFields } from '../../output.js';
-import { checkCaCert, checkEndpoint, CONFIG_KEYS, configDir, readConfigFile, writeConfigFile, type ConfigKey } from '../../settings.js';
+import { checkCaCert, checkEndpoint, CONFIG_KEYS, readConfigFile, writeConfigFile, type ConfigKey } from '../../settings.js';
 import { readAllBytes } from '../../terminal.js';
 import { maskToken } from '../../../services/runtime/token-claims.js';
 
@@ -10,6 +10,7 @@ export interface ConfigSetResult {
   key: ConfigKey;
   /** The token is shown masked. */
   value: string;
+  profile: string;
   configFile: string;
 }
 
@@ -22,6 +23,7 @@ export default class ConfigSet extends BaseCommand<typeof ConfigSet> {
     '<%= config.bin %> config set endpoint 127.0.0.1:50051',
     '<%= config.bin %> config set org acme',
     '<%= config.bin %> config set ca-cert ./ca.pem',
+    { description: 'Settings of another profile', command: '<%= config.bin %> config set endpoint secrets.staging.example.com:443 --profile staging' },
     { description: 'A token from a pipe', command: 'vessl-secrets token mint --org acme --role admin --subject me | <%= config.bin %> config set token -' },
   ];
 
@@ -33,10 +35,10 @@ export default class ConfigSet extends BaseCommand<typeof ConfigSet> {
   async run(): Promise<ConfigSetResult> {
     const key = this.args.key as ConfigKey;
     const value = await checkedValue(key, this.args.value);
-    const dir = configDir();
-    const configFile = writeConfigFile(dir, { ...readConfigFile(dir), [key]: value });
-    const result: ConfigSetResult = { key, value: key === 'token' ? maskToken(value) : value, configFile };
-    return this.print(result, (r) => formatFields([[r.key, r.value], ['file', r.configFile]]));
+    const { configDir: dir, profile } = this.settings;
+    const configFile = writeConfigFile(dir, { ...readConfigFile(dir, profile.value), [key]: value }, profile.value);
+    const result: ConfigSetResult = { key, value: key === 'token' ? maskToken(value) : value, profile: profile.value, configFile };
+    return this.print(result, (r) => formatFields([[r.key, r.value], ['profile', r.profile], ['file', r.configFile]]));
   }
 }
 

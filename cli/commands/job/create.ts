@@ -1,7 +1,7 @@
 import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { jobSummary, parseEnvFlags, parseSecretFlags } from '../../job-format.js';
-import type { JobChangeJson } from '../../jobs-api.js';
+import type { JobJson } from '../../jobs-api.js';
 
 export default class JobCreate extends BaseCommand<typeof JobCreate> {
   static override summary = 'Run a job with org secrets injected as environment variables.';
@@ -40,16 +40,17 @@ Secret values are read when the attempt starts: a later rotation reaches the job
     }),
   };
 
-  async run(): Promise<JobChangeJson> {
+  async run(): Promise<JobJson> {
     const { name, image, cmd } = this.flags;
     const spec = { name, image, command: cmd, env: parseEnvFlags(this.flags.env), secrets: parseSecretFlags(this.flags.secret) };
     const api = await this.openJobsApi();
-    const result = await api.createJob(spec);
-    for (const warning of result.warnings) this.notice(`warning: ${warning}`);
+    const { job, warnings } = await api.createJob(spec);
+    // Warnings go to stderr: -o json prints the bare job, as every create does.
+    for (const warning of warnings) this.notice(`warning: ${warning}`);
     if (this.flags.quiet) {
-      this.log(result.job.id);
-      return result;
+      this.log(job.id);
+      return job;
     }
-    return this.print(result, ({ job }) => `Created job ${job.id} (${job.name}) in org ${job.org ?? api.connection.org}.\n${jobSummary(job)}`);
+    return this.print(job, (j) => `Created job ${j.id} (${j.name}) in org ${j.org}.\n${jobSummary(j)}`, (j) => j.id);
   }
 }

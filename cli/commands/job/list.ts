@@ -6,6 +6,7 @@ import type { JobJson } from '../../jobs-api.js';
 const PAGE_SIZE = 100;
 
 export default class JobList extends BaseCommand<typeof JobList> {
+  static override aliases = ['job:ls'];
   static override summary = 'List the org\'s jobs, newest first.';
   static override description =
     'Reads every page unless --limit is given. --state filters by the state of each job\'s latest attempt; --secret keeps the jobs whose latest attempt got that secret.';
@@ -38,6 +39,6 @@ export default class JobList extends BaseCommand<typeof JobList> {
       const filters = [state && `in state ${state}`, secret && `using secret ${secret}`].filter(Boolean).join(' ');
       this.notice(`No jobs${filters ? ` ${filters}` : ''} in org ${api.connection.org}.`);
     }
-    return this.print(jobs, (rows) => (rows.length === 0 ? '' : jobTable(rows)));
+    return this.print(jobs, (rows) => (rows.length === 0 ? '' : jobTable(rows)), (j) => j.id);
   }
 }

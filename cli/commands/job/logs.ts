@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
+import { EXIT } from '../../exit-codes.js';
 import { latestAttempt } from '../../job-format.js';
 
 /** What `job logs -o json|yaml` prints: the whole log of one attempt as UTF-8 text. */
@@ -9,9 +10,6 @@ export interface JobLogJson {
   attempt: number;
   log: string;
 }
-
-/** The exit status of a command ended by Ctrl-C (128 + SIGINT). */
-const INTERRUPTED = 130;
 
 export default class JobLogs extends BaseCommand<typeof JobLogs> {
   static override summary = 'Print a job\'s log (secret values are masked as ***).';
@@ -71,7 +69,7 @@ With -o json or -o yaml the whole log is collected first and printed as {"id", "
     }
 
     const result = raw ? undefined : await this.print({ id, attempt, log: Buffer.concat(chunks).toString('utf8') }, () => '');
-    if (interrupted) this.exit(INTERRUPTED);
+    if (interrupted) this.exit(EXIT.INTERRUPTED);
     return result;
   }
 }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { jobSummary, latestAttempt } from '../../job-format.js';
-import type { JobChangeJson } from '../../jobs-api.js';
+import type { JobJson } from '../../jobs-api.js';
 
 export default class JobRestart extends BaseCommand<typeof JobRestart> {
   static override summary = 'Start a new attempt of a job with the secrets\' current values.';
@@ -18,17 +18,18 @@ export default class JobRestart extends BaseCommand<typeof JobRestart> {
     quiet: Flags.boolean({ char: 'q', description: 'Print only the job id.' }),
   };
 
-  async run(): Promise<JobChangeJson> {
+  async run(): Promise<JobJson> {
     const api = await this.openJobsApi();
-    const result = await api.restartJob(this.args.id);
-    for (const warning of result.warnings) this.notice(`warning: ${warning}`);
+    const { job, warnings } = await api.restartJob(this.args.id);
+    // Warnings go to stderr: -o json prints the bare job.
+    for (const warning of warnings) this.notice(`warning: ${warning}`);
     if (this.flags.quiet) {
-      this.log(result.job.id);
-      return result;
+      this.log(job.id);
+      return job;
     }
-    return this.print(result, ({ job }) => {
+    return this.print(job, (job) => {
       const attempt = latestAttempt(job)?.number ?? '?';
       return `Restarted job ${job.id} (${job.name}): attempt ${attempt} runs with the secrets' current values.\n${jobSummary(job)}`;
-    });
+    }, (j) => j.id);
   }
 }

@@ -4,6 +4,7 @@ import { jobDetails } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';
 
 export default class JobShow extends BaseCommand<typeof JobShow> {
+  static override aliases = ['job:get'];
   static override summary = 'Show a job, its attempts, and the secret versions each attempt got.';
   static override description =
     'An injected secret whose value has been rotated (or deleted) since the attempt started is marked stale: `vesslctl job restart ID` starts a new attempt with the current values.';
@@ -17,6 +18,6 @@ export default class JobShow extends BaseCommand<typeof JobShow> {
   async run(): Promise<JobJson> {
     const api = await this.openJobsApi();
     const job = await api.getJob(this.args.id);
-    return this.print(job, jobDetails);
+    return this.print(job, jobDetails, (j) => j.id);
   }
 }

@@ -1,6 +1,6 @@
 import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { latestAttempt, stateName } from '../../job-format.js';
+import { latestAttempt } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';
 
 export default class JobTerminate extends BaseCommand<typeof JobTerminate> {
@@ -16,7 +16,7 @@ export default class JobTerminate extends BaseCommand<typeof JobTerminate> {
     const job = await api.terminateJob(this.args.id);
     return this.print(job, (j) => {
       const attempt = latestAttempt(j)?.number;
-      return `Job ${j.id} (${j.name}) is ${stateName(j.state)}${attempt === undefined ? '' : ` (attempt ${attempt})`}.`;
-    });
+      return `Job ${j.id} (${j.name}) is ${j.state}${attempt === undefined ? '' : ` (attempt ${attempt})`}.`;
+    }, (j) => j.id);
   }
 }

@@ -2,8 +2,6 @@ import { BaseCommand } from '../../base-command.js';
 import { formatTable, formatTime } from '../../output.js';
 import type { OrgKeyJson } from '../../secrets-api.js';
 
-/** "primary", "previous" or "retired". */
-export const orgKeyState = (key: OrgKeyJson) => (key.state ?? '').replace(/^STATE_/, '').toLowerCase();
 
 export default class OrgKeys extends BaseCommand<typeof OrgKeys> {
   static override summary = 'List the org keypairs, newest first, with their state (org admins).';
@@ -21,8 +19,9 @@ export default class OrgKeys extends BaseCommand<typeof OrgKeys> {
         ? ''
         : formatTable(
             ['KEY ID', 'STATE', 'CREATED', 'RETIRED'],
-            list.map((k) => [k.keyId ?? '', orgKeyState(k), formatTime(k.createTime), formatTime(k.retireTime)]),
+            list.map((k) => [k.keyId, k.state, formatTime(k.createTime), formatTime(k.retireTime)]),
           ),
+      (k) => k.keyId,
     );
   }
 }

@@ -20,6 +20,7 @@ export default class OrgPublicKey extends BaseCommand<typeof OrgPublicKey> {
         ['algorithm', k.algorithm],
         ['created', formatTime(k.createTime)],
       ]),
+      (k) => k.keyId,
     );
   }
 }

@@ -1,8 +1,7 @@
 import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { CommandError } from '../../errors.js';
 import type { OrgKeyJson } from '../../secrets-api.js';
-import { confirm, isInteractive } from '../../terminal.js';
+import { requireConfirmation } from '../../terminal.js';
 
 export default class OrgRetireKey extends BaseCommand<typeof OrgRetireKey> {
   static override summary = 'Retire a previous org key: values sealed under it are refused from then on (org admins).';
@@ -22,12 +21,9 @@ export default class OrgRetireKey extends BaseCommand<typeof OrgRetireKey> {
   async run(): Promise<OrgKeyJson> {
     const keyId = this.args.key_id;
     const api = await this.openApi();
-    if (!this.flags.yes) {
-      if (!isInteractive()) throw new CommandError('refusing to retire an org key without confirmation when not on a terminal: pass --yes');
-      const question = `Retire org key ${keyId} of org ${api.connection.org}? Values sealed under it are refused from then on.`;
-      if (!(await confirm(question))) throw new CommandError('cancelled: nothing was retired');
-    }
+    const question = `Retire org key ${keyId} of org ${api.connection.org}? Values sealed under it are refused from then on.`;
+    await requireConfirmation(question, { yes: this.flags.yes, action: 'retire an org key', nothing: 'nothing was retired' });
     const key = await api.retireOrgKey(keyId);
-    return this.print(key, (k) => `Retired org key ${k.keyId} of org ${k.org}: values sealed under it are refused from now on.`);
+    return this.print(key, (k) => `Retired org key ${k.keyId} of org ${k.org}: values sealed under it are refused from now on.`, (k) => k.keyId);
   }
 }

@@ -22,6 +22,7 @@ export default class OrgRotateKey extends BaseCommand<typeof OrgRotateKey> {
       (k) =>
         `Rotated the key of org ${k.org}: ${k.keyId} is the primary key now. The previous key still opens values sealed under it; ` +
         'retire it with `vesslctl org retire-key KEY_ID` (`vesslctl org keys` lists them).',
+      (k) => k.keyId,
     );
   }
 }

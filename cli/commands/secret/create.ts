@@ -3,6 +3,7 @@ import { isValidKey, KEY_PATTERN } from '../../../services/secret-store/rules.js
 import { BaseCommand } from '../../base-command.js';
 import { CommandError } from '../../errors.js';
 import { sealAndSend } from '../../sealing.js';
+import { checkSecretKeyRisk } from '../../secret-key.js';
 import type { SecretJson } from '../../secrets-api.js';
 import { requiredValueSource, valueSourceFlags } from '../../value-source.js';
 
@@ -39,12 +40,13 @@ The value is taken byte for byte from exactly one of --from-stdin, --from-env, -
   async run(): Promise<SecretJson> {
     const { name } = this.args;
     const key = this.args.key ?? defaultKey(name);
+    checkSecretKeyRisk(key);
     const source = requiredValueSource(this.flags);
     const api = await this.openApi();
     const fields = { name, key, description: this.flags.description ?? '' };
     const io = { warn: (message: string) => this.notice(message), promptLabel: `Value for secret "${name}"` };
     const secret = await sealAndSend(api, source, io, (sealed) => api.createSecret(fields, sealed));
-    return this.print(secret, (s) => `Created secret ${s.name} (key ${s.key}, version ${s.version ?? 1}) in org ${s.org}.`);
+    return this.print(secret, (s) => `Created secret ${s.name} (key ${s.key}, version ${s.version ?? 1}) in org ${s.org}.`, (s) => s.name);
   }
 }
 

@@ -1,10 +1,10 @@
 import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { CommandError } from '../../errors.js';
 import type { SecretJson } from '../../secrets-api.js';
-import { confirm, isInteractive } from '../../terminal.js';
+import { requireConfirmation } from '../../terminal.js';
 
 export default class SecretDelete extends BaseCommand<typeof SecretDelete> {
+  static override aliases = ['secret:rm'];
   static override summary = 'Delete a secret: its value is destroyed at once, its metadata kept for audit.';
   static override description =
     'The name is free for a new secret right away. Jobs that reference the secret can no longer start. Asks for confirmation unless --yes.';
@@ -22,12 +22,9 @@ export default class SecretDelete extends BaseCommand<typeof SecretDelete> {
   async run(): Promise<SecretJson> {
     const { name } = this.args;
     const api = await this.openApi();
-    if (!this.flags.yes) {
-      if (!isInteractive()) throw new CommandError('refusing to delete without confirmation when not on a terminal: pass --yes');
-      const question = `Delete secret "${name}" in org ${api.connection.org}? Its value is destroyed and cannot be recovered.`;
-      if (!(await confirm(question))) throw new CommandError('cancelled: nothing was deleted');
-    }
+    const question = `Delete secret "${name}" in org ${api.connection.org}? Its value is destroyed and cannot be recovered.`;
+    await requireConfirmation(question, { yes: this.flags.yes, action: 'delete', nothing: 'nothing was deleted' });
     const secret = await api.deleteSecret(name);
-    return this.print(secret, (s) => `Deleted secret ${s.name} in org ${s.org}; its value is destroyed.`);
+    return this.print(secret, (s) => `Deleted secret ${s.name} in org ${s.org}; its value is destroyed.`, (s) => s.name);
   }
 }

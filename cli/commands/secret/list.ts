@@ -6,6 +6,7 @@ import type { SecretJson } from '../../secrets-api.js';
 const PAGE_SIZE = 100;
 
 export default class SecretList extends BaseCommand<typeof SecretList> {
+  static override aliases = ['secret:ls'];
   static override summary = 'List the org\'s secrets (metadata only; values are never shown).';
   static override description = 'Reads every page unless --limit is given. Deleted secrets are hidden unless --include-deleted.';
 
@@ -33,7 +34,7 @@ export default class SecretList extends BaseCommand<typeof SecretList> {
     } while (pageToken !== '' && (limit === undefined || secrets.length < limit));
     if (limit !== undefined) secrets.splice(limit);
     if (secrets.length === 0 && this.outputFormat === 'table') this.notice(`No secrets in org ${api.connection.org}.`);
-    return this.print(secrets, (rows) => (rows.length === 0 ? '' : secretTable(rows, showDeleted)));
+    return this.print(secrets, (rows) => (rows.length === 0 ? '' : secretTable(rows, showDeleted)), (s) => s.name);
   }
 }
 

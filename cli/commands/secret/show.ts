@@ -21,13 +21,14 @@ export interface SecretUseJson {
 
 /**
  * What `secret show -o json` prints: the secret's own fields, plus `usedBy` (the pending or
- * running jobs that hold its value). `usedBy` is absent when the jobs could not be listed.
+ * running jobs that hold its value). `usedBy` is null when the jobs could not be listed.
  */
-export type SecretShowJson = SecretJson & { usedBy?: SecretUseJson[] };
+export type SecretShowJson = SecretJson & { usedBy: SecretUseJson[] | null };
 
 const PAGE_SIZE = 1000;
 
 export default class SecretShow extends BaseCommand<typeof SecretShow> {
+  static override aliases = ['secret:get'];
   static override summary = 'Show a secret\'s metadata (never its value) and the running jobs that use it.';
   static override description =
     'Lists the jobs whose pending or running attempt got this secret, with the version each got; one that runs on a value rotated since is marked stale (`vesslctl job restart ID` refreshes it).';
@@ -49,10 +50,9 @@ export default class SecretShow extends BaseCommand<typeof SecretShow> {
     );
     const secret = await api.getSecret(name);
     const listed = await uses;
-    let usedBy: SecretUseJson[] | undefined;
-    if ('found' in listed) usedBy = usesOf(listed.found, secret);
-    else this.notice(`warning: cannot list the jobs that use secret ${name}: ${await this.describeError(listed.err)}`);
-    return this.print(usedBy === undefined ? secret : { ...secret, usedBy }, secretFields);
+    const usedBy = 'found' in listed ? usesOf(listed.found, secret) : null;
+    if ('err' in listed) this.notice(`warning: cannot list the jobs that use secret ${name}: ${await this.describeError(listed.err)}`);
+    return this.print({ ...secret, usedBy }, secretFields, (s) => s.name);
   }
 }
 
@@ -95,22 +95,31 @@ export function useLine(use: SecretUseJson): string {
   return `${use.jobId} (${use.jobName}) attempt ${use.attempt} as ${use.envName} v${use.version} — ${state}`;
 }
 
+/** Whether the value can be injected as an environment variable, and why not. */
+const ENV_VAR_FIT_TEXT: Record<string, string> = {
+  ENV_VAR_FIT_OK: 'yes',
+  ENV_VAR_FIT_NUL_BYTE: 'no: the value holds a NUL byte',
+  ENV_VAR_FIT_NOT_UTF8: 'no: the value is not UTF-8 text',
+};
+const envVarFitText = (fit: string | undefined) => (fit ? ENV_VAR_FIT_TEXT[fit] : undefined);
+
 export function secretFields(s: SecretShowJson): string {
-  const by = (time: string | undefined, who: string | undefined) =>
+  const by = (time: string | null, who: string) =>
     time ? `${formatTime(time)}${who ? ` by ${who}` : ''}` : undefined;
-  const usedBy = s.usedBy === undefined ? undefined : s.usedBy.length === 0 ? 'no pending or running jobs' : s.usedBy.map(useLine);
+  const usedBy = s.usedBy === null ? undefined : s.usedBy.length === 0 ? 'no pending or running jobs' : s.usedBy.map(useLine);
   return formatFields([
     ['name', s.name],
     ['org', s.org],
     ['key', s.key],
     ['description', s.description],
     ['version', s.version],
-    ['state', s.state?.replace(/^STATE_/, '').toLowerCase()],
+    ['state', s.state],
     ['uid', s.uid],
     ['created', by(s.createTime, s.createBy)],
     ['updated', by(s.updateTime, s.updateBy)],
     ['value set', formatTime(s.valueUpdateTime)],
     ['fingerprint', s.valueFingerprint],
+    ['as env var', envVarFitText(s.envVarFit)],
     ['deleted', by(s.deleteTime, s.deleteBy)],
     ['used by', usedBy],
   ]);

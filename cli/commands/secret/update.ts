@@ -2,14 +2,20 @@ import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
 import { CommandError } from '../../errors.js';
 import { sealAndSend } from '../../sealing.js';
+import { checkSecretKeyRisk } from '../../secret-key.js';
 import type { SecretJson } from '../../secrets-api.js';
-import { chosenValueSource, valueSourceFlags } from '../../value-source.js';
+import { isInteractive } from '../../terminal.js';
+import { chosenValueSource, valueSourceFlags, type ValueSource } from '../../value-source.js';
 
 export default class SecretUpdate extends BaseCommand<typeof SecretUpdate> {
   static override summary = 'Rotate a secret\'s value, rename its KEY, or edit its description.';
-  static override description = `Only what you give changes. A value source (--from-stdin, --from-env, --from-file or --value) rotates the value: it is sealed on this machine, the version goes up by one and the old value is destroyed. Running jobs keep the value they started with.`;
+  static override description = `Only what you give changes. A value source (--from-stdin, --from-env, --from-file or --value) rotates the value: it is sealed on this machine, the version goes up by one and the old value is destroyed. On a terminal, with nothing else given, it prompts for the new value (input hidden). Running jobs keep the value they started with.`;
 
   static override examples = [
+    {
+      description: 'Rotate the value, typed at a hidden prompt',
+      command: '<%= config.bin %> secret update HF_TOKEN',
+    },
     {
       description: 'Rotate the value from a file',
       command: '<%= config.bin %> secret update db-client-key --from-file ./new-client.key',
@@ -33,7 +39,10 @@ export default class SecretUpdate extends BaseCommand<typeof SecretUpdate> {
   async run(): Promise<SecretJson> {
     const { name } = this.args;
     const { key, description } = this.flags;
-    const source = chosenValueSource(this.flags);
+    if (key !== undefined) checkSecretKeyRisk(key);
+    // Nothing given on a terminal: the value is what people rotate most, so ask for it.
+    const nothingElse = key === undefined && description === undefined;
+    const source: ValueSource | undefined = chosenValueSource(this.flags) ?? (nothingElse && isInteractive() ? { kind: 'prompt' } : undefined);
     const updateMask = [
       ...(key !== undefined ? ['key'] : []),
       ...(description !== undefined ? ['description'] : []),
@@ -45,10 +54,10 @@ export default class SecretUpdate extends BaseCommand<typeof SecretUpdate> {
     const api = await this.openApi();
     const fields = { name, key, description };
     const secret = source
-      ? await sealAndSend(api, source, { warn: (m) => this.notice(m), promptLabel: '' }, (sealed) =>
+      ? await sealAndSend(api, source, { warn: (m) => this.notice(m), promptLabel: `New value for secret "${name}"` }, (sealed) =>
           api.updateSecret(fields, sealed, updateMask),
         )
       : await api.updateSecret(fields, undefined, updateMask);
-    return this.print(secret, (s) => `Updated secret ${s.name} (${updateMask.join(', ')}): key ${s.key}, version ${s.version ?? 0}.`);
+    return this.print(secret, (s) => `Updated secret ${s.name} (${updateMask.join(', ')}): key ${s.key}, version ${s.version ?? 0}.`, (s) => s.name);
   }
 }

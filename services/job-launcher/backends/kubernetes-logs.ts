@@ -202,8 +202,9 @@ async function* podLogBytes(
     try {
       request = await new Log(source.kubeConfig).log(source.namespace, pod, CONTAINER_NAME, sink, query);
     } catch (err) {
-      // 400: the container has not started; 404: the pod is gone. Either way there is no output.
-      if (err instanceof ApiException && (err.code === 400 || err.code === 404)) return;
+      // 204: the pod is not on a node yet (the API server has no kubelet to ask); 400: its
+      // container has not started; 404: the pod is gone. Either way there is no output.
+      if (err instanceof ApiException && (err.code === 204 || err.code === 400 || err.code === 404)) return;
       throw source.failure(query.follow ? 'follow the attempt\'s log' : 'read the attempt\'s log', err);
     }
     if (stopped) return;

@@ -20,7 +20,7 @@ import { JobSpawner, type ShellExit, type SpawnedShell } from './job-spawner.js'
 import { LogMasker } from './log-masker.js';
 import { parseSandboxStatus } from '../sandbox/bubblewrap.js';
 import { DEFAULT_UIDS, defaultWorkRoot, JobSandbox, type AttemptLease, type SandboxSettings } from '../sandbox/job-sandbox.js';
-import { signalNamespace } from '../sandbox/pid-namespace.js';
+import { namespaceEnded, signalNamespace } from '../sandbox/pid-namespace.js';
 
 /**
  * The embedded default backend (DESIGN §5): each attempt is a `/bin/sh -c` process in a
@@ -123,7 +123,7 @@ class LocalBackend implements JobBackend {
       network: options.sandbox?.network ?? 'shared',
       workRoot: options.sandbox?.workRoot ?? defaultWorkRoot(options.dataDir),
       uids: options.sandbox?.uids ?? DEFAULT_UIDS,
-    });
+    }, [options.dataDir]);
     for (const warning of this.sandbox.warnings) options.log?.warn(warning);
     this.spawner = new JobSpawner(options.log, options.spawnTimeoutMs);
     this.spawner.warmUp();
@@ -320,7 +320,26 @@ class LocalBackend implements JobBackend {
   }
 
   private armKill(attempt: LocalAttempt): void {
-    attempt.killTimer ??= setTimeout(() => signalGroup(attempt.pgid, 'SIGKILL'), this.graceMs);
+    attempt.killTimer ??= setTimeout(() => {
+      // A sandbox whose bwrap has exited is gone, and its group id may be another's by now.
+      if (!(attempt.exited && attempt.sandbox)) signalGroup(attempt.pgid, 'SIGKILL');
+    }, this.graceMs);
+  }
+
+  /**
+   * Whether every process of the attempt's sandbox has ended: its work dir is removed (as root)
+   * and its uid given to another attempt only then. bwrap exits after its PID 1 in the normal
+   * course, but when bwrap itself was killed its namespace ends a moment later.
+   */
+  private async sandboxEnded(attempt: LocalAttempt): Promise<boolean> {
+    const sandbox = attempt.sandbox;
+    if (!sandbox) return true;
+    const deadline = Date.now() + this.graceMs + PIPE_CLOSE_TIMEOUT_MS;
+    while (!namespaceEnded(sandbox.pidNamespace, sandbox.initPid)) {
+      if (Date.now() >= deadline) return false;
+      await sleep(GROUP_POLL_MS);
+    }
+    return true;
   }
 
   /** Takes a work dir and uid for an attempt; a failure is the launch's BackendError. */
@@ -358,7 +377,8 @@ class LocalBackend implements JobBackend {
       shell.abandonOutput();
     }
     await writer.finish();
-    await lease.release();
+    if (await this.sandboxEnded(attempt)) await lease.release();
+    else log?.error(fields, 'processes of a sandboxed job outlived it; its work dir and uid stay taken');
     attempt.status = { ...attempt.status, ...outcome, endTime: this.now() };
     log?.info({ ...fields, state: attempt.status.state, exitCode: attempt.status.exitCode }, 'local job ended');
     attempt.changes.emit('change');

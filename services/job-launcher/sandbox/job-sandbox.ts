@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -35,7 +35,7 @@ export interface UidRange {
 export const DEFAULT_UIDS: UidRange = { first: 2_000_000_000, count: 65_536 };
 
 export const UNSANDBOXED_WARNING =
-  'jobs run WITHOUT a sandbox (--unsafe-no-job-sandbox): every job can read the data dir (master keyring, issuer key, tokens) and other jobs\' secret values; use this only on a single-user machine';
+  'jobs run WITHOUT a sandbox (--unsafe-no-job-sandbox): every job sees the host\'s files and processes, and, unless the server runs as root, runs as the server\'s user and can read the data dir (master keyring, issuer key, tokens) and so every value; use this only on a single-user machine';
 
 /** The local backend cannot run jobs safely here; the message names the fix. */
 export class SandboxUnavailableError extends Error {
@@ -79,7 +79,8 @@ export class JobSandbox {
   ) {
     this.bwrap = bwrap;
     this.layout = hostLayout();
-    this.ownUids = settings.kind === 'bubblewrap' && process.getuid?.() === 0;
+    // As root, every job drops to a uid of its own, also without a sandbox: never a root shell.
+    this.ownUids = process.getuid?.() === 0;
     this.nextUid = settings.uids.first;
   }
 
@@ -88,7 +89,8 @@ export class JobSandbox {
    * work root, removing what attempts of an earlier run left there (none outlives its server:
    * bwrap's --die-with-parent). Throws SandboxUnavailableError when jobs cannot be sandboxed.
    */
-  static open(settings: SandboxSettings): JobSandbox {
+  static open(settings: SandboxSettings, serverDirs: string[] = []): JobSandbox {
+    for (const dir of [settings.workRoot, ...serverDirs]) checkNotBound(dir);
     const bwrap = settings.kind === 'bubblewrap' ? findOnPath('bwrap') : undefined;
     if (settings.kind === 'bubblewrap' && !bwrap) throw new SandboxUnavailableError(`the local job backend needs bubblewrap (bwrap is not on PATH): ${FIX}`);
     const sandbox = new JobSandbox(settings, bwrap);
@@ -134,7 +136,7 @@ export class JobSandbox {
   command(lease: AttemptLease, command: string, env: Record<string, string>): SpawnCommand {
     if (this.settings.kind === 'none') {
       const [file, ...args] = joinedOutputCommand(command);
-      return { file, args, env, cwd: lease.workDir };
+      return { file, args, env, cwd: lease.workDir, uid: lease.uid, gid: lease.uid };
     }
     const args = bubblewrapArguments({ command, env, workDir: lease.workDir, network: this.settings.network, layout: this.layout }, STATUS_FD);
     return {
@@ -173,6 +175,7 @@ export class JobSandbox {
     }
     // Job uids reach their own work dir through it (traverse only: its entries cannot be listed).
     chmodSync(root, this.ownUids ? 0o711 : 0o700);
+    if (this.ownUids) checkSearchable(path.dirname(root));
     for (const entry of readdirSync(root)) rmSync(path.join(root, entry), { recursive: true, force: true });
   }
 
@@ -192,6 +195,25 @@ export class JobSandbox {
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
+  }
+}
+
+/** What every sandbox sees of the host: a data dir or work root there would be in every job's view. */
+const BOUND_INTO_SANDBOXES = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+function checkNotBound(dir: string): void {
+  const resolved = path.resolve(dir);
+  const bound = BOUND_INTO_SANDBOXES.find((top) => resolved === top || resolved.startsWith(`${top}/`));
+  if (bound) throw new SandboxUnavailableError(`${resolved} is under ${bound}, which every job sees: keep the data dir and VESSL_JOB_WORK_ROOT elsewhere`);
+}
+
+/** bwrap runs as the job's uid: it must be able to pass through every directory above the work root. */
+function checkSearchable(dir: string): void {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if ((statSync(at).mode & 0o001) === 0) {
+      throw new SandboxUnavailableError(`the job work root must be reachable by the jobs' uids, but ${at} is not searchable by others (o+x); set VESSL_JOB_WORK_ROOT to a path under searchable directories`);
+    }
+    if (at === path.dirname(at)) return;
   }
 }
 

@@ -3,7 +3,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 /**
  * Signals the processes of a sandbox's PID namespace, found by the namespace's inode (which
  * bwrap reports), not by process group: a job can leave its group (setsid), never its PID
- * namespace. Matching the inode also keeps a reused PID from ever being signalled.
+ * namespace. Matching the inode keeps a PID that was reused before the scan from being
+ * signalled; one reused between the scan and the kill (microseconds) cannot be ruled out
+ * without pidfds, which Node does not offer.
  */
 
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code;
@@ -25,6 +27,15 @@ export function processesInNamespace(inode: number): number[] {
     if (namespaceOf(entry) === wanted) pids.push(Number(entry));
   }
   return pids;
+}
+
+/**
+ * Whether the namespace whose PID 1 is `initPid` has ended. The kernel kills and reaps every
+ * other process of a PID namespace before its PID 1 finishes exiting, so once PID 1 is gone
+ * (or a zombie, whose namespace link no longer reads) the namespace is empty.
+ */
+export function namespaceEnded(inode: number, initPid: number): boolean {
+  return namespaceOf(String(initPid)) !== `pid:[${inode}]`;
 }
 
 /**

@@ -1,11 +1,15 @@
 import { Flags } from '../../../oclif.js';
 import { BaseCommand } from '../../../base-command.js';
 import type { RewrapProgressJson } from '../../../admin-api.js';
+import { EXIT } from '../../../exit-codes.js';
+
+/** Back to the start of the line, and erase it: a shorter line leaves nothing of a longer one. */
+const CLEAR_LINE = '\r\x1b[2K';
 
 /** "[#####-----]  52%  5200/10000 data keys  ETA 12s" */
 function progressLine(p: RewrapProgressJson, startedAt: number): string {
-  const total = p.dataKeysTotal ?? 0;
-  const done = p.dataKeysRewrapped ?? 0;
+  const total = p.dataKeysTotal;
+  const done = p.dataKeysRewrapped;
   const ratio = total === 0 ? 1 : Math.min(1, done / total);
   const width = 30;
   const filled = Math.round(ratio * width);
@@ -28,18 +32,22 @@ export default class MasterKeyRewrap extends BaseCommand<typeof MasterKeyRewrap>
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     const startedAt = Date.now();
-    const tty = process.stderr.isTTY && this.outputFormat === 'table';
-    let last: RewrapProgressJson = {};
+    // On stderr, so it shows with -o json too (stdout stays parseable).
+    const tty = process.stderr.isTTY === true;
+    let last: RewrapProgressJson = { kekVersion: 0, orgKeysRewrapped: 0, dataKeysRewrapped: 0, dataKeysTotal: 0, done: false };
     for await (const p of api.rewrap(this.flags['batch-size'], abort.signal)) {
       last = p;
-      if (tty) process.stderr.write(`\r${progressLine(p, startedAt)}`);
+      if (tty) process.stderr.write(`${CLEAR_LINE}${progressLine(p, startedAt)}`);
     }
-    if (tty) process.stderr.write('\n');
+    if (tty) process.stderr.write(CLEAR_LINE); // the bar goes; the result line says where it ended
     if (abort.signal.aborted) this.notice('interrupted: run the rewrap again to finish (nothing is lost)');
-    return this.print(last, (p) =>
+    const result = await this.print(last, (p) =>
       p.done
-        ? `Rewrap done: ${p.orgKeysRewrapped ?? 0} org key(s) and ${p.dataKeysRewrapped ?? 0} data key(s) now under master key version ${p.kekVersion}.`
-        : `Rewrap stopped after ${p.dataKeysRewrapped ?? 0} of ${p.dataKeysTotal ?? 0} data keys; run it again to finish.`,
+        ? `Rewrap done: ${p.orgKeysRewrapped} org key(s) and ${p.dataKeysRewrapped} data key(s) now under master key version ${p.kekVersion}.`
+        : `Rewrap stopped after ${p.dataKeysRewrapped} of ${p.dataKeysTotal} data keys; run it again to finish.`,
     );
+    // Ctrl-C: how far it got is printed above (done: false), and the status says it stopped.
+    if (abort.signal.aborted && !last.done) this.exit(EXIT.INTERRUPTED);
+    return result;
   }
 }

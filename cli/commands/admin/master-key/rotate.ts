@@ -9,6 +9,6 @@ export default class MasterKeyRotate extends BaseCommand<typeof MasterKeyRotate>
   async run(): Promise<MasterKeyJson> {
     const api = await this.openAdminApi();
     const key = await api.rotateMasterKey();
-    return this.print(key, (k) => `Master key version ${k.version} is now the primary. Run \`vesslctl admin master-key rewrap\` to move existing keys to it.`);
+    return this.print(key, (k) => `Master key version ${k.version} is now the primary. Run \`vesslctl admin master-key rewrap\` to move existing keys to it.`, (k) => String(k.version));
   }
 }

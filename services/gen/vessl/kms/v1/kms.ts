@@ -61,6 +61,61 @@ export interface EncryptSealedValueResponse {
    * revealing them.
    */
   fingerprint: Buffer;
+  /**
+   * Whether the value can be handed to a job as an environment variable (seen while it is
+   * encrypted; the value itself is never returned).
+   */
+  envVarFit: EncryptSealedValueResponse_EnvVarFit;
+}
+
+/** Whether a value can be an environment variable. */
+export enum EncryptSealedValueResponse_EnvVarFit {
+  /** ENV_VAR_FIT_UNSPECIFIED - Not known. */
+  ENV_VAR_FIT_UNSPECIFIED = 0,
+  /** ENV_VAR_FIT_OK - UTF-8 text without NUL bytes. */
+  ENV_VAR_FIT_OK = 1,
+  /** ENV_VAR_FIT_NUL_BYTE - Holds a NUL byte, which no process environment can carry. */
+  ENV_VAR_FIT_NUL_BYTE = 2,
+  /** ENV_VAR_FIT_NOT_UTF8 - Not valid UTF-8. */
+  ENV_VAR_FIT_NOT_UTF8 = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function encryptSealedValueResponse_EnvVarFitFromJSON(object: any): EncryptSealedValueResponse_EnvVarFit {
+  switch (object) {
+    case 0:
+    case "ENV_VAR_FIT_UNSPECIFIED":
+      return EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED;
+    case 1:
+    case "ENV_VAR_FIT_OK":
+      return EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_OK;
+    case 2:
+    case "ENV_VAR_FIT_NUL_BYTE":
+      return EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NUL_BYTE;
+    case 3:
+    case "ENV_VAR_FIT_NOT_UTF8":
+      return EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NOT_UTF8;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EncryptSealedValueResponse_EnvVarFit.UNRECOGNIZED;
+  }
+}
+
+export function encryptSealedValueResponse_EnvVarFitToJSON(object: EncryptSealedValueResponse_EnvVarFit): string {
+  switch (object) {
+    case EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED:
+      return "ENV_VAR_FIT_UNSPECIFIED";
+    case EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_OK:
+      return "ENV_VAR_FIT_OK";
+    case EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NUL_BYTE:
+      return "ENV_VAR_FIT_NUL_BYTE";
+    case EncryptSealedValueResponse_EnvVarFit.ENV_VAR_FIT_NOT_UTF8:
+      return "ENV_VAR_FIT_NOT_UTF8";
+    case EncryptSealedValueResponse_EnvVarFit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface EncryptSealedValuesRequest {
@@ -714,7 +769,13 @@ export const EncryptSealedValueRequest: MessageFns<EncryptSealedValueRequest> = 
 };
 
 function createBaseEncryptSealedValueResponse(): EncryptSealedValueResponse {
-  return { ciphertext: Buffer.alloc(0), wrappedDek: Buffer.alloc(0), kekVersion: 0, fingerprint: Buffer.alloc(0) };
+  return {
+    ciphertext: Buffer.alloc(0),
+    wrappedDek: Buffer.alloc(0),
+    kekVersion: 0,
+    fingerprint: Buffer.alloc(0),
+    envVarFit: 0,
+  };
 }
 
 export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> = {
@@ -730,6 +791,9 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     }
     if (message.fingerprint.length !== 0) {
       writer.uint32(34).bytes(message.fingerprint);
+    }
+    if (message.envVarFit !== 0) {
+      writer.uint32(40).int32(message.envVarFit);
     }
     return writer;
   },
@@ -779,6 +843,14 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
             message.fingerprint = Buffer.from(reader.bytes());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.envVarFit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -805,6 +877,11 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
         ? globalThis.Number(object.kek_version)
         : 0,
       fingerprint: isSet(object.fingerprint) ? Buffer.from(bytesFromBase64(object.fingerprint)) : Buffer.alloc(0),
+      envVarFit: isSet(object.envVarFit)
+        ? encryptSealedValueResponse_EnvVarFitFromJSON(object.envVarFit)
+        : isSet(object.env_var_fit)
+        ? encryptSealedValueResponse_EnvVarFitFromJSON(object.env_var_fit)
+        : 0,
     };
   },
 
@@ -822,6 +899,9 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     if (message.fingerprint.length !== 0) {
       obj.fingerprint = base64FromBytes(message.fingerprint);
     }
+    if (message.envVarFit !== 0) {
+      obj.envVarFit = encryptSealedValueResponse_EnvVarFitToJSON(message.envVarFit);
+    }
     return obj;
   },
 
@@ -834,6 +914,7 @@ export const EncryptSealedValueResponse: MessageFns<EncryptSealedValueResponse> 
     message.wrappedDek = object.wrappedDek ?? Buffer.alloc(0);
     message.kekVersion = object.kekVersion ?? 0;
     message.fingerprint = object.fingerprint ?? Buffer.alloc(0);
+    message.envVarFit = object.envVarFit ?? 0;
     return message;
   },
 };

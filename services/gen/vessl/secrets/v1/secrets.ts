@@ -64,6 +64,63 @@ export interface Secret {
    * fingerprint hold the same value. Empty once deleted.
    */
   valueFingerprint: string;
+  /**
+   * Whether the current value can be injected as an environment variable. A value that
+   * cannot (a NUL byte, not UTF-8) is still a valid secret, but a launch that asks for it as
+   * a variable is refused with FAILED_PRECONDITION. Unspecified for values stored before
+   * this was recorded, and once deleted.
+   */
+  envVarFit: Secret_EnvVarFit;
+}
+
+/** Whether a value can be an environment variable. */
+export enum Secret_EnvVarFit {
+  /** ENV_VAR_FIT_UNSPECIFIED - Not known. */
+  ENV_VAR_FIT_UNSPECIFIED = 0,
+  /** ENV_VAR_FIT_OK - UTF-8 text without NUL bytes. */
+  ENV_VAR_FIT_OK = 1,
+  /** ENV_VAR_FIT_NUL_BYTE - Holds a NUL byte, which no process environment can carry. */
+  ENV_VAR_FIT_NUL_BYTE = 2,
+  /** ENV_VAR_FIT_NOT_UTF8 - Not valid UTF-8. */
+  ENV_VAR_FIT_NOT_UTF8 = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function secret_EnvVarFitFromJSON(object: any): Secret_EnvVarFit {
+  switch (object) {
+    case 0:
+    case "ENV_VAR_FIT_UNSPECIFIED":
+      return Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED;
+    case 1:
+    case "ENV_VAR_FIT_OK":
+      return Secret_EnvVarFit.ENV_VAR_FIT_OK;
+    case 2:
+    case "ENV_VAR_FIT_NUL_BYTE":
+      return Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE;
+    case 3:
+    case "ENV_VAR_FIT_NOT_UTF8":
+      return Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Secret_EnvVarFit.UNRECOGNIZED;
+  }
+}
+
+export function secret_EnvVarFitToJSON(object: Secret_EnvVarFit): string {
+  switch (object) {
+    case Secret_EnvVarFit.ENV_VAR_FIT_UNSPECIFIED:
+      return "ENV_VAR_FIT_UNSPECIFIED";
+    case Secret_EnvVarFit.ENV_VAR_FIT_OK:
+      return "ENV_VAR_FIT_OK";
+    case Secret_EnvVarFit.ENV_VAR_FIT_NUL_BYTE:
+      return "ENV_VAR_FIT_NUL_BYTE";
+    case Secret_EnvVarFit.ENV_VAR_FIT_NOT_UTF8:
+      return "ENV_VAR_FIT_NOT_UTF8";
+    case Secret_EnvVarFit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 /** State of a secret. */
@@ -344,6 +401,24 @@ export interface ListAuditEventsRequest {
   action: string;
   secretName: string;
   actor: string;
+  /** Only events at or after this time (unset: from the first). */
+  startTime:
+    | Date
+    | undefined;
+  /** Only events before this time (unset: up to the last). */
+  endTime:
+    | Date
+    | undefined;
+  /**
+   * Newest first: the first page holds the page_size newest events (`vesslctl audit list
+   * --tail N`). Default false: oldest first.
+   */
+  newestFirst: boolean;
+  /**
+   * Only events after this position in the chain (0: from the start); a client following the
+   * log asks for what came after the last event it has.
+   */
+  afterSeq: number;
 }
 
 export interface ListAuditEventsResponse {
@@ -478,6 +553,7 @@ function createBaseSecret(): Secret {
     updateBy: "",
     deleteBy: "",
     valueFingerprint: "",
+    envVarFit: 0,
   };
 }
 
@@ -527,6 +603,9 @@ export const Secret: MessageFns<Secret> = {
     }
     if (message.valueFingerprint !== "") {
       writer.uint32(122).string(message.valueFingerprint);
+    }
+    if (message.envVarFit !== 0) {
+      writer.uint32(128).int32(message.envVarFit);
     }
     return writer;
   },
@@ -664,6 +743,14 @@ export const Secret: MessageFns<Secret> = {
             message.valueFingerprint = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.envVarFit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -725,6 +812,11 @@ export const Secret: MessageFns<Secret> = {
         : isSet(object.value_fingerprint)
         ? globalThis.String(object.value_fingerprint)
         : "",
+      envVarFit: isSet(object.envVarFit)
+        ? secret_EnvVarFitFromJSON(object.envVarFit)
+        : isSet(object.env_var_fit)
+        ? secret_EnvVarFitFromJSON(object.env_var_fit)
+        : 0,
     };
   },
 
@@ -775,6 +867,9 @@ export const Secret: MessageFns<Secret> = {
     if (message.valueFingerprint !== "") {
       obj.valueFingerprint = message.valueFingerprint;
     }
+    if (message.envVarFit !== 0) {
+      obj.envVarFit = secret_EnvVarFitToJSON(message.envVarFit);
+    }
     return obj;
   },
 
@@ -798,6 +893,7 @@ export const Secret: MessageFns<Secret> = {
     message.updateBy = object.updateBy ?? "";
     message.deleteBy = object.deleteBy ?? "";
     message.valueFingerprint = object.valueFingerprint ?? "";
+    message.envVarFit = object.envVarFit ?? 0;
     return message;
   },
 };
@@ -3628,7 +3724,18 @@ export const AuditEvent_DetailsEntry: MessageFns<AuditEvent_DetailsEntry> = {
 };
 
 function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
-  return { org: "", pageSize: 0, pageToken: "", action: "", secretName: "", actor: "" };
+  return {
+    org: "",
+    pageSize: 0,
+    pageToken: "",
+    action: "",
+    secretName: "",
+    actor: "",
+    startTime: undefined,
+    endTime: undefined,
+    newestFirst: false,
+    afterSeq: 0,
+  };
 }
 
 export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
@@ -3650,6 +3757,18 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     }
     if (message.actor !== "") {
       writer.uint32(50).string(message.actor);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(58).fork()).join();
+    }
+    if (message.endTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(66).fork()).join();
+    }
+    if (message.newestFirst !== false) {
+      writer.uint32(72).bool(message.newestFirst);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(80).int64(message.afterSeq);
     }
     return writer;
   },
@@ -3715,6 +3834,38 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
             message.actor = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.newestFirst = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3747,6 +3898,26 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
         ? globalThis.String(object.secret_name)
         : "",
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      endTime: isSet(object.endTime)
+        ? fromJsonTimestamp(object.endTime)
+        : isSet(object.end_time)
+        ? fromJsonTimestamp(object.end_time)
+        : undefined,
+      newestFirst: isSet(object.newestFirst)
+        ? globalThis.Boolean(object.newestFirst)
+        : isSet(object.newest_first)
+        ? globalThis.Boolean(object.newest_first)
+        : false,
+      afterSeq: isSet(object.afterSeq)
+        ? globalThis.Number(object.afterSeq)
+        : isSet(object.after_seq)
+        ? globalThis.Number(object.after_seq)
+        : 0,
     };
   },
 
@@ -3770,6 +3941,18 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     if (message.actor !== "") {
       obj.actor = message.actor;
     }
+    if (message.startTime !== undefined) {
+      obj.startTime = message.startTime.toISOString();
+    }
+    if (message.endTime !== undefined) {
+      obj.endTime = message.endTime.toISOString();
+    }
+    if (message.newestFirst !== false) {
+      obj.newestFirst = message.newestFirst;
+    }
+    if (message.afterSeq !== 0) {
+      obj.afterSeq = Math.round(message.afterSeq);
+    }
     return obj;
   },
 
@@ -3784,6 +3967,10 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     message.action = object.action ?? "";
     message.secretName = object.secretName ?? "";
     message.actor = object.actor ?? "";
+    message.startTime = object.startTime ?? undefined;
+    message.endTime = object.endTime ?? undefined;
+    message.newestFirst = object.newestFirst ?? false;
+    message.afterSeq = object.afterSeq ?? 0;
     return message;
   },
 };

@@ -72,16 +72,24 @@ class EncryptSealedValueRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ..., secret_uid: _Optional[str] = ..., version: _Optional[int] = ..., sealed_box: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class EncryptSealedValueResponse(_message.Message):
-    __slots__ = ["ciphertext", "fingerprint", "kek_version", "wrapped_dek"]
+    __slots__ = ["ciphertext", "env_var_fit", "fingerprint", "kek_version", "wrapped_dek"]
+    class EnvVarFit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    ENV_VAR_FIT_FIELD_NUMBER: _ClassVar[int]
+    ENV_VAR_FIT_NOT_UTF8: EncryptSealedValueResponse.EnvVarFit
+    ENV_VAR_FIT_NUL_BYTE: EncryptSealedValueResponse.EnvVarFit
+    ENV_VAR_FIT_OK: EncryptSealedValueResponse.EnvVarFit
+    ENV_VAR_FIT_UNSPECIFIED: EncryptSealedValueResponse.EnvVarFit
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     KEK_VERSION_FIELD_NUMBER: _ClassVar[int]
     WRAPPED_DEK_FIELD_NUMBER: _ClassVar[int]
     ciphertext: bytes
+    env_var_fit: EncryptSealedValueResponse.EnvVarFit
     fingerprint: bytes
     kek_version: int
     wrapped_dek: bytes
-    def __init__(self, ciphertext: _Optional[bytes] = ..., wrapped_dek: _Optional[bytes] = ..., kek_version: _Optional[int] = ..., fingerprint: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, ciphertext: _Optional[bytes] = ..., wrapped_dek: _Optional[bytes] = ..., kek_version: _Optional[int] = ..., fingerprint: _Optional[bytes] = ..., env_var_fit: _Optional[_Union[EncryptSealedValueResponse.EnvVarFit, str]] = ...) -> None: ...
 
 class EncryptSealedValuesRequest(_message.Message):
     __slots__ = ["requests"]

@@ -112,20 +112,28 @@ class Injection(_message.Message):
     def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
-    __slots__ = ["action", "actor", "org", "page_size", "page_token", "secret_name"]
+    __slots__ = ["action", "actor", "after_seq", "end_time", "newest_first", "org", "page_size", "page_token", "secret_name", "start_time"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
     action: str
     actor: str
+    after_seq: int
+    end_time: _timestamp_pb2.Timestamp
+    newest_first: bool
     org: str
     page_size: int
     page_token: str
     secret_name: str
-    def __init__(self, org: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, org: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., actor: _Optional[str] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: bool = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ["events", "next_page_token"]
@@ -265,7 +273,9 @@ class SealedValue(_message.Message):
     def __init__(self, sealed_box: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Secret(_message.Message):
-    __slots__ = ["create_by", "create_time", "delete_by", "delete_time", "description", "key", "name", "org", "state", "uid", "update_by", "update_time", "value_fingerprint", "value_update_time", "version"]
+    __slots__ = ["create_by", "create_time", "delete_by", "delete_time", "description", "env_var_fit", "key", "name", "org", "state", "uid", "update_by", "update_time", "value_fingerprint", "value_update_time", "version"]
+    class EnvVarFit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = []
     CREATE_BY_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +283,11 @@ class Secret(_message.Message):
     DELETE_BY_FIELD_NUMBER: _ClassVar[int]
     DELETE_TIME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ENV_VAR_FIT_FIELD_NUMBER: _ClassVar[int]
+    ENV_VAR_FIT_NOT_UTF8: Secret.EnvVarFit
+    ENV_VAR_FIT_NUL_BYTE: Secret.EnvVarFit
+    ENV_VAR_FIT_OK: Secret.EnvVarFit
+    ENV_VAR_FIT_UNSPECIFIED: Secret.EnvVarFit
     KEY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +306,7 @@ class Secret(_message.Message):
     delete_by: str
     delete_time: _timestamp_pb2.Timestamp
     description: str
+    env_var_fit: Secret.EnvVarFit
     key: str
     name: str
     org: str
@@ -301,7 +317,7 @@ class Secret(_message.Message):
     value_fingerprint: str
     value_update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., key: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[Secret.State, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., value_update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_by: _Optional[str] = ..., update_by: _Optional[str] = ..., delete_by: _Optional[str] = ..., value_fingerprint: _Optional[str] = ...) -> None: ...
+    def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., key: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[Secret.State, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., value_update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_by: _Optional[str] = ..., update_by: _Optional[str] = ..., delete_by: _Optional[str] = ..., value_fingerprint: _Optional[str] = ..., env_var_fit: _Optional[_Union[Secret.EnvVarFit, str]] = ...) -> None: ...
 
 class SecretReference(_message.Message):
     __slots__ = ["env_name", "secret_name"]

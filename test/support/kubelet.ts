@@ -1,0 +1,168 @@
+/**
+ * The kubelet, played by the test against the real control plane (kube-control-plane.ts). The
+ * real Job controller creates an attempt's pod; this moves it through what a kubelet would
+ * report (waiting, running, exited with a code) by patching pods/status, and serves its log
+ * from a small HTTPS server on loopback that stands where a kubelet's port would be: the pod is
+ * bound to a Node whose kubelet endpoint is that server, so a log request goes through the real
+ * API server's proxy to it, follow and tailLines included, as it would in a cluster.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { PatchStrategy, setHeaderOptions, type V1ContainerState, type V1Pod } from '@kubernetes/client-node';
+import type { ControlPlane } from './kube-control-plane.js';
+import { until } from './until.js';
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** The backend's container name (kubernetes-manifests.ts). */
+const CONTAINER = 'job';
+
+interface PodLog {
+  chunks: Buffer[];
+  ended: boolean;
+  followers: Set<ServerResponse>;
+}
+
+export class TestKubelet {
+  private readonly logs = new Map<string, PodLog>();
+
+  private constructor(
+    private readonly plane: ControlPlane,
+    private readonly server: Server,
+    /** Its Node: one per kubelet, so that test files sharing the control plane keep apart. */
+    private readonly node = `vessl-test-kubelet-${randomBytes(4).toString('hex')}`,
+  ) {}
+
+  /** Starts the log server and registers a Node whose kubelet it is. */
+  static async start(plane: ControlPlane): Promise<TestKubelet> {
+    // The API server does not check a kubelet's certificate unless told to (it is not): any
+    // certificate for 127.0.0.1 serves, and the run's own has that name.
+    const server = createServer({ cert: readFileSync(path.join(plane.runDir, 'apiserver.crt')), key: readFileSync(path.join(plane.runDir, 'apiserver.key')) });
+    const kubelet = new TestKubelet(plane, server);
+    server.on('request', (req, res) => kubelet.serve(req.url ?? '/', res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await plane.core.createNode({ body: { metadata: { name: kubelet.node } } });
+    await plane.core.patchNodeStatus(
+      { name: kubelet.node, body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } } } },
+      MERGE_PATCH,
+    );
+    return kubelet;
+  }
+
+  async close(): Promise<void> {
+    for (const log of this.logs.values()) for (const res of log.followers) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.plane.core.deleteNode({ name: this.node }).catch(() => undefined);
+  }
+
+  /** The pod the real Job controller made for a Job, once it exists. */
+  async podOf(namespace: string, jobName: string): Promise<string> {
+    return until(`the Job controller to create the pod of ${jobName}`, async () => {
+      const pods = await this.plane.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
+      return pods.items[0]?.metadata?.name;
+    });
+  }
+
+  /** The container is waiting to start, for this reason (the pod stays Pending). */
+  async waiting(namespace: string, pod: string, reason: string): Promise<void> {
+    await this.setStatus(namespace, pod, 'Pending', { waiting: { reason } });
+  }
+
+  /** The pod is on this kubelet and its container runs: its log can be read from now on. */
+  async run(namespace: string, pod: string): Promise<void> {
+    const current = await this.plane.core.readNamespacedPod({ namespace, name: pod });
+    if (current.spec?.nodeName === undefined) {
+      await this.plane.core.createNamespacedPodBinding({
+        namespace,
+        name: pod,
+        body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod }, target: { apiVersion: 'v1', kind: 'Node', name: this.node } },
+      });
+    }
+    this.logOf(namespace, pod);
+    await this.setStatus(namespace, pod, 'Running', { running: { startedAt: new Date() } });
+  }
+
+  /** The container wrote this to its output. */
+  write(namespace: string, pod: string, output: string | Uint8Array): void {
+    const log = this.logOf(namespace, pod);
+    const chunk = Buffer.from(output);
+    log.chunks.push(chunk);
+    for (const res of log.followers) res.write(chunk);
+  }
+
+  /** The container exited with this code: its output ends, and the pod's phase says how. */
+  async exit(namespace: string, pod: string, exitCode: number): Promise<void> {
+    const log = this.logOf(namespace, pod);
+    log.ended = true;
+    for (const res of log.followers) res.end();
+    const now = new Date();
+    await this.setStatus(namespace, pod, exitCode === 0 ? 'Succeeded' : 'Failed', {
+      terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: now },
+    });
+  }
+
+  /** How many log follows are open on this kubelet right now. */
+  openFollows(): number {
+    let open = 0;
+    for (const log of this.logs.values()) open += log.followers.size;
+    return open;
+  }
+
+  private async setStatus(namespace: string, pod: string, phase: string, state: V1ContainerState): Promise<void> {
+    const running = state.running !== undefined;
+    const status: V1Pod['status'] = {
+      phase,
+      startTime: new Date(),
+      containerStatuses: [{ name: CONTAINER, image: 'test', imageID: 'test', ready: running, restartCount: 0, started: running, state }],
+    };
+    await this.plane.core.patchNamespacedPodStatus({ namespace, name: pod, body: { status } }, MERGE_PATCH);
+  }
+
+  private logOf(namespace: string, pod: string): PodLog {
+    const key = `${namespace}/${pod}`;
+    let log = this.logs.get(key);
+    if (log === undefined) {
+      log = { chunks: [], ended: false, followers: new Set() };
+      this.logs.set(key, log);
+    }
+    return log;
+  }
+
+  /** GET /containerLogs/<namespace>/<pod>/<container>?follow=&tailLines=, as the kubelet serves it. */
+  private serve(url: string, res: ServerResponse): void {
+    const parsed = new URL(url, 'https://kubelet');
+    const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(parsed.pathname);
+    const log = match === null || match[3] !== CONTAINER ? undefined : this.logs.get(`${match[1]}/${match[2]}`);
+    if (log === undefined) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const tail = Number(parsed.searchParams.get('tailLines') ?? 0);
+    const all = Buffer.concat(log.chunks);
+    const shown = tail > 0 ? lastLines(all, tail) : all;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    if (parsed.searchParams.get('follow') !== 'true' || log.ended) {
+      res.end(shown);
+      return;
+    }
+    res.flushHeaders();
+    if (shown.length > 0) res.write(shown);
+    log.followers.add(res);
+    res.on('close', () => log.followers.delete(res));
+  }
+}
+
+/** The kubelet's tail: the last `count` lines of the bytes, a final newline ending the last one. */
+function lastLines(output: Buffer, count: number): Buffer {
+  let start = output.length;
+  for (let seen = 0; start > 0 && seen < count; seen++) {
+    const previous = start >= 2 ? output.lastIndexOf(0x0a, start - 2) : -1;
+    start = previous === -1 ? 0 : previous + 1;
+  }
+  return output.subarray(start);
+}

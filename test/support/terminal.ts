@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** python3 with its standard library's pty module (Debian's /usr/bin/python3). */
+const PYTHON = '/usr/bin/python3';
+const PTY_RUN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pty-run.py');
+
+/** A command running on its own pseudo-terminal, typed into as a person would. */
+export interface TerminalSession {
+  /** Everything the command wrote to the terminal so far (stdout and stderr, with echo). */
+  output(): string;
+  /** Resolves once the output matches `pattern`; rejects if the command exits first. */
+  waitFor(pattern: RegExp): Promise<string>;
+  /** Types `text` (use '\r' for Enter, '\x03' for Ctrl-C). */
+  type(text: string): void;
+  /** The exit status (128 + signal number when a signal ended the command). */
+  exited: Promise<number>;
+}
+
+/** Starts `node bin args...` on a new pseudo-terminal (test/support/pty-run.py). */
+export function startInTerminal(bin: string, args: string[], env: NodeJS.ProcessEnv): TerminalSession {
+  const child = spawn(PYTHON, [PTY_RUN, process.execPath, bin, ...args], { env: { TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  let exitCode: number | undefined;
+  const waiters: Array<{ pattern: RegExp; resolve: (text: string) => void; reject: (err: Error) => void }> = [];
+  const settle = () => {
+    for (const waiter of [...waiters]) {
+      const match = waiter.pattern.exec(output);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match[0]);
+      }
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    settle();
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      exitCode = code ?? -1;
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error(`exited with ${code} before printing ${waiter.pattern}; output:\n${output}`));
+      resolve(code ?? -1);
+    });
+  });
+  return {
+    output: () => output,
+    waitFor(pattern) {
+      return new Promise((resolve, reject) => {
+        const match = pattern.exec(output);
+        if (match) resolve(match[0]);
+        else if (exitCode !== undefined) reject(new Error(`exited with ${exitCode} without printing ${pattern}; output:\n${output}`));
+        else waiters.push({ pattern, resolve, reject });
+      });
+    },
+    type(text) {
+      child.stdin.write(text);
+    },
+    exited,
+  };
+}
