@@ -1,5 +1,5 @@
 // Loaded lazily (see BaseCommand.openAuditApi): it pulls in grpc-js and the generated code.
-import { SecretServiceService, type AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { SecretServiceService, VerifyAuditLogResponse_Finding, type AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import { timeJson } from './json-values.js';
@@ -19,6 +19,8 @@ export interface AuditEventJson {
   details: Record<string, string>;
   hash: string;
   prevHash: string;
+  /** Whether hash is a keyed link (false for events from before links were keyed). */
+  keyed: boolean;
 }
 
 const auditEventJson = (e: AuditEvent): AuditEventJson => ({
@@ -34,6 +36,7 @@ const auditEventJson = (e: AuditEvent): AuditEventJson => ({
   details: { ...e.details },
   hash: e.hash,
   prevHash: e.prevHash,
+  keyed: e.keyed,
 });
 
 /** What `audit verify -o json` prints: every field, also when false or 0. */
@@ -44,6 +47,14 @@ export interface AuditVerificationJson {
   firstBadSeq: number;
   /** '' when intact. */
   problem: string;
+  /** The kind of break: intact, altered, tail_missing, gap or mislinked. */
+  finding: string;
+  /** With tail_missing: the last event present (the events after it are missing); 0 otherwise. */
+  missingAfterSeq: number;
+  /** The signed checkpoint (kept by key-management) the log was checked against; 0 when none yet. */
+  checkpointSeq: number;
+  /** When that checkpoint was signed; null when none yet. */
+  checkpointTime: string | null;
 }
 
 export interface AuditPage {
@@ -99,8 +110,19 @@ export function openAuditApi(connection: Connection): AuditApi {
       return { events: response.events.map(auditEventJson), nextPageToken: response.nextPageToken };
     },
     async verifyAuditLog() {
-      const { intact, events, firstBadSeq, problem } = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
-      return { intact, events, firstBadSeq, problem };
+      const r = await secrets.verifyAuditLog({ org }, VERIFY_CALL);
+      // FINDING_TAIL_MISSING -> tail_missing (JSON enums are lower-case, DESIGN §6).
+      const finding = VerifyAuditLogResponse_Finding[r.finding].replace(/^FINDING_/, '').toLowerCase();
+      return {
+        intact: r.intact,
+        events: r.events,
+        firstBadSeq: r.firstBadSeq,
+        problem: r.problem,
+        finding,
+        missingAfterSeq: r.missingAfterSeq,
+        checkpointSeq: r.checkpointSeq,
+        checkpointTime: timeJson(r.checkpointTime),
+      };
     },
     close() {
       secrets.close();

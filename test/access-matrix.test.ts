@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import sodium from 'libsodium-wrappers';
+import { checkpointMessage } from '../services/runtime/audit-link.js';
 import { Client, credentials, Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { KeyManagementServiceService, MasterKey_State, OrgKey_State, type EncryptedValue } from '../services/gen/vessl/kms/v1/kms.js';
@@ -143,6 +146,9 @@ type RpcName =
   | 'ListOrgKeys'
   | 'RetireOrgKey'
   | 'FingerprintSealedValue'
+  | 'LinkAuditEvents'
+  | 'RecordAuditCheckpoint'
+  | 'GetAuditCheckpoint'
   | 'VerifySecretValue'
   | 'ListAuditEvents'
   | 'VerifyAuditLog'
@@ -179,6 +185,10 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   ListOrgKeys: ['admin'],
   RetireOrgKey: ['admin'],
   FingerprintSealedValue: ['svc:secret-store'],
+  // The audit chain's links and checkpoints: the secret store, which owns the chain.
+  LinkAuditEvents: ['svc:secret-store'],
+  RecordAuditCheckpoint: ['svc:secret-store'],
+  GetAuditCheckpoint: ['svc:secret-store'],
   VerifySecretValue: ['admin'],
   // Operators are platform-wide: they read any org's audit log (DESIGN §3).
   ListAuditEvents: ['admin', 'operator'],
@@ -471,6 +481,48 @@ const RPCS: RpcSpec[] = [
     expectNoEffect: async (req, fx) => {
       const recorded = await fx.sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'org_key.rotated' }).pluck('details');
       expect(recorded.map((d: string) => JSON.parse(d).key_id)).to.not.include(req.details.key_id);
+    },
+  }),
+  rpc({
+    name: 'LinkAuditEvents',
+    prepare: async () => ({ org: ORG, events: [{ seq: 1, digest: randomBytes(32), prevLink: Buffer.alloc(32) }] }),
+    call: (c, req) => c.kms.linkAuditEvents(req),
+    expectSuccess: (res) => {
+      expect(res.links.map((l) => l.length)).to.deep.equal([32]);
+    },
+  }),
+  rpc({
+    name: 'RecordAuditCheckpoint',
+    // The first checkpoint of an org of its own, whose one event is linked as secret-store would.
+    prepare: async (fx) => {
+      const org = fx.uniqueName('anchor').replace('_', '-');
+      const digest = randomBytes(32);
+      const asStore = fx.sys.kms(await fx.sys.token('service', { subject: 'svc:secret-store' }));
+      const [link] = (await asStore.linkAuditEvents({ org, events: [{ seq: 1, digest, prevLink: Buffer.alloc(32) }] })).links;
+      return { org, fromSeq: 0, fromLink: Buffer.alloc(32), keyedFrom: 1, events: [{ seq: 1, digest }], link };
+    },
+    call: (c, req) => c.kms.recordAuditCheckpoint(req),
+    expectSuccess: (res, req) => {
+      expect(res).to.include({ org: req.org, seq: 1, keyedFrom: 1 });
+      expect(res.link.equals(req.link)).to.equal(true);
+      expect(sodium.crypto_sign_verify_detached(res.signature, checkpointMessage({ ...res, time: res.time!.getTime() }), res.publicKey)).to.equal(true);
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await fx.sys.db('key-management')('kms_audit_checkpoints').where({ org: req.org })).to.deep.equal([]);
+    },
+  }),
+  rpc({
+    name: 'GetAuditCheckpoint',
+    // Verifying anchors the org's chain first, so a checkpoint exists.
+    prepare: async (fx) => {
+      await fx.admin.verifyAuditLog({ org: ORG });
+      return { org: ORG };
+    },
+    call: (c, req) => c.kms.getAuditCheckpoint(req),
+    expectSuccess: (res) => {
+      expect(res.org).to.equal(ORG);
+      expect(res.seq).to.be.greaterThan(0);
+      expect(sodium.crypto_sign_verify_detached(res.signature, checkpointMessage({ ...res, time: res.time!.getTime() }), res.publicKey)).to.equal(true);
     },
   }),
   rpc({

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { VerifyAuditLogResponse_Finding as Finding, type AuditEvent } from '../services/gen/vessl/secrets/v1/secrets.js';
+import { auditHash, GENESIS_HASH, fromAuditRecord, type AuditRecord } from '../services/secret-store/audit.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
 
@@ -182,7 +183,7 @@ for (const engine of engines()) {
         const events = await allEvents(client, org);
         expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, i) => i + 1));
         expect(events.every((e) => e.org === org)).to.equal(true);
-        expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: events.length, firstBadSeq: 0, problem: '' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: events.length, firstBadSeq: 0, problem: '' });
       });
     });
 
@@ -254,12 +255,26 @@ for (const engine of engines()) {
 
     describe('verification names the first bad event after tampering in the database', () => {
       // Each case on a fresh org's chain of 6 events (S1..S6 created).
-      const cases: Array<{ name: string; tamper(knex: Knex, org: string): Promise<unknown>; seq: number; problem: RegExp; events?: number }> = [
+      /** Rewrites every event from `from` on with an unkeyed sha256 hash, and the head: all a forger without the key can do. */
+      async function recomputeFrom(knex: Knex, org: string, from: number): Promise<void> {
+        const rows: AuditRecord[] = await knex('secret_audit_events').where({ org }).orderBy('seq');
+        let prevHash = from === 1 ? GENESIS_HASH : rows[from - 2].hash;
+        for (const row of rows.slice(from - 1)) {
+          const e = fromAuditRecord(row);
+          const hash = auditHash(prevHash, e.seq, e);
+          await knex('secret_audit_events').where({ org, seq: e.seq }).update({ prev_hash: prevHash, hash });
+          prevHash = hash;
+        }
+        await knex('secret_audit_heads').where({ org }).update({ hash: prevHash });
+      }
+
+      const cases: Array<{ name: string; tamper(knex: Knex, org: string): Promise<unknown>; seq: number; problem: RegExp; finding?: Finding; missingAfterSeq?: number; events?: number }> = [
         {
           name: 'an event\'s actor updated',
           tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 3 }).update({ actor: 'mallory' }),
           seq: 3,
           problem: /^event 3 was altered \(its hash does not match its contents\)$/,
+          finding: Finding.FINDING_ALTERED,
         },
         {
           name: 'an event\'s details updated',
@@ -274,11 +289,67 @@ for (const engine of engines()) {
           problem: /^event 4 is missing \(the chain jumps from 3 to 5\)$/,
         },
         {
-          name: 'the last event deleted',
+          name: 'the last event deleted (a cut tail)',
           tamper: (knex, org) => knex('secret_audit_events').where({ org, seq: 6 }).delete(),
           seq: 6,
-          problem: /^the last event \(6\) was removed: the chain ends at 5, the head records 6$/,
+          problem: /^events after 5 are missing: the chain ends at 5, its signed checkpoint of \S+ records 6$/,
+          finding: Finding.FINDING_TAIL_MISSING,
+          missingAfterSeq: 5,
           events: 5,
+        },
+        {
+          name: 'the last two events deleted and the head rolled back to match',
+          tamper: async (knex, org) => {
+            const fourth = await knex('secret_audit_events').where({ org, seq: 4 }).first();
+            await knex('secret_audit_events').where({ org }).andWhere('seq', '>', 4).delete();
+            await knex('secret_audit_heads').where({ org }).update({ seq: 4, hash: fourth.hash });
+          },
+          seq: 5,
+          problem: /^events after 4 are missing: the chain ends at 4, its signed checkpoint of \S+ records 6$/,
+          finding: Finding.FINDING_TAIL_MISSING,
+          missingAfterSeq: 4,
+          events: 4,
+        },
+        {
+          name: 'the head rolled back over events still there',
+          tamper: async (knex, org) => {
+            const fourth = await knex('secret_audit_events').where({ org, seq: 4 }).first();
+            await knex('secret_audit_heads').where({ org }).update({ seq: 4, hash: fourth.hash });
+          },
+          seq: 5,
+          problem: /^event 5 is not recorded in the head: the head records 4$/,
+          finding: Finding.FINDING_MISLINKED,
+        },
+        {
+          name: 'an event edited and the chain after it recomputed (unkeyed, as a forger without the key must)',
+          tamper: async (knex, org) => {
+            await knex('secret_audit_events').where({ org, seq: 3 }).update({ actor: 'mallory' });
+            await recomputeFrom(knex, org, 3);
+          },
+          seq: 3,
+          problem: /^event 3 was altered \(its hash does not match its contents\)$/,
+          finding: Finding.FINDING_ALTERED,
+        },
+        {
+          name: 'the whole chain downgraded to unkeyed hashes (keyed_from cleared) and recomputed',
+          tamper: async (knex, org) => {
+            await knex('secret_audit_events').where({ org, seq: 3 }).update({ actor: 'mallory' });
+            await knex('secret_audit_heads').where({ org }).update({ keyed_from: null });
+            await recomputeFrom(knex, org, 1);
+          },
+          seq: 1,
+          problem: /^event 1 was altered/,
+          finding: Finding.FINDING_ALTERED,
+        },
+        {
+          name: 'an edited event given the link of another event',
+          tamper: async (knex, org) => {
+            const fifth = await knex('secret_audit_events').where({ org, seq: 5 }).first();
+            await knex('secret_audit_events').where({ org, seq: 2 }).update({ actor: 'mallory', hash: fifth.hash });
+          },
+          seq: 2,
+          problem: /^event 2 was altered/,
+          finding: Finding.FINDING_ALTERED,
         },
         {
           name: 'the seqs of two events swapped',
@@ -305,14 +376,43 @@ for (const engine of engines()) {
       for (const c of cases) {
         it(`${c.name} → first bad event ${c.seq}`, async () => {
           const { org, client } = await orgWithEvents(6);
-          expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: 6, firstBadSeq: 0, problem: '' });
+          expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 6, firstBadSeq: 0, problem: '' });
           await c.tamper(db(), org);
           const result = await client.verifyAuditLog({ org });
-          expect(result).to.include({ intact: false, firstBadSeq: c.seq });
+          expect(result).to.include({ intact: false, firstBadSeq: c.seq, checkpointSeq: 6 });
           expect(result.problem).to.match(c.problem);
+          if (c.finding !== undefined) expect(result.finding).to.equal(c.finding);
+          expect(result.missingAfterSeq).to.equal(c.missingAfterSeq ?? 0);
           if (c.events !== undefined) expect(result.events).to.equal(c.events);
         });
       }
+
+      it('cannot launder a cut: events appended after it are never anchored, and the cut stays named', async () => {
+        const { org, client } = await orgWithEvents(6);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, checkpointSeq: 6 });
+        const fourth = await db()('secret_audit_events').where({ org, seq: 4 }).first();
+        await db()('secret_audit_events').where({ org }).andWhere('seq', '>', 4).delete();
+        await db()('secret_audit_heads').where({ org }).update({ seq: 4, hash: fourth.hash });
+        // Business goes on: three new events are linked on the rolled-back head (5, 6, 7).
+        const sealed = await sys.seal('value', org);
+        for (const name of ['N1', 'N2', 'N3']) await client.createSecret({ org, secret: { name }, value: sealed });
+        const result = await client.verifyAuditLog({ org });
+        expect(result).to.include({ intact: false, firstBadSeq: 6, finding: Finding.FINDING_ALTERED, checkpointSeq: 6 });
+        expect(result.problem).to.match(/^event 6 was altered \(its link is not the one its signed checkpoint of \S+ records 6: the chain up to it was rewritten\)$/);
+        const checkpoint = await sys.db('key-management')('kms_audit_checkpoints').where({ org }).first();
+        expect(Number(checkpoint.seq)).to.equal(6);
+      });
+
+      it('refuses a checkpoint edited in key-management\'s database (DATA_LOSS), never trusting it', async () => {
+        const { org, client } = await orgWithEvents(3);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, checkpointSeq: 3 });
+        // Moved back to an earlier event with that event's real link: only the signature tells.
+        const second = await db()('secret_audit_events').where({ org, seq: 2 }).first();
+        await sys.db('key-management')('kms_audit_checkpoints').where({ org }).update({ seq: 2, link: Buffer.from(second.hash, 'hex') });
+        const refused = await failure(client.verifyAuditLog({ org }));
+        expect(refused.code).to.equal('DATA_LOSS');
+        expect(refused.message).to.include(`audit checkpoint of org "${org}" fails its signature`);
+      });
 
       it('leaves other orgs\' chains intact', async () => {
         const { org, client } = await orgWithEvents(2);
@@ -329,13 +429,75 @@ for (const engine of engines()) {
         for (let sent = 1; sent < 1200; sent += 50) {
           await Promise.all(Array.from({ length: Math.min(50, 1200 - sent) }, () => failure(denied.listAuditEvents({ org }))));
         }
-        expect(await client.verifyAuditLog({ org })).to.deep.equal({ intact: true, events: 1200, firstBadSeq: 0, problem: '' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 1200, firstBadSeq: 0, problem: '' });
         await db()('secret_audit_events').where({ org, seq: 1100 }).update({ request_id: 'req-forged-0001' });
         expect(await client.verifyAuditLog({ org })).to.include({ intact: false, firstBadSeq: 1100, events: 1100 });
       });
 
       it('finds an org with no events intact', async () => {
-        expect(await (await admin('audit-empty')).verifyAuditLog({ org: 'audit-empty' })).to.deep.equal({ intact: true, events: 0, firstBadSeq: 0, problem: '' });
+        expect(await (await admin('audit-empty')).verifyAuditLog({ org: 'audit-empty' })).to.include({ intact: true, events: 0, firstBadSeq: 0, problem: '' });
+      });
+    });
+
+    describe('a chain from before links were keyed (migration)', () => {
+      /**
+       * Turns an org's chain into one as the previous release wrote it: sha256 links, a head
+       * without keyed_from, and no checkpoint in key-management.
+       */
+      async function makeOldStyle(org: string): Promise<void> {
+        const knex = db();
+        const rows: AuditRecord[] = await knex('secret_audit_events').where({ org }).orderBy('seq');
+        let prevHash = GENESIS_HASH;
+        for (const row of rows) {
+          const e = fromAuditRecord(row);
+          const hash = auditHash(prevHash, e.seq, e);
+          await knex('secret_audit_events').where({ org, seq: e.seq }).update({ prev_hash: prevHash, hash });
+          prevHash = hash;
+        }
+        await knex('secret_audit_heads').where({ org }).update({ hash: prevHash, keyed_from: null });
+        await sys.db('key-management')('kms_audit_checkpoints').where({ org }).delete();
+      }
+
+      it('verifies an old-style chain as before, then continues it keyed from a marked event', async () => {
+        const { org, client } = await orgWithEvents(3);
+        await makeOldStyle(org);
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 3, checkpointSeq: 0, finding: Finding.FINDING_INTACT });
+        const unkeyed = await allEvents(client, org);
+        expect(unkeyed.map((e) => e.keyed)).to.deep.equal([false, false, false]);
+
+        await client.createSecret({ org, secret: { name: 'AFTER' }, value: await sys.seal('v', org) });
+        const events = await allEvents(client, org);
+        expect(events.map((e) => [e.seq, e.action, e.keyed])).to.deep.equal([
+          [1, 'secret.created', false],
+          [2, 'secret.created', false],
+          [3, 'secret.created', false],
+          [4, 'audit.chain_keyed', true],
+          [5, 'secret.created', true],
+        ]);
+        expect(events[3]).to.deep.include({ actor: 'svc:secret-store', prevHash: unkeyed[2].hash });
+        expect(events[3].details).to.deep.equal({ legacyEvents: '3', legacyHead: unkeyed[2].hash });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 5, checkpointSeq: 5 });
+      });
+
+      it('still names an edited unkeyed event, and a recomputed unkeyed part at the marked event', async () => {
+        const { org, client } = await orgWithEvents(3);
+        await makeOldStyle(org);
+        await client.createSecret({ org, secret: { name: 'AFTER' }, value: await sys.seal('v', org) });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, checkpointSeq: 5 });
+        await db()('secret_audit_events').where({ org, seq: 2 }).update({ actor: 'mallory' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: false, firstBadSeq: 2, finding: Finding.FINDING_ALTERED });
+        // Recomputing the unkeyed part is possible without a key; the keyed marker then no longer follows.
+        const knex = db();
+        let prevHash = (await knex('secret_audit_events').where({ org, seq: 1 }).first()).hash as string;
+        for (const seq of [2, 3]) {
+          const e = fromAuditRecord(await knex('secret_audit_events').where({ org, seq }).first());
+          const hash = auditHash(prevHash, seq, e);
+          await knex('secret_audit_events').where({ org, seq }).update({ prev_hash: prevHash, hash });
+          prevHash = hash;
+        }
+        const result = await client.verifyAuditLog({ org });
+        expect(result).to.include({ intact: false, firstBadSeq: 3, finding: Finding.FINDING_ALTERED });
+        expect(result.problem).to.equal('event 3 was altered (its hash was recomputed; event 4 records a different one)');
       });
     });
 
@@ -383,19 +545,20 @@ for (const engine of engines()) {
         details: { previous_key_id: 'k1', key_id: 'k2' },
       });
 
-      const refused: Array<{ who: string; client(org: string): Promise<SecretClient> }> = [
-        { who: 'an admin', client: (o) => admin(o) },
-        { who: 'a member', client: (o) => member(o) },
-        { who: 'an operator', client: () => operator() },
-        { who: 'svc:job-launcher', client: () => service('job-launcher') },
-        { who: 'svc:secret-store', client: () => service('secret-store') },
+      // A denial lands in the org's chain only when the caller belongs to it (DESIGN §3).
+      const refused: Array<{ who: string; client(org: string): Promise<SecretClient>; inOrg: string[] }> = [
+        { who: 'an admin', client: (o) => admin(o), inOrg: ['call.denied'] },
+        { who: 'a member', client: (o) => member(o), inOrg: ['call.denied'] },
+        { who: 'an operator (of another org)', client: () => operator(), inOrg: [] },
+        { who: 'svc:secret-store', client: () => service('secret-store'), inOrg: [] },
+        { who: 'svc:job-launcher (a key event)', client: () => service('job-launcher'), inOrg: [] },
       ];
       for (const r of refused) {
-        it(`refuses ${r.who} (PERMISSION_DENIED) and appends nothing but the denial`, async () => {
+        it(`refuses ${r.who} (PERMISSION_DENIED) and appends nothing but ${r.inOrg.length > 0 ? 'the denial' : 'nothing'}`, async () => {
           const org = freshOrg();
           expect((await failure((await r.client(org)).recordAuditEvent(request(org)))).code).to.equal('PERMISSION_DENIED');
           const actions = (await db()('secret_audit_events').where({ org })).map((e: { action: string }) => e.action);
-          expect(actions).to.deep.equal(['call.denied']);
+          expect(actions).to.deep.equal(r.inOrg);
         });
       }
 
@@ -413,6 +576,74 @@ for (const engine of engines()) {
         const misplaced = await failure(kms.recordAuditEvent({ org, actor: 'svc:key-management', action: 'master_key.retired', details: { version: '1' } }));
         expect(misplaced).to.deep.include({ code: 'INVALID_ARGUMENT', fields: ['org'] });
       });
+    });
+
+    describe('denied calls (DESIGN §3): in a chain, never grown by outsiders', () => {
+      /** The org's events through the database (a chain an outsider must not grow). */
+      const eventsOf = async (org: string) => (await db()('secret_audit_events').where({ org }).orderBy('seq')).map(fromAuditRecord);
+
+      it('puts each denial of a principal of the org into the org\'s chain, in every service', async () => {
+        const { org } = await orgWithEvents(1);
+        const memberToken = await sys.token('member', { org, subject: `mia@${org}` });
+        const operatorOfOrg = await sys.token('operator', { org, subject: `otto@${org}` });
+        expect((await failure(sys.kms(memberToken).rotateOrgKey({ org }, { requestId: 'req-denied-kms-01' }))).code).to.equal('PERMISSION_DENIED');
+        expect((await failure(sys.jobs(operatorOfOrg).listJobs({ org }, { requestId: 'req-denied-job-01' }))).code).to.equal('PERMISSION_DENIED');
+        const denials = (await eventsOf(org)).filter((e) => e.action === 'call.denied');
+        expect(denials.map((e) => [e.actor, e.requestId, e.details.method, e.details.service])).to.deep.equal([
+          [`mia@${org}`, 'req-denied-kms-01', 'RotateOrgKey', 'key-management'],
+          [`otto@${org}`, 'req-denied-job-01', 'ListJobs', 'job-launcher'],
+        ]);
+      });
+
+      it('never appends an outsider\'s denials to the org it named, nor creates a chain for an org that does not exist', async () => {
+        const { org: target } = await orgWithEvents(2);
+        const outsiderOrg = freshOrg();
+        const outsider = await sys.token('admin', { org: outsiderOrg, subject: `gus@${outsiderOrg}` });
+        const calls = [
+          () => sys.secrets(outsider).createSecret({ org: target, secret: { name: 'X' }, value: { sealedBox: Buffer.alloc(48), keyId: 'k' } }),
+          () => sys.secrets(outsider).listAuditEvents({ org: target }),
+          () => sys.kms(outsider).rotateOrgKey({ org: target }),
+          () => sys.jobs(outsider).listJobs({ org: target }),
+          () => sys.secrets(outsider).listSecrets({ org: 'no-such-org' }),
+        ];
+        const before = await eventsOf(target);
+        for (let round = 0; round < 3; round++) for (const call of calls) expect((await failure(call())).code).to.equal('PERMISSION_DENIED');
+        expect(await eventsOf(target)).to.deep.equal(before);
+        expect(await eventsOf('no-such-org')).to.deep.equal([]);
+      });
+
+      it('counts an outsider\'s denials in its own org\'s chain, one event per caller and minute ("N denied calls by X")', async () => {
+        const { org: target } = await orgWithEvents(1);
+        const outsiderOrg = freshOrg();
+        const subject = `gus@${outsiderOrg}`;
+        const outsider = sys.secrets(await sys.token('admin', { org: outsiderOrg, subject }));
+        for (let i = 0; i < 37; i++) await failure(outsider.listSecrets({ org: i % 2 === 0 ? target : 'no-such-org' }));
+        expect(await eventsOf(outsiderOrg)).to.deep.equal([], 'held until the minute is over');
+        // Held counts are written at the latest on shutdown.
+        await sys.restart();
+        const aggregates = await eventsOf(outsiderOrg);
+        // One per minute: the 37 calls may straddle a minute boundary.
+        expect(aggregates.length).to.be.within(1, 2);
+        expect(aggregates.every((e) => e.action === 'call.denied' && e.actor === subject && e.details.service === 'secret-store')).to.equal(true);
+        expect(aggregates.reduce((n, e) => n + Number(e.details.count), 0)).to.equal(37);
+        if (aggregates.length === 1) {
+          expect(aggregates[0].details).to.deep.include({ summary: `37 denied calls by ${subject}`, methods: 'ListSecrets', orgs: `${target},no-such-org`, role: 'admin' });
+        }
+        expect(await (await admin(outsiderOrg)).verifyAuditLog({ org: outsiderOrg })).to.include({ intact: true });
+      });
+    });
+
+    describe('RecordAuditEvent (denials in key-management and the job launcher)', () => {
+      for (const svc of ['key-management', 'job-launcher']) {
+        it(`appends svc:${svc}'s call.denied to an org's chain and to the platform chain`, async () => {
+          const { org, client } = await orgWithEvents(1);
+          const recorder = await service(svc);
+          const denial = { actor: 'mia@x', action: 'call.denied', requestId: 'req-denied-svc-01', details: { method: 'GetJob', service: svc } };
+          expect(await recorder.recordAuditEvent({ org, ...denial })).to.include({ org, seq: 2, action: 'call.denied' });
+          expect(await recorder.recordAuditEvent({ org: '_platform', ...denial })).to.include({ org: '_platform', action: 'call.denied' });
+          expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 2 });
+        });
+      }
     });
 
     describe('bad input → INVALID_ARGUMENT naming the field', () => {
@@ -435,6 +666,7 @@ for (const engine of engines()) {
         { name: 'record: missing action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: '' }), field: 'action' },
         { name: 'record: a secret-store action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'secret.deleted' }), field: 'action' },
         { name: 'record: an unknown key action', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'org_key.stolen' }), field: 'action' },
+        { name: 'record: the marker of keyed links (never recorded from outside)', call: (c) => c.kms.recordAuditEvent({ ...valid, action: 'audit.chain_keyed' }), field: 'action' },
         { name: 'record: malformed request id', call: (c) => c.kms.recordAuditEvent({ ...valid, requestId: 'short' }), field: 'request_id' },
         { name: 'record: more than 20 details', call: (c) => c.kms.recordAuditEvent({ ...valid, details: manyDetails }), field: 'details' },
         { name: 'record: a detail key with a dash', call: (c) => c.kms.recordAuditEvent({ ...valid, details: { 'key-id': 'k2' } }), field: 'details["key-id"]' },

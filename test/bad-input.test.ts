@@ -40,6 +40,24 @@ const resolve = async (c: Ctx, req: Record<string, unknown>) =>
 const launchRefs = (c: Ctx, references: { secretName: string; envName?: string }[], req: Record<string, unknown> = {}) =>
   resolve(c, { references: references.map((r) => ({ envName: '', ...r })), jobId: 'j_0123456789abcdef', attempt: 1, ...req });
 
+/** The audit chain's calls in key-management, as secret-store makes them. */
+const asSecretStore = async (c: Ctx) => c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' }));
+/** An org no call here anchors (so a refused checkpoint is seen to write nothing). */
+const CHAIN_ORG = 'bad-input-chain';
+const bytes32 = () => randomBytes(32);
+const linkEvents = async (c: Ctx, events: { seq: number; digest: Buffer; prevLink?: Buffer }[], org = CHAIN_ORG) =>
+  (await asSecretStore(c)).linkAuditEvents({ org, events: events.map((e) => ({ prevLink: Buffer.alloc(0), ...e })) });
+const firstCheckpoint = (overrides: Record<string, unknown> = {}) => ({
+  org: CHAIN_ORG,
+  fromSeq: 0,
+  fromLink: Buffer.alloc(32),
+  keyedFrom: 1,
+  events: [{ seq: 1, digest: bytes32() }],
+  link: bytes32(),
+  ...overrides,
+});
+const checkpoint = async (c: Ctx, overrides: Record<string, unknown> = {}) => (await asSecretStore(c)).recordAuditCheckpoint(firstCheckpoint(overrides) as never);
+
 const rows: Row[] = [
   // ---- CreateSecret: name
   { what: 'create: empty name', call: (c) => create(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'secret.name' },
@@ -103,6 +121,25 @@ const rows: Row[] = [
     }, code: 'INVALID_ARGUMENT', field: 'page_token' },
   // ---- key-management
   { what: 'public key: invalid org name', call: async (c) => c.sys.kms(await c.sys.token('service')).getOrgPublicKey({ org: 'ACME!' }), code: 'INVALID_ARGUMENT', field: 'org' },
+  // ---- the audit chain in key-management (secret-store's calls): links and checkpoints
+  { what: 'link: invalid org', call: (c) => linkEvents(c, [{ seq: 1, digest: bytes32(), prevLink: Buffer.alloc(32) }], 'Not An Org'), code: 'INVALID_ARGUMENT', field: 'org' },
+  { what: 'link: no events', call: (c) => linkEvents(c, []), code: 'INVALID_ARGUMENT', field: 'events' },
+  { what: 'link: 1001 events', call: (c) => linkEvents(c, Array.from({ length: 1001 }, (_, i) => ({ seq: i + 1, digest: bytes32(), prevLink: Buffer.alloc(32) }))), code: 'INVALID_ARGUMENT', field: 'events' },
+  { what: 'link: seq 0', call: (c) => linkEvents(c, [{ seq: 0, digest: bytes32(), prevLink: Buffer.alloc(32) }]), code: 'INVALID_ARGUMENT', field: 'events[0].seq' },
+  { what: 'link: a 31-byte digest', call: (c) => linkEvents(c, [{ seq: 1, digest: randomBytes(31), prevLink: Buffer.alloc(32) }]), code: 'INVALID_ARGUMENT', field: 'events[0].digest' },
+  { what: 'link: the first event without its prev link', call: (c) => linkEvents(c, [{ seq: 1, digest: bytes32() }]), code: 'INVALID_ARGUMENT', field: 'events[0].prev_link' },
+  { what: 'link: a later prev link of 5 bytes', call: (c) => linkEvents(c, [{ seq: 1, digest: bytes32(), prevLink: Buffer.alloc(32) }, { seq: 2, digest: bytes32(), prevLink: randomBytes(5) }]), code: 'INVALID_ARGUMENT', field: 'events[1].prev_link' },
+  { what: 'checkpoint: invalid org', call: (c) => checkpoint(c, { org: 'BAD ORG' }), code: 'INVALID_ARGUMENT', field: 'org' },
+  { what: 'checkpoint: negative from_seq', call: (c) => checkpoint(c, { fromSeq: -1 }), code: 'INVALID_ARGUMENT', field: 'from_seq' },
+  { what: 'checkpoint: a 31-byte from_link', call: (c) => checkpoint(c, { fromLink: randomBytes(31) }), code: 'INVALID_ARGUMENT', field: 'from_link' },
+  { what: 'checkpoint: keyed_from 0', call: (c) => checkpoint(c, { keyedFrom: 0 }), code: 'INVALID_ARGUMENT', field: 'keyed_from' },
+  { what: 'checkpoint: no link', call: (c) => checkpoint(c, { link: Buffer.alloc(0) }), code: 'INVALID_ARGUMENT', field: 'link' },
+  { what: 'checkpoint: no events', call: (c) => checkpoint(c, { events: [] }), code: 'INVALID_ARGUMENT', field: 'events' },
+  { what: 'checkpoint: events that skip a seq', call: (c) => checkpoint(c, { events: [{ seq: 1, digest: bytes32() }, { seq: 3, digest: bytes32() }] }), code: 'INVALID_ARGUMENT', field: 'events[1].seq' },
+  { what: 'checkpoint: events that do not give the link held', call: (c) => checkpoint(c), code: 'FAILED_PRECONDITION' },
+  { what: 'checkpoint: a first checkpoint not at the start of the keyed chain', call: (c) => checkpoint(c, { fromSeq: 3, events: [{ seq: 4, digest: bytes32() }] }), code: 'FAILED_PRECONDITION' },
+  { what: 'checkpoint: a chain keyed from its start that does not begin at the genesis link', call: (c) => checkpoint(c, { fromLink: bytes32() }), code: 'FAILED_PRECONDITION' },
+  { what: 'get checkpoint: invalid org', call: async (c) => (await asSecretStore(c)).getAuditCheckpoint({ org: '-x' }), code: 'INVALID_ARGUMENT', field: 'org' },
   // ---- EncryptSealedValues (secret-store's batch call): all or none, the failing value named
   { what: 'encrypt values: none', call: (c) => encryptValues(c, []), code: 'INVALID_ARGUMENT', field: 'requests' },
   { what: 'encrypt values: 501 values', call: (c) => encryptValues(c, Array.from({ length: 501 }, () => toEncrypt(c))), code: 'INVALID_ARGUMENT', field: 'requests' },
@@ -143,7 +180,9 @@ async function snapshot(sys: TestSystem) {
   const secrets = await db('secrets').orderBy('uid').select('uid', 'name', 'key', 'description', 'version', 'ciphertext', 'deleted_at');
   const audit = await db('secret_audit_events').count({ n: '*' }).first();
   const kms = await sys.db('key-management')('kms_org_keys').select('key_id').orderBy('key_id');
-  return { secrets, audit: Number(audit?.n), kms };
+  // Only the chain rows use (acme's own checkpoint moves by itself after its appends).
+  const checkpoints = await sys.db('key-management')('kms_audit_checkpoints').where({ org: CHAIN_ORG }).select('seq', 'link');
+  return { secrets, audit: Number(audit?.n), kms, checkpoints };
 }
 
 for (const engine of engines()) {

@@ -238,11 +238,11 @@ describe('vesslctl org rotate-key, keys and retire-key', function () {
     const cached = cachedKeyId();
 
     const rotated = JSON.parse(ok(await world.cli(['org', 'rotate-key', '-o', 'json'], { env: otherAdmin })).stdout) as { keyId: string; state: string };
-    expect(rotated.state).to.equal('STATE_PRIMARY');
+    expect(rotated.state).to.equal('primary');
     const listed = await orgKeys(otherAdmin);
     expect(listed.map((k) => [k.keyId, k.state])).to.deep.equal([
-      [rotated.keyId, 'STATE_PRIMARY'],
-      [cached, 'STATE_PREVIOUS'],
+      [rotated.keyId, 'primary'],
+      [cached, 'previous'],
     ]);
     const table = ok(await world.cli(['org', 'keys'], { env: otherAdmin })).stdout;
     expect(table).to.match(/KEY ID\s+STATE\s+CREATED\s+RETIRED/).and.match(new RegExp(`${cached}\\s+previous`));
@@ -268,8 +268,9 @@ describe('vesslctl org rotate-key, keys and retire-key', function () {
     expect(refused.stderr.trim().split('\n')).to.have.length(1);
     expect(refused.stderr).to.match(/^error: .*rotate first.*\(FAILED_PRECONDITION\)/);
     const unconfirmed = await world.cli(['org', 'retire-key', previous.keyId]);
-    expect(unconfirmed.code).to.equal(1);
+    // No terminal to ask on is a usage error (2); the server's refusal above is a "no" (1).
+    expect(unconfirmed.code).to.equal(2);
     expect(unconfirmed.stderr).to.match(/^error: refusing to retire an org key without confirmation when not on a terminal: pass --yes\n$/);
-    expect((await orgKeys())[1].state).to.equal('STATE_PREVIOUS');
+    expect((await orgKeys())[1].state).to.equal('previous');
   });
 });

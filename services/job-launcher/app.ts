@@ -4,6 +4,7 @@ import type { ServiceTokenSource } from '../runtime/auth.js';
 import { ConfigError, databaseSettings, peerChannel, setting, type CommonConfig, type Flags } from '../runtime/config.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
 import { createServiceClient } from '../runtime/grpc-client.js';
+import { DenialAudit, recordThroughSecretStore } from '../runtime/denial-audit.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
@@ -93,6 +94,8 @@ export interface JobLauncherApp {
   logStreams: LogStreamLimits;
   store: JobStore;
   knex: Knex;
+  /** Audits denied calls into a chain (the transport's error hook). */
+  denials: DenialAudit;
   /** Ends every running job (the backend's close(); close() does it too). */
   stopJobs(): Promise<void>;
   close(): Promise<void>;
@@ -134,14 +137,18 @@ export async function openJobLauncher(
   const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
   const store = createJobStore(knex);
   const jobs = new JobManager(store, port, backend, deps.log);
+  // Denied calls go into an audit chain through the secret store (DESIGN §3).
+  const denials = new DenialAudit(JOB_LAUNCHER_SERVICE, recordThroughSecretStore(secretStore), deps.log);
   return {
     jobs,
     logStreams: new LogStreamLimits(settings.logStreamsPerPrincipal),
     store,
     knex,
+    denials,
     stopJobs: () => backend.close(),
     async close() {
       await backend.close();
+      await denials.close();
       secretStore.close();
       kms.close();
       await knex.destroy();

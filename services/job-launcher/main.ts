@@ -30,7 +30,7 @@ mainOf({
       peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config)),
     ];
     return {
-      services: [jobService({ jobs: app.jobs, logStreams: app.logStreams, verifier: identity.verifier, log, tracker })],
+      services: [jobService({ jobs: app.jobs, denials: app.denials, logStreams: app.logStreams, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping(), ...peers.map((p) => p.check)],
       close: async () => {
         for (const p of peers) p.close();

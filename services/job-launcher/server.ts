@@ -5,7 +5,8 @@ import {
   type Job,
 } from '../gen/vessl/jobs/v1/jobs.js';
 import { requireOrgRole, type TokenVerifier } from '../runtime/auth.js';
-import { implementService, type CallTracker, logDeniedCalls, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
+import { implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
+import type { DenialAudit } from '../runtime/denial-audit.js';
 import type { Logger } from '../runtime/logger.js';
 import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
 import { Violations } from '../runtime/validation.js';
@@ -75,7 +76,7 @@ function checkJobId(id: string): void {
 
 const JOB_ROLES = ['admin', 'member'] as const;
 
-export function jobService(deps: { jobs: JobManager; verifier: TokenVerifier; log: Logger; tracker?: CallTracker; logStreams?: LogStreamLimits }): RegisteredService {
+export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verifier: TokenVerifier; log: Logger; tracker?: CallTracker; logStreams?: LogStreamLimits }): RegisteredService {
   const { jobs } = deps;
   const logStreams = deps.logStreams ?? new LogStreamLimits();
   deps.tracker?.metrics.gaugeFromSource({ name: 'vessl_jobs', help: 'Jobs by state (of their latest attempt), all orgs', label: 'state', read: () => jobs.countByState() });
@@ -147,7 +148,7 @@ export function jobService(deps: { jobs: JobManager; verifier: TokenVerifier; lo
         return toJobMessage(await jobs.terminate(req.org, req.id, actorOf(ctx)));
       },
     },
-    { verifier: deps.verifier, log: deps.log, hooks: logDeniedCalls, tracker: deps.tracker },
+    { verifier: deps.verifier, log: deps.log, hooks: deps.denials.hooks, tracker: deps.tracker },
   );
   return { definition: JobServiceService, implementation, name: 'vessl.jobs.v1.JobService' };
 }

@@ -9,6 +9,9 @@ import { openDatabase, type Knex } from '../runtime/db.js';
 import type { Logger } from '../runtime/logger.js';
 import { KeyManager } from './domain.js';
 import { ValueFingerprints } from './fingerprints.js';
+import { DenialAudit, recordThroughSecretStore } from '../runtime/denial-audit.js';
+import { AuditChainKeys } from './audit-chain.js';
+import { createAuditCheckpointStore } from './audit-checkpoint-store.js';
 import { createOrgKeyLifecycleStore } from './org-key-store.js';
 import { OrgKeyLifecycle } from './org-keys.js';
 import { keyCheckValue, sodiumReady } from './envelope.js';
@@ -35,6 +38,10 @@ export interface KeyManagementApp {
   /** Org key rotation and retirement; value fingerprints under the org audit keys. */
   orgKeys: OrgKeyLifecycle;
   fingerprints: ValueFingerprints;
+  /** The audit chain's links and signed checkpoints, under keys derived from the org audit keys. */
+  auditChain: AuditChainKeys;
+  /** Audits denied calls into a chain through the secret store (the transport's error hook). */
+  denials: DenialAudit;
   store: KmsStore;
   knex: Knex;
   /** key-management's client to the secret store (data-key counts, audit events). */
@@ -82,20 +89,32 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
     keyringSync.start();
     const masterKeys = new MasterKeys(keyring, keyringFile, { ...masterKeyStore, registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, keyringSync, log);
     const keys = new KeyManager(store, keyring, fingerprints);
+    const denials = new DenialAudit(KMS_SERVICE, recordThroughSecretStore(secretStore), log);
     // Org key changes go into the org's audit log (secret-store) before they commit.
-    const orgKeys = new OrgKeyLifecycle(orgKeyStore, keys, async (event) => {
-      await secretStore.recordAuditEvent(event, { requestId: event.requestId });
-    });
+    // Recording asks key-management for the event's link while the org key transaction is
+    // open: the chain key is loaded (into memory) before it opens.
+    const orgKeys = new OrgKeyLifecycle(
+      orgKeyStore,
+      keys,
+      async (event) => {
+        await secretStore.recordAuditEvent(event, { requestId: event.requestId });
+      },
+      Date.now,
+      (org) => fingerprints.withAuditKey(org, () => undefined),
+    );
     return {
       keys,
       masterKeys,
       orgKeys,
       fingerprints,
+      auditChain: new AuditChainKeys(fingerprints, createAuditCheckpointStore(knex)),
+      denials,
       store,
       knex,
       secretStore,
       async close() {
         await keyringSync.stop();
+        await denials.close();
         secretStore.close();
         await knex.destroy();
       },

@@ -69,6 +69,31 @@ export class ValueFingerprints {
     return { rewrapped, kekVersion: primary };
   }
 
+  /** Unwrapped audit keys for the audit chain, by org (key-management's memory only, like the keyring). */
+  private readonly chainKeys = new Map<string, Uint8Array>();
+
+  /**
+   * Runs `use` with (a copy of) the org's audit key, created on first use: the audit chain's
+   * links and checkpoint signatures are derived from it here, in key-management, so the key
+   * never leaves the service. Audit keys never change (a rewrap changes only their wrapping),
+   * so the unwrapped key is kept in memory after its first use: linking then reads nothing,
+   * which also lets a change recorded from inside an org key transaction link its event on
+   * SQLite, where that transaction holds the only connection.
+   */
+  async withAuditKey<T>(org: string, use: (key: Uint8Array) => T): Promise<T> {
+    let cached = this.chainKeys.get(org);
+    if (!cached) {
+      cached = await this.auditKey(org);
+      this.chainKeys.set(org, cached);
+    }
+    const key = Uint8Array.from(cached);
+    try {
+      return use(key);
+    } finally {
+      zero(key);
+    }
+  }
+
   /** The org's audit key, unwrapped; created on first use. The caller zeroes it. */
   private async auditKey(org: string): Promise<Uint8Array> {
     return this.unwrap((await this.store.auditKey(org)) ?? (await this.createAuditKey(org)));

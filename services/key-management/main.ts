@@ -23,7 +23,7 @@ mainOf({
       token: identity.serviceToken,
     });
     return {
-      services: [keyManagementService({ keys: app.keys, masterKeys: app.masterKeys, orgKeys: app.orgKeys, fingerprints: app.fingerprints, verifier: identity.verifier, log, tracker })],
+      services: [keyManagementService({ keys: app.keys, masterKeys: app.masterKeys, orgKeys: app.orgKeys, fingerprints: app.fingerprints, auditChain: app.auditChain, denials: app.denials, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping()],
       close: () => app.close(),
     };

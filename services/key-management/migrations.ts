@@ -67,4 +67,23 @@ export const kmsMigrations: Migration[] = [
       await knex.schema.dropTable('kms_replicas');
     },
   },
+  {
+    // The latest signed checkpoint of each org's audit chain (secret-store's events are
+    // anchored here, outside its database): the link of event `seq`, the chain's first keyed
+    // event, when it was signed, and the Ed25519 signature by the org's checkpoint key.
+    name: '20261205_010_audit_checkpoints',
+    async up(knex) {
+      await knex.schema.createTable('kms_audit_checkpoints', (t) => {
+        t.string('org', 64).primary();
+        t.bigInteger('seq').notNullable();
+        t.binary('link').notNullable();
+        t.bigInteger('keyed_from').notNullable();
+        t.bigInteger('time').notNullable();
+        t.binary('signature').notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('kms_audit_checkpoints');
+    },
+  },
 ];

@@ -53,6 +53,8 @@ export class OrgKeyLifecycle {
     private readonly keys: Pick<KeyManager, 'newOrgKey'>,
     private readonly record: RecordOrgKeyEvent,
     private readonly now: () => number = Date.now,
+    /** Readies what recording a change needs before its transaction opens (the org's audit chain key). */
+    private readonly beforeChange: (org: string) => Promise<void> = async () => {},
   ) {}
 
   list(org: string): Promise<OrgKeyRow[]> {
@@ -61,6 +63,7 @@ export class OrgKeyLifecycle {
 
   /** Makes a new primary keypair; the old primary becomes previous, in one transaction. */
   async rotate(org: string, actor: Actor): Promise<OrgKeyRow> {
+    await this.beforeChange(org);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.store.inOrgKeyTransaction(org, async (trx) => {
@@ -80,6 +83,7 @@ export class OrgKeyLifecycle {
 
   /** Retires a previous key; retiring a retired key returns it unchanged (and records nothing). */
   async retire(org: string, keyId: string, actor: Actor): Promise<OrgKeyRow> {
+    await this.beforeChange(org);
     return this.store.inOrgKeyTransaction(org, async (trx) => {
       const key = await this.store.orgKey(org, keyId, trx);
       if (!key) throw notFound(`org key "${keyId}" not found in org "${org}"`, 'ORG_KEY_NOT_FOUND');

@@ -6,7 +6,8 @@ import {
   type OrgPublicKey,
 } from '../gen/vessl/kms/v1/kms.js';
 import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
-import { implementService, type CallTracker, logDeniedCalls, type RegisteredService } from '../runtime/grpc-server.js';
+import { implementService, type CallTracker, type RegisteredService } from '../runtime/grpc-server.js';
+import type { DenialAudit } from '../runtime/denial-audit.js';
 import type { Logger } from '../runtime/logger.js';
 import type { TokenVerifier } from '../runtime/auth.js';
 import { Violations } from '../runtime/validation.js';
@@ -14,6 +15,8 @@ import { checkSealedValue } from '../runtime/sealed-value.js';
 import type { EncryptedSealedValue, KeyManager } from './domain.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { masterKeyHandlers } from './master-key-handlers.js';
+import { auditChainHandlers } from './audit-chain-handlers.js';
+import type { AuditChainKeys } from './audit-chain.js';
 import type { MasterKeys } from './master-keys.js';
 import { orgKeyHandlers, type OrgKeyServices } from './org-key-handlers.js';
 import type { OrgKeyRow } from './store.js';
@@ -64,7 +67,7 @@ function authorizePublicKey(principal: Principal, org: string): void {
 }
 
 export function keyManagementService(
-  deps: { keys: KeyManager; masterKeys: MasterKeys; verifier: TokenVerifier; log: Logger; tracker?: CallTracker } & OrgKeyServices,
+  deps: { keys: KeyManager; masterKeys: MasterKeys; auditChain: AuditChainKeys; denials: DenialAudit; verifier: TokenVerifier; log: Logger; tracker?: CallTracker } & OrgKeyServices,
 ): RegisteredService {
   const { keys } = deps;
   const implementation = implementService(
@@ -72,6 +75,7 @@ export function keyManagementService(
     {
       ...masterKeyHandlers(deps.masterKeys),
       ...orgKeyHandlers(deps),
+      ...auditChainHandlers(deps.auditChain),
       async getOrgPublicKey(req, ctx) {
         authorizePublicKey(ctx.principal, req.org);
         new Violations().org(req.org).throwIfAny();
@@ -122,7 +126,7 @@ export function keyManagementService(
       verifier: deps.verifier,
       log: deps.log,
       tracker: deps.tracker,
-      hooks: logDeniedCalls,
+      hooks: deps.denials.hooks,
     },
   );
   return { definition: KeyManagementServiceService, implementation, name: 'vessl.kms.v1.KeyManagementService' };

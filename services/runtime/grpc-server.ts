@@ -63,18 +63,6 @@ export interface ServiceHooks {
 }
 
 /**
- * For services without an audit table of their own (key-management, job-launcher): every
- * denial becomes a structured audit log line.
- */
-export const logDeniedCalls: ServiceHooks = {
-  async onError(err, _request, ctx) {
-    if (err instanceof ApiError && err.reason === 'PERMISSION_DENIED') {
-      ctx.log.warn({ audit: 'denied', subject: ctx.principal.subject, role: ctx.principal.role, org: ctx.principal.org }, 'call denied');
-    }
-  },
-};
-
-/**
  * Calls in flight, for a graceful drain. While draining, new calls from users are refused
  * with UNAVAILABLE but calls between services still pass: an in-flight create must still
  * reach key-management on the same port to finish.

@@ -3,10 +3,17 @@ import type { ServiceTokenSource } from '../runtime/auth.js';
 import { databaseSettings, peerChannel, type CommonConfig } from '../runtime/config.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
 import { createServiceClient, type ServiceClient } from '../runtime/grpc-client.js';
+import type { AuditLinker } from '../runtime/audit-link.js';
+import { fromDownstream } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import { AuditChain } from './audit.js';
+import { AuditCheckpointer } from './audit-checkpoints.js';
+import { AuditLog } from './audit-log.js';
+import { DenialAudit } from '../runtime/denial-audit.js';
+import { createAuditStore } from './audit-store.js';
 import { SecretManager } from './domain.js';
 import { secretStoreMigrations } from './migrations.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
-import type { Logger } from '../runtime/logger.js';
 import { createSecretStore, type EncryptedValue, type SecretStore } from './store.js';
 
 export const SECRET_STORE_SERVICE = 'secret-store';
@@ -24,6 +31,13 @@ export interface SecretStoreApp {
   store: SecretStore;
   knex: Knex;
   kms: ServiceClient<typeof KeyManagementServiceService>;
+  /** Appends audit events with keyed links (for the rewrap, which writes its own transactions). */
+  auditChain: AuditChain;
+  auditLog: AuditLog;
+  /** Audits denied calls into the chains (the transport's error hook). */
+  denials: DenialAudit;
+  /** Anchors the chains in key-management (also flushed on close). */
+  checkpoints: Pick<AuditCheckpointer, 'close'>;
   close(): Promise<void>;
 }
 
@@ -31,17 +45,38 @@ export interface SecretStoreApp {
 export async function openSecretStore(
   config: CommonConfig,
   kms: { endpoint: string | (() => string); token: ServiceTokenSource },
-  log?: Logger,
+  log: Logger,
 ): Promise<SecretStoreApp> {
   const knex = await openDatabase(databaseSettings(config, SECRET_STORE_SERVICE), SECRET_STORE_SERVICE, secretStoreMigrations);
-  const store = createSecretStore(knex, {
-    onScrubIncomplete: () => log?.warn('destroyed values are still in the database\'s -wal file: a reader held off the checkpoint; the next delete or rotation retries'),
-  });
   const client = createServiceClient(KeyManagementServiceService, kms.endpoint, {
     token: kms.token,
     ...peerChannel(config),
     defaultTimeoutMs: KMS_TIMEOUT_MS,
   });
+  // Links are computed by key-management (the audit key never comes here): one call per
+  // append, whatever the number of events. Without key-management nothing is audited, so
+  // nothing changes (audit fails closed).
+  const link: AuditLinker = async (org, inputs) => {
+    const { links } = await client
+      .linkAuditEvents({ org, events: inputs.map((i) => ({ seq: i.seq, digest: Buffer.from(i.digest), prevLink: Buffer.from(i.prevLink ?? []) })) })
+      .catch((err: unknown) => Promise.reject(fromDownstream(err, 'key-management (audit links)')));
+    return links;
+  };
+  // Committed appends are anchored in key-management by the checkpointer (called only after
+  // a commit, so after it exists).
+  const auditChain = new AuditChain(link, (org, n) => anchors.appended(org, n));
+  const auditStore = createAuditStore(knex, auditChain);
+  const anchors = new AuditCheckpointer(client, auditStore, log);
+  const auditLog = new AuditLog(auditStore, link, {
+    anchor: (org) => anchors.anchor(org),
+    latest: (org) => anchors.latest(org).catch((err: unknown) => Promise.reject(fromDownstream(err, 'key-management (audit checkpoints)'))),
+  });
+  const store = createSecretStore(knex, auditChain, {
+    onScrubIncomplete: () => log.warn('destroyed values are still in the database\'s -wal file: a reader held off the checkpoint; the next delete or rotation retries'),
+  });
+  const denials = new DenialAudit(SECRET_STORE_SERVICE, async (events) => {
+    await store.appendAudit(events.map((e) => ({ ...e, action: 'call.denied' as const })));
+  }, log);
   // Fingerprints travel as bytes and are kept (and shown) as hex.
   const fromResponse = ({ fingerprint, envVarFit, ...encrypted }: EncryptSealedValueResponse): EncryptedValue => ({
     ...encrypted,
@@ -58,7 +93,13 @@ export async function openSecretStore(
     store,
     knex,
     kms: client,
+    auditChain,
+    auditLog,
+    denials,
+    checkpoints: anchors,
     async close() {
+      await denials.close();
+      await anchors.close();
       client.close();
       await knex.destroy();
     },

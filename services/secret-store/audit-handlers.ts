@@ -1,12 +1,20 @@
-import type { AuditEvent as AuditEventMessage, ListAuditEventsRequest, RecordAuditEventRequest, SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
+import {
+  VerifyAuditLogResponse_Finding,
+  type AuditEvent as AuditEventMessage,
+  type ListAuditEventsRequest,
+  type RecordAuditEventRequest,
+  type SecretServiceService,
+  type VerifyAuditLogResponse,
+} from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type Principal } from '../runtime/auth.js';
-import type { Knex } from '../runtime/db.js';
+import { permissionDenied } from '../runtime/errors.js';
 import { REQUEST_ID_PATTERN, type ServiceHandlers } from '../runtime/grpc-server.js';
 import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
 import { Violations } from '../runtime/validation.js';
 import { AUDIT_ACTIONS, KEY_MANAGEMENT_ACTIONS, PLATFORM_CHAIN, type AuditAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
-import { AuditLog } from './audit-log.js';
-import { createAuditStore, type AuditFilter } from './audit-store.js';
+import type { AuditLog } from './audit-log.js';
+import type { AuditFilter } from './audit-store.js';
+import type { AuditFinding, AuditVerification } from './audit-verify.js';
 import { checkName } from './rules.js';
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -29,7 +37,7 @@ function requireAuditReader(principal: Principal, org: string, action: string): 
 }
 
 /** Explicit mapper: absent fields become proto defaults, detail values become strings. */
-export function toAuditEventMessage(e: StoredAuditEvent): AuditEventMessage {
+export function toAuditEventMessage(e: StoredAuditEvent, keyedFrom: number | undefined): AuditEventMessage {
   return {
     org: e.org,
     seq: e.seq,
@@ -43,6 +51,28 @@ export function toAuditEventMessage(e: StoredAuditEvent): AuditEventMessage {
     details: Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, String(v)])),
     hash: e.hash,
     prevHash: e.prevHash,
+    keyed: keyedFrom !== undefined && e.seq >= keyedFrom,
+  };
+}
+
+const FINDINGS: Record<AuditFinding, VerifyAuditLogResponse_Finding> = {
+  intact: VerifyAuditLogResponse_Finding.FINDING_INTACT,
+  altered: VerifyAuditLogResponse_Finding.FINDING_ALTERED,
+  tail_missing: VerifyAuditLogResponse_Finding.FINDING_TAIL_MISSING,
+  gap: VerifyAuditLogResponse_Finding.FINDING_GAP,
+  mislinked: VerifyAuditLogResponse_Finding.FINDING_MISLINKED,
+};
+
+export function toVerifyResponse(v: AuditVerification): VerifyAuditLogResponse {
+  return {
+    intact: v.intact,
+    events: v.events,
+    firstBadSeq: v.firstBadSeq,
+    problem: v.problem,
+    finding: FINDINGS[v.finding],
+    missingAfterSeq: v.missingAfterSeq,
+    checkpointSeq: v.checkpointSeq,
+    checkpointTime: v.checkpointTime === undefined ? undefined : new Date(v.checkpointTime),
   };
 }
 
@@ -53,6 +83,9 @@ function checkChain(v: Violations, org: string): Violations {
 
 const isAuditAction = (action: string): action is AuditAction => (AUDIT_ACTIONS as readonly string[]).includes(action);
 const isKeyManagementAction = (action: string): action is KeyManagementAction => (KEY_MANAGEMENT_ACTIONS as readonly string[]).includes(action);
+
+/** Denials in key-management and the job launcher become chain events too (DESIGN §3). */
+const DENIAL = 'call.denied';
 
 function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
   const v = checkChain(new Violations(), req.org).check(req.pageSize >= 0, 'page_size', 'must not be negative');
@@ -73,11 +106,11 @@ function checkListRequest(req: ListAuditEventsRequest): AuditFilter {
 
 function checkRecordRequest(req: RecordAuditEventRequest): void {
   const v = checkChain(new Violations(), req.org);
-  v.check((req.org === PLATFORM_CHAIN) === req.action.startsWith('master_key.'), 'org', `master key events go to the "${PLATFORM_CHAIN}" chain, and only they do`);
+  if (req.action !== DENIAL) v.check((req.org === PLATFORM_CHAIN) === req.action.startsWith('master_key.'), 'org', `master key events go to the "${PLATFORM_CHAIN}" chain, and only they do`);
   if (req.actor === '') v.add('actor', 'is required');
   else v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
   if (!ACTION_PATTERN.test(req.action)) v.add('action', 'must look like resource.verb (^[a-z_]+\\.[a-z_]+$)');
-  else v.check(isKeyManagementAction(req.action), 'action', `must be one of: ${KEY_MANAGEMENT_ACTIONS.join(', ')}`);
+  else v.check(isKeyManagementAction(req.action) || req.action === DENIAL, 'action', `must be one of: ${[...KEY_MANAGEMENT_ACTIONS, DENIAL].join(', ')}`);
   v.check(req.requestId === '' || REQUEST_ID_PATTERN.test(req.requestId), 'request_id', 'must be 8 to 64 letters, digits or dashes (or empty: this call\'s id)');
   const entries = Object.entries(req.details);
   v.check(entries.length <= MAX_DETAILS, 'details', `at most ${MAX_DETAILS} entries`);
@@ -112,12 +145,8 @@ function positionOf(req: ListAuditEventsRequest): number | undefined {
   return position.seq;
 }
 
-/**
- * ListAuditEvents, VerifyAuditLog and RecordAuditEvent, spread into secret-store's handlers.
- * `now` stamps recorded events (injectable for tests).
- */
-export function auditHandlers(deps: { knex: Knex; now?: () => number }): AuditHandlers {
-  const audit = new AuditLog(createAuditStore(deps.knex), deps.now);
+/** ListAuditEvents, VerifyAuditLog and RecordAuditEvent, spread into secret-store's handlers. */
+export function auditHandlers(audit: AuditLog): AuditHandlers {
   return {
     async listAuditEvents(req, ctx) {
       requireAuditReader(ctx.principal, req.org, 'list audit events');
@@ -129,26 +158,28 @@ export function auditHandlers(deps: { knex: Knex; now?: () => number }): AuditHa
         : { afterSeq: Math.max(req.afterSeq, position ?? 0) };
       const page = await audit.list({ org: req.org, ...filter, ...range, limit });
       return {
-        events: page.events.map(toAuditEventMessage),
+        events: page.events.map((e) => toAuditEventMessage(e, page.keyedFrom)),
         nextPageToken: page.next === undefined ? '' : encodePageToken(listingOf(req), { seq: page.next }),
       };
     },
     async verifyAuditLog(req, ctx) {
       requireAuditReader(ctx.principal, req.org, 'verify the audit log');
       checkChain(new Violations(), req.org).throwIfAny();
-      return audit.verify(req.org);
+      return toVerifyResponse(await audit.verify(req.org));
     },
     async recordAuditEvent(req, ctx) {
-      requireService(ctx.principal, ['key-management'], 'record audit events');
+      requireService(ctx.principal, ['key-management', 'job-launcher'], 'record audit events');
+      // The job launcher records its denials and nothing else.
+      if (ctx.principal.subject === 'svc:job-launcher' && req.action !== DENIAL) throw permissionDenied('only key-management may record key events; the job launcher records call.denied');
       checkRecordRequest(req);
       const stored = await audit.record({
         org: req.org,
         actor: req.actor,
-        action: req.action as KeyManagementAction,
+        action: req.action as KeyManagementAction | 'call.denied',
         requestId: req.requestId || ctx.requestId,
         details: req.details,
       });
-      return toAuditEventMessage(stored);
+      return toAuditEventMessage(stored, stored.seq);
     },
   };
 }

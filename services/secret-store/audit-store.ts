@@ -1,6 +1,6 @@
 import type { Knex } from '../runtime/db.js';
 import { toNumber } from '../runtime/db.js';
-import { appendAuditEvents, fromAuditRecord, type AuditAction, type AuditEvent, type AuditRecord, type StoredAuditEvent } from './audit.js';
+import { fromAuditRecord, type AuditAction, type AuditChain, type AuditEvent, type AuditRecord, type StoredAuditEvent } from './audit.js';
 
 /** Filters of an audit listing; absent means any. */
 export interface AuditFilter {
@@ -29,6 +29,8 @@ export interface AuditPageQuery extends AuditFilter {
 export interface AuditHead {
   seq: number;
   hash: string;
+  /** The first event with a keyed link; undefined for an older chain not appended to since. */
+  keyedFrom?: number;
 }
 
 /** Reads and appends an org's audit chain; one knex implementation for SQLite and PostgreSQL. */
@@ -41,7 +43,7 @@ export interface AuditStore {
   append(events: AuditEvent[]): Promise<StoredAuditEvent[]>;
 }
 
-export function createAuditStore(knex: Knex): AuditStore {
+export function createAuditStore(knex: Knex, chain: Pick<AuditChain, 'append'>): AuditStore {
   return {
     async page(query) {
       // (org, seq) is the unique index: a keyset walk within one org.
@@ -57,11 +59,12 @@ export function createAuditStore(knex: Knex): AuditStore {
       return rows.map((r) => fromAuditRecord(r as AuditRecord));
     },
     async head(org) {
-      const row = await knex('secret_audit_heads').where({ org }).first('seq', 'hash');
-      return row ? { seq: toNumber(row.seq), hash: row.hash as string } : undefined;
+      const row = await knex('secret_audit_heads').where({ org }).first('seq', 'hash', 'keyed_from');
+      if (!row) return undefined;
+      return { seq: toNumber(row.seq), hash: row.hash as string, ...(row.keyed_from === null ? {} : { keyedFrom: toNumber(row.keyed_from) }) };
     },
     async append(events) {
-      return knex.transaction((trx) => appendAuditEvents(trx, events));
+      return knex.transaction((trx) => chain.append(trx, events));
     },
   };
 }

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import { auditHash, GENESIS_HASH, type AuditEvent, type StoredAuditEvent } from './audit.js';
 import type { AuditHead } from './audit-store.js';
-import { verifyAuditChain } from './audit-verify.js';
+import { verifyAuditChain, type AuditCheckpoint, type SealCheck } from './audit-verify.js';
 
 const ORG = 'acme';
 const T0 = 1_790_000_000_000;
 
-/** A sound chain of n events, as appendAuditEvents would have written it. */
+/**
+ * A sound chain of n events with unkeyed (sha256) links, as chains were written before links
+ * became keyed: the walk's logic is the same for both kinds, and these can be forged in a test.
+ */
 function chain(n: number): StoredAuditEvent[] {
   const events: StoredAuditEvent[] = [];
   let prevHash = GENESIS_HASH;
@@ -49,7 +52,13 @@ function source(events: StoredAuditEvent[]) {
   return { iterable, pulled };
 }
 
-const verify = (events: StoredAuditEvent[], head: AuditHead | undefined) => verifyAuditChain(source(events).iterable, head);
+/** How unkeyed links are checked (keyed ones ask key-management; see audit-log.ts). */
+const sha256Seal: SealCheck = async (e, seq, prevHash) => auditHash(prevHash, seq, e) === e.hash;
+
+const verify = (events: StoredAuditEvent[], head: AuditHead | undefined, checkpoint?: AuditCheckpoint) =>
+  verifyAuditChain(source(events).iterable, head, sha256Seal, checkpoint);
+
+const INTACT = { intact: true, firstBadSeq: 0, problem: '', finding: 'intact', missingAfterSeq: 0 };
 
 /** Re-seals an event at its position after `prevHash` (a forger who recomputes the hash). */
 const resealed = (e: StoredAuditEvent, prevHash = e.prevHash): StoredAuditEvent => ({ ...e, prevHash, hash: auditHash(prevHash, e.seq, e) });
@@ -57,11 +66,11 @@ const resealed = (e: StoredAuditEvent, prevHash = e.prevHash): StoredAuditEvent 
 describe('verifyAuditChain', () => {
   it('finds a sound chain intact and counts its events', async () => {
     const events = chain(12);
-    expect(await verify(events, headOf(events))).to.deep.equal({ intact: true, events: 12, firstBadSeq: 0, problem: '' });
+    expect(await verify(events, headOf(events))).to.deep.equal({ ...INTACT, events: 12, checkpointSeq: 0, checkpointTime: undefined });
   });
 
   it('finds an org without events (and without a head) intact', async () => {
-    expect(await verify([], undefined)).to.deep.equal({ intact: true, events: 0, firstBadSeq: 0, problem: '' });
+    expect(await verify([], undefined)).to.deep.equal({ ...INTACT, events: 0, checkpointSeq: 0, checkpointTime: undefined });
   });
 
   const cases: Array<{ name: string; tamper(events: StoredAuditEvent[]): { events: StoredAuditEvent[]; head?: AuditHead }; seq: number; problem: string }> = [
@@ -191,8 +200,8 @@ describe('verifyAuditChain', () => {
     const events = chain(50);
     events[9] = { ...events[9], actor: 'mallory' };
     const { iterable, pulled } = source(events);
-    const result = await verifyAuditChain(iterable, headOf(events));
-    expect(result).to.deep.equal({ intact: false, events: 10, firstBadSeq: 10, problem: 'event 10 was altered (its hash does not match its contents)' });
+    const result = await verifyAuditChain(iterable, headOf(events), sha256Seal);
+    expect(result).to.include({ intact: false, events: 10, firstBadSeq: 10, problem: 'event 10 was altered (its hash does not match its contents)', finding: 'altered' });
     expect(pulled.count).to.be.at.most(11);
     expect(pulled.closed).to.equal(true);
   });
@@ -200,7 +209,58 @@ describe('verifyAuditChain', () => {
   it('reads a long chain as a stream, one event at a time', async () => {
     const events = chain(3000);
     const { iterable, pulled } = source(events);
-    expect(await verifyAuditChain(iterable, headOf(events))).to.include({ intact: true, events: 3000 });
+    expect(await verifyAuditChain(iterable, headOf(events), sha256Seal)).to.include({ intact: true, events: 3000 });
     expect(pulled.count).to.equal(3000);
+  });
+
+  describe('against a signed checkpoint (kept outside the database)', () => {
+    const T = Date.UTC(2026, 11, 5, 9, 0, 0);
+    const checkpointAt = (events: StoredAuditEvent[], seq: number): AuditCheckpoint => ({ seq, link: events[seq - 1].hash, keyedFrom: 1, time: T });
+    /** A forger with write access who rewrites event `from` and recomputes every later hash and the head. */
+    function rebuiltFrom(events: StoredAuditEvent[], from: number): StoredAuditEvent[] {
+      const out = events.slice(0, from - 1);
+      let prevHash = out.at(-1)?.hash ?? GENESIS_HASH;
+      for (const e of events.slice(from - 1)) {
+        const changed = e.seq === from ? { ...e, actor: 'mallory' } : e;
+        const resealedEvent = { ...changed, prevHash, hash: auditHash(prevHash, changed.seq, changed) };
+        out.push(resealedEvent);
+        prevHash = resealedEvent.hash;
+      }
+      return out;
+    }
+
+    const cases: Array<{ name: string; tamper(e: StoredAuditEvent[]): { events: StoredAuditEvent[]; head: AuditHead }; want: Record<string, unknown> }> = [
+      {
+        name: 'a cut tail with the head moved back to match (a rolled-back head)',
+        tamper: (e) => ({ events: e.slice(0, 9), head: headOf(e.slice(0, 9)) }),
+        want: { finding: 'tail_missing', missingAfterSeq: 9, firstBadSeq: 10, problem: 'events after 9 are missing: the chain ends at 9, its signed checkpoint of 2026-12-05T09:00:00.000Z records 12' },
+      },
+      {
+        name: 'every event removed, and the head too',
+        tamper: () => ({ events: [], head: { seq: 0, hash: GENESIS_HASH } }),
+        want: { finding: 'tail_missing', missingAfterSeq: 0, firstBadSeq: 1 },
+      },
+      {
+        name: 'a chain recomputed from an edited event on (hashes and head consistent)',
+        tamper: (e) => {
+          const rebuilt = rebuiltFrom(e, 5);
+          return { events: rebuilt, head: headOf(rebuilt) };
+        },
+        want: { finding: 'altered', firstBadSeq: 12, problem: 'event 12 was altered (its link is not the one its signed checkpoint of 2026-12-05T09:00:00.000Z records 12: the chain up to it was rewritten)' },
+      },
+    ];
+    for (const c of cases) {
+      it(`names ${c.name}`, async () => {
+        const sound = chain(12);
+        const tampered = c.tamper(sound);
+        expect(await verify(tampered.events, tampered.head)).to.include({ intact: true }, 'without the checkpoint, the forgery passes');
+        expect(await verify(tampered.events, tampered.head, checkpointAt(sound, 12))).to.include({ intact: false, checkpointSeq: 12, ...c.want });
+      });
+    }
+
+    it('finds a chain that grew past its checkpoint intact, and says where it was anchored', async () => {
+      const events = chain(12);
+      expect(await verify(events, headOf(events), checkpointAt(events, 8))).to.deep.equal({ ...INTACT, events: 12, checkpointSeq: 8, checkpointTime: T });
+    });
   });
 });

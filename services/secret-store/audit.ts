@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GENESIS_LINK, sha256, type AuditLinker } from '../runtime/audit-link.js';
 import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
 
 export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
@@ -16,6 +17,8 @@ export const AUDIT_ACTIONS = [
   'secret.verified',
   'call.denied',
   'master_key.rewrapped',
+  // The first keyed event of a chain that began before links were keyed (docs/crypto.md).
+  'audit.chain_keyed',
   ...KEY_MANAGEMENT_ACTIONS,
 ] as const;
 
@@ -41,12 +44,11 @@ export interface StoredAuditEvent extends AuditEvent {
   hash: string;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
+export const GENESIS_HASH = Buffer.from(GENESIS_LINK).toString('hex');
 
-/** sha256 over the previous hash and the event's canonical fields. */
-export function auditHash(prevHash: string, seq: number, e: AuditEvent): string {
-  const canonical = JSON.stringify([
-    prevHash,
+/** The event's fields in a fixed order, as JSON: what its hash (legacy) or digest (keyed) covers. */
+function canonicalFields(seq: number, e: AuditEvent): unknown[] {
+  return [
     e.org,
     seq,
     e.time,
@@ -59,45 +61,119 @@ export function auditHash(prevHash: string, seq: number, e: AuditEvent): string 
     Object.keys(e.details)
       .sort()
       .map((k) => [k, e.details[k]]),
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  ];
 }
+
+/**
+ * The unkeyed link of events from before links were keyed: sha256 over the previous hash and
+ * the event's canonical fields. Anyone can recompute it; kept to verify those chains as before.
+ */
+export function auditHash(prevHash: string, seq: number, e: AuditEvent): string {
+  return createHash('sha256')
+    .update(JSON.stringify([prevHash, ...canonicalFields(seq, e)]))
+    .digest('hex');
+}
+
+/** What a keyed link covers of an event besides the previous link (docs/crypto.md). */
+export function auditDigest(seq: number, e: AuditEvent): Uint8Array {
+  return sha256(JSON.stringify(canonicalFields(seq, e)));
+}
+
+export const linkBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+export const linkHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** Audit rows per INSERT statement (12 columns each: well under every engine's bind limit). */
 const AUDIT_INSERT_CHUNK = 500;
+/** Events per LinkAuditEvents call (key-management's limit). */
+const LINK_CHUNK = 1000;
+
+/** Who writes the marker event that starts the keyed part of an older chain. */
+export const AUDIT_CHAIN_ACTOR = 'svc:secret-store';
+
+interface HeadRecord {
+  seq: number | string;
+  hash: string;
+  keyed_from: number | string | null;
+}
 
 /**
- * Appends events to their org's chain inside the caller's transaction: no audit, no change.
- * The head row is locked for the append, so concurrent writers (and replicas) queue up.
- * Each org's head is read, locked and moved once per call, and its events go in by the
- * chunk: a job launch audits every secret it reads, and statements, not events, cost.
- * Returns the stored events in the order given.
+ * Appends events to their orgs' chains. Links are keyed MACs that key-management computes
+ * (`link`): one call per org and append, never one per event, and the key never comes here.
+ * `appended` hears of every committed append (the checkpointer anchors them).
  */
-export async function appendAuditEvents(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
-  const stored: StoredAuditEvent[] = new Array(events.length);
-  for (const org of new Set(events.map((e) => e.org))) {
-    const lockedHead = () => forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash'), trx) as Promise<{ seq: number | string; hash: string } | undefined>;
-    // An org's first event creates its head (a writer racing to do the same waits, then finds it).
-    let head = await lockedHead();
-    if (!head) {
-      await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH }).onConflict('org').ignore();
-      head = (await lockedHead())!;
+export class AuditChain {
+  constructor(
+    private readonly link: AuditLinker,
+    private readonly appended: (org: string, events: number) => void = () => {},
+  ) {}
+
+  /**
+   * Appends inside the caller's transaction: no audit, no change. The head row is locked for
+   * the append, so concurrent writers (and replicas) queue up. Each org's head is read,
+   * locked and moved once per call, its links computed in one call, and its events go in by
+   * the chunk: a job launch audits every secret it reads, and statements, not events, cost.
+   * Returns the stored events in the order given.
+   */
+  async append(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
+    const stored: StoredAuditEvent[] = new Array(events.length);
+    const counts = new Map<string, number>();
+    for (const org of new Set(events.map((e) => e.org))) {
+      const lockedHead = () => forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash', 'keyed_from'), trx) as Promise<HeadRecord | undefined>;
+      // An org's first event creates its head (a writer racing to do the same waits, then finds
+      // it); a chain begun now is keyed from its first event.
+      let head = await lockedHead();
+      if (!head) {
+        await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH, keyed_from: 1 }).onConflict('org').ignore();
+        head = (await lockedHead())!;
+      }
+      const indexes = events.flatMap((e, i) => (e.org === org ? [i] : []));
+      const batch = indexes.map((i) => events[i]);
+      let seq = toNumber(head.seq);
+      let keyedFrom = head.keyed_from === null ? undefined : toNumber(head.keyed_from);
+      if (keyedFrom === undefined) {
+        // A chain from before links were keyed continues keyed from a marked event that
+        // records where the unkeyed part ends.
+        keyedFrom = seq + 1;
+        batch.unshift({ org, time: batch[0].time, actor: AUDIT_CHAIN_ACTOR, action: 'audit.chain_keyed', requestId: batch[0].requestId, details: { legacyEvents: seq, legacyHead: head.hash } });
+      }
+      const first = seq + 1;
+      const links = await this.links(org, first, linkBytes(head.hash), batch);
+      const records = batch.map((event, i) => {
+        const prevHash = i === 0 ? head.hash : linkHex(links[i - 1]);
+        return { event, seq: first + i, prevHash, hash: linkHex(links[i]) };
+      });
+      const offset = batch.length - indexes.length;
+      indexes.forEach((index, i) => {
+        const r = records[i + offset];
+        stored[index] = { ...r.event, seq: r.seq, prevHash: r.prevHash, hash: r.hash };
+      });
+      const rows = records.map((r) => toAuditRecord(r.event, r.seq, r.prevHash, r.hash));
+      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
+      seq += records.length;
+      await trx('secret_audit_heads').where({ org }).update({ seq, hash: records[records.length - 1].hash, keyed_from: keyedFrom });
+      counts.set(org, records.length);
     }
-    let seq = toNumber(head.seq);
-    let prevHash: string = head.hash;
-    const records: AuditRecord[] = [];
-    events.forEach((event, index) => {
-      if (event.org !== org) return;
-      seq += 1;
-      const hash = auditHash(prevHash, seq, event);
-      records.push(toAuditRecord(event, seq, prevHash, hash));
-      stored[index] = { ...event, seq, prevHash, hash };
-      prevHash = hash;
-    });
-    for (let i = 0; i < records.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(records.slice(i, i + AUDIT_INSERT_CHUNK));
-    await trx('secret_audit_heads').where({ org }).update({ seq, hash: prevHash });
+    // Heard of only once the transaction commits: a rolled-back append is not anchored.
+    trx.executionPromise.then(
+      () => counts.forEach((n, org) => this.appended(org, n)),
+      () => {},
+    );
+    return stored;
   }
-  return stored;
+
+  /** The links of events first, first + 1, ... after `prev`, by the chunk. */
+  private async links(org: string, first: number, prev: Uint8Array, batch: AuditEvent[]): Promise<Uint8Array[]> {
+    const links: Uint8Array[] = [];
+    for (let i = 0; i < batch.length; i += LINK_CHUNK) {
+      const inputs = batch.slice(i, i + LINK_CHUNK).map((e, j) => ({
+        seq: first + i + j,
+        digest: auditDigest(first + i + j, e),
+        prevLink: j === 0 ? (i === 0 ? prev : links[i - 1]) : undefined,
+      }));
+      links.push(...(await this.link(org, inputs)));
+    }
+    return links;
+  }
 }
 
 function toAuditRecord(event: AuditEvent, seq: number, prevHash: string, hash: string): AuditRecord {

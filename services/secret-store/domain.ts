@@ -404,12 +404,6 @@ export class SecretManager {
   async versions(org: string, uids: string[]) {
     return this.store.versionsByUid(org, uids);
   }
-
-  async recordDenial(org: string, actor: Actor & { role: string }, method: string): Promise<void> {
-    await this.store.appendAudit([
-      { org, time: this.now(), actor: actor.subject, action: 'call.denied', requestId: actor.requestId, details: { method, role: actor.role } },
-    ]);
-  }
 }
 
 /**

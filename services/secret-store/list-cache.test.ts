@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { testAuditChain } from '../../test/support/audit-chain.js';
 import { engines } from '../../test/support/postgres.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
 import { SecretManager, type ValueToEncrypt } from './domain.js';
@@ -60,8 +61,8 @@ for (const engine of engines()) {
       const settings = { url: await engine.freshUrl(), sqliteFile: path.join(dir, 'secret-store.sqlite') };
       knexA = await openDatabase(settings, 'secret_store', secretStoreMigrations);
       knexB = await openDatabase(settings, 'secret_store', secretStoreMigrations);
-      a = new SecretManager(createSecretStore(knexA), FAKE_ENCRYPTOR);
-      b = new SecretManager(createSecretStore(knexB), FAKE_ENCRYPTOR);
+      a = new SecretManager(createSecretStore(knexA, await testAuditChain()), FAKE_ENCRYPTOR);
+      b = new SecretManager(createSecretStore(knexB, await testAuditChain()), FAKE_ENCRYPTOR);
     });
     after(async () => {
       await knexA?.destroy();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { testAuditChain } from '../../test/support/audit-chain.js';
 import { engines } from '../../test/support/postgres.js';
 import { dialectOf, openDatabase, type Knex } from '../runtime/db.js';
 import { secretStoreMigrations } from './migrations.js';
@@ -146,7 +147,7 @@ for (const engine of engines()) {
       if (engine.name === 'postgres') await knex.raw('alter table secrets set (autovacuum_enabled = false)');
       await seed(knex, BIG, SEEDED);
       for (const org of ['org-a', 'org-b', 'org-c']) await seed(knex, org, 1_000);
-      store = createSecretStore(knex);
+      store = createSecretStore(knex, await testAuditChain());
     });
     after(async () => {
       await knex?.destroy();

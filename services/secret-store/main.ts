@@ -22,7 +22,7 @@ mainOf({
     // Creates and rotations need key-management: without it this service is not serving.
     const kms = peerHealthCheck({ name: 'key-management', endpoint: kmsEndpoint }, peerChannel(config));
     return {
-      services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, verifier: identity.verifier, log, tracker })],
+      services: [secretStoreService({ secrets: app.secrets, store: app.store, knex: app.knex, kms: app.kms, audit: app, verifier: identity.verifier, log, tracker })],
       checks: [() => app.store.ping(), kms.check],
       close: async () => {
         kms.close();

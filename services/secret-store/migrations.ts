@@ -99,6 +99,22 @@ export const secretStoreMigrations: Migration[] = [
     },
   },
   {
+    // Keyed audit links (docs/crypto.md): an org's events from keyed_from on carry a MAC that
+    // key-management computes; earlier ones keep their sha256 hashes. Null: an older chain
+    // not appended to since, which continues keyed from a marker event on its next append.
+    name: '20261205_010_audit_keyed_from',
+    async up(knex) {
+      await knex.schema.alterTable('secret_audit_heads', (t) => {
+        t.bigInteger('keyed_from').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('secret_audit_heads', (t) => {
+        t.dropColumn('keyed_from');
+      });
+    },
+  },
+  {
     // Whether the current value can be a job's environment variable ('ok', 'nul_byte',
     // 'not_utf8'), as key-management saw it while encrypting: a launch asking for an unfit
     // value as a variable is refused before anything is audited. Null once deleted, and for

@@ -7,6 +7,7 @@ import type { ServiceHandlers } from '../runtime/grpc-server.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { Violations } from '../runtime/validation.js';
 import { countDataKeys, rewrapSecrets } from './rewrap.js';
+import type { AuditChain } from './audit.js';
 
 type Handlers = ServiceHandlers<typeof SecretServiceService>;
 
@@ -14,7 +15,7 @@ const DEFAULT_BATCH = 500;
 const MAX_BATCH = 2000;
 
 /** Rewrap (operators, with progress) and the data-key counts key-management asks for. */
-export function rewrapHandlers(knex: Knex, kms: ServiceClient<typeof KeyManagementServiceService>, metrics?: Metrics): Pick<Handlers, 'rewrapSecrets' | 'countDataKeys'> {
+export function rewrapHandlers(knex: Knex, kms: ServiceClient<typeof KeyManagementServiceService>, chain: AuditChain, metrics?: Metrics): Pick<Handlers, 'rewrapSecrets' | 'countDataKeys'> {
   // Progress as operators watch it: data keys per master key version (from the shared
   // database, so it is right on every replica) and data keys this process has moved.
   metrics?.gaugeFromSource({
@@ -33,7 +34,7 @@ export function rewrapHandlers(knex: Knex, kms: ServiceClient<typeof KeyManageme
       let last;
       running?.inc();
       try {
-        for await (const progress of rewrapSecrets(knex, kms, { batchSize: req.batchSize || DEFAULT_BATCH, requestId: ctx.requestId, actor: ctx.principal.subject, cancelled: ctx.cancelled })) {
+        for await (const progress of rewrapSecrets(knex, kms, { batchSize: req.batchSize || DEFAULT_BATCH, requestId: ctx.requestId, actor: ctx.principal.subject, cancelled: ctx.cancelled, chain })) {
           rewrapped?.inc(progress.dataKeysRewrapped - (last?.dataKeysRewrapped ?? 0));
           last = progress;
           yield progress;

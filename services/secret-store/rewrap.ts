@@ -3,7 +3,7 @@ import { toNumber, type Knex } from '../runtime/db.js';
 import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import { fromDownstream } from '../runtime/errors.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import { appendAuditEvents, PLATFORM_CHAIN } from './audit.js';
+import { PLATFORM_CHAIN, type AuditChain } from './audit.js';
 
 export interface RewrapProgress {
   kekVersion: number;
@@ -41,7 +41,7 @@ export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; d
 export async function* rewrapSecrets(
   knex: Knex,
   kms: Pick<ServiceClient<typeof KeyManagementServiceService>, 'rewrapOrgKeys' | 'rewrapDataKeys'>,
-  opts: { batchSize: number; requestId: string; actor: string; cancelled: () => boolean },
+  opts: { batchSize: number; requestId: string; actor: string; cancelled: () => boolean; chain: Pick<AuditChain, 'append'> },
 ): AsyncIterable<RewrapProgress> {
   const call = { requestId: opts.requestId, timeoutMs: 60_000 };
   const fail = (err: unknown) => Promise.reject(fromDownstream(err, 'key-management'));
@@ -95,9 +95,13 @@ async function* rewrapBatches(
 }
 
 /** The one `master_key.rewrapped` event of a run, in the `_platform` chain. */
-async function appendRunSummary(knex: Knex, opts: { requestId: string; actor: string }, progress: RewrapProgress): Promise<void> {
+async function appendRunSummary(
+  knex: Knex,
+  opts: { requestId: string; actor: string; chain: Pick<AuditChain, 'append'> },
+  progress: RewrapProgress,
+): Promise<void> {
   await knex.transaction((trx) =>
-    appendAuditEvents(trx, [
+    opts.chain.append(trx, [
       {
         org: PLATFORM_CHAIN,
         time: Date.now(),

@@ -1,11 +1,10 @@
 import { ListSecretsResponse, SecretServiceService, Secret_EnvVarFit, Secret_State, type CreateSecretRequest, type ResolvedSecret, type ResolveSecretsRequest, type Secret } from '../gen/vessl/secrets/v1/secrets.js';
 import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/auth.js';
-import { ApiError, fromDownstream } from '../runtime/errors.js';
+import { fromDownstream } from '../runtime/errors.js';
 import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { Violations } from '../runtime/validation.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
-import { ORG_PATTERN } from '../runtime/auth.js';
 import { BatchItemError, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { rewrapHandlers } from './rewrap-handlers.js';
@@ -17,6 +16,7 @@ import type { ServiceClient } from '../runtime/grpc-client.js';
 import { checkDescription, checkKey, checkName, checkSealedValue, checkSecretKey, isValidKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
+import type { SecretStoreApp } from './app.js';
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
@@ -115,6 +115,8 @@ export function secretStoreService(deps: {
   /** The database and the key-management client, for the rewrap handlers. */
   knex: Knex;
   kms: ServiceClient<typeof KeyManagementServiceService>;
+  /** The audit log (list, verify, record) and the chain the rewrap appends to. */
+  audit: Pick<SecretStoreApp, 'auditLog' | 'auditChain' | 'denials'>;
   verifier: TokenVerifier;
   log: Logger;
   tracker?: CallTracker;
@@ -126,8 +128,8 @@ export function secretStoreService(deps: {
   const implementation = implementService(
     SecretServiceService,
     {
-      ...rewrapHandlers(deps.knex, deps.kms, deps.tracker?.metrics),
-      ...auditHandlers({ knex: deps.knex }),
+      ...rewrapHandlers(deps.knex, deps.kms, deps.audit.auditChain, deps.tracker?.metrics),
+      ...auditHandlers(deps.audit.auditLog),
       ...verifyHandlers(deps),
       async createSecret(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
@@ -247,15 +249,8 @@ export function secretStoreService(deps: {
       verifier: deps.verifier,
       log: deps.log,
       tracker: deps.tracker,
-      hooks: {
-        // Every denial is audited in the org the caller tried to act in.
-        async onError(err, request, ctx) {
-          if (!(err instanceof ApiError) || err.reason !== 'PERMISSION_DENIED') return;
-          const org = (request as { org?: unknown }).org;
-          if (typeof org !== 'string' || !ORG_PATTERN.test(org)) return;
-          await secrets.recordDenial(org, { ...actorOf(ctx), role: ctx.principal.role }, ctx.method);
-        },
-      },
+      // Every denial is audited, never into another org's chain by an outsider (DESIGN §3).
+      hooks: deps.audit.denials.hooks,
     },
   );
   return { definition: SecretServiceService, implementation, name: 'vessl.secrets.v1.SecretService' };

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { expectedLink, testAuditChain } from '../../test/support/audit-chain.js';
 import { engines, type Engine } from '../../test/support/postgres.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
-import { appendAuditEvents, auditHash, GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
+import { GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
 import { secretStoreMigrations } from './migrations.js';
 import { createSecretStore, NameTakenError, type EncryptedValue, type SecretRow, type SecretStore } from './store.js';
 
@@ -64,14 +65,15 @@ function auditOf(row: Pick<SecretRow, 'org' | 'name' | 'uid' | 'version'>, actio
 }
 
 /** Checks that events form one unbroken chain from the genesis hash, seq 1..N. */
-function expectUnbrokenChain(events: StoredAuditEvent[]): void {
+/** Each event follows the one before and carries the keyed link of its contents there. */
+async function expectUnbrokenChain(events: StoredAuditEvent[]): Promise<void> {
   let prev = GENESIS_HASH;
-  events.forEach((e, i) => {
+  for (const [i, e] of events.entries()) {
     expect(e.seq, `seq of event ${i}`).to.equal(i + 1);
     expect(e.prevHash, `prevHash of seq ${e.seq}`).to.equal(prev);
-    expect(e.hash, `hash of seq ${e.seq}`).to.equal(auditHash(e.prevHash, e.seq, e));
+    expect(e.hash, `link of seq ${e.seq}`).to.equal(await expectedLink(e));
     prev = e.hash;
-  });
+  }
 }
 
 /** Strips the chain fields (and absent optionals) so stored events compare with the appended ones. */
@@ -93,7 +95,7 @@ for (const engine of engines()) {
     before(async () => {
       dir = mkdtempSync(path.join(tmpdir(), 'vessl-secret-store-'));
       knex = await openSecretDb(engine, dir);
-      store = createSecretStore(knex);
+      store = createSecretStore(knex, await testAuditChain());
     });
     after(async () => {
       await knex?.destroy();
@@ -159,7 +161,7 @@ for (const engine of engines()) {
         expect((await store.getLive(org, 'RACE'))!.uid).to.equal(winner.uid);
         const events = await listAuditEvents(knex, org);
         expect(events.map((e) => e.secretUid)).to.deep.equal([winner.uid]);
-        expectUnbrokenChain(events);
+        await expectUnbrokenChain(events);
       });
 
       it('does not report a uid collision as a taken name', async () => {
@@ -501,7 +503,7 @@ for (const engine of engines()) {
         const events = await listAuditEvents(knex, org);
         expect(events.map(withoutChain)).to.deep.equal([created, rotated, renamed, deleted, denied]);
         expect(events[0].prevHash).to.equal(GENESIS_HASH);
-        expectUnbrokenChain(events);
+        await expectUnbrokenChain(events);
       });
 
       it('appends a large batch of two orgs\' events in one call as each org\'s unbroken chain, in the order given', async () => {
@@ -516,11 +518,12 @@ for (const engine of engines()) {
           requestId: `req-${i}`,
           details: { jobId: `job-${i}` },
         }));
-        const stored = await knex.transaction((trx) => appendAuditEvents(trx, batch));
+        const chain = await testAuditChain();
+        const stored = await knex.transaction((trx) => chain.append(trx, batch));
         for (const org of [a, b]) {
           const events = await listAuditEvents(knex, org);
           expect(events.map(withoutChain)).to.deep.equal(batch.filter((e) => e.org === org));
-          expectUnbrokenChain(events);
+          await expectUnbrokenChain(events);
         }
         expect(stored.map(withoutChain)).to.deep.equal(batch);
       });
@@ -535,17 +538,17 @@ for (const engine of engines()) {
         const inB = await listAuditEvents(knex, b);
         expect(inA.map((e) => e.seq)).to.deep.equal([1, 2]);
         expect(inB.map((e) => e.seq)).to.deep.equal([1]);
-        expectUnbrokenChain(inA);
-        expectUnbrokenChain(inB);
+        await expectUnbrokenChain(inA);
+        await expectUnbrokenChain(inB);
       });
 
-      it('detects an altered event: its hash no longer matches', async () => {
+      it('detects an altered event: its keyed link no longer matches', async () => {
         const org = freshOrg();
         const row = secretRow(org, 'TAMPER');
         await store.insert(row, [auditOf(row, 'secret.created')]);
         await knex('secret_audit_events').where({ org, seq: 1 }).update({ actor: 'user:someone-else' });
         const [event] = await listAuditEvents(knex, org);
-        expect(event.hash).to.not.equal(auditHash(event.prevHash, event.seq, event));
+        expect(event.hash).to.not.equal(await expectedLink(event));
       });
 
       it('gives 20 parallel inserts in one org seqs 1..20 on an unbroken chain', async () => {
@@ -554,7 +557,7 @@ for (const engine of engines()) {
         await Promise.all(rows.map((r) => store.insert(r, [auditOf(r, 'secret.created')])));
         const events = await listAuditEvents(knex, org);
         expect(events).to.have.length(20);
-        expectUnbrokenChain(events);
+        await expectUnbrokenChain(events);
         expect(events.map((e) => e.secretUid).sort()).to.deep.equal(rows.map((r) => r.uid).sort());
         const head = await knex('secret_audit_heads').where({ org }).first();
         expect(Number(head.seq)).to.equal(20);
@@ -575,7 +578,7 @@ for (const engine of engines()) {
         ]);
         const events = await listAuditEvents(knex, org);
         expect(events).to.have.length(25);
-        expectUnbrokenChain(events);
+        await expectUnbrokenChain(events);
       });
     });
 
@@ -677,7 +680,7 @@ for (const engine of engines()) {
             await store.appendAudit([auditOf(row, 'call.denied')]);
             const after = await listAuditEvents(knex, org);
             expect(after).to.have.length(auditBefore.length + 1);
-            expectUnbrokenChain(after);
+            await expectUnbrokenChain(after);
           });
         }
       }

@@ -1,7 +1,7 @@
 import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
 import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
-import { appendAuditEvents, type AuditEvent } from './audit.js';
+import type { AuditChain, AuditEvent } from './audit.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -197,10 +197,11 @@ const valueColumns = (value: EncryptedValue) => ({
 const SECRET_INSERT_CHUNK = 500;
 
 /**
+ * `chain` appends each change's audit events (keyed links) inside the change's transaction.
  * `onScrubIncomplete` hears when destroyed values could not be made to leave the files at
  * once (SQLite: a reader held the checkpoint off); the next destroying write tries again.
  */
-export function createSecretStore(knex: Knex, opts: { onScrubIncomplete?: () => void } = {}): SecretStore {
+export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>, opts: { onScrubIncomplete?: () => void } = {}): SecretStore {
   const destroyed = destroyedDataOf(knex);
   // After the commit: the old ciphertext and wrapped key leave every file of the store.
   const scrub = async () => {
@@ -234,7 +235,7 @@ export function createSecretStore(knex: Knex, opts: { onScrubIncomplete?: () => 
             };
           });
           for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
-          await appendAuditEvents(trx, audit);
+          await chain.append(trx, audit);
         });
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
@@ -280,7 +281,7 @@ export function createSecretStore(knex: Knex, opts: { onScrubIncomplete?: () => 
         if (expected.description !== undefined) match.description = expected.description;
         const count = await live(trx).where(match).update(columns);
         if (count === 0) return false;
-        await appendAuditEvents(trx, audit);
+        await chain.append(trx, audit);
         return true;
       });
       if (applied && change.value) await scrub();
@@ -301,14 +302,14 @@ export function createSecretStore(knex: Knex, opts: { onScrubIncomplete?: () => 
           env_var_fit: null,
         });
         if (count === 0) return false;
-        await appendAuditEvents(trx, audit);
+        await chain.append(trx, audit);
         return true;
       });
       if (deleted) await scrub();
       return deleted;
     },
     async appendAudit(audit) {
-      await knex.transaction((trx) => appendAuditEvents(trx, audit));
+      await knex.transaction((trx) => chain.append(trx, audit));
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];

@@ -50,6 +50,8 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   let server: RunningServer;
   let metricsServer: MetricsServer | undefined;
   let checks: (() => Promise<void>)[];
+  // Aggregated denials and pending checkpoints, written while the services can still reach each other.
+  const flushes: (() => Promise<void>)[] = [];
   let stopJobs = async () => {};
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
@@ -67,6 +69,10 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       backend: opts.backend,
     });
     opened.push(launcher);
+    flushes.push(async () => {
+      await Promise.all([kms.denials.close(), secretStore.denials.close(), launcher.denials.close()]);
+      await secretStore.checkpoints.close();
+    });
     stopJobs = launcher.stopJobs;
     const tracker = new CallTracker();
     server = await startGrpcServer({
@@ -76,9 +82,9 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       tracker,
       descriptorSet: loadDescriptorSet(),
       services: [
-        keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
-        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
-        jobService({ jobs: launcher.jobs, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
+        keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, auditChain: kms.auditChain, denials: kms.denials, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
+        secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, audit: secretStore, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
+        jobService({ jobs: launcher.jobs, denials: launcher.denials, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
     await launcher.jobs.reconcile();
@@ -105,6 +111,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       // Jobs end first: a job that outlived the listener could bind its port on the shared
       // loopback and take the tokens of the clients that connect next.
       await stopJobs();
+      for (const flush of flushes) await flush();
       await server.shutdown();
       await closeAll(opened);
     },

@@ -340,6 +340,77 @@ export interface FingerprintSealedValueResponse {
   fingerprint: Buffer;
 }
 
+/** One audit event to link: its position and the SHA-256 digest of its canonical fields. */
+export interface AuditLinkInput {
+  seq: number;
+  /** 32 bytes: SHA-256 of the event's canonical form (docs/crypto.md). */
+  digest: Buffer;
+  /**
+   * 32 bytes: the link this event follows. Required on the first input; empty on a later
+   * input means the link computed for the input before it (a chain appended in one call).
+   */
+  prevLink: Buffer;
+}
+
+export interface LinkAuditEventsRequest {
+  /** The org, or "_platform". */
+  org: string;
+  /** 1 to 1000 events. */
+  events: AuditLinkInput[];
+}
+
+export interface LinkAuditEventsResponse {
+  /** 32 bytes each, one per input, in order. */
+  links: Buffer[];
+}
+
+/** The digest of one event after the stored checkpoint. */
+export interface AuditEventDigest {
+  seq: number;
+  digest: Buffer;
+}
+
+export interface RecordAuditCheckpointRequest {
+  org: string;
+  /**
+   * Where the stored checkpoint is (seq 0 and the all-zero link when there is none yet; an
+   * older chain's first checkpoint starts at keyed_from - 1 with that event's legacy hash).
+   */
+  fromSeq: number;
+  fromLink: Buffer;
+  /** The first keyed event of the chain (1 for a chain that was keyed from its start). */
+  keyedFrom: number;
+  /** The events from from_seq + 1 on, in seq order: 1 to 1000. */
+  events: AuditEventDigest[];
+  /** The link the secret store holds for the last of them; must equal the recomputed one. */
+  link: Buffer;
+}
+
+export interface GetAuditCheckpointRequest {
+  org: string;
+}
+
+/**
+ * A signed head of an org's audit chain (in the spirit of Certificate Transparency's signed
+ * tree heads). seq 0 means no checkpoint yet (and nothing else is set).
+ */
+export interface AuditCheckpoint {
+  org: string;
+  seq: number;
+  /** 32 bytes: the link of event seq. */
+  link: Buffer;
+  keyedFrom: number;
+  time:
+    | Date
+    | undefined;
+  /**
+   * Ed25519 over the text in docs/crypto.md, by the org's checkpoint key (derived in
+   * key-management from the org's audit key); public_key lets an auditor pin and check it.
+   */
+  signature: Buffer;
+  publicKey: Buffer;
+}
+
 function createBaseGetOrgPublicKeyRequest(): GetOrgPublicKeyRequest {
   return { org: "" };
 }
@@ -2751,6 +2822,763 @@ export const FingerprintSealedValueResponse: MessageFns<FingerprintSealedValueRe
   },
 };
 
+function createBaseAuditLinkInput(): AuditLinkInput {
+  return { seq: 0, digest: Buffer.alloc(0), prevLink: Buffer.alloc(0) };
+}
+
+export const AuditLinkInput: MessageFns<AuditLinkInput> = {
+  encode(message: AuditLinkInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).int64(message.seq);
+    }
+    if (message.digest.length !== 0) {
+      writer.uint32(18).bytes(message.digest);
+    }
+    if (message.prevLink.length !== 0) {
+      writer.uint32(26).bytes(message.prevLink);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditLinkInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditLinkInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.prevLink = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditLinkInput {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      digest: isSet(object.digest) ? Buffer.from(bytesFromBase64(object.digest)) : Buffer.alloc(0),
+      prevLink: isSet(object.prevLink)
+        ? Buffer.from(bytesFromBase64(object.prevLink))
+        : isSet(object.prev_link)
+        ? Buffer.from(bytesFromBase64(object.prev_link))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditLinkInput): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.digest.length !== 0) {
+      obj.digest = base64FromBytes(message.digest);
+    }
+    if (message.prevLink.length !== 0) {
+      obj.prevLink = base64FromBytes(message.prevLink);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditLinkInput>): AuditLinkInput {
+    return AuditLinkInput.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditLinkInput>): AuditLinkInput {
+    const message = createBaseAuditLinkInput();
+    message.seq = object.seq ?? 0;
+    message.digest = object.digest ?? Buffer.alloc(0);
+    message.prevLink = object.prevLink ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseLinkAuditEventsRequest(): LinkAuditEventsRequest {
+  return { org: "", events: [] };
+}
+
+export const LinkAuditEventsRequest: MessageFns<LinkAuditEventsRequest> = {
+  encode(message: LinkAuditEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    for (const v of message.events) {
+      AuditLinkInput.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkAuditEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkAuditEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(AuditLinkInput.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkAuditEventsRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AuditLinkInput.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LinkAuditEventsRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AuditLinkInput.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LinkAuditEventsRequest>): LinkAuditEventsRequest {
+    return LinkAuditEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkAuditEventsRequest>): LinkAuditEventsRequest {
+    const message = createBaseLinkAuditEventsRequest();
+    message.org = object.org ?? "";
+    message.events = object.events?.map((e) => AuditLinkInput.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLinkAuditEventsResponse(): LinkAuditEventsResponse {
+  return { links: [] };
+}
+
+export const LinkAuditEventsResponse: MessageFns<LinkAuditEventsResponse> = {
+  encode(message: LinkAuditEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.links) {
+      writer.uint32(10).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkAuditEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkAuditEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.links.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkAuditEventsResponse {
+    return {
+      links: globalThis.Array.isArray(object?.links)
+        ? object.links.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: LinkAuditEventsResponse): unknown {
+    const obj: any = {};
+    if (message.links?.length) {
+      obj.links = message.links.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LinkAuditEventsResponse>): LinkAuditEventsResponse {
+    return LinkAuditEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkAuditEventsResponse>): LinkAuditEventsResponse {
+    const message = createBaseLinkAuditEventsResponse();
+    message.links = object.links?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAuditEventDigest(): AuditEventDigest {
+  return { seq: 0, digest: Buffer.alloc(0) };
+}
+
+export const AuditEventDigest: MessageFns<AuditEventDigest> = {
+  encode(message: AuditEventDigest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).int64(message.seq);
+    }
+    if (message.digest.length !== 0) {
+      writer.uint32(18).bytes(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEventDigest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEventDigest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEventDigest {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      digest: isSet(object.digest) ? Buffer.from(bytesFromBase64(object.digest)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditEventDigest): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.digest.length !== 0) {
+      obj.digest = base64FromBytes(message.digest);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEventDigest>): AuditEventDigest {
+    return AuditEventDigest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEventDigest>): AuditEventDigest {
+    const message = createBaseAuditEventDigest();
+    message.seq = object.seq ?? 0;
+    message.digest = object.digest ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRecordAuditCheckpointRequest(): RecordAuditCheckpointRequest {
+  return { org: "", fromSeq: 0, fromLink: Buffer.alloc(0), keyedFrom: 0, events: [], link: Buffer.alloc(0) };
+}
+
+export const RecordAuditCheckpointRequest: MessageFns<RecordAuditCheckpointRequest> = {
+  encode(message: RecordAuditCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.fromSeq !== 0) {
+      writer.uint32(16).int64(message.fromSeq);
+    }
+    if (message.fromLink.length !== 0) {
+      writer.uint32(26).bytes(message.fromLink);
+    }
+    if (message.keyedFrom !== 0) {
+      writer.uint32(32).int64(message.keyedFrom);
+    }
+    for (const v of message.events) {
+      AuditEventDigest.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.link.length !== 0) {
+      writer.uint32(50).bytes(message.link);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordAuditCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordAuditCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromLink = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.keyedFrom = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.events.push(AuditEventDigest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.link = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordAuditCheckpointRequest {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      fromSeq: isSet(object.fromSeq)
+        ? globalThis.Number(object.fromSeq)
+        : isSet(object.from_seq)
+        ? globalThis.Number(object.from_seq)
+        : 0,
+      fromLink: isSet(object.fromLink)
+        ? Buffer.from(bytesFromBase64(object.fromLink))
+        : isSet(object.from_link)
+        ? Buffer.from(bytesFromBase64(object.from_link))
+        : Buffer.alloc(0),
+      keyedFrom: isSet(object.keyedFrom)
+        ? globalThis.Number(object.keyedFrom)
+        : isSet(object.keyed_from)
+        ? globalThis.Number(object.keyed_from)
+        : 0,
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => AuditEventDigest.fromJSON(e))
+        : [],
+      link: isSet(object.link) ? Buffer.from(bytesFromBase64(object.link)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: RecordAuditCheckpointRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.fromSeq !== 0) {
+      obj.fromSeq = Math.round(message.fromSeq);
+    }
+    if (message.fromLink.length !== 0) {
+      obj.fromLink = base64FromBytes(message.fromLink);
+    }
+    if (message.keyedFrom !== 0) {
+      obj.keyedFrom = Math.round(message.keyedFrom);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AuditEventDigest.toJSON(e));
+    }
+    if (message.link.length !== 0) {
+      obj.link = base64FromBytes(message.link);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordAuditCheckpointRequest>): RecordAuditCheckpointRequest {
+    return RecordAuditCheckpointRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordAuditCheckpointRequest>): RecordAuditCheckpointRequest {
+    const message = createBaseRecordAuditCheckpointRequest();
+    message.org = object.org ?? "";
+    message.fromSeq = object.fromSeq ?? 0;
+    message.fromLink = object.fromLink ?? Buffer.alloc(0);
+    message.keyedFrom = object.keyedFrom ?? 0;
+    message.events = object.events?.map((e) => AuditEventDigest.fromPartial(e)) || [];
+    message.link = object.link ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseGetAuditCheckpointRequest(): GetAuditCheckpointRequest {
+  return { org: "" };
+}
+
+export const GetAuditCheckpointRequest: MessageFns<GetAuditCheckpointRequest> = {
+  encode(message: GetAuditCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAuditCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAuditCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAuditCheckpointRequest {
+    return { org: isSet(object.org) ? globalThis.String(object.org) : "" };
+  },
+
+  toJSON(message: GetAuditCheckpointRequest): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAuditCheckpointRequest>): GetAuditCheckpointRequest {
+    return GetAuditCheckpointRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAuditCheckpointRequest>): GetAuditCheckpointRequest {
+    const message = createBaseGetAuditCheckpointRequest();
+    message.org = object.org ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditCheckpoint(): AuditCheckpoint {
+  return {
+    org: "",
+    seq: 0,
+    link: Buffer.alloc(0),
+    keyedFrom: 0,
+    time: undefined,
+    signature: Buffer.alloc(0),
+    publicKey: Buffer.alloc(0),
+  };
+}
+
+export const AuditCheckpoint: MessageFns<AuditCheckpoint> = {
+  encode(message: AuditCheckpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.org !== "") {
+      writer.uint32(10).string(message.org);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).int64(message.seq);
+    }
+    if (message.link.length !== 0) {
+      writer.uint32(26).bytes(message.link);
+    }
+    if (message.keyedFrom !== 0) {
+      writer.uint32(32).int64(message.keyedFrom);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(42).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(50).bytes(message.signature);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(58).bytes(message.publicKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditCheckpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditCheckpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.link = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.keyedFrom = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.publicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditCheckpoint {
+    return {
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      link: isSet(object.link) ? Buffer.from(bytesFromBase64(object.link)) : Buffer.alloc(0),
+      keyedFrom: isSet(object.keyedFrom)
+        ? globalThis.Number(object.keyedFrom)
+        : isSet(object.keyed_from)
+        ? globalThis.Number(object.keyed_from)
+        : 0,
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      publicKey: isSet(object.publicKey)
+        ? Buffer.from(bytesFromBase64(object.publicKey))
+        : isSet(object.public_key)
+        ? Buffer.from(bytesFromBase64(object.public_key))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditCheckpoint): unknown {
+    const obj: any = {};
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.link.length !== 0) {
+      obj.link = base64FromBytes(message.link);
+    }
+    if (message.keyedFrom !== 0) {
+      obj.keyedFrom = Math.round(message.keyedFrom);
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditCheckpoint>): AuditCheckpoint {
+    return AuditCheckpoint.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditCheckpoint>): AuditCheckpoint {
+    const message = createBaseAuditCheckpoint();
+    message.org = object.org ?? "";
+    message.seq = object.seq ?? 0;
+    message.link = object.link ?? Buffer.alloc(0);
+    message.keyedFrom = object.keyedFrom ?? 0;
+    message.time = object.time ?? undefined;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /**
  * KeyManagementService owns the master keyring and the org keypairs. It opens sealed
  * values and performs envelope encryption, but stores no secret rows.
@@ -2928,6 +3756,48 @@ export const KeyManagementServiceService = {
     responseDeserialize: (value: Buffer): FingerprintSealedValueResponse =>
       FingerprintSealedValueResponse.decode(value),
   },
+  /**
+   * Computes audit chain links: keyed BLAKE2b-256 MACs under the org's audit chain key,
+   * which never leaves key-management (docs/crypto.md). The secret store only.
+   */
+  linkAuditEvents: {
+    path: "/vessl.kms.v1.KeyManagementService/LinkAuditEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkAuditEventsRequest): Buffer =>
+      Buffer.from(LinkAuditEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkAuditEventsRequest => LinkAuditEventsRequest.decode(value),
+    responseSerialize: (value: LinkAuditEventsResponse): Buffer =>
+      Buffer.from(LinkAuditEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkAuditEventsResponse => LinkAuditEventsResponse.decode(value),
+  },
+  /**
+   * Moves the org's signed audit checkpoint forward. The events since the stored checkpoint
+   * are given as digests, and the new checkpoint is signed only if they extend it (links
+   * recomputed from the stored link), so a chain that was cut or rewritten cannot be
+   * anchored again. The secret store only.
+   */
+  recordAuditCheckpoint: {
+    path: "/vessl.kms.v1.KeyManagementService/RecordAuditCheckpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordAuditCheckpointRequest): Buffer =>
+      Buffer.from(RecordAuditCheckpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordAuditCheckpointRequest => RecordAuditCheckpointRequest.decode(value),
+    responseSerialize: (value: AuditCheckpoint): Buffer => Buffer.from(AuditCheckpoint.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuditCheckpoint => AuditCheckpoint.decode(value),
+  },
+  /** The org's latest signed audit checkpoint (its signature checked first). The secret store only. */
+  getAuditCheckpoint: {
+    path: "/vessl.kms.v1.KeyManagementService/GetAuditCheckpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAuditCheckpointRequest): Buffer =>
+      Buffer.from(GetAuditCheckpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAuditCheckpointRequest => GetAuditCheckpointRequest.decode(value),
+    responseSerialize: (value: AuditCheckpoint): Buffer => Buffer.from(AuditCheckpoint.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuditCheckpoint => AuditCheckpoint.decode(value),
+  },
 } as const;
 
 export interface KeyManagementServiceServer extends UntypedServiceImplementation {
@@ -2981,6 +3851,20 @@ export interface KeyManagementServiceServer extends UntypedServiceImplementation
   rewrapOrgKeys: handleUnaryCall<RewrapOrgKeysRequest, RewrapOrgKeysResponse>;
   /** The keyed fingerprint of a sealed value (to compare with a stored one). The secret store only. */
   fingerprintSealedValue: handleUnaryCall<FingerprintSealedValueRequest, FingerprintSealedValueResponse>;
+  /**
+   * Computes audit chain links: keyed BLAKE2b-256 MACs under the org's audit chain key,
+   * which never leaves key-management (docs/crypto.md). The secret store only.
+   */
+  linkAuditEvents: handleUnaryCall<LinkAuditEventsRequest, LinkAuditEventsResponse>;
+  /**
+   * Moves the org's signed audit checkpoint forward. The events since the stored checkpoint
+   * are given as digests, and the new checkpoint is signed only if they extend it (links
+   * recomputed from the stored link), so a chain that was cut or rewritten cannot be
+   * anchored again. The secret store only.
+   */
+  recordAuditCheckpoint: handleUnaryCall<RecordAuditCheckpointRequest, AuditCheckpoint>;
+  /** The org's latest signed audit checkpoint (its signature checked first). The secret store only. */
+  getAuditCheckpoint: handleUnaryCall<GetAuditCheckpointRequest, AuditCheckpoint>;
 }
 
 export interface KeyManagementServiceClient extends Client {
@@ -3215,6 +4099,62 @@ export interface KeyManagementServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FingerprintSealedValueResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Computes audit chain links: keyed BLAKE2b-256 MACs under the org's audit chain key,
+   * which never leaves key-management (docs/crypto.md). The secret store only.
+   */
+  linkAuditEvents(
+    request: LinkAuditEventsRequest,
+    callback: (error: ServiceError | null, response: LinkAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  linkAuditEvents(
+    request: LinkAuditEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  linkAuditEvents(
+    request: LinkAuditEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Moves the org's signed audit checkpoint forward. The events since the stored checkpoint
+   * are given as digests, and the new checkpoint is signed only if they extend it (links
+   * recomputed from the stored link), so a chain that was cut or rewritten cannot be
+   * anchored again. The secret store only.
+   */
+  recordAuditCheckpoint(
+    request: RecordAuditCheckpointRequest,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
+  ): ClientUnaryCall;
+  recordAuditCheckpoint(
+    request: RecordAuditCheckpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
+  ): ClientUnaryCall;
+  recordAuditCheckpoint(
+    request: RecordAuditCheckpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
+  ): ClientUnaryCall;
+  /** The org's latest signed audit checkpoint (its signature checked first). The secret store only. */
+  getAuditCheckpoint(
+    request: GetAuditCheckpointRequest,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
+  ): ClientUnaryCall;
+  getAuditCheckpoint(
+    request: GetAuditCheckpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
+  ): ClientUnaryCall;
+  getAuditCheckpoint(
+    request: GetAuditCheckpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuditCheckpoint) => void,
   ): ClientUnaryCall;
 }
 

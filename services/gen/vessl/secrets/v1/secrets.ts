@@ -372,9 +372,15 @@ export interface AuditEvent {
   requestId: string;
   /** Action-specific details (never values). */
   details: { [key: string]: string };
-  /** sha256 of the previous event's hash and this event's fields. */
+  /**
+   * This event's link (hex): a keyed BLAKE2b-256 MAC under the org's audit chain key over
+   * prev_hash and this event's fields (docs/crypto.md); an event from before links were keyed
+   * (keyed false) holds the sha256 of the previous hash and its fields.
+   */
   hash: string;
   prevHash: string;
+  /** Whether hash is a keyed link (every event from the chain's keyed_from on). */
+  keyed: boolean;
 }
 
 export interface AuditEvent_DetailsEntry {
@@ -426,13 +432,94 @@ export interface VerifyAuditLogRequest {
 }
 
 export interface VerifyAuditLogResponse {
-  /** True when every event links to the previous one and hashes to its recorded hash. */
+  /**
+   * True when every event links to the previous one and hashes to its recorded hash, and the
+   * chain matches its latest signed checkpoint.
+   */
   intact: boolean;
   /** Events checked. */
   events: number;
   /** The first broken position (0 when intact) and what is wrong there, in words. */
   firstBadSeq: number;
   problem: string;
+  /** What kind of break was found (FINDING_INTACT when intact). */
+  finding: VerifyAuditLogResponse_Finding;
+  /** With FINDING_TAIL_MISSING: the last event present; the events after it are missing. */
+  missingAfterSeq: number;
+  /**
+   * The signed checkpoint the chain was checked against (0: none yet, e.g. an older chain
+   * that has not been appended to since links became keyed).
+   */
+  checkpointSeq: number;
+  checkpointTime: Date | undefined;
+}
+
+/** The kinds of break, so that clients can name them without parsing `problem`. */
+export enum VerifyAuditLogResponse_Finding {
+  FINDING_UNSPECIFIED = 0,
+  FINDING_INTACT = 1,
+  /**
+   * FINDING_ALTERED - Event first_bad_seq was altered: its link does not match its contents, or it does
+   * not match the signed checkpoint.
+   */
+  FINDING_ALTERED = 2,
+  /**
+   * FINDING_TAIL_MISSING - Events after missing_after_seq are missing: the chain ends before its signed
+   * checkpoint or its head record.
+   */
+  FINDING_TAIL_MISSING = 3,
+  /** FINDING_GAP - Event first_bad_seq (and maybe more) is missing inside the chain. */
+  FINDING_GAP = 4,
+  /** FINDING_MISLINKED - Events are out of order, or an event does not follow the one before it. */
+  FINDING_MISLINKED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function verifyAuditLogResponse_FindingFromJSON(object: any): VerifyAuditLogResponse_Finding {
+  switch (object) {
+    case 0:
+    case "FINDING_UNSPECIFIED":
+      return VerifyAuditLogResponse_Finding.FINDING_UNSPECIFIED;
+    case 1:
+    case "FINDING_INTACT":
+      return VerifyAuditLogResponse_Finding.FINDING_INTACT;
+    case 2:
+    case "FINDING_ALTERED":
+      return VerifyAuditLogResponse_Finding.FINDING_ALTERED;
+    case 3:
+    case "FINDING_TAIL_MISSING":
+      return VerifyAuditLogResponse_Finding.FINDING_TAIL_MISSING;
+    case 4:
+    case "FINDING_GAP":
+      return VerifyAuditLogResponse_Finding.FINDING_GAP;
+    case 5:
+    case "FINDING_MISLINKED":
+      return VerifyAuditLogResponse_Finding.FINDING_MISLINKED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return VerifyAuditLogResponse_Finding.UNRECOGNIZED;
+  }
+}
+
+export function verifyAuditLogResponse_FindingToJSON(object: VerifyAuditLogResponse_Finding): string {
+  switch (object) {
+    case VerifyAuditLogResponse_Finding.FINDING_UNSPECIFIED:
+      return "FINDING_UNSPECIFIED";
+    case VerifyAuditLogResponse_Finding.FINDING_INTACT:
+      return "FINDING_INTACT";
+    case VerifyAuditLogResponse_Finding.FINDING_ALTERED:
+      return "FINDING_ALTERED";
+    case VerifyAuditLogResponse_Finding.FINDING_TAIL_MISSING:
+      return "FINDING_TAIL_MISSING";
+    case VerifyAuditLogResponse_Finding.FINDING_GAP:
+      return "FINDING_GAP";
+    case VerifyAuditLogResponse_Finding.FINDING_MISLINKED:
+      return "FINDING_MISLINKED";
+    case VerifyAuditLogResponse_Finding.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface RecordAuditEventRequest {
@@ -3240,6 +3327,7 @@ function createBaseAuditEvent(): AuditEvent {
     details: {},
     hash: "",
     prevHash: "",
+    keyed: false,
   };
 }
 
@@ -3280,6 +3368,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.prevHash !== "") {
       writer.uint32(98).string(message.prevHash);
+    }
+    if (message.keyed !== false) {
+      writer.uint32(104).bool(message.keyed);
     }
     return writer;
   },
@@ -3396,6 +3487,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.prevHash = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.keyed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3455,6 +3554,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : isSet(object.prev_hash)
         ? globalThis.String(object.prev_hash)
         : "",
+      keyed: isSet(object.keyed) ? globalThis.Boolean(object.keyed) : false,
     };
   },
 
@@ -3502,6 +3602,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.prevHash !== "") {
       obj.prevHash = message.prevHash;
     }
+    if (message.keyed !== false) {
+      obj.keyed = message.keyed;
+    }
     return obj;
   },
 
@@ -3530,6 +3633,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     );
     message.hash = object.hash ?? "";
     message.prevHash = object.prevHash ?? "";
+    message.keyed = object.keyed ?? false;
     return message;
   },
 };
@@ -4028,7 +4132,16 @@ export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
 };
 
 function createBaseVerifyAuditLogResponse(): VerifyAuditLogResponse {
-  return { intact: false, events: 0, firstBadSeq: 0, problem: "" };
+  return {
+    intact: false,
+    events: 0,
+    firstBadSeq: 0,
+    problem: "",
+    finding: 0,
+    missingAfterSeq: 0,
+    checkpointSeq: 0,
+    checkpointTime: undefined,
+  };
 }
 
 export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
@@ -4044,6 +4157,18 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
     }
     if (message.problem !== "") {
       writer.uint32(34).string(message.problem);
+    }
+    if (message.finding !== 0) {
+      writer.uint32(40).int32(message.finding);
+    }
+    if (message.missingAfterSeq !== 0) {
+      writer.uint32(48).int64(message.missingAfterSeq);
+    }
+    if (message.checkpointSeq !== 0) {
+      writer.uint32(56).int64(message.checkpointSeq);
+    }
+    if (message.checkpointTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.checkpointTime), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -4093,6 +4218,38 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
             message.problem = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.finding = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.missingAfterSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.checkpointSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.checkpointTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4115,6 +4272,22 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
         ? globalThis.Number(object.first_bad_seq)
         : 0,
       problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+      finding: isSet(object.finding) ? verifyAuditLogResponse_FindingFromJSON(object.finding) : 0,
+      missingAfterSeq: isSet(object.missingAfterSeq)
+        ? globalThis.Number(object.missingAfterSeq)
+        : isSet(object.missing_after_seq)
+        ? globalThis.Number(object.missing_after_seq)
+        : 0,
+      checkpointSeq: isSet(object.checkpointSeq)
+        ? globalThis.Number(object.checkpointSeq)
+        : isSet(object.checkpoint_seq)
+        ? globalThis.Number(object.checkpoint_seq)
+        : 0,
+      checkpointTime: isSet(object.checkpointTime)
+        ? fromJsonTimestamp(object.checkpointTime)
+        : isSet(object.checkpoint_time)
+        ? fromJsonTimestamp(object.checkpoint_time)
+        : undefined,
     };
   },
 
@@ -4132,6 +4305,18 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
     if (message.problem !== "") {
       obj.problem = message.problem;
     }
+    if (message.finding !== 0) {
+      obj.finding = verifyAuditLogResponse_FindingToJSON(message.finding);
+    }
+    if (message.missingAfterSeq !== 0) {
+      obj.missingAfterSeq = Math.round(message.missingAfterSeq);
+    }
+    if (message.checkpointSeq !== 0) {
+      obj.checkpointSeq = Math.round(message.checkpointSeq);
+    }
+    if (message.checkpointTime !== undefined) {
+      obj.checkpointTime = message.checkpointTime.toISOString();
+    }
     return obj;
   },
 
@@ -4144,6 +4329,10 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
     message.events = object.events ?? 0;
     message.firstBadSeq = object.firstBadSeq ?? 0;
     message.problem = object.problem ?? "";
+    message.finding = object.finding ?? 0;
+    message.missingAfterSeq = object.missingAfterSeq ?? 0;
+    message.checkpointSeq = object.checkpointSeq ?? 0;
+    message.checkpointTime = object.checkpointTime ?? undefined;
     return message;
   },
 };
@@ -4580,7 +4769,10 @@ export const SecretServiceService = {
       Buffer.from(VerifyAuditLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyAuditLogResponse => VerifyAuditLogResponse.decode(value),
   },
-  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  /**
+   * Appends an event that happened in another service (key rotations, denied calls).
+   * Key-management, and the job launcher for call.denied only.
+   */
   recordAuditEvent: {
     path: "/vessl.secrets.v1.SecretService/RecordAuditEvent" as const,
     requestStream: false as const,
@@ -4645,7 +4837,10 @@ export interface SecretServiceServer extends UntypedServiceImplementation {
    * reordered. Admins of the org and operators.
    */
   verifyAuditLog: handleUnaryCall<VerifyAuditLogRequest, VerifyAuditLogResponse>;
-  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  /**
+   * Appends an event that happened in another service (key rotations, denied calls).
+   * Key-management, and the job launcher for call.denied only.
+   */
   recordAuditEvent: handleUnaryCall<RecordAuditEventRequest, AuditEvent>;
 }
 
@@ -4877,7 +5072,10 @@ export interface SecretServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
   ): ClientUnaryCall;
-  /** Appends an event that happened in another service (key rotations). Key-management only. */
+  /**
+   * Appends an event that happened in another service (key rotations, denied calls).
+   * Key-management, and the job launcher for call.denied only.
+   */
   recordAuditEvent(
     request: RecordAuditEventRequest,
     callback: (error: ServiceError | null, response: AuditEvent) => void,

@@ -7,6 +7,42 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AuditCheckpoint(_message.Message):
+    __slots__ = ["keyed_from", "link", "org", "public_key", "seq", "signature", "time"]
+    KEYED_FROM_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    keyed_from: int
+    link: bytes
+    org: str
+    public_key: bytes
+    seq: int
+    signature: bytes
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, org: _Optional[str] = ..., seq: _Optional[int] = ..., link: _Optional[bytes] = ..., keyed_from: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., signature: _Optional[bytes] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class AuditEventDigest(_message.Message):
+    __slots__ = ["digest", "seq"]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    seq: int
+    def __init__(self, seq: _Optional[int] = ..., digest: _Optional[bytes] = ...) -> None: ...
+
+class AuditLinkInput(_message.Message):
+    __slots__ = ["digest", "prev_link", "seq"]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PREV_LINK_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    prev_link: bytes
+    seq: int
+    def __init__(self, seq: _Optional[int] = ..., digest: _Optional[bytes] = ..., prev_link: _Optional[bytes] = ...) -> None: ...
+
 class DecryptForInjectionRequest(_message.Message):
     __slots__ = ["org", "values"]
     ORG_FIELD_NUMBER: _ClassVar[int]
@@ -97,11 +133,31 @@ class FingerprintSealedValueResponse(_message.Message):
     fingerprint: bytes
     def __init__(self, fingerprint: _Optional[bytes] = ...) -> None: ...
 
+class GetAuditCheckpointRequest(_message.Message):
+    __slots__ = ["org"]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    org: str
+    def __init__(self, org: _Optional[str] = ...) -> None: ...
+
 class GetOrgPublicKeyRequest(_message.Message):
     __slots__ = ["org"]
     ORG_FIELD_NUMBER: _ClassVar[int]
     org: str
     def __init__(self, org: _Optional[str] = ...) -> None: ...
+
+class LinkAuditEventsRequest(_message.Message):
+    __slots__ = ["events", "org"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AuditLinkInput]
+    org: str
+    def __init__(self, org: _Optional[str] = ..., events: _Optional[_Iterable[_Union[AuditLinkInput, _Mapping]]] = ...) -> None: ...
+
+class LinkAuditEventsResponse(_message.Message):
+    __slots__ = ["links"]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    links: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, links: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ListMasterKeysRequest(_message.Message):
     __slots__ = []
@@ -182,6 +238,22 @@ class OrgPublicKey(_message.Message):
     org: str
     public_key: bytes
     def __init__(self, org: _Optional[str] = ..., key_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., algorithm: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordAuditCheckpointRequest(_message.Message):
+    __slots__ = ["events", "from_link", "from_seq", "keyed_from", "link", "org"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FROM_LINK_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    KEYED_FROM_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AuditEventDigest]
+    from_link: bytes
+    from_seq: int
+    keyed_from: int
+    link: bytes
+    org: str
+    def __init__(self, org: _Optional[str] = ..., from_seq: _Optional[int] = ..., from_link: _Optional[bytes] = ..., keyed_from: _Optional[int] = ..., events: _Optional[_Iterable[_Union[AuditEventDigest, _Mapping]]] = ..., link: _Optional[bytes] = ...) -> None: ...
 
 class RetireMasterKeyRequest(_message.Message):
     __slots__ = ["version"]

@@ -81,6 +81,21 @@ class KeyManagementServiceStub(object):
                 request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueRequest.SerializeToString,
                 response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueResponse.FromString,
                 )
+        self.LinkAuditEvents = channel.unary_unary(
+                '/vessl.kms.v1.KeyManagementService/LinkAuditEvents',
+                request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsRequest.SerializeToString,
+                response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsResponse.FromString,
+                )
+        self.RecordAuditCheckpoint = channel.unary_unary(
+                '/vessl.kms.v1.KeyManagementService/RecordAuditCheckpoint',
+                request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.RecordAuditCheckpointRequest.SerializeToString,
+                response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.FromString,
+                )
+        self.GetAuditCheckpoint = channel.unary_unary(
+                '/vessl.kms.v1.KeyManagementService/GetAuditCheckpoint',
+                request_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.GetAuditCheckpointRequest.SerializeToString,
+                response_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.FromString,
+                )
 
 
 class KeyManagementServiceServicer(object):
@@ -187,6 +202,31 @@ class KeyManagementServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LinkAuditEvents(self, request, context):
+        """Computes audit chain links: keyed BLAKE2b-256 MACs under the org's audit chain key,
+        which never leaves key-management (docs/crypto.md). The secret store only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAuditCheckpoint(self, request, context):
+        """Moves the org's signed audit checkpoint forward. The events since the stored checkpoint
+        are given as digests, and the new checkpoint is signed only if they extend it (links
+        recomputed from the stored link), so a chain that was cut or rewritten cannot be
+        anchored again. The secret store only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAuditCheckpoint(self, request, context):
+        """The org's latest signed audit checkpoint (its signature checked first). The secret store only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyManagementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -254,6 +294,21 @@ def add_KeyManagementServiceServicer_to_server(servicer, server):
                     servicer.FingerprintSealedValue,
                     request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueRequest.FromString,
                     response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueResponse.SerializeToString,
+            ),
+            'LinkAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkAuditEvents,
+                    request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsRequest.FromString,
+                    response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsResponse.SerializeToString,
+            ),
+            'RecordAuditCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAuditCheckpoint,
+                    request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.RecordAuditCheckpointRequest.FromString,
+                    response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.SerializeToString,
+            ),
+            'GetAuditCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditCheckpoint,
+                    request_deserializer=vessl_dot_kms_dot_v1_dot_kms__pb2.GetAuditCheckpointRequest.FromString,
+                    response_serializer=vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -485,5 +540,56 @@ class KeyManagementService(object):
         return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/FingerprintSealedValue',
             vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueRequest.SerializeToString,
             vessl_dot_kms_dot_v1_dot_kms__pb2.FingerprintSealedValueResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def LinkAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/LinkAuditEvents',
+            vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsRequest.SerializeToString,
+            vessl_dot_kms_dot_v1_dot_kms__pb2.LinkAuditEventsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RecordAuditCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/RecordAuditCheckpoint',
+            vessl_dot_kms_dot_v1_dot_kms__pb2.RecordAuditCheckpointRequest.SerializeToString,
+            vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetAuditCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vessl.kms.v1.KeyManagementService/GetAuditCheckpoint',
+            vessl_dot_kms_dot_v1_dot_kms__pb2.GetAuditCheckpointRequest.SerializeToString,
+            vessl_dot_kms_dot_v1_dot_kms__pb2.AuditCheckpoint.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuditEvent(_message.Message):
-    __slots__ = ["action", "actor", "details", "hash", "org", "prev_hash", "request_id", "secret_name", "secret_uid", "secret_version", "seq", "time"]
+    __slots__ = ["action", "actor", "details", "hash", "keyed", "org", "prev_hash", "request_id", "secret_name", "secret_uid", "secret_version", "seq", "time"]
     class DetailsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class AuditEvent(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
+    KEYED_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +34,7 @@ class AuditEvent(_message.Message):
     actor: str
     details: _containers.ScalarMap[str, str]
     hash: str
+    keyed: bool
     org: str
     prev_hash: str
     request_id: str
@@ -41,7 +43,7 @@ class AuditEvent(_message.Message):
     secret_version: int
     seq: int
     time: _timestamp_pb2.Timestamp
-    def __init__(self, org: _Optional[str] = ..., seq: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., secret_uid: _Optional[str] = ..., secret_version: _Optional[int] = ..., request_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ...) -> None: ...
+    def __init__(self, org: _Optional[str] = ..., seq: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., secret_name: _Optional[str] = ..., secret_uid: _Optional[str] = ..., secret_version: _Optional[int] = ..., request_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ..., keyed: bool = ...) -> None: ...
 
 class BatchCreateSecretsRequest(_message.Message):
     __slots__ = ["org", "requests"]
@@ -356,16 +358,32 @@ class VerifyAuditLogRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ...) -> None: ...
 
 class VerifyAuditLogResponse(_message.Message):
-    __slots__ = ["events", "first_bad_seq", "intact", "problem"]
+    __slots__ = ["checkpoint_seq", "checkpoint_time", "events", "finding", "first_bad_seq", "intact", "missing_after_seq", "problem"]
+    class Finding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    CHECKPOINT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_TIME_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FINDING_ALTERED: VerifyAuditLogResponse.Finding
+    FINDING_FIELD_NUMBER: _ClassVar[int]
+    FINDING_GAP: VerifyAuditLogResponse.Finding
+    FINDING_INTACT: VerifyAuditLogResponse.Finding
+    FINDING_MISLINKED: VerifyAuditLogResponse.Finding
+    FINDING_TAIL_MISSING: VerifyAuditLogResponse.Finding
+    FINDING_UNSPECIFIED: VerifyAuditLogResponse.Finding
     FIRST_BAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     INTACT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_seq: int
+    checkpoint_time: _timestamp_pb2.Timestamp
     events: int
+    finding: VerifyAuditLogResponse.Finding
     first_bad_seq: int
     intact: bool
+    missing_after_seq: int
     problem: str
-    def __init__(self, intact: bool = ..., events: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...
+    def __init__(self, intact: bool = ..., events: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., finding: _Optional[_Union[VerifyAuditLogResponse.Finding, str]] = ..., missing_after_seq: _Optional[int] = ..., checkpoint_seq: _Optional[int] = ..., checkpoint_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerifySecretValueRequest(_message.Message):
     __slots__ = ["name", "org", "value"]

@@ -204,7 +204,8 @@ class SecretServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def RecordAuditEvent(self, request, context):
-        """Appends an event that happened in another service (key rotations). Key-management only.
+        """Appends an event that happened in another service (key rotations, denied calls).
+        Key-management, and the job launcher for call.denied only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
