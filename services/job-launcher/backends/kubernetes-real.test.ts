@@ -14,51 +14,14 @@ import { KUBE_REQUESTS } from '../../../test/support/kube-invalid-requests.js';
 import { adminRequest, bareNamespace, CONTROL_PLANE_TIMEOUT_MS, controlPlane, deployedLauncherRole, dropNamespace, launcherMay, launcherNamespace, LAUNCHER_ROLE, LAUNCHER_SERVICE_ACCOUNT, type ControlPlane } from '../../../test/support/kube-control-plane.js';
 import { TestKubelet } from '../../../test/support/kubelet.js';
 import { until } from '../../../test/support/until.js';
-import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend } from '../backend.js';
+import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createKubernetesBackend, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
 import { jobKey, TTL_SECONDS_AFTER_FINISHED } from './kubernetes-manifests.js';
+import { collect, collectBytes, handleOf, PLAINTEXT, rejection, spec } from '../../../test/support/kube-attempts.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const PLAINTEXT = 'pa55-Wörd-hunter2-8f3a';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-function spec(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
-  return {
-    org: 'acme',
-    jobId: 'j_AbC123xyZ',
-    attempt: 1,
-    jobName: 'train',
-    image: 'python:3.12-slim',
-    command: 'python train.py --epochs 3',
-    env: [{ name: 'EPOCHS', value: '3' }],
-    secretEnv: [
-      { name: 'DB_PASSWORD', value: Buffer.from(PLAINTEXT, 'utf8'), secretName: 'db-password', version: 4 },
-      { name: 'API_TOKEN', value: Buffer.from('tok-0123456789', 'utf8'), secretName: 'api-token', version: 1 },
-    ],
-    ...overrides,
-  };
-}
-
-const handleOf = (s: AttemptSpec, ref: string): AttemptHandle => ({ org: s.org, jobId: s.jobId, attempt: s.attempt, ref });
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function collectBytes(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const chunk of it) out.push(chunk);
-  return Buffer.concat(out);
-}
-
-async function collect(it: AsyncIterable<Buffer>): Promise<string> {
-  return (await collectBytes(it)).toString('utf8');
-}
 
 /** The HTTP code of a refused call, or 0 when it was allowed. */
 async function codeOf(call: Promise<unknown>): Promise<number> {

@@ -11,8 +11,8 @@ import { BackendError, BackendPreconditionError, type AttemptHandle, type Attemp
 import { createKubernetesBackend, kubeConfigFromEnvironment, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
 import { lastLines, tailContextLines } from './kubernetes-logs.js';
 import { attemptObjectName } from './kubernetes-manifests.js';
+import { collect, handleOf, PLAINTEXT, rejection, spec } from '../../../test/support/kube-attempts.js';
 
-const PLAINTEXT = 'pa55-Wörd-hunter2-8f3a';
 const OTHER_PLAINTEXT = 'second-attempt-value-71c2';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 /** Every way a value could show up: as is, in base64, and in base64 of its JSON-escaped form. */
@@ -20,44 +20,6 @@ const FORMS = [PLAINTEXT, b64(PLAINTEXT), OTHER_PLAINTEXT, b64(OTHER_PLAINTEXT)]
 
 const nsOf = (org: string) => `vessl-org-${org}`;
 
-function spec(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
-  return {
-    org: 'acme',
-    jobId: 'j_AbC123xyZ',
-    attempt: 1,
-    jobName: 'train',
-    image: 'python:3.12-slim',
-    command: 'python train.py --epochs 3',
-    env: [{ name: 'EPOCHS', value: '3' }],
-    secretEnv: [
-      { name: 'DB_PASSWORD', value: Buffer.from(PLAINTEXT, 'utf8'), secretName: 'db-password', version: 4 },
-      { name: 'API_TOKEN', value: Buffer.from('tok-0123456789', 'utf8'), secretName: 'api-token', version: 1 },
-    ],
-    ...overrides,
-  };
-}
-
-const handleOf = (s: AttemptSpec, ref: string): AttemptHandle => ({ org: s.org, jobId: s.jobId, attempt: s.attempt, ref });
-
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function collectBytes(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const chunk of it) out.push(chunk);
-  return Buffer.concat(out);
-}
-
-async function collect(it: AsyncIterable<Buffer>): Promise<string> {
-  return (await collectBytes(it)).toString('utf8');
-}
 
 /** POSTs straight to the fake, as a client that skips the backend would. */
 async function post(fake: FakeKubeApi, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
