@@ -15,7 +15,9 @@ export function spawnCommand(command: SpawnCommand): ChildProcess {
   if (command.argsData) {
     const argsPipe = child.stdio[3] as Writable;
     argsPipe.on('error', () => undefined); // bwrap failed before reading them: its exit reports it
-    argsPipe.end(command.argsData);
+    // Destroyed once written: its other half (a socket's readable side) would otherwise keep the
+    // child's stdio open, and 'close' (all output delivered) would wait for nothing.
+    argsPipe.end(command.argsData, () => argsPipe.destroy());
   }
   return child;
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * Signals the processes of a sandbox's PID namespace, found by the namespace's inode (which
@@ -31,11 +31,19 @@ export function processesInNamespace(inode: number): number[] {
 
 /**
  * Whether the namespace whose PID 1 is `initPid` has ended. The kernel kills and reaps every
- * other process of a PID namespace before its PID 1 finishes exiting, so once PID 1 is gone
- * (or a zombie, whose namespace link no longer reads) the namespace is empty.
+ * other process of a PID namespace before its PID 1 finishes exiting, so once PID 1 is gone or
+ * a zombie the namespace is empty. (Its zombie keeps its namespace link until it is reaped: once
+ * bwrap has exited, by the host's init, which may take a second or two.)
  */
 export function namespaceEnded(inode: number, initPid: number): boolean {
-  return namespaceOf(String(initPid)) !== `pid:[${inode}]`;
+  if (namespaceOf(String(initPid)) !== `pid:[${inode}]`) return true;
+  try {
+    const stat = readFileSync(`/proc/${initPid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true; // gone meanwhile
+  }
 }
 
 /**
