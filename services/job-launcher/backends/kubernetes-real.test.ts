@@ -269,12 +269,18 @@ describe('Kubernetes job backend against a real API server and controller manage
       await backend.terminate(handle);
       expect(await gone(readSecret(handle.ref))).to.equal(true);
       expect(await backend.status(handle)).to.deep.include({ state: 'CANCELLED' });
-      const job = await until('the Job controller to fail the cancelled Job', async () => {
-        const j = await readJob(handle.ref);
-        return j.status?.conditions?.some((c) => c.type === 'Failed') ? j : undefined;
-      });
+      // The controller acts on the passed deadline at its next sync of the Job: on a loaded machine
+      // that took longer than the default 20 s once, so this waits up to a minute.
+      const job = await until(
+        'the Job controller to fail the cancelled Job',
+        async () => {
+          const j = await readJob(handle.ref);
+          return j.status?.conditions?.some((c) => c.type === 'Failed') ? j : undefined;
+        },
+        60_000,
+      );
       expect(job.status?.conditions?.find((c) => c.type === 'Failed')?.reason).to.equal('DeadlineExceeded');
-      await until('the Job controller to delete the pod', async () => ((await plane.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${handle.ref}` })).items.length === 0 ? true : undefined));
+      await until('the Job controller to delete the pod', async () => ((await plane.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${handle.ref}` })).items.length === 0 ? true : undefined), 60_000);
       expect(await backend.status(handle)).to.deep.include({ state: 'CANCELLED' });
     });
 

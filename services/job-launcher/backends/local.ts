@@ -296,8 +296,10 @@ class LocalBackend implements JobBackend {
     attempt.terminateRequested = true;
     this.options.log?.info({ jobId: attempt.handle.jobId, attempt: attempt.handle.attempt }, 'terminating local job');
     if (attempt.sandbox) this.signalSandbox(attempt, 'SIGTERM');
-    // Not reported yet (it is within milliseconds of the start): ending bwrap ends the sandbox.
-    else signalGroup(attempt.pgid, 'SIGTERM');
+    // Sandboxed but not reported yet (milliseconds after the start): the SIGTERM goes out when
+    // it is (sandboxStatus). Never to bwrap itself: killed while it sets up, before its child
+    // is bound to it (--die-with-parent), it leaves the sandbox running unwatched.
+    else if (!this.sandbox.sandboxed) signalGroup(attempt.pgid, 'SIGTERM');
     this.armKill(attempt);
   }
 
@@ -321,6 +323,9 @@ class LocalBackend implements JobBackend {
 
   private armKill(attempt: LocalAttempt): void {
     attempt.killTimer ??= setTimeout(() => {
+      // SIGKILL to the sandbox's PID 1 ends its whole namespace, whatever bwrap does.
+      const sandbox = attempt.sandbox;
+      if (sandbox && !namespaceEnded(sandbox.pidNamespace, sandbox.initPid)) signalPid(sandbox.initPid, 'SIGKILL');
       // A sandbox whose bwrap has exited is gone, and its group id may be another's by now.
       if (!(attempt.exited && attempt.sandbox)) signalGroup(attempt.pgid, 'SIGKILL');
     }, this.graceMs);
@@ -566,6 +571,14 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     process.kill(-pgid, signal);
   } catch {
     // ESRCH: nothing left to signal. EPERM: a member changed user; the wait for the group reports it.
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // ESRCH: gone already.
   }
 }
 
