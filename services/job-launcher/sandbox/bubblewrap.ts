@@ -47,6 +47,9 @@ export interface SandboxLayout {
 
 const SYSTEM_TOP_LEVEL = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
+/** Every host path a sandbox sees (read-only): nothing of the server's may live under one. */
+export const HOST_PATHS_IN_SANDBOX = ['/usr', '/etc', ...SYSTEM_TOP_LEVEL];
+
 /** Reads how this host lays out /bin, /lib... (links into /usr on a merged-/usr system). */
 export function hostLayout(): SandboxLayout {
   const systemLinks: SandboxLayout['systemLinks'] = [];

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { SpawnCommand } from '../backends/job-spawner.js';
-import { ARGS_FD, bubblewrapArguments, encodeArguments, hostLayout, joinedOutputCommand, SANDBOX_HOME, STATUS_FD, type SandboxLayout, type SandboxNetwork } from './bubblewrap.js';
+import { ARGS_FD, bubblewrapArguments, HOST_PATHS_IN_SANDBOX, encodeArguments, hostLayout, joinedOutputCommand, SANDBOX_HOME, STATUS_FD, type SandboxLayout, type SandboxNetwork } from './bubblewrap.js';
 
 /**
  * Where and as whom a local job attempt runs (docs/isolation.md). With bubblewrap (the
@@ -198,12 +198,10 @@ export class JobSandbox {
   }
 }
 
-/** What every sandbox sees of the host: a data dir or work root there would be in every job's view. */
-const BOUND_INTO_SANDBOXES = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
 function checkNotBound(dir: string): void {
   const resolved = path.resolve(dir);
-  const bound = BOUND_INTO_SANDBOXES.find((top) => resolved === top || resolved.startsWith(`${top}/`));
+  const bound = HOST_PATHS_IN_SANDBOX.find((top) => resolved === top || resolved.startsWith(`${top}/`));
   if (bound) throw new SandboxUnavailableError(`${resolved} is under ${bound}, which every job sees: keep the data dir and VESSL_JOB_WORK_ROOT elsewhere`);
 }
 
