@@ -61,6 +61,9 @@ export interface ExpectedState {
   description?: string;
 }
 
+/** Inserts retried when the name clash they met was gone by the time it was looked up. */
+const NAME_CLASH_RETRIES = 5;
+
 export class NameTakenError extends Error {
   constructor(readonly names: string[] = []) {
     super(`a live secret with this name exists: ${names.join(', ')}`);
@@ -215,35 +218,40 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
       await store.insertMany([row], audit);
     },
     async insertMany(rows, audit) {
-      try {
-        await knex.transaction(async (trx) => {
-          const records = rows.map((row) => {
-            if (!row.value) throw new Error('a new secret needs its encrypted value');
-            return {
-              uid: row.uid,
-              org: row.org,
-              name: row.name,
-              key: row.key,
-              description: row.description,
-              version: row.version,
-              ...valueColumns(row.value),
-              created_at: row.createdAt,
-              created_by: row.createdBy,
-              updated_at: row.updatedAt,
-              updated_by: row.updatedBy,
-              value_updated_at: row.valueUpdatedAt,
-            };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await knex.transaction(async (trx) => {
+            const records = rows.map((row) => {
+              if (!row.value) throw new Error('a new secret needs its encrypted value');
+              return {
+                uid: row.uid,
+                org: row.org,
+                name: row.name,
+                key: row.key,
+                description: row.description,
+                version: row.version,
+                ...valueColumns(row.value),
+                created_at: row.createdAt,
+                created_by: row.createdBy,
+                updated_at: row.updatedAt,
+                updated_by: row.updatedBy,
+                value_updated_at: row.valueUpdatedAt,
+              };
+            });
+            for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
+            await chain.append(trx, audit);
           });
-          for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
-          await chain.append(trx, audit);
-        });
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        // Only the live-name index means "name taken"; any other unique clash is a real error.
-        const names = rows.map((r) => r.name);
-        const taken: string[] = await liveByName(rows[0].org, names).orderBy('name').pluck('name');
-        if (taken.length > 0) throw new NameTakenError(taken);
-        throw err;
+          return;
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          // Only the live-name index means "name taken"; any other unique clash is a real error.
+          const names = rows.map((r) => r.name);
+          const taken: string[] = await liveByName(rows[0].org, names).orderBy('name').pluck('name');
+          if (taken.length > 0) throw new NameTakenError(taken);
+          // The secret that held the name was deleted between the clash and the lookup: the
+          // name is free again, so the insert is tried anew (a serial order: delete, then create).
+          if (attempt >= NAME_CLASH_RETRIES) throw err;
+        }
       }
     },
     async getLive(org, name) {
