@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sealBox } from '../services/runtime/sealed-box.js';
-import { dekContext, randomBytes, unwrapKey, wrapKey, zero } from '../services/key-management/envelope.js';
-import { kekFor } from '../services/key-management/keyring.js';
+import { dekContext, zero } from '../services/key-management/envelope.js';
+import { keyringKeys, readKeyringFile } from '../services/key-management/keyring.js';
+import type { KeyWrapping } from '../services/key-management/providers/master-key-provider.js';
+import type { MasterKeyProviderSettings } from '../services/key-management/providers/provider-settings.js';
 import type { TestSystem } from '../test/support/system.js';
 
 const BATCH = 500;
@@ -30,10 +31,24 @@ export async function seedForRewrap(sys: TestSystem, count: number): Promise<voi
 }
 
 /**
- * The same-run baseline: the raw in-process work a rewrap must do, unwrap + wrap with
- * libsodium and a batched compare-and-swap update, on a copy of the rows (keys/s).
+ * The master keys the system uses, opened again in this process for the baseline: the file
+ * keyring's bytes, or a second session on the HSM token (wraps happen in the token).
  */
-export async function rewrapBaseline(sys: TestSystem): Promise<number> {
+export async function baselineKeys(sys: TestSystem, settings?: MasterKeyProviderSettings): Promise<KeyWrapping & { close(): Promise<void> }> {
+  if (settings?.kind === 'pkcs11') {
+    const { openPkcs11Provider } = await import('../services/key-management/providers/pkcs11-provider.js');
+    return openPkcs11Provider(settings);
+  }
+  const keyring = (await readKeyringFile(path.join(sys.dataDir, 'master-keyring.json')))!;
+  return { ...keyringKeys(keyring), close: async () => {} };
+}
+
+/**
+ * The same-run baseline: the raw in-process work a rewrap must do, unwrap + wrap with the
+ * same master keys (libsodium, or the HSM) and a batched compare-and-swap update, on a copy
+ * of the rows (keys/s).
+ */
+export async function rewrapBaseline(sys: TestSystem, keys: KeyWrapping): Promise<number> {
   const db = sys.db('secret-store');
   await db.schema.dropTableIfExists('bench_rewrap_copy');
   await db.schema.createTable('bench_rewrap_copy', (t) => {
@@ -44,9 +59,7 @@ export async function rewrapBaseline(sys: TestSystem): Promise<number> {
     t.integer('kek_version');
   });
   await db.raw('insert into bench_rewrap_copy (uid, org, version, wrapped_dek, kek_version) select uid, org, version, wrapped_dek, kek_version from secrets where wrapped_dek is not null');
-  const file = JSON.parse(readFileSync(path.join(sys.dataDir, 'master-keyring.json'), 'utf8'));
-  const keyring = { primary: file.primary, keys: new Map<number, Uint8Array>(file.keys.map((k: { version: number; key: string }) => [k.version, new Uint8Array(Buffer.from(k.key, 'base64'))])) };
-  const newKek = randomBytes(32);
+  // The copy moves to a marker version; the wraps use the primary (what a rewrap wraps with).
   const target = 1000;
   const started = process.hrtime.bigint();
   let done = 0;
@@ -57,8 +70,8 @@ export async function rewrapBaseline(sys: TestSystem): Promise<number> {
     after = rows[rows.length - 1].uid;
     const rewrapped = rows.map((r) => {
       const aad = dekContext(r.org, r.uid, Number(r.version));
-      const dek = unwrapKey(kekFor(keyring), r.wrapped_dek, aad);
-      const out = wrapKey(newKek, target, dek, aad);
+      const dek = keys.unwrap(r.wrapped_dek, aad);
+      const out = keys.wrap(dek, aad);
       zero(dek);
       return out;
     });

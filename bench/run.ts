@@ -8,7 +8,9 @@ import { benchConfig, type BenchConfig } from './config.js';
 import { startEcho } from './echo-baseline.js';
 import { benchKubernetesLaunch } from './kubernetes.js';
 import { atLeast, judge, writeResults, type Figure } from './report.js';
-import { rewrapBaseline, rewrapThroughput, seedForRewrap } from './rewrap.js';
+import { baselineKeys, rewrapBaseline, rewrapThroughput, seedForRewrap } from './rewrap.js';
+import type { MasterKeyProviderSettings } from '../services/key-management/providers/provider-settings.js';
+import { createSoftHsmToken } from '../test/support/softhsm.js';
 import { startBenchServer } from './server.js';
 import { benchSystem } from './system.js';
 
@@ -16,17 +18,28 @@ type Engine = 'sqlite' | 'postgres';
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-/** Rewrap of cfg.rewrapCount secrets against the raw unwrap+wrap+batched-update loop (both in this process). */
-async function benchRewrap(engine: Engine, cfg: BenchConfig, databaseUrl: string | undefined): Promise<Figure> {
-  const sys = await startTestSystem({ databaseUrl });
+/**
+ * Rewrap of cfg.rewrapCount secrets against the raw unwrap+wrap+batched-update loop with the
+ * same master keys (both in this process): on the file keyring, and on a SoftHSM2 token.
+ */
+async function benchRewrap(engine: Engine, cfg: BenchConfig, databaseUrl: string | undefined, provider: 'file' | 'pkcs11'): Promise<Figure> {
+  const token = provider === 'pkcs11' ? createSoftHsmToken('vessl-bench') : undefined;
+  const masterKeys: MasterKeyProviderSettings | undefined = token && { kind: 'pkcs11', modulePath: token.modulePath, tokenLabel: token.label, pin: token.pin };
+  const sys = await startTestSystem({ databaseUrl, masterKeys });
   try {
-    log(`${engine}: seeding ${cfg.rewrapCount} secrets for the rewrap`);
+    log(`${engine}: seeding ${cfg.rewrapCount} secrets for the rewrap (${provider} master keys)`);
     await seedForRewrap(sys, cfg.rewrapCount);
-    const baseline = await rewrapBaseline(sys);
+    const keys = await baselineKeys(sys, masterKeys);
+    let baseline: number;
+    try {
+      baseline = await rewrapBaseline(sys, keys);
+    } finally {
+      await keys.close();
+    }
     const real = await rewrapThroughput(sys);
     const ratio = real.rate / baseline;
     return {
-      figure: `rewrap of ${real.keys} secrets`,
+      figure: `rewrap of ${real.keys} secrets${provider === 'pkcs11' ? ', master keys in SoftHSM2 over PKCS#11' : ''}`,
       engine,
       value: real.rate,
       unit: 'keys/s',
@@ -40,6 +53,7 @@ async function benchRewrap(engine: Engine, cfg: BenchConfig, databaseUrl: string
     };
   } finally {
     await sys.stop();
+    token?.remove();
   }
 }
 
@@ -72,7 +86,7 @@ async function main(): Promise<void> {
           }
         })),
       );
-      figures.push(await withDatabase(engine, (url) => benchRewrap(engine, cfg, url)));
+      for (const provider of ['file', 'pkcs11'] as const) figures.push(await withDatabase(engine, (url) => benchRewrap(engine, cfg, url, provider)));
     }
     figures.push(...(await benchKubernetesLaunch(cfg, log)));
   } finally {

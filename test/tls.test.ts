@@ -11,7 +11,7 @@ import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken } from '../services/
 import { parseCommonConfig } from '../services/runtime/config.js';
 import { createServiceClient } from '../services/runtime/grpc-client.js';
 import { createLogger } from '../services/runtime/logger.js';
-import { keyringFileOf } from '../services/key-management/app.js';
+import { masterKeysOf } from '../services/key-management/app.js';
 import { startAllInOne } from '../services/server/all-in-one.js';
 import { failure } from './support/system.js';
 import { CLI_BIN, run } from './support/processes.js';
@@ -40,7 +40,7 @@ describe('TLS between the CLI, the clients and the services', function () {
     const dataDir = mkdtempSync(path.join(dir, 'data-'));
     const config = parseCommonConfig({ 'data-dir': dataDir, ...flags }, {});
     const log = createLogger('tls-test', { write: () => true } as never);
-    const running = await startAllInOne(config, { listen: '127.0.0.1:0', keyringFile: keyringFileOf(config), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, log });
+    const running = await startAllInOne(config, { listen: '127.0.0.1:0', masterKeys: masterKeysOf(config), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, log });
     try {
       await body(running.endpoint, dataDir);
     } finally {
@@ -148,7 +148,7 @@ describe('TLS between the CLI, the clients and the services', function () {
     const log = createLogger('tls-test', { write: () => true } as never);
     let error: Error | undefined;
     try {
-      const running = await startAllInOne(config, { listen: '0.0.0.0:0', keyringFile: keyringFileOf(config), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, log });
+      const running = await startAllInOne(config, { listen: '0.0.0.0:0', masterKeys: masterKeysOf(config), jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}' }, log });
       await running.stop();
     } catch (err) {
       error = err as Error;

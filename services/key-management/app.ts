@@ -14,15 +14,10 @@ import { AuditChainKeys } from './audit-chain.js';
 import { createAuditCheckpointStore } from './audit-checkpoint-store.js';
 import { createOrgKeyLifecycleStore } from './org-key-store.js';
 import { OrgKeyLifecycle } from './org-keys.js';
-import { keyCheckValue, sodiumReady } from './envelope.js';
-import {
-  checkKeyringAgainstDatabase,
-  createKeyringFile,
-  keyringFileIsPrivate,
-  KeyringError,
-  readKeyringFile,
-  type MasterKeyring,
-} from './keyring.js';
+import { sodiumReady } from './envelope.js';
+import { openFileKeyringProvider, type KeyringStartup } from './providers/file-keyring-provider.js';
+import type { MasterKeyProvider } from './providers/master-key-provider.js';
+import { masterKeyProviderSettings, type MasterKeyProviderSettings } from './providers/provider-settings.js';
 import { createMasterKeyStore } from './master-key-store.js';
 import { KeyringSync } from './keyring-sync.js';
 import { createReplicaStore } from './replica-store.js';
@@ -33,6 +28,8 @@ import { createKmsStore, type KmsStore } from './store.js';
 export const KMS_SERVICE = 'key-management';
 
 export interface KeyManagementApp {
+  /** Where the master keys live (the keyring file, or an HSM token). */
+  keyProvider: Pick<MasterKeyProvider, 'kind' | 'where'>;
   keys: KeyManager;
   masterKeys: MasterKeys;
   /** Org key rotation and retirement; value fingerprints under the org audit keys. */
@@ -59,17 +56,26 @@ export function keyringFileOf(config: CommonConfig, flags: Flags = {}): string {
   return path.resolve(setting(flags, 'master-keyring-file') ?? path.join(config.dataDir, 'master-keyring.json'));
 }
 
+/** The master-key provider the flags and env choose: the keyring file (default) or an HSM. */
+export function masterKeysOf(config: CommonConfig, flags: Flags = {}): MasterKeyProviderSettings {
+  return masterKeyProviderSettings(flags, keyringFileOf(config, flags));
+}
+
+/** The flags that choose and reach the master-key provider (the PIN is read from a file or env, never a flag). */
+export const MASTER_KEY_FLAGS = ['master-keyring-file', 'master-key-provider', 'pkcs11-module', 'pkcs11-token-label', 'pkcs11-slot', 'pkcs11-pin-file'] as const;
+
 /**
- * Opens the database and the master keyring. A keyring is generated only on a first start
- * over an empty database; a keyring that lacks (or differs in) a version the database
- * references stops the start with KeyringError.
+ * Opens the database and the master keys (a keyring file, or an HSM token over PKCS#11). A
+ * first master key is generated only on a first start over an empty database; keys that lack
+ * (or differ in) a version the database references stop the start with KeyringError.
  */
-export async function openKeyManagement(config: CommonConfig, keyringFile: string, log: Logger, peers: KmsPeers): Promise<KeyManagementApp> {
+export async function openKeyManagement(config: CommonConfig, masterKeySettings: MasterKeyProviderSettings, log: Logger, peers: KmsPeers): Promise<KeyManagementApp> {
   await sodiumReady();
   const knex = await openDatabase(databaseSettings(config, KMS_SERVICE), KMS_SERVICE, kmsMigrations);
+  let openedKeys: MasterKeyProvider | undefined;
   try {
     const store = createKmsStore(knex);
-    const keyring = await loadKeyring(store, keyringFile, log);
+    const keyring = (openedKeys = await openMasterKeyProvider(masterKeySettings, store, log));
     const secretStore = createServiceClient(SecretServiceService, peers.secretStoreEndpoint, { token: peers.token, ...peerChannel(config), defaultTimeoutMs: 10_000 });
     const dataKeyCounts = async () => {
       const { counts } = await secretStore.countDataKeys({}).catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store')));
@@ -84,10 +90,10 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
         .catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store (audit log)')));
     };
     const masterKeyStore = createMasterKeyStore(knex);
-    const keyringSync = new KeyringSync(keyring, keyringFile, { ...store, ...createReplicaStore(knex), kekVersions: masterKeyStore.kekVersions }, log);
+    const keyringSync = new KeyringSync(keyring, { ...store, ...createReplicaStore(knex), kekVersions: masterKeyStore.kekVersions }, log);
     await keyringSync.sync();
     keyringSync.start();
-    const masterKeys = new MasterKeys(keyring, keyringFile, { ...masterKeyStore, registerKeks: store.registerKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, keyringSync, log);
+    const masterKeys = new MasterKeys(keyring, { ...masterKeyStore, registerKeks: store.registerKeks, registeredKeks: store.registeredKeks }, dataKeyCounts, auditKeys, recordPlatformEvent, keyringSync, log);
     const keys = new KeyManager(store, keyring, fingerprints);
     const denials = new DenialAudit(KMS_SERVICE, recordThroughSecretStore(secretStore), log);
     // Org key changes go into the org's audit log (secret-store) before they commit.
@@ -103,6 +109,7 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
       (org) => fingerprints.withAuditKey(org, () => undefined),
     );
     return {
+      keyProvider: { kind: keyring.kind, where: keyring.where },
       keys,
       masterKeys,
       orgKeys,
@@ -116,36 +123,27 @@ export async function openKeyManagement(config: CommonConfig, keyringFile: strin
         await keyringSync.stop();
         await denials.close();
         secretStore.close();
+        await keyring.close();
         await knex.destroy();
       },
     };
   } catch (err) {
+    await openedKeys?.close();
     await knex.destroy();
     throw err;
   }
 }
 
-async function loadKeyring(store: KmsStore, file: string, log: Logger): Promise<MasterKeyring> {
-  let keyring = await readKeyringFile(file);
-  if (!keyring) {
-    if (await store.holdsWrappedKeys()) {
-      const versions = (await store.registeredKeks()).map((k) => k.version);
-      throw new KeyringError(
-        `master keyring ${file} not found, but the database holds keys wrapped by master key version(s) ${versions.join(', ')}. ` +
-          'Restore the keyring file; a new keyring is never generated over existing data.',
-      );
-    }
-    keyring = await createKeyringFile(file);
-    log.info({ file }, 'created a new master keyring (first start over an empty database)');
-  } else if (!(await keyringFileIsPrivate(file))) {
-    log.warn({ file }, 'the master keyring file is writable by its group or readable by others; chmod 600 it');
-  }
-  const unregistered = checkKeyringAgainstDatabase(keyring, await store.registeredKeks(), file);
-  await store.registerKeks(
-    unregistered.map((version) => ({ version, keyCheck: keyCheckValue(keyring.keys.get(version)!) })),
-    Date.now(),
-  );
-  // Check again: a replica with another keyring may have registered a version meanwhile.
-  checkKeyringAgainstDatabase(keyring, await store.registeredKeks(), file);
-  return keyring;
+/** The configured provider; its keys are checked against the database by the first KeyringSync run. */
+async function openMasterKeyProvider(settings: MasterKeyProviderSettings, store: KmsStore, log: Logger): Promise<MasterKeyProvider> {
+  const startup: KeyringStartup = {
+    holdsWrappedKeys: () => store.holdsWrappedKeys(),
+    registeredVersions: async () => (await store.registeredKeks()).map((k) => k.version),
+  };
+  if (settings.kind === 'file') return openFileKeyringProvider(settings.keyringFile, startup, log);
+  // Loaded only when chosen: pkcs11js is a native addon.
+  const { openPkcs11Provider } = await import('./providers/pkcs11-provider.js');
+  const provider = await openPkcs11Provider(settings, startup);
+  log.info({ provider: provider.where }, 'master keys in an HSM over PKCS#11');
+  return provider;
 }

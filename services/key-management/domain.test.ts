@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { keyringKeys } from './keyring.js';
 import { ApiError } from '../runtime/errors.js';
 import { MAX_VALUE_BYTES } from '../runtime/sealed-value.js';
 import { ORG_KEY_STALE, KeyManager, type EncryptedValue, type StoredValue } from './domain.js';
@@ -74,7 +75,7 @@ describe('KeyManager', () => {
   beforeEach(() => {
     store = new FakeOrgKeyStore();
     ring = keyring(1, [1]);
-    km = new KeyManager(store, ring, FINGERPRINTS, () => NOW);
+    km = new KeyManager(store, keyringKeys(ring), FINGERPRINTS, () => NOW);
   });
 
   /** Seals like a client: crypto_box_seal under the org's current public key. */
@@ -198,7 +199,7 @@ describe('KeyManager', () => {
     it('decrypts values written under an older master key after a new primary is added', async () => {
       const old = await encrypt('acme', 's_1', 1, 'under-v1');
       const rotated = keyring(2, [1, 2], ring);
-      const km2 = new KeyManager(store, rotated, FINGERPRINTS, () => NOW);
+      const km2 = new KeyManager(store, keyringKeys(rotated), FINGERPRINTS, () => NOW);
       const fresh = await encrypt('acme', 's_2', 1, 'under-v2', km2);
       expect(fresh.kekVersion).to.equal(2);
       expect(km2.decryptForInjection('acme', [old, fresh]).map(text)).to.deep.equal(['under-v1', 'under-v2']);
@@ -288,7 +289,7 @@ describe('KeyManager', () => {
     it('encryptSealedValue: an org key whose master key version left the keyring is FAILED_PRECONDITION', async () => {
       const rotated = keyring(2, [1, 2], ring);
       const sealed = await seal('acme', 'v'); // org key wrapped under v1
-      const withoutV1 = new KeyManager(store, keyring(2, [2], rotated), FINGERPRINTS, () => NOW);
+      const withoutV1 = new KeyManager(store, keyringKeys(keyring(2, [2], rotated)), FINGERPRINTS, () => NOW);
       const err = await failure(withoutV1.encryptSealedValue({ org: 'acme', secretUid: 's_1', version: 1, ...sealed }));
       expect(err.code).to.equal(status.FAILED_PRECONDITION);
       expect(err.message).to.include('version 1');
@@ -340,7 +341,7 @@ describe('KeyManager', () => {
 
     it('decryptForInjection: a master key version missing from the keyring is FAILED_PRECONDITION', async () => {
       const rotated = keyring(2, [1, 2], ring);
-      const underV2 = await encrypt('acme', 's_1', 1, 'v2 value', new KeyManager(store, rotated, FINGERPRINTS, () => NOW));
+      const underV2 = await encrypt('acme', 's_1', 1, 'v2 value', new KeyManager(store, keyringKeys(rotated), FINGERPRINTS, () => NOW));
       expect(underV2.kekVersion).to.equal(2);
       const err = await failure(() => km.decryptForInjection('acme', [underV2]));
       expect(err.code).to.equal(status.FAILED_PRECONDITION);

@@ -10,12 +10,11 @@ import {
   openSealedBox,
   orgKeyContext,
   randomBytes,
-  unwrapKey,
-  wrapKey,
   zero,
   KEY_BYTES,
 } from './envelope.js';
-import { kekFor, KeyringError, type MasterKeyring } from './keyring.js';
+import { KeyringError } from './keyring.js';
+import type { KeyWrapping } from './providers/master-key-provider.js';
 import type { KmsStore, OrgKeyRow } from './store.js';
 import { envVarFitOf, type EnvVarFit } from '../runtime/env-var-fit.js';
 
@@ -59,7 +58,7 @@ export interface SealedValueToEncrypt {
 export class KeyManager {
   constructor(
     private readonly store: Pick<KmsStore, 'primaryOrgKey' | 'orgKey' | 'insertPrimaryOrgKey'>,
-    private readonly keyring: MasterKeyring,
+    private readonly keys: KeyWrapping,
     private readonly fingerprints: ValueFingerprinter,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -79,8 +78,8 @@ export class KeyManager {
   newOrgKey(org: string): OrgKeyRow {
     const keyId = `ok_${Buffer.from(randomBytes(12)).toString('base64url')}`;
     const { publicKey, privateKey } = generateOrgKeypair();
-    const kekVersion = this.keyring.primary;
-    const wrappedPrivateKey = wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, privateKey, orgKeyContext(org, keyId));
+    const kekVersion = this.keys.primary();
+    const wrappedPrivateKey = this.keys.wrap(privateKey, orgKeyContext(org, keyId), kekVersion);
     zero(privateKey);
     return { keyId, org, state: 'primary', publicKey, wrappedPrivateKey, kekVersion, createdAt: this.now().getTime() };
   }
@@ -184,10 +183,10 @@ export class KeyManager {
   private encrypt(org: string, secretUid: string, version: number, plaintext: Uint8Array): EncryptedValue {
     const aad = dekContext(org, secretUid, version);
     const dek = randomBytes(KEY_BYTES);
-    const kekVersion = this.keyring.primary;
+    const kekVersion = this.keys.primary();
     try {
       const ciphertext = encryptValue(dek, plaintext, aad);
-      const wrappedDek = wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, dek, aad);
+      const wrappedDek = this.keys.wrap(dek, aad, kekVersion);
       return { ciphertext, wrappedDek, kekVersion };
     } finally {
       zero(dek);
@@ -218,7 +217,7 @@ export class KeyManager {
 
   private unwrap(blob: Uint8Array, aad: string, secretUid?: string): Uint8Array {
     try {
-      return unwrapKey(kekFor(this.keyring), blob, aad);
+      return this.keys.unwrap(blob, aad);
     } catch (err) {
       if (err instanceof KeyringError) {
         throw failedPrecondition(`${err.message}; the operator must restore it`, 'MASTER_KEY_MISSING');

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { keyringKeys } from './keyring.js';
 import { ApiError } from '../runtime/errors.js';
 import { KEY_BYTES, randomBytes, sodiumReady, wrappedKeyVersion } from './envelope.js';
 import { ValueFingerprints } from './fingerprints.js';
@@ -50,7 +51,7 @@ describe('ValueFingerprints', () => {
   });
 
   it('agrees on one audit key per org when first uses race', async () => {
-    const fingerprints = new ValueFingerprints(store, keyring);
+    const fingerprints = new ValueFingerprints(store, keyringKeys(keyring));
     const results = await Promise.all(Array.from({ length: 8 }, () => fingerprints.of('acme', value)));
     expect(store.rows.size).to.equal(1);
     for (const r of results) expect(Buffer.from(r).equals(Buffer.from(results[0]))).to.equal(true);
@@ -58,7 +59,7 @@ describe('ValueFingerprints', () => {
   });
 
   it('keys fingerprints per org and never returns the value', async () => {
-    const fingerprints = new ValueFingerprints(store, keyring);
+    const fingerprints = new ValueFingerprints(store, keyringKeys(keyring));
     const acme = Buffer.from(await fingerprints.of('acme', value));
     const globex = Buffer.from(await fingerprints.of('globex', value));
     expect(acme.equals(globex)).to.equal(false);
@@ -66,7 +67,7 @@ describe('ValueFingerprints', () => {
   });
 
   it('keeps fingerprints stable through a master key rewrap, after which the old version can go', async () => {
-    const fingerprints = new ValueFingerprints(store, keyring);
+    const fingerprints = new ValueFingerprints(store, keyringKeys(keyring));
     const before = Buffer.from(await fingerprints.of('acme', value));
     keyring.keys.set(2, randomBytes(KEY_BYTES));
     keyring.primary = 2;
@@ -78,7 +79,7 @@ describe('ValueFingerprints', () => {
   });
 
   it('refuses an audit key moved to another org (DATA_LOSS)', async () => {
-    const fingerprints = new ValueFingerprints(store, keyring);
+    const fingerprints = new ValueFingerprints(store, keyringKeys(keyring));
     await fingerprints.of('acme', value);
     store.rows.set('globex', { ...store.rows.get('acme')!, org: 'globex' });
     const err = await fingerprints.of('globex', value).catch((e: unknown) => e);

@@ -2,8 +2,9 @@ import { status } from '@grpc/grpc-js';
 import sodium from 'libsodium-wrappers';
 import { ApiError, failedPrecondition } from '../runtime/errors.js';
 import type { KeyManager } from './domain.js';
-import { DecryptionError, KEY_BYTES, randomBytes, unwrapKey, wrapKey, zero } from './envelope.js';
-import { kekFor, KeyringError, type MasterKeyring } from './keyring.js';
+import { DecryptionError, KEY_BYTES, randomBytes, zero } from './envelope.js';
+import { KeyringError } from './keyring.js';
+import type { KeyWrapping } from './providers/master-key-provider.js';
 import type { AuditKeyRow, OrgKeyLifecycleStore } from './org-key-store.js';
 
 /** BLAKE2b-256: fingerprints are 32 bytes. */
@@ -20,7 +21,7 @@ export const auditKeyContext = (org: string) => `audit-key|${org}`;
 export class ValueFingerprints {
   constructor(
     private readonly store: Pick<OrgKeyLifecycleStore, 'auditKey' | 'insertAuditKey' | 'auditKeysNotOn' | 'replaceAuditKeyWrap'>,
-    private readonly keyring: MasterKeyring,
+    private readonly keys: KeyWrapping,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -55,12 +56,12 @@ export class ValueFingerprints {
    * rewrap: a KEK version may be retired only once no audit key references it either).
    */
   async rewrapAuditKeys(): Promise<{ rewrapped: number; kekVersion: number }> {
-    const primary = this.keyring.primary;
+    const primary = this.keys.primary();
     let rewrapped = 0;
     for (const row of await this.store.auditKeysNotOn(primary)) {
       const key = this.unwrap(row);
       try {
-        const wrapped = wrapKey(kekFor(this.keyring)(primary), primary, key, auditKeyContext(row.org));
+        const wrapped = this.keys.wrap(key, auditKeyContext(row.org), primary);
         if (await this.store.replaceAuditKeyWrap(row.org, row.wrappedKey, wrapped, primary)) rewrapped++;
       } finally {
         zero(key);
@@ -102,7 +103,7 @@ export class ValueFingerprints {
   private unwrap(row: AuditKeyRow): Uint8Array {
     const { org } = row;
     try {
-      return unwrapKey(kekFor(this.keyring), row.wrappedKey, auditKeyContext(org));
+      return this.keys.unwrap(row.wrappedKey, auditKeyContext(org));
     } catch (err) {
       if (err instanceof KeyringError) throw failedPrecondition(`${err.message}; the operator must restore it`, 'MASTER_KEY_MISSING');
       if (err instanceof DecryptionError) {
@@ -117,8 +118,8 @@ export class ValueFingerprints {
   /** Concurrent first uses (and replicas) agree on one key: the loser reads the winner's. */
   private async createAuditKey(org: string): Promise<AuditKeyRow> {
     const key = randomBytes(KEY_BYTES);
-    const kekVersion = this.keyring.primary;
-    const row = { org, wrappedKey: wrapKey(kekFor(this.keyring)(kekVersion), kekVersion, key, auditKeyContext(org)), kekVersion, createdAt: this.now().getTime() };
+    const kekVersion = this.keys.primary();
+    const row = { org, wrappedKey: this.keys.wrap(key, auditKeyContext(org), kekVersion), kekVersion, createdAt: this.now().getTime() };
     zero(key);
     if (await this.store.insertAuditKey(row)) return row;
     const winner = await this.store.auditKey(org);

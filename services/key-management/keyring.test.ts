@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { KEY_BYTES, keyCheckValue, randomBytes, sodiumReady } from './envelope.js';
 import {
   checkKeyringAgainstDatabase,
+  keyringKeys,
   createKeyringFile,
   kekFor,
   KeyringError,
@@ -226,20 +227,20 @@ describe('master keyring', () => {
     });
 
     it('returns every version on an empty database', () => {
-      expect(checkKeyringAgainstDatabase(keyring, [], 'k.json')).to.deep.equal([1, 2, 3]);
+      expect(checkKeyringAgainstDatabase(keyringKeys(keyring), [], 'k.json')).to.deep.equal([1, 2, 3]);
     });
 
     it('returns the versions the database does not know yet', () => {
-      expect(checkKeyringAgainstDatabase(keyring, registered(1, 2), 'k.json')).to.deep.equal([3]);
+      expect(checkKeyringAgainstDatabase(keyringKeys(keyring), registered(1, 2), 'k.json')).to.deep.equal([3]);
     });
 
     it('returns nothing when the database knows every version', () => {
-      expect(checkKeyringAgainstDatabase(keyring, registered(1, 2, 3), 'k.json')).to.deep.equal([]);
+      expect(checkKeyringAgainstDatabase(keyringKeys(keyring), registered(1, 2, 3), 'k.json')).to.deep.equal([]);
     });
 
     it('refuses a keyring that lacks a version the database references, naming the version and the file', () => {
       const lacking: MasterKeyring = { primary: 2, keys: new Map([[2, keyring.keys.get(2)!]]) };
-      const err = thrown(() => checkKeyringAgainstDatabase(lacking, registered(1, 2), '/data/master-keyring.json'));
+      const err = thrown(() => checkKeyringAgainstDatabase(keyringKeys(lacking), registered(1, 2), 'master keyring /data/master-keyring.json'));
       expect(err).to.be.instanceOf(KeyringError);
       expect((err as Error).message).to.match(/lacks version\(s\) 1\b/);
       expect((err as Error).message).to.include('/data/master-keyring.json');
@@ -248,19 +249,19 @@ describe('master keyring', () => {
 
     it('names every missing version', () => {
       const lacking: MasterKeyring = { primary: 3, keys: new Map([[3, keyring.keys.get(3)!]]) };
-      const err = thrown(() => checkKeyringAgainstDatabase(lacking, registered(1, 2, 3), 'k.json'));
+      const err = thrown(() => checkKeyringAgainstDatabase(keyringKeys(lacking), registered(1, 2, 3), 'k.json'));
       expect((err as Error).message).to.include('1, 2');
     });
 
     it('refuses a keyring whose key for a registered version differs, naming the version', () => {
       const impostor: MasterKeyring = { primary: 1, keys: new Map([[1, randomBytes(KEY_BYTES)], [2, keyring.keys.get(2)!]]) };
-      const err = thrown(() => checkKeyringAgainstDatabase(impostor, registered(1, 2), 'k.json'));
+      const err = thrown(() => checkKeyringAgainstDatabase(keyringKeys(impostor), registered(1, 2), 'k.json'));
       expect(err).to.be.instanceOf(KeyringError);
       expect((err as Error).message).to.match(/version 1 holds a different key/);
     });
 
     it('refuses a registered key check value of another length', () => {
-      const err = thrown(() => checkKeyringAgainstDatabase(keyring, [{ version: 1, keyCheck: new Uint8Array(8) }], 'k.json'));
+      const err = thrown(() => checkKeyringAgainstDatabase(keyringKeys(keyring), [{ version: 1, keyCheck: new Uint8Array(8) }], 'k.json'));
       expect(err).to.be.instanceOf(KeyringError);
     });
   });

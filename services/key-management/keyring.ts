@@ -3,7 +3,8 @@ import { access, open, readFile, rename, stat, unlink, writeFile } from 'node:fs
 import path from 'node:path';
 import { createFileExclusive } from '../runtime/files.js';
 import { timingSafeEqual } from 'node:crypto';
-import { KEY_BYTES, keyCheckValue, randomBytes } from './envelope.js';
+import { KEY_BYTES, keyCheckValue, randomBytes, unwrapKey, wrapKey } from './envelope.js';
+import type { KeyVersions, KeyWrapping } from './providers/master-key-provider.js';
 
 /** Versioned master keys (KEKs). New wraps use the primary; any listed version unwraps. */
 export interface MasterKeyring {
@@ -101,29 +102,43 @@ export interface RegisteredKek {
   keyCheck: Uint8Array;
 }
 
+/** A keyring in memory seen as key versions that wrap and unwrap (the file provider's keys; tests). */
+export function keyringKeys(keyring: MasterKeyring): KeyWrapping & KeyVersions {
+  const kek = kekFor(keyring);
+  return {
+    primary: () => keyring.primary,
+    versions: () => [...keyring.keys.keys()].sort((a, b) => a - b),
+    keyCheck: (version) => keyCheckValue(kek(version)),
+    wrap: (key, aad, version = keyring.primary) => wrapKey(kek(version), version, key, aad),
+    unwrap: (blob, aad) => unwrapKey(kek, blob, aad),
+  };
+}
+
 /**
- * Startup safety: the keyring must hold every KEK version the database has registered,
- * with the same key material. Returns the versions the database does not know yet.
+ * Startup safety: the keys (`where`: a keyring file, an HSM token) must hold every KEK version
+ * the database has registered, with the same key material. Returns the versions the database
+ * does not know yet.
  */
-export function checkKeyringAgainstDatabase(keyring: MasterKeyring, registered: RegisteredKek[], file: string): number[] {
-  const missing = registered.filter((r) => !keyring.keys.has(r.version)).map((r) => r.version);
+export function checkKeyringAgainstDatabase(keys: KeyVersions, registered: RegisteredKek[], where: string): number[] {
+  const present = new Set(keys.versions());
+  const missing = registered.filter((r) => !present.has(r.version)).map((r) => r.version);
   if (missing.length > 0) {
     throw new KeyringError(
-      `master keyring ${file} lacks version(s) ${missing.join(', ')}, which the database references; ` +
-        'restore the keyring that holds them. Refusing to start: values wrapped by those versions would be unreadable.',
+      `${where} lacks version(s) ${missing.join(', ')}, which the database references; ` +
+        'restore the keys that hold them. Refusing to start: values wrapped by those versions would be unreadable.',
     );
   }
   for (const r of registered) {
-    const actual = keyCheckValue(keyring.keys.get(r.version)!);
+    const actual = keys.keyCheck(r.version);
     if (actual.length !== r.keyCheck.length || !timingSafeEqual(actual, r.keyCheck)) {
       throw new KeyringError(
-        `master keyring ${file}: version ${r.version} holds a different key than the one the database was written with ` +
-          '(wrong keyring file?). Refusing to start.',
+        `${where}: version ${r.version} holds a different key than the one the database was written with ` +
+          '(wrong keyring file or token?). Refusing to start.',
       );
     }
   }
   const known = new Set(registered.map((r) => r.version));
-  return [...keyring.keys.keys()].filter((v) => !known.has(v));
+  return [...present].filter((v) => !known.has(v));
 }
 
 /** Replaces the keyring file atomically (written aside at 0600, then renamed over it). */

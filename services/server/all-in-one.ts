@@ -6,6 +6,7 @@ import { loadDescriptorSet } from '../runtime/repo-files.js';
 import { startMetricsServer, type MetricsServer } from '../runtime/metrics.js';
 import { KMS_SERVICE, openKeyManagement } from '../key-management/app.js';
 import { keyManagementService } from '../key-management/server.js';
+import type { MasterKeyProviderSettings } from '../key-management/providers/provider-settings.js';
 import { SECRET_STORE_SERVICE, openSecretStore } from '../secret-store/app.js';
 import { secretStoreService } from '../secret-store/server.js';
 import { JOB_LAUNCHER_SERVICE, openJobLauncher, type JobLauncherSettings } from '../job-launcher/app.js';
@@ -17,13 +18,16 @@ export interface AllInOne {
   endpoint: string;
   /** The Prometheus endpoint (http://host:port/metrics), when metricsListen was given. */
   metricsUrl?: string;
+  /** Where the master keys live, for the ready line. */
+  masterKeys: string;
   /** Drains in-flight calls, stops local jobs, then closes databases. */
   stop(): Promise<void>;
 }
 
 export interface AllInOneOptions {
   listen: string;
-  keyringFile: string;
+  /** Where the master keys live: the keyring file, or an HSM token. */
+  masterKeys: MasterKeyProviderSettings;
   jobs: JobLauncherSettings;
   log: Logger;
   /** A backend to use instead of the configured one (tests: Kubernetes against a fake API). */
@@ -53,12 +57,14 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   // Aggregated denials and pending checkpoints, written while the services can still reach each other.
   const flushes: (() => Promise<void>)[] = [];
   let stopJobs = async () => {};
+  let masterKeys: string;
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
-    const kms = await openKeyManagement(config, opts.keyringFile, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
+    const kms = await openKeyManagement(config, opts.masterKeys, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
     opened.push(kms);
+    masterKeys = kms.keyProvider.where;
     const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken }, logFor(SECRET_STORE_SERVICE));
     opened.push(secretStore);
     const launcher = await openJobLauncher(config, opts.jobs, {
@@ -105,6 +111,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   return {
     server,
     endpoint,
+    masterKeys,
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
       stopWatch();

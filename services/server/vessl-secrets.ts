@@ -6,7 +6,7 @@ import { connectDatabase } from '../runtime/db.js';
 import { SECRET_STORE_SERVICE } from '../secret-store/app.js';
 import { purgeDestroyedValues } from '../secret-store/purge-destroyed.js';
 import { createLogger } from '../runtime/logger.js';
-import { keyringFileOf } from '../key-management/app.js';
+import { masterKeysOf } from '../key-management/app.js';
 import { jobLauncherSettings } from '../job-launcher/app.js';
 import { checkWebListen, DEFAULT_WEB_LISTEN, startWebConsole, type RunningWebConsole } from '../web-console/web-console.js';
 import { startAllInOne } from './all-in-one.js';
@@ -17,8 +17,13 @@ const USAGE = `vessl-secrets: the vessl-secrets server
   vessl-secrets up [--listen HOST:PORT] [--web-listen HOST:PORT] [--data-dir DIR] [--database-url URL]
                    [--org ORG] [--job-backend local|kubernetes] [--job-namespace 'vessl-{org}']
                    [--metrics-listen HOST:PORT] [--job-network shared|isolated] [--unsafe-no-job-sandbox]
+                   [--master-key-provider file|pkcs11 --pkcs11-module LIB
+                    (--pkcs11-token-label LABEL | --pkcs11-slot N) --pkcs11-pin-file FILE]
       Runs key-management, secret-store and job-launcher in one process on one port (the
       embedded default), and the web console on its own HTTP port.
+      Master keys: in the keyring file in the data dir (file, the default: a copy of the data
+      dir exposes every value), or generated in an HSM token over PKCS#11 that they never leave
+      (pkcs11: a copy of the data dir exposes none). PIN from VESSL_PKCS11_PIN_FILE or VESSL_PKCS11_PIN.
       Env: VESSL_LISTEN (127.0.0.1:50051), VESSL_WEB_LISTEN (127.0.0.1:8080), VESSL_DATA_DIR (./.vessl),
       VESSL_DATABASE_URL (SQLite files in the data dir unless postgres://...),
       VESSL_MASTER_KEYRING_FILE, VESSL_JOB_BACKEND (local), VESSL_JOB_NAMESPACE,
@@ -64,7 +69,7 @@ async function up(flags: Flags): Promise<void> {
   const log = createLogger('vessl-secrets');
   const running = await startAllInOne(config, {
     listen,
-    keyringFile: keyringFileOf(config, flags),
+    masterKeys: masterKeysOf(config, flags),
     jobs: jobLauncherSettings(flags),
     log,
     metricsListen: metricsListenOf(flags),
@@ -97,7 +102,7 @@ async function up(flags: Flags): Promise<void> {
   const file = credentialsFile(config.dataDir);
   process.stdout.write(
     [
-      `vessl-secrets is serving on ${running.endpoint} (data: ${config.dataDir}, database: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'})`,
+      `vessl-secrets is serving on ${running.endpoint} (data: ${config.dataDir}, database: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}, master keys: ${running.masterKeys})`,
       `${written ? 'Wrote' : 'Using'} ${file}: admin, member and operator tokens for org "${org}".`,
       `Log in as the admin:   vesslctl auth login --credentials ${file}`,
       `or as a member:        vesslctl auth login --credentials ${file} --role member`,
@@ -149,6 +154,11 @@ export async function main(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
       'master-keyring-file': { type: 'string' },
+      'master-key-provider': { type: 'string' },
+      'pkcs11-module': { type: 'string' },
+      'pkcs11-token-label': { type: 'string' },
+      'pkcs11-slot': { type: 'string' },
+      'pkcs11-pin-file': { type: 'string' },
       'job-backend': { type: 'string' },
       'job-namespace': { type: 'string' },
       'job-network': { type: 'string' },

@@ -12,6 +12,8 @@ export interface SoftHsmToken {
   pin: string;
   /** The directory holding the token's files (what an HSM keeps to itself). */
   tokenDir: string;
+  /** Its SOFTHSM2_CONF, for a server process started on it. */
+  conf: string;
   remove(): void;
 }
 
@@ -29,5 +31,5 @@ export function createSoftHsmToken(label = 'vessl-test', pin = '1234'): SoftHsmT
   writeFileSync(conf, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   process.env.SOFTHSM2_CONF = conf;
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', `so-${pin}`], { env: process.env, stdio: 'pipe' });
-  return { modulePath: SOFTHSM_MODULE, label, pin, tokenDir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { modulePath: SOFTHSM_MODULE, label, pin, tokenDir, conf, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

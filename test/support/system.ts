@@ -14,6 +14,7 @@ import { createServiceClient, type ServiceClient } from '../../services/runtime/
 import { createLogger } from '../../services/runtime/logger.js';
 import { sealBox } from '../../services/runtime/sealed-box.js';
 import { keyringFileOf } from '../../services/key-management/app.js';
+import type { MasterKeyProviderSettings } from '../../services/key-management/providers/provider-settings.js';
 import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
 import type { JobBackend } from '../../services/job-launcher/backend.js';
 import type { SandboxSettings } from '../../services/job-launcher/sandbox/job-sandbox.js';
@@ -44,7 +45,7 @@ export interface TestSystem {
 }
 
 export async function startTestSystem(
-  opts: { databaseUrl?: string; org?: string; backend?: JobBackend; metrics?: boolean; sandbox?: Partial<SandboxSettings>; logStreamsPerPrincipal?: number } = {},
+  opts: { databaseUrl?: string; masterKeys?: MasterKeyProviderSettings; org?: string; backend?: JobBackend; metrics?: boolean; sandbox?: Partial<SandboxSettings>; logStreamsPerPrincipal?: number } = {},
 ): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
@@ -55,7 +56,7 @@ export async function startTestSystem(
   const start = (listen: string) =>
     startAllInOne(config, {
       listen,
-      keyringFile: keyringFileOf(config, {}),
+      masterKeys: opts.masterKeys ?? { kind: 'file', keyringFile: keyringFileOf(config, {}) },
       jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}', sandbox: opts.sandbox, logStreamsPerPrincipal: opts.logStreamsPerPrincipal },
       backend: opts.backend,
       log,

@@ -2,7 +2,9 @@ import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
 import type * as Pkcs11Module from 'pkcs11js';
 import { DecryptionError } from '../envelope.js';
-import { MasterKeyMissingError, type MasterKeyProvider } from './master-key-provider.js';
+import { KeyringError } from '../keyring.js';
+import type { KeyringStartup } from './file-keyring-provider.js';
+import { MasterKeyMissingError, nextVersion, type MasterKeyProvider } from './master-key-provider.js';
 
 // pkcs11js is a CommonJS native addon; loaded only when this provider is chosen.
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11Module;
@@ -45,20 +47,17 @@ export class Pkcs11Error extends Error {
  * the version), so a wrapped key moved to another secret or version does not open. The
  * primary is the highest version in the token. One session, logged in as the user; calls are
  * synchronous (SoftHSM answers in microseconds; a network HSM would want a session pool).
+ * An empty token gets version 1, unless `startup` says the database holds keys already: a new
+ * master key is never generated over existing data.
  */
-export function openPkcs11Provider(settings: Pkcs11Settings): MasterKeyProvider {
+export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: KeyringStartup): Promise<MasterKeyProvider> {
   const p11 = new pkcs11js.PKCS11();
   try {
     p11.load(settings.modulePath);
   } catch (err) {
     throw new Pkcs11Error(`cannot load the PKCS#11 module ${settings.modulePath}: ${(err as Error).message}`);
   }
-  try {
-    p11.C_Initialize();
-  } catch (err) {
-    // Another provider of this process initialised the module already: share it.
-    if (!(err as Error).message.startsWith('CKR_CRYPTOKI_ALREADY_INITIALIZED')) throw new Pkcs11Error(`cannot initialise ${settings.modulePath}: ${(err as Error).message.split(':')[0]}`);
-  }
+  initialise(p11, settings.modulePath);
   let session: Buffer;
   try {
     const slot = findSlot(p11, settings);
@@ -71,14 +70,15 @@ export function openPkcs11Provider(settings: Pkcs11Settings): MasterKeyProvider 
       if (!code.startsWith('CKR_USER_ALREADY_LOGGED_IN')) throw new Pkcs11Error(`cannot log in to the token: ${code.split(':')[0]}`);
     }
   } catch (err) {
-    p11.C_Finalize();
+    finalise(p11, settings.modulePath);
     throw err;
   }
   const keys = loadVersions(p11, session);
+  const where = settings.tokenLabel !== undefined ? `HSM token "${settings.tokenLabel}"` : `HSM slot ${settings.slot}`;
 
   const keyOf = (version: number) => {
     const handle = keys.get(version);
-    if (!handle) throw new MasterKeyMissingError(version, 'the HSM token');
+    if (!handle) throw new MasterKeyMissingError(version, where);
     return handle;
   };
   const versions = () => [...keys.keys()].sort((a, b) => a - b);
@@ -88,12 +88,20 @@ export function openPkcs11Provider(settings: Pkcs11Settings): MasterKeyProvider 
     return all[all.length - 1];
   };
 
+  // The first reload checks the token against the database even when its versions look the same.
+  let checked = false;
+  const keyCheck = (handle: Buffer) => {
+    // The standard key check value: the key's encryption of a zero block (reveals nothing about it).
+    p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, handle);
+    return new Uint8Array(p11.C_Encrypt(session, Buffer.alloc(16), Buffer.alloc(16)));
+  };
+
   const provider: MasterKeyProvider = {
     kind: 'pkcs11',
+    where,
     primary,
     versions,
-    wrap(key, aad) {
-      const version = primary();
+    wrap(key, aad, version = primary()) {
       const header = Buffer.alloc(HEADER_BYTES);
       header[0] = HSM_WRAP_FORMAT;
       header.writeUInt32BE(version, 1);
@@ -116,36 +124,99 @@ export function openPkcs11Provider(settings: Pkcs11Settings): MasterKeyProvider 
         throw new DecryptionError('wrapped key');
       }
     },
-    keyCheck(version) {
-      // The standard key check value: the key's encryption of a zero block (reveals nothing about it).
-      p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, keyOf(version));
-      return new Uint8Array(p11.C_Encrypt(session, Buffer.alloc(16), Buffer.alloc(16)));
+    keyCheck: (version) => keyCheck(keyOf(version)),
+    async reload({ force, destroyed, accept }) {
+      const found = loadVersions(p11, session);
+      for (const version of [...destroyed].filter((v) => found.has(v))) {
+        // Retired in the database but still in the token (its destruction failed): never used again.
+        found.delete(version);
+      }
+      const same = found.size === keys.size && [...found.keys()].every((v) => keys.has(v));
+      if (same && !force && checked) return false;
+      if (found.size === 0) throw new KeyringError(`${where} holds no master key version`);
+      const all = [...found.keys()].sort((a, b) => a - b);
+      const handleOf = (v: number) => {
+        const handle = found.get(v);
+        if (!handle) throw new MasterKeyMissingError(v, where);
+        return handle;
+      };
+      await accept({ primary: all[all.length - 1], versions: () => all, keyCheck: (v) => keyCheck(handleOf(v)) });
+      const before = primary();
+      keys.clear();
+      for (const [v, h] of found) keys.set(v, h);
+      checked = true;
+      return !same || before !== primary();
     },
-    async rotate() {
+    async rotate({ known, audit, register }) {
       // Reread first: another replica sharing the token may have rotated meanwhile.
       for (const [v, h] of loadVersions(p11, session)) keys.set(v, h);
-      const next = (versions().at(-1) ?? 0) + 1;
-      keys.set(next, generateKek(p11, session, next));
+      const next = nextVersion(known, versions());
+      await audit(next);
+      const handle = generateKek(p11, session, next);
+      try {
+        await register(next, keyCheck(handle));
+      } catch (err) {
+        // Not registered, so never used: the token must not keep a version the database does not know.
+        p11.C_DestroyObject(session, handle);
+        throw err;
+      }
+      keys.set(next, handle);
       return next;
     },
-    async retire(version) {
+    async retire(version, { audit, forget }) {
       if (version === primary()) throw new Pkcs11Error(`master key version ${version} is the primary; rotate first`);
-      p11.C_DestroyObject(session, keyOf(version));
+      const handle = keyOf(version);
+      await audit();
+      // The database first: a token that still holds a destroyed version only warns; a database
+      // that references a version the token lost would refuse every start.
+      await forget();
       keys.delete(version);
+      p11.C_DestroyObject(session, handle);
     },
     async close() {
       keys.clear();
-      try {
-        p11.C_Logout(session);
-      } catch {
-        // logged out already
-      }
+      // No C_Logout: the login belongs to the whole process (every session of the token); it
+      // ends with the last session, or at C_Finalize.
       p11.C_CloseSession(session);
-      p11.C_Finalize();
+      finalise(p11, settings.modulePath);
     },
   };
-  if (keys.size === 0) keys.set(1, generateKek(p11, session, 1));
+  if (keys.size === 0) {
+    if (startup && (await startup.holdsWrappedKeys())) {
+      await provider.close();
+      throw new KeyringError(
+        `${where} holds no master key, but the database holds keys wrapped by master key version(s) ${(await startup.registeredVersions()).join(', ')}. ` +
+          'Connect the token that holds them; a new master key is never generated over existing data.',
+      );
+    }
+    keys.set(1, generateKek(p11, session, 1));
+  }
   return provider;
+}
+
+/**
+ * Providers open on each module in this process. A PKCS#11 module is initialised once per
+ * process and C_Finalize ends it for every caller: only the last provider to close finalises.
+ */
+const openOnModule = new Map<string, number>();
+
+function initialise(p11: Pkcs11Module.PKCS11, modulePath: string): void {
+  const open = openOnModule.get(modulePath) ?? 0;
+  if (open === 0) {
+    try {
+      p11.C_Initialize();
+    } catch (err) {
+      // Initialised by other code of this process: share it.
+      if (!(err as Error).message.startsWith('CKR_CRYPTOKI_ALREADY_INITIALIZED')) throw new Pkcs11Error(`cannot initialise ${modulePath}: ${(err as Error).message.split(':')[0]}`);
+    }
+  }
+  openOnModule.set(modulePath, open + 1);
+}
+
+function finalise(p11: Pkcs11Module.PKCS11, modulePath: string): void {
+  const open = (openOnModule.get(modulePath) ?? 1) - 1;
+  openOnModule.set(modulePath, open);
+  if (open === 0) p11.C_Finalize();
 }
 
 /** Same binding as the file keyring's wraps: the context and the version. */

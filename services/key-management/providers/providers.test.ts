@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import type * as Pkcs11Module from 'pkcs11js';
 import { createSoftHsmToken, type SoftHsmToken } from '../../../test/support/softhsm.js';
 import { ConfigError } from '../../runtime/config.js';
+import { createLogger } from '../../runtime/logger.js';
 import { dekContext, KEY_BYTES, randomBytes, sodiumReady } from '../envelope.js';
 import { createKeyringFile } from '../keyring.js';
 import { fileKeyringProvider } from './file-keyring-provider.js';
@@ -36,7 +37,7 @@ function fileKind(): ProviderKind {
     },
     async open() {
       const { readKeyringFile } = await import('../keyring.js');
-      return fileKeyringProvider(file, (await readKeyringFile(file))!);
+      return fileKeyringProvider(file, (await readKeyringFile(file))!, createLogger('test', undefined, 'silent'));
     },
     tearDown: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -68,6 +69,9 @@ async function withProvider<T>(kind: ProviderKind, body: (p: MasterKeyProvider) 
 }
 
 const versionOf = (blob: Uint8Array) => Buffer.from(blob).readUInt32BE(1);
+/** The provider's own steps alone (the audit and the database are key-management's: tested end to end). */
+const UNAUDITED_ROTATION = { known: [], audit: async () => {}, register: async () => {} };
+const UNAUDITED_RETIREMENT = { audit: async () => {}, forget: async () => {} };
 
 for (const kind of [fileKind(), pkcs11Kind()]) {
   describe(`master-key provider: ${kind.name}`, function () {
@@ -113,7 +117,7 @@ for (const kind of [fileKind(), pkcs11Kind()]) {
 
     it('rotates: version 2 becomes the primary, new wraps use it, version 1 still unwraps', async () => {
       await withProvider(kind, async (p) => {
-        expect(await p.rotate()).to.equal(2);
+        expect(await p.rotate(UNAUDITED_ROTATION)).to.equal(2);
         expect(p.versions()).to.deep.equal([1, 2]);
         expect(p.primary()).to.equal(2);
         expect(versionOf(p.wrap(dek, AAD))).to.equal(2);
@@ -133,14 +137,14 @@ for (const kind of [fileKind(), pkcs11Kind()]) {
     it('refuses to retire the primary', async () => {
       await withProvider(kind, async (p) => {
         let refused: unknown;
-        await p.retire(2).catch((err: unknown) => (refused = err));
+        await p.retire(2, UNAUDITED_RETIREMENT).catch((err: unknown) => (refused = err));
         expect((refused as Error)?.message).to.match(/version 2 is the primary/);
         expect(p.versions()).to.deep.equal([1, 2]);
       });
     });
 
     it('retires version 1: gone for good (also after a restart), its wraps no longer open', async () => {
-      await withProvider(kind, (p) => p.retire(1));
+      await withProvider(kind, (p) => p.retire(1, UNAUDITED_RETIREMENT));
       await withProvider(kind, (p) => {
         expect(p.versions()).to.deep.equal([2]);
         expect(() => p.unwrap(v1Blob, AAD)).to.throw(/master key version 1 is not in/);
@@ -157,8 +161,8 @@ describe('master-key provider: pkcs11 keeps its keys in the token', function () 
   after(() => token?.remove());
 
   it('generates each version as a sensitive, non-extractable, private key whose bytes no call returns', async () => {
-    const provider = openPkcs11Provider({ modulePath: token.modulePath, tokenLabel: token.label, pin: token.pin });
-    await provider.rotate();
+    const provider = await openPkcs11Provider({ modulePath: token.modulePath, tokenLabel: token.label, pin: token.pin });
+    await provider.rotate(UNAUDITED_ROTATION);
     await provider.close();
     // Look at the objects as any other client of the token would.
     const p11 = new pkcs11js.PKCS11();
@@ -198,10 +202,10 @@ describe('master-key provider: pkcs11 keeps its keys in the token', function () 
     { what: 'a module that does not exist', settings: () => ({ modulePath: '/nonexistent/libpkcs11.so', tokenLabel: token.label, pin: token.pin }), message: /cannot load the PKCS#11 module \/nonexistent\/libpkcs11.so/ },
   ];
   for (const f of failures) {
-    it(`refuses to open with ${f.what}, saying so`, () => {
+    it(`refuses to open with ${f.what}, saying so`, async () => {
       let err: unknown;
       try {
-        openPkcs11Provider(f.settings());
+        await openPkcs11Provider(f.settings());
       } catch (e) {
         err = e;
       }
