@@ -6,7 +6,7 @@ import { MasterKey_State } from '../services/gen/vessl/kms/v1/kms.js';
 import { openPkcs11Provider } from '../services/key-management/providers/pkcs11-provider.js';
 import type { MasterKeyProviderSettings } from '../services/key-management/providers/provider-settings.js';
 import { engines } from './support/postgres.js';
-import { startServerProcess } from './support/processes.js';
+import { refusedStart, startServerProcess } from './support/processes.js';
 import { expectAllDecrypt, seedSecrets } from './support/seed.js';
 import { createSoftHsmToken, type SoftHsmToken } from './support/softhsm.js';
 import { startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
@@ -80,17 +80,6 @@ for (const engine of engines()) {
       }
     });
   });
-}
-
-/** What a failed `vessl-secrets up` printed on stderr, or a failure if it served after all. */
-async function refusedStart(env: NodeJS.ProcessEnv): Promise<string> {
-  try {
-    const server = await startServerProcess(env);
-    await server.stop();
-  } catch (err) {
-    return (err as { stderr?: string }).stderr ?? String(err);
-  }
-  throw new Error('the server started, but it must refuse to');
 }
 
 describe('vessl-secrets up with the HSM provider (sqlite, a server process)', function () {

@@ -3,18 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { engines } from './support/postgres.js';
-import { startServerProcess } from './support/processes.js';
-
-/** What a failed start printed, or a failure if it started after all. */
-async function refusedStart(env: NodeJS.ProcessEnv): Promise<string> {
-  try {
-    const server = await startServerProcess(env);
-    await server.stop();
-  } catch (err) {
-    return (err as { stderr?: string }).stderr ?? String(err);
-  }
-  throw new Error('the server started, but it must refuse to');
-}
+import { refusedStart, startServerProcess } from './support/processes.js';
 
 for (const engine of engines()) {
   describe(`key-management startup safety (${engine.name})`, function () {

@@ -82,6 +82,17 @@ export const serviceMain = (service: 'key-management' | 'secret-store' | 'job-la
 export const startServerProcess = (env: NodeJS.ProcessEnv, timeoutMs?: number) =>
   startServingProcess(SERVER_BIN, ['up'], { VESSL_LISTEN: '127.0.0.1:0', VESSL_WEB_LISTEN: '127.0.0.1:0', ...env }, timeoutMs);
 
+/** What a `vessl-secrets up` that must refuse to start printed on stderr; a failure if it served after all. */
+export async function refusedStart(env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const server = await startServerProcess(env);
+    await server.stop();
+  } catch (err) {
+    return (err as { stderr?: string }).stderr ?? String(err);
+  }
+  throw new Error('the server started, but it must refuse to');
+}
+
 /** A TCP port nothing listens on right now (for processes that must know each other's ports up front). */
 export async function freePort(): Promise<number> {
   const server = createServer();
