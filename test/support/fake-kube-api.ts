@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { PodLogs } from './pod-logs.js';
 import { BadRequest, invalidStatusParts, jobErrors, jobUpdateErrors, secretErrors, secretUpdateErrors, type FieldError } from './fake-kube-api-validation.js';
 
 type Json = Record<string, unknown>;
@@ -33,12 +34,6 @@ interface Fault {
   path: RegExp;
   code: number;
   message: string;
-}
-
-interface PodLog {
-  chunks: Buffer[];
-  ended: boolean;
-  followers: Set<ServerResponse>;
 }
 
 const RESOURCES: Record<Kind, { plural: string; group: string; apiVersion: string }> = {
@@ -106,7 +101,7 @@ function matchesSelector(labels: Record<string, string>, selector: string | null
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   private readonly objects = new Map<string, Json>();
-  private readonly logs = new Map<string, PodLog>();
+  private readonly logs = new PodLogs();
   private readonly faults: Fault[] = [];
   private resourceVersion = 1000;
   private clockOffsetMs = 0;
@@ -142,7 +137,7 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
-    for (const log of this.logs.values()) for (const res of log.followers) res.destroy();
+    this.logs.destroyFollowers();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -232,24 +227,18 @@ export class FakeKubeApi {
 
   /** The container writes this (text as UTF-8, or bytes as they are); followers get it as one chunk. */
   appendPodLog(namespace: string, pod: string, output: string | Uint8Array): void {
-    const log = this.podLog(namespace, pod);
-    const chunk = typeof output === 'string' ? Buffer.from(output, 'utf8') : Buffer.from(output);
-    log.chunks.push(chunk);
-    for (const res of log.followers) res.write(chunk);
+    this.logs.write(namespace, pod, output);
   }
 
   /** The container's output is complete: followed logs end. */
   endPodLog(namespace: string, pod: string): void {
-    const log = this.podLog(namespace, pod);
-    log.ended = true;
-    for (const res of log.followers) res.end();
-    log.followers.clear();
+    this.logs.end(namespace, pod);
     this.wakeWaiters();
   }
 
   /** Open follow=true log streams (to see that a reader went away). */
   openLogFollowers(): number {
-    return [...this.logs.values()].reduce((n, l) => n + l.followers.size, 0);
+    return this.logs.followers();
   }
 
   // ---- the store ----------------------------------------------------------------------
@@ -296,16 +285,6 @@ export class FakeKubeApi {
     return String(containers?.[0]?.name ?? '');
   }
 
-  private podLog(namespace: string, pod: string): PodLog {
-    const key = `${namespace}/${pod}`;
-    let log = this.logs.get(key);
-    if (log === undefined) {
-      log = { chunks: [], ended: false, followers: new Set() };
-      this.logs.set(key, log);
-    }
-    return log;
-  }
-
   private createPod(job: Json, phase: 'Pending' | 'Running'): string {
     const jm = asObject(job.metadata);
     const template = asObject(asObject(job.spec).template);
@@ -334,7 +313,7 @@ export class FakeKubeApi {
       },
     };
     this.put(pod);
-    this.podLog(String(jm.namespace), name);
+    this.logs.open(String(jm.namespace), name);
     return name;
   }
 
@@ -535,31 +514,6 @@ export class FakeKubeApi {
     if (asObject(pod.status).phase === 'Pending') {
       throw new StatusError(400, 'BadRequest', `container "${this.containerName(pod)}" in pod "${name}" is waiting to start: ContainerCreating`);
     }
-    const log = this.podLog(namespace, name);
-    const tail = Number(r.query.get('tailLines') ?? 0);
-    const shown = tail > 0 ? lastLines(Buffer.concat(log.chunks), tail) : Buffer.concat(log.chunks);
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    if (r.query.get('follow') !== 'true' || log.ended) {
-      res.end(shown);
-      return;
-    }
-    res.flushHeaders();
-    if (shown.length > 0) res.write(shown);
-    log.followers.add(res);
-    res.on('close', () => {
-      log.followers.delete(res);
-      this.wakeWaiters();
-    });
+    this.logs.serve(namespace, name, { follow: r.query.get('follow') === 'true', tailLines: Number(r.query.get('tailLines') ?? 0) }, res, () => this.wakeWaiters());
   }
-}
-
-/** The kubelet's tail: the last `count` lines of the bytes, a final newline ending the last one. */
-function lastLines(output: Buffer, count: number): Buffer {
-  let start = output.length;
-  for (let seen = 0; start > 0 && seen < count; seen++) {
-    // A negative offset would count from the end.
-    const previous = start >= 2 ? output.lastIndexOf(0x0a, start - 2) : -1;
-    start = previous === -1 ? 0 : previous + 1;
-  }
-  return output.subarray(start);
 }

@@ -14,20 +14,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PatchStrategy, setHeaderOptions, type V1ContainerState, type V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from './kube-control-plane.js';
+import { PodLogs } from './pod-logs.js';
 import { until } from './until.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** The backend's container name (kubernetes-manifests.ts). */
 const CONTAINER = 'job';
 
-interface PodLog {
-  chunks: Buffer[];
-  ended: boolean;
-  followers: Set<ServerResponse>;
-}
-
 export class TestKubelet {
-  private readonly logs = new Map<string, PodLog>();
+  private readonly logs = new PodLogs();
 
   private constructor(
     private readonly plane: ControlPlane,
@@ -54,7 +49,7 @@ export class TestKubelet {
   }
 
   async close(): Promise<void> {
-    for (const log of this.logs.values()) for (const res of log.followers) res.destroy();
+    this.logs.destroyFollowers();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.plane.core.deleteNode({ name: this.node }).catch(() => undefined);
@@ -83,23 +78,18 @@ export class TestKubelet {
         body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod }, target: { apiVersion: 'v1', kind: 'Node', name: this.node } },
       });
     }
-    this.logOf(namespace, pod);
+    this.logs.open(namespace, pod);
     await this.setStatus(namespace, pod, 'Running', { running: { startedAt: new Date() } });
   }
 
   /** The container wrote this to its output. */
   write(namespace: string, pod: string, output: string | Uint8Array): void {
-    const log = this.logOf(namespace, pod);
-    const chunk = Buffer.from(output);
-    log.chunks.push(chunk);
-    for (const res of log.followers) res.write(chunk);
+    this.logs.write(namespace, pod, output);
   }
 
   /** The container exited with this code: its output ends, and the pod's phase says how. */
   async exit(namespace: string, pod: string, exitCode: number): Promise<void> {
-    const log = this.logOf(namespace, pod);
-    log.ended = true;
-    for (const res of log.followers) res.end();
+    this.logs.end(namespace, pod);
     const now = new Date();
     await this.setStatus(namespace, pod, exitCode === 0 ? 'Succeeded' : 'Failed', {
       terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: now },
@@ -108,9 +98,7 @@ export class TestKubelet {
 
   /** How many log follows are open on this kubelet right now. */
   openFollows(): number {
-    let open = 0;
-    for (const log of this.logs.values()) open += log.followers.size;
-    return open;
+    return this.logs.followers();
   }
 
   private async setStatus(namespace: string, pod: string, phase: string, state: V1ContainerState): Promise<void> {
@@ -123,46 +111,14 @@ export class TestKubelet {
     await this.plane.core.patchNamespacedPodStatus({ namespace, name: pod, body: { status } }, MERGE_PATCH);
   }
 
-  private logOf(namespace: string, pod: string): PodLog {
-    const key = `${namespace}/${pod}`;
-    let log = this.logs.get(key);
-    if (log === undefined) {
-      log = { chunks: [], ended: false, followers: new Set() };
-      this.logs.set(key, log);
-    }
-    return log;
-  }
-
   /** GET /containerLogs/<namespace>/<pod>/<container>?follow=&tailLines=, as the kubelet serves it. */
   private serve(url: string, res: ServerResponse): void {
     const parsed = new URL(url, 'https://kubelet');
     const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(parsed.pathname);
-    const log = match === null || match[3] !== CONTAINER ? undefined : this.logs.get(`${match[1]}/${match[2]}`);
-    if (log === undefined) {
+    if (match === null || match[3] !== CONTAINER || !this.logs.has(match[1], match[2])) {
       res.writeHead(404).end('not found');
       return;
     }
-    const tail = Number(parsed.searchParams.get('tailLines') ?? 0);
-    const all = Buffer.concat(log.chunks);
-    const shown = tail > 0 ? lastLines(all, tail) : all;
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    if (parsed.searchParams.get('follow') !== 'true' || log.ended) {
-      res.end(shown);
-      return;
-    }
-    res.flushHeaders();
-    if (shown.length > 0) res.write(shown);
-    log.followers.add(res);
-    res.on('close', () => log.followers.delete(res));
+    this.logs.serve(match[1], match[2], { follow: parsed.searchParams.get('follow') === 'true', tailLines: Number(parsed.searchParams.get('tailLines') ?? 0) }, res);
   }
-}
-
-/** The kubelet's tail: the last `count` lines of the bytes, a final newline ending the last one. */
-function lastLines(output: Buffer, count: number): Buffer {
-  let start = output.length;
-  for (let seen = 0; start > 0 && seen < count; seen++) {
-    const previous = start >= 2 ? output.lastIndexOf(0x0a, start - 2) : -1;
-    start = previous === -1 ? 0 : previous + 1;
-  }
-  return output.subarray(start);
 }
