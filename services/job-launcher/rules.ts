@@ -1,7 +1,7 @@
 import { KEY_PATTERN, keyRisk, MAX_KEY_LENGTH, NAME_PATTERN } from '../secret-store/rules.js';
 import type { Violations } from '../runtime/validation.js';
 import type { EnvEntry } from './backend.js';
-import { checkSecretFilePaths } from '../runtime/secret-file-paths.js';
+import { secretFilePathProblems } from '../runtime/secret-file-paths.js';
 import type { SecretRef } from './store.js';
 
 const JOB_NAME_PATTERN = NAME_PATTERN;
@@ -55,5 +55,7 @@ export function checkJobInput(v: Violations, job: JobInput, fileRoots: readonly 
     if (risk !== undefined) v.add(`job.secrets[${i}].env_name`, risk);
   });
   const files = job.secretRefs.flatMap((s, index) => (s.filePath ? [{ index, path: s.filePath }] : []));
-  checkSecretFilePaths(v, files, fileRoots, (i) => `job.secrets[${i}].file_path`);
+  const field = (i: number) => `job.secrets[${files[i].index}].file_path`;
+  const problems = secretFilePathProblems(files.map((f) => f.path), fileRoots, field);
+  for (const { index, problem } of problems) v.add(field(index), problem);
 }

@@ -1,5 +1,3 @@
-import type { Violations } from './validation.js';
-
 /**
  * Where a job may ask for a secret as a file (`--secret-file PATH=NAME`, DESIGN §5). The rules
  * are the same on every backend; only the roots differ (each backend says its own, see
@@ -31,21 +29,24 @@ export function filePathProblem(path: string, roots: readonly string[]): string 
 
 /**
  * Each file path well-formed and under a root, no path twice, and none inside another (a file
- * cannot also be a directory). `field(i)` names reference i's path field.
+ * cannot also be a directory): the problems, each with the index of the path it is about.
+ * `nameOf(i)` names path i in a message about a clash.
  */
-export function checkSecretFilePaths(v: Violations, paths: { index: number; path: string }[], roots: readonly string[], field: (index: number) => string): void {
+export function secretFilePathProblems(paths: readonly string[], roots: readonly string[], nameOf: (index: number) => string): { index: number; problem: string }[] {
+  const problems: { index: number; problem: string }[] = [];
   const accepted: { index: number; path: string }[] = [];
-  for (const { index, path } of paths) {
+  paths.forEach((path, index) => {
     const problem = filePathProblem(path, roots);
     if (problem !== undefined) {
-      v.add(field(index), problem);
-      continue;
+      problems.push({ index, problem });
+      return;
     }
     const clash = accepted.find((other) => other.path === path || path.startsWith(`${other.path}/`) || other.path.startsWith(`${path}/`));
     if (clash === undefined) accepted.push({ index, path });
-    else if (clash.path === path) v.add(field(index), `"${path}" is also the path of ${field(clash.index)}: one file per path`);
-    else v.add(field(index), `"${path}" and "${clash.path}" (${field(clash.index)}) are one inside the other: a file cannot also be a directory`);
-  }
+    else if (clash.path === path) problems.push({ index, problem: `"${path}" is also the path of ${nameOf(clash.index)}: one file per path` });
+    else problems.push({ index, problem: `"${path}" and "${clash.path}" (${nameOf(clash.index)}) are one inside the other: a file cannot also be a directory` });
+  });
+  return problems;
 }
 
 export const rootList = (roots: readonly string[]) => roots.join(' or ');
