@@ -94,6 +94,11 @@ describe('local backend: secrets as files', function () {
     }
   });
 
+  it('leaves the job no fd of the pipes that carried the values (bwrap closes them once copied)', async () => {
+    const { log } = await run(spec('for fd in 3 4 5 6 7 8 9; do [ -e "/proc/$$/fd/$fd" ] && echo "OPEN-FD-$fd"; done; echo DONE', [file('/run/secrets/a', 'value-a'), file('/run/secrets/b', 'value-b', 'b')]));
+    expect(log).to.equal('DONE\n');
+  });
+
   it('masks a file\'s value in the log like a variable\'s', async () => {
     const { log } = await run(spec('cat /run/secrets/token; echo; base64 /run/secrets/token', [file('/run/secrets/token', 'file-secret-value-42')]));
     expect(log).to.not.include('file-secret-value-42');
