@@ -16,7 +16,7 @@ import {
   type SecretFileEntry,
 } from './backend.js';
 import type { JobInput } from './rules.js';
-import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
+import { byLanding, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
 
 /** What the launcher needs from secret-store and key-management (through their gRPC clients). */
 export interface SecretsPort {
@@ -174,7 +174,7 @@ export class JobManager {
 
   private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
     // In the order the store reads them back, so answers match later reads.
-    const secrets = [...injected].sort(byEnvName);
+    const secrets = [...injected].sort(byLanding);
     return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets };
   }
 

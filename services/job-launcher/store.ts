@@ -2,10 +2,11 @@ import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 /**
- * An attempt's secrets in the order every answer gives them: by variable name, bytewise (in
- * JavaScript, not in the database's collation, which differs between engines and locales).
+ * An attempt's secrets in the order every answer gives them: by variable name, then by file
+ * path (files, which have no variable, come first), bytewise (in JavaScript, not in the
+ * database's collation, which differs between engines and locales).
  */
-export const byEnvName = (a: { envName: string; filePath?: string }, b: { envName: string; filePath?: string }) => {
+export const byLanding = (a: { envName: string; filePath?: string }, b: { envName: string; filePath?: string }) => {
   const [x, y] = [`${a.envName}\0${a.filePath ?? ''}`, `${b.envName}\0${b.filePath ?? ''}`];
   return x < y ? -1 : x > y ? 1 : 0;
 };
@@ -337,7 +338,7 @@ export function createJobStore(knex: Knex): JobStore {
             filePath: s.file_path,
             version: toNumber(s.version),
           }))
-          .sort(byEnvName),
+          .sort(byLanding),
       }));
     },
     async unfinishedAttempts() {
