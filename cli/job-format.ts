@@ -29,26 +29,48 @@ export function parseSecretFlags(values: readonly string[] = []): JobSpec['secre
     const at = text.indexOf('=');
     if (at < 0) {
       if (text === '') throw new CommandError('--secret needs a secret name: NAME or KEY=NAME');
-      return { secretName: text, envName: '' };
+      return { secretName: text, envName: '', filePath: '' };
     }
     const envName = text.slice(0, at);
     const secretName = text.slice(at + 1);
     if (envName === '' || secretName === '') {
       throw new CommandError(`--secret "${text}" must be NAME or KEY=NAME, e.g. --secret HF_TOKEN or --secret HUGGING_FACE_HUB_TOKEN=HF_TOKEN`);
     }
-    return { secretName, envName };
+    return { secretName, envName, filePath: '' };
   });
 }
 
-/** "HF_TOKEN ← secret HF_TOKEN v3": what an attempt got, as create/restart report it. */
-export const injectedLine = (s: InjectedSecretJson) => `${s.envName ?? ''} ← secret ${s.secretName ?? ''} v${s.version ?? 0}`;
+/**
+ * `--secret-file PATH=NAME`: the secret's value as a read-only file at PATH. Split at the first
+ * "=" (a path the server accepts holds none); the server checks the path itself.
+ */
+export function parseSecretFileFlags(values: readonly string[] = []): JobSpec['secrets'] {
+  return values.map((text) => {
+    const at = text.indexOf('=');
+    const [filePath, secretName] = at < 0 ? ['', ''] : [text.slice(0, at), text.slice(at + 1)];
+    if (filePath === '' || secretName === '') {
+      throw new CommandError(`--secret-file "${text}" must be PATH=NAME, e.g. --secret-file /run/secrets/gcp.json=gcp-sa-key`);
+    }
+    return { secretName, envName: '', filePath };
+  });
+}
+
+/** Where an attempt's secret landed: its variable, or "file PATH". */
+export const landingOf = (s: { envName?: string; filePath?: string }) => (s.filePath ? `file ${s.filePath}` : (s.envName ?? ''));
+
+/** A job's reference as given: NAME, KEY=NAME or file PATH=NAME. */
+const referenceText = (s: { secretName?: string; envName?: string; filePath?: string }) =>
+  s.filePath ? `file ${s.filePath}=${s.secretName ?? ''}` : s.envName ? `${s.envName}=${s.secretName ?? ''}` : (s.secretName ?? '');
+
+/** "HF_TOKEN ← secret HF_TOKEN v3" or "file /run/secrets/key ← secret key v1": what an attempt got, as create/restart report it. */
+export const injectedLine = (s: InjectedSecretJson) => `${landingOf(s)} ← secret ${s.secretName ?? ''} v${s.version ?? 0}`;
 
 /** True when the value has been rotated or deleted since the attempt got it. */
 export const isStale = (s: InjectedSecretJson) => s.stale === true || !s.currentVersion || s.currentVersion !== s.version;
 
 /** "HF_TOKEN ← HF_TOKEN v2 (stale: now v3; restart the job to use it)", as `job show` reports it. */
 export function injectedStatusLine(s: InjectedSecretJson): string {
-  const line = `${s.envName ?? ''} ← ${s.secretName ?? ''} v${s.version ?? 0}`;
+  const line = `${landingOf(s)} ← ${s.secretName ?? ''} v${s.version ?? 0}`;
   if (!s.currentVersion) return `${line} (deleted since)`;
   if (isStale(s)) return `${line} (stale: now v${s.currentVersion}; restart the job to use it)`;
   return line;
@@ -81,7 +103,7 @@ export function jobDetails(job: JobJson): string {
       ['image', job.image],
       ['command', job.command?.split(/\r?\n/)],
       ['env', (job.env ?? []).map((e) => `${e.name ?? ''}=${e.value ?? ''}`)],
-      ['secrets', (job.secrets ?? []).map((s) => (s.envName ? `${s.envName}=${s.secretName ?? ''}` : (s.secretName ?? '')))],
+      ['secrets', (job.secrets ?? []).map(referenceText)],
       ['created', by(job.createTime, job.createBy)],
       ['updated', formatTime(job.updateTime)],
     ]),

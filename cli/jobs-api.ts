@@ -10,7 +10,10 @@ import type { Connection } from './settings.js';
 export interface InjectedSecretJson {
   secretName: string;
   secretUid: string;
+  /** Empty when the secret was mounted as a file. */
   envName: string;
+  /** Where it was mounted as a read-only file (`--secret-file`); empty for a variable. */
+  filePath: string;
   version: number;
   /** 0 when the secret has been deleted since. */
   currentVersion: number;
@@ -37,7 +40,8 @@ export interface JobJson {
   image: string;
   command: string;
   env: Array<{ name: string; value: string }>;
-  secrets: Array<{ secretName: string; envName: string }>;
+  /** `--secret` references (envName, empty: the secret's key) and `--secret-file` ones (filePath). */
+  secrets: Array<{ secretName: string; envName: string; filePath: string }>;
   /** "pending", "running", "succeeded", "failed", "cancelled": the state of the latest attempt. */
   state: string;
   attempts: AttemptJson[];
@@ -58,7 +62,7 @@ export interface JobSpec {
   image: string;
   command: string;
   env: Array<{ name: string; value: string }>;
-  secrets: Array<{ secretName: string; envName: string }>;
+  secrets: Array<{ secretName: string; envName: string; filePath: string }>;
 }
 
 export interface JobPage {
@@ -105,6 +109,7 @@ const injectedSecretJson = (s: InjectedSecret): InjectedSecretJson => ({
   secretName: s.secretName,
   secretUid: s.secretUid,
   envName: s.envName,
+  filePath: s.filePath,
   version: s.version,
   currentVersion: s.currentVersion,
   stale: s.stale,
@@ -130,7 +135,7 @@ function jobJson(job: Job | undefined): JobJson {
     image: job.image,
     command: job.command,
     env: job.env.map(({ name, value }) => ({ name, value })),
-    secrets: job.secrets.map(({ secretName, envName }) => ({ secretName, envName })),
+    secrets: job.secrets.map(({ secretName, envName, filePath }) => ({ secretName, envName, filePath })),
     state: enumJson(job_StateToJSON(job.state)),
     attempts: job.attempts.map(attemptJson),
     backend: job.backend,

@@ -3,12 +3,13 @@ import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { Secret_EnvVarFit } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { engines } from './support/postgres.js';
-import { failure, startTestSystem, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
 
 interface Ctx {
   sys: TestSystem;
   secrets: SecretClient;
   kms: KmsClient;
+  jobs: JobClient;
   /** A valid sealed value for org acme. */
   sealed: { sealedBox: Buffer; keyId: string };
   sealUnder(value: Uint8Array): Buffer;
@@ -37,8 +38,13 @@ const encryptValues = async (c: Ctx, requests: ReturnType<typeof toEncrypt>[]) =
 const resolve = async (c: Ctx, req: Record<string, unknown>) =>
   c.sys.secrets(await c.sys.token('service', { subject: 'svc:job-launcher' })).resolveSecrets({ org: 'acme', ...req });
 /** A launch given by references, as the job launcher asks for one (job and attempt set). */
-const launchRefs = (c: Ctx, references: { secretName: string; envName?: string }[], req: Record<string, unknown> = {}) =>
-  resolve(c, { references: references.map((r) => ({ envName: '', ...r })), jobId: 'j_0123456789abcdef', attempt: 1, ...req });
+const launchRefs = (c: Ctx, references: { secretName: string; envName?: string; filePath?: string }[], req: Record<string, unknown> = {}) =>
+  resolve(c, { references: references.map((r) => ({ envName: '', filePath: '', ...r })), jobId: 'j_0123456789abcdef', attempt: 1, ...req });
+
+/** A job asking for secrets as files (`--secret-file PATH=NAME`), each reference given in full. */
+const jobWithFiles = (c: Ctx, secrets: { secretName: string; filePath: string; envName?: string }[]) =>
+  c.jobs.createJob({ org: 'acme', job: { name: 'files', image: 'x', command: 'true', env: [], secrets: secrets.map((s) => ({ envName: '', ...s })) } });
+const fileAt = (filePath: string, secretName = 'EXISTING') => ({ secretName, filePath });
 
 /** The audit chain's calls in key-management, as secret-store makes them. */
 const asSecretStore = async (c: Ctx) => c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' }));
@@ -172,6 +178,29 @@ const rows: Row[] = [
   { what: 'resolve: a value with a NUL byte as a variable', call: (c) => launchRefs(c, [{ secretName: 'EXISTING' }, { secretName: 'WITH_NUL' }]), code: 'FAILED_PRECONDITION', message: /secret "WITH_NUL" cannot be injected as environment variable WITH_NUL: its value holds a NUL byte/ },
   { what: 'resolve: a value that is not UTF-8 under another variable name', call: (c) => launchRefs(c, [{ secretName: 'NOT_UTF8', envName: 'CERT' }]), code: 'FAILED_PRECONDITION', message: /secret "NOT_UTF8" cannot be injected as environment variable CERT: its value is not valid UTF-8/ },
   { what: 'resolve: a value with a NUL byte, launched by names', call: (c) => resolve(c, { names: ['EXISTING', 'WITH_NUL'], jobId: 'j_0123456789abcdef', attempt: 1 }), code: 'FAILED_PRECONDITION', message: /secret "WITH_NUL".*NUL byte/ },
+  // ---- CreateJob: secrets as files (checked before any secret is read, audited or run)
+  { what: 'job: a relative file path', call: (c) => jobWithFiles(c, [fileAt('run/secrets/key')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /not an absolute path/ },
+  { what: 'job: a file path outside /run/secrets/ and HOME', call: (c) => jobWithFiles(c, [fileAt('/etc/cron.d/evil')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /not under \/run\/secrets\/ or \/home\/job\// },
+  { what: 'job: a file path that climbs out with ..', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/../../etc/passwd')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /"\." or "\.\." segment/ },
+  { what: 'job: a file path with a . segment', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/./key')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /"\." or "\.\." segment/ },
+  { what: 'job: a file path with an empty segment', call: (c) => jobWithFiles(c, [fileAt('/run/secrets//key')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /empty segment/ },
+  { what: 'job: a file path ending with /', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/dir/')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /empty segment/ },
+  { what: 'job: a file path that is a root itself (HOME)', call: (c) => jobWithFiles(c, [fileAt('/home/job')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /not under/ },
+  { what: 'job: a file path with a space', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/my key')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /may only hold letters, digits/ },
+  { what: 'job: a file path with a newline', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/a\nb')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /a\\nb/ },
+  { what: 'job: a file path with a segment starting with ..', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/..data')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /reserved/ },
+  { what: 'job: a file path of 513 characters', call: (c) => jobWithFiles(c, [fileAt(`/run/secrets/${long(250)}/${long(249)}`)]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /longer than 512/ },
+  { what: 'job: a file path segment of 256 characters', call: (c) => jobWithFiles(c, [fileAt(`/run/secrets/${long(256)}`)]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /longer than 255/ },
+  { what: 'job: two secrets on one file path', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key'), fileAt('/run/secrets/key', 'SECOND')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[1].file_path', message: /also the path of job\.secrets\[0\]\.file_path/ },
+  { what: 'job: one file path inside another', call: (c) => jobWithFiles(c, [fileAt('/home/job/.ssh'), fileAt('/home/job/.ssh/id_ed25519', 'SECOND')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[1].file_path', message: /one inside the other/ },
+  { what: 'job: a reference with both a variable and a file', call: (c) => jobWithFiles(c, [{ ...fileAt('/run/secrets/key'), envName: 'KEY' }]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].env_name' },
+  { what: 'job: a bad file path of an unknown secret (the path is refused first)', call: (c) => jobWithFiles(c, [fileAt('relative', 'NOPE')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path' },
+  { what: 'job: a good file path of an unknown secret', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key', 'NOPE')]), code: 'NOT_FOUND' },
+  // ---- ResolveSecrets with files (the secret-store's own checks of the contract)
+  { what: 'resolve: a relative file path', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', filePath: 'key' }]), code: 'INVALID_ARGUMENT', field: 'references[0].file_path' },
+  { what: 'resolve: a file path with ..', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', filePath: '/run/../etc/passwd' }]), code: 'INVALID_ARGUMENT', field: 'references[0].file_path' },
+  { what: 'resolve: a reference with both a variable and a file', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', envName: 'K', filePath: '/run/secrets/k' }]), code: 'INVALID_ARGUMENT', field: 'references[0].env_name' },
+  { what: 'resolve: two secrets in one file', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', filePath: '/run/secrets/k' }, { secretName: 'SECOND', filePath: '/run/secrets/k' }]), code: 'INVALID_ARGUMENT', field: 'references', message: /"EXISTING" and "SECOND" both land in file \/run\/secrets\/k/ },
 ];
 
 /** Everything a call could have written: secret rows (with their ciphertext) and the audit log. */
@@ -182,7 +211,8 @@ async function snapshot(sys: TestSystem) {
   const kms = await sys.db('key-management')('kms_org_keys').select('key_id').orderBy('key_id');
   // Only the chain rows use (acme's own checkpoint moves by itself after its appends).
   const checkpoints = await sys.db('key-management')('kms_audit_checkpoints').where({ org: CHAIN_ORG }).select('seq', 'link');
-  return { secrets, audit: Number(audit?.n), kms, checkpoints };
+  const jobs = await sys.db('job-launcher')('jobs').count({ n: '*' }).first();
+  return { secrets, audit: Number(audit?.n), kms, checkpoints, jobs: Number(jobs?.n) };
 }
 
 for (const engine of engines()) {
@@ -193,6 +223,7 @@ for (const engine of engines()) {
       c.sys = await startTestSystem({ databaseUrl: await engine.freshUrl() });
       c.secrets = c.sys.secrets(await c.sys.token('admin'));
       c.kms = c.sys.kms(await c.sys.token('admin'));
+      c.jobs = c.sys.jobs(await c.sys.token('member'));
       c.sealed = await c.sys.seal('a valid value');
       const key = await c.kms.getOrgPublicKey({ org: 'acme' });
       c.sealUnder = (value) => Buffer.from(sodium.crypto_box_seal(value, key.publicKey));

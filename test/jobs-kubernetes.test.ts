@@ -122,4 +122,30 @@ describe('jobs on the Kubernetes backend, end to end through the all-in-one serv
       await plane.core.deleteNamespacedResourceQuota({ namespace: ns, name: 'no-jobs' });
     }
   });
+
+  it('mounts a --secret-file from the attempt\'s Secret through a volume with items under /run/secrets, and refuses a path the backend cannot mount', async () => {
+    const jobs = sys.jobs(await sys.token('member'));
+    const refused = await failure(jobs.createJob({ org: 'acme', job: { name: 'home-file', image: 'x', command: 'true', secrets: [{ secretName: 'HF_TOKEN', envName: '', filePath: '/home/job/.hf' }] } }));
+    expect(refused.code).to.equal('INVALID_ARGUMENT');
+    expect(refused.fields).to.deep.equal(['job.secrets[0].file_path']);
+    expect(refused.message).to.include('is not under /run/secrets/');
+    const { job } = await jobs.createJob({ org: 'acme', job: { name: 'file', image: 'python:3.12', command: 'cat /run/secrets/hf/token', secrets: [{ secretName: 'HF_TOKEN', envName: '', filePath: '/run/secrets/hf/token' }] } });
+    expect(job!.attempts[0].secrets.map((s) => [s.secretName, s.envName, s.filePath])).to.deep.equal([['HF_TOKEN', '', '/run/secrets/hf/token']]);
+    const kubeJob = await kubeJobOf(job!.id);
+    const name = kubeJob.metadata!.name!;
+    const secret = await plane.core.readNamespacedSecret({ namespace: ns, name });
+    expect(Object.keys(secret.data ?? {})).to.deep.equal(['file-0']);
+    const pod = kubeJob.spec!.template.spec!;
+    expect(pod.volumes).to.deep.equal([{ name: 'secret-files', secret: { secretName: name, defaultMode: 0o400, items: [{ key: 'file-0', path: 'hf/token' }] } }]);
+    expect(pod.containers[0].volumeMounts).to.deep.equal([{ name: 'secret-files', mountPath: '/run/secrets', readOnly: true }]);
+    expect(JSON.stringify(kubeJob)).to.not.include('hf-kube-value-123');
+    const podName = await kubelet.podOf(ns, name);
+    await kubelet.run(ns, podName);
+    kubelet.write(ns, podName, 'hf-kube-value-123\n');
+    await kubelet.exit(ns, podName, 0);
+    await stateOf(job!.id, Job_State.STATE_SUCCEEDED);
+    const chunks: Buffer[] = [];
+    for await (const m of jobs.streamJobLogs({ org: 'acme', id: job!.id })) chunks.push(m.data);
+    expect(Buffer.concat(chunks).toString()).to.equal('***\n');
+  });
 });

@@ -11,13 +11,17 @@ import { until } from './support/until.js';
 /**
  * A job is untrusted code (docs/isolation.md). Each row is an attack a job tries from inside
  * its sandbox, run once by an admin of the victim's own org and once by a member of another
- * org; every one must fail. A victim job of org acme runs meanwhile with a secret injected and
- * a file in its HOME, so the rows that go after another job's values have something to find.
+ * org; every one must fail. A victim job of org acme runs meanwhile with a secret injected, the
+ * same kind of value mounted as secret files, and a file in its HOME, so the rows that go after
+ * another job's values have something to find.
  */
 
 const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
 const VICTIM_VALUE = 'victim-token-5f1c9a7e2b';
 const VICTIM_MARKER = 'victim-home-notes-8d3b';
+/** Mounted into the victim as files (`--secret-file`), in /run/secrets and in its HOME. */
+const VICTIM_FILE_VALUE = 'victim-file-key-3a9e6c0d41';
+const VICTIM_FILES = ['/run/secrets/victim.pem', '/home/job/.victim/key'];
 
 /** Host processes whose command line holds `marker` (a job's shell shows its command there). */
 function hostProcessesWith(marker: string): { pid: number; uid: number }[] {
@@ -59,12 +63,14 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
     sys = await startTestSystem({ org: 'acme' });
     const acmeSecrets = sys.secrets(await sys.token('admin'));
     await acmeSecrets.createSecret({ org: 'acme', secret: { name: 'VICTIM_TOKEN' }, value: await sys.seal(VICTIM_VALUE) });
+    await acmeSecrets.createSecret({ org: 'acme', secret: { name: 'VICTIM_FILE' }, value: await sys.seal(VICTIM_FILE_VALUE) });
     acmeAdmin = sys.jobs(await sys.token('admin'));
     rivalMember = sys.jobs(await sys.token('member', { org: 'rival', subject: 'rival-member' }));
     const acmeMember = sys.jobs(await sys.token('member', { subject: 'acme-member' }));
     // `; : marker` keeps the marker in the shell's command line (a last command may replace the shell).
     const command = `echo ${VICTIM_MARKER} > "$HOME/notes"; sleep 600; : victim-sleeper`;
-    await acmeMember.createJob({ org: 'acme', job: { name: 'victim', image: 'x', command, secrets: [{ secretName: 'VICTIM_TOKEN' }] } });
+    const files = VICTIM_FILES.map((filePath) => ({ secretName: 'VICTIM_FILE', envName: '', filePath }));
+    await acmeMember.createJob({ org: 'acme', job: { name: 'victim', image: 'x', command, secrets: [{ secretName: 'VICTIM_TOKEN' }, ...files] } });
     victimPid = (await until('the victim job to run', async () => hostProcessesWith('victim-sleeper').find((p) => readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('/bin/sh'))))!.pid;
     // Everything of the server's that a job could want: the data dir's files (keys, tokens, databases).
     serverFiles = readdirSync(sys.dataDir).map((f) => path.join(sys.dataDir, f)).filter((f) => statSync(f).isFile());
@@ -79,7 +85,8 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
     await sys?.stop();
   });
 
-  const leaks = () => [VICTIM_VALUE, Buffer.from(VICTIM_VALUE).toString('hex'), Buffer.from(VICTIM_VALUE).toString('base64'), VICTIM_MARKER, ...secretsOnDisk];
+  const forms = (value: string) => [value, Buffer.from(value).toString('hex'), Buffer.from(value).toString('base64')];
+  const leaks = () => [...forms(VICTIM_VALUE), ...forms(VICTIM_FILE_VALUE), VICTIM_MARKER, ...secretsOnDisk];
 
   interface Attack {
     name: string;
@@ -104,6 +111,15 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
     { name: 'signals another job', command: () => `kill -0 ${victimPid} && echo SIGNALLED; kill -STOP ${victimPid} && echo SIGNALLED`, success: ['SIGNALLED'] },
     { name: 'writes into the data dir', command: () => `echo pwned > "${dataDir()}/pwned" && echo WROTE; echo pwned >> "${dataDir()}/issuer-key.json" && echo WROTE`, success: ['WROTE'] },
     { name: 'reads or writes another attempt\'s work dir', command: () => `ls "${workRoot()}" && echo LISTED; cat "${workRoot()}"/*/notes; echo pwned > "${workRoot()}/pwned" && echo WROTE`, success: ['WROTE', 'LISTED'] },
+    {
+      name: 'reads another job\'s secret files (its /run/secrets, its HOME, through /proc, by searching)',
+      command: () =>
+        [
+          ...VICTIM_FILES.map((f) => `cat "${f}" "/proc/${victimPid}/root${f}" | od -An -c`),
+          `cat "${workRoot()}"/*/.victim/key /proc/*/root/run/secrets/* 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
+          'find / -xdev -name "victim*" -exec cat {} + 2>/dev/null',
+        ].join('; '),
+    },
     { name: 'leaves symlinks into the data dir in its work dir', command: () => `ln -s "${dataDir()}" "$HOME/data"; ln -s "${dataDir()}/issuer-key.json" "$HOME/issuer-key.json"; ln -s "${dataDir()}" "$HOME/../escape"; cat "$HOME/data/issuer-key.json"` },
     { name: 'holds a capability, or makes a user namespace to get one', command: () => `grep -q '^CapEff:\\s*0*$' /proc/self/status || echo HAS-CAPS; unshare -Ur true 2>/dev/null && echo NEW-USERNS`, success: ['HAS-CAPS', 'NEW-USERNS'] },
     { name: 'reads a block device, the kernel log or /sys', command: () => 'for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/kmsg /dev/mem /dev/port; do head -c 1 "$d" > /dev/null 2>&1 && echo "READ-$d"; done; [ -e /sys/kernel ] && echo HAS-SYS', success: ['READ-', 'HAS-SYS'] },

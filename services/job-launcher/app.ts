@@ -119,7 +119,7 @@ export async function openJobLauncher(
     async resolveForLaunch(org, refs, plainEnvNames, reference, requestId) {
       const res = await secretStore
         .resolveSecrets(
-          { org, references: refs, plainEnvNames, jobId: reference.jobId, attempt: reference.attempt, onBehalfOf: reference.onBehalfOf },
+          { org, references: refs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })), plainEnvNames, jobId: reference.jobId, attempt: reference.attempt, onBehalfOf: reference.onBehalfOf },
           { requestId },
         )
         // A conflict between the job's references is the job's: name its field.

@@ -23,6 +23,25 @@ export interface SecretEnvEntry {
   version: number;
 }
 
+/** One secret value to mount as a read-only file (mode 0400, the job's user, memory-backed). */
+export interface SecretFileEntry {
+  /** Absolute path inside the job, checked against the backend's roots (secret-file-paths.ts). */
+  path: string;
+  /** The decrypted value, byte for byte (any bytes: a file can hold what a variable cannot). */
+  value: Uint8Array;
+  /** For labels/annotations and logs: which secret and version (never the value). */
+  secretName: string;
+  version: number;
+}
+
+/** Whether and where a backend mounts secrets as files. */
+export interface SecretFileSupport {
+  /** The directories (each ending with "/") a file path must lie under. */
+  roots: readonly string[];
+  /** Set when this backend refuses file secrets altogether, saying why (FAILED_PRECONDITION). */
+  refusal?: string;
+}
+
 export interface AttemptSpec {
   org: string;
   jobId: string;
@@ -35,6 +54,8 @@ export interface AttemptSpec {
   /** Plain variables. Never overlap secretEnv (the launcher resolved overrides). */
   env: EnvEntry[];
   secretEnv: SecretEnvEntry[];
+  /** Secrets mounted as files (none when absent). */
+  secretFiles?: SecretFileEntry[];
 }
 
 /** Identifies an attempt inside its backend (e.g. a Kubernetes Job name); stored by the launcher. */
@@ -101,6 +122,8 @@ export interface JobBackend {
   readonly name: 'local' | 'kubernetes';
   /** Said to whoever creates or restarts a job on this backend (e.g. that jobs run unsandboxed). */
   readonly warnings?: string[];
+  /** Where it mounts secrets as files; a backend without it refuses them. */
+  readonly secretFiles?: SecretFileSupport;
   /**
    * Optional: starts making what an attempt needs that does not depend on its secrets (the
    * local backend's directories and log file), so that it overlaps reading and decrypting

@@ -13,9 +13,10 @@ import {
   type JobBackend,
   type ReservedAttempt,
   type SecretEnvEntry,
+  type SecretFileEntry,
 } from './backend.js';
 import type { JobInput } from './rules.js';
-import { byEnvName, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
+import { byLanding, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
 
 /** What the launcher needs from secret-store and key-management (through their gRPC clients). */
 export interface SecretsPort {
@@ -80,8 +81,11 @@ const NOTHING_RESERVED: ReservedAttempt = { cancel: async () => undefined };
 interface PreparedAttempt {
   injected: InjectedSecretRow[];
   secretEnv: SecretEnvEntry[];
+  secretFiles: SecretFileEntry[];
   warnings: string[];
 }
+
+const NOTHING_PREPARED = { injected: [], secretEnv: [], secretFiles: [] };
 
 /** job-launcher's logic: turn submissions into attempts with freshly decrypted secrets. */
 export class JobManager {
@@ -113,7 +117,8 @@ export class JobManager {
    * unnoticed), plans where each lands from the keys it read, and audits those injected.
    */
   private async prepare(org: string, jobId: string, attempt: number, input: Pick<JobInput, 'env' | 'secretRefs'>, actor: Actor): Promise<PreparedAttempt> {
-    if (input.secretRefs.length === 0) return { injected: [], secretEnv: [], warnings: [] };
+    if (input.secretRefs.length === 0) return { ...NOTHING_PREPARED, warnings: [] };
+    this.refuseUnsupportedFiles(input.secretRefs);
     const { secrets, injections, warnings } = await this.secrets.resolveForLaunch(
       org,
       input.secretRefs,
@@ -121,23 +126,41 @@ export class JobManager {
       { jobId, attempt, onBehalfOf: actor.subject },
       actor.requestId,
     );
-    if (injections.length === 0) return { injected: [], secretEnv: [], warnings };
+    if (injections.length === 0) return { ...NOTHING_PREPARED, warnings };
     const values = await this.secrets.decrypt(org, secrets, actor.requestId);
     const byName = new Map(secrets.map((secret, i) => [secret.name, { secret, value: values[i] }]));
     const targets = injections.map((t) => {
       const found = byName.get(t.secretName);
       if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
       // The secret-store refuses these from what key-management recorded; values stored
-      // before that was recorded are caught here, before the backend gets them.
-      const fit = envVarFitOf(found.value);
+      // before that was recorded are caught here, before the backend gets them. A file holds any bytes.
+      const fit = t.filePath ? 'ok' : envVarFitOf(found.value);
       if (fit !== 'ok') throw unfitVariableError(t.secretName, t.envName, fit);
-      return { envName: t.envName, ...found };
+      return { envName: t.envName, filePath: t.filePath, ...found };
     });
+    const [files, variables] = [targets.filter((t) => t.filePath), targets.filter((t) => !t.filePath)];
     return {
-      injected: targets.map(({ envName, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, version: secret.version })),
-      secretEnv: targets.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
+      injected: targets.map(({ envName, filePath, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, filePath, version: secret.version })),
+      secretEnv: variables.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
+      secretFiles: files.map(({ filePath, secret, value }) => ({ path: filePath, value, secretName: secret.name, version: secret.version })),
       warnings,
     };
+  }
+
+  /** Where this backend mounts secret files (the server checks paths against them). */
+  get secretFileRoots(): readonly string[] {
+    return this.backend.secretFiles?.roots ?? [];
+  }
+
+  /**
+   * A backend that cannot mount files safely (the unsandboxed local backend) refuses a job that
+   * asks for one before any secret is read or audited.
+   */
+  private refuseUnsupportedFiles(refs: SecretRef[]): void {
+    if (!refs.some((r) => r.filePath)) return;
+    const support = this.backend.secretFiles;
+    const refusal = support ? support.refusal : `the ${this.backend.name} backend cannot mount secrets as files`;
+    if (refusal !== undefined) throw failedPrecondition(refusal, 'SECRET_FILES_UNSUPPORTED');
   }
 
   /** What the backend reserves for an attempt ahead of its launch; nothing when it cannot (its launch then says why). */
@@ -151,7 +174,7 @@ export class JobManager {
 
   private newAttempt(jobId: string, number: number, actor: Actor, injected: InjectedSecretRow[]): AttemptRow {
     // In the order the store reads them back, so answers match later reads.
-    const secrets = [...injected].sort(byEnvName);
+    const secrets = [...injected].sort(byLanding);
     return { jobId, number, state: 'PENDING', ref: '', message: '', startedBy: actor.subject, secrets };
   }
 
@@ -160,7 +183,7 @@ export class JobManager {
    * backend told it), updating `job` and `attempt` to match; on failure, `undo` removes what
    * was recorded.
    */
-  private async launch(job: JobRow, attempt: AttemptRow, secretEnv: SecretEnvEntry[], undo: () => Promise<void>): Promise<void> {
+  private async launch(job: JobRow, attempt: AttemptRow, prepared: PreparedAttempt, undo: () => Promise<void>): Promise<void> {
     try {
       const { ref, status: started } = await this.backend.launch({
         org: job.org,
@@ -170,7 +193,8 @@ export class JobManager {
         image: job.image,
         command: job.command,
         env: job.env,
-        secretEnv,
+        secretEnv: prepared.secretEnv,
+        secretFiles: prepared.secretFiles,
       });
       const at = this.now();
       attempt.ref = ref;
@@ -212,7 +236,7 @@ export class JobManager {
       await reserved.cancel();
       throw err;
     }
-    await this.launch(job, attempt, prepared.secretEnv, async () => {
+    await this.launch(job, attempt, prepared, async () => {
       await reserved.cancel();
       await this.store.deleteJob(id);
     });
@@ -309,7 +333,7 @@ export class JobManager {
     if (!TERMINAL_STATES.includes(latest.state)) await this.stop(job, latest, `restarted by ${actor.subject}`);
     const attempt = this.newAttempt(id, number, actor, prepared.injected);
     if (!(await this.store.addAttempt(attempt, job.latestAttempt))) throw aborted(`job "${id}" was restarted concurrently; look at it and retry`);
-    await this.launch(job, attempt, prepared.secretEnv, () => this.store.removeAttempt(id, number));
+    await this.launch(job, attempt, prepared, () => this.store.removeAttempt(id, number));
     return { view: await this.get(org, id, actor), warnings: [...prepared.warnings, ...(this.backend.warnings ?? [])] };
   }
 

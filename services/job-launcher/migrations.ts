@@ -57,4 +57,29 @@ export const jobLauncherMigrations: Migration[] = [
       await knex.schema.dropTable('jobs');
     },
   },
+  {
+    // Secrets mounted as files (`--secret-file PATH=NAME`): such a row has an empty env_name
+    // and the path in file_path (a variable's row has an empty file_path). An attempt may hold
+    // several files, so the path joins the primary key. Knex rebuilds the table on SQLite.
+    name: '20261205_001_job_attempt_secret_files',
+    async up(knex) {
+      await knex.schema.alterTable('job_attempt_secrets', (t) => {
+        t.string('file_path', 1024).notNullable().defaultTo('');
+      });
+      await knex.schema.alterTable('job_attempt_secrets', (t) => {
+        t.dropPrimary();
+        t.primary(['job_id', 'attempt', 'env_name', 'file_path']);
+      });
+    },
+    async down(knex) {
+      await knex('job_attempt_secrets').where('file_path', '<>', '').delete();
+      await knex.schema.alterTable('job_attempt_secrets', (t) => {
+        t.dropPrimary();
+        t.primary(['job_id', 'attempt', 'env_name']);
+      });
+      await knex.schema.alterTable('job_attempt_secrets', (t) => {
+        t.dropColumn('file_path');
+      });
+    },
+  },
 ];

@@ -1,6 +1,7 @@
 import { KEY_PATTERN, keyRisk, MAX_KEY_LENGTH, NAME_PATTERN } from '../secret-store/rules.js';
 import type { Violations } from '../runtime/validation.js';
 import type { EnvEntry } from './backend.js';
+import { secretFilePathProblems } from '../runtime/secret-file-paths.js';
 import type { SecretRef } from './store.js';
 
 const JOB_NAME_PATTERN = NAME_PATTERN;
@@ -22,8 +23,8 @@ export interface JobInput {
 
 const isEnvName = (name: string) => name.length <= MAX_KEY_LENGTH && KEY_PATTERN.test(name);
 
-/** Every rule for a submitted job, each violation naming its field. */
-export function checkJobInput(v: Violations, job: JobInput): void {
+/** Every rule for a submitted job, each violation naming its field. `fileRoots`: where the backend mounts secret files. */
+export function checkJobInput(v: Violations, job: JobInput, fileRoots: readonly string[]): void {
   if (job.name === '') v.add('job.name', 'is required (-n NAME)');
   else v.check(JOB_NAME_PATTERN.test(job.name), 'job.name', 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
   v.check(IMAGE_PATTERN.test(job.image), 'job.image', 'is required (-i IMAGE): an image reference without spaces, at most 512 characters');
@@ -44,9 +45,17 @@ export function checkJobInput(v: Violations, job: JobInput): void {
   v.check(job.secretRefs.length <= MAX_SECRET_REFS, 'job.secrets', `at most ${MAX_SECRET_REFS} secrets`);
   job.secretRefs.forEach((s, i) => {
     v.check(NAME_PATTERN.test(s.secretName), `job.secrets[${i}].secret_name`, `"${s.secretName}" is not a secret name`);
+    if (s.filePath) {
+      v.check(s.envName === '', `job.secrets[${i}].env_name`, 'must be empty when file_path is set: a reference lands in a variable or in a file, not both');
+      return;
+    }
     v.check(s.envName === '' || isEnvName(s.envName), `job.secrets[${i}].env_name`, `"${s.envName}" is not an environment variable name (^[A-Za-z_][A-Za-z0-9_]*$)`);
     // The same rule as a secret's KEY: a secret injected as PATH or LD_PRELOAD breaks the job or runs code.
     const risk = s.envName !== '' && isEnvName(s.envName) ? keyRisk(s.envName) : undefined;
     if (risk !== undefined) v.add(`job.secrets[${i}].env_name`, risk);
   });
+  const files = job.secretRefs.flatMap((s, index) => (s.filePath ? [{ index, path: s.filePath }] : []));
+  const field = (i: number) => `job.secrets[${files[i].index}].file_path`;
+  const problems = secretFilePathProblems(files.map((f) => f.path), fileRoots, field);
+  for (const { index, problem } of problems) v.add(field(index), problem);
 }

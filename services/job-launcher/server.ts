@@ -41,7 +41,7 @@ export function toJobMessage(view: JobView): Job {
     image: job.image,
     command: job.command,
     env: job.env.map((e) => ({ name: e.name, value: e.value })),
-    secrets: job.secretRefs.map((r) => ({ secretName: r.secretName, envName: r.envName })),
+    secrets: job.secretRefs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })),
     state: STATE_TO_PROTO[job.state],
     attempts: view.attempts.map(
       (a): Attempt => ({
@@ -55,6 +55,7 @@ export function toJobMessage(view: JobView): Job {
           secretName: s.secretName,
           secretUid: s.secretUid,
           envName: s.envName,
+          filePath: s.filePath,
           version: s.version,
           currentVersion: s.currentVersion,
           stale: s.stale,
@@ -90,10 +91,10 @@ export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verif
           image: req.job?.image ?? '',
           command: req.job?.command ?? '',
           env: (req.job?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
-          secretRefs: (req.job?.secrets ?? []).map((s) => ({ secretName: s.secretName, envName: s.envName })),
+          secretRefs: (req.job?.secrets ?? []).map((s) => ({ secretName: s.secretName, envName: s.envName, ...(s.filePath ? { filePath: s.filePath } : {}) })),
         };
         const v = new Violations();
-        checkJobInput(v, input);
+        checkJobInput(v, input, jobs.secretFileRoots);
         v.throwIfAny();
         const { view, warnings } = await jobs.create(req.org, input, actorOf(ctx));
         return { job: toJobMessage(view), warnings };

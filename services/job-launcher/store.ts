@@ -2,15 +2,21 @@ import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 /**
- * An attempt's secrets in the order every answer gives them: by variable name, bytewise (in
- * JavaScript, not in the database's collation, which differs between engines and locales).
+ * An attempt's secrets in the order every answer gives them: by variable name, then by file
+ * path (files, which have no variable, come first), bytewise (in JavaScript, not in the
+ * database's collation, which differs between engines and locales).
  */
-export const byEnvName = (a: { envName: string }, b: { envName: string }) => (a.envName < b.envName ? -1 : a.envName > b.envName ? 1 : 0);
+export const byLanding = (a: { envName: string; filePath?: string }, b: { envName: string; filePath?: string }) => {
+  const [x, y] = [`${a.envName}\0${a.filePath ?? ''}`, `${b.envName}\0${b.filePath ?? ''}`];
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 export interface SecretRef {
   secretName: string;
-  /** Empty: the secret's own key. */
+  /** Empty: the secret's own key (unless filePath is set). */
   envName: string;
+  /** Set: mounted as a read-only file at this path instead of a variable (`--secret-file PATH=NAME`). */
+  filePath?: string;
 }
 
 export interface JobRow {
@@ -32,7 +38,10 @@ export interface JobRow {
 export interface InjectedSecretRow {
   secretName: string;
   secretUid: string;
+  /** Empty for a file. */
   envName: string;
+  /** Empty for a variable. */
+  filePath: string;
   version: number;
 }
 
@@ -173,6 +182,7 @@ function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder
     secret_name: s.secretName,
     secret_uid: s.secretUid,
     env_name: s.envName,
+    file_path: s.filePath,
     version: s.version,
   }));
   return [...inserts, db('job_attempt_secrets').insert(secrets)];
@@ -321,13 +331,14 @@ export function createJobStore(knex: Knex): JobStore {
         startedBy: a.started_by,
         secrets: secrets
           .filter((s: { job_id: string; attempt: number }) => s.job_id === a.job_id && s.attempt === a.number)
-          .map((s: { secret_name: string; secret_uid: string; env_name: string; version: number | string }) => ({
+          .map((s: { secret_name: string; secret_uid: string; env_name: string; file_path: string; version: number | string }) => ({
             secretName: s.secret_name,
             secretUid: s.secret_uid,
             envName: s.env_name,
+            filePath: s.file_path,
             version: toNumber(s.version),
           }))
-          .sort(byEnvName),
+          .sort(byLanding),
       }));
     },
     async unfinishedAttempts() {

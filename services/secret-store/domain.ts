@@ -5,7 +5,7 @@ import { unfitVariableError } from '../runtime/env-var-fit.js';
 import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
-import { planInjection, type InjectionPlan } from './injection.js';
+import { landingOf, planInjection, type InjectionPlan } from './injection.js';
 import { ListPageCache, type ListPage } from './list-cache.js';
 import { NameTakenError, type EncryptedValue, type ListQuery, type SecretRow, type SecretStore } from './store.js';
 
@@ -377,8 +377,9 @@ export class SecretManager {
     const byName = new Map(rows.map((r) => [r.name, r]));
     const plan = planInjection(refs, plainEnvNames, (name) => byName.get(name)!.key, 'references');
     const secrets = [...new Set(plan.targets.map((t) => t.secretName))].map((name) => byName.get(name)!);
-    refuseUnfitVariables(plan.targets.map((t) => ({ row: byName.get(t.secretName)!, envName: t.envName })));
-    await this.auditReferences(org, secrets, reference);
+    // A file holds any bytes; only a variable must fit an environment.
+    refuseUnfitVariables(plan.targets.filter((t) => !t.filePath).map((t) => ({ row: byName.get(t.secretName)!, envName: t.envName })));
+    await this.auditReferences(org, secrets, reference, (row) => plan.targets.filter((t) => t.secretName === row.name).map(landingOf).join(', '));
     return { secrets, plan };
   }
 
@@ -393,12 +394,16 @@ export class SecretManager {
     });
   }
 
-  /** One secret.referenced event per secret handed out to a job attempt (none without a job). */
-  private async auditReferences(org: string, rows: SecretRow[], reference: JobReference): Promise<void> {
+  /**
+   * One secret.referenced event per secret handed out to a job attempt (none without a job),
+   * saying where it lands ("env HF_TOKEN", "file /run/secrets/gcp.json") when the plan is known.
+   */
+  private async auditReferences(org: string, rows: SecretRow[], reference: JobReference, landing?: (row: SecretRow) => string): Promise<void> {
     if (!reference.jobId || rows.length === 0) return;
     const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
     const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
-    await this.store.appendAudit(rows.map((row) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '' })));
+    const eventOf = (row: SecretRow) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '', ...(landing ? { as: landing(row) } : {}) });
+    await this.store.appendAudit(rows.map(eventOf));
   }
 
   async versions(org: string, uids: string[]) {

@@ -8,7 +8,7 @@ export interface InjectionPlan {
 
 /**
  * Where each referenced secret lands (DESIGN §5): `--secret KEY=NAME` under KEY, `--secret
- * NAME` under the secret's own key. A plain `--env` with the same name wins: that secret is
+ * NAME` under the secret's own key, `--secret-file PATH=NAME` in a file at PATH. A plain `--env` with the same name wins: that secret is
  * neither injected nor decrypted, and a warning says so. Two secrets on one variable is an
  * error naming both, in `field`. The secret-store plans a launch when the job launcher resolves
  * its secrets (ResolveSecrets with references), so that it audits only what is injected, in the
@@ -18,8 +18,13 @@ export function planInjection(refs: SecretReference[], plainEnvNames: string[], 
   const plain = new Set(plainEnvNames);
   const warnings: string[] = [];
   const byEnv = new Map<string, Injection>();
+  const byFile = new Map<string, Injection>();
   const seen = new Set<string>();
   for (const ref of refs) {
+    if (ref.filePath) {
+      planFile(ref, byFile, seen, field);
+      continue;
+    }
     const envName = ref.envName || keyOf(ref.secretName);
     const id = `${envName}=${ref.secretName}`;
     if (seen.has(id)) continue; // the same reference twice is the same injection
@@ -37,7 +42,25 @@ export function planInjection(refs: SecretReference[], plainEnvNames: string[], 
         },
       ]);
     }
-    byEnv.set(envName, { secretName: ref.secretName, envName });
+    byEnv.set(envName, { secretName: ref.secretName, envName, filePath: '' });
   }
-  return { targets: [...byEnv.values()], warnings };
+  return { targets: [...byEnv.values(), ...byFile.values()], warnings };
 }
+
+/**
+ * `--secret-file PATH=NAME`: a file lands whatever the variables are (a plain variable never
+ * overrides it). Two secrets on one path is an error naming both.
+ */
+function planFile(ref: SecretReference, byFile: Map<string, Injection>, seen: Set<string>, field: string): void {
+  const id = `${ref.filePath}\0${ref.secretName}`;
+  if (seen.has(id)) return;
+  seen.add(id);
+  const other = byFile.get(ref.filePath);
+  if (other) {
+    throw new InvalidArgumentError([{ field, description: `secrets "${other.secretName}" and "${ref.secretName}" both land in file ${ref.filePath}; give one another path` }]);
+  }
+  byFile.set(ref.filePath, { secretName: ref.secretName, envName: '', filePath: ref.filePath });
+}
+
+/** Where a target lands, as the audit log and messages say it: "env NAME" or "file PATH". */
+export const landingOf = (t: Injection) => (t.filePath ? `file ${t.filePath}` : `env ${t.envName}`);

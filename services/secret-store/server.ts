@@ -3,6 +3,7 @@ import { requireOrgRole, requireService, type TokenVerifier } from '../runtime/a
 import { fromDownstream } from '../runtime/errors.js';
 import { EncodedResponse, implementService, type CallTracker, type CallContext, type RegisteredService } from '../runtime/grpc-server.js';
 import type { Logger } from '../runtime/logger.js';
+import { filePathProblem } from '../runtime/secret-file-paths.js';
 import { Violations } from '../runtime/validation.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { BatchItemError, type Actor, type NewSecret, type SecretManager, type SecretChanges } from './domain.js';
@@ -43,6 +44,13 @@ function checkReferences(v: Violations, req: ResolveSecretsRequest): void {
     .check(req.plainEnvNames.length <= MAX_RESOLVE, 'plain_env_names', `at most ${MAX_RESOLVE} per launch`);
   req.references.forEach((r, i) => {
     checkName(v, r.secretName, `references[${i}].secret_name`);
+    if (r.filePath !== '') {
+      v.check(r.envName === '', `references[${i}].env_name`, 'must be empty when file_path is set');
+      // Any absolute path here: which roots a job may use is the backend's rule, checked by the job launcher.
+      const problem = filePathProblem(r.filePath, ['/']);
+      if (problem !== undefined) v.add(`references[${i}].file_path`, problem);
+      return;
+    }
     // Empty: the secret's own key.
     if (r.envName !== '') checkKey(v, r.envName, `references[${i}].env_name`);
   });

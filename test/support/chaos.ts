@@ -84,6 +84,38 @@ export function envDigests(dataDir: string, jobId: string, attempt = 1): Map<str
 }
 
 /**
+ * A job command that prints, for each path, one line `FILE PATH sha256=<SHA-256 of its bytes>
+ * mode=<octal> owner=<uid> me=<the job's uid> fs=<filesystem type> write=<ok|refused>
+ * chmod=<ok|refused>`: what the job saw of a secret file, without its value reaching the log.
+ */
+export function printFileFacts(paths: readonly string[]): string {
+  const one =
+    'printf "FILE %s sha256=%s mode=%s owner=%s me=%s fs=%s write=%s chmod=%s\\n" "$f" "$(sha256sum < "$f" | cut -c1-64)" "$(stat -c %a "$f")" "$(stat -c %u "$f")" "$(id -u)" "$(stat -f -c %T "$f")" "$( (printf x >> "$f") 2>/dev/null && echo ok || echo refused)" "$(chmod 600 "$f" 2>/dev/null && echo ok || echo refused)"';
+  return `for f in ${paths.map((p) => `'${p}'`).join(' ')}; do ${one}; done`;
+}
+
+export interface FileFacts {
+  sha256: string;
+  mode: string;
+  owner: string;
+  me: string;
+  fs: string;
+  write: string;
+  chmod: string;
+}
+
+/** The facts printFileFacts printed, by path. */
+export function fileFacts(log: string): Map<string, FileFacts> {
+  const facts = new Map<string, FileFacts>();
+  for (const match of log.matchAll(/^FILE (\S+) (.*)$/gm)) {
+    facts.set(match[1], Object.fromEntries(match[2].split(' ').map((kv) => kv.split('=') as [string, string])) as unknown as FileFacts);
+  }
+  return facts;
+}
+
+export const digestBytes = (value: Uint8Array) => createHash('sha256').update(value).digest('hex');
+
+/**
  * Retries `probe` while it fails with UNAVAILABLE: after a restart, grpc-js channels (which
  * share subchannels) may still be in reconnect backoff from calls made while it was down.
  */

@@ -24,6 +24,27 @@ export function spec(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
   };
 }
 
+/** A multi-line PEM key and a binary value with NUL bytes: what secret files are for. */
+export const FILE_PEM = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFileSecretPemBodyLine0000000000\n-----END PRIVATE KEY-----\n';
+export const FILE_BINARY = Buffer.from([0x00, 0xff, 0x10, 0x00, 0x80, 0x0a, 0x62, 0x69, 0x6e, 0x00]);
+
+/** The attempt of spec() with two secret files as well. */
+export function specWithFiles(overrides: Partial<AttemptSpec> = {}): AttemptSpec {
+  return spec({
+    secretFiles: [
+      { path: '/run/secrets/tls/key.pem', value: Buffer.from(FILE_PEM), secretName: 'tls-key', version: 2 },
+      { path: '/run/secrets/blob.bin', value: FILE_BINARY, secretName: 'blob', version: 1 },
+    ],
+    ...overrides,
+  });
+}
+
+/** The secret volume specWithFiles() should get, as the launcher sends it (named after the attempt's Secret). */
+export const filesVolume = (secretName: string) => ({
+  name: 'secret-files',
+  secret: { secretName, defaultMode: 0o400, items: [{ key: 'file-0', path: 'tls/key.pem' }, { key: 'file-1', path: 'blob.bin' }] },
+});
+
 export const handleOf = (s: AttemptSpec, ref: string): AttemptHandle => ({ org: s.org, jobId: s.jobId, attempt: s.attempt, ref });
 
 /** The error a promise must reject with. */

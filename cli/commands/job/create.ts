@@ -1,11 +1,11 @@
 import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { jobSummary, parseEnvFlags, parseSecretFlags } from '../../job-format.js';
+import { jobSummary, parseEnvFlags, parseSecretFileFlags, parseSecretFlags } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';
 
 export default class JobCreate extends BaseCommand<typeof JobCreate> {
-  static override summary = 'Run a job with org secrets injected as environment variables.';
-  static override description = `--secret NAME injects the secret under its KEY; --secret KEY=NAME under KEY instead. Both --env and --secret can be given many times.
+  static override summary = 'Run a job with org secrets injected as environment variables or mounted as files.';
+  static override description = `--secret NAME injects the secret under its KEY; --secret KEY=NAME under KEY instead. --secret-file PATH=NAME mounts its value, byte for byte, as a read-only file (mode 0400, the job's user, in memory) at PATH, which must lie under /run/secrets/ (or, on the local backend, the job's HOME /home/job/). --env, --secret and --secret-file can be given many times.
 Secret values are read when the attempt starts: a later rotation reaches the job only through \`vesslctl job restart\`. A plain --env variable with the same name as a secret's KEY wins; that secret is then not injected, and a warning says so.`;
 
   static override examples = [
@@ -17,6 +17,11 @@ Secret values are read when the attempt starts: a later rotation reaches the job
     {
       description: 'Plain variables too (split at the first "=", so values may contain "=")',
       command: '<%= config.bin %> job create -n sweep -i python:3.12 --cmd "python sweep.py" --env LR=0.001 --env FILTER=a=b --secret WANDB_API_KEY',
+    },
+    {
+      description: 'A service-account key as a file, and the variable that points at it',
+      command:
+        '<%= config.bin %> job create -n gcs-sync -i google/cloud-sdk --cmd "gcloud storage ls" --secret-file /run/secrets/gcp.json=gcp-sa-key --env GOOGLE_APPLICATION_CREDENTIALS=/run/secrets/gcp.json',
     },
     { description: 'As JSON, for scripts', command: '<%= config.bin %> job create -n eval -i python:3.12 --cmd "python eval.py" -o json' },
   ];
@@ -38,11 +43,17 @@ Secret values are read when the attempt starts: a later rotation reaches the job
       description: 'Org secret to inject (repeatable): NAME injects it under its key, KEY=NAME under KEY.',
       helpValue: 'NAME|KEY=NAME',
     }),
+    'secret-file': Flags.string({
+      multiple: true,
+      description: 'Org secret to mount as a read-only file at PATH (repeatable), e.g. an SSH key or a service-account JSON.',
+      helpValue: 'PATH=NAME',
+    }),
   };
 
   async run(): Promise<JobJson> {
     const { name, image, cmd } = this.flags;
-    const spec = { name, image, command: cmd, env: parseEnvFlags(this.flags.env), secrets: parseSecretFlags(this.flags.secret) };
+    const secrets = [...parseSecretFlags(this.flags.secret), ...parseSecretFileFlags(this.flags['secret-file'])];
+    const spec = { name, image, command: cmd, env: parseEnvFlags(this.flags.env), secrets };
     const api = await this.openJobsApi();
     const { job, warnings } = await api.createJob(spec);
     // Warnings go to stderr: -o json prints the bare job, as every create does.

@@ -1,6 +1,6 @@
 import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { isLive, isStale } from '../../job-format.js';
+import { isLive, isStale, landingOf } from '../../job-format.js';
 import type { JobJson, JobsApi } from '../../jobs-api.js';
 import { formatFields, formatTime } from '../../output.js';
 import type { SecretJson } from '../../secrets-api.js';
@@ -10,7 +10,10 @@ export interface SecretUseJson {
   jobId: string;
   jobName: string;
   attempt: number;
+  /** The variable it was injected as; empty for a file. */
   envName: string;
+  /** The path it was mounted at as a file; empty for a variable. */
+  filePath: string;
   /** The version the attempt got. */
   version: number;
   /** The secret's version now. */
@@ -81,6 +84,7 @@ function usesOf(jobs: JobJson[], secret: SecretJson): SecretUseJson[] {
             jobName: job.name ?? '',
             attempt: attempt.number ?? 0,
             envName: s.envName ?? '',
+            filePath: s.filePath ?? '',
             version: s.version ?? 0,
             currentVersion: s.currentVersion ?? secret.version ?? 0,
             stale: isStale({ ...s, currentVersion: s.currentVersion ?? secret.version }),
@@ -89,10 +93,10 @@ function usesOf(jobs: JobJson[], secret: SecretJson): SecretUseJson[] {
   );
 }
 
-/** "j_… (train) attempt 2 as HF_TOKEN v2 — stale: rotated to v3, restart to refresh" */
+/** "j_… (train) attempt 2 as HF_TOKEN v2 — stale: rotated to v3, restart to refresh" (or "as file /run/secrets/key v2 — current") */
 export function useLine(use: SecretUseJson): string {
   const state = use.stale ? `stale: rotated to v${use.currentVersion}, restart to refresh` : 'current';
-  return `${use.jobId} (${use.jobName}) attempt ${use.attempt} as ${use.envName} v${use.version} — ${state}`;
+  return `${use.jobId} (${use.jobName}) attempt ${use.attempt} as ${landingOf(use)} v${use.version} — ${state}`;
 }
 
 /** Whether the value can be injected as an environment variable, and why not. */

@@ -33,6 +33,8 @@ export interface SpawnCommand {
   argsData?: Uint8Array;
   /** An fd the process writes status lines to (bwrap's `--json-status-fd`); each line is relayed as a 'status' event. */
   statusFd?: number;
+  /** Bytes written each to its own pipe at `fd`, then closed (bwrap's `--ro-bind-data FD`: secret files). */
+  inputs?: { fd: number; data: Uint8Array }[];
 }
 
 export type SpawnerRequest =

@@ -1,11 +1,12 @@
 /**
  * The Kubernetes objects one attempt is made of: an immutable Secret holding only that
- * attempt's values, and a batch/v1 Job that reads them through secretKeyRef. Pure builders,
- * so tests can compare the exact objects.
+ * attempt's values, and a batch/v1 Job that reads them through secretKeyRef (variables) and a
+ * secret volume with items (files). Pure builders, so tests can compare the exact objects.
  */
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import type { AttemptSpec } from '../backend.js';
+import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { secretFilePathProblems, SECRETS_DIR } from '../../runtime/secret-file-paths.js';
+import type { AttemptSpec, SecretFileEntry } from '../backend.js';
 
 export const MANAGED_BY = 'vessl-secrets';
 export const LABEL_JOB = 'secrets.vessl.ai/job';
@@ -24,6 +25,21 @@ export const CONTAINER_NAME = 'job';
 export const TTL_SECONDS_AFTER_FINISHED = 86_400;
 /** A non-root uid so that images built to run as root still start under runAsNonRoot. */
 const RUN_AS_ID = 65_532;
+
+/**
+ * Where a pod gets secret files: one secret volume mounted read-only at /run/secrets, whose
+ * items put each file at its path below it. Only there: a volume replaces the directory it is
+ * mounted on, so one at the image's HOME (which the launcher does not know) would hide the
+ * image's files; and subPath mounts, which would allow any directory, are never refreshed by
+ * the kubelet.
+ */
+export const KUBERNETES_FILE_ROOTS = [SECRETS_DIR] as const;
+export const SECRET_FILES_VOLUME = 'secret-files';
+/** 0400 for each file (the kubelet adds group read for fsGroup, the job's group: see docs/isolation.md). */
+export const SECRET_FILE_MODE = 0o400;
+
+/** The Secret key of file i: never an env var name (those have no dash), so the two never clash. */
+export const secretFileKey = (index: number) => `file-${index}`;
 
 const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -65,11 +81,15 @@ export function attemptSpecProblem(spec: AttemptSpec): string | undefined {
     if (seen.has(name)) return `environment variable ${name} is set twice`;
     seen.add(name);
   }
+  const files = spec.secretFiles ?? [];
+  const [problem] = secretFilePathProblems(files.map((f) => f.path), KUBERNETES_FILE_ROOTS, (i) => `the file of secret "${files[i].secretName}"`);
+  if (problem) return `secret file of "${files[problem.index].secretName}": ${problem.problem}`;
   return undefined;
 }
 
 function baseMetadata(spec: AttemptSpec, namespace: string) {
-  const secretVersions = Object.fromEntries(spec.secretEnv.map((s) => [s.name, { secret: s.secretName, version: s.version }]));
+  // Keyed by variable name, or by path for a file (a path starts with "/": never a variable name).
+  const secretVersions = Object.fromEntries([...spec.secretEnv.map((s) => [s.name, s] as const), ...filesOf(spec).map((f) => [f.path, f] as const)].map(([k, s]) => [k, { secret: s.secretName, version: s.version }]));
   return {
     name: attemptObjectName(spec.jobId, spec.attempt),
     namespace,
@@ -81,7 +101,9 @@ function baseMetadata(spec: AttemptSpec, namespace: string) {
   };
 }
 
-/** The attempt's Secret: this attempt's values only, under their env var names, immutable. */
+const filesOf = (spec: AttemptSpec): SecretFileEntry[] => spec.secretFiles ?? [];
+
+/** The attempt's Secret: this attempt's values only, under their env var names (files: file-N), immutable. */
 export function buildAttemptSecret(spec: AttemptSpec, namespace: string): V1Secret {
   return {
     apiVersion: 'v1',
@@ -89,7 +111,21 @@ export function buildAttemptSecret(spec: AttemptSpec, namespace: string): V1Secr
     metadata: baseMetadata(spec, namespace),
     type: 'Opaque',
     immutable: true,
-    data: Object.fromEntries(spec.secretEnv.map((s) => [s.name, Buffer.from(s.value).toString('base64')])),
+    data: Object.fromEntries([
+      ...spec.secretEnv.map((s) => [s.name, Buffer.from(s.value).toString('base64')]),
+      ...filesOf(spec).map((f, i) => [secretFileKey(i), Buffer.from(f.value).toString('base64')]),
+    ]),
+  };
+}
+
+/** The attempt's secret files: a volume of its Secret whose items map each file's key to its path under /run/secrets, and its mount. */
+function secretFileVolume(spec: AttemptSpec, secretName: string): { volumes: V1Volume[]; volumeMounts: V1VolumeMount[] } {
+  const files = filesOf(spec);
+  if (files.length === 0) return { volumes: [], volumeMounts: [] };
+  const items = files.map((f, i) => ({ key: secretFileKey(i), path: f.path.slice(SECRETS_DIR.length) }));
+  return {
+    volumes: [{ name: SECRET_FILES_VOLUME, secret: { secretName, items, defaultMode: SECRET_FILE_MODE } }],
+    volumeMounts: [{ name: SECRET_FILES_VOLUME, mountPath: SECRETS_DIR.slice(0, -1), readOnly: true }],
   };
 }
 
@@ -121,6 +157,7 @@ export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
     ...spec.env.map((e) => ({ name: e.name, value: e.value })),
     ...spec.secretEnv.map((s) => ({ name: s.name, valueFrom: { secretKeyRef: { name: metadata.name, key: s.name } } })),
   ];
+  const { volumes, volumeMounts } = secretFileVolume(spec, metadata.name);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -139,14 +176,18 @@ export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
             runAsNonRoot: true,
             runAsUser: RUN_AS_ID,
             runAsGroup: RUN_AS_ID,
+            // Secret files are root's; the kubelet gives this group read access to them.
+            ...(volumes.length > 0 ? { fsGroup: RUN_AS_ID } : {}),
             seccompProfile: { type: 'RuntimeDefault' },
           },
+          ...(volumes.length > 0 ? { volumes } : {}),
           containers: [
             {
               name: CONTAINER_NAME,
               image: spec.image,
               command: ['/bin/sh', '-c', spec.command],
               env,
+              ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
               securityContext: {
                 allowPrivilegeEscalation: false,
                 privileged: false,

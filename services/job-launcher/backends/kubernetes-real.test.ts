@@ -17,7 +17,7 @@ import { until } from '../../../test/support/until.js';
 import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createKubernetesBackend, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
 import { jobKey, TTL_SECONDS_AFTER_FINISHED } from './kubernetes-manifests.js';
-import { collect, collectBytes, handleOf, PLAINTEXT, rejection, spec } from '../../../test/support/kube-attempts.js';
+import { collect, collectBytes, FILE_BINARY, FILE_PEM, filesVolume, handleOf, PLAINTEXT, rejection, spec, specWithFiles } from '../../../test/support/kube-attempts.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -103,6 +103,34 @@ describe('Kubernetes job backend against a real API server and controller manage
       const stored = JSON.stringify(pod) + JSON.stringify(await readJob(ref));
       for (const form of [PLAINTEXT, b64(PLAINTEXT)]) expect(stored).not.to.include(form);
       expect(pod.spec?.automountServiceAccountToken).to.equal(false);
+    });
+
+    it('gives the pod the secret files through a volume of the attempt\'s Secret with items and defaultMode 0400, as stored by the API server and made by the Job controller', async () => {
+      const { ref } = await backend.launch(specWithFiles());
+      const secret = await readSecret(ref);
+      expect(Buffer.from(secret.data!['file-0'], 'base64').toString()).to.equal(FILE_PEM);
+      expect(Buffer.from(secret.data!['file-1'], 'base64')).to.deep.equal(FILE_BINARY);
+      const stored = (await readJob(ref)).spec!.template.spec!;
+      const made = (await plane.core.readNamespacedPod({ namespace: ns, name: await kubelet.podOf(ns, ref) })).spec!;
+      for (const pod of [stored, made]) {
+        expect(pod.volumes).to.deep.equal([filesVolume(ref)]);
+        expect(pod.containers[0].volumeMounts?.find((m) => m.name === 'secret-files')).to.deep.equal({ name: 'secret-files', mountPath: '/run/secrets', readOnly: true });
+        expect(pod.securityContext?.fsGroup).to.equal(pod.securityContext?.runAsGroup);
+      }
+      expect(JSON.stringify(made) + JSON.stringify(stored)).not.to.include(FILE_PEM.split('\n')[1]);
+    });
+
+    it('masks a secret file\'s value in the pod\'s log like a variable\'s', async () => {
+      const handle = await launched(specWithFiles({ attempt: 2 }));
+      const pod = await kubelet.podOf(ns, handle.ref);
+      await kubelet.run(ns, pod);
+      kubelet.write(ns, pod, Buffer.concat([Buffer.from(`key:\n${FILE_PEM}bin `), FILE_BINARY, Buffer.from(' end\n')]));
+      await kubelet.exit(ns, pod, 0);
+      const log = await collectBytes(backend.logs(handle, { follow: false }));
+      expect(log.includes(FILE_PEM.split('\n')[1])).to.equal(false);
+      expect(log.includes(FILE_BINARY)).to.equal(false);
+      expect(log.toString('latin1')).to.match(/^key:\n\*\*\*/);
+      expect(log.toString('latin1')).to.match(/bin \*\*\* end\n$/);
     });
 
     it('labels the Secret, the Job and its pod template with managed-by, job, attempt and org', async () => {

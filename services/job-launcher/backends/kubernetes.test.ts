@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { FakeKubeApi } from '../../../test/support/fake-kube-api.js';
 import { KUBE_REQUESTS, JOBS_PATH, SECRETS_PATH, validJob, validSecret } from '../../../test/support/kube-invalid-requests.js';
@@ -11,7 +11,7 @@ import { BackendError, BackendPreconditionError, type AttemptHandle, type Attemp
 import { createKubernetesBackend, kubeConfigFromEnvironment, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
 import { lastLines, tailContextLines } from './kubernetes-logs.js';
 import { attemptObjectName } from './kubernetes-manifests.js';
-import { collect, handleOf, PLAINTEXT, rejection, spec } from '../../../test/support/kube-attempts.js';
+import { collect, FILE_BINARY, FILE_PEM, filesVolume, handleOf, PLAINTEXT, rejection, spec, specWithFiles } from '../../../test/support/kube-attempts.js';
 
 const OTHER_PLAINTEXT = 'second-attempt-value-71c2';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -133,6 +133,28 @@ describe('Kubernetes job backend', () => {
       expect(err).to.be.instanceOf(BackendError);
       expect((err as BackendError).publicMessage).to.include('"BAD-NAME" is not a C identifier');
       expect(fake.requests).to.deep.equal([]);
+    });
+
+    it('mounts secret files from the attempt\'s Secret through one read-only volume at /run/secrets with items, 0400; values only in the Secret', async () => {
+      const { ref } = await backend.launch(specWithFiles());
+      const ns = nsOf('acme');
+      const secret = fake.secret(ns, ref) as { data: Record<string, string>; metadata: { annotations: Record<string, string> } };
+      expect(Buffer.from(secret.data['file-0'], 'base64').toString()).to.equal(FILE_PEM);
+      expect(Buffer.from(secret.data['file-1'], 'base64')).to.deep.equal(FILE_BINARY);
+      expect(JSON.parse(secret.metadata.annotations['secrets.vessl.ai/secret-versions'])).to.deep.include({ '/run/secrets/tls/key.pem': { secret: 'tls-key', version: 2 } });
+      const pod = (fake.job(ns, ref) as V1Job).spec!.template.spec!;
+      expect(pod.volumes).to.deep.equal([filesVolume(ref)]);
+      expect(pod.containers[0].volumeMounts).to.deep.equal([{ name: 'secret-files', mountPath: '/run/secrets', readOnly: true }]);
+      expect(pod.securityContext?.fsGroup).to.equal(pod.securityContext?.runAsGroup);
+      const jobTraffic = fake.requests.filter((r) => r.path.includes('/jobs')).map((r) => r.rawBody).join('');
+      for (const form of [FILE_PEM.split('\n')[1], FILE_BINARY.toString('base64')]) expect(jobTraffic + logged.join('')).not.to.include(form);
+    });
+
+    it('refuses, before creating anything, a secret file outside /run/secrets (a volume there would hide the image\'s files)', async () => {
+      const err = await rejection(backend.launch(spec({ secretFiles: [{ path: '/home/job/.ssh/id', value: Buffer.from('x'), secretName: 'ssh', version: 1 }] })));
+      expect((err as BackendError).publicMessage).to.match(/secret file of "ssh": "\/home\/job\/.ssh\/id" is not under \/run\/secrets\//);
+      expect(fake.requests).to.deep.equal([]);
+      expect(backend.secretFiles?.roots).to.deep.equal(['/run/secrets/']);
     });
 
     it('reports an unreachable API server as a BackendError that says so', async () => {

@@ -34,6 +34,7 @@ import {
   buildAttemptSecret,
   cancelPatch,
   jobReadsSecret,
+  KUBERNETES_FILE_ROOTS,
   ownerReferencePatch,
 } from './kubernetes-manifests.js';
 import { JOB_GONE_MESSAGE, attemptStatusOfJob, finishedCondition, isCancelled, statusNeedsPods } from './kubernetes-status.js';
@@ -136,7 +137,7 @@ export function createKubernetesBackend(opts: KubernetesBackendOptions): JobBack
       throw failure('make the Job own its Secret', 'making the Job own its Secret', target, err);
     }
 
-    opts.log?.info({ ...fieldsOf(target), org: spec.org, jobId: spec.jobId, attempt: spec.attempt, injected: spec.secretEnv.map((s) => s.name) }, 'Kubernetes: attempt launched');
+    opts.log?.info({ ...fieldsOf(target), org: spec.org, jobId: spec.jobId, attempt: spec.attempt, injected: spec.secretEnv.map((s) => s.name), files: (spec.secretFiles ?? []).map((f) => f.path) }, 'Kubernetes: attempt launched');
     return { ref: target.name };
   }
 
@@ -246,7 +247,7 @@ export function createKubernetesBackend(opts: KubernetesBackendOptions): JobBack
     followers.clear();
   }
 
-  return { name: 'kubernetes', launch, status, terminate, logs, close };
+  return { name: 'kubernetes', secretFiles: { roots: KUBERNETES_FILE_ROOTS }, launch, status, terminate, logs, close };
 }
 
 function isNotFound(err: unknown): boolean {

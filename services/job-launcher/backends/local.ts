@@ -6,8 +6,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../runtime/logger.js';
+import { secretFilePathProblems } from '../../runtime/secret-file-paths.js';
 import {
   BackendError,
+  BackendPreconditionError,
   TERMINAL_STATES,
   type AttemptHandle,
   type AttemptSpec,
@@ -15,6 +17,7 @@ import {
   type JobBackend,
   type LogOptions,
   type ReservedAttempt,
+  type SecretFileSupport,
 } from '../backend.js';
 import { JobSpawner, type ShellExit, type SpawnedShell } from './job-spawner.js';
 import { LogMasker } from './log-masker.js';
@@ -130,6 +133,10 @@ class LocalBackend implements JobBackend {
   }
 
   /** Said to the creator of every job (the unsandboxed opt-out). */
+  get secretFiles() {
+    return this.sandbox.secretFiles;
+  }
+
   get warnings(): string[] {
     return this.sandbox.warnings;
   }
@@ -169,6 +176,7 @@ class LocalBackend implements JobBackend {
       if (this.closed) throw invalid('the local backend is shutting down');
       paths = this.paths(spec.jobId, spec.attempt);
       env = jobEnvironment(spec);
+      checkSecretFiles(spec, this.sandbox.secretFiles);
       if (this.attempts.has(key)) throw invalid(`attempt ${spec.attempt} of job ${spec.jobId} already exists`);
     } catch (err) {
       if (reserved) await discardFiles(reserved);
@@ -191,9 +199,10 @@ class LocalBackend implements JobBackend {
       throw err;
     }
     env.HOME ??= lease.home;
-    const spawning = this.spawner.spawn(this.sandbox.command(lease, spec.command, env));
-    // Built while the spawner forks (the shell's early output waits in SpawnedShell).
-    const masker = new LogMasker(spec.secretEnv.map((entry) => entry.value));
+    const files = spec.secretFiles ?? [];
+    const spawning = (async () => this.spawner.spawn(this.sandbox.command(lease, spec.command, env, files)))();
+    // Built while the spawner forks (the shell's early output waits in SpawnedShell). A file's value is masked as a variable's.
+    const masker = new LogMasker([...spec.secretEnv, ...files].map((entry) => entry.value));
     let shell: SpawnedShell;
     try {
       shell = await spawning;
@@ -490,6 +499,15 @@ function jobEnvironment(spec: AttemptSpec): Record<string, string> {
     env[name] = secretText(name, value);
   }
   return env;
+}
+
+/** Files only in a sandbox, each path under its roots, once, none inside another (the launcher checked them; this is where the mount is made). */
+function checkSecretFiles(spec: AttemptSpec, support: SecretFileSupport): void {
+  const files = spec.secretFiles ?? [];
+  if (files.length === 0) return;
+  if (support.refusal !== undefined) throw new BackendPreconditionError(`local backend: ${support.refusal}`, support.refusal, 'SECRET_FILES_UNSUPPORTED');
+  const [first] = secretFilePathProblems(files.map((f) => f.path), support.roots, (i) => `the file of secret "${files[i].secretName}"`);
+  if (first) throw invalid(`secret file of "${files[first.index].secretName}": ${first.problem}`);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

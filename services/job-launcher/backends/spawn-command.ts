@@ -4,7 +4,8 @@ import type { SpawnCommand } from './job-spawner.js';
 
 /**
  * Starts what the job spawner is asked to start (a SpawnCommand: bwrap, or a bare shell) in a
- * process group of its own, with output on pipes 1 and 2, its `--args` written to fd 3 and its
+ * process group of its own, with output on pipes 1 and 2, its `--args` written to fd 3 (and its
+ * inputs, secret files, each to its own fd) and its
  * status fd readable. The job spawner (job-spawner-main.ts) uses it, and so does the bench's
  * launch floor, so that both start exactly the same thing. Imports nothing heavy: the spawner
  * stays small, which is what makes its forks fast.
@@ -12,14 +13,19 @@ import type { SpawnCommand } from './job-spawner.js';
 export function spawnCommand(command: SpawnCommand): ChildProcess {
   const { file, args, cwd, env, uid, gid } = command;
   const child = spawn(file, args, { cwd, env, uid, gid, detached: true, stdio: stdioFor(command) });
-  if (command.argsData) {
-    const argsPipe = child.stdio[3] as Writable;
-    argsPipe.on('error', () => undefined); // bwrap failed before reading them: its exit reports it
+  for (const { fd, data } of inputsOf(command)) {
+    const pipe = child.stdio[fd] as Writable;
+    pipe.on('error', () => undefined); // bwrap failed before reading it: its exit reports it
     // Destroyed once written: its other half (a socket's readable side) would otherwise keep the
     // child's stdio open, and 'close' (all output delivered) would wait for nothing.
-    argsPipe.end(command.argsData, () => argsPipe.destroy());
+    pipe.end(data, () => pipe.destroy());
   }
   return child;
+}
+
+/** What is written to the process's fds: its `--args` on fd 3, then the command's inputs. */
+function inputsOf(command: SpawnCommand): { fd: number; data: Uint8Array }[] {
+  return [...(command.argsData ? [{ fd: 3, data: command.argsData }] : []), ...(command.inputs ?? [])];
 }
 
 /** The process's status fd (SpawnCommand.statusFd), if it has one. */
@@ -35,7 +41,7 @@ function stdioFor(command: SpawnCommand): ('ignore' | 'pipe')[] {
     while (stdio.length <= fd) stdio.push('ignore');
     stdio[fd] = 'pipe';
   };
-  if (command.argsData) extra(3);
+  for (const { fd } of inputsOf(command)) extra(fd);
   extra(command.statusFd);
   return stdio;
 }

@@ -14,7 +14,12 @@ import { lstatSync, readlinkSync } from 'node:fs';
  *   other attempts' work dirs, not the server's home;
  * - `--die-with-parent` (SIGKILL when the spawner goes, see job-spawner.ts) and
  *   `--new-session` (no TIOCSTI into a terminal);
- * - an empty environment plus exactly the job's (`--clearenv`, then `--setenv`).
+ * - an empty environment plus exactly the job's (`--clearenv`, then `--setenv`);
+ * - each secret file (`--secret-file PATH=NAME`) as `--perms 0400 --ro-bind-data FD PATH`:
+ *   bwrap copies the bytes it reads from FD (a pipe) into a file on its own tmpfs, made by the
+ *   job's uid with mode 0400, and binds it read-only at PATH (missing parent directories are
+ *   made, on the sandbox's tmpfs root for /run/secrets, as empty directories in the work dir
+ *   for HOME). The value is never in a file on the host's disk, nor on a command line.
  *
  * The options travel to bwrap through a pipe (`--args 3`), never on its command line: they
  * hold the job's environment, secret values included, and a command line can be read by any
@@ -28,6 +33,12 @@ export const SANDBOX_HOSTNAME = 'vessl-job';
 /** The fd bwrap reads its arguments from (`--args`), and the one it writes its status to. */
 export const ARGS_FD = 3;
 export const STATUS_FD = 4;
+/** Secret file i is read from fd FIRST_FILE_FD + i (`--ro-bind-data`). */
+export const FIRST_FILE_FD = 5;
+/** Read-only for its owner (the job's user) and nobody else. */
+export const SECRET_FILE_MODE = '0400';
+/** Where secret files may go in a sandbox: its own tmpfs /run/secrets, and HOME. */
+export const SANDBOX_FILE_ROOTS = ['/run/secrets/', `${SANDBOX_HOME}/`] as const;
 
 /**
  * Runs the job's command with stderr joined to stdout: one pipe, so the log keeps the order in
@@ -72,6 +83,8 @@ export interface SandboxedAttempt {
   workDir: string;
   network: SandboxNetwork;
   layout: SandboxLayout;
+  /** Secret files, by path: file i's bytes come from fd FIRST_FILE_FD + i. */
+  filePaths?: readonly string[];
 }
 
 export interface BubblewrapArguments {
@@ -93,6 +106,8 @@ export function bubblewrapArguments(attempt: SandboxedAttempt, statusFd?: number
   }
   args.push('--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/run');
   args.push('--bind', attempt.workDir, SANDBOX_HOME, '--chdir', SANDBOX_HOME);
+  // After HOME's bind, so that a file under HOME is mounted over the work dir, not under it.
+  (attempt.filePaths ?? []).forEach((file, i) => args.push('--perms', SECRET_FILE_MODE, '--ro-bind-data', String(FIRST_FILE_FD + i), file));
   args.push('--clearenv');
   for (const [name, value] of Object.entries(attempt.env)) args.push('--setenv', name, value);
   if (statusFd !== undefined) args.push('--json-status-fd', String(statusFd));

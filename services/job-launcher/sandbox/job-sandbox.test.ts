@@ -6,7 +6,7 @@ import path from 'node:path';
 import { until } from '../../../test/support/until.js';
 import { TERMINAL_STATES, type AttemptSpec, type JobBackend } from '../backend.js';
 import { createLocalBackend } from '../backends/local.js';
-import { bubblewrapArguments, hostLayout, joinedOutputCommand, SANDBOX_HOME } from './bubblewrap.js';
+import { bubblewrapArguments, FIRST_FILE_FD, hostLayout, joinedOutputCommand, SANDBOX_HOME } from './bubblewrap.js';
 import { DEFAULT_UIDS, JobSandbox, SandboxUnavailableError, UNSANDBOXED_WARNING, type SandboxSettings } from './job-sandbox.js';
 
 /** The sandbox room: the exact bwrap arguments, the refusals at start, the network switch and the unsafe opt-out. */
@@ -54,6 +54,14 @@ describe('job sandbox', function () {
       expect(options.join('\0')).to.include('--setenv\0HF_TOKEN\0hf-secret-value');
       expect(command.join(' ')).to.not.include('hf-secret-value');
       expect(command).to.deep.equal(joinedOutputCommand('echo hi'));
+    });
+
+    it('mounts each secret file read-only at 0400 from its own fd, after HOME (so HOME\'s files land on top of it)', () => {
+      const { options } = bubblewrapArguments({ ...attempt, filePaths: ['/run/secrets/a', '/home/job/.ssh/id'] });
+      const home = options.indexOf(SANDBOX_HOME);
+      const first = options.indexOf('--ro-bind-data');
+      expect(first).to.be.greaterThan(home);
+      expect(options.slice(first - 2, first + 8)).to.deep.equal(['--perms', '0400', '--ro-bind-data', String(FIRST_FILE_FD), '/run/secrets/a', '--perms', '0400', '--ro-bind-data', String(FIRST_FILE_FD + 1), '/home/job/.ssh/id']);
     });
   });
 

@@ -5,7 +5,22 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { SpawnCommand } from '../backends/job-spawner.js';
-import { ARGS_FD, bubblewrapArguments, HOST_PATHS_IN_SANDBOX, encodeArguments, hostLayout, joinedOutputCommand, SANDBOX_HOME, STATUS_FD, type SandboxLayout, type SandboxNetwork } from './bubblewrap.js';
+import { filePathProblem } from '../../runtime/secret-file-paths.js';
+import type { SecretFileSupport } from '../backend.js';
+import {
+  ARGS_FD,
+  bubblewrapArguments,
+  encodeArguments,
+  FIRST_FILE_FD,
+  HOST_PATHS_IN_SANDBOX,
+  hostLayout,
+  joinedOutputCommand,
+  SANDBOX_FILE_ROOTS,
+  SANDBOX_HOME,
+  STATUS_FD,
+  type SandboxLayout,
+  type SandboxNetwork,
+} from './bubblewrap.js';
 
 /**
  * Where and as whom a local job attempt runs (docs/isolation.md). With bubblewrap (the
@@ -33,6 +48,16 @@ export interface UidRange {
 
 /** Far from login users (1000+), system users (< 1000), nobody (65534) and the usual subordinate ranges (100000+, 65536 each). */
 export const DEFAULT_UIDS: UidRange = { first: 2_000_000_000, count: 65_536 };
+
+/** Why an unsandboxed local backend refuses secret files (FAILED_PRECONDITION). */
+export const UNSANDBOXED_FILES_REFUSAL =
+  'secrets as files need the job sandbox, and jobs run without one (--unsafe-no-job-sandbox): the file could only be written to the host\'s disk, where it outlives the job and the host\'s other processes can reach it; pass the secret as a variable (--secret) or run the server with its sandbox';
+
+/** A secret file for an attempt: where, and its bytes (passed through a pipe, never a host file). */
+export interface SandboxFile {
+  path: string;
+  value: Uint8Array;
+}
 
 export const UNSANDBOXED_WARNING =
   'jobs run WITHOUT a sandbox (--unsafe-no-job-sandbox): every job sees the host\'s files and processes, and, unless the server runs as root, runs as the server\'s user and can read the data dir (master keyring, issuer key, tokens) and so every value; use this only on a single-user machine';
@@ -109,6 +134,11 @@ export class JobSandbox {
     await rmdir(this.settings.workRoot).catch(() => undefined);
   }
 
+  /** Where a sandboxed job gets secret files; without a sandbox, none (and why). */
+  get secretFiles(): SecretFileSupport {
+    return { roots: SANDBOX_FILE_ROOTS, refusal: this.sandboxed ? undefined : UNSANDBOXED_FILES_REFUSAL };
+  }
+
   /** A warning for every job's creator, when jobs are not sandboxed. */
   get warnings(): string[] {
     return this.settings.kind === 'none' ? [UNSANDBOXED_WARNING] : [];
@@ -132,18 +162,23 @@ export class JobSandbox {
     return { workDir, home: this.settings.kind === 'bubblewrap' ? SANDBOX_HOME : workDir, uid, release };
   }
 
-  /** How the spawner starts the attempt's command. */
-  command(lease: AttemptLease, command: string, env: Record<string, string>): SpawnCommand {
+  /** How the spawner starts the attempt's command, with its secret files mounted. */
+  command(lease: AttemptLease, command: string, env: Record<string, string>, files: readonly SandboxFile[] = []): SpawnCommand {
+    // The last check before the mount is made: a path outside the roots would land on the host's files.
+    const problem = this.secretFiles.refusal ?? files.map((f) => filePathProblem(f.path, SANDBOX_FILE_ROOTS)).find((p) => p !== undefined);
+    if (files.length > 0 && problem !== undefined) throw new SandboxUnavailableError(problem);
     if (this.settings.kind === 'none') {
       const [file, ...args] = joinedOutputCommand(command);
       return { file, args, env, cwd: lease.workDir, uid: lease.uid, gid: lease.uid };
     }
-    const args = bubblewrapArguments({ command, env, workDir: lease.workDir, network: this.settings.network, layout: this.layout }, STATUS_FD);
+    const filePaths = files.map((f) => f.path);
+    const args = bubblewrapArguments({ command, env, workDir: lease.workDir, network: this.settings.network, layout: this.layout, filePaths }, STATUS_FD);
     return {
       file: this.bwrap!,
       args: ['--args', String(ARGS_FD), '--', ...args.command],
       argsData: encodeArguments(args.options),
       statusFd: STATUS_FD,
+      inputs: files.map((f, i) => ({ fd: FIRST_FILE_FD + i, data: f.value })),
       // bwrap gets no environment of its own: a job's LD_PRELOAD must not reach a process outside the sandbox.
       env: {},
       cwd: '/',

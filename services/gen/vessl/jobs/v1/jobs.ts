@@ -114,10 +114,22 @@ export interface EnvVar {
   value: string;
 }
 
-/** `--secret NAME` (env_name empty: the secret's key) or `--secret KEY=NAME`. */
+/**
+ * `--secret NAME` (env_name empty: the secret's key), `--secret KEY=NAME`, or
+ * `--secret-file PATH=NAME` (file_path set, env_name empty).
+ */
 export interface SecretReference {
   secretName: string;
   envName: string;
+  /**
+   * Set: the value, byte for byte, is mounted as a read-only file (mode 0400, the job's user,
+   * memory-backed) at this absolute path instead of an environment variable. It must lie under
+   * one of the backend's roots (local: /run/secrets/ or the job's HOME /home/job/; Kubernetes:
+   * /run/secrets/), with no "." or ".." segment, and no two files on one path or one inside
+   * another. Beside env_name rather than in a oneof with it: moving env_name into a oneof would
+   * break the contract, and a reference is still one secret landing in one place.
+   */
+  filePath: string;
 }
 
 /** One run of a job. */
@@ -142,7 +154,7 @@ export interface Attempt {
 export interface InjectedSecret {
   secretName: string;
   secretUid: string;
-  /** The environment variable it was injected as. */
+  /** The environment variable it was injected as; empty when it was mounted as a file. */
   envName: string;
   /** The value version this attempt got. */
   version: number;
@@ -153,6 +165,8 @@ export interface InjectedSecret {
    * restart the job to pick up the current value.
    */
   stale: boolean;
+  /** The path it was mounted at as a read-only file; empty when it is an environment variable. */
+  filePath: string;
 }
 
 export interface CreateJobRequest {
@@ -596,7 +610,7 @@ export const EnvVar: MessageFns<EnvVar> = {
 };
 
 function createBaseSecretReference(): SecretReference {
-  return { secretName: "", envName: "" };
+  return { secretName: "", envName: "", filePath: "" };
 }
 
 export const SecretReference: MessageFns<SecretReference> = {
@@ -606,6 +620,9 @@ export const SecretReference: MessageFns<SecretReference> = {
     }
     if (message.envName !== "") {
       writer.uint32(18).string(message.envName);
+    }
+    if (message.filePath !== "") {
+      writer.uint32(26).string(message.filePath);
     }
     return writer;
   },
@@ -639,6 +656,14 @@ export const SecretReference: MessageFns<SecretReference> = {
             message.envName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filePath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -663,6 +688,11 @@ export const SecretReference: MessageFns<SecretReference> = {
         : isSet(object.env_name)
         ? globalThis.String(object.env_name)
         : "",
+      filePath: isSet(object.filePath)
+        ? globalThis.String(object.filePath)
+        : isSet(object.file_path)
+        ? globalThis.String(object.file_path)
+        : "",
     };
   },
 
@@ -674,6 +704,9 @@ export const SecretReference: MessageFns<SecretReference> = {
     if (message.envName !== "") {
       obj.envName = message.envName;
     }
+    if (message.filePath !== "") {
+      obj.filePath = message.filePath;
+    }
     return obj;
   },
 
@@ -684,6 +717,7 @@ export const SecretReference: MessageFns<SecretReference> = {
     const message = createBaseSecretReference();
     message.secretName = object.secretName ?? "";
     message.envName = object.envName ?? "";
+    message.filePath = object.filePath ?? "";
     return message;
   },
 };
@@ -876,7 +910,7 @@ export const Attempt: MessageFns<Attempt> = {
 };
 
 function createBaseInjectedSecret(): InjectedSecret {
-  return { secretName: "", secretUid: "", envName: "", version: 0, currentVersion: 0, stale: false };
+  return { secretName: "", secretUid: "", envName: "", version: 0, currentVersion: 0, stale: false, filePath: "" };
 }
 
 export const InjectedSecret: MessageFns<InjectedSecret> = {
@@ -898,6 +932,9 @@ export const InjectedSecret: MessageFns<InjectedSecret> = {
     }
     if (message.stale !== false) {
       writer.uint32(48).bool(message.stale);
+    }
+    if (message.filePath !== "") {
+      writer.uint32(58).string(message.filePath);
     }
     return writer;
   },
@@ -963,6 +1000,14 @@ export const InjectedSecret: MessageFns<InjectedSecret> = {
             message.stale = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.filePath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -999,6 +1044,11 @@ export const InjectedSecret: MessageFns<InjectedSecret> = {
         ? globalThis.Number(object.current_version)
         : 0,
       stale: isSet(object.stale) ? globalThis.Boolean(object.stale) : false,
+      filePath: isSet(object.filePath)
+        ? globalThis.String(object.filePath)
+        : isSet(object.file_path)
+        ? globalThis.String(object.file_path)
+        : "",
     };
   },
 
@@ -1022,6 +1072,9 @@ export const InjectedSecret: MessageFns<InjectedSecret> = {
     if (message.stale !== false) {
       obj.stale = message.stale;
     }
+    if (message.filePath !== "") {
+      obj.filePath = message.filePath;
+    }
     return obj;
   },
 
@@ -1036,6 +1089,7 @@ export const InjectedSecret: MessageFns<InjectedSecret> = {
     message.version = object.version ?? 0;
     message.currentVersion = object.currentVersion ?? 0;
     message.stale = object.stale ?? false;
+    message.filePath = object.filePath ?? "";
     return message;
   },
 };
@@ -1989,7 +2043,8 @@ export const TerminateJobRequest: MessageFns<TerminateJobRequest> = {
 };
 
 /**
- * JobService runs jobs with org secrets injected as environment variables. Secret values
+ * JobService runs jobs with org secrets injected as environment variables or mounted as
+ * read-only files. Secret values
  * are read (decrypted) when an attempt starts; a running attempt never sees a later rotation.
  */
 export type JobServiceService = typeof JobServiceService;

@@ -262,8 +262,13 @@ export interface ResolveSecretsRequest {
 /** How a job references a secret. */
 export interface SecretReference {
   secretName: string;
-  /** The variable it lands on; empty: the secret's key. */
+  /** The variable it lands on; empty: the secret's key (unless file_path is set). */
   envName: string;
+  /**
+   * Set: the value is mounted as a file at this path instead (env_name is then empty). A file
+   * never conflicts with a variable, and a plain variable never overrides it.
+   */
+  filePath: string;
 }
 
 export interface ResolveSecretsResponse {
@@ -275,10 +280,13 @@ export interface ResolveSecretsResponse {
   warnings: string[];
 }
 
-/** One secret on one environment variable of a job. */
+/** One secret on one environment variable of a job, or in one file. */
 export interface Injection {
   secretName: string;
+  /** Empty when the secret is mounted as a file. */
   envName: string;
+  /** The file's path; empty when the secret is an environment variable. */
+  filePath: string;
 }
 
 /** The at-rest form of one live secret, as key-management needs it to decrypt. */
@@ -1945,7 +1953,7 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
 };
 
 function createBaseSecretReference(): SecretReference {
-  return { secretName: "", envName: "" };
+  return { secretName: "", envName: "", filePath: "" };
 }
 
 export const SecretReference: MessageFns<SecretReference> = {
@@ -1955,6 +1963,9 @@ export const SecretReference: MessageFns<SecretReference> = {
     }
     if (message.envName !== "") {
       writer.uint32(18).string(message.envName);
+    }
+    if (message.filePath !== "") {
+      writer.uint32(26).string(message.filePath);
     }
     return writer;
   },
@@ -1988,6 +1999,14 @@ export const SecretReference: MessageFns<SecretReference> = {
             message.envName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filePath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2012,6 +2031,11 @@ export const SecretReference: MessageFns<SecretReference> = {
         : isSet(object.env_name)
         ? globalThis.String(object.env_name)
         : "",
+      filePath: isSet(object.filePath)
+        ? globalThis.String(object.filePath)
+        : isSet(object.file_path)
+        ? globalThis.String(object.file_path)
+        : "",
     };
   },
 
@@ -2023,6 +2047,9 @@ export const SecretReference: MessageFns<SecretReference> = {
     if (message.envName !== "") {
       obj.envName = message.envName;
     }
+    if (message.filePath !== "") {
+      obj.filePath = message.filePath;
+    }
     return obj;
   },
 
@@ -2033,6 +2060,7 @@ export const SecretReference: MessageFns<SecretReference> = {
     const message = createBaseSecretReference();
     message.secretName = object.secretName ?? "";
     message.envName = object.envName ?? "";
+    message.filePath = object.filePath ?? "";
     return message;
   },
 };
@@ -2143,7 +2171,7 @@ export const ResolveSecretsResponse: MessageFns<ResolveSecretsResponse> = {
 };
 
 function createBaseInjection(): Injection {
-  return { secretName: "", envName: "" };
+  return { secretName: "", envName: "", filePath: "" };
 }
 
 export const Injection: MessageFns<Injection> = {
@@ -2153,6 +2181,9 @@ export const Injection: MessageFns<Injection> = {
     }
     if (message.envName !== "") {
       writer.uint32(18).string(message.envName);
+    }
+    if (message.filePath !== "") {
+      writer.uint32(26).string(message.filePath);
     }
     return writer;
   },
@@ -2186,6 +2217,14 @@ export const Injection: MessageFns<Injection> = {
             message.envName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filePath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2210,6 +2249,11 @@ export const Injection: MessageFns<Injection> = {
         : isSet(object.env_name)
         ? globalThis.String(object.env_name)
         : "",
+      filePath: isSet(object.filePath)
+        ? globalThis.String(object.filePath)
+        : isSet(object.file_path)
+        ? globalThis.String(object.file_path)
+        : "",
     };
   },
 
@@ -2221,6 +2265,9 @@ export const Injection: MessageFns<Injection> = {
     if (message.envName !== "") {
       obj.envName = message.envName;
     }
+    if (message.filePath !== "") {
+      obj.filePath = message.filePath;
+    }
     return obj;
   },
 
@@ -2231,6 +2278,7 @@ export const Injection: MessageFns<Injection> = {
     const message = createBaseInjection();
     message.secretName = object.secretName ?? "";
     message.envName = object.envName ?? "";
+    message.filePath = object.filePath ?? "";
     return message;
   },
 };

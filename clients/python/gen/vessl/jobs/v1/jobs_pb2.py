@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vessl/jobs/v1/jobs.proto\x12\rvessl.jobs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x04\n\x03Job\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n\x05image\x18\x04 \x01(\tR\x05image\x12\x18\n\x07\x63ommand\x18\x05 \x01(\tR\x07\x63ommand\x12\'\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x15.vessl.jobs.v1.EnvVarR\x03\x65nv\x12\x38\n\x07secrets\x18\x07 \x03(\x0b\x32\x1e.vessl.jobs.v1.SecretReferenceR\x07secrets\x12.\n\x05state\x18\x08 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x32\n\x08\x61ttempts\x18\t \x03(\x0b\x32\x16.vessl.jobs.v1.AttemptR\x08\x61ttempts\x12\x18\n\x07\x62\x61\x63kend\x18\n \x01(\tR\x07\x62\x61\x63kend\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1b\n\tcreate_by\x18\r \x01(\tR\x08\x63reateBy\"\x80\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_PENDING\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"2\n\x06\x45nvVar\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value\"M\n\x0fSecretReference\x12\x1f\n\x0bsecret_name\x18\x01 \x01(\tR\nsecretName\x12\x19\n\x08\x65nv_name\x18\x02 \x01(\tR\x07\x65nvName\"\xc6\x02\n\x07\x41ttempt\x12\x16\n\x06number\x18\x01 \x01(\x05R\x06number\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12 \n\texit_code\x18\x05 \x01(\x05H\x00R\x08\x65xitCode\x88\x01\x01\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x37\n\x07secrets\x18\x07 \x03(\x0b\x32\x1d.vessl.jobs.v1.InjectedSecretR\x07secretsB\x0c\n\n_exit_code\"\xc4\x01\n\x0eInjectedSecret\x12\x1f\n\x0bsecret_name\x18\x01 \x01(\tR\nsecretName\x12\x1d\n\nsecret_uid\x18\x02 \x01(\tR\tsecretUid\x12\x19\n\x08\x65nv_name\x18\x03 \x01(\tR\x07\x65nvName\x12\x18\n\x07version\x18\x04 \x01(\x03R\x07version\x12\'\n\x0f\x63urrent_version\x18\x05 \x01(\x03R\x0e\x63urrentVersion\x12\x14\n\x05stale\x18\x06 \x01(\x08R\x05stale\"J\n\x10\x43reateJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12$\n\x03job\x18\x02 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\"U\n\x11\x43reateJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\x12\x1a\n\x08warnings\x18\x02 \x03(\tR\x08warnings\"1\n\rGetJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\"\xb0\x01\n\x0fListJobsRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x1f\n\x0bsecret_name\x18\x05 \x01(\tR\nsecretName\"b\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.vessl.jobs.v1.JobR\x04jobs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n\x14StreamJobLogsRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n\x06\x66ollow\x18\x03 \x01(\x08R\x06\x66ollow\x12\x1d\n\ntail_lines\x18\x04 \x01(\x05R\ttailLines\x12\x18\n\x07\x61ttempt\x18\x05 \x01(\x05R\x07\x61ttempt\"+\n\x15StreamJobLogsResponse\x12\x12\n\x04\x64\x61ta\x18\x01 \x01(\x0cR\x04\x64\x61ta\"5\n\x11RestartJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\"V\n\x12RestartJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\x12\x1a\n\x08warnings\x18\x02 \x03(\tR\x08warnings\"7\n\x13TerminateJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id2\xde\x03\n\nJobService\x12N\n\tCreateJob\x12\x1f.vessl.jobs.v1.CreateJobRequest\x1a .vessl.jobs.v1.CreateJobResponse\x12:\n\x06GetJob\x12\x1c.vessl.jobs.v1.GetJobRequest\x1a\x12.vessl.jobs.v1.Job\x12K\n\x08ListJobs\x12\x1e.vessl.jobs.v1.ListJobsRequest\x1a\x1f.vessl.jobs.v1.ListJobsResponse\x12\\\n\rStreamJobLogs\x12#.vessl.jobs.v1.StreamJobLogsRequest\x1a$.vessl.jobs.v1.StreamJobLogsResponse0\x01\x12Q\n\nRestartJob\x12 .vessl.jobs.v1.RestartJobRequest\x1a!.vessl.jobs.v1.RestartJobResponse\x12\x46\n\x0cTerminateJob\x12\".vessl.jobs.v1.TerminateJobRequest\x1a\x12.vessl.jobs.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vessl/jobs/v1/jobs.proto\x12\rvessl.jobs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x04\n\x03Job\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n\x05image\x18\x04 \x01(\tR\x05image\x12\x18\n\x07\x63ommand\x18\x05 \x01(\tR\x07\x63ommand\x12\'\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x15.vessl.jobs.v1.EnvVarR\x03\x65nv\x12\x38\n\x07secrets\x18\x07 \x03(\x0b\x32\x1e.vessl.jobs.v1.SecretReferenceR\x07secrets\x12.\n\x05state\x18\x08 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x32\n\x08\x61ttempts\x18\t \x03(\x0b\x32\x16.vessl.jobs.v1.AttemptR\x08\x61ttempts\x12\x18\n\x07\x62\x61\x63kend\x18\n \x01(\tR\x07\x62\x61\x63kend\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1b\n\tcreate_by\x18\r \x01(\tR\x08\x63reateBy\"\x80\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_PENDING\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"2\n\x06\x45nvVar\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value\"j\n\x0fSecretReference\x12\x1f\n\x0bsecret_name\x18\x01 \x01(\tR\nsecretName\x12\x19\n\x08\x65nv_name\x18\x02 \x01(\tR\x07\x65nvName\x12\x1b\n\tfile_path\x18\x03 \x01(\tR\x08\x66ilePath\"\xc6\x02\n\x07\x41ttempt\x12\x16\n\x06number\x18\x01 \x01(\x05R\x06number\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12 \n\texit_code\x18\x05 \x01(\x05H\x00R\x08\x65xitCode\x88\x01\x01\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x37\n\x07secrets\x18\x07 \x03(\x0b\x32\x1d.vessl.jobs.v1.InjectedSecretR\x07secretsB\x0c\n\n_exit_code\"\xe1\x01\n\x0eInjectedSecret\x12\x1f\n\x0bsecret_name\x18\x01 \x01(\tR\nsecretName\x12\x1d\n\nsecret_uid\x18\x02 \x01(\tR\tsecretUid\x12\x19\n\x08\x65nv_name\x18\x03 \x01(\tR\x07\x65nvName\x12\x18\n\x07version\x18\x04 \x01(\x03R\x07version\x12\'\n\x0f\x63urrent_version\x18\x05 \x01(\x03R\x0e\x63urrentVersion\x12\x14\n\x05stale\x18\x06 \x01(\x08R\x05stale\x12\x1b\n\tfile_path\x18\x07 \x01(\tR\x08\x66ilePath\"J\n\x10\x43reateJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12$\n\x03job\x18\x02 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\"U\n\x11\x43reateJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\x12\x1a\n\x08warnings\x18\x02 \x03(\tR\x08warnings\"1\n\rGetJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\"\xb0\x01\n\x0fListJobsRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x18.vessl.jobs.v1.Job.StateR\x05state\x12\x1f\n\x0bsecret_name\x18\x05 \x01(\tR\nsecretName\"b\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.vessl.jobs.v1.JobR\x04jobs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n\x14StreamJobLogsRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n\x06\x66ollow\x18\x03 \x01(\x08R\x06\x66ollow\x12\x1d\n\ntail_lines\x18\x04 \x01(\x05R\ttailLines\x12\x18\n\x07\x61ttempt\x18\x05 \x01(\x05R\x07\x61ttempt\"+\n\x15StreamJobLogsResponse\x12\x12\n\x04\x64\x61ta\x18\x01 \x01(\x0cR\x04\x64\x61ta\"5\n\x11RestartJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\"V\n\x12RestartJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.vessl.jobs.v1.JobR\x03job\x12\x1a\n\x08warnings\x18\x02 \x03(\tR\x08warnings\"7\n\x13TerminateJobRequest\x12\x10\n\x03org\x18\x01 \x01(\tR\x03org\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id2\xde\x03\n\nJobService\x12N\n\tCreateJob\x12\x1f.vessl.jobs.v1.CreateJobRequest\x1a .vessl.jobs.v1.CreateJobResponse\x12:\n\x06GetJob\x12\x1c.vessl.jobs.v1.GetJobRequest\x1a\x12.vessl.jobs.v1.Job\x12K\n\x08ListJobs\x12\x1e.vessl.jobs.v1.ListJobsRequest\x1a\x1f.vessl.jobs.v1.ListJobsResponse\x12\\\n\rStreamJobLogs\x12#.vessl.jobs.v1.StreamJobLogsRequest\x1a$.vessl.jobs.v1.StreamJobLogsResponse0\x01\x12Q\n\nRestartJob\x12 .vessl.jobs.v1.RestartJobRequest\x1a!.vessl.jobs.v1.RestartJobResponse\x12\x46\n\x0cTerminateJob\x12\".vessl.jobs.v1.TerminateJobRequest\x1a\x12.vessl.jobs.v1.Jobb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vessl.jobs.v1.jobs_pb2', globals())
@@ -28,31 +28,31 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ENVVAR._serialized_start=693
   _ENVVAR._serialized_end=743
   _SECRETREFERENCE._serialized_start=745
-  _SECRETREFERENCE._serialized_end=822
-  _ATTEMPT._serialized_start=825
-  _ATTEMPT._serialized_end=1151
-  _INJECTEDSECRET._serialized_start=1154
-  _INJECTEDSECRET._serialized_end=1350
-  _CREATEJOBREQUEST._serialized_start=1352
-  _CREATEJOBREQUEST._serialized_end=1426
-  _CREATEJOBRESPONSE._serialized_start=1428
-  _CREATEJOBRESPONSE._serialized_end=1513
-  _GETJOBREQUEST._serialized_start=1515
-  _GETJOBREQUEST._serialized_end=1564
-  _LISTJOBSREQUEST._serialized_start=1567
-  _LISTJOBSREQUEST._serialized_end=1743
-  _LISTJOBSRESPONSE._serialized_start=1745
-  _LISTJOBSRESPONSE._serialized_end=1843
-  _STREAMJOBLOGSREQUEST._serialized_start=1846
-  _STREAMJOBLOGSREQUEST._serialized_end=1983
-  _STREAMJOBLOGSRESPONSE._serialized_start=1985
-  _STREAMJOBLOGSRESPONSE._serialized_end=2028
-  _RESTARTJOBREQUEST._serialized_start=2030
-  _RESTARTJOBREQUEST._serialized_end=2083
-  _RESTARTJOBRESPONSE._serialized_start=2085
-  _RESTARTJOBRESPONSE._serialized_end=2171
-  _TERMINATEJOBREQUEST._serialized_start=2173
-  _TERMINATEJOBREQUEST._serialized_end=2228
-  _JOBSERVICE._serialized_start=2231
-  _JOBSERVICE._serialized_end=2709
+  _SECRETREFERENCE._serialized_end=851
+  _ATTEMPT._serialized_start=854
+  _ATTEMPT._serialized_end=1180
+  _INJECTEDSECRET._serialized_start=1183
+  _INJECTEDSECRET._serialized_end=1408
+  _CREATEJOBREQUEST._serialized_start=1410
+  _CREATEJOBREQUEST._serialized_end=1484
+  _CREATEJOBRESPONSE._serialized_start=1486
+  _CREATEJOBRESPONSE._serialized_end=1571
+  _GETJOBREQUEST._serialized_start=1573
+  _GETJOBREQUEST._serialized_end=1622
+  _LISTJOBSREQUEST._serialized_start=1625
+  _LISTJOBSREQUEST._serialized_end=1801
+  _LISTJOBSRESPONSE._serialized_start=1803
+  _LISTJOBSRESPONSE._serialized_end=1901
+  _STREAMJOBLOGSREQUEST._serialized_start=1904
+  _STREAMJOBLOGSREQUEST._serialized_end=2041
+  _STREAMJOBLOGSRESPONSE._serialized_start=2043
+  _STREAMJOBLOGSRESPONSE._serialized_end=2086
+  _RESTARTJOBREQUEST._serialized_start=2088
+  _RESTARTJOBREQUEST._serialized_end=2141
+  _RESTARTJOBRESPONSE._serialized_start=2143
+  _RESTARTJOBRESPONSE._serialized_end=2229
+  _TERMINATEJOBREQUEST._serialized_start=2231
+  _TERMINATEJOBREQUEST._serialized_end=2286
+  _JOBSERVICE._serialized_start=2289
+  _JOBSERVICE._serialized_end=2767
 # @@protoc_insertion_point(module_scope)

@@ -58,20 +58,22 @@ class GetJobRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
 
 class InjectedSecret(_message.Message):
-    __slots__ = ["current_version", "env_name", "secret_name", "secret_uid", "stale", "version"]
+    __slots__ = ["current_version", "env_name", "file_path", "secret_name", "secret_uid", "stale", "version"]
     CURRENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
     SECRET_UID_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     current_version: int
     env_name: str
+    file_path: str
     secret_name: str
     secret_uid: str
     stale: bool
     version: int
-    def __init__(self, secret_name: _Optional[str] = ..., secret_uid: _Optional[str] = ..., env_name: _Optional[str] = ..., version: _Optional[int] = ..., current_version: _Optional[int] = ..., stale: bool = ...) -> None: ...
+    def __init__(self, secret_name: _Optional[str] = ..., secret_uid: _Optional[str] = ..., env_name: _Optional[str] = ..., version: _Optional[int] = ..., current_version: _Optional[int] = ..., stale: bool = ..., file_path: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ["attempts", "backend", "command", "create_by", "create_time", "env", "id", "image", "name", "org", "secrets", "state", "update_time"]
@@ -150,12 +152,14 @@ class RestartJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SecretReference(_message.Message):
-    __slots__ = ["env_name", "secret_name"]
+    __slots__ = ["env_name", "file_path", "secret_name"]
     ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
     env_name: str
+    file_path: str
     secret_name: str
-    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ..., file_path: _Optional[str] = ...) -> None: ...
 
 class StreamJobLogsRequest(_message.Message):
     __slots__ = ["attempt", "follow", "id", "org", "tail_lines"]

@@ -6,7 +6,8 @@ from vessl.jobs.v1 import jobs_pb2 as vessl_dot_jobs_dot_v1_dot_jobs__pb2
 
 
 class JobServiceStub(object):
-    """JobService runs jobs with org secrets injected as environment variables. Secret values
+    """JobService runs jobs with org secrets injected as environment variables or mounted as
+    read-only files. Secret values
     are read (decrypted) when an attempt starts; a running attempt never sees a later rotation.
     """
 
@@ -49,7 +50,8 @@ class JobServiceStub(object):
 
 
 class JobServiceServicer(object):
-    """JobService runs jobs with org secrets injected as environment variables. Secret values
+    """JobService runs jobs with org secrets injected as environment variables or mounted as
+    read-only files. Secret values
     are read (decrypted) when an attempt starts; a running attempt never sees a later rotation.
     """
 
@@ -137,7 +139,8 @@ def add_JobServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JobService(object):
-    """JobService runs jobs with org secrets injected as environment variables. Secret values
+    """JobService runs jobs with org secrets injected as environment variables or mounted as
+    read-only files. Secret values
     are read (decrypted) when an attempt starts; a running attempt never sees a later rotation.
     """
 

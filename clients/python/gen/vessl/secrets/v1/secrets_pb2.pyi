@@ -104,12 +104,14 @@ class GetSecretRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Injection(_message.Message):
-    __slots__ = ["env_name", "secret_name"]
+    __slots__ = ["env_name", "file_path", "secret_name"]
     ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
     env_name: str
+    file_path: str
     secret_name: str
-    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ..., file_path: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ["action", "actor", "after_seq", "end_time", "newest_first", "org", "page_size", "page_token", "secret_name", "start_time"]
@@ -320,12 +322,14 @@ class Secret(_message.Message):
     def __init__(self, org: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., key: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[Secret.State, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., value_update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_by: _Optional[str] = ..., update_by: _Optional[str] = ..., delete_by: _Optional[str] = ..., value_fingerprint: _Optional[str] = ..., env_var_fit: _Optional[_Union[Secret.EnvVarFit, str]] = ...) -> None: ...
 
 class SecretReference(_message.Message):
-    __slots__ = ["env_name", "secret_name"]
+    __slots__ = ["env_name", "file_path", "secret_name"]
     ENV_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     SECRET_NAME_FIELD_NUMBER: _ClassVar[int]
     env_name: str
+    file_path: str
     secret_name: str
-    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, secret_name: _Optional[str] = ..., env_name: _Optional[str] = ..., file_path: _Optional[str] = ...) -> None: ...
 
 class SecretVersion(_message.Message):
     __slots__ = ["deleted", "name", "uid", "version"]
