@@ -14,7 +14,7 @@ import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { SECRET_MANAGERS, SECRET_READERS, secretRightsOf } from './access.js';
-import { checkDescription, checkKey, checkName, checkSealedValue, checkSecretKey, isValidKey } from './rules.js';
+import { checkDescription, checkKey, checkName, checkNewSecretFields, checkSealedValue, checkSecretKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
 import type { SecretStoreApp } from './app.js';
@@ -98,16 +98,9 @@ const kmsErrorToApi = (prefix: string) => (err: unknown) => fromDownstream(err, 
 
 /** The rules for one new secret (CreateSecret, or one item of a batch under `prefix`). */
 function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string): NewSecret {
-  const name = req.secret?.name ?? '';
-  const description = req.secret?.description ?? '';
-  let key = req.secret?.key ?? '';
-  checkName(v, name, `${prefix}secret.name`);
-  if (key === '' && isValidKey(name)) key = name;
-  if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
-  else checkSecretKey(v, key, `${prefix}secret.key`);
-  checkDescription(v, description, `${prefix}secret.description`);
+  const fields = checkNewSecretFields(v, { name: req.secret?.name ?? '', key: req.secret?.key ?? '', description: req.secret?.description ?? '' }, prefix);
   checkSealedValue(v, req.value, `${prefix}value.`);
-  return { fields: { name, key, description }, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
+  return { fields, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
 }
 
 export function secretStoreService(deps: {
