@@ -264,6 +264,19 @@ for (const engine of engines()) {
       const sizes = creates.map((c) => Buffer.from((JSON.parse(c.body) as { value: { sealedBox: string } }).value.sealedBox, 'base64').length - 48);
       expect(sizes).to.deep.equal([Buffer.byteLength(PEM_VALUE), Buffer.byteLength(JSON_VALUE)]);
 
+      // A binary file (NUL and non-UTF-8 bytes) is kept as it is, and marked as no variable.
+      const binary = Buffer.from([0x30, 0x82, 0x00, 0xff, 0xfe, 0x0a, 0x00, 0x01, 0x80, 0x0d, 0x0a]);
+      await admin.getByRole('button', { name: 'New secret' }).click();
+      form = dialog(admin, 'New secret');
+      await form.locator('input[name=name]').fill('CA_DER');
+      await form.locator('input[name=value-file]').setInputFiles({ name: 'ca.der', mimeType: 'application/octet-stream', buffer: binary });
+      await form.locator('[data-value-file="ca.der"]').waitFor();
+      await form.getByRole('button', { name: 'Create' }).click();
+      await admin.getByRole('status').filter({ hasText: 'Created secret CA_DER' }).waitFor();
+      const sealedDer = (JSON.parse(requests.filter((r) => r.url.endsWith('/CreateSecret')).at(-1)!.body) as { value: { sealedBox: string } }).value.sealedBox;
+      expect(Buffer.from(sealedDer, 'base64').length - 48).to.equal(binary.length);
+      expect(await row(admin, 'CA_DER').locator('.badge').innerText()).to.equal('file only');
+
       const jobs = cs.sys.jobs(await cs.sys.token('member'));
       const { job } = await jobs.createJob({
         org: 'acme',
@@ -406,8 +419,42 @@ for (const engine of engines()) {
       await row(admin, 'wandb').waitFor();
       expect(await row(admin, 'wandb').innerText()).to.include('deleted');
       await expectAccessible(admin, 'secrets with deleted');
-      await shot(admin, '14-secrets-deleted');
+      await shot(admin, '13-secrets-deleted');
       await admin.getByLabel('Show deleted').uncheck();
+    });
+
+    it('says when a secret the job references is gone, and clones the job without it', async () => {
+      await admin.goto(`${cs.web.url}#/jobs/${jobId}`);
+      const note = admin.locator('.warning').filter({ hasText: 'Secret wandb was deleted, so a restart would fail.' });
+      await note.waitFor();
+      await admin.getByRole('button', { name: 'Restart', exact: true }).click();
+      await dialog(admin, 'Restart web-job?').getByRole('button', { name: 'Restart job' }).click();
+      const refused = admin.getByRole('alert');
+      await refused.waitFor();
+      expect(await refused.innerText()).to.match(/^Secret "wandb" not found.* clone the job and pick another secret\.$/);
+      // No "Restart to run with the current value" beside it.
+      expect(await admin.locator('.stale-note').count()).to.equal(0);
+      await expectAccessible(admin, 'job with a deleted secret');
+      await shot(admin, '14-job-secret-gone');
+      await note.getByRole('button', { name: 'Clone job' }).click();
+      const form = admin.getByRole('form', { name: 'New job' });
+      await form.waitFor();
+      expect(await form.locator('input[name=name]').inputValue()).to.equal('web-job');
+      expect(await form.getByLabel('Variable 1 name').inputValue()).to.equal('WANDB_API_KEY');
+      expect(await form.getByLabel('Secret 1', { exact: true }).inputValue()).to.equal('HF_TOKEN');
+      expect(await form.getByLabel('Secret 2', { exact: true }).inputValue()).to.equal('');
+      await shot(admin, '14-job-clone');
+      await admin.getByRole('link', { name: 'Secrets' }).click();
+      await admin.getByRole('heading', { name: 'Secrets' }).waitFor();
+    });
+
+    it('runs axe-core for real: a page with a nameless button fails the check', async () => {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(cs.web.url);
+      await page.locator('textarea[name=token]').waitFor();
+      await page.evaluate(`document.querySelector('form').append(document.createElement('button'))`);
+      expect((await seriousViolations(page)).map((v) => v.id)).to.include('button-name');
+      await page.context().close();
     });
 
     it('pages a long list (Load more), searches it, and opens Edit of the last row in the viewport', async () => {
@@ -423,7 +470,9 @@ for (const engine of engines()) {
       expect(firstPage).to.equal(50);
       await loadMore.click();
       await loadMore.waitFor({ state: 'detached' });
-      expect(await admin.locator('tr[data-secret]').count()).to.equal(63);
+      const live = (await secrets.listSecrets({ org: 'acme', pageSize: 1000, pageToken: '', showDeleted: false })).secrets.length;
+      expect(live).to.be.greaterThan(60);
+      expect(await admin.locator('tr[data-secret]').count()).to.equal(live);
       await admin.getByLabel('Search').fill('bulk-05');
       expect(await admin.locator('tr[data-secret]').count()).to.equal(10);
       await admin.getByLabel('Search').fill('');

@@ -10,7 +10,7 @@ export function plainError(error: unknown): string {
     case 'PERMISSION_DENIED':
       return `You are not allowed to do this. ${message}.`;
     case 'NOT_FOUND':
-      return `Not found: ${error.message}.`;
+      return /not found/i.test(error.message) ? `${message}.` : `Not found: ${error.message}.`;
     case 'ALREADY_EXISTS':
       return `${message}.`;
     case 'FAILED_PRECONDITION':

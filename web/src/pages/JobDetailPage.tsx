@@ -44,7 +44,8 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
   const [error, setError] = useState<unknown>();
   const [actionError, setActionError] = useState<unknown>();
   const [confirm, setConfirm] = useState<Confirm>();
-  const [keys, setKeys] = useState<Map<string, string>>(new Map());
+  // The org's live secrets by name (their keys), to tell what a reference lands on and which are gone.
+  const [keys, setKeys] = useState<Map<string, string>>();
   // Bumped by Restart/Terminate: polling starts over and follows the new attempt until it ends.
   const [polling, setPolling] = useState(0);
 
@@ -104,7 +105,8 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
   const attempts = [...(job.attempts ?? [])].reverse();
   const latest = (job.attempts ?? []).at(-1);
   const running = isActive(job.state);
-  const gone = [...new Set((latest?.secrets ?? []).filter((s) => s.stale && Number(s.currentVersion ?? 0) === 0).map((s) => s.secretName ?? ''))];
+  // A referenced secret that is no longer live makes a restart fail (NOT_FOUND), injected or not.
+  const gone = keys ? (job.secrets ?? []).map((s) => s.secretName ?? '').filter((name) => !keys.has(name)) : [];
   const rotated = (latest?.secrets ?? []).filter((s) => s.stale && Number(s.currentVersion ?? 0) > 0);
   const clone = () => {
     setCloneSource(job, gone);
@@ -168,7 +170,7 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
       )}
       {gone.length > 0 && (
         <div className="warning" role="status">
-          Secret {gone.join(', ')} was deleted after attempt {latest?.number} started, so a restart would fail.{' '}
+          {gone.length === 1 ? `Secret ${gone[0]} was` : `Secrets ${gone.join(', ')} were`} deleted, so a restart would fail.{' '}
           <button type="button" className="link-inline" onClick={clone}>
             Clone job
           </button>{' '}
@@ -213,7 +215,7 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
           </thead>
           <tbody>
             {attempts.map((a) => {
-              const { injected, overridden } = secretsOfAttempt(job, a, (name) => keys.get(name));
+              const { injected, overridden } = secretsOfAttempt(job, a, (name) => keys?.get(name));
               return (
                 <tr key={a.number} data-attempt={a.number}>
                   <td>{a.number}</td>

@@ -10,6 +10,11 @@ import { checkValue, EMPTY_VALUE, isEmptyValue, valueBytes, ValueField, type Val
 
 /** What the Value column shows for every secret: values are never available to anyone. */
 const MASKED_VALUE = '••••••';
+/** Why a value cannot be an environment variable (DESIGN §4): it is kept, for use as a file. */
+const NOT_A_VARIABLE: Record<string, string> = {
+  ENV_VAR_FIT_NUL_BYTE: 'holds a NUL byte, which no environment variable can carry',
+  ENV_VAR_FIT_NOT_UTF8: 'is not UTF-8 text, so it cannot be an environment variable',
+};
 /** Secrets per page: the list grows a page at a time (Load more). */
 const PAGE_SIZE = 50;
 
@@ -136,6 +141,11 @@ export function SecretsPage({ identity }: { identity: Identity }) {
                 </Cell>
                 <Cell label="Value" className="masked">
                   {deleted ? '' : <span aria-label="hidden value">{MASKED_VALUE}</span>}
+                  {!deleted && NOT_A_VARIABLE[secret.envVarFit ?? ''] && (
+                    <span className="badge" title={NOT_A_VARIABLE[secret.envVarFit ?? '']}>
+                      file only
+                    </span>
+                  )}
                 </Cell>
                 <Cell label="Version">{secret.version ?? 1}</Cell>
                 <Cell label="Description" className="description">
