@@ -153,6 +153,10 @@ for (const engine of engines()) {
       expect(await admin.locator('td.empty').innerText()).to.equal('No secrets yet.');
       await titled(admin, 'Secrets · vessl-secrets');
       expect(await focused(admin)).to.equal('H1 Secrets');
+      // From the keyboard, the next control shows a visible focus ring.
+      await admin.keyboard.press('Tab');
+      expect(await focused(admin)).to.equal('BUTTON New secret');
+      expect(await admin.evaluate<string>('(() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle + " " + s.outlineWidth; })()')).to.equal('solid 3px');
       // One authenticated call decided who this is.
       expect(requests.filter((r) => r.url.endsWith('/api/vessl.secrets.v1.SecretService/WhoAmI'))).to.have.length.greaterThan(0);
     });
@@ -497,6 +501,7 @@ for (const engine of engines()) {
       expect(await member.getByTestId('who').innerText()).to.match(/max\s+member/);
       expect(await member.getByRole('button', { name: 'New secret' }).count()).to.equal(0);
       expect(await member.getByRole('button', { name: /Edit|Delete/ }).count()).to.equal(0);
+      await expectAccessible(member, 'secrets as a member');
       await shot(member, '16-secrets-member');
       // Forcing the calls with the member's own token: the server says no, in words.
       const sealedBox = Buffer.alloc(80, 7).toString('base64');
@@ -543,6 +548,18 @@ for (const engine of engines()) {
       expect(await page.evaluate<number>('sessionStorage.length')).to.equal(0);
       await expectAccessible(page, 'login with error');
       await shot(page, '17-forged-token');
+
+      // Genuine tokens of people or services the console is not for: refused in words, nothing kept.
+      for (const [role, why] of [
+        ['operator', "That token's role (operator) has no access to an org's secrets"],
+        ['service', 'the web console is for people'],
+      ] as const) {
+        await page.locator('textarea[name=token]').fill(await cs.sys.token(role, role === 'service' ? { subject: 'svc:job-launcher' } : {}));
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.locator('#token-error').filter({ hasText: why }).waitFor();
+        expect(await page.locator('nav').count()).to.equal(0);
+        expect(await page.evaluate<number>('sessionStorage.length')).to.equal(0);
+      }
       await context.close();
     });
 
@@ -559,6 +576,7 @@ for (const engine of engines()) {
       expect(await page.getByTestId('session-notice').innerText()).to.match(/^Session expired/);
       expect(new URL(page.url()).hash).to.equal('#/jobs');
       expect(await page.locator('nav').count()).to.equal(0);
+      await expectAccessible(page, 'session expired');
       await shot(page, '18-session-expired');
       await page.locator('textarea[name=token]').fill(await cs.sys.token('admin', { subject: 'ada' }));
       await page.getByRole('button', { name: 'Log in' }).click();
