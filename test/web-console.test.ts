@@ -576,6 +576,7 @@ for (const engine of engines()) {
       expect(await page.getByTestId('session-notice').innerText()).to.match(/^Session expired/);
       expect(new URL(page.url()).hash).to.equal('#/jobs');
       expect(await page.locator('nav').count()).to.equal(0);
+      expect(await focused(page)).to.equal('TEXTAREA token');
       await expectAccessible(page, 'session expired');
       await shot(page, '18-session-expired');
       await page.locator('textarea[name=token]').fill(await cs.sys.token('admin', { subject: 'ada' }));

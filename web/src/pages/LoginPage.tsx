@@ -46,7 +46,8 @@ export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (iden
       <form onSubmit={submit} aria-label="Log in" noValidate>
         <ErrorSummary errors={errors} fields={TOKEN_FIELD} />
         <Field id="token" label="Access token" error={errors.fields.token}>
-          {(aria) => <textarea {...aria} name="token" rows={4} value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />}
+          {/* The one thing to do here: focus starts in the field (also after "Session expired"). */}
+          {(aria) => <textarea {...aria} autoFocus name="token" rows={4} value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />}
         </Field>
         <button type="submit" disabled={busy}>
           Log in
