@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import type { Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { seriousViolations } from './support/axe.js';
 import { digest, envDigests } from './support/chaos.js';
@@ -281,14 +282,19 @@ for (const engine of engines()) {
       expect(Buffer.from(sealedDer, 'base64').length - 48).to.equal(binary.length);
       expect(await row(admin, 'CA_DER').locator('.badge').innerText()).to.equal('file only');
 
-      const jobs = cs.sys.jobs(await cs.sys.token('member'));
-      const { job } = await jobs.createJob({
-        org: 'acme',
-        job: { name: 'digests', image: 'busybox', command: printDigests(['TLS_KEY', 'GCP_SA_JSON']), env: [], secrets: [{ secretName: 'TLS_KEY', envName: '' }, { secretName: 'GCP_SA_JSON', envName: '' }] },
-      });
-      await admin.goto(`${cs.web.url}#/jobs/${job!.id}`);
+      // A job submitted through the console's own form gets both values, byte for byte.
+      await admin.goto(`${cs.web.url}#/jobs/new`);
+      const jobForm = admin.getByRole('form', { name: 'New job' });
+      await jobForm.locator('input[name=name]').fill('digests');
+      await jobForm.locator('textarea[name=command]').fill(printDigests(['TLS_KEY', 'GCP_SA_JSON']));
+      await jobForm.getByLabel('Secret 1', { exact: true }).locator('option[value=TLS_KEY]').waitFor({ state: 'attached' });
+      await jobForm.getByLabel('Secret 1', { exact: true }).selectOption('TLS_KEY');
+      await jobForm.getByRole('button', { name: 'Add secret' }).click();
+      await jobForm.getByLabel('Secret 2', { exact: true }).selectOption('GCP_SA_JSON');
+      await jobForm.getByRole('button', { name: 'Create job' }).click();
       await admin.getByTestId('job-log').filter({ hasText: 'GCP_SA_JSON=' }).waitFor({ timeout: 30_000 });
-      const env = envDigests(cs.sys.dataDir, job!.id);
+      const digestsJob = decodeURIComponent(new URL(admin.url()).hash.replace('#/jobs/', ''));
+      const env = envDigests(cs.sys.dataDir, digestsJob);
       expect(env.get('TLS_KEY')).to.equal(digest(PEM_VALUE));
       expect(env.get('GCP_SA_JSON')).to.equal(digest(JSON_VALUE));
     });
@@ -490,6 +496,23 @@ for (const engine of engines()) {
       await shot(admin, '15-edit-last-row');
       await admin.keyboard.press('Escape');
       await edit.waitFor({ state: 'detached' });
+    });
+
+    it('pages the jobs list (Load more)', async () => {
+      const jobs = cs.sys.jobs(await cs.sys.token('member'));
+      const before = (await jobs.listJobs({ org: 'acme', pageSize: 1000, pageToken: '', state: 0, secretName: '' })).jobs.length;
+      for (let i = before; i <= 50; i++) await jobs.createJob({ org: 'acme', job: { name: `quick-${i}`, image: 'busybox', command: 'true', env: [], secrets: [] } as unknown as Job });
+      const total = (await jobs.listJobs({ org: 'acme', pageSize: 1000, pageToken: '', state: 0, secretName: '' })).jobs.length;
+      expect(total).to.equal(Math.max(before, 51));
+      await admin.goto(`${cs.web.url}#/jobs`);
+      const loadMore = admin.getByRole('button', { name: 'Load more jobs' });
+      await loadMore.waitFor();
+      expect(await admin.locator('tr[data-job]').count()).to.equal(50);
+      await loadMore.click();
+      await loadMore.waitFor({ state: 'detached' });
+      expect(await admin.locator('tr[data-job]').count()).to.equal(total);
+      await admin.goto(cs.web.url + SECRETS_ROUTE);
+      await admin.getByRole('heading', { name: 'Secrets' }).waitFor();
     });
 
     it('shows a member no admin actions, and the server refuses the member who forces one', async () => {
