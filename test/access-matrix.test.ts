@@ -681,7 +681,9 @@ const RPCS: RpcSpec[] = [
         'gus@globex': { org: OTHER_ORG, role: 'admin', canReadSecrets: true, canManageSecrets: true },
       };
       const service = { org: '', role: 'service', canReadSecrets: false, canManageSecrets: false };
-      expect(res).to.deep.equal({ subject: res.subject, ...(expected[res.subject] ?? (res.subject.startsWith('svc:') ? service : { unknown: res.subject })) });
+      const { expireTime, ...identity } = res;
+      expect(identity).to.deep.equal({ subject: res.subject, ...(expected[res.subject] ?? (res.subject.startsWith('svc:') ? service : { unknown: res.subject })) });
+      expect(expireTime!.getTime()).to.be.greaterThan(Date.now());
     },
   }),
 ];

@@ -611,6 +611,13 @@ for (const engine of engines()) {
       await page.reload();
       await page.getByTestId('session-notice').waitFor();
       expect(new URL(page.url()).hash).to.equal('#/jobs');
+
+      // A token that runs out while its page makes no call: the console ends the session at its exp.
+      await page.locator('textarea[name=token]').fill(await cs.sys.token('admin', { subject: 'ada', ttlSeconds: 8 }));
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+      await page.getByTestId('session-notice').waitFor({ timeout: 20_000 });
+      expect(await page.locator('nav').count()).to.equal(0);
       await context.close();
     });
 

@@ -230,8 +230,8 @@ export function secretStoreService(deps: {
       },
       async whoAmI(_req, ctx) {
         // Nothing to authorize: a verified token may always learn what it proves.
-        const { subject, org, role } = ctx.principal;
-        return { subject, org, role, ...secretRightsOf(ctx.principal) };
+        const { subject, org, role, expiresAt } = ctx.principal;
+        return { subject, org, role, ...secretRightsOf(ctx.principal), expireTime: expiresAt === undefined ? undefined : new Date(expiresAt * 1000) };
       },
       async lookupSecretVersions(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'look up secret versions');

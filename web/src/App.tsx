@@ -21,6 +21,7 @@ function takeTokenFromFragment(): string | undefined {
 type Session = { kind: 'checking' } | { kind: 'in'; identity: Identity } | { kind: 'out'; notice?: string };
 
 const SESSION_EXPIRED = 'Session expired: log in again to continue where you were.';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function App() {
   const [session, setSession] = useState<Session>(() => (currentToken() || window.location.hash.startsWith('#token=') ? { kind: 'checking' } : { kind: 'out' }));
@@ -46,6 +47,20 @@ export function App() {
       }),
     [],
   );
+
+  // The session ends when the server says the token does, even on a page that makes no calls.
+  const expiresAt = session.kind === 'in' ? session.identity.expiresAt : undefined;
+  useEffect(() => {
+    if (expiresAt === undefined) return;
+    const remaining = expiresAt - Date.now();
+    // Beyond setTimeout's range (about 24.8 days), the next refused call ends the session instead.
+    if (remaining > MAX_TIMER_MS) return;
+    const timer = setTimeout(() => {
+      logOut();
+      setSession({ kind: 'out', notice: SESSION_EXPIRED });
+    }, Math.max(0, remaining));
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
 
   if (session.kind === 'checking') {
     return (

@@ -9,6 +9,8 @@ export interface Identity {
   role: string;
   canReadSecrets: boolean;
   canManageSecrets: boolean;
+  /** When the server stops accepting the token (ms since the epoch); undefined when not known. */
+  expiresAt?: number;
 }
 
 /** Why a token cannot use the console, in words; undefined when it can. */
@@ -29,6 +31,7 @@ export async function identify(token?: string): Promise<Identity> {
       role: me.role ?? '',
       canReadSecrets: me.canReadSecrets ?? false,
       canManageSecrets: me.canManageSecrets ?? false,
+      expiresAt: me.expireTime ? Date.parse(me.expireTime) : undefined,
     };
     const refused = refusal(identity);
     if (refused) throw new ApiError(refused, 'PERMISSION_DENIED', 403, undefined, []);

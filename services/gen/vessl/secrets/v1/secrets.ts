@@ -550,6 +550,8 @@ export interface WhoAmIResponse {
   canReadSecrets: boolean;
   /** May create, update and delete the org's secrets. */
   canManageSecrets: boolean;
+  /** When the token expires: every call fails UNAUTHENTICATED from then on. */
+  expireTime: Date | undefined;
 }
 
 function createBaseSecret(): Secret {
@@ -4658,7 +4660,7 @@ export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
 };
 
 function createBaseWhoAmIResponse(): WhoAmIResponse {
-  return { subject: "", org: "", role: "", canReadSecrets: false, canManageSecrets: false };
+  return { subject: "", org: "", role: "", canReadSecrets: false, canManageSecrets: false, expireTime: undefined };
 }
 
 export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
@@ -4677,6 +4679,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     }
     if (message.canManageSecrets !== false) {
       writer.uint32(40).bool(message.canManageSecrets);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -4734,6 +4739,14 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
             message.canManageSecrets = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4761,6 +4774,11 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
         : isSet(object.can_manage_secrets)
         ? globalThis.Boolean(object.can_manage_secrets)
         : false,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
     };
   },
 
@@ -4781,6 +4799,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     if (message.canManageSecrets !== false) {
       obj.canManageSecrets = message.canManageSecrets;
     }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
     return obj;
   },
 
@@ -4794,6 +4815,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     message.role = object.role ?? "";
     message.canReadSecrets = object.canReadSecrets ?? false;
     message.canManageSecrets = object.canManageSecrets ?? false;
+    message.expireTime = object.expireTime ?? undefined;
     return message;
   },
 };
