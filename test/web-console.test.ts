@@ -308,6 +308,16 @@ for (const engine of engines()) {
       const form = admin.getByRole('form', { name: 'New job' });
       await form.locator('input[name=name]').fill('web-job');
       await form.locator('textarea[name=command]').fill('echo "hf=$HF_TOKEN wandb=$WANDB_API_KEY hf_length=${#HF_TOKEN}"; sleep 30 & wait');
+      // Checked in the browser by the shared rules, in words, at the row: no call is made.
+      const creates = () => requests.filter((r) => r.url.endsWith('/CreateJob')).length;
+      const before = creates();
+      await form.getByLabel('Variable 1 name').fill('1WANDB');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.getByRole('alert').waitFor();
+      expect(await form.getByRole('alert').getByRole('link').allInnerTexts()).to.deep.equal(['Variable 1']);
+      expect(await form.locator('#env-0-error').innerText()).to.equal('Variable 1 name must be an environment variable name: letters, digits and "_", not starting with a digit');
+      expect(await form.getByLabel('Variable 1 name').getAttribute('aria-invalid')).to.equal('true');
+      expect(creates()).to.equal(before);
       await form.getByLabel('Variable 1 name').fill('WANDB_API_KEY');
       await form.getByLabel('Variable 1 value').fill('plain-override');
       await form.getByLabel('Secret 1', { exact: true }).selectOption('HF_TOKEN');

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { jobsApi, secretsApi, type Job, type Secret } from '../api';
-import { ErrorSummary, Field, FormButtons, formErrorsOf, NO_ERRORS, type FormErrors, type FormField } from '../forms';
+import { checkKey, checkName, checkSecretKey } from '../../../services/secret-store/rules.js';
+import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { ErrorMessage, navigate, usePageTitle } from '../ui';
 
@@ -13,6 +14,9 @@ interface SecretRow {
   secretName: string;
   envName: string;
 }
+
+/** A row's error after what it is about: "Variable 2 name must be ...", or "Secret 1 variable name: PATH decides ...". */
+const rowMessage = (label: string, error: string) => (/^[a-z]/.test(error) ? `${label} ${error}` : `${label}: ${error}`);
 
 /** Replaces row `index` of `rows` with `patch` applied. */
 const patched = <T,>(rows: T[], index: number, patch: Partial<T>): T[] => rows.map((row, i) => (i === index ? { ...row, ...patch } : row));
@@ -78,29 +82,55 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
     allSecrets(org).then(setSecrets, setLoadError);
   }, [org]);
 
+  // What is sent: the rows that are filled in. The server names them by their place in what it
+  // got (job.env[0] is the first filled-in variable), so each form row knows its path there.
+  const sentEnv = env.map((row, i) => ({ row, i })).filter(({ row }) => row.name !== '' || row.value !== '');
+  const sentSecrets = secretRows.map((row, i) => ({ row, i })).filter(({ row }) => row.secretName !== '');
+  const envPath = (i: number) => `job.env[${sentEnv.findIndex((e) => e.i === i)}]`;
+  const secretPath = (i: number) => `job.secrets[${sentSecrets.findIndex((e) => e.i === i)}]`;
   const fields: FormField[] = [
     { path: 'job.name', id: 'job-name', label: 'Name' },
     { path: 'job.image', id: 'job-image', label: 'Image' },
     { path: 'job.command', id: 'job-command', label: 'Command' },
-    ...env.map((_, i) => ({ path: `job.env[${i}]`, id: `env-${i}-name`, label: `Variable ${i + 1}` })),
+    ...sentEnv.map(({ i }) => ({ path: envPath(i), id: `env-${i}-name`, label: `Variable ${i + 1}` })),
     { path: 'job.env', id: 'env-0-name', label: 'Variables' },
-    ...secretRows.map((_, i) => ({ path: `job.secrets[${i}]`, id: `secret-${i}`, label: `Secret ${i + 1}` })),
+    ...sentSecrets.map(({ i }) => ({ path: secretPath(i), id: `secret-${i}`, label: `Secret ${i + 1}` })),
     { path: 'job.secrets', id: 'secret-0', label: 'Secrets' },
   ];
   const keyOf = (secretName: string) => secrets.find((s) => s.name === secretName)?.key;
   const shadowed = shadowedSecrets(env, secretRows, keyOf);
 
+  /**
+   * The browser's check, by the rules the job launcher applies and shares with secrets (it
+   * imports them from rules.ts): a job's name is named like a secret, a plain variable's name and
+   * a secret's "as" name are environment variable names, the latter not one that changes how the
+   * job starts. The rest (image, command) is checked by the server.
+   */
+  const check = (): FormErrors => {
+    const v = new FieldChecks();
+    checkName(v, name, 'job.name');
+    const seen = new Set<string>();
+    for (const { row, i } of sentEnv) {
+      checkKey(v, row.name, envPath(i));
+      if (seen.has(row.name)) v.add(envPath(i), `${row.name} is given twice`);
+      seen.add(row.name);
+    }
+    for (const { row, i } of sentSecrets) if (row.envName.trim() !== '') checkSecretKey(v, row.envName.trim(), secretPath(i));
+    return v.errors;
+  };
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    const found = check();
+    if (hasErrors(found)) return setErrors(found);
     setBusy(true);
     try {
-      // Empty rows are the form's spare lines, not variables.
       const job = {
         name,
         image,
         command,
-        env: env.filter((e) => e.name !== '' || e.value !== ''),
-        secrets: secretRows.filter((s) => s.secretName !== '').map((s) => ({ secretName: s.secretName, envName: s.envName.trim() })),
+        env: sentEnv.map(({ row }) => row),
+        secrets: sentSecrets.map(({ row }) => ({ secretName: row.secretName, envName: row.envName.trim() })),
       };
       const created = await jobsApi.createJob({ org, job });
       navigate(`/jobs/${created.job?.id ?? ''}`);
@@ -132,7 +162,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
           <legend>Environment variables</legend>
           <p className="hint">Plain variables are stored with the job as typed. A plain variable with the same name as a picked secret wins over the secret.</p>
           {env.map((row, i) => {
-            const error = errors.fields[`job.env[${i}]`];
+            const error = errors.fields[envPath(i)];
             return (
               <div className="row" key={`env-${i}`} data-env-row={i}>
                 <input
@@ -151,7 +181,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                 </button>
                 {error && (
                   <p id={`env-${i}-error`} className="field-error">
-                    Variable {i + 1}: {error}
+                    {rowMessage(`Variable ${i + 1} name`, error)}
                   </p>
                 )}
               </div>
@@ -166,7 +196,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
           <legend>Secrets</legend>
           <ErrorMessage error={loadError} />
           {secretRows.map((row, i) => {
-            const error = errors.fields[`job.secrets[${i}]`];
+            const error = errors.fields[secretPath(i)];
             // Each secret at most once: one picked in another row is not offered here.
             const pickedElsewhere = new Set(secretRows.filter((_, j) => j !== i).map((r) => r.secretName));
             return (
@@ -200,7 +230,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                 </button>
                 {error && (
                   <p id={`secret-${i}-error`} className="field-error">
-                    Secret {i + 1}: {error}
+                    {rowMessage(`Secret ${i + 1} variable name`, error)}
                   </p>
                 )}
               </div>
