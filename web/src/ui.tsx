@@ -53,10 +53,33 @@ export function exactTime(time: string | undefined): string {
   return time ? EXACT.format(new Date(time)) : '';
 }
 
-/** "3 minutes ago", with the exact time on hover and for assistive technology. */
+/** One clock for every relative time on the page: it ticks while anything shows one. */
+const clockListeners = new Set<() => void>();
+let clockTimer: ReturnType<typeof setInterval> | undefined;
+const CLOCK_MS = 15_000;
+
+function useNow(): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const tick = () => setNow(Date.now());
+    clockListeners.add(tick);
+    clockTimer ??= setInterval(() => clockListeners.forEach((listener) => listener()), CLOCK_MS);
+    return () => {
+      clockListeners.delete(tick);
+      if (clockListeners.size === 0) {
+        clearInterval(clockTimer);
+        clockTimer = undefined;
+      }
+    };
+  }, []);
+  return now;
+}
+
+/** "3 minutes ago", kept current, with the exact time on hover. */
 export function RelativeTime({ time }: { time: string | undefined }) {
+  const now = useNow();
   if (!time) return null;
-  const seconds = (new Date(time).getTime() - Date.now()) / 1000;
+  const seconds = (new Date(time).getTime() - now) / 1000;
   const [unit, size] = UNITS.find(([, s]) => Math.abs(seconds) >= s) ?? ['second', 1];
   const exact = exactTime(time);
   return (
