@@ -319,6 +319,9 @@ for (const engine of engines()) {
       expect(await form.getByLabel('Variable 1 name').getAttribute('aria-invalid')).to.equal('true');
       expect(creates()).to.equal(before);
       await form.getByLabel('Variable 1 name').fill('WANDB_API_KEY');
+      // Corrected: the message goes at once, before any submit.
+      await form.locator('#env-0-error').waitFor({ state: 'detached' });
+      expect(await form.getByRole('alert').count()).to.equal(0);
       await form.getByLabel('Variable 1 value').fill('plain-override');
       await form.getByLabel('Secret 1', { exact: true }).selectOption('HF_TOKEN');
       await form.getByRole('button', { name: 'Add secret' }).click();

@@ -2,7 +2,7 @@
 // and a summary on top that links to the fields. The browser checks with the server's own rules
 // (services/secret-store/rules.ts reports into a FieldChecks); what only the server can know (a
 // taken name) comes back as its field violation or status and lands at the same field.
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ViolationSink } from '../../services/secret-store/rules.js';
 import { ApiError } from './api';
 import { plainError } from './ui';
@@ -90,13 +90,43 @@ export function Field({ id, label, hint, error, children }: { id: string; label:
   );
 }
 
-/** On top of a form that failed: which fields to fix (links that focus them), and any other reason. */
-export function ErrorSummary({ errors, fields }: { errors: FormErrors; fields: FormField[] }) {
-  const ref = useRef<HTMLDivElement>(null);
-  // Focus moves here after a failed submit, so the keyboard and screen reader start from the summary.
+/**
+ * A form's errors. Set by a failed submit (`fail`); from then on the browser's check runs again
+ * as the user edits, so a corrected field's message goes away at once (the server's answer is
+ * dropped then too: it was about the values before the edit). `failures` counts failed submits,
+ * for ErrorSummary to take the focus on each.
+ */
+export function useFormErrors(check: () => FormErrors, inputs: readonly unknown[]) {
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [failures, setFailures] = useState(0);
+  const live = useRef(false);
   useEffect(() => {
-    if (hasErrors(errors)) ref.current?.focus();
-  }, [errors]);
+    if (live.current) setErrors(check());
+    // Only the inputs matter: `check` is a new function on every render.
+  }, inputs);
+  return {
+    errors,
+    failures,
+    fail(found: FormErrors) {
+      live.current = true;
+      setErrors(found);
+      setFailures((n) => n + 1);
+    },
+    reset() {
+      live.current = false;
+      setErrors(NO_ERRORS);
+    },
+  };
+}
+
+/** On top of a form that failed: which fields to fix (links that focus them), and any other reason. */
+export function ErrorSummary({ errors, fields, failures }: { errors: FormErrors; fields: FormField[]; failures: number }) {
+  const ref = useRef<HTMLDivElement>(null);
+  // Focus moves here after each failed submit (not while the user corrects the fields), so the
+  // keyboard and screen reader start from the summary.
+  useEffect(() => {
+    if (failures > 0) ref.current?.focus();
+  }, [failures]);
   if (!hasErrors(errors)) return null;
   const broken = fields.filter((f) => errors.fields[f.path] !== undefined);
   return (

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { jobsApi, secretsApi, type Job, type Secret } from '../api';
 import { checkKey, checkName, checkSecretKey } from '../../../services/secret-store/rules.js';
-import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, type FormErrors, type FormField } from '../forms';
+import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, useFormErrors, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { ErrorMessage, navigate, usePageTitle } from '../ui';
 
@@ -75,7 +75,6 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
   const [secretRows, setSecretRows] = useState<SecretRow[]>([...(clone?.secrets ?? []), { secretName: '', envName: '' }]);
   const [secrets, setSecrets] = useState<Secret[]>([]);
   const [loadError, setLoadError] = useState<unknown>();
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -119,10 +118,12 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
     return v.errors;
   };
 
+  const { errors, failures, fail } = useFormErrors(check, [name, env, secretRows]);
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const found = check();
-    if (hasErrors(found)) return setErrors(found);
+    if (hasErrors(found)) return fail(found);
     setBusy(true);
     try {
       const job = {
@@ -135,7 +136,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
       const created = await jobsApi.createJob({ org, job });
       navigate(`/jobs/${created.job?.id ?? ''}`);
     } catch (err) {
-      setErrors(formErrorsOf(err, fields));
+      fail(formErrorsOf(err, fields));
     } finally {
       setBusy(false);
     }
@@ -147,7 +148,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
         <h1 tabIndex={-1}>New job</h1>
       </header>
       <form className="panel wide" onSubmit={submit} aria-label="New job" noValidate>
-        <ErrorSummary errors={errors} fields={fields} />
+        <ErrorSummary errors={errors} fields={fields} failures={failures} />
         <Field id="job-name" label="Name" error={errors.fields['job.name']}>
           {(aria) => <input {...aria} name="name" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
         </Field>

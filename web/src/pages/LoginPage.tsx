@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError } from '../api';
-import { ErrorSummary, Field, formErrorsOf, NO_ERRORS, type FormErrors, type FormField } from '../forms';
+import { ErrorSummary, Field, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
 import { identify, type Identity } from '../identity';
 import { usePageTitle } from '../ui';
 
@@ -17,16 +17,19 @@ function tokenErrors(err: unknown): FormErrors {
 export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (identity: Identity) => void }) {
   usePageTitle('Log in');
   const [token, setToken] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  // Only the empty field is checked in the browser; the server judges the token itself.
+  const check = (): FormErrors => (token.trim() === '' ? { fields: { token: 'is required: paste the whole token' } } : NO_ERRORS);
+  const { errors, failures, fail } = useFormErrors(check, [token]);
   const [busy, setBusy] = useState(false);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (token.trim() === '') return setErrors({ fields: { token: 'is required: paste the whole token' } });
+    const found = check();
+    if (hasErrors(found)) return fail(found);
     setBusy(true);
     try {
       onLogin(await identify(token.trim()));
     } catch (err) {
-      setErrors(tokenErrors(err));
+      fail(tokenErrors(err));
     } finally {
       setBusy(false);
     }
@@ -44,7 +47,7 @@ export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (iden
         <code>vessl-secrets token mint</code> makes more. It is kept in this tab only.
       </p>
       <form onSubmit={submit} aria-label="Log in" noValidate>
-        <ErrorSummary errors={errors} fields={TOKEN_FIELD} />
+        <ErrorSummary errors={errors} fields={TOKEN_FIELD} failures={failures} />
         <Field id="token" label="Access token" error={errors.fields.token}>
           {/* The one thing to do here: focus starts in the field (also after "Session expired"). */}
           {(aria) => <textarea {...aria} autoFocus name="token" rows={4} value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />}

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { checkDescription, checkNewSecretFields, checkSecretKey } from '../../../services/secret-store/rules.js';
 import { secretsApi, type Secret } from '../api';
 import { Dialog } from '../dialog';
-import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, type FormErrors, type FormField } from '../forms';
+import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { sealAndSend } from '../sealing';
 import { Cell, ErrorMessage, RelativeTime, usePageTitle } from '../ui';
@@ -196,25 +196,25 @@ interface FormProps {
  * Runs a submit: the browser's check first (the server's rules), then the call. What the user
  * typed stays when it fails, and the errors land at their fields.
  */
-function useSubmit(fields: FormField[], check: () => FormErrors, action: () => Promise<string>, onDone: (message: string) => Promise<void>) {
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+function useSubmit(fields: FormField[], inputs: readonly unknown[], check: () => FormErrors, action: () => Promise<string>, onDone: (message: string) => Promise<void>) {
+  const { errors, failures, fail, reset } = useFormErrors(check, inputs);
   const [busy, setBusy] = useState(false);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const found = check();
-    if (hasErrors(found)) return setErrors(found);
+    if (hasErrors(found)) return fail(found);
     setBusy(true);
     try {
       const message = await action();
-      setErrors(NO_ERRORS);
+      reset();
       await onDone(message);
     } catch (err) {
-      setErrors(formErrorsOf(err, fields, { status: 'ALREADY_EXISTS', path: 'secret.name' }));
+      fail(formErrorsOf(err, fields, { status: 'ALREADY_EXISTS', path: 'secret.name' }));
     } finally {
       setBusy(false);
     }
   };
-  return { errors, busy, submit };
+  return { errors, failures, busy, submit };
 }
 
 const SECRET_FIELDS: FormField[] = [
@@ -230,8 +230,9 @@ function CreateSecretDialog({ org, onDone, onCancel }: FormProps) {
   const [key, setKey] = useState('');
   const [value, setValue] = useState<ValueInput>(EMPTY_VALUE);
   const [description, setDescription] = useState('');
-  const { errors, busy, submit } = useSubmit(
+  const { errors, failures, busy, submit } = useSubmit(
     SECRET_FIELDS,
+    [name, key, value, description],
     () => {
       const v = new FieldChecks();
       checkNewSecretFields(v, { name, key, description }, '');
@@ -250,7 +251,7 @@ function CreateSecretDialog({ org, onDone, onCancel }: FormProps) {
   return (
     <Dialog title="New secret" onClose={onCancel}>
       <form onSubmit={submit} aria-label="New secret" noValidate>
-        <ErrorSummary errors={errors} fields={SECRET_FIELDS} />
+        <ErrorSummary errors={errors} fields={SECRET_FIELDS} failures={failures} />
         <Field id="secret-name" label="Name" hint="letters, digits, “.”, “_” and “-”; unique in the org" error={errors.fields['secret.name']}>
           {(aria) => <input {...aria} name="name" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
         </Field>
@@ -271,8 +272,9 @@ function EditSecretDialog({ org, secret, onDone, onCancel }: FormProps & { secre
   const [value, setValue] = useState<ValueInput>(EMPTY_VALUE);
   const changed = () =>
     [key !== (secret.key ?? '') && 'key', description !== (secret.description ?? '') && 'description', !isEmptyValue(value) && 'value'].filter((p): p is string => typeof p === 'string');
-  const { errors, busy, submit } = useSubmit(
+  const { errors, failures, busy, submit } = useSubmit(
     EDIT_FIELDS,
+    [key, description, value],
     () => {
       const paths = changed();
       if (paths.length === 0) return { fields: {}, general: 'Nothing changed: edit the key or the description, or enter a new value.' };
@@ -296,7 +298,7 @@ function EditSecretDialog({ org, secret, onDone, onCancel }: FormProps & { secre
   return (
     <Dialog title={`Edit ${secret.name}`} onClose={onCancel}>
       <form onSubmit={submit} aria-label={`Edit ${secret.name}`} noValidate>
-        <ErrorSummary errors={errors} fields={EDIT_FIELDS} />
+        <ErrorSummary errors={errors} fields={EDIT_FIELDS} failures={failures} />
         <Field id="secret-key" label="Key" hint="the environment variable a job gets it as" error={errors.fields['secret.key']}>
           {(aria) => <input {...aria} name="key" value={key} onChange={(e) => setKey(e.target.value)} autoComplete="off" />}
         </Field>
@@ -316,7 +318,8 @@ function EditSecretDialog({ org, secret, onDone, onCancel }: FormProps & { secre
 }
 
 function DeleteSecretDialog({ org, secret, onDone, onCancel }: FormProps & { secret: Secret }) {
-  const { errors, busy, submit } = useSubmit(
+  const { errors, failures, busy, submit } = useSubmit(
+    [],
     [],
     () => NO_ERRORS,
     async () => {
@@ -329,7 +332,7 @@ function DeleteSecretDialog({ org, secret, onDone, onCancel }: FormProps & { sec
     <Dialog title={`Delete ${secret.name}?`} onClose={onCancel} danger>
       <form onSubmit={submit} aria-label={`Delete ${secret.name}`}>
         <p>Its value is destroyed at once and cannot be recovered. Jobs that reference it will fail to start. The metadata stays for audit.</p>
-        <ErrorSummary errors={errors} fields={[]} />
+        <ErrorSummary errors={errors} fields={[]} failures={failures} />
         <FormButtons label={`Delete ${secret.name}`} busy={busy} onCancel={onCancel} danger focusCancel />
       </form>
     </Dialog>
