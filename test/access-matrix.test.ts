@@ -165,7 +165,8 @@ type RpcName =
   | 'ListJobs'
   | 'StreamJobLogs'
   | 'RestartJob'
-  | 'TerminateJob';
+  | 'TerminateJob'
+  | 'WhoAmI';
 
 /** The callers allowed each RPC; every other authenticated caller gets PERMISSION_DENIED. */
 const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
@@ -207,6 +208,8 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   StreamJobLogs: ['admin', 'member'],
   RestartJob: ['admin', 'member'],
   TerminateJob: ['admin', 'member'],
+  // Every verified token may learn what it proves (the web console's login asks).
+  WhoAmI: ['admin', 'member', 'operator', 'other-org admin', 'svc:secret-store', 'svc:job-launcher', 'svc:key-management', 'svc:intruder'],
 };
 
 type Outcome = 'OK' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
@@ -663,6 +666,24 @@ const RPCS: RpcSpec[] = [
     call: (c, req) => c.secrets.countDataKeys(req),
     expectSuccess: (res) => {
       expect(res.counts.reduce((n, c) => n + c.dataKeys, 0)).to.be.greaterThan(0);
+    },
+  }),
+  rpc({
+    name: 'WhoAmI',
+    prepare: async () => ({}),
+    call: (c, req) => c.secrets.whoAmI(req),
+    // Each caller gets its own verified identity, and the secret rights the handlers enforce.
+    expectSuccess: (res) => {
+      const expected: Record<string, object> = {
+        [ADMIN_SUBJECT]: { org: ORG, role: 'admin', canReadSecrets: true, canManageSecrets: true },
+        [MEMBER_SUBJECT]: { org: ORG, role: 'member', canReadSecrets: true, canManageSecrets: false },
+        'otto@acme': { org: ORG, role: 'operator', canReadSecrets: false, canManageSecrets: false },
+        'gus@globex': { org: OTHER_ORG, role: 'admin', canReadSecrets: true, canManageSecrets: true },
+      };
+      const service = { org: '', role: 'service', canReadSecrets: false, canManageSecrets: false };
+      const { expireTime, ...identity } = res;
+      expect(identity).to.deep.equal({ subject: res.subject, ...(expected[res.subject] ?? (res.subject.startsWith('svc:') ? service : { unknown: res.subject })) });
+      expect(expireTime!.getTime()).to.be.greaterThan(Date.now());
     },
   }),
 ];

@@ -108,7 +108,7 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
   });
 
   it('prints one clear error line and exits non-zero on bad input and denials', async () => {
-    oneLineError(await world.cli(['secret', 'create', 'bad name', 'K', '--from-stdin'], { input: 'x' }), /secret\.name: must match/);
+    oneLineError(await world.cli(['secret', 'create', 'bad name', 'K', '--from-stdin'], { input: 'x' }), /secret\.name: must start with a letter or digit/);
     oneLineError(await world.cli(['secret', 'create', 'HF_TOKEN', '--from-stdin'], { input: 'x' }), /already exists.*ALREADY_EXISTS/);
     oneLineError(await world.cli(['secret', 'show', 'NOPE']), /not found.*NOT_FOUND/);
     oneLineError(await world.cli(['secret', 'create', 'EMPTY', '--from-stdin'], { input: '' }), /empty/i);

@@ -69,26 +69,28 @@ describe('createTokenVerifier', () => {
     createTokenVerifier(issuer.publicKey, settings, () => when).verify(token);
 
   describe('accepts', () => {
+    /** mint's tokens live 60 s from T0: the principal carries that exp. */
+    const expiresAt = Math.floor(T0.getTime() / 1000) + 60;
     const cases: { title: string; token: () => Promise<string>; principal: Principal }[] = [
       {
         title: 'an admin token of an org',
         token: () => mint(issuer.privateKey),
-        principal: { subject: 'ada@acme', org: 'acme', role: 'admin' },
+        principal: { subject: 'ada@acme', org: 'acme', role: 'admin', expiresAt },
       },
       {
         title: 'a member token',
         token: () => mint(issuer.privateKey, { role: 'member', subject: 'mia@acme' }),
-        principal: { subject: 'mia@acme', org: 'acme', role: 'member' },
+        principal: { subject: 'mia@acme', org: 'acme', role: 'member', expiresAt },
       },
       {
         title: 'an operator token',
         token: () => mint(issuer.privateKey, { role: 'operator', subject: 'otto' }),
-        principal: { subject: 'otto', org: 'acme', role: 'operator' },
+        principal: { subject: 'otto', org: 'acme', role: 'operator', expiresAt },
       },
       {
         title: 'a service token with a svc: subject and no org',
         token: () => mint(issuer.privateKey, { role: 'service', subject: 'svc:job-launcher', org: '' }),
-        principal: { subject: 'svc:job-launcher', org: '', role: 'service' },
+        principal: { subject: 'svc:job-launcher', org: '', role: 'service', expiresAt },
       },
     ];
     for (const c of cases) {
@@ -386,7 +388,9 @@ describe('loadIssuerKeys', () => {
     const token = await mintToken(first.privateKey, { subject: 'ada@acme', org: 'acme', role: 'admin', ttlSeconds: 60, settings: SETTINGS });
     for (const create of [true, false]) {
       const again = await loadIssuerKeys(dir, create);
-      expect(await createTokenVerifier(again.publicKey, SETTINGS).verify(token)).to.deep.equal({ subject: 'ada@acme', org: 'acme', role: 'admin' });
+      const principal = await createTokenVerifier(again.publicKey, SETTINGS).verify(token);
+      expect(principal).to.deep.equal({ subject: 'ada@acme', org: 'acme', role: 'admin', expiresAt: principal.expiresAt });
+      expect(principal.expiresAt! * 1000 - Date.now()).to.be.within(0, 60_000);
     }
   });
 

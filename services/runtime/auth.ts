@@ -24,6 +24,8 @@ export interface Principal {
   /** The org the token is scoped to; empty for service tokens, which act across orgs. */
   org: string;
   role: Role;
+  /** When the verified token expires (its exp, seconds since the epoch); unset where none was verified. */
+  expiresAt?: number;
 }
 
 export interface TokenSettings {
@@ -155,7 +157,7 @@ function checkToken(key: CryptoKey | JWTVerifyGetKey, settings: TokenSettings, n
       throw unauthenticated(`invalid token: ${tooLongLived(role as Role, settings)}; get a shorter-lived one`);
     }
     // requiredClaims makes exp present; nbf is optional (jose checked it when present).
-    return { principal: { subject: payload.sub, org, role: role as Role }, exp: payload.exp!, nbf: payload.nbf ?? 0 };
+    return { principal: { subject: payload.sub, org, role: role as Role, expiresAt: payload.exp! }, exp: payload.exp!, nbf: payload.nbf ?? 0 };
   };
 }
 

@@ -1,8 +1,17 @@
-import type { Violations } from '../runtime/validation.js';
-
 export { checkSealedValue } from '../runtime/sealed-value.js';
 
-/** The field rules of DESIGN §4, in one place for the server (and reused by the CLI). */
+/**
+ * Where a rule reports a field it refuses: the server's Violations, or the web console's
+ * form check (which imports this file, so the browser checks by the server's own rules).
+ * This file therefore imports nothing that cannot run in a browser.
+ */
+export interface ViolationSink {
+  add(field: string, description: string): unknown;
+  check(ok: boolean, field: string, description: string): unknown;
+}
+type Violations = ViolationSink;
+
+/** The field rules of DESIGN §4, in one place for the server (and reused by the CLI and the web console). */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
@@ -12,13 +21,14 @@ export const isValidKey = (key: string) => key.length <= MAX_KEY_LENGTH && KEY_P
 
 export function checkName(v: Violations, name: string, field: string): void {
   if (name === '') v.add(field, 'is required');
-  else v.check(NAME_PATTERN.test(name), field, 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (letters, digits, ".", "_", "-"; at most 128)');
+  else if (name.length > 128) v.add(field, `is ${name.length} characters; at most 128 are allowed`);
+  else v.check(NAME_PATTERN.test(name), field, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"');
 }
 
 export function checkKey(v: Violations, key: string, field: string): void {
   if (key === '') v.add(field, 'is required');
   else if (key.length > MAX_KEY_LENGTH) v.add(field, `is ${key.length} characters; at most ${MAX_KEY_LENGTH} are allowed`);
-  else v.check(KEY_PATTERN.test(key), field, 'must be an environment variable name: ^[A-Za-z_][A-Za-z0-9_]*$');
+  else v.check(KEY_PATTERN.test(key), field, 'must be an environment variable name: letters, digits and "_", not starting with a digit');
 }
 
 /**
@@ -71,4 +81,22 @@ export function checkSecretKey(v: Violations, key: string, field: string): void 
 export function checkDescription(v: Violations, description: string, field: string): void {
   const length = [...description].length;
   v.check(length <= MAX_DESCRIPTION_LENGTH, field, `is ${length} characters; at most ${MAX_DESCRIPTION_LENGTH} are allowed`);
+}
+
+/** The fields of a new secret, KEY defaulting to NAME when NAME is an environment variable name (DESIGN §6). */
+export interface NewSecretFields {
+  name: string;
+  key: string;
+  description: string;
+}
+
+/** The rules for a new secret's fields, reported under `<prefix>secret.*`; returns them with KEY defaulted. */
+export function checkNewSecretFields(v: Violations, given: NewSecretFields, prefix: string): NewSecretFields {
+  const { name, description } = given;
+  const key = given.key === '' && isValidKey(name) ? name : given.key;
+  checkName(v, name, `${prefix}secret.name`);
+  if (key === '') v.add(`${prefix}secret.key`, `is required because the name "${name}" is not an environment variable name`);
+  else checkSecretKey(v, key, `${prefix}secret.key`);
+  checkDescription(v, description, `${prefix}secret.description`);
+  return { name, key, description };
 }

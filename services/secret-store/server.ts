@@ -14,7 +14,8 @@ import { verifyHandlers } from './verify-handlers.js';
 import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
-import { checkDescription, checkKey, checkName, checkSealedValue, checkSecretKey, isValidKey } from './rules.js';
+import { SECRET_MANAGERS, SECRET_READERS, secretRightsOf } from './access.js';
+import { checkDescription, checkKey, checkName, checkNewSecretFields, checkSealedValue, checkSecretKey } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
 import type { SecretStoreApp } from './app.js';
@@ -105,16 +106,9 @@ const kmsErrorToApi = (prefix: string) => (err: unknown) => fromDownstream(err, 
 
 /** The rules for one new secret (CreateSecret, or one item of a batch under `prefix`). */
 function checkNewSecret(v: Violations, req: CreateSecretRequest, prefix: string): NewSecret {
-  const name = req.secret?.name ?? '';
-  const description = req.secret?.description ?? '';
-  let key = req.secret?.key ?? '';
-  checkName(v, name, `${prefix}secret.name`);
-  if (key === '' && isValidKey(name)) key = name;
-  if (key === '') v.add(`${prefix}secret.key`, `is required because name "${name}" is not a valid environment variable name`);
-  else checkSecretKey(v, key, `${prefix}secret.key`);
-  checkDescription(v, description, `${prefix}secret.description`);
+  const fields = checkNewSecretFields(v, { name: req.secret?.name ?? '', key: req.secret?.key ?? '', description: req.secret?.description ?? '' }, prefix);
   checkSealedValue(v, req.value, `${prefix}value.`);
-  return { fields: { name, key, description }, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
+  return { fields, value: req.value ?? { sealedBox: Buffer.alloc(0), keyId: '' } };
 }
 
 export function secretStoreService(deps: {
@@ -140,7 +134,7 @@ export function secretStoreService(deps: {
       ...auditHandlers(deps.audit.auditLog),
       ...verifyHandlers(deps),
       async createSecret(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
+        requireOrgRole(ctx.principal, req.org, SECRET_MANAGERS, 'create secrets');
         const v = new Violations();
         const item = checkNewSecret(v, req, '');
         v.throwIfAny();
@@ -148,7 +142,7 @@ export function secretStoreService(deps: {
         return toSecretMessage(row);
       },
       async batchCreateSecrets(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin'], 'create secrets');
+        requireOrgRole(ctx.principal, req.org, SECRET_MANAGERS, 'create secrets');
         const v = new Violations()
           .check(req.requests.length > 0, 'requests', 'name at least one secret')
           .check(req.requests.length <= MAX_BATCH, 'requests', `at most ${MAX_BATCH} secrets per batch`);
@@ -165,14 +159,14 @@ export function secretStoreService(deps: {
         return { secrets: rows.map(toSecretMessage) };
       },
       async getSecret(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin', 'member'], 'read secret metadata');
+        requireOrgRole(ctx.principal, req.org, SECRET_READERS, 'read secret metadata');
         const v = new Violations();
         checkName(v, req.name, 'name');
         v.throwIfAny();
         return toSecretMessage(await secrets.get(req.org, req.name));
       },
       async listSecrets(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin', 'member'], 'list secrets');
+        requireOrgRole(ctx.principal, req.org, SECRET_READERS, 'list secrets');
         new Violations().check(req.pageSize >= 0, 'page_size', 'must not be negative').throwIfAny();
         const after = req.pageToken ? decodePageToken(req.pageToken, { org: req.org, showDeleted: req.showDeleted }) : undefined;
         const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
@@ -189,7 +183,7 @@ export function secretStoreService(deps: {
         return encoded;
       },
       async updateSecret(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin'], 'update secrets');
+        requireOrgRole(ctx.principal, req.org, SECRET_MANAGERS, 'update secrets');
         const name = req.secret?.name ?? '';
         const paths = req.updateMask ?? [];
         const v = new Violations();
@@ -218,7 +212,7 @@ export function secretStoreService(deps: {
         return toSecretMessage(row);
       },
       async deleteSecret(req, ctx) {
-        requireOrgRole(ctx.principal, req.org, ['admin'], 'delete secrets');
+        requireOrgRole(ctx.principal, req.org, SECRET_MANAGERS, 'delete secrets');
         const v = new Violations();
         checkName(v, req.name, 'name');
         v.throwIfAny();
@@ -241,6 +235,11 @@ export function secretStoreService(deps: {
         if (!planned) return { secrets: (await secrets.resolve(req.org, req.names, reference)).map(toResolved), injections: [], warnings: [] };
         const { secrets: injected, plan } = await secrets.resolveForLaunch(req.org, req.references, req.plainEnvNames, reference);
         return { secrets: injected.map(toResolved), injections: plan.targets, warnings: plan.warnings };
+      },
+      async whoAmI(_req, ctx) {
+        // Nothing to authorize: a verified token may always learn what it proves.
+        const { subject, org, role, expiresAt } = ctx.principal;
+        return { subject, org, role, ...secretRightsOf(ctx.principal), expireTime: expiresAt === undefined ? undefined : new Date(expiresAt * 1000) };
       },
       async lookupSecretVersions(req, ctx) {
         requireService(ctx.principal, ['job-launcher'], 'look up secret versions');

@@ -68,6 +68,13 @@ function apiErrorOf(body: ErrorBody, httpStatus: number): ApiError {
   );
 }
 
+/** Told of every UNAUTHENTICATED answer (an expired or refused token): the app returns to login. */
+const unauthenticatedListeners = new Set<(error: ApiError) => void>();
+export function onUnauthenticated(listener: (error: ApiError) => void): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => unauthenticatedListeners.delete(listener);
+}
+
 async function post(path: string, request: unknown): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const token = currentToken();
@@ -80,7 +87,9 @@ async function post(path: string, request: unknown): Promise<Response> {
   }
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as ErrorBody;
-    throw apiErrorOf(body, response.status);
+    const error = apiErrorOf(body, response.status);
+    if (error.status === 'UNAUTHENTICATED') unauthenticatedListeners.forEach((listener) => listener(error));
+    throw error;
   }
   return response;
 }

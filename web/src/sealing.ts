@@ -19,12 +19,13 @@ async function sealUnder(plaintext: Uint8Array, org: string): Promise<SealedValu
 }
 
 /**
- * Seals `value` for the org and passes it to `send`. After an org key rotation the server
- * answers ORG_KEY_STALE: the key is fetched again and the value resealed once. The encoded
- * plaintext is zeroed when done (the string itself is the form's, which the caller clears).
+ * Seals `value` (its bytes exactly as given) for the org and passes it to `send`. After an
+ * org key rotation the server answers ORG_KEY_STALE: the key is fetched again and the value
+ * resealed once. This copy of the plaintext is zeroed when done (the form keeps its own until
+ * it closes, so a failed submit can be corrected and sent again).
  */
-export async function sealAndSend<T>(value: string, org: string, send: (sealed: SealedValueJson) => Promise<T>): Promise<T> {
-  const plaintext = new TextEncoder().encode(value);
+export async function sealAndSend<T>(value: Uint8Array, org: string, send: (sealed: SealedValueJson) => Promise<T>): Promise<T> {
+  const plaintext = Uint8Array.from(value);
   try {
     try {
       return await send(await sealUnder(plaintext, org));

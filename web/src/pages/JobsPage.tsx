@@ -1,43 +1,61 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { jobsApi, type Job } from '../api';
-import type { Claims } from '../session';
-import { ErrorMessage, formatTime, navigate } from '../ui';
+import type { Identity } from '../identity';
+import { Cell, ErrorMessage, navigate, RelativeTime, usePageTitle } from '../ui';
+
+/** Jobs per page: the list grows a page at a time (Load more). */
+const PAGE_SIZE = 50;
 
 export function stateLabel(state: string | undefined): string {
   return (state ?? 'STATE_UNSPECIFIED').replace(/^STATE_/, '').toLowerCase();
 }
 
-export function JobsPage({ claims }: { claims: Claims }) {
+export function JobsPage({ identity }: { identity: Identity }) {
+  usePageTitle('Jobs');
+  const { org } = identity;
   const [jobs, setJobs] = useState<Job[]>([]);
+  const [nextPage, setNextPage] = useState('');
+  const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<unknown>();
-  useEffect(() => {
-    jobsApi.listJobs({ org: claims.org, pageSize: 100 }).then(
-      (page) => (setJobs(page.jobs ?? []), setError(undefined)),
-      setError,
-    );
-  }, [claims.org]);
+  const load = useCallback(
+    async (pageToken: string) => {
+      try {
+        const page = await jobsApi.listJobs({ org, pageSize: PAGE_SIZE, pageToken });
+        setJobs((shown) => (pageToken ? [...shown, ...(page.jobs ?? [])] : (page.jobs ?? [])));
+        setNextPage(page.nextPageToken ?? '');
+        setError(undefined);
+      } catch (err) {
+        setError(err);
+      } finally {
+        setLoaded(true);
+      }
+    },
+    [org],
+  );
+  useEffect(() => void load(''), [load]);
   return (
     <section>
       <header className="page-header">
-        <h1>Jobs</h1>
+        <h1 tabIndex={-1}>Jobs</h1>
         <button type="button" onClick={() => navigate('/jobs/new')}>
           New job
         </button>
       </header>
       <ErrorMessage error={error} />
-      <table className="jobs">
+      <table className="jobs cards">
+        <caption className="visually-hidden">Jobs of org {org}</caption>
         <thead>
           <tr>
-            <th>ID</th>
-            <th>Name</th>
-            <th>State</th>
-            <th>Attempts</th>
-            <th>Created by</th>
-            <th>Created at</th>
+            <th scope="col">ID</th>
+            <th scope="col">Name</th>
+            <th scope="col">State</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Created by</th>
+            <th scope="col">Created</th>
           </tr>
         </thead>
         <tbody>
-          {jobs.length === 0 && (
+          {loaded && jobs.length === 0 && (
             <tr>
               <td colSpan={6} className="empty">
                 No jobs yet.
@@ -46,20 +64,31 @@ export function JobsPage({ claims }: { claims: Claims }) {
           )}
           {jobs.map((job) => (
             <tr key={job.id} data-job={job.id}>
-              <td>
+              <Cell label="ID">
                 <a href={`#/jobs/${job.id}`}>{job.id}</a>
-              </td>
-              <td>{job.name}</td>
-              <td>
+              </Cell>
+              <Cell label="Name" className="name">
+                {job.name}
+              </Cell>
+              <Cell label="State">
                 <span className={`state state-${stateLabel(job.state)}`}>{stateLabel(job.state)}</span>
-              </td>
-              <td>{job.attempts?.length ?? 0}</td>
-              <td>{job.createBy}</td>
-              <td>{formatTime(job.createTime)}</td>
+              </Cell>
+              <Cell label="Attempts">{job.attempts?.length ?? 0}</Cell>
+              <Cell label="Created by">{job.createBy}</Cell>
+              <Cell label="Created">
+                <RelativeTime time={job.createTime} />
+              </Cell>
             </tr>
           ))}
         </tbody>
       </table>
+      {nextPage && (
+        <div className="load-more">
+          <button type="button" className="secondary" onClick={() => void load(nextPage)}>
+            Load more jobs
+          </button>
+        </div>
+      )}
     </section>
   );
 }

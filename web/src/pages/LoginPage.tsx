@@ -1,34 +1,61 @@
 import { useState, type FormEvent } from 'react';
-import type { Claims } from '../session';
+import { ApiError } from '../api';
+import { ErrorSummary, Field, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
+import { identify, type Identity } from '../identity';
+import { usePageTitle } from '../ui';
 
-export function LoginPage({ onLogin, logIn }: { onLogin: (claims: Claims) => void; logIn: (token: string) => Claims | undefined }) {
+const TOKEN_FIELD: FormField[] = [{ path: 'token', id: 'token', label: 'Access token' }];
+
+/** A refused token, at the token field: the server's reason in words. */
+function tokenErrors(err: unknown): FormErrors {
+  if (err instanceof ApiError && (err.status === 'UNAUTHENTICATED' || err.status === 'PERMISSION_DENIED')) {
+    return { fields: { token: `was not accepted: ${err.message.replace(/\.$/, '')}.` } };
+  }
+  return formErrorsOf(err, TOKEN_FIELD);
+}
+
+export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (identity: Identity) => void }) {
+  usePageTitle('Log in');
   const [token, setToken] = useState('');
-  const [error, setError] = useState('');
-  const submit = (event: FormEvent) => {
+  // Only the empty field is checked in the browser; the server judges the token itself.
+  const check = (): FormErrors => (token.trim() === '' ? { fields: { token: 'is required: paste the whole token' } } : NO_ERRORS);
+  const { errors, failures, fail } = useFormErrors(check, [token]);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const claims = logIn(token);
-    if (claims) onLogin(claims);
-    else setError('That is not a vessl-secrets token: paste a whole token (three parts separated by dots).');
+    const found = check();
+    if (hasErrors(found)) return fail(found);
+    setBusy(true);
+    try {
+      onLogin(await identify(token.trim()));
+    } catch (err) {
+      fail(tokenErrors(err));
+    } finally {
+      setBusy(false);
+    }
   };
   return (
-    <div className="login">
+    <main className="login">
       <h1>vessl-secrets console</h1>
+      {notice && (
+        <div className="warning" role="status" data-testid="session-notice">
+          {notice}
+        </div>
+      )}
       <p>
         Paste an access token: <code>make up</code> writes an admin and a member token to <code>.vessl/credentials.json</code>, and{' '}
         <code>vessl-secrets token mint</code> makes more. It is kept in this tab only.
       </p>
-      <form onSubmit={submit}>
-        <label>
-          Access token
-          <textarea name="token" rows={4} value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />
-        </label>
-        {error && (
-          <div className="error" role="alert">
-            {error}
-          </div>
-        )}
-        <button type="submit">Log in</button>
+      <form onSubmit={submit} aria-label="Log in" noValidate>
+        <ErrorSummary errors={errors} fields={TOKEN_FIELD} failures={failures} />
+        <Field id="token" label="Access token" error={errors.fields.token}>
+          {/* The one thing to do here: focus starts in the field (also after "Session expired"). */}
+          {(aria) => <textarea {...aria} autoFocus name="token" rows={4} value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />}
+        </Field>
+        <button type="submit" disabled={busy}>
+          Log in
+        </button>
       </form>
-    </div>
+    </main>
   );
 }

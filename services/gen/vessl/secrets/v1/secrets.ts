@@ -544,6 +544,24 @@ export interface RecordAuditEventRequest_DetailsEntry {
   value: string;
 }
 
+export interface WhoAmIRequest {
+}
+
+export interface WhoAmIResponse {
+  /** The token's subject (`sub`). */
+  subject: string;
+  /** The org the token is scoped to; empty for service tokens. */
+  org: string;
+  /** admin, member, operator or service. */
+  role: string;
+  /** May list and read the metadata of the org's secrets. */
+  canReadSecrets: boolean;
+  /** May create, update and delete the org's secrets. */
+  canManageSecrets: boolean;
+  /** When the token expires: every call fails UNAUTHENTICATED from then on. */
+  expireTime: Date | undefined;
+}
+
 function createBaseSecret(): Secret {
   return {
     org: "",
@@ -4637,6 +4655,219 @@ export const RecordAuditEventRequest_DetailsEntry: MessageFns<RecordAuditEventRe
   },
 };
 
+function createBaseWhoAmIRequest(): WhoAmIRequest {
+  return {};
+}
+
+export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
+  encode(_: WhoAmIRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoAmIRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoAmIRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WhoAmIRequest {
+    return {};
+  },
+
+  toJSON(_: WhoAmIRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<WhoAmIRequest>): WhoAmIRequest {
+    return WhoAmIRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WhoAmIRequest>): WhoAmIRequest {
+    const message = createBaseWhoAmIRequest();
+    return message;
+  },
+};
+
+function createBaseWhoAmIResponse(): WhoAmIResponse {
+  return { subject: "", org: "", role: "", canReadSecrets: false, canManageSecrets: false, expireTime: undefined };
+}
+
+export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
+  encode(message: WhoAmIResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== "") {
+      writer.uint32(10).string(message.subject);
+    }
+    if (message.org !== "") {
+      writer.uint32(18).string(message.org);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    if (message.canReadSecrets !== false) {
+      writer.uint32(32).bool(message.canReadSecrets);
+    }
+    if (message.canManageSecrets !== false) {
+      writer.uint32(40).bool(message.canManageSecrets);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoAmIResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoAmIResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.org = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.canReadSecrets = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.canManageSecrets = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoAmIResponse {
+    return {
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      org: isSet(object.org) ? globalThis.String(object.org) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      canReadSecrets: isSet(object.canReadSecrets)
+        ? globalThis.Boolean(object.canReadSecrets)
+        : isSet(object.can_read_secrets)
+        ? globalThis.Boolean(object.can_read_secrets)
+        : false,
+      canManageSecrets: isSet(object.canManageSecrets)
+        ? globalThis.Boolean(object.canManageSecrets)
+        : isSet(object.can_manage_secrets)
+        ? globalThis.Boolean(object.can_manage_secrets)
+        : false,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: WhoAmIResponse): unknown {
+    const obj: any = {};
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.org !== "") {
+      obj.org = message.org;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.canReadSecrets !== false) {
+      obj.canReadSecrets = message.canReadSecrets;
+    }
+    if (message.canManageSecrets !== false) {
+      obj.canManageSecrets = message.canManageSecrets;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WhoAmIResponse>): WhoAmIResponse {
+    return WhoAmIResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WhoAmIResponse>): WhoAmIResponse {
+    const message = createBaseWhoAmIResponse();
+    message.subject = object.subject ?? "";
+    message.org = object.org ?? "";
+    message.role = object.role ?? "";
+    message.canReadSecrets = object.canReadSecrets ?? false;
+    message.canManageSecrets = object.canManageSecrets ?? false;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
 /**
  * SecretService stores organization secrets as ciphertext only. No call returns a value:
  * values go in sealed (crypto_box_seal with the org public key) and never come out to users.
@@ -4831,6 +5062,20 @@ export const SecretServiceService = {
     responseSerialize: (value: AuditEvent): Buffer => Buffer.from(AuditEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuditEvent => AuditEvent.decode(value),
   },
+  /**
+   * Says who the caller's token proves it is, once the server has verified it, and what it
+   * may do with the org's secrets, so a client draws nothing from claims it cannot check.
+   * Any authenticated caller; an invalid or expired token is UNAUTHENTICATED.
+   */
+  whoAmI: {
+    path: "/vessl.secrets.v1.SecretService/WhoAmI" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WhoAmIRequest): Buffer => Buffer.from(WhoAmIRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WhoAmIRequest => WhoAmIRequest.decode(value),
+    responseSerialize: (value: WhoAmIResponse): Buffer => Buffer.from(WhoAmIResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WhoAmIResponse => WhoAmIResponse.decode(value),
+  },
 } as const;
 
 export interface SecretServiceServer extends UntypedServiceImplementation {
@@ -4890,6 +5135,12 @@ export interface SecretServiceServer extends UntypedServiceImplementation {
    * Key-management, and the job launcher for call.denied only.
    */
   recordAuditEvent: handleUnaryCall<RecordAuditEventRequest, AuditEvent>;
+  /**
+   * Says who the caller's token proves it is, once the server has verified it, and what it
+   * may do with the org's secrets, so a client draws nothing from claims it cannot check.
+   * Any authenticated caller; an invalid or expired token is UNAUTHENTICATED.
+   */
+  whoAmI: handleUnaryCall<WhoAmIRequest, WhoAmIResponse>;
 }
 
 export interface SecretServiceClient extends Client {
@@ -5138,6 +5389,26 @@ export interface SecretServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuditEvent) => void,
+  ): ClientUnaryCall;
+  /**
+   * Says who the caller's token proves it is, once the server has verified it, and what it
+   * may do with the org's secrets, so a client draws nothing from claims it cannot check.
+   * Any authenticated caller; an invalid or expired token is UNAUTHENTICATED.
+   */
+  whoAmI(
+    request: WhoAmIRequest,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  whoAmI(
+    request: WhoAmIRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  whoAmI(
+    request: WhoAmIRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
   ): ClientUnaryCall;
 }
 

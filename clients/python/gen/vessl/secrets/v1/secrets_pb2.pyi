@@ -406,3 +406,23 @@ class VerifySecretValueResponse(_message.Message):
     matches: bool
     version: int
     def __init__(self, matches: bool = ..., version: _Optional[int] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ["can_manage_secrets", "can_read_secrets", "expire_time", "org", "role", "subject"]
+    CAN_MANAGE_SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CAN_READ_SECRETS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    can_manage_secrets: bool
+    can_read_secrets: bool
+    expire_time: _timestamp_pb2.Timestamp
+    org: str
+    role: str
+    subject: str
+    def __init__(self, subject: _Optional[str] = ..., org: _Optional[str] = ..., role: _Optional[str] = ..., can_read_secrets: bool = ..., can_manage_secrets: bool = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -91,6 +91,11 @@ class SecretServiceStub(object):
                 request_serializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.RecordAuditEventRequest.SerializeToString,
                 response_deserializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.AuditEvent.FromString,
                 )
+        self.WhoAmI = channel.unary_unary(
+                '/vessl.secrets.v1.SecretService/WhoAmI',
+                request_serializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIResponse.FromString,
+                )
 
 
 class SecretServiceServicer(object):
@@ -211,6 +216,15 @@ class SecretServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """Says who the caller's token proves it is, once the server has verified it, and what it
+        may do with the org's secrets, so a client draws nothing from claims it cannot check.
+        Any authenticated caller; an invalid or expired token is UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SecretServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +297,11 @@ def add_SecretServiceServicer_to_server(servicer, server):
                     servicer.RecordAuditEvent,
                     request_deserializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.RecordAuditEventRequest.FromString,
                     response_serializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.AuditEvent.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIRequest.FromString,
+                    response_serializer=vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,5 +555,22 @@ class SecretService(object):
         return grpc.experimental.unary_unary(request, target, '/vessl.secrets.v1.SecretService/RecordAuditEvent',
             vessl_dot_secrets_dot_v1_dot_secrets__pb2.RecordAuditEventRequest.SerializeToString,
             vessl_dot_secrets_dot_v1_dot_secrets__pb2.AuditEvent.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vessl.secrets.v1.SecretService/WhoAmI',
+            vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIRequest.SerializeToString,
+            vessl_dot_secrets_dot_v1_dot_secrets__pb2.WhoAmIResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
