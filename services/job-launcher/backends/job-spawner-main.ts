@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { SpawnCommand, SpawnerEvent, SpawnerRequest } from './job-spawner.js';
+import { closeInheritedFds } from './inherited-fds.js';
 import { spawnCommand, statusStream } from './spawn-command.js';
 
 /**
@@ -17,6 +18,9 @@ interface Job {
   /** Output messages not yet written to the channel. */
   unsent: number;
 }
+
+// Before any job starts: the IPC channel with the launcher is fd 3 (job-spawner.ts forks with it there).
+closeInheritedFds([3]);
 
 const jobs = new Map<number, Job>();
 /** Past this many unsent output messages of a job, its pipes are not read (the job then blocks on them). */

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { seededRandom } from '../../../test/support/chaos.js';
 import { LogMasker, MASK, maskForms, maskPatterns } from './log-masker.js';
+import { MAX_MASKED_LINES_PER_VALUE } from './mask-patterns.js';
 
 /**
  * Job output is masked before it is written: every secret value, each line of it, and its base64
@@ -79,7 +80,14 @@ const exactCases: Case[] = [
 ];
 
 const lineCases: Case[] = [
-  { name: 'masks a multi-line value printed whole (cat key.pem)', values: [bytes(pem)], input: bytes(`key:\n${pem}done\n`), expected: bytes('key:\n***done\n') },
+  // The value's final line break stays in the log: the next line is not joined to the mask.
+  { name: 'masks a multi-line value printed whole (cat key.pem), keeping its final line break', values: [bytes(pem)], input: bytes(`key:\n${pem}done\n`), expected: bytes('key:\n***\ndone\n') },
+  {
+    name: 'masks a value that ends in a line break when printed without it (echo "$(cat f)"), and its base64 either way',
+    values: [bytes('ghp_R2d2C3poLuke0Skywalker1Leia2Han3Solo4\n')],
+    input: bytes(`raw: ghp_R2d2C3poLuke0Skywalker1Leia2Han3Solo4\nb64: ${Buffer.from('ghp_R2d2C3poLuke0Skywalker1Leia2Han3Solo4').toString('base64')}\nb64n: ${Buffer.from('ghp_R2d2C3poLuke0Skywalker1Leia2Han3Solo4\n').toString('base64')}\nauth: ${Buffer.from('oauth2accesstoken:ghp_R2d2C3poLuke0Skywalker1Leia2Han3Solo4').toString('base64')}\n`),
+    expected: bytes('raw: ***\nb64: ***\nb64n: ***\nauth: b2F1dGgyYWNjZXNzdG9rZW46***\n'),
+  },
   {
     name: 'masks each line of a multi-line value printed line by line, except lines under 4 bytes',
     values: [bytes(pem)],
@@ -236,6 +244,15 @@ function valueOfLength(length: number, seed: number): Buffer {
 }
 
 describe('LogMasker', () => {
+  it(`masks at most ${MAX_MASKED_LINES_PER_VALUE} lines of one value one by one, and always the whole value`, () => {
+    const value = Buffer.from(Array.from({ length: 3 * MAX_MASKED_LINES_PER_VALUE }, (_, i) => `l${String(i).padStart(5, '0')}`).join('\n'));
+    const { exact } = maskForms(value);
+    expect(exact).to.have.length(1 + MAX_MASKED_LINES_PER_VALUE);
+    expect(exact[0].equals(value)).to.equal(true);
+    const masker = new LogMasker([value]);
+    expect(Buffer.concat([masker.push(Buffer.concat([value, Buffer.from('\nl00999 l01000\n')])), masker.end()]).toString()).to.equal('***\n*** l01000\n');
+  });
+
   describe('masks occurrences', () => {
     for (const c of cases) {
       it(c.name, () => {

@@ -6,10 +6,20 @@
  *   it at any offset inside a longer encoded text; found also when wrapped (form-scanners.ts).
  *
  * A value shorter than MIN_MASKED_VALUE_LENGTH yields no form, and so does a shorter line.
+ *
+ * A value that ends in a line break (a file written by an editor or `echo`, a PEM key) is
+ * mostly printed without it (`$(cat f)` drops it): it is masked as the value without that
+ * break, which also leaves the break in the log, and encoded both with and without it.
  */
 
 /** Shorter values, and shorter lines of a value, are not masked: that would garble ordinary output. */
 export const MIN_MASKED_VALUE_LENGTH = 4;
+/**
+ * Lines of one value masked one by one, at most: a value of 64 KiB could otherwise hold 13,000
+ * lines of 4 bytes, and building and running the masker of an attempt holding many such values
+ * stalls the server (seconds per attempt). The whole value and its encodings are always masked.
+ */
+export const MAX_MASKED_LINES_PER_VALUE = 1000;
 
 export interface MaskForms {
   /** The value and each line of it (split on `\n` or `\r\n`) of MIN_MASKED_VALUE_LENGTH bytes or more. */
@@ -25,20 +35,32 @@ const CR = 0x0d;
 export function maskForms(value: Uint8Array): MaskForms {
   if (value.length < MIN_MASKED_VALUE_LENGTH) return { exact: [], base64: [] };
   const raw = Buffer.from(value);
-  const lines = valueLines(raw).filter((line) => line.length >= MIN_MASKED_VALUE_LENGTH);
+  const trimmed = withoutFinalLineBreak(raw);
+  const whole = trimmed.length >= MIN_MASKED_VALUE_LENGTH ? trimmed : raw;
+  const lines = valueLines(trimmed)
+    .filter((line) => line.length >= MIN_MASKED_VALUE_LENGTH)
+    .slice(0, MAX_MASKED_LINES_PER_VALUE);
   const encoded: string[] = [];
-  for (const alphabet of BASE64_ALPHABETS) {
-    const unpadded = raw.toString(alphabet).replace(/=+$/, '');
-    encoded.push(unpadded, unpadded.padEnd(Math.ceil(unpadded.length / 4) * 4, '='));
-    for (const shift of [0, 1, 2]) encoded.push(embeddedBase64(raw, shift, alphabet));
+  for (const bytes of distinct([raw, whole])) {
+    for (const alphabet of BASE64_ALPHABETS) {
+      const unpadded = bytes.toString(alphabet).replace(/=+$/, '');
+      encoded.push(unpadded, unpadded.padEnd(Math.ceil(unpadded.length / 4) * 4, '='));
+      for (const shift of [0, 1, 2]) encoded.push(embeddedBase64(bytes, shift, alphabet));
+    }
   }
-  return { exact: distinct([raw, ...lines]), base64: distinct(encoded.map((text) => Buffer.from(text, 'latin1'))) };
+  return { exact: distinct([whole, ...lines]), base64: distinct(encoded.map((text) => Buffer.from(text, 'latin1'))) };
 }
 
 /** Every form of `value`, exact ones first (the API the tests and callers have used so far). */
 export function maskPatterns(value: Uint8Array): Buffer[] {
   const { exact, base64 } = maskForms(value);
   return [...exact, ...base64];
+}
+
+/** The value without one final `\n` or `\r\n`. */
+function withoutFinalLineBreak(value: Buffer): Buffer {
+  if (value[value.length - 1] !== LF) return value;
+  return value.subarray(0, value.length >= 2 && value[value.length - 2] === CR ? -2 : -1);
 }
 
 /** The lines of a value: split on `\n`, a `\r` before the `\n` dropped. */
