@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { MAX_ATTEMPT_SECRET_BYTES } from '../services/runtime/sealed-value.js';
 import { engines } from './support/postgres.js';
 import { digestBytes, fileFacts, printFileFacts } from './support/chaos.js';
 import { failure, startTestSystem, type JobClient, type SecretClient, type TestSystem } from './support/system.js';
@@ -118,6 +119,23 @@ for (const engine of engines()) {
       } finally {
         await jobs.terminateJob({ org: 'acme', id: job!.id });
       }
+    });
+
+    it(`refuses an attempt whose secrets hold more than ${MAX_ATTEMPT_SECRET_BYTES / 1024} KiB together before anything is audited, and takes one just under`, async () => {
+      const big = (i: number) => Buffer.alloc(64 * 1024 - 64, 0x61 + i);
+      for (let i = 0; i < 9; i++) await secrets.createSecret({ org: 'acme', secret: { name: `big-${i}`, key: `BIG_${i}` }, value: await sys.seal(big(i)) });
+      const refs = (n: number) => Array.from({ length: n }, (_, i) => ({ secretName: `big-${i}`, filePath: `/run/secrets/big-${i}` }));
+      const audited = async () => Number((await sys.db('secret-store')('secret_audit_events').where({ action: 'secret.referenced' }).count({ n: '*' }).first())?.n);
+      const before = await audited();
+      const jobsBefore = (await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs.length;
+      const refused = await failure(create('too-big', 'true', refs(9)));
+      expect(refused.code).to.equal('FAILED_PRECONDITION');
+      expect(refused.message).to.match(/the 9 secrets this attempt would get hold 5\d\d KiB together; an attempt can get at most 512 KiB/);
+      expect(await audited()).to.equal(before);
+      expect((await jobs.listJobs({ org: 'acme', pageSize: 1000 })).jobs).to.have.length(jobsBefore);
+      const { job } = await create('just-under', 'wc -c /run/secrets/big-* | tail -n 1', refs(7));
+      expect((await finished(job!.id)).state).to.equal(Job_State.STATE_SUCCEEDED);
+      expect(logOf(job!)).to.include(`${7 * (64 * 1024 - 64)} total`);
     });
 
     it('takes as a file a value that cannot be a variable (NUL bytes), and still refuses it as one', async () => {

@@ -2,6 +2,11 @@ import type { Violations } from './validation.js';
 
 /** Secret values are at most 64 KiB (DESIGN §4). */
 export const MAX_VALUE_BYTES = 64 * 1024;
+/**
+ * The values one job attempt may get, together (64 KiB each, 8 such values): they travel in
+ * one decrypt call (1 MiB per message) and, as variables, in one environment.
+ */
+export const MAX_ATTEMPT_SECRET_BYTES = 512 * 1024;
 /** crypto_box_seal adds an ephemeral public key (32 bytes) and a MAC (16 bytes). */
 export const SEALED_BOX_OVERHEAD = 48;
 export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { SecretReference } from '../gen/vessl/secrets/v1/secrets.js';
 import { unfitVariableError } from '../runtime/env-var-fit.js';
-import { aborted, alreadyExists, notFound } from '../runtime/errors.js';
+import { aborted, alreadyExists, failedPrecondition, notFound } from '../runtime/errors.js';
+import { MAX_ATTEMPT_SECRET_BYTES } from '../runtime/sealed-value.js';
 import type { AuditEvent } from './audit.js';
 import { GroupCommit, type Queued } from './group-commit.js';
 import { landingOf, planInjection, type InjectionPlan } from './injection.js';
@@ -361,7 +362,10 @@ export class SecretManager {
   async resolve(org: string, names: string[], reference: JobReference): Promise<SecretRow[]> {
     const resolved = await this.liveForLaunch(org, names);
     // A launch by names (job set) injects each under its key.
-    if (reference.jobId) refuseUnfitVariables(resolved.map((row) => ({ row, envName: row.key })));
+    if (reference.jobId) {
+      refuseUnfitVariables(resolved.map((row) => ({ row, envName: row.key })));
+      refuseOversizedAttempt(resolved);
+    }
     await this.auditReferences(org, resolved, reference);
     return resolved;
   }
@@ -379,6 +383,7 @@ export class SecretManager {
     const secrets = [...new Set(plan.targets.map((t) => t.secretName))].map((name) => byName.get(name)!);
     // A file holds any bytes; only a variable must fit an environment.
     refuseUnfitVariables(plan.targets.filter((t) => !t.filePath).map((t) => ({ row: byName.get(t.secretName)!, envName: t.envName })));
+    refuseOversizedAttempt(secrets);
     await this.auditReferences(org, secrets, reference, (row) => plan.targets.filter((t) => t.secretName === row.name).map(landingOf).join(', '));
     return { secrets, plan };
   }
@@ -423,6 +428,19 @@ function refuseUnfitVariables(targets: { row: SecretRow; envName: string }[]): v
     if (fit === undefined || fit === 'ok') continue;
     throw unfitVariableError(row.name, envName, fit);
   }
+}
+
+/**
+ * An attempt gets at most MAX_ATTEMPT_SECRET_BYTES of values together (counted as stored:
+ * each a few bytes over its plaintext), refused before anything is audited.
+ */
+function refuseOversizedAttempt(rows: SecretRow[]): void {
+  const bytes = rows.reduce((sum, row) => sum + (row.value?.ciphertext.length ?? 0), 0);
+  if (bytes <= MAX_ATTEMPT_SECRET_BYTES) return;
+  throw failedPrecondition(
+    `the ${rows.length} secrets this attempt would get hold ${Math.ceil(bytes / 1024)} KiB together; an attempt can get at most ${MAX_ATTEMPT_SECRET_BYTES / 1024} KiB of secret values`,
+    'ATTEMPT_SECRETS_TOO_LARGE',
+  );
 }
 
 /** A page of a listing, straight from the store: one row more than asked tells whether more follow. */
