@@ -265,7 +265,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                       </option>
                     ))}
                 </select>
-                <select aria-label={`Secret ${i + 1} given as`} value={row.as} onChange={(e) => update({ as: e.target.value === 'file' ? 'file' : 'variable' })}>
+                <select className="as" aria-label={`Secret ${i + 1} given as`} value={row.as} onChange={(e) => update({ as: e.target.value === 'file' ? 'file' : 'variable' })}>
                   <option value="variable">as variable</option>
                   <option value="file">as a file at</option>
                 </select>
