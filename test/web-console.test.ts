@@ -341,6 +341,18 @@ for (const engine of engines()) {
 
       await filePath.fill('/run/secrets/tls');
       await form.locator('#secret-0-path-error').waitFor({ state: 'detached' });
+      // Two secrets on one path: the shared rules see the clash in the browser too.
+      await form.getByRole('button', { name: 'Add secret' }).click();
+      await form.getByLabel('Secret 2', { exact: true }).selectOption('GCP_SA_JSON');
+      await form.getByLabel('Secret 2 given as').selectOption('file');
+      expect(await form.getByLabel('Secret 2 file path').inputValue()).to.equal('/run/secrets/GCP_SA_JSON');
+      await form.getByLabel('Secret 2 file path').fill('/run/secrets/tls');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.locator('#secret-1-path-error').waitFor();
+      expect(await form.locator('#secret-1-path-error').innerText()).to.equal('Secret 2 file path: "/run/secrets/tls" is also the path of secret "TLS_KEY": one file per path');
+      expect(creates(), 'refused in the browser, no call').to.equal(before + 1);
+      await form.getByRole('button', { name: 'Remove secret 2' }).click();
+      await form.getByRole('alert').waitFor({ state: 'detached' });
       await expectAccessible(admin, 'new job with a secret as a file');
       await shot(admin, '06c-job-secret-file');
       await form.getByRole('button', { name: 'Create job' }).click();

@@ -73,7 +73,7 @@ export function checkJobInput(v: ViolationSink, job: JobInput, fileRoots: readon
   const problems = secretFilePathProblems(
     files.map((f) => f.path),
     fileRoots,
-    (i) => `secret ${job.secretRefs[files[i].index].secretName}`,
+    (i) => `secret "${job.secretRefs[files[i].index].secretName}"`,
   );
   for (const { index, problem } of problems) v.add(`job.secrets[${files[index].index}].file_path`, problem);
 }
