@@ -303,6 +303,17 @@ for (const engine of engines()) {
       await admin.goto(`${cs.web.url}#/jobs/new`);
       const form = admin.getByRole('form', { name: 'New job' });
       await form.locator('input[name=name]').fill('pem-file');
+      // Image and command by the job launcher's rules too, in its words, before any request.
+      const creates = () => requests.filter((r) => r.url.endsWith('/CreateJob')).length;
+      const before = creates();
+      await form.locator('input[name=image]').fill('python 3.12');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.getByRole('alert').waitFor();
+      expect(await form.getByRole('alert').getByRole('link').allInnerTexts()).to.deep.equal(['Image', 'Command']);
+      expect(await describedBy(admin, 'job-image')).to.equal('Image must be an image reference such as python:3.12, without spaces');
+      expect(await describedBy(admin, 'job-command')).to.equal('run with /bin/sh -c | Command is required');
+      expect(creates(), 'refused in the browser, no call').to.equal(before);
+      await form.locator('input[name=image]').fill('python:3.12');
       // The digest of the file's bytes, trailing newline included; no plaintext reaches the log.
       await form.locator('textarea[name=command]').fill('printf "PEM_FILE=%s\\n" "$(sha256sum < /run/secrets/tls | cut -c1-64)"');
       const picker = form.getByLabel('Secret 1', { exact: true });
@@ -313,8 +324,6 @@ for (const engine of engines()) {
       expect(await filePath.inputValue(), 'suggested from the secret picked').to.equal('/run/secrets/TLS_KEY');
 
       // A path the shared rules refuse: at its field, once, and no request is sent.
-      const creates = () => requests.filter((r) => r.url.endsWith('/CreateJob')).length;
-      const before = creates();
       await filePath.fill('/run/secrets/../etc/tls');
       await form.getByRole('button', { name: 'Create job' }).click();
       const summary = form.getByRole('alert');
