@@ -45,6 +45,9 @@ const launchRefs = (c: Ctx, references: { secretName: string; envName?: string; 
 const jobWithFiles = (c: Ctx, secrets: { secretName: string; filePath: string; envName?: string }[]) =>
   c.jobs.createJob({ org: 'acme', job: { name: 'files', image: 'x', command: 'true', env: [], secrets: secrets.map((s) => ({ envName: '', ...s })) } });
 const fileAt = (filePath: string, secretName = 'EXISTING') => ({ secretName, filePath });
+/** A valid job but for `overrides`: its refusal must read as plain words (no flag, no regex). */
+const jobWith = (c: Ctx, overrides: Record<string, unknown>) =>
+  c.jobs.createJob({ org: 'acme', job: { name: 'plain', image: 'x', command: 'true', env: [], secrets: [], ...overrides } as never });
 
 /** The audit chain's calls in key-management, as secret-store makes them. */
 const asSecretStore = async (c: Ctx) => c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' }));
@@ -179,6 +182,17 @@ const rows: Row[] = [
   { what: 'resolve: a value that is not UTF-8 under another variable name', call: (c) => launchRefs(c, [{ secretName: 'NOT_UTF8', envName: 'CERT' }]), code: 'FAILED_PRECONDITION', message: /secret "NOT_UTF8" cannot be injected as environment variable CERT: its value is not valid UTF-8/ },
   { what: 'resolve: a value with a NUL byte, launched by names', call: (c) => resolve(c, { names: ['EXISTING', 'WITH_NUL'], jobId: 'j_0123456789abcdef', attempt: 1 }), code: 'FAILED_PRECONDITION', message: /secret "WITH_NUL".*NUL byte/ },
   // ---- CreateJob: secrets as files (checked before any secret is read, audited or run)
+  // ---- CreateJob's own fields: plain words, the same rules the console's form imports
+  { what: 'job: no name', call: (c) => jobWith(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'job.name', message: /^job\.name: is required$/ },
+  { what: 'job: a name with a space', call: (c) => jobWith(c, { name: 'my job' }), code: 'INVALID_ARGUMENT', field: 'job.name', message: /job\.name: must start with a letter or digit and hold only letters, digits, "\.", "_" and "-"$/ },
+  { what: 'job: no image', call: (c) => jobWith(c, { image: '' }), code: 'INVALID_ARGUMENT', field: 'job.image', message: /^job\.image: is required$/ },
+  { what: 'job: an image with a space', call: (c) => jobWith(c, { image: 'python 3' }), code: 'INVALID_ARGUMENT', field: 'job.image', message: /job\.image: must be an image reference such as python:3\.12, without spaces$/ },
+  { what: 'job: no command', call: (c) => jobWith(c, { command: '' }), code: 'INVALID_ARGUMENT', field: 'job.command', message: /^job\.command: is required$/ },
+  { what: 'job: a command of only spaces', call: (c) => jobWith(c, { command: '  ' }), code: 'INVALID_ARGUMENT', field: 'job.command', message: /job\.command: is only spaces: give the command to run$/ },
+  { what: 'job: a command over 32 KiB', call: (c) => jobWith(c, { command: 'x'.repeat(32 * 1024 + 1) }), code: 'INVALID_ARGUMENT', field: 'job.command', message: /is 32769 bytes long; at most 32768 bytes \(32 KiB\) are allowed$/ },
+  { what: 'job: a variable name starting with a digit', call: (c) => jobWith(c, { env: [{ name: '1X', value: 'v' }] }), code: 'INVALID_ARGUMENT', field: 'job.env[0].name', message: /must be an environment variable name: letters, digits and "_", not starting with a digit$/ },
+  { what: 'job: a variable given twice', call: (c) => jobWith(c, { env: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }), code: 'INVALID_ARGUMENT', field: 'job.env[1].name', message: /A is given twice: each variable once$/ },
+  { what: 'job: a secret as a variable with a bad name', call: (c) => jobWith(c, { secrets: [{ secretName: 'EXISTING', envName: 'A-B' }] }), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].env_name', message: /must be an environment variable name/ },
   { what: 'job: a relative file path', call: (c) => jobWithFiles(c, [fileAt('run/secrets/key')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /not an absolute path/ },
   { what: 'job: a file path outside /run/secrets/ and HOME', call: (c) => jobWithFiles(c, [fileAt('/etc/cron.d/evil')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /not under \/run\/secrets\/ or \/home\/job\// },
   { what: 'job: a file path that climbs out with ..', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/../../etc/passwd')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /"\." or "\.\." segment/ },
@@ -191,9 +205,9 @@ const rows: Row[] = [
   { what: 'job: a file path with a segment starting with ..', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/..data')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /reserved/ },
   { what: 'job: a file path of 513 characters', call: (c) => jobWithFiles(c, [fileAt(`/run/secrets/${long(250)}/${long(249)}`)]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /longer than 512/ },
   { what: 'job: a file path segment of 256 characters', call: (c) => jobWithFiles(c, [fileAt(`/run/secrets/${long(256)}`)]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path', message: /longer than 255/ },
-  { what: 'job: two secrets on one file path', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key'), fileAt('/run/secrets/key', 'SECOND')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[1].file_path', message: /also the path of job\.secrets\[0\]\.file_path/ },
+  { what: 'job: two secrets on one file path', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key'), fileAt('/run/secrets/key', 'SECOND')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[1].file_path', message: /"\/run\/secrets\/key" is also the path of secret "EXISTING": one file per path$/ },
   { what: 'job: one file path inside another', call: (c) => jobWithFiles(c, [fileAt('/home/job/.ssh'), fileAt('/home/job/.ssh/id_ed25519', 'SECOND')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[1].file_path', message: /one inside the other/ },
-  { what: 'job: a reference with both a variable and a file', call: (c) => jobWithFiles(c, [{ ...fileAt('/run/secrets/key'), envName: 'KEY' }]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].env_name' },
+  { what: 'job: a reference with both a variable and a file', call: (c) => jobWithFiles(c, [{ ...fileAt('/run/secrets/key'), envName: 'KEY' }]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].env_name', message: /must be empty when the secret goes to a file: a secret lands in a variable or in a file, not both$/ },
   { what: 'job: a bad file path of an unknown secret (the path is refused first)', call: (c) => jobWithFiles(c, [fileAt('relative', 'NOPE')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path' },
   { what: 'job: a good file path of an unknown secret', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key', 'NOPE')]), code: 'NOT_FOUND' },
   // ---- ResolveSecrets with files (the secret-store's own checks of the contract)

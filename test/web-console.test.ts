@@ -299,6 +299,91 @@ for (const engine of engines()) {
       expect(env.get('GCP_SA_JSON')).to.equal(digest(JSON_VALUE));
     });
 
+    it('gives a picked secret as a file: the path checked at its field (in the browser by the shared rules, else by the server), the bytes exact, each attempt showing the file', async () => {
+      await admin.goto(`${cs.web.url}#/jobs/new`);
+      const form = admin.getByRole('form', { name: 'New job' });
+      await form.locator('input[name=name]').fill('pem-file');
+      // Image and command by the job launcher's rules too, in its words, before any request.
+      const creates = () => requests.filter((r) => r.url.endsWith('/CreateJob')).length;
+      const before = creates();
+      await form.locator('input[name=image]').fill('python 3.12');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.getByRole('alert').waitFor();
+      expect(await form.getByRole('alert').getByRole('link').allInnerTexts()).to.deep.equal(['Image', 'Command']);
+      expect(await describedBy(admin, 'job-image')).to.equal('Image must be an image reference such as python:3.12, without spaces');
+      expect(await describedBy(admin, 'job-command')).to.equal('run with /bin/sh -c | Command is required');
+      expect(creates(), 'refused in the browser, no call').to.equal(before);
+      await form.locator('input[name=image]').fill('python:3.12');
+      // The digest of the file's bytes, trailing newline included; no plaintext reaches the log.
+      await form.locator('textarea[name=command]').fill('printf "PEM_FILE=%s\\n" "$(sha256sum < /run/secrets/tls | cut -c1-64)"');
+      const picker = form.getByLabel('Secret 1', { exact: true });
+      await picker.locator('option[value=TLS_KEY]').waitFor({ state: 'attached' });
+      await picker.selectOption('TLS_KEY');
+      await form.getByLabel('Secret 1 given as').selectOption('file');
+      const filePath = form.getByLabel('Secret 1 file path');
+      expect(await filePath.inputValue(), 'suggested from the secret picked').to.equal('/run/secrets/TLS_KEY');
+
+      // A path the shared rules refuse: at its field, once, and no request is sent.
+      await filePath.fill('/run/secrets/../etc/tls');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      const summary = form.getByRole('alert');
+      await summary.waitFor();
+      expect(creates(), 'refused in the browser, no call').to.equal(before);
+      expect(await summary.getByRole('link').allInnerTexts()).to.deep.equal(['Secret 1 file path']);
+      const refusal = 'Secret 1 file path: "/run/secrets/../etc/tls" has a "." or ".." segment: give the path without them';
+      expect(await form.locator('#secret-0-path-error').innerText()).to.equal(refusal);
+      expect(await filePath.getAttribute('aria-invalid')).to.equal('true');
+      expect(await describedBy(admin, 'secret-0-path')).to.equal(refusal);
+      expect((await form.innerText()).split('has a "." or ".." segment')).to.have.length(2);
+      await expectAccessible(admin, 'new job with a bad file path');
+      await shot(admin, '06b-job-file-path-error');
+      await summary.getByRole('link', { name: 'Secret 1 file path' }).click();
+      expect(await focused(admin)).to.equal('INPUT secret-0-path');
+
+      // Well-formed but under no root of this backend: only the server knows; its answer lands at the same field.
+      await filePath.fill('/etc/tls.pem');
+      await form.locator('#secret-0-path-error').waitFor({ state: 'detached' });
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.locator('#secret-0-path-error').filter({ hasText: 'is not under' }).waitFor();
+      expect(creates()).to.equal(before + 1);
+      expect(await form.locator('#secret-0-path-error').innerText()).to.equal('Secret 1 file path: "/etc/tls.pem" is not under /run/secrets/ or /home/job/');
+
+      await filePath.fill('/run/secrets/tls');
+      await form.locator('#secret-0-path-error').waitFor({ state: 'detached' });
+      // Two secrets on one path: the shared rules see the clash in the browser too.
+      await form.getByRole('button', { name: 'Add secret' }).click();
+      await form.getByLabel('Secret 2', { exact: true }).selectOption('GCP_SA_JSON');
+      await form.getByLabel('Secret 2 given as').selectOption('file');
+      expect(await form.getByLabel('Secret 2 file path').inputValue()).to.equal('/run/secrets/GCP_SA_JSON');
+      await form.getByLabel('Secret 2 file path').fill('/run/secrets/tls');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await form.locator('#secret-1-path-error').waitFor();
+      expect(await form.locator('#secret-1-path-error').innerText()).to.equal('Secret 2 file path: "/run/secrets/tls" is also the path of secret "TLS_KEY": one file per path');
+      expect(creates(), 'refused in the browser, no call').to.equal(before + 1);
+      await form.getByRole('button', { name: 'Remove secret 2' }).click();
+      await form.getByRole('alert').waitFor({ state: 'detached' });
+      await expectAccessible(admin, 'new job with a secret as a file');
+      await shot(admin, '06c-job-secret-file');
+      await form.getByRole('button', { name: 'Create job' }).click();
+      await admin.getByTestId('job-log').filter({ hasText: 'PEM_FILE=' }).waitFor({ timeout: 30_000 });
+      const fileJob = decodeURIComponent(new URL(admin.url()).hash.replace('#/jobs/', ''));
+      expect(envDigests(cs.sys.dataDir, fileJob).get('PEM_FILE')).to.equal(digest(PEM_VALUE));
+      const sent = JSON.parse(requests.filter((r) => r.url.endsWith('/CreateJob')).at(-1)!.body) as { job: { secrets: unknown[] } };
+      expect(sent.job.secrets).to.deep.equal([{ secretName: 'TLS_KEY', envName: '', filePath: '/run/secrets/tls' }]);
+
+      // Rotated since: the attempt's file is marked stale, as a variable is, and stays so after a reload.
+      const secrets = cs.sys.secrets(await cs.sys.token('admin'));
+      await secrets.updateSecret({ org: 'acme', secret: { name: 'TLS_KEY' } as Secret, updateMask: ['value'], value: await cs.sys.seal('rotated-tls-0000', 'acme') });
+      await admin.reload();
+      const attempt = admin.locator('[data-attempt="1"] [data-file="/run/secrets/tls"]');
+      await attempt.waitFor();
+      expect(await attempt.innerText()).to.match(/^file \/run\/secrets\/tls ← TLS_KEY v1\s*stale: now version 2$/);
+      expect(await attempt.getAttribute('class')).to.equal('stale');
+      expect(await admin.locator('dl.facts').innerText()).to.include('file /run/secrets/tls ← TLS_KEY');
+      await expectAccessible(admin, 'job detail with a secret as a file');
+      await shot(admin, '06d-job-secret-file-detail');
+    });
+
     it('creates a job through the form: no secret picked twice, a live warning when a plain variable replaces one, shown on the job after a reload', async () => {
       await admin.getByRole('link', { name: 'Jobs' }).click();
       await admin.getByRole('heading', { name: 'Jobs' }).waitFor();

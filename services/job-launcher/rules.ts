@@ -1,12 +1,15 @@
-import { KEY_PATTERN, keyRisk, MAX_KEY_LENGTH, NAME_PATTERN } from '../secret-store/rules.js';
-import type { Violations } from '../runtime/validation.js';
+// The rules of a submitted job, in one place for the job launcher's server and the web console's
+// New job form (which imports this file, so the browser checks by the server's own rules). This
+// file therefore imports nothing that cannot run in a browser (types are erased). The messages are
+// plain words that read the same in the CLI, the console and an API client: no flags, no regexes.
+import { checkKey, checkName, checkSecretKey, type ViolationSink } from '../secret-store/rules.js';
 import type { EnvEntry } from './backend.js';
 import { secretFilePathProblems } from '../runtime/secret-file-paths.js';
 import type { SecretRef } from './store.js';
 
-const JOB_NAME_PATTERN = NAME_PATTERN;
 // Printable, no whitespace: an image reference (registry/name:tag@digest).
-const IMAGE_PATTERN = /^[!-~]{1,512}$/;
+const IMAGE_PATTERN = /^[!-~]+$/;
+const MAX_IMAGE_LENGTH = 512;
 const MAX_COMMAND_BYTES = 32 * 1024;
 const MAX_ENV_VALUE_BYTES = 32 * 1024;
 export const MAX_ENV = 256;
@@ -21,41 +24,56 @@ export interface JobInput {
   secretRefs: SecretRef[];
 }
 
-const isEnvName = (name: string) => name.length <= MAX_KEY_LENGTH && KEY_PATTERN.test(name);
+/** UTF-8 length, as the server stores and the process gets it (TextEncoder: Node and browsers alike). */
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
 
-/** Every rule for a submitted job, each violation naming its field. `fileRoots`: where the backend mounts secret files. */
-export function checkJobInput(v: Violations, job: JobInput, fileRoots: readonly string[]): void {
-  if (job.name === '') v.add('job.name', 'is required (-n NAME)');
-  else v.check(JOB_NAME_PATTERN.test(job.name), 'job.name', 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
-  v.check(IMAGE_PATTERN.test(job.image), 'job.image', 'is required (-i IMAGE): an image reference without spaces, at most 512 characters');
-  if (job.command.trim() === '') v.add('job.command', 'is required (--cmd "..."): the command must not be empty');
-  else {
-    v.check(Buffer.byteLength(job.command) <= MAX_COMMAND_BYTES, 'job.command', `is longer than ${MAX_COMMAND_BYTES} bytes`);
-    v.check(!job.command.includes('\0'), 'job.command', 'must not contain a NUL byte');
-  }
-  v.check(job.env.length <= MAX_ENV, 'job.env', `at most ${MAX_ENV} variables`);
+/** A text field's size and NUL rules (a process cannot be given a NUL byte). */
+function checkText(v: ViolationSink, text: string, field: string, maxBytes: number): void {
+  const bytes = utf8Bytes(text);
+  v.check(bytes <= maxBytes, field, `is ${bytes} bytes long; at most ${maxBytes} bytes (${maxBytes / 1024} KiB) are allowed`);
+  v.check(!text.includes('\0'), field, 'must not contain a NUL byte (a process cannot be given one)');
+}
+
+export function checkImage(v: ViolationSink, image: string, field: string): void {
+  if (image === '') v.add(field, 'is required');
+  else if (image.length > MAX_IMAGE_LENGTH) v.add(field, `is ${image.length} characters; at most ${MAX_IMAGE_LENGTH} are allowed`);
+  else v.check(IMAGE_PATTERN.test(image), field, 'must be an image reference such as python:3.12, without spaces');
+}
+
+export function checkCommand(v: ViolationSink, command: string, field: string): void {
+  if (command.trim() === '') v.add(field, command === '' ? 'is required' : 'is only spaces: give the command to run');
+  else checkText(v, command, field, MAX_COMMAND_BYTES);
+}
+
+/**
+ * Every rule for a submitted job, each violation naming its field. `fileRoots`: where the backend
+ * mounts secret files (the browser, which does not know the backend, passes ANY_FILE_ROOT and
+ * leaves that one rule to the server).
+ */
+export function checkJobInput(v: ViolationSink, job: JobInput, fileRoots: readonly string[]): void {
+  checkName(v, job.name, 'job.name');
+  checkImage(v, job.image, 'job.image');
+  checkCommand(v, job.command, 'job.command');
+  v.check(job.env.length <= MAX_ENV, 'job.env', `has ${job.env.length} variables; at most ${MAX_ENV} are allowed`);
   const names = new Set<string>();
   job.env.forEach((e, i) => {
-    v.check(isEnvName(e.name), `job.env[${i}].name`, `"${e.name}" is not an environment variable name (^[A-Za-z_][A-Za-z0-9_]*$)`);
-    v.check(!names.has(e.name), `job.env[${i}].name`, `${e.name} is given twice`);
+    checkKey(v, e.name, `job.env[${i}].name`);
+    if (names.has(e.name)) v.add(`job.env[${i}].name`, `${e.name} is given twice: each variable once`);
     names.add(e.name);
-    v.check(Buffer.byteLength(e.value) <= MAX_ENV_VALUE_BYTES, `job.env[${i}].value`, `is longer than ${MAX_ENV_VALUE_BYTES} bytes`);
-    v.check(!e.value.includes('\0'), `job.env[${i}].value`, 'must not contain a NUL byte');
+    checkText(v, e.value, `job.env[${i}].value`, MAX_ENV_VALUE_BYTES);
   });
-  v.check(job.secretRefs.length <= MAX_SECRET_REFS, 'job.secrets', `at most ${MAX_SECRET_REFS} secrets`);
+  v.check(job.secretRefs.length <= MAX_SECRET_REFS, 'job.secrets', `has ${job.secretRefs.length} secrets; at most ${MAX_SECRET_REFS} are allowed`);
   job.secretRefs.forEach((s, i) => {
-    v.check(NAME_PATTERN.test(s.secretName), `job.secrets[${i}].secret_name`, `"${s.secretName}" is not a secret name`);
-    if (s.filePath) {
-      v.check(s.envName === '', `job.secrets[${i}].env_name`, 'must be empty when file_path is set: a reference lands in a variable or in a file, not both');
-      return;
-    }
-    v.check(s.envName === '' || isEnvName(s.envName), `job.secrets[${i}].env_name`, `"${s.envName}" is not an environment variable name (^[A-Za-z_][A-Za-z0-9_]*$)`);
+    checkName(v, s.secretName, `job.secrets[${i}].secret_name`);
+    if (s.filePath) v.check(s.envName === '', `job.secrets[${i}].env_name`, 'must be empty when the secret goes to a file: a secret lands in a variable or in a file, not both');
     // The same rule as a secret's KEY: a secret injected as PATH or LD_PRELOAD breaks the job or runs code.
-    const risk = s.envName !== '' && isEnvName(s.envName) ? keyRisk(s.envName) : undefined;
-    if (risk !== undefined) v.add(`job.secrets[${i}].env_name`, risk);
+    else if (s.envName !== '') checkSecretKey(v, s.envName, `job.secrets[${i}].env_name`);
   });
   const files = job.secretRefs.flatMap((s, index) => (s.filePath ? [{ index, path: s.filePath }] : []));
-  const field = (i: number) => `job.secrets[${files[i].index}].file_path`;
-  const problems = secretFilePathProblems(files.map((f) => f.path), fileRoots, field);
-  for (const { index, problem } of problems) v.add(field(index), problem);
+  const problems = secretFilePathProblems(
+    files.map((f) => f.path),
+    fileRoots,
+    (i) => `secret "${job.secretRefs[files[i].index].secretName}"`,
+  );
+  for (const { index, problem } of problems) v.add(`job.secrets[${files[index].index}].file_path`, problem);
 }

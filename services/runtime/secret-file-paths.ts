@@ -7,6 +7,11 @@
 /** The root every backend offers: a memory-backed directory of the sandbox or pod. */
 export const SECRETS_DIR = '/run/secrets/';
 export const MAX_FILE_PATH_LENGTH = 512;
+/**
+ * Every absolute path: for a check that does not know the backend (the web console's form), which
+ * leaves "under which roots" to the server and checks the rest.
+ */
+export const ANY_FILE_ROOT: readonly string[] = ['/'];
 const MAX_SEGMENT_LENGTH = 255;
 // Portable file-name characters (POSIX) plus @ and +. No space, no quote, no control byte, no
 // backslash, no colon: a path is printed in logs and audit events and mapped into a Kubernetes

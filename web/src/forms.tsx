@@ -1,6 +1,6 @@
 // Form fields and their errors: each message once, at its field (aria-invalid, aria-describedby),
 // and a summary on top that links to the fields. The browser checks with the server's own rules
-// (services/secret-store/rules.ts reports into a FieldChecks); what only the server can know (a
+// (services/secret-store/rules.ts and services/job-launcher/rules.ts report into a FieldChecks); what only the server can know (a
 // taken name) comes back as its field violation or status and lands at the same field.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ViolationSink } from '../../services/secret-store/rules.js';
@@ -35,6 +35,13 @@ export class FieldChecks implements ViolationSink {
   get errors(): FormErrors {
     return { fields: { ...this.fields } };
   }
+  /** The violations at the form's fields (a rule's "job.env[0].name" lands on the field "job.env[0]"). */
+  placed(fields: FormField[]): FormErrors {
+    return placeViolations(
+      Object.entries(this.fields).map(([field, description]) => ({ field, description })),
+      fields,
+    );
+  }
 }
 
 /** The form field a violation of `path` belongs to ("value.sealed_box" → "value"). */
@@ -48,15 +55,20 @@ const fieldOf = (fields: FormField[], path: string) =>
 export function formErrorsOf(error: unknown, fields: FormField[], conflicts?: { status: string; path: string }): FormErrors {
   if (!(error instanceof ApiError)) return { fields: {}, general: plainError(error) };
   if (conflicts && error.status === conflicts.status) return { fields: { [conflicts.path]: plainError(error).replace(/\.$/, '') } };
+  if (error.fieldViolations.length === 0) return { fields: {}, general: plainError(error) };
+  return placeViolations(error.fieldViolations, fields);
+}
+
+/** Each violation at the first form field it belongs to (the first message of each), the rest in words. */
+function placeViolations(violations: { field: string; description: string }[], fields: FormField[]): FormErrors {
   const result: FormErrors = { fields: {} };
   const elsewhere: string[] = [];
-  for (const v of error.fieldViolations) {
+  for (const v of violations) {
     const field = fieldOf(fields, v.field);
     if (field) result.fields[field.path] ??= v.description;
     else elsewhere.push(v.description);
   }
-  if (error.fieldViolations.length === 0) result.general = plainError(error);
-  else if (elsewhere.length > 0) result.general = `${elsewhere.join('; ')}.`;
+  if (elsewhere.length > 0) result.general = `${elsewhere.join('; ')}.`;
   return result;
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { jobsApi, secretsApi, type Job, type Secret } from '../api';
-import { checkKey, checkName, checkSecretKey } from '../../../services/secret-store/rules.js';
+import { checkJobInput } from '../../../services/job-launcher/rules.js';
+import { ANY_FILE_ROOT, SECRETS_DIR } from '../../../services/runtime/secret-file-paths.js';
 import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, useFormErrors, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { ErrorMessage, navigate, usePageTitle } from '../ui';
@@ -10,9 +11,28 @@ interface EnvRow {
   value: string;
 }
 
+/** A picked secret and where it lands: a variable (its key, or the name given) or a file at a path. */
 interface SecretRow {
   secretName: string;
+  as: 'variable' | 'file';
   envName: string;
+  filePath: string;
+}
+
+const NO_SECRET: SecretRow = { secretName: '', as: 'variable', envName: '', filePath: '' };
+
+/** Where a secret picked as a file goes unless the user says otherwise. */
+export const suggestedFilePath = (secretName: string) => `${SECRETS_DIR}${secretName}`;
+
+/**
+ * `row` with `patch`, keeping the file path suggested while the user has not changed it: it
+ * follows the secret picked, and appears when the row switches to "as a file".
+ */
+function withSecretPatch(row: SecretRow, patch: Partial<SecretRow>): SecretRow {
+  const next = { ...row, ...patch };
+  const suggested = row.filePath === '' || row.filePath === suggestedFilePath(row.secretName);
+  if (next.as === 'file' && suggested && patch.filePath === undefined && next.secretName !== '') next.filePath = suggestedFilePath(next.secretName);
+  return next;
 }
 
 /** A row's error after what it is about: "Variable 2 name must be ...", or "Secret 1 variable name: PATH decides ...". */
@@ -44,7 +64,9 @@ function cloneValues() {
   if (!source) return undefined;
   const { job, without } = source;
   const env = (job.env ?? []).map((e) => ({ name: e.name ?? '', value: e.value ?? '' }));
-  const secrets = (job.secrets ?? []).filter((s) => !without.includes(s.secretName ?? '')).map((s) => ({ secretName: s.secretName ?? '', envName: s.envName ?? '' }));
+  const secrets = (job.secrets ?? [])
+    .filter((s) => !without.includes(s.secretName ?? ''))
+    .map((s): SecretRow => ({ secretName: s.secretName ?? '', as: s.filePath ? 'file' : 'variable', envName: s.envName ?? '', filePath: s.filePath ?? '' }));
   return { name: job.name ?? '', image: job.image ?? '', command: job.command ?? '', env, secrets };
 }
 
@@ -72,7 +94,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
   const [image, setImage] = useState(clone?.image ?? 'python:3.12');
   const [command, setCommand] = useState(clone?.command ?? '');
   const [env, setEnv] = useState<EnvRow[]>(clone && clone.env.length > 0 ? clone.env : [{ name: '', value: '' }]);
-  const [secretRows, setSecretRows] = useState<SecretRow[]>([...(clone?.secrets ?? []), { secretName: '', envName: '' }]);
+  const [secretRows, setSecretRows] = useState<SecretRow[]>([...(clone?.secrets ?? []), NO_SECRET]);
   const [secrets, setSecrets] = useState<Secret[]>([]);
   const [loadError, setLoadError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -87,38 +109,51 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
   const sentSecrets = secretRows.map((row, i) => ({ row, i })).filter(({ row }) => row.secretName !== '');
   const envPath = (i: number) => `job.env[${sentEnv.findIndex((e) => e.i === i)}]`;
   const secretPath = (i: number) => `job.secrets[${sentSecrets.findIndex((e) => e.i === i)}]`;
+  // The more precise paths first: a violation lands on the first field it belongs to.
   const fields: FormField[] = [
     { path: 'job.name', id: 'job-name', label: 'Name' },
     { path: 'job.image', id: 'job-image', label: 'Image' },
     { path: 'job.command', id: 'job-command', label: 'Command' },
+    ...sentEnv.map(({ i }) => ({ path: `${envPath(i)}.value`, id: `env-${i}-value`, label: `Variable ${i + 1} value` })),
     ...sentEnv.map(({ i }) => ({ path: envPath(i), id: `env-${i}-name`, label: `Variable ${i + 1}` })),
     { path: 'job.env', id: 'env-0-name', label: 'Variables' },
+    ...sentSecrets.map(({ i }) => ({ path: `${secretPath(i)}.file_path`, id: `secret-${i}-path`, label: `Secret ${i + 1} file path` })),
+    ...sentSecrets.map(({ i }) => ({ path: `${secretPath(i)}.env_name`, id: `secret-${i}-env`, label: `Secret ${i + 1} variable name` })),
     ...sentSecrets.map(({ i }) => ({ path: secretPath(i), id: `secret-${i}`, label: `Secret ${i + 1}` })),
     { path: 'job.secrets', id: 'secret-0', label: 'Secrets' },
   ];
   const keyOf = (secretName: string) => secrets.find((s) => s.name === secretName)?.key;
-  const shadowed = shadowedSecrets(env, secretRows, keyOf);
+  const shadowed = shadowedSecrets(
+    env,
+    secretRows.filter((row) => row.as === 'variable'),
+    keyOf,
+  );
+
+  // What is sent, as the API names it: the same object the browser checks and the server gets.
+  const job = {
+    name,
+    image,
+    command,
+    env: sentEnv.map(({ row }) => row),
+    secrets: sentSecrets.map(({ row }) =>
+      row.as === 'file' ? { secretName: row.secretName, envName: '', filePath: row.filePath } : { secretName: row.secretName, envName: row.envName.trim(), filePath: '' },
+    ),
+  };
 
   /**
-   * The browser's check, by the rules the job launcher applies and shares with secrets (it
-   * imports them from rules.ts): a job's name is named like a secret, a plain variable's name and
-   * a secret's "as" name are environment variable names, the latter not one that changes how the
-   * job starts. The rest (image, command) is checked by the server.
+   * The browser's check: the job launcher's own rules (services/job-launcher/rules.ts), on what
+   * would be sent. Only "under which roots may a file go" depends on the backend, which the
+   * browser does not know: that one comes back from the server, at the same field.
    */
   const check = (): FormErrors => {
     const v = new FieldChecks();
-    checkName(v, name, 'job.name');
-    const seen = new Set<string>();
-    for (const { row, i } of sentEnv) {
-      checkKey(v, row.name, envPath(i));
-      if (seen.has(row.name)) v.add(envPath(i), `${row.name} is given twice`);
-      seen.add(row.name);
-    }
-    for (const { row, i } of sentSecrets) if (row.envName.trim() !== '') checkSecretKey(v, row.envName.trim(), secretPath(i));
-    return v.errors;
+    checkJobInput(v, { ...job, secretRefs: job.secrets }, ANY_FILE_ROOT);
+    // The form's own question: "as a file" with no path would be sent as a variable.
+    for (const { row, i } of sentSecrets) if (row.as === 'file' && row.filePath === '') v.add(`${secretPath(i)}.file_path`, 'is required: give the path of the file, or pick "as variable"');
+    return v.placed(fields);
   };
 
-  const { errors, failures, fail } = useFormErrors(check, [name, env, secretRows]);
+  const { errors, failures, fail } = useFormErrors(check, [name, image, command, env, secretRows]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -126,13 +161,6 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
     if (hasErrors(found)) return fail(found);
     setBusy(true);
     try {
-      const job = {
-        name,
-        image,
-        command,
-        env: sentEnv.map(({ row }) => row),
-        secrets: sentSecrets.map(({ row }) => ({ secretName: row.secretName, envName: row.envName.trim() })),
-      };
       const created = await jobsApi.createJob({ org, job });
       navigate(`/jobs/${created.job?.id ?? ''}`);
     } catch (err) {
@@ -164,6 +192,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
           <p className="hint">Plain variables are stored with the job as typed. A plain variable with the same name as a picked secret wins over the secret.</p>
           {env.map((row, i) => {
             const error = errors.fields[envPath(i)];
+            const valueError = errors.fields[`${envPath(i)}.value`];
             return (
               <div className="row" key={`env-${i}`} data-env-row={i}>
                 <input
@@ -176,13 +205,27 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                   onChange={(e) => setEnv(patched(env, i, { name: e.target.value }))}
                   autoComplete="off"
                 />
-                <input aria-label={`Variable ${i + 1} value`} placeholder="value" value={row.value} onChange={(e) => setEnv(patched(env, i, { value: e.target.value }))} autoComplete="off" />
+                <input
+                  id={`env-${i}-value`}
+                  aria-label={`Variable ${i + 1} value`}
+                  aria-invalid={valueError ? true : undefined}
+                  aria-describedby={valueError ? `env-${i}-value-error` : undefined}
+                  placeholder="value"
+                  value={row.value}
+                  onChange={(e) => setEnv(patched(env, i, { value: e.target.value }))}
+                  autoComplete="off"
+                />
                 <button type="button" className="small secondary" aria-label={`Remove variable ${i + 1}`} onClick={() => setEnv(env.filter((_, j) => j !== i))}>
                   Remove
                 </button>
                 {error && (
                   <p id={`env-${i}-error`} className="field-error">
                     {rowMessage(`Variable ${i + 1} name`, error)}
+                  </p>
+                )}
+                {valueError && (
+                  <p id={`env-${i}-value-error`} className="field-error">
+                    {rowMessage(`Variable ${i + 1} value`, valueError)}
                   </p>
                 )}
               </div>
@@ -198,6 +241,9 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
           <ErrorMessage error={loadError} />
           {secretRows.map((row, i) => {
             const error = errors.fields[secretPath(i)];
+            const envError = errors.fields[`${secretPath(i)}.env_name`];
+            const pathError = errors.fields[`${secretPath(i)}.file_path`];
+            const update = (patch: Partial<SecretRow>) => setSecretRows(secretRows.map((r, j) => (j === i ? withSecretPatch(r, patch) : r)));
             // Each secret at most once: one picked in another row is not offered here.
             const pickedElsewhere = new Set(secretRows.filter((_, j) => j !== i).map((r) => r.secretName));
             return (
@@ -208,7 +254,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                   aria-invalid={error ? true : undefined}
                   aria-describedby={error ? `secret-${i}-error` : undefined}
                   value={row.secretName}
-                  onChange={(e) => setSecretRows(patched(secretRows, i, { secretName: e.target.value }))}
+                  onChange={(e) => update({ secretName: e.target.value })}
                 >
                   <option value="">Select a secret…</option>
                   {secrets
@@ -219,25 +265,59 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
                       </option>
                     ))}
                 </select>
-                <input
-                  aria-label={`Secret ${i + 1} variable name`}
-                  placeholder="as (default: its key)"
-                  value={row.envName}
-                  onChange={(e) => setSecretRows(patched(secretRows, i, { envName: e.target.value }))}
-                  autoComplete="off"
-                />
+                <select className="as" aria-label={`Secret ${i + 1} given as`} value={row.as} onChange={(e) => update({ as: e.target.value === 'file' ? 'file' : 'variable' })}>
+                  <option value="variable">as variable</option>
+                  <option value="file">as a file at</option>
+                </select>
+                {row.as === 'variable' ? (
+                  <input
+                    id={`secret-${i}-env`}
+                    name={`secret-${i}-env`}
+                    aria-label={`Secret ${i + 1} variable name`}
+                    aria-invalid={envError ? true : undefined}
+                    aria-describedby={envError ? `secret-${i}-env-error` : undefined}
+                    placeholder="NAME (default: its key)"
+                    value={row.envName}
+                    onChange={(e) => update({ envName: e.target.value })}
+                    autoComplete="off"
+                  />
+                ) : (
+                  <input
+                    id={`secret-${i}-path`}
+                    name={`secret-${i}-path`}
+                    aria-label={`Secret ${i + 1} file path`}
+                    aria-invalid={pathError ? true : undefined}
+                    aria-describedby={pathError ? `secret-${i}-path-error` : undefined}
+                    placeholder={suggestedFilePath('NAME')}
+                    value={row.filePath}
+                    onChange={(e) => update({ filePath: e.target.value })}
+                    autoComplete="off"
+                    spellCheck={false}
+                  />
+                )}
                 <button type="button" className="small secondary" aria-label={`Remove secret ${i + 1}`} onClick={() => setSecretRows(secretRows.filter((_, j) => j !== i))}>
                   Remove
                 </button>
                 {error && (
                   <p id={`secret-${i}-error`} className="field-error">
-                    {rowMessage(`Secret ${i + 1} variable name`, error)}
+                    {rowMessage(`Secret ${i + 1}`, error)}
+                  </p>
+                )}
+                {row.as === 'variable' && envError && (
+                  <p id={`secret-${i}-env-error`} className="field-error">
+                    {rowMessage(`Secret ${i + 1} variable name`, envError)}
+                  </p>
+                )}
+                {row.as === 'file' && pathError && (
+                  <p id={`secret-${i}-path-error`} className="field-error">
+                    {rowMessage(`Secret ${i + 1} file path`, pathError)}
                   </p>
                 )}
               </div>
             );
           })}
-          <button type="button" className="small secondary" onClick={() => setSecretRows([...secretRows, { secretName: '', envName: '' }])}>
+          <p className="hint">A file holds the value byte for byte (read-only, only the job's user can read it): for keys and credential files. Paths under {SECRETS_DIR} work on every backend; the local backend also takes the job's home directory.</p>
+          <button type="button" className="small secondary" onClick={() => setSecretRows([...secretRows, NO_SECRET])}>
             Add secret
           </button>
           <div role="status" className="shadow-warnings">

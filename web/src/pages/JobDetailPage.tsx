@@ -27,8 +27,9 @@ function secretsOfAttempt(job: Job, attempt: Attempt, keyOf: (name: string) => s
   const plain = new Set((job.env ?? []).map((e) => e.name));
   const overridden = (job.secrets ?? [])
     .filter((ref) => !injected.some((s) => s.secretName === ref.secretName))
-    .map((ref) => ({ secretName: ref.secretName ?? '', envName: ref.envName || keyOf(ref.secretName ?? '') || '' }))
-    .map((ref) => ({ ...ref, byPlain: plain.has(ref.envName) }));
+    .map((ref) => ({ secretName: ref.secretName ?? '', envName: ref.envName || keyOf(ref.secretName ?? '') || '', asFile: Boolean(ref.filePath) }))
+    // A plain variable replaces only a secret given as a variable; a file is never shadowed.
+    .map((ref) => ({ ...ref, byPlain: !ref.asFile && plain.has(ref.envName) }));
   return { injected, overridden };
 }
 
@@ -194,7 +195,7 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
         <dt>Environment</dt>
         <dd>{(job.env ?? []).map((e) => e.name).join(', ') || 'none'}</dd>
         <dt>Secrets</dt>
-        <dd>{(job.secrets ?? []).map((s) => (s.envName ? `${s.envName}=${s.secretName}` : s.secretName)).join(', ') || 'none'}</dd>
+        <dd>{(job.secrets ?? []).map((s) => (s.filePath ? `file ${s.filePath} ← ${s.secretName}` : s.envName ? `${s.envName}=${s.secretName}` : s.secretName)).join(', ') || 'none'}</dd>
         <dt>Created</dt>
         <dd>
           <RelativeTime time={job.createTime} /> by {job.createBy} ({job.backend})
@@ -232,8 +233,16 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
                   <td>{a.exitCode ?? ''}</td>
                   <td>
                     {injected.map((s) => (
-                      <div key={s.secretUid} className={s.stale ? 'stale' : ''} data-injected={s.secretName}>
-                        {s.secretName} as <code>{s.envName}</code>, version {s.version}
+                      <div key={s.secretUid} className={s.stale ? 'stale' : ''} data-injected={s.secretName} data-file={s.filePath || undefined}>
+                        {s.filePath ? (
+                          <>
+                            file <code>{s.filePath}</code> ← {s.secretName} v{s.version}
+                          </>
+                        ) : (
+                          <>
+                            {s.secretName} as <code>{s.envName}</code>, version {s.version}
+                          </>
+                        )}
                         {s.stale && <span className="badge stale">stale: {Number(s.currentVersion ?? 0) === 0 ? 'deleted since' : `now version ${s.currentVersion}`}</span>}
                       </div>
                     ))}
