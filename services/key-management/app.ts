@@ -143,7 +143,7 @@ async function openMasterKeyProvider(settings: MasterKeyProviderSettings, store:
   if (settings.kind === 'file') return openFileKeyringProvider(settings.keyringFile, startup, log);
   // Loaded only when chosen: pkcs11js is a native addon.
   const { openPkcs11Provider } = await import('./providers/pkcs11-provider.js');
-  const provider = await openPkcs11Provider(settings, startup);
+  const provider = await openPkcs11Provider(settings, startup, log);
   log.info({ provider: provider.where }, 'master keys in an HSM over PKCS#11');
   return provider;
 }

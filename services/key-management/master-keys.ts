@@ -4,7 +4,7 @@ import { ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { dekContext, orgKeyContext, zero } from './envelope.js';
 import type { KeyringSync } from './keyring-sync.js';
-import type { MasterKeyProvider } from './providers/master-key-provider.js';
+import { RotationRaceError, type MasterKeyProvider } from './providers/master-key-provider.js';
 import type { KekRow, MasterKeyStore } from './master-key-store.js';
 import type { KmsStore } from './store.js';
 
@@ -75,18 +75,21 @@ export class MasterKeys {
   /** Makes version max+1 where the keys live (the keyring file, the HSM) and the primary. */
   async rotate(who: { actor: string; requestId: string }): Promise<MasterKeyView> {
     const previous = this.keys.primary();
-    const version = await this.keys.rotate({
-      known: (await this.store.kekVersions()).map((k) => k.version),
-      audit: (next) => this.audit({ action: 'master_key.rotated', ...who, details: { version: String(next), previous: String(previous) } }),
-      register: async (next, keyCheck) => {
-        await this.store.registerKeks([{ version: next, keyCheck }], this.now());
-        // Two replicas sharing an HSM token may make the same version at once: one registration wins.
-        const registered = (await this.store.registeredKeks()).find((k) => k.version === next);
-        if (!registered || registered.keyCheck.length !== keyCheck.length || !timingSafeEqual(registered.keyCheck, keyCheck)) {
-          throw new ApiError(status.ABORTED, `another key-management replica made master key version ${next} at the same time; list the master keys and rotate again if needed`, { reason: 'MASTER_KEY_ROTATION_RACE' });
-        }
-      },
-    });
+    const version = await this.keys
+      .rotate({
+        known: (await this.store.kekVersions()).map((k) => k.version),
+        audit: (next) => this.audit({ action: 'master_key.rotated', ...who, details: { version: String(next), previous: String(previous) } }),
+        register: async (next, keyCheck) => {
+          await this.store.registerKeks([{ version: next, keyCheck }], this.now());
+          // Two replicas sharing an HSM token may make the same version at once: one registration wins.
+          const registered = (await this.store.registeredKeks()).find((k) => k.version === next);
+          return registered !== undefined && registered.keyCheck.length === keyCheck.length && timingSafeEqual(registered.keyCheck, keyCheck);
+        },
+      })
+      .catch((err: unknown) => {
+        if (err instanceof RotationRaceError) throw new ApiError(status.ABORTED, err.message, { reason: 'MASTER_KEY_ROTATION_RACE' });
+        throw err;
+      });
     this.log.info({ audit: 'master_key.rotated', version, provider: this.keys.kind }, 'master key rotated');
     return (await this.list()).find((k) => k.version === version)!;
   }
@@ -154,6 +157,7 @@ export class MasterKeys {
     try {
       return this.keys.unwrap(blob, aad);
     } catch (err) {
+      if (err instanceof ApiError) throw err; // the HSM did not answer: not a verdict on the key
       const missing = (err as Error).name === 'KeyringError';
       throw new ApiError(missing ? status.FAILED_PRECONDITION : status.DATA_LOSS, `${what} cannot be unwrapped: ${(err as Error).message}`, {
         reason: missing ? 'MASTER_KEY_MISSING' : 'CIPHERTEXT_INVALID',

@@ -13,7 +13,7 @@ import {
   writeKeyringFile,
   type MasterKeyring,
 } from '../keyring.js';
-import { nextVersion, type MasterKeyProvider } from './master-key-provider.js';
+import { nextVersion, RotationRaceError, type MasterKeyProvider } from './master-key-provider.js';
 
 /** Replaces a keyring's contents in place: every holder of the object sees the change at once. */
 export function adoptKeyring(keyring: MasterKeyring, updated: MasterKeyring): void {
@@ -106,7 +106,11 @@ export function fileKeyringProvider(file: string, keyring: MasterKeyring, log: P
             'KEYRING_READ_ONLY',
           );
         }
-        await register(next, keyCheckValue(key));
+        if (!(await register(next, keyCheckValue(key)))) {
+          // Another replica's version `next` won: this one leaves the file again, unused.
+          await writeKeyringFile(file, onDisk);
+          throw new RotationRaceError(next);
+        }
         adoptKeyring(keyring, updated);
         return next;
       });

@@ -29,8 +29,12 @@ export interface RotationSteps {
   known: number[];
   /** Records the rotation; throws to refuse it (no audit, no change). */
   audit(version: number): Promise<void>;
-  /** Registers the new version's key check in the database, while the change is held exclusively. */
-  register(version: number, keyCheck: Uint8Array): Promise<void>;
+  /**
+   * Registers the new version's key check in the database, while the change is held
+   * exclusively: false when the database holds another key under that version (another
+   * replica made it at the same time); a throw leaves it unknown whether it was registered.
+   */
+  register(version: number, keyCheck: Uint8Array): Promise<boolean>;
 }
 
 /** What a retirement needs from its caller. */
@@ -62,6 +66,17 @@ export interface MasterKeyProvider extends KeyWrapping, KeyVersions {
 export class MasterKeyMissingError extends KeyringError {
   constructor(version: number, where: string) {
     super(`master key version ${version} is not in ${where}`);
+  }
+}
+
+/**
+ * Another replica made the same version at the same time and registered it first: this
+ * rotation's key was removed again and nothing changed.
+ */
+export class RotationRaceError extends Error {
+  constructor(readonly version: number) {
+    super(`another key-management replica made master key version ${version} at the same time; list the master keys and rotate again if needed`);
+    this.name = 'RotationRaceError';
   }
 }
 

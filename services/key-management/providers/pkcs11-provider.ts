@@ -1,10 +1,14 @@
 import { createRequire } from 'node:module';
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import type * as Pkcs11Module from 'pkcs11js';
 import { DecryptionError } from '../envelope.js';
 import { KeyringError } from '../keyring.js';
 import type { KeyringStartup } from './file-keyring-provider.js';
-import { MasterKeyMissingError, nextVersion, type MasterKeyProvider } from './master-key-provider.js';
+import { MasterKeyMissingError, nextVersion, RotationRaceError, type MasterKeyProvider } from './master-key-provider.js';
+import { status } from '@grpc/grpc-js';
+import { ApiError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/logger.js';
 
 // pkcs11js is a CommonJS native addon; loaded only when this provider is chosen.
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11Module;
@@ -50,31 +54,30 @@ export class Pkcs11Error extends Error {
  * An empty token gets version 1, unless `startup` says the database holds keys already: a new
  * master key is never generated over existing data.
  */
-export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: KeyringStartup): Promise<MasterKeyProvider> {
+export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: KeyringStartup, log?: Pick<Logger, 'warn'>): Promise<MasterKeyProvider> {
   const p11 = new pkcs11js.PKCS11();
+  let module: string;
   try {
-    p11.load(settings.modulePath);
+    module = realpathSync(settings.modulePath);
+    p11.load(module);
   } catch (err) {
     throw new Pkcs11Error(`cannot load the PKCS#11 module ${settings.modulePath}: ${(err as Error).message}`);
   }
-  initialise(p11, settings.modulePath);
-  let session: Buffer;
+  initialise(p11, module);
+  const where = settings.tokenLabel !== undefined ? `HSM token "${settings.tokenLabel}"` : `HSM slot ${settings.slot}`;
+  let session: Buffer | undefined;
+  let keys: Map<number, Buffer>;
   try {
     const slot = findSlot(p11, settings);
     session = p11.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION);
-    try {
-      p11.C_Login(session, pkcs11js.CKU_USER, settings.pin);
-    } catch (err) {
-      const code = (err as Error).message;
-      // Already logged in (another session of this process): fine. A wrong PIN is not.
-      if (!code.startsWith('CKR_USER_ALREADY_LOGGED_IN')) throw new Pkcs11Error(`cannot log in to the token: ${code.split(':')[0]}`);
-    }
+    logIn(p11, session, `${module}#${slot.toString('hex')}`, settings.pin);
+    keys = loadVersions(p11, session, where);
   } catch (err) {
-    finalise(p11, settings.modulePath);
+    if (session) p11.C_CloseSession(session);
+    finalise(p11, module);
     throw err;
   }
-  const keys = loadVersions(p11, session);
-  const where = settings.tokenLabel !== undefined ? `HSM token "${settings.tokenLabel}"` : `HSM slot ${settings.slot}`;
+  const open = session;
 
   const keyOf = (version: number) => {
     const handle = keys.get(version);
@@ -92,8 +95,10 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
   let checked = false;
   const keyCheck = (handle: Buffer) => {
     // The standard key check value: the key's encryption of a zero block (reveals nothing about it).
-    p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, handle);
-    return new Uint8Array(p11.C_Encrypt(session, Buffer.alloc(16), Buffer.alloc(16)));
+    return hsmCall(where, () => {
+      p11.C_EncryptInit(open, { mechanism: pkcs11js.CKM_AES_ECB }, handle);
+      return new Uint8Array(p11.C_Encrypt(open, Buffer.alloc(16), Buffer.alloc(16)));
+    });
   };
 
   const provider: MasterKeyProvider = {
@@ -106,8 +111,11 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       header[0] = HSM_WRAP_FORMAT;
       header.writeUInt32BE(version, 1);
       const iv = randomFillSync(header.subarray(5, HEADER_BYTES));
-      p11.C_EncryptInit(session, gcm(Buffer.from(iv), contextOf(aad, version)), keyOf(version));
-      const sealed = p11.C_Encrypt(session, Buffer.from(key), Buffer.alloc(key.length + TAG_BYTES));
+      const handle = keyOf(version);
+      const sealed = hsmCall(where, () => {
+        p11.C_EncryptInit(open, gcm(Buffer.from(iv), contextOf(aad, version)), handle);
+        return p11.C_Encrypt(open, Buffer.from(key), Buffer.alloc(key.length + TAG_BYTES));
+      });
       return new Uint8Array(Buffer.concat([header, sealed]));
     },
     unwrap(blob, aad) {
@@ -116,22 +124,28 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       const handle = keyOf(version);
       const iv = Buffer.from(blob.subarray(5, HEADER_BYTES));
       const sealed = Buffer.from(blob.subarray(HEADER_BYTES));
+      // A token that cannot start the operation (its session lost, the key gone) is unavailable;
+      // only a decryption that ran and failed means the wrapped key does not open.
+      hsmCall(where, () => p11.C_DecryptInit(open, gcm(iv, contextOf(aad, version)), handle));
       try {
-        p11.C_DecryptInit(session, gcm(iv, contextOf(aad, version)), handle);
-        return new Uint8Array(p11.C_Decrypt(session, sealed, Buffer.alloc(sealed.length)));
+        return new Uint8Array(p11.C_Decrypt(open, sealed, Buffer.alloc(sealed.length)));
       } catch {
-        // SoftHSM reports a failed tag check as CKR_GENERAL_ERROR; any failure is "does not open".
+        // SoftHSM reports a failed tag check as CKR_GENERAL_ERROR.
         throw new DecryptionError('wrapped key');
       }
     },
     keyCheck: (version) => keyCheck(keyOf(version)),
     async reload({ force, destroyed, accept }) {
-      const found = loadVersions(p11, session);
+      const found = loadVersions(p11, open, where);
       for (const version of [...destroyed].filter((v) => found.has(v))) {
-        // Retired in the database but still in the token (its destruction failed): never used again.
+        // Retired in the database, but its destruction in the token did not happen (a crash
+        // between the two): never used again, and destroyed now.
+        log?.warn({ version, token: where }, 'the token still held a retired master key version: destroying it');
+        hsmCall(where, () => p11.C_DestroyObject(open, found.get(version)!));
         found.delete(version);
       }
-      const same = found.size === keys.size && [...found.keys()].every((v) => keys.has(v));
+      // The same versions, and each still the same key object (not another copy under its label).
+      const same = found.size === keys.size && [...found].every(([v, h]) => keys.get(v)?.equals(h));
       if (same && !force && checked) return false;
       if (found.size === 0) throw new KeyringError(`${where} holds no master key version`);
       const all = [...found.keys()].sort((a, b) => a - b);
@@ -148,18 +162,18 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       return !same || before !== primary();
     },
     async rotate({ known, audit, register }) {
-      // Reread first: another replica sharing the token may have rotated meanwhile.
-      for (const [v, h] of loadVersions(p11, session)) keys.set(v, h);
-      const next = nextVersion(known, versions());
+      // Above every version in the token too (another replica may have made one not yet
+      // registered); those versions are used only once a checked reload adopts them.
+      const next = nextVersion(known, [...versions(), ...loadVersions(p11, open, where).keys()]);
       await audit(next);
-      const handle = generateKek(p11, session, next);
-      try {
-        await register(next, keyCheck(handle));
-      } catch (err) {
-        // Not registered, so never used: the token must not keep a version the database does not know.
-        p11.C_DestroyObject(session, handle);
-        throw err;
+      const handle = generateKek(p11, open, next);
+      if (!(await register(next, keyCheck(handle)))) {
+        // Another replica's version `next` is registered: this key was never used; it goes.
+        hsmCall(where, () => p11.C_DestroyObject(open, handle));
+        throw new RotationRaceError(next);
       }
+      // (A throw from register leaves the key: it may be registered, and if it is not, the next
+      // sync registers it, as with any version found in the token.)
       keys.set(next, handle);
       return next;
     },
@@ -171,14 +185,14 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       // that references a version the token lost would refuse every start.
       await forget();
       keys.delete(version);
-      p11.C_DestroyObject(session, handle);
+      hsmCall(where, () => p11.C_DestroyObject(open, handle));
     },
     async close() {
       keys.clear();
       // No C_Logout: the login belongs to the whole process (every session of the token); it
       // ends with the last session, or at C_Finalize.
-      p11.C_CloseSession(session);
-      finalise(p11, settings.modulePath);
+      p11.C_CloseSession(open);
+      finalise(p11, module);
     },
   };
   if (keys.size === 0) {
@@ -189,7 +203,7 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
           'Connect the token that holds them; a new master key is never generated over existing data.',
       );
     }
-    keys.set(1, generateKek(p11, session, 1));
+    keys.set(1, generateKek(p11, open, 1));
   }
   return provider;
 }
@@ -219,6 +233,32 @@ function finalise(p11: Pkcs11Module.PKCS11, modulePath: string): void {
   if (open === 0) p11.C_Finalize();
 }
 
+/** The PIN each token of this process was logged in with: a second session must bring the same. */
+const loggedIn = new Map<string, string>();
+
+function logIn(p11: Pkcs11Module.PKCS11, session: Buffer, token: string, pin: string): void {
+  try {
+    p11.C_Login(session, pkcs11js.CKU_USER, pin);
+    loggedIn.set(token, pin);
+  } catch (err) {
+    const code = (err as Error).message.split(':')[0];
+    // Logged in already by another session of this process: the login is shared, so a wrong
+    // PIN would pass unnoticed unless it is compared with the one that logged in.
+    if (code === 'CKR_USER_ALREADY_LOGGED_IN' && loggedIn.get(token) === pin) return;
+    throw new Pkcs11Error(`cannot log in to the token: ${code === 'CKR_USER_ALREADY_LOGGED_IN' ? 'CKR_PIN_INCORRECT' : code}`);
+  }
+}
+
+/** A token operation; a failure to run it (session lost, key gone) is UNAVAILABLE, never "altered". */
+function hsmCall<T>(where: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    const code = (err as Error).message.split(':')[0];
+    throw new ApiError(status.UNAVAILABLE, `${where} did not perform the operation (${code}); check the HSM and retry`, { reason: 'HSM_UNAVAILABLE' });
+  }
+}
+
 /** Same binding as the file keyring's wraps: the context and the version. */
 const contextOf = (aad: string, version: number) => `${aad}|kek-v${version}`;
 
@@ -234,20 +274,36 @@ function findSlot(p11: Pkcs11Module.PKCS11, settings: Pkcs11Settings): Buffer {
   return slot;
 }
 
-/** The token's master key versions: secret keys labelled vessl-kek-v<N>. */
-function loadVersions(p11: Pkcs11Module.PKCS11, session: Buffer): Map<number, Buffer> {
-  p11.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
-  let handles: Buffer[];
-  try {
-    handles = p11.C_FindObjects(session, 10_000);
-  } finally {
-    p11.C_FindObjectsFinal(session);
-  }
+/**
+ * The token's master key versions: secret keys labelled vessl-kek-v<N>. Two keys under one
+ * label (a replica that lost a rotation race and died before removing its copy) are refused:
+ * which one the database registered is the operator's to check.
+ */
+function loadVersions(p11: Pkcs11Module.PKCS11, session: Buffer, where: string): Map<number, Buffer> {
+  const handles = hsmCall(where, () => {
+    p11.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+    try {
+      return p11.C_FindObjects(session, 10_000);
+    } finally {
+      p11.C_FindObjectsFinal(session);
+    }
+  });
   const found = new Map<number, Buffer>();
+  const twice = new Map<number, string[]>();
   for (const handle of handles) {
-    const [label] = p11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }]);
+    const [label, id] = hsmCall(where, () => p11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]));
     const match = /^vessl-kek-v(\d+)$/.exec(label.value.toString());
-    if (match) found.set(Number(match[1]), handle);
+    if (!match) continue;
+    const version = Number(match[1]);
+    if (found.has(version)) twice.set(version, [...(twice.get(version) ?? []), id.value.toString('hex')]);
+    else found.set(version, handle);
+  }
+  if (twice.size > 0) {
+    const [version] = twice.keys();
+    throw new KeyringError(
+      `${where} holds more than one key labelled ${LABEL_PREFIX}${version}; delete the one whose key check value (its AES-ECB encryption of a zero block) ` +
+        `differs from kms_kek_versions.key_check of version ${version}, then start again`,
+    );
   }
   return found;
 }
@@ -267,6 +323,7 @@ function generateKek(p11: Pkcs11Module.PKCS11, session: Buffer, version: number)
     { type: pkcs11js.CKA_DECRYPT, value: true },
     { type: pkcs11js.CKA_WRAP, value: false },
     { type: pkcs11js.CKA_LABEL, value: label },
-    { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
+    // A random id: two keys under one label (see loadVersions) can be told apart.
+    { type: pkcs11js.CKA_ID, value: randomBytes(16) },
   ]);
 }

@@ -1,16 +1,18 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import type * as Pkcs11Module from 'pkcs11js';
 import { createSoftHsmToken, type SoftHsmToken } from '../../../test/support/softhsm.js';
+import { status } from '@grpc/grpc-js';
 import { ConfigError } from '../../runtime/config.js';
+import { ApiError } from '../../runtime/errors.js';
 import { createLogger } from '../../runtime/logger.js';
 import { dekContext, KEY_BYTES, randomBytes, sodiumReady } from '../envelope.js';
 import { createKeyringFile } from '../keyring.js';
 import { fileKeyringProvider } from './file-keyring-provider.js';
-import type { MasterKeyProvider } from './master-key-provider.js';
+import { RotationRaceError, type MasterKeyProvider } from './master-key-provider.js';
 import { openPkcs11Provider, Pkcs11Error } from './pkcs11-provider.js';
 import { masterKeyProviderSettings } from './provider-settings.js';
 
@@ -70,7 +72,7 @@ async function withProvider<T>(kind: ProviderKind, body: (p: MasterKeyProvider) 
 
 const versionOf = (blob: Uint8Array) => Buffer.from(blob).readUInt32BE(1);
 /** The provider's own steps alone (the audit and the database are key-management's: tested end to end). */
-const UNAUDITED_ROTATION = { known: [], audit: async () => {}, register: async () => {} };
+const UNAUDITED_ROTATION = { known: [], audit: async () => {}, register: async () => true };
 const UNAUDITED_RETIREMENT = { audit: async () => {}, forget: async () => {} };
 
 for (const kind of [fileKind(), pkcs11Kind()]) {
@@ -213,6 +215,144 @@ describe('master-key provider: pkcs11 keeps its keys in the token', function () 
       expect((err as Error).message).to.match(f.message);
     });
   }
+});
+
+describe('master-key provider: pkcs11 shared by replicas, and failures of the token', function () {
+  let token: SoftHsmToken;
+  const settings = () => ({ modulePath: token.modulePath, tokenLabel: token.label, pin: token.pin });
+  const steps = (register: () => Promise<boolean>) => ({ known: [], audit: async () => {}, register });
+  const refusal = async (p: Promise<unknown>): Promise<Error> => p.then(() => expect.fail('it succeeded'), (err: Error) => err);
+  beforeEach(() => {
+    token = createSoftHsmToken('vessl-replicas', '13579');
+  });
+  afterEach(() => token?.remove());
+
+  it('removes its new key when another replica registered that version first, and changes nothing', async () => {
+    const a = await openPkcs11Provider(settings());
+    try {
+      const err = await refusal(a.rotate(steps(async () => false)));
+      expect(err).to.be.instanceOf(RotationRaceError);
+      expect(err.message).to.match(/another key-management replica made master key version 2 at the same time/);
+      expect(a.versions()).to.deep.equal([1]);
+      const b = await openPkcs11Provider(settings());
+      expect(b.versions()).to.deep.equal([1]);
+      await b.close();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('keeps its new key when registering failed without an answer: it may be registered, and the next reload adopts it', async () => {
+    const a = await openPkcs11Provider(settings());
+    try {
+      await refusal(a.rotate(steps(async () => Promise.reject(new Error('Connection terminated')))));
+      expect(a.versions()).to.deep.equal([1]);
+      expect(await a.reload({ force: false, destroyed: new Set(), accept: async () => {} })).to.equal(true);
+      expect(a.versions()).to.deep.equal([1, 2]);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('rotates above a version another replica made but has not registered, and uses that one only once a reload adopts it', async () => {
+    const [a, b] = [await openPkcs11Provider(settings()), await openPkcs11Provider(settings())];
+    try {
+      await b.rotate(steps(async () => true));
+      let audited = 0;
+      expect(await a.rotate({ known: [1], audit: async (v) => void (audited = v), register: async () => true })).to.equal(3);
+      expect(audited).to.equal(3);
+      expect(a.versions()).to.deep.equal([1, 3]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('answers UNAVAILABLE, not "altered", when the token cannot run an unwrap (its key object is gone)', async () => {
+    const [a, b] = [await openPkcs11Provider(settings()), await openPkcs11Provider(settings())];
+    try {
+      const blob = a.wrap(randomBytes(KEY_BYTES), AAD);
+      await b.rotate(steps(async () => true));
+      await b.retire(1, { audit: async () => {}, forget: async () => {} });
+      let err: unknown;
+      try {
+        a.unwrap(blob, AAD);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(ApiError);
+      expect((err as ApiError).code).to.equal(status.UNAVAILABLE);
+      expect((err as Error).message).to.match(/HSM token "vessl-replicas" did not perform the operation \(CKR_/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('destroys a version the database retired that the token still holds (a crash between the two)', async () => {
+    const a = await openPkcs11Provider(settings());
+    try {
+      await a.rotate(steps(async () => true));
+      expect(await a.reload({ force: false, destroyed: new Set([1]), accept: async () => {} })).to.equal(true);
+      expect(a.versions()).to.deep.equal([2]);
+    } finally {
+      await a.close();
+    }
+    const again = await openPkcs11Provider(settings());
+    expect(again.versions()).to.deep.equal([2]);
+    await again.close();
+  });
+
+  it('refuses a token holding two keys under one version label, naming it, instead of picking one', async () => {
+    await (await openPkcs11Provider(settings())).close();
+    // A second vessl-kek-v1, made as a rotation race's loser would have before dying.
+    const p11 = new pkcs11js.PKCS11();
+    p11.load(token.modulePath);
+    p11.C_Initialize();
+    try {
+      const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trimEnd() === token.label)!;
+      const session = p11.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION);
+      p11.C_Login(session, pkcs11js.CKU_USER, token.pin);
+      p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_LABEL, value: 'vessl-kek-v1' },
+      ]);
+      p11.C_CloseSession(session);
+    } finally {
+      p11.C_Finalize();
+    }
+    const err = await refusal(openPkcs11Provider(settings()));
+    expect(err.message).to.match(/holds more than one key labelled vessl-kek-v1; delete the one whose key check value/);
+  });
+
+  it('refuses a second session of this process with another PIN, though the token is logged in already', async () => {
+    const a = await openPkcs11Provider(settings());
+    try {
+      const err = await refusal(openPkcs11Provider({ ...settings(), pin: 'WRONG-PIN' }));
+      expect(err.message).to.match(/cannot log in to the token: CKR_PIN_INCORRECT/);
+      expect(a.versions()).to.deep.equal([1]);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('shares the module between spellings of its path: closing one provider leaves the other working', async () => {
+    const link = path.join(mkdtempSync(path.join(tmpdir(), 'vessl-p11-link-')), 'libsofthsm2.so');
+    symlinkSync(token.modulePath, link);
+    const a = await openPkcs11Provider(settings());
+    const b = await openPkcs11Provider({ ...settings(), modulePath: link });
+    await b.close();
+    try {
+      const key = randomBytes(KEY_BYTES);
+      expect(Buffer.from(a.unwrap(a.wrap(key, AAD), AAD)).equals(Buffer.from(key))).to.equal(true);
+    } finally {
+      await a.close();
+      rmSync(path.dirname(link), { recursive: true, force: true });
+    }
+  });
 });
 
 describe('masterKeyProviderSettings', () => {
