@@ -719,19 +719,40 @@ for (const engine of engines()) {
       await context.close();
     });
 
-    it('fits a phone (390x844): the sidebar is a menu, lists are cards, long text wraps, dialogs fit', async () => {
+    it('keeps the token when the server cannot be reached on a reload, and Retry logs back in', async () => {
+      const context = await recordingContext(browser, requests);
+      const page = await context.newPage();
+      await logInThroughForm(page, cs.web.url, await cs.sys.token('admin', { subject: 'ada' }));
+      await row(page, 'HF_TOKEN').waitFor();
+      // WhoAmI cannot get through while the page reloads (the server restarting, a network blip).
+      const whoAmI = '**/api/vessl.secrets.v1.SecretService/WhoAmI';
+      await page.route(whoAmI, (route) => route.abort('connectionrefused'));
+      await page.reload();
+      await page.getByTestId('session-notice').waitFor();
+      expect(await page.getByTestId('session-notice').innerText()).to.match(/cannot reach the server/);
+      expect(await page.evaluate<string | null>("sessionStorage.getItem('vessl.token')"), 'the token stays in the tab').to.not.equal(null);
+      await expectAccessible(page, 'login, server unreachable');
+      await page.unroute(whoAmI);
+      await page.getByTestId('session-notice').getByRole('button', { name: 'Retry' }).click();
+      await row(page, 'HF_TOKEN').waitFor();
+      await context.close();
+    });
+
+    it('fits a phone (360x740): the sidebar is a menu, lists are cards, long text wraps, dialogs fit', async () => {
       const secrets = cs.sys.secrets(await cs.sys.token('admin'));
       await secrets.createSecret({ org: 'acme', secret: { name: 'LONG_DESCRIPTION', key: 'LONG_DESCRIPTION', description: 'x'.repeat(1000) } as Secret, value: await cs.sys.seal('long-value-0000', 'acme') });
-      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      await secrets.createSecret({ org: 'acme', secret: { name: 'HUGGINGFACE_TOKEN_STAGING_FOR_PHONES', key: 'HUGGINGFACE_TOKEN_STAGING_FOR_PHONES' } as Secret, value: await cs.sys.seal('phone-value-0000', 'acme') });
+      const PHONE = 360;
+      const context = await browser.newContext({ viewport: { width: PHONE, height: 740 }, isMobile: true, hasTouch: true });
       const phone = await context.newPage();
       await logInThroughForm(phone, cs.web.url, await cs.sys.token('admin', { subject: 'ada' }));
       await row(phone, 'LONG_DESCRIPTION').waitFor();
       const width = () => phone.evaluate<number>('document.documentElement.scrollWidth');
-      expect(await width(), 'no sideways scrolling').to.be.at.most(390);
+      expect(await width(), 'no sideways scrolling').to.be.at.most(PHONE);
       expect(await phone.locator('#site-nav').isVisible()).to.equal(false);
       const edit = row(phone, 'HF_TOKEN').getByRole('button', { name: 'Edit' });
       const editBox = (await edit.boundingBox())!;
-      expect(editBox.x + editBox.width, 'Edit within the screen').to.be.at.most(390);
+      expect(editBox.x + editBox.width, 'Edit within the screen').to.be.at.most(PHONE);
       await expectAccessible(phone, 'phone secrets');
       await shot(phone, '19-phone-secrets', false);
       await row(phone, 'LONG_DESCRIPTION').scrollIntoViewIfNeeded();
@@ -745,20 +766,32 @@ for (const engine of engines()) {
       await phone.locator('#site-nav').getByRole('link', { name: 'Jobs' }).click();
       await phone.getByRole('heading', { name: 'Jobs' }).waitFor();
       expect(await phone.locator('#site-nav').isVisible(), 'the menu closes on navigation').to.equal(false);
-      expect(await width()).to.be.at.most(390);
+      expect(await width()).to.be.at.most(PHONE);
       await shot(phone, '21-phone-jobs', false);
 
       await phone.goto(`${cs.web.url}#/jobs/${jobId}`);
       await phone.getByTestId('job-log').waitFor();
-      expect(await width()).to.be.at.most(390);
+      expect(await width()).to.be.at.most(PHONE);
       await expectAccessible(phone, 'phone job detail');
       await shot(phone, '22-phone-job', false);
+
+      // The New job form with a secret of a long (ordinary) name, given as a file.
+      await phone.goto(`${cs.web.url}#/jobs/new`);
+      const form = phone.getByRole('form', { name: 'New job' });
+      const picker = form.getByLabel('Secret 1', { exact: true });
+      await picker.locator('option[value=HUGGINGFACE_TOKEN_STAGING_FOR_PHONES]').waitFor({ state: 'attached' });
+      await picker.selectOption('HUGGINGFACE_TOKEN_STAGING_FOR_PHONES');
+      await form.getByLabel('Secret 1 given as').selectOption('file');
+      await form.getByLabel('Secret 1 file path').waitFor();
+      expect(await width(), 'the New job form fits too').to.be.at.most(PHONE);
+      await expectAccessible(phone, 'phone new job');
+      await shot(phone, '22b-phone-new-job', false);
 
       await phone.goto(cs.web.url + SECRETS_ROUTE);
       await row(phone, 'HF_TOKEN').getByRole('button', { name: 'Edit' }).click();
       const dialogBox = (await dialog(phone, 'Edit HF_TOKEN').boundingBox())!;
       expect(dialogBox.x).to.be.at.least(0);
-      expect(dialogBox.x + dialogBox.width).to.be.at.most(390);
+      expect(dialogBox.x + dialogBox.width).to.be.at.most(PHONE);
       await expectAccessible(phone, 'phone edit dialog');
       await shot(phone, '23-phone-edit', false);
       await context.close();

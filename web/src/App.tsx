@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, onUnauthenticated } from './api';
-import { identify, type Identity } from './identity';
+import { identify, tokenRefused, type Identity } from './identity';
 import { JobCreatePage } from './pages/JobCreatePage';
 import { JobDetailPage } from './pages/JobDetailPage';
 import { JobsPage } from './pages/JobsPage';
@@ -18,7 +18,7 @@ function takeTokenFromFragment(): string | undefined {
 }
 
 /** Where the session stands: being checked with the server, logged in (as the server says), or out. */
-type Session = { kind: 'checking' } | { kind: 'in'; identity: Identity } | { kind: 'out'; notice?: string };
+type Session = { kind: 'checking' } | { kind: 'in'; identity: Identity } | { kind: 'out'; notice?: string; retry?: boolean };
 
 const SESSION_EXPIRED = 'Session expired: log in again to continue where you were.';
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,7 +33,8 @@ export function App() {
     if (!checking) return;
     identify(takeTokenFromFragment()).then(
       (identity) => setSession({ kind: 'in', identity }),
-      (err: unknown) => setSession({ kind: 'out', notice: err instanceof ApiError && err.status === 'UNAUTHENTICATED' ? SESSION_EXPIRED : plainError(err) }),
+      (err: unknown) =>
+        setSession({ kind: 'out', notice: err instanceof ApiError && err.status === 'UNAUTHENTICATED' ? SESSION_EXPIRED : plainError(err), retry: !tokenRefused(err) && currentToken() !== undefined }),
     );
   }, [checking]);
 
@@ -69,7 +70,9 @@ export function App() {
       </p>
     );
   }
-  if (session.kind === 'out') return <LoginPage notice={session.notice} onLogin={(identity) => setSession({ kind: 'in', identity })} />;
+  if (session.kind === 'out') {
+    return <LoginPage notice={session.notice} onRetry={session.retry ? () => setSession({ kind: 'checking' }) : undefined} onLogin={(identity) => setSession({ kind: 'in', identity })} />;
+  }
   return <Console identity={session.identity} route={route} onLogOut={() => (logOut(), setSession({ kind: 'out' }))} />;
 }
 

@@ -20,6 +20,9 @@ function refusal(identity: Identity): string | undefined {
   return undefined;
 }
 
+/** The server (or the console) refused the token itself, rather than failing to answer. */
+export const tokenRefused = (err: unknown) => err instanceof ApiError && (err.status === 'UNAUTHENTICATED' || err.status === 'PERMISSION_DENIED');
+
 /** Asks the server who the stored token (or `token`, stored first) belongs to. */
 export async function identify(token?: string): Promise<Identity> {
   if (token !== undefined) storeToken(token);
@@ -37,7 +40,8 @@ export async function identify(token?: string): Promise<Identity> {
     if (refused) throw new ApiError(refused, 'PERMISSION_DENIED', 403, undefined, []);
     return identity;
   } catch (err) {
-    logOut();
+    // A refused token goes; one the server could not check (unreachable) stays for a retry.
+    if (tokenRefused(err)) logOut();
     throw err;
   }
 }

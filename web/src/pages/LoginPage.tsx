@@ -14,7 +14,8 @@ function tokenErrors(err: unknown): FormErrors {
   return formErrorsOf(err, TOKEN_FIELD);
 }
 
-export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (identity: Identity) => void }) {
+/** `onRetry`: the server could not check the stored token; it is kept, and this checks it again. */
+export function LoginPage({ notice, onLogin, onRetry }: { notice?: string; onLogin: (identity: Identity) => void; onRetry?: () => void }) {
   usePageTitle('Log in');
   const [token, setToken] = useState('');
   // Only the empty field is checked in the browser; the server judges the token itself.
@@ -40,6 +41,14 @@ export function LoginPage({ notice, onLogin }: { notice?: string; onLogin: (iden
       {notice && (
         <div className="warning" role="status" data-testid="session-notice">
           {notice}
+          {onRetry && (
+            <>
+              {' '}
+              <button type="button" onClick={onRetry}>
+                Retry
+              </button>
+            </>
+          )}
         </div>
       )}
       <p>

@@ -124,7 +124,7 @@ export function SecretsPage({ identity }: { identity: Identity }) {
         <tbody>
           {loaded && shown.length === 0 && (
             <tr>
-              <td colSpan={8} className="empty">
+              <td colSpan={canManageSecrets ? 8 : 7} className="empty">
                 {secrets.length === 0 ? 'No secrets yet.' : `No loaded secret matches “${query}”.`}
               </td>
             </tr>
@@ -258,7 +258,7 @@ function CreateSecretDialog({ org, onDone, onCancel }: FormProps) {
         <Field id="secret-key" label="Key" hint="the environment variable a job gets it as; defaults to the name" error={errors.fields['secret.key']}>
           {(aria) => <input {...aria} name="key" value={key} onChange={(e) => setKey(e.target.value)} autoComplete="off" />}
         </Field>
-        <ValueField id="secret-value" label="Value" hint="any text or file, kept byte for byte; sealed in this browser and never shown again" value={value} onChange={setValue} error={errors.fields.value} />
+        <ValueField id="secret-value" label="Value" hint="any text (line breaks become \n; use Upload file to keep a file's bytes exactly, CRLF included) or a file; hidden on screen, but not from a screen reader while in the field; sealed in this browser and never shown again" value={value} onChange={setValue} error={errors.fields.value} />
         <DescriptionField value={description} onChange={setDescription} error={errors.fields['secret.description']} optional />
         <FormButtons label="Create" busy={busy} onCancel={onCancel} />
       </form>
