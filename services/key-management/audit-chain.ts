@@ -46,10 +46,7 @@ export class AuditChainKeys {
     const stored = await this.store.checkpoint(org);
     if (!stored) return undefined;
     const publicKey = await this.keys.withAuditKey(org, (auditKey) => signingKeys(auditKey, (pair) => pair.publicKey));
-    if (!sodium.crypto_sign_verify_detached(stored.signature, checkpointMessage(stored), publicKey)) {
-      throw new ApiError(status.DATA_LOSS, `the stored audit checkpoint of org "${org}" fails its signature: it was altered`, { reason: 'AUDIT_CHECKPOINT_INVALID' });
-    }
-    return { ...stored, publicKey };
+    return { ...checkedSignature(stored, publicKey), publicKey };
   }
 
   /**
@@ -58,22 +55,22 @@ export class AuditChainKeys {
    * A cut, rolled-back or rewritten chain therefore cannot be anchored again.
    */
   async record(req: CheckpointRequest): Promise<SignedCheckpoint> {
-    const stored = await this.checkpoint(req.org);
-    checkStartsAtCheckpoint(req, stored);
+    const stored = await this.store.checkpoint(req.org);
     const last = req.events[req.events.length - 1];
     const time = this.now();
-    const signed = await this.keys.withAuditKey(req.org, (auditKey) => {
-      const inputs = req.events.map((e, i) => (i === 0 ? { ...e, prevLink: req.fromLink } : e));
-      const links = withKey(chainKeyOf(auditKey), (chainKey) => linkEvents(chainKey, inputs));
-      const link = links[links.length - 1];
-      if (!equal(link, req.link)) return undefined;
-      const checkpoint = { org: req.org, seq: last.seq, link, keyedFrom: req.keyedFrom, time };
-      return signingKeys(auditKey, (pair) => ({
-        ...checkpoint,
-        signature: sodium.crypto_sign_detached(checkpointMessage(checkpoint), pair.privateKey),
-        publicKey: pair.publicKey,
-      }));
-    });
+    // One derivation of the signing keys checks the stored checkpoint and signs the next.
+    const signed = await this.keys.withAuditKey(req.org, (auditKey) =>
+      signingKeys(auditKey, (pair) => {
+        if (stored) checkedSignature(stored, pair.publicKey);
+        checkStartsAtCheckpoint(req, stored);
+        const inputs = req.events.map((e, i) => (i === 0 ? { ...e, prevLink: req.fromLink } : e));
+        const links = withKey(chainKeyOf(auditKey), (chainKey) => linkEvents(chainKey, inputs));
+        const link = links[links.length - 1];
+        if (!equal(link, req.link)) return undefined;
+        const checkpoint = { org: req.org, seq: last.seq, link, keyedFrom: req.keyedFrom, time };
+        return { ...checkpoint, signature: sodium.crypto_sign_detached(checkpointMessage(checkpoint), pair.privateKey), publicKey: pair.publicKey };
+      }),
+    );
     if (!signed) {
       throw failedPrecondition(
         `the audit chain of org "${req.org}" does not extend its checkpoint at #${req.fromSeq}: the events after it do not give the link held for #${last.seq}; an event was altered`,
@@ -83,6 +80,14 @@ export class AuditChainKeys {
     if (!(await this.store.advance(signed, stored?.seq))) throw checkpointMoved(req.org);
     return signed;
   }
+}
+
+/** The stored checkpoint, if its signature holds under the org's checkpoint key; DATA_LOSS otherwise. */
+function checkedSignature(stored: StoredCheckpoint, publicKey: Uint8Array): StoredCheckpoint {
+  if (!sodium.crypto_sign_verify_detached(stored.signature, checkpointMessage(stored), publicKey)) {
+    throw new ApiError(status.DATA_LOSS, `the stored audit checkpoint of org "${stored.org}" fails its signature: it was altered`, { reason: 'AUDIT_CHECKPOINT_INVALID' });
+  }
+  return stored;
 }
 
 const checkpointMoved = (org: string) =>

@@ -13,7 +13,7 @@ import type { AuditHead, AuditStore } from './audit-store.js';
 const ORG = 'acme';
 
 /** key-management's checkpoint logic behind the client interface, as errors travel over gRPC. */
-function keyManagement(): CheckpointClient & { stored: Map<string, StoredCheckpoint>; calls: number } {
+function keyManagement(): CheckpointClient & { stored: Map<string, StoredCheckpoint>; calls: number; reads: number } {
   const stored = new Map<string, StoredCheckpoint>();
   const store: AuditCheckpointStore = {
     async checkpoint(org) {
@@ -30,13 +30,17 @@ function keyManagement(): CheckpointClient & { stored: Map<string, StoredCheckpo
   const client = {
     stored,
     calls: 0,
-    getAuditCheckpoint: async (req: { org: string }) => toCheckpointMessage(await asGrpc(keys.checkpoint(req.org))),
+    reads: 0,
+    getAuditCheckpoint: async (req: { org: string }) => {
+      client.reads++;
+      return toCheckpointMessage(await asGrpc(keys.checkpoint(req.org)));
+    },
     recordAuditCheckpoint: async (req: RecordAuditCheckpointRequest) => {
       client.calls++;
       return toCheckpointMessage(await asGrpc(keys.record(req)));
     },
   };
-  return client as unknown as CheckpointClient & { stored: Map<string, StoredCheckpoint>; calls: number };
+  return client as unknown as CheckpointClient & { stored: Map<string, StoredCheckpoint>; calls: number; reads: number };
 }
 
 /** One org's chain in memory, keyed from its start, linked under the test key. */
@@ -62,6 +66,13 @@ async function memoryChain(n: number) {
 }
 
 const quiet = { error: () => {}, warn: () => {} };
+
+/** The signed checkpoint of the test chain at `seq`, as key-management would have stored it. */
+async function checkpointAt(seq: number): Promise<StoredCheckpoint> {
+  const kms = keyManagement();
+  await new AuditCheckpointer(kms, (await memoryChain(seq)).store, quiet).anchor(ORG);
+  return kms.stored.get(ORG)!;
+}
 
 describe('AuditCheckpointer', () => {
   before(async () => {
@@ -114,5 +125,38 @@ describe('AuditCheckpointer', () => {
     );
     expect(decodeServiceError(failure as never).reason).to.equal('AUDIT_CHAIN_DIVERGED');
     expect(kms.stored.get(ORG)?.seq).to.equal(3);
+  });
+
+  it('goes on from the checkpoint it recorded last without reading it back, one call per anchoring', async () => {
+    const kms = keyManagement();
+    const { store, events } = await memoryChain(9);
+    const anchoring = new AuditCheckpointer(kms, store, quiet);
+    events.splice(3);
+    await anchoring.anchor(ORG);
+    expect([kms.reads, kms.calls]).to.deep.equal([1, 1]);
+    events.push(...(await memoryChain(9)).events.slice(3));
+    await anchoring.anchor(ORG);
+    expect([kms.reads, kms.calls]).to.deep.equal([1, 2]);
+    expect(kms.stored.get(ORG)?.seq).to.equal(9);
+  });
+
+  it('reads the stored checkpoint again when it is not the one remembered (another replica moved it, or it was rolled back)', async () => {
+    const kms = keyManagement();
+    const { store, events } = await memoryChain(12);
+    const full = [...events];
+    const a = new AuditCheckpointer(kms, store, quiet);
+    const b = new AuditCheckpointer(kms, store, quiet);
+    events.splice(3);
+    await a.anchor(ORG); // a remembers #3
+    events.push(...full.slice(3, 6));
+    await b.anchor(ORG); // b moves it to #6
+    events.push(...full.slice(6, 9));
+    await a.anchor(ORG);
+    expect(kms.stored.get(ORG)?.seq).to.equal(9);
+    // key-management's checkpoint rolled back to #6 (a restored database): a's memory (#9) is refused, the stored one is read.
+    kms.stored.set(ORG, await checkpointAt(6));
+    events.push(...full.slice(9));
+    await a.anchor(ORG);
+    expect(kms.stored.get(ORG)?.seq).to.equal(12);
   });
 });

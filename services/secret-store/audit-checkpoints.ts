@@ -40,6 +40,8 @@ const reasonOf = (err: unknown) => (isServiceError(err) ? decodeServiceError(err
 export class AuditCheckpointer {
   private readonly pending = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
+  /** The checkpoint this replica last recorded, by org: the next anchoring starts there without asking. */
+  private readonly recorded = new Map<string, AuditCheckpoint>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -102,7 +104,25 @@ export class AuditCheckpointer {
     const head = await this.store.head(org);
     // An older chain not appended to since links became keyed has nothing to anchor.
     if (!head || head.keyedFrom === undefined) return;
-    let checkpoint = await this.latest(org);
+    const tip = { seq: head.seq, keyedFrom: head.keyedFrom };
+    // The checkpoint this replica recorded last is where the chain goes on from, unless another
+    // replica (or anything else) moved it: key-management then refuses the request, and the
+    // stored checkpoint is read as if nothing had been remembered.
+    const remembered = this.recorded.get(org);
+    if (remembered) {
+      try {
+        await this.extend(org, tip, remembered);
+        return;
+      } catch {
+        this.recorded.delete(org);
+      }
+    }
+    await this.extend(org, tip, await this.latest(org));
+  }
+
+  /** Records checkpoints from `checkpoint` until the chain's head is anchored. */
+  private async extend(org: string, head: { seq: number; keyedFrom: number }, from: AuditCheckpoint | undefined): Promise<void> {
+    let checkpoint = from;
     let retries = 0;
     while ((checkpoint?.seq ?? 0) < head.seq) {
       const fromSeq = checkpoint?.seq ?? head.keyedFrom - 1;
@@ -120,6 +140,7 @@ export class AuditCheckpointer {
           link: Buffer.from(linkBytes(events[events.length - 1].hash)),
         });
         checkpoint = toCheckpoint(recorded);
+        if (checkpoint) this.recorded.set(org, checkpoint);
       } catch (err) {
         if (reasonOf(err) !== 'AUDIT_CHECKPOINT_MOVED' || ++retries > MOVED_RETRIES) throw err;
         checkpoint = await this.latest(org);
