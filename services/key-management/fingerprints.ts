@@ -30,15 +30,13 @@ export class ValueFingerprints {
     return (await this.ofMany(org, [value]))[0];
   }
 
-  /** The fingerprints of several values of one org, reading its audit key once. */
+  /**
+   * The fingerprints of several values of one org, under the audit key the chain's links use
+   * (withAuditKey: unwrapped once, then kept in memory): a create group reads no key row.
+   */
   async ofMany(org: string, values: Uint8Array[]): Promise<Uint8Array[]> {
     if (values.length === 0) return [];
-    const key = await this.auditKey(org);
-    try {
-      return values.map((value) => sodium.crypto_generichash(FINGERPRINT_BYTES, value, key));
-    } finally {
-      zero(key);
-    }
+    return this.withAuditKey(org, (key) => values.map((value) => sodium.crypto_generichash(FINGERPRINT_BYTES, value, key)));
   }
 
   /** Opens a sealed value (same checks as encrypting it) and fingerprints it; stores nothing. */
