@@ -138,27 +138,13 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
           <p>
             {running ? 'The running attempt is stopped, and a' : 'A'} new attempt {(job.attempts?.length ?? 0) + 1} starts with the current value of each secret.
           </p>
-          <div className="buttons">
-            <button type="button" onClick={() => act(() => jobsApi.restartJob({ org, id }))}>
-              Restart job
-            </button>
-            <button type="button" className="secondary" data-autofocus onClick={() => setConfirm(undefined)}>
-              Cancel
-            </button>
-          </div>
+          <ConfirmButtons label="Restart job" onConfirm={() => act(() => jobsApi.restartJob({ org, id }))} onCancel={() => setConfirm(undefined)} />
         </Dialog>
       )}
       {confirm === 'terminate' && (
         <Dialog title={`Terminate ${job.name}?`} onClose={() => setConfirm(undefined)} danger>
           <p>Attempt {latest?.number} is stopped now and the job ends as cancelled. Its log so far is kept.</p>
-          <div className="buttons">
-            <button type="button" className="danger" onClick={() => act(() => jobsApi.terminateJob({ org, id }))}>
-              Terminate job
-            </button>
-            <button type="button" className="secondary" data-autofocus onClick={() => setConfirm(undefined)}>
-              Cancel
-            </button>
-          </div>
+          <ConfirmButtons label="Terminate job" danger onConfirm={() => act(() => jobsApi.terminateJob({ org, id }))} onCancel={() => setConfirm(undefined)} />
         </Dialog>
       )}
       {actionError ? (
@@ -287,5 +273,19 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
         {log || '(no output yet)'}
       </pre>
     </section>
+  );
+}
+
+/** A confirmation's two buttons; Cancel takes the focus, so Enter never confirms by accident. */
+function ConfirmButtons({ label, danger, onConfirm, onCancel }: { label: string; danger?: boolean; onConfirm: () => void; onCancel: () => void }) {
+  return (
+    <div className="buttons">
+      <button type="button" className={danger ? 'danger' : undefined} onClick={onConfirm}>
+        {label}
+      </button>
+      <button type="button" className="secondary" data-autofocus onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
   );
 }
