@@ -633,6 +633,20 @@ for (const engine of engines()) {
       });
     });
 
+    describe('RecordAuditEvent (the job launcher\'s job.launch_failed)', () => {
+      const failedLaunch = (org: string) => ({ org, actor: 'mia@x', action: 'job.launch_failed', requestId: 'req-launch-fail-01', details: { job: 'j_0123456789abcdef', attempt: '1', reason: 'the backend refused' } });
+      it('appends svc:job-launcher\'s job.launch_failed to the org\'s chain', async () => {
+        const { org, client } = await orgWithEvents(1);
+        expect(await (await service('job-launcher')).recordAuditEvent(failedLaunch(org))).to.include({ org, seq: 2, action: 'job.launch_failed', actor: 'mia@x' });
+        expect(await client.verifyAuditLog({ org })).to.include({ intact: true, events: 2 });
+      });
+      it('refuses job.launch_failed from svc:key-management (PERMISSION_DENIED), appending nothing', async () => {
+        const org = freshOrg();
+        expect((await failure((await service('key-management')).recordAuditEvent(failedLaunch(org)))).code).to.equal('PERMISSION_DENIED');
+        expect(await db()('secret_audit_events').where({ org, action: 'job.launch_failed' })).to.deep.equal([]);
+      });
+    });
+
     describe('RecordAuditEvent (denials in key-management and the job launcher)', () => {
       for (const svc of ['key-management', 'job-launcher']) {
         it(`appends svc:${svc}'s call.denied to an org's chain and to the platform chain`, async () => {

@@ -118,6 +118,13 @@ describe('jobs on the Kubernetes backend, end to end through the all-in-one serv
       expect(got.message).to.include('403 Forbidden').and.not.include('hf-kube-value-123').and.not.include('quota');
       expect((await attemptSecrets()).length).to.equal(secretsBefore);
       expect((await sys.jobs(await sys.token('admin')).listJobs({ org: 'acme' })).jobs.map((j) => j.name)).to.not.include('refused');
+      // The value was handed out for that attempt (secret.referenced); the chain then says it never started.
+      const { events } = await sys.secrets(await sys.token('admin')).listAuditEvents({ org: 'acme', newestFirst: true, pageSize: 2 });
+      const [failed, referenced] = events;
+      expect(referenced).to.deep.include({ action: 'secret.referenced', secretName: 'HF_TOKEN' });
+      expect(failed).to.deep.include({ action: 'job.launch_failed', actor: 'test-admin', requestId: referenced.requestId });
+      expect(failed.details).to.deep.include({ job: referenced.details.job, attempt: '1' });
+      expect(failed.details.reason).to.include('403 Forbidden').and.not.include('hf-kube-value-123');
     } finally {
       await plane.core.deleteNamespacedResourceQuota({ namespace: ns, name: 'no-jobs' });
     }

@@ -133,6 +133,10 @@ export async function openJobLauncher(
     async versions(org, uids, requestId) {
       return (await secretStore.lookupSecretVersions({ org, uids }, { requestId }).catch(rethrow('secret-store'))).versions;
     },
+    async recordLaunchFailure(org, failure, requestId) {
+      const details = { job: failure.jobId, attempt: String(failure.attempt), reason: failure.reason };
+      await secretStore.recordAuditEvent({ org, actor: failure.actor, action: 'job.launch_failed', requestId, details }, { requestId }).catch(rethrow('secret-store'));
+    },
   };
   const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
   const store = createJobStore(knex);

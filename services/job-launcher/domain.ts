@@ -33,6 +33,8 @@ export interface SecretsPort {
   ): Promise<{ secrets: ResolvedSecret[]; injections: Injection[]; warnings: string[] }>;
   decrypt(org: string, secrets: ResolvedSecret[], requestId: string): Promise<Uint8Array[]>;
   versions(org: string, uids: string[], requestId: string): Promise<{ uid: string; version: number; deleted: boolean }[]>;
+  /** Audits (job.launch_failed) an attempt whose values were handed out and that then did not start. */
+  recordLaunchFailure(org: string, failure: { jobId: string; attempt: number; actor: string; reason: string }, requestId: string): Promise<void>;
 }
 
 export interface ResolvedSecret {
@@ -127,24 +129,44 @@ export class JobManager {
       actor.requestId,
     );
     if (injections.length === 0) return { ...NOTHING_PREPARED, warnings };
-    const values = await this.secrets.decrypt(org, secrets, actor.requestId);
-    const byName = new Map(secrets.map((secret, i) => [secret.name, { secret, value: values[i] }]));
-    const targets = injections.map((t) => {
-      const found = byName.get(t.secretName);
-      if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
-      // The secret-store refuses these from what key-management recorded; values stored
-      // before that was recorded are caught here, before the backend gets them. A file holds any bytes.
-      const fit = t.filePath ? 'ok' : envVarFitOf(found.value);
-      if (fit !== 'ok') throw unfitVariableError(t.secretName, t.envName, fit);
-      return { envName: t.envName, filePath: t.filePath, ...found };
+    return this.afterHandOut(org, jobId, attempt, actor, async () => {
+      const values = await this.secrets.decrypt(org, secrets, actor.requestId);
+      const byName = new Map(secrets.map((secret, i) => [secret.name, { secret, value: values[i] }]));
+      const targets = injections.map((t) => {
+        const found = byName.get(t.secretName);
+        if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
+        // The secret-store refuses these from what key-management recorded; values stored
+        // before that was recorded are caught here, before the backend gets them. A file holds any bytes.
+        const fit = t.filePath ? 'ok' : envVarFitOf(found.value);
+        if (fit !== 'ok') throw unfitVariableError(t.secretName, t.envName, fit);
+        return { envName: t.envName, filePath: t.filePath, ...found };
+      });
+      const [files, variables] = [targets.filter((t) => t.filePath), targets.filter((t) => !t.filePath)];
+      return {
+        injected: targets.map(({ envName, filePath, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, filePath, version: secret.version })),
+        secretEnv: variables.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
+        secretFiles: files.map(({ filePath, secret, value }) => ({ path: filePath, value, secretName: secret.name, version: secret.version })),
+        warnings,
+      };
     });
-    const [files, variables] = [targets.filter((t) => t.filePath), targets.filter((t) => !t.filePath)];
-    return {
-      injected: targets.map(({ envName, filePath, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, filePath, version: secret.version })),
-      secretEnv: variables.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
-      secretFiles: files.map(({ filePath, secret, value }) => ({ path: filePath, value, secretName: secret.name, version: secret.version })),
-      warnings,
-    };
+  }
+
+  /**
+   * Runs what follows the secret-store's hand-out of an attempt's values (audited there as
+   * secret.referenced): if it fails, the attempt did not start, and the same chain says so
+   * (job.launch_failed, with the reason) before the error goes to the caller.
+   */
+  private async afterHandOut<T>(org: string, jobId: string, attempt: number, actor: Actor, body: () => Promise<T>, handedOut = true): Promise<T> {
+    if (!handedOut) return body();
+    try {
+      return await body();
+    } catch (err) {
+      const reason = err instanceof ApiError || err instanceof BackendError ? err.message : 'an internal error';
+      await this.secrets
+        .recordLaunchFailure(org, { jobId, attempt, actor: actor.subject, reason: reason.slice(0, 256) }, actor.requestId)
+        .catch((auditErr: unknown) => this.log.error({ err: auditErr, jobId, attempt }, 'recording job.launch_failed failed'));
+      throw err;
+    }
   }
 
   /** Where this backend mounts secret files (the server checks paths against them). */
@@ -231,15 +253,25 @@ export class JobManager {
         updatedAt: at,
       };
       attempt = this.newAttempt(id, 1, actor, prepared.injected);
-      await this.store.insertJob(job, attempt);
+      const recorded = attempt;
+      await this.afterHandOut(org, id, 1, actor, () => this.store.insertJob(job, recorded), prepared.injected.length > 0);
     } catch (err) {
       await reserved.cancel();
       throw err;
     }
-    await this.launch(job, attempt, prepared, async () => {
-      await reserved.cancel();
-      await this.store.deleteJob(id);
-    });
+    const launched = attempt;
+    await this.afterHandOut(
+      org,
+      id,
+      1,
+      actor,
+      () =>
+        this.launch(job, launched, prepared, async () => {
+          await reserved.cancel();
+          await this.store.deleteJob(id);
+        }),
+      prepared.injected.length > 0,
+    );
     // The answer comes from what was just written, not from reading it back; the versions
     // just resolved are the secrets' current ones. A backend that reports its attempts'
     // changes itself is not asked again (that would only record its report twice).
@@ -330,10 +362,19 @@ export class JobManager {
     const latest = attempts[attempts.length - 1];
     const number = job.latestAttempt + 1;
     const prepared = await this.prepare(org, id, number, job, actor);
-    if (!TERMINAL_STATES.includes(latest.state)) await this.stop(job, latest, `restarted by ${actor.subject}`);
-    const attempt = this.newAttempt(id, number, actor, prepared.injected);
-    if (!(await this.store.addAttempt(attempt, job.latestAttempt))) throw aborted(`job "${id}" was restarted concurrently; look at it and retry`);
-    await this.launch(job, attempt, prepared, () => this.store.removeAttempt(id, number));
+    await this.afterHandOut(
+      org,
+      id,
+      number,
+      actor,
+      async () => {
+        if (!TERMINAL_STATES.includes(latest.state)) await this.stop(job, latest, `restarted by ${actor.subject}`);
+        const attempt = this.newAttempt(id, number, actor, prepared.injected);
+        if (!(await this.store.addAttempt(attempt, job.latestAttempt))) throw aborted(`job "${id}" was restarted concurrently; look at it and retry`);
+        await this.launch(job, attempt, prepared, () => this.store.removeAttempt(id, number));
+      },
+      prepared.injected.length > 0,
+    );
     return { view: await this.get(org, id, actor), warnings: [...prepared.warnings, ...(this.backend.warnings ?? [])] };
   }
 

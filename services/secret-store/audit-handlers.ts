@@ -11,7 +11,7 @@ import { permissionDenied } from '../runtime/errors.js';
 import { REQUEST_ID_PATTERN, type ServiceHandlers } from '../runtime/grpc-server.js';
 import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
 import { Violations } from '../runtime/validation.js';
-import { AUDIT_ACTIONS, KEY_MANAGEMENT_ACTIONS, PLATFORM_CHAIN, type AuditAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
+import { AUDIT_ACTIONS, JOB_LAUNCHER_ACTIONS, KEY_MANAGEMENT_ACTIONS, PLATFORM_CHAIN, type AuditAction, type JobLauncherAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditFilter } from './audit-store.js';
 import type { AuditFinding, AuditVerification } from './audit-verify.js';
@@ -83,6 +83,7 @@ function checkChain(v: Violations, org: string): Violations {
 
 const isAuditAction = (action: string): action is AuditAction => (AUDIT_ACTIONS as readonly string[]).includes(action);
 const isKeyManagementAction = (action: string): action is KeyManagementAction => (KEY_MANAGEMENT_ACTIONS as readonly string[]).includes(action);
+const isJobLauncherAction = (action: string): action is JobLauncherAction => (JOB_LAUNCHER_ACTIONS as readonly string[]).includes(action);
 
 /** Denials in key-management and the job launcher become chain events too (DESIGN §3). */
 const DENIAL = 'call.denied';
@@ -110,7 +111,7 @@ function checkRecordRequest(req: RecordAuditEventRequest): void {
   if (req.actor === '') v.add('actor', 'is required');
   else v.check(req.actor.length <= MAX_ACTOR_LENGTH, 'actor', `is longer than ${MAX_ACTOR_LENGTH} characters`);
   if (!ACTION_PATTERN.test(req.action)) v.add('action', 'must look like resource.verb (^[a-z_]+\\.[a-z_]+$)');
-  else v.check(isKeyManagementAction(req.action) || req.action === DENIAL, 'action', `must be one of: ${[...KEY_MANAGEMENT_ACTIONS, DENIAL].join(', ')}`);
+  else v.check(isKeyManagementAction(req.action) || isJobLauncherAction(req.action) || req.action === DENIAL, 'action', `must be one of: ${[...KEY_MANAGEMENT_ACTIONS, ...JOB_LAUNCHER_ACTIONS, DENIAL].join(', ')}`);
   v.check(req.requestId === '' || REQUEST_ID_PATTERN.test(req.requestId), 'request_id', 'must be 8 to 64 letters, digits or dashes (or empty: this call\'s id)');
   const entries = Object.entries(req.details);
   v.check(entries.length <= MAX_DETAILS, 'details', `at most ${MAX_DETAILS} entries`);
@@ -169,13 +170,17 @@ export function auditHandlers(audit: AuditLog): AuditHandlers {
     },
     async recordAuditEvent(req, ctx) {
       requireService(ctx.principal, ['key-management', 'job-launcher'], 'record audit events');
-      // The job launcher records its denials and nothing else.
-      if (ctx.principal.subject === 'svc:job-launcher' && req.action !== DENIAL) throw permissionDenied('only key-management may record key events; the job launcher records call.denied');
+      // Each service records its own events (and its denials), never the other's.
+      const launcher = ctx.principal.subject === 'svc:job-launcher';
+      if (launcher && req.action !== DENIAL && !isJobLauncherAction(req.action)) {
+        throw permissionDenied('only key-management may record key events; the job launcher records call.denied and job.launch_failed');
+      }
+      if (!launcher && isJobLauncherAction(req.action)) throw permissionDenied('only the job launcher may record job.launch_failed');
       checkRecordRequest(req);
       const stored = await audit.record({
         org: req.org,
         actor: req.actor,
-        action: req.action as KeyManagementAction | 'call.denied',
+        action: req.action as KeyManagementAction | JobLauncherAction | 'call.denied',
         requestId: req.requestId || ctx.requestId,
         details: req.details,
       });

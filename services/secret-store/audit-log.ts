@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AuditLinker } from '../runtime/audit-link.js';
-import { auditDigest, auditHash, linkBytes, linkHex, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
+import { auditDigest, auditHash, linkBytes, linkHex, type JobLauncherAction, type KeyManagementAction, type StoredAuditEvent } from './audit.js';
 import type { AuditFilter, AuditStore } from './audit-store.js';
 import { verifyAuditChain, type AuditCheckpoint, type AuditVerification, type SealCheck } from './audit-verify.js';
 
@@ -30,7 +30,7 @@ export interface AuditPage {
 export interface ExternalAuditEvent {
   org: string;
   actor: string;
-  action: KeyManagementAction | 'call.denied';
+  action: KeyManagementAction | JobLauncherAction | 'call.denied';
   requestId: string;
   details: Record<string, string>;
 }

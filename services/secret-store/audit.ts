@@ -6,6 +6,11 @@ export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
 
 /** Events that happen in key-management and are recorded through RecordAuditEvent. */
 export const KEY_MANAGEMENT_ACTIONS = ['org_key.rotated', 'org_key.retired', 'master_key.rotated', 'master_key.retired'] as const;
+/**
+ * Recorded by the job launcher through RecordAuditEvent: an attempt whose values were handed
+ * out (secret.referenced) and that then did not start, and why.
+ */
+export const JOB_LAUNCHER_ACTIONS = ['job.launch_failed'] as const;
 
 export const AUDIT_ACTIONS = [
   'secret.created',
@@ -20,10 +25,12 @@ export const AUDIT_ACTIONS = [
   // The first keyed event of a chain that began before links were keyed (docs/crypto.md).
   'audit.chain_keyed',
   ...KEY_MANAGEMENT_ACTIONS,
+  ...JOB_LAUNCHER_ACTIONS,
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type KeyManagementAction = (typeof KEY_MANAGEMENT_ACTIONS)[number];
+export type JobLauncherAction = (typeof JOB_LAUNCHER_ACTIONS)[number];
 
 /** One audit event. Never holds a value, a sealed box or a token. */
 export interface AuditEvent {
