@@ -100,7 +100,9 @@ function describeUsageError(message: string): string {
     .map((line) => line.trim())
     .filter((line) => line !== '' && !/^See more help with --help$/i.test(line));
   const details = /^Missing \d+ required args?:$/.test(first) ? rest.map((line) => line.split(/\s+/)[0]).join(', ') : rest.join(' ');
-  const text = `${first.replace(/^Parsing (--\S+)$/, '$1:')} ${details}`.trim();
+  // "Nonexistent flag: --valeu=hunter2" would print a mistyped value flag's value: the name only.
+  const named = /^Nonexistent flags?:/.test(first) ? first.replace(/(--?[\w-]+)=[^\s,]*/g, '$1') : first;
+  const text = `${named.replace(/^Parsing (--\S+)$/, '$1:')} ${details}`.trim();
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 

@@ -437,6 +437,13 @@ describe('the vesslctl command surface', function () {
           line: /^error: nonexistent flag: --include-delted: did you mean --include-deleted\? \(see `vesslctl secret list --help`\)$/,
           code: 2,
         },
+        {
+          // Never the value of a mistyped value flag: it may be the secret itself.
+          name: 'a mistyped value flag with its value',
+          args: ['secret', 'create', 'X', '--valeu=hunter2-typo-value'],
+          line: /^error: nonexistent flag: --valeu: did you mean --value\? \(see `vesslctl secret create --help`\)$/,
+          code: 2,
+        },
       ];
       for (const row of rows) {
         it(`${row.name} (exit ${row.code})`, async () => {

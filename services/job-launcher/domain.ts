@@ -161,7 +161,7 @@ export class JobManager {
     try {
       return await body();
     } catch (err) {
-      const reason = err instanceof ApiError || err instanceof BackendError ? err.message : 'an internal error';
+      const reason = err instanceof BackendError ? err.publicMessage : err instanceof ApiError ? err.message : 'an internal error';
       await this.secrets
         .recordLaunchFailure(org, { jobId, attempt, actor: actor.subject, reason: reason.slice(0, 256) }, actor.requestId)
         .catch((auditErr: unknown) => this.log.error({ err: auditErr, jobId, attempt }, 'recording job.launch_failed failed'));

@@ -1,5 +1,6 @@
 import type { Injection, SecretReference } from '../gen/vessl/secrets/v1/secrets.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
+import { keyRisk } from './rules.js';
 
 export interface InjectionPlan {
   targets: Injection[];
@@ -42,6 +43,9 @@ export function planInjection(refs: SecretReference[], plainEnvNames: string[], 
         },
       ]);
     }
+    // Also a KEY stored before the rule existed, and a name given by any client of ResolveSecrets.
+    const risk = keyRisk(envName);
+    if (risk !== undefined) throw new InvalidArgumentError([{ field, description: `secret "${ref.secretName}": ${risk}` }]);
     byEnv.set(envName, { secretName: ref.secretName, envName, filePath: '' });
   }
   return { targets: [...byEnv.values(), ...byFile.values()], warnings };

@@ -332,6 +332,13 @@ class LocalBackend implements JobBackend {
 
   private armKill(attempt: LocalAttempt): void {
     attempt.killTimer ??= setTimeout(() => {
+      // Not reported yet: bwrap still sets up, and killing it now would leave the sandbox
+      // unwatched (see stop). The grace starts again; the report brings the SIGTERM meanwhile.
+      if (this.sandbox.sandboxed && !attempt.sandbox && !attempt.exited) {
+        attempt.killTimer = undefined;
+        this.armKill(attempt);
+        return;
+      }
       // SIGKILL to the sandbox's PID 1 ends its whole namespace, whatever bwrap does.
       const sandbox = attempt.sandbox;
       if (sandbox && !namespaceEnded(sandbox.pidNamespace, sandbox.initPid)) signalPid(sandbox.initPid, 'SIGKILL');
