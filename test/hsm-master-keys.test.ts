@@ -88,12 +88,14 @@ describe('vessl-secrets up with the HSM provider (sqlite, a server process)', fu
   let dataDir: string;
   let copy: string;
   let hsmEnv: NodeJS.ProcessEnv;
+  let pinDir: string;
   before(() => {
     token = createSoftHsmToken('vessl-up', '97531');
     other = createSoftHsmToken('vessl-up', '97531');
     dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-hsm-data-'));
     copy = mkdtempSync(path.join(tmpdir(), 'vessl-hsm-copy-'));
-    const pinFile = path.join(mkdtempSync(path.join(tmpdir(), 'vessl-hsm-pin-')), 'pin');
+    pinDir = mkdtempSync(path.join(tmpdir(), 'vessl-hsm-pin-'));
+    const pinFile = path.join(pinDir, 'pin');
     writeFileSync(pinFile, `${token.pin}\n`, { mode: 0o600 });
     hsmEnv = {
       VESSL_DATA_DIR: dataDir,
@@ -107,7 +109,7 @@ describe('vessl-secrets up with the HSM provider (sqlite, a server process)', fu
   after(() => {
     token?.remove();
     other?.remove();
-    for (const d of [dataDir, copy]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [dataDir, copy, pinDir]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   it('is chosen by configuration (PIN from a file) and says where the master keys are', async () => {

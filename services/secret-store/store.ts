@@ -207,8 +207,9 @@ const SECRET_INSERT_CHUNK = 500;
 export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>, opts: { onScrubIncomplete?: () => void } = {}): SecretStore {
   const destroyed = destroyedDataOf(knex);
   // After the commit: the old ciphertext and wrapped key leave every file of the store.
+  // The write has committed: a scrub that fails is retried by the next destroying write.
   const scrub = async () => {
-    if (!(await destroyed.scrub())) opts.onScrubIncomplete?.();
+    if (!(await destroyed.scrub().catch(() => false))) opts.onScrubIncomplete?.();
   };
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).

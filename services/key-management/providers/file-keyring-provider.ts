@@ -133,8 +133,11 @@ export function fileKeyringProvider(file: string, keyring: MasterKeyring, log: P
         const onDisk = (await readKeyringFile(file)) ?? keyring;
         const remaining = new Map(onDisk.keys);
         remaining.delete(version);
-        await writeKeyringFile(file, { primary: onDisk.primary, keys: remaining });
+        // The database first, as the HSM provider does: a file that still holds a destroyed
+        // version only warns at the next reload; a database that references a version the
+        // file lost would refuse every start.
         await forget();
+        await writeKeyringFile(file, { primary: onDisk.primary, keys: remaining });
         adoptKeyring(keyring, { primary: onDisk.primary, keys: remaining });
       });
     },

@@ -30,6 +30,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 1 + 4 + IV_BYTES;
 const LABEL_PREFIX = 'vessl-kek-v';
+/** What C_Decrypt answers when the GCM tag does not check. */
+const TAG_FAILURES = new Set(['CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE', 'CKR_GENERAL_ERROR']);
 
 const gcm = (iv: Buffer, aad: string): Pkcs11Module.Mechanism => ({
   mechanism: pkcs11js.CKM_AES_GCM,
@@ -129,9 +131,14 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       hsmCall(where, () => p11.C_DecryptInit(open, gcm(iv, contextOf(aad, version)), handle));
       try {
         return new Uint8Array(p11.C_Decrypt(open, sealed, Buffer.alloc(sealed.length)));
-      } catch {
-        // SoftHSM reports a failed tag check as CKR_GENERAL_ERROR.
-        throw new DecryptionError('wrapped key');
+      } catch (err) {
+        // A failed tag check: CKR_ENCRYPTED_DATA_INVALID per the standard; SoftHSM says
+        // CKR_GENERAL_ERROR. Anything else is the token failing, not the blob.
+        const code = (err as Error).message.split(':')[0];
+        if (TAG_FAILURES.has(code)) throw new DecryptionError('wrapped key');
+        return hsmCall(where, () => {
+          throw err;
+        });
       }
     },
     keyCheck: (version) => keyCheck(keyOf(version)),
@@ -166,7 +173,7 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
       // registered); those versions are used only once a checked reload adopts them.
       const next = nextVersion(known, [...versions(), ...loadVersions(p11, open, where).keys()]);
       await audit(next);
-      const handle = generateKek(p11, open, next);
+      const handle = hsmCall(where, () => generateKek(p11, open, next));
       if (!(await register(next, keyCheck(handle)))) {
         // Another replica's version `next` is registered: this key was never used; it goes.
         hsmCall(where, () => p11.C_DestroyObject(open, handle));
@@ -203,7 +210,7 @@ export async function openPkcs11Provider(settings: Pkcs11Settings, startup?: Key
           'Connect the token that holds them; a new master key is never generated over existing data.',
       );
     }
-    keys.set(1, generateKek(p11, open, 1));
+    keys.set(1, hsmCall(where, () => generateKek(p11, open, 1)));
   }
   return provider;
 }
@@ -230,7 +237,10 @@ function initialise(p11: Pkcs11Module.PKCS11, modulePath: string): void {
 function finalise(p11: Pkcs11Module.PKCS11, modulePath: string): void {
   const open = (openOnModule.get(modulePath) ?? 1) - 1;
   openOnModule.set(modulePath, open);
-  if (open === 0) p11.C_Finalize();
+  if (open > 0) return;
+  p11.C_Finalize();
+  // Finalising logs every token of the module out: the next session logs in afresh.
+  for (const token of [...loggedIn.keys()]) if (token.startsWith(`${modulePath}#`)) loggedIn.delete(token);
 }
 
 /** The PIN each token of this process was logged in with: a second session must bring the same. */
