@@ -115,7 +115,7 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
       name: 'reads another job\'s secret files (its /run/secrets, its HOME, through /proc, by searching)',
       command: () =>
         [
-          ...VICTIM_FILES.map((f) => `cat "${f}" "/proc/${victimPid}/root${f}" | od -An -c`),
+          ...VICTIM_FILES.map((f) => `cat "${f}" "/proc/${victimPid}/root${f}" | od -An -tx1 | tr -d ' \\n'`),
           `cat "${workRoot()}"/*/.victim/key /proc/*/root/run/secrets/* 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
           'find / -xdev -name "victim*" -exec cat {} + 2>/dev/null',
         ].join('; '),

@@ -104,10 +104,7 @@ export class FakeKubeApi {
   private readonly logs = new PodLogs();
   private readonly faults: Fault[] = [];
   private resourceVersion = 1000;
-  private clockOffsetMs = 0;
   private port = 0;
-  /** Conditions tests wait on, checked whenever a request was answered or a log stream changed. */
-  private waiters: { holds: () => boolean; resolve: () => void }[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -173,23 +170,6 @@ export class FakeKubeApi {
     this.faults.push({ method, path, code, message });
   }
 
-  /** Resolves once `holds()` is true; it is checked after every request and log stream change. */
-  until(holds: () => boolean): Promise<void> {
-    if (holds()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ holds, resolve }));
-  }
-
-  private wakeWaiters(): void {
-    const ready = this.waiters.filter((w) => w.holds());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
-  }
-
-  /** Moves the fake clock (for Job deadlines) forward. */
-  advance(ms: number): void {
-    this.clockOffsetMs += ms;
-  }
-
   /** The Job controller's part: a pod exists and runs; the Job is active. Returns the pod name. */
   startJob(namespace: string, name: string, opts: { podPhase?: 'Pending' | 'Running' } = {}): string {
     const job = this.mustGet('Job', namespace, name);
@@ -201,30 +181,6 @@ export class FakeKubeApi {
     return this.createPod(job, opts.podPhase ?? 'Running');
   }
 
-  /** The container exits with this code; the Job completes (0) or fails (BackoffLimitExceeded). */
-  completeJob(namespace: string, name: string, exitCode: number): void {
-    const podName = this.startJob(namespace, name);
-    const pod = this.mustGet('Pod', namespace, podName);
-    const now = this.timestamp();
-    const succeeded = exitCode === 0;
-    const podStatus = asObject(pod.status);
-    pod.status = {
-      ...podStatus,
-      phase: succeeded ? 'Succeeded' : 'Failed',
-      containerStatuses: [
-        { name: this.containerName(pod), ready: false, restartCount: 0, image: '', imageID: '', state: { terminated: { exitCode, reason: succeeded ? 'Completed' : 'Error', startedAt: podStatus.startTime, finishedAt: now } } },
-      ],
-    };
-    this.put(pod);
-    this.endPodLog(namespace, podName);
-    const job = this.mustGet('Job', namespace, name);
-    const condition = (type: string, reason: string, message: string) => ({ type, status: 'True', reason, message, lastProbeTime: now, lastTransitionTime: now });
-    job.status = succeeded
-      ? { ...asObject(job.status), active: 0, succeeded: 1, completionTime: now, conditions: [condition('SuccessCriteriaMet', 'CompletionsReached', 'Reached expected number of succeeded pods'), condition('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods')] }
-      : { ...asObject(job.status), active: 0, failed: 1, conditions: [condition('FailureTarget', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit'), condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit')] };
-    this.put(job);
-  }
-
   /** The container writes this (text as UTF-8, or bytes as they are); followers get it as one chunk. */
   appendPodLog(namespace: string, pod: string, output: string | Uint8Array): void {
     this.logs.write(namespace, pod, output);
@@ -233,12 +189,6 @@ export class FakeKubeApi {
   /** The container's output is complete: followed logs end. */
   endPodLog(namespace: string, pod: string): void {
     this.logs.end(namespace, pod);
-    this.wakeWaiters();
-  }
-
-  /** Open follow=true log streams (to see that a reader went away). */
-  openLogFollowers(): number {
-    return this.logs.followers();
   }
 
   // ---- the store ----------------------------------------------------------------------
@@ -272,7 +222,7 @@ export class FakeKubeApi {
   }
 
   private now(): Date {
-    return new Date(Date.now() + this.clockOffsetMs);
+    return new Date();
   }
 
   /** RFC 3339 with seconds, as the API server writes times. */
@@ -392,8 +342,6 @@ export class FakeKubeApi {
       }
       const e = err instanceof StatusError ? err : err instanceof BadRequest ? new StatusError(400, 'BadRequest', err.message) : new StatusError(500, 'InternalError', `fake: ${(err as Error).message}`);
       this.send(res, e.code, statusBody(e.code, e.reason, e.message, e.details));
-    } finally {
-      this.wakeWaiters();
     }
   }
 
@@ -514,6 +462,6 @@ export class FakeKubeApi {
     if (asObject(pod.status).phase === 'Pending') {
       throw new StatusError(400, 'BadRequest', `container "${this.containerName(pod)}" in pod "${name}" is waiting to start: ContainerCreating`);
     }
-    this.logs.serve(namespace, name, { follow: r.query.get('follow') === 'true', tailLines: Number(r.query.get('tailLines') ?? 0) }, res, () => this.wakeWaiters());
+    this.logs.serve(namespace, name, { follow: r.query.get('follow') === 'true', tailLines: Number(r.query.get('tailLines') ?? 0) }, res);
   }
 }

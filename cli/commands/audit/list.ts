@@ -64,7 +64,6 @@ export default class AuditList extends BaseCommand<typeof AuditList> {
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint); // a second Ctrl-C kills the process the default way
-    const seen = [...listed];
     let header = true;
     const show = (events: AuditEventJson[]) => {
       if (events.length === 0) return;
@@ -82,14 +81,13 @@ export default class AuditList extends BaseCommand<typeof AuditList> {
         if (stop.signal.aborted) break;
         const fresh = await listOldestFirst(api, { ...filter, afterSeq }, undefined);
         show(fresh);
-        seen.push(...fresh);
         afterSeq = fresh.at(-1)?.seq ?? afterSeq;
       }
     } finally {
       process.off('SIGINT', onSigint);
     }
     this.exit(EXIT.INTERRUPTED);
-    return seen;
+    return listed;
   }
 
   /** Events as --follow prints them: table rows (the header once), JSON Lines, YAML documents, or seqs. */

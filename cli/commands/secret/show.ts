@@ -101,9 +101,9 @@ export function useLine(use: SecretUseJson): string {
 
 /** Whether the value can be injected as an environment variable, and why not. */
 const ENV_VAR_FIT_TEXT: Record<string, string> = {
-  ENV_VAR_FIT_OK: 'yes',
-  ENV_VAR_FIT_NUL_BYTE: 'no: the value holds a NUL byte',
-  ENV_VAR_FIT_NOT_UTF8: 'no: the value is not UTF-8 text',
+  ok: 'yes',
+  nul_byte: 'no: the value holds a NUL byte',
+  not_utf8: 'no: the value is not UTF-8 text',
 };
 const envVarFitText = (fit: string | undefined) => (fit ? ENV_VAR_FIT_TEXT[fit] : undefined);
 

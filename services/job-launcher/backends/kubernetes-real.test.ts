@@ -14,7 +14,7 @@ import { KUBE_REQUESTS } from '../../../test/support/kube-invalid-requests.js';
 import { adminRequest, bareNamespace, CONTROL_PLANE_TIMEOUT_MS, controlPlane, deployedLauncherRole, dropNamespace, launcherMay, launcherNamespace, LAUNCHER_ROLE, LAUNCHER_SERVICE_ACCOUNT, type ControlPlane } from '../../../test/support/kube-control-plane.js';
 import { TestKubelet } from '../../../test/support/kubelet.js';
 import { until } from '../../../test/support/until.js';
-import { BackendError, BackendPreconditionError, type AttemptHandle, type AttemptStatus, type JobBackend } from '../backend.js';
+import { BackendError, BackendPreconditionError, TERMINAL_STATES, type AttemptHandle, type AttemptStatus, type JobBackend } from '../backend.js';
 import { createKubernetesBackend, LOG_VALUES_FORBIDDEN_MESSAGE, LOG_VALUES_GONE_MESSAGE } from './kubernetes.js';
 import { jobKey, TTL_SECONDS_AFTER_FINISHED } from './kubernetes-manifests.js';
 import { collect, collectBytes, FILE_BINARY, FILE_PEM, filesVolume, handleOf, PLAINTEXT, rejection, spec, specWithFiles } from '../../../test/support/kube-attempts.js';
@@ -383,7 +383,12 @@ describe('Kubernetes job backend against a real API server and controller manage
     it('waits for the container to start before following', async () => {
       const handle = await launched();
       const pod = await kubelet.podOf(ns, handle.ref);
-      const reading = collect(backend.logs(handle, { follow: true }));
+      let settled = false;
+      const reading = collect(backend.logs(handle, { follow: true })).finally(() => (settled = true));
+      // The container has not started: the follow waits, reaching no kubelet, and does not end.
+      expect(TERMINAL_STATES).to.not.include((await backend.status(handle)).state);
+      expect(kubelet.openFollows()).to.equal(0);
+      expect(settled, 'a follow of a container that has not started waits').to.equal(false);
       await kubelet.run(ns, pod);
       kubelet.write(ns, pod, `started ${PLAINTEXT}\n`);
       await until('the follow to reach the kubelet', async () => (kubelet.openFollows() > 0 ? true : undefined));

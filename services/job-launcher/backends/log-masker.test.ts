@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { seededRandom } from '../../../test/support/chaos.js';
 import { LogMasker, MASK, maskForms, maskPatterns } from './log-masker.js';
-import { MAX_MASKED_LINES_PER_VALUE } from './mask-patterns.js';
+import { LONG_VALUE_MIN_LINE, MAX_MASKED_LINES_PER_VALUE } from './mask-patterns.js';
 
 /**
  * Job output is masked before it is written: every secret value, each line of it, and its base64
@@ -244,13 +244,15 @@ function valueOfLength(length: number, seed: number): Buffer {
 }
 
 describe('LogMasker', () => {
-  it(`masks at most ${MAX_MASKED_LINES_PER_VALUE} lines of one value one by one, and always the whole value`, () => {
-    const value = Buffer.from(Array.from({ length: 3 * MAX_MASKED_LINES_PER_VALUE }, (_, i) => `l${String(i).padStart(5, '0')}`).join('\n'));
+  it(`masks each line of a value of over ${MAX_MASKED_LINES_PER_VALUE} lines from ${LONG_VALUE_MIN_LINE} bytes on, wherever it is, and always the whole value`, () => {
+    const line = (i: number) => (i % 2 === 0 ? `l${String(i).padStart(5, '0')}` : `long-line-${String(i).padStart(8, '0')}`);
+    const value = Buffer.from(Array.from({ length: 3 * MAX_MASKED_LINES_PER_VALUE }, (_, i) => line(i)).join('\n'));
     const { exact } = maskForms(value);
-    expect(exact).to.have.length(1 + MAX_MASKED_LINES_PER_VALUE);
+    expect(exact).to.have.length(1 + (3 * MAX_MASKED_LINES_PER_VALUE) / 2);
     expect(exact[0].equals(value)).to.equal(true);
     const masker = new LogMasker([value]);
-    expect(Buffer.concat([masker.push(Buffer.concat([value, Buffer.from('\nl00999 l01000\n')])), masker.end()]).toString()).to.equal('***\n*** l01000\n');
+    const printed = Buffer.from(`${line(2999)} ${line(2998)}\n`);
+    expect(Buffer.concat([masker.push(Buffer.concat([value, Buffer.from('\n'), printed])), masker.end()]).toString()).to.equal(`***\n*** ${line(2998)}\n`);
   });
 
   describe('masks occurrences', () => {

@@ -15,11 +15,13 @@
 /** Shorter values, and shorter lines of a value, are not masked: that would garble ordinary output. */
 export const MIN_MASKED_VALUE_LENGTH = 4;
 /**
- * Lines of one value masked one by one, at most: a value of 64 KiB could otherwise hold 13,000
- * lines of 4 bytes, and building and running the masker of an attempt holding many such values
- * stalls the server (seconds per attempt). The whole value and its encodings are always masked.
+ * A value of more lines than this has its lines masked one by one only from LONG_VALUE_MIN_LINE
+ * bytes: 64 KiB could otherwise hold 13,000 lines of 4 bytes, and building and running the masker
+ * of an attempt holding many such values stalls the server (seconds per attempt). Every line
+ * that long is masked, and the whole value and its encodings always are.
  */
 export const MAX_MASKED_LINES_PER_VALUE = 1000;
+export const LONG_VALUE_MIN_LINE = 16;
 
 export interface MaskForms {
   /** The value and each line of it (split on `\n` or `\r\n`) of MIN_MASKED_VALUE_LENGTH bytes or more. */
@@ -37,9 +39,8 @@ export function maskForms(value: Uint8Array): MaskForms {
   const raw = Buffer.from(value);
   const trimmed = withoutFinalLineBreak(raw);
   const whole = trimmed.length >= MIN_MASKED_VALUE_LENGTH ? trimmed : raw;
-  const lines = valueLines(trimmed)
-    .filter((line) => line.length >= MIN_MASKED_VALUE_LENGTH)
-    .slice(0, MAX_MASKED_LINES_PER_VALUE);
+  const all = valueLines(trimmed).filter((line) => line.length >= MIN_MASKED_VALUE_LENGTH);
+  const lines = all.length <= MAX_MASKED_LINES_PER_VALUE ? all : all.filter((line) => line.length >= LONG_VALUE_MIN_LINE);
   const encoded: string[] = [];
   for (const bytes of distinct([raw, whole])) {
     for (const alphabet of BASE64_ALPHABETS) {
