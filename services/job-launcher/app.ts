@@ -119,7 +119,7 @@ export async function openJobLauncher(
     async resolveForLaunch(org, refs, plainEnvNames, reference, requestId) {
       const res = await secretStore
         .resolveSecrets(
-          { org, references: refs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })), plainEnvNames, jobId: reference.jobId, attempt: reference.attempt, onBehalfOf: reference.onBehalfOf },
+          { org, references: refs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })), plainEnvNames, jobId: reference.id, attempt: reference.run, refresh: reference.refresh ?? false, onBehalfOf: reference.onBehalfOf },
           { requestId },
         )
         // A conflict between the job's references is the job's: name its field.
@@ -134,8 +134,12 @@ export async function openJobLauncher(
       return (await secretStore.lookupSecretVersions({ org, uids }, { requestId }).catch(rethrow('secret-store'))).versions;
     },
     async recordLaunchFailure(org, failure, requestId) {
-      const details = { job: failure.jobId, attempt: String(failure.attempt), reason: failure.reason };
-      await secretStore.recordAuditEvent({ org, actor: failure.actor, action: 'job.launch_failed', requestId, details }, { requestId }).catch(rethrow('secret-store'));
+      const workspace = failure.id.startsWith('w_');
+      const details: Record<string, string> = workspace ? { workspace: failure.id, run: String(failure.run), reason: failure.reason } : { job: failure.id, attempt: String(failure.run), reason: failure.reason };
+      await port.recordEvent(org, { actor: failure.actor, action: workspace ? 'workspace.start_failed' : 'job.launch_failed', details }, requestId);
+    },
+    async recordEvent(org, event, requestId) {
+      await secretStore.recordAuditEvent({ org, ...event, requestId }, { requestId }).catch(rethrow('secret-store'));
     },
   };
   const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
