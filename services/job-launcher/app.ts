@@ -16,6 +16,10 @@ import { JobManager, type SecretsPort } from './domain.js';
 import { DEFAULT_LOG_STREAMS_PER_PRINCIPAL, LogStreamLimits } from './log-stream-limits.js';
 import { jobLauncherMigrations } from './migrations.js';
 import { createJobStore, type JobStore } from './store.js';
+import { WorkspaceManager } from './workspaces/domain.js';
+import { createLocalWorkspaceBackend } from './workspaces/local-workspaces.js';
+import { createWorkspaceStore } from './workspaces/store.js';
+import type { WorkspaceBackend } from './workspaces/workspace-backend.js';
 
 export const JOB_LAUNCHER_SERVICE = 'job-launcher';
 const CALL_TIMEOUT_MS = 10_000;
@@ -88,8 +92,15 @@ async function createBackend(settings: JobLauncherSettings, dataDir: string, log
   return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace, log });
 }
 
+/** Where workspaces run: beside the jobs, on the same kind of backend. */
+async function createWorkspaceBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<WorkspaceBackend> {
+  if (settings.backend === 'local') return createLocalWorkspaceBackend({ dataDir, network: settings.sandbox?.network, log });
+  throw new ConfigError('workspaces on the Kubernetes backend are not wired yet');
+}
+
 export interface JobLauncherApp {
   jobs: JobManager;
+  workspaces: WorkspaceManager;
   /** The cap on each principal's open log streams, for the job service. */
   logStreams: LogStreamLimits;
   store: JobStore;
@@ -108,7 +119,16 @@ export interface JobLauncherApp {
 export async function openJobLauncher(
   config: CommonConfig,
   settings: JobLauncherSettings,
-  deps: { secretStoreEndpoint: string | (() => string); kmsEndpoint: string | (() => string); token: ServiceTokenSource; log: Logger; backend?: JobBackend },
+  deps: {
+    secretStoreEndpoint: string | (() => string);
+    kmsEndpoint: string | (() => string);
+    token: ServiceTokenSource;
+    log: Logger;
+    backend?: JobBackend;
+    workspaceBackend?: WorkspaceBackend;
+    /** How often running workspaces' files are checked against their secrets (default 1 s). */
+    workspaceRefreshMs?: number;
+  },
 ): Promise<JobLauncherApp> {
   const knex = await openDatabase(databaseSettings(config, JOB_LAUNCHER_SERVICE), JOB_LAUNCHER_SERVICE, jobLauncherMigrations);
   const clientOptions = { token: deps.token, ...peerChannel(config), defaultTimeoutMs: CALL_TIMEOUT_MS };
@@ -145,17 +165,22 @@ export async function openJobLauncher(
   const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
   const store = createJobStore(knex);
   const jobs = new JobManager(store, port, backend, deps.log);
+  const workspaceBackend = deps.workspaceBackend ?? (await createWorkspaceBackend(settings, config.dataDir, deps.log));
+  const workspaces = new WorkspaceManager(createWorkspaceStore(knex), port, workspaceBackend, deps.log, { refreshIntervalMs: deps.workspaceRefreshMs });
   // Denied calls go into an audit chain through the secret store (DESIGN §3).
   const denials = new DenialAudit(JOB_LAUNCHER_SERVICE, recordThroughSecretStore(secretStore), deps.log);
   return {
     jobs,
+    workspaces,
     logStreams: new LogStreamLimits(settings.logStreamsPerPrincipal),
     store,
     knex,
     denials,
-    stopJobs: () => backend.close(),
+    stopJobs: async () => {
+      await Promise.all([backend.close(), workspaces.close()]);
+    },
     async close() {
-      await backend.close();
+      await Promise.all([backend.close(), workspaces.close()]);
       await denials.close();
       secretStore.close();
       kms.close();
