@@ -87,6 +87,10 @@ interface Run {
   homeLinks: Set<string>;
   status: WorkspaceStatus;
   stopping: boolean;
+  /** bwrap has exited (the main process ended). */
+  exited: boolean;
+  /** Settles once bwrap has reported the sandbox (rejects: it did not start, and nothing of it runs). */
+  launched: Promise<void>;
   /** Settles once every process of the run is gone and its files are removed. */
   ended: Promise<void>;
 }
@@ -161,12 +165,18 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
         homeLinks: new Set(homePaths.filter((p) => splitFilePath(p).base === 'home')),
         status: { state: 'RUNNING', startTime: this.now() },
         stopping: false,
+        exited: false,
+        launched: Promise.resolve(),
         ended: Promise.resolve(),
       };
-      await this.launch(run);
       this.runs.set(spec.workspaceId, run);
+      run.launched = this.launch(run);
+      await run.launched.catch((err: unknown) => {
+        this.runs.delete(spec.workspaceId);
+        throw err;
+      });
       // Made by the run's shell before its command, and here again (idempotent) so that they exist once start() resolves.
-      if (links) await this.inside(run, links).catch(async (err: unknown) => {
+      if (links && !run.exited) await this.inside(run, links).catch(async (err: unknown) => {
         await this.end(run);
         throw err;
       });
@@ -249,7 +259,12 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     // The main process's output goes nowhere (exec is how one talks to a workspace); it must not fill a pipe.
     bwrap.stdout?.resume();
     bwrap.stderr?.resume();
-    const exited = new Promise<number>((resolve) => bwrap.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0))));
+    const exited = new Promise<number>((resolve) =>
+      bwrap.once('exit', (code, signal) => {
+        run.exited = true;
+        resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
+      }),
+    );
     const reported = new Promise<void>((resolve, reject) => {
       bwrap.once('error', reject);
       let pending = '';
@@ -269,7 +284,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     // bwrap reports its PID 1 before that has entered the sandbox's last user namespace (the one
     // --disable-userns makes): the run can be entered once PID 1 has started the main process.
     const entered = reported.then(() => mainProcessStarted(run.sandbox!.initPid, exited));
-    const outcome = await Promise.race([entered.then((started) => (started ? 'running' : 'exited') as 'running' | 'exited'), exited.then(() => 'exited' as const), sleep(START_TIMEOUT_MS, 'timeout' as const)]);
+    // A command that ends at once still started: its end is reported as any other's.
+    const outcome = await Promise.race([entered.then(() => 'running' as const), exited.then(() => (run.sandbox ? 'running' : 'exited') as 'running' | 'exited'), sleep(START_TIMEOUT_MS, 'timeout' as const)]);
     if (outcome !== 'running') {
       bwrap.kill('SIGKILL');
       throw new BackendError(`local workspaces: the sandbox of ${run.handle.workspaceId} did not start (${outcome})`, 'the workspace sandbox could not be started');
@@ -289,7 +305,7 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
       ...(byItself ? { exitCode: code, message: exitMessage(code) } : { message: 'stopped' }),
       endTime: this.now(),
     };
-    this.runs.delete(run.handle.workspaceId);
+    if (this.runs.get(run.handle.workspaceId) === run) this.runs.delete(run.handle.workspaceId);
     this.lastEnded.set(run.handle.workspaceId, { run: run.handle.run, status: run.status });
     this.options.log?.info({ workspaceId: run.handle.workspaceId, run: run.handle.run, state: run.status.state }, 'local workspace ended');
     if (byItself) this.notify(run);
@@ -297,6 +313,9 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
 
   /** SIGTERM to every process of the sandbox, SIGKILL to its PID 1 (the whole namespace) after the grace; resolves once all is gone. */
   private async end(run: Run): Promise<void> {
+    // Stopped (or closed) while it starts: never signal bwrap before it reported its sandbox
+    // (killed while it sets up, it could leave the sandbox running unwatched).
+    if (!(await run.launched.then(() => true, () => false))) return;
     if (!run.stopping) {
       run.stopping = true;
       const { pidNamespace, initPid } = run.sandbox!;
