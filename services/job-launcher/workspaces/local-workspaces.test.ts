@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { until } from '../../../test/support/until.js';
 import type { SecretFileEntry } from '../backend.js';
 import { hostLayout } from '../sandbox/bubblewrap.js';
-import { createLocalWorkspaceBackend, exitMessage } from './local-workspaces.js';
+import { createLocalWorkspaceBackend, exitMessage, type LocalWorkspaceBackendOptions } from './local-workspaces.js';
 import type { ExecExitStatus, ExecProcess, ExecRequest, WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
 
 /**
@@ -199,8 +199,8 @@ describe('local workspace backend', function () {
       await run.waitFor('started');
       running.kill();
       expect((await run.done).signal).to.equal('SIGKILL');
-      const left = await sh(handle, 'ps -eo args | grep -c "^sleep 200[12]" || true');
-      expect(left.stdout.trim()).to.equal('0');
+      // SIGKILL is sent to all before nsenter reports: each is gone once the kernel has run its exit.
+      await until('the command\'s children to end', async () => ((await sh(handle, 'ps -eo args | grep -c "^sleep 200[12]" || true')).stdout.trim() === '0' ? true : undefined));
     });
 
     it('ends a running command when the workspace is stopped', async () => {
@@ -399,6 +399,81 @@ describe('local workspace backend', function () {
         expect(err?.name, bad).to.equal('BackendError');
       }
       await backend.stop(handle);
+    });
+  });
+
+  describe('opening', () => {
+    /** A backend of its own on `roots`, closed (and its roots removed) by the test. */
+    const open = (roots: { homeRoot: string; filesRoot: string }, options: Partial<LocalWorkspaceBackendOptions> = {}) =>
+      createLocalWorkspaceBackend({ dataDir, ...roots, uids: { first: 2_100_000_000 + Math.floor(Math.random() * 100_000) * 64, count: 64 }, stopGraceMs: 1000, ...options });
+    const freshRoots = () => ({ homeRoot: path.join(tmpdir(), `vessl-ws-homes-${randomBytes(6).toString('hex')}`), filesRoot: path.join('/dev/shm', `vessl-ws-files-${randomBytes(6).toString('hex')}`) });
+    const removeRoots = async (roots: { homeRoot: string; filesRoot: string }) => {
+      await rm(roots.homeRoot, { recursive: true, force: true });
+      await rm(roots.filesRoot, { recursive: true, force: true });
+    };
+
+    it('keeps the homes of an earlier server, and removes the secret files it left', async () => {
+      const roots = freshRoots();
+      try {
+        const first = open(roots);
+        const s = spec({ secretFiles: [file('/run/secrets/left', 'left-behind')] });
+        const { ref } = await first.start(s);
+        const running = await first.exec({ org: s.org, workspaceId: s.workspaceId, run: 1, ref }, { command: ['/bin/sh', '-c', 'echo kept > notes'], tty: false });
+        running.closeStdin();
+        expect((await running.exit).code).to.equal(0);
+        await first.close();
+        // close() removed the run's files; a killed server leaves them: put some back as it would.
+        await mkdir(path.join(roots.filesRoot, 'w_crashedcrashed00-1'), { recursive: true });
+        await writeFile(path.join(roots.filesRoot, 'w_crashedcrashed00-1', 'value'), 'left-behind');
+        const second = open(roots);
+        try {
+          expect(await readdir(roots.filesRoot)).to.deep.equal([]);
+          const { ref: ref2 } = await second.start({ ...s, run: 2, secretFiles: [] });
+          const handle = { org: s.org, workspaceId: s.workspaceId, run: 2, ref: ref2 };
+          const read = await second.exec(handle, { command: ['/bin/cat', 'notes'], tty: false });
+          const out = collect(read);
+          read.closeStdin();
+          expect((await out.done).stdout).to.equal('kept\n');
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await removeRoots(roots);
+      }
+    });
+
+    it('refuses a terminal, naming the fix, when python3 is missing; a plain exec does not need it', async () => {
+      const roots = freshRoots();
+      const other = open(roots, { ttyPython: '/usr/bin/no-such-python3' });
+      try {
+        const s = spec();
+        const { ref } = await other.start(s);
+        const handle = { org: s.org, workspaceId: s.workspaceId, run: 1, ref };
+        const err = await other.exec(handle, { command: ['true'], tty: true }).then(() => undefined, (e: unknown) => e as Error & { reason?: string; publicMessage?: string });
+        expect(err?.name).to.equal('BackendPreconditionError');
+        expect(err?.reason).to.equal('TERMINAL_UNAVAILABLE');
+        expect(err?.publicMessage).to.match(/needs python3 .*\/usr\/bin\/no-such-python3.*apt-get install/);
+        const plain = await other.exec(handle, { command: ['true'], tty: false });
+        plain.closeStdin();
+        expect((await plain.exit).code).to.equal(0);
+      } finally {
+        await other.close();
+        await removeRoots(roots);
+      }
+    });
+
+    it('refuses secret files, saying why, when the files root is not memory-backed', async function () {
+      const onDisk = { homeRoot: path.join(tmpdir(), `vessl-ws-homes-${randomBytes(6).toString('hex')}`), filesRoot: path.join(dataDir, 'files') };
+      if ([0x01021994, 0x858458f6].includes(statfsSync(dataDir).type)) this.skip(); // the data dir's disk is memory here
+      const other = open(onDisk);
+      try {
+        expect(other.secretFiles?.refusal).to.match(/memory-backed directory \(tmpfs\)/);
+        const err = await other.start(spec({ secretFiles: [file('/run/secrets/x', 'x')] })).then(() => undefined, (e: unknown) => e as Error & { reason?: string });
+        expect(err?.reason).to.equal('SECRET_FILES_UNSUPPORTED');
+      } finally {
+        await other.close();
+        await removeRoots(onDisk);
+      }
     });
   });
 

@@ -15,7 +15,7 @@ import { JobSandbox, removeTree, type AttemptLease, type UidRange } from '../san
 import { namespaceEnded, processTree, signalNamespace } from '../sandbox/pid-namespace.js';
 import type { ExecProcess, ExecRequest, WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
 import { workspaceEnvironment } from './workspace-environment.js';
-import { NO_PYTHON_FOR_TTY, PYTHON, runInside, startExec, type RunEntry } from './workspace-exec.js';
+import { noPythonForTty, PYTHON, runInside, startExec, type RunEntry } from './workspace-exec.js';
 import { homeLinkScript, homeUnlinkScript, openFilesRoot, RunFiles, splitFilePath } from './workspace-files.js';
 
 /**
@@ -37,6 +37,8 @@ export interface LocalWorkspaceBackendOptions {
   network?: SandboxNetwork;
   /** Host uids (and gids) for runs; must not overlap the jobs' range (default DEFAULT_WORKSPACE_UIDS). */
   uids?: UidRange;
+  /** The python3 for terminals (the tty relay), a path under /usr (default /usr/bin/python3). */
+  ttyPython?: string;
   /** How long a stopped run's processes get between SIGTERM and SIGKILL (default 5 s). */
   stopGraceMs?: number;
   now?: () => Date;
@@ -218,7 +220,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
 
   async exec(handle: WorkspaceHandle, request: ExecRequest): Promise<ExecProcess> {
     const run = this.liveRun(handle);
-    if (request.tty && !existsSync(PYTHON)) throw new BackendPreconditionError(`local workspaces: ${NO_PYTHON_FOR_TTY}`, NO_PYTHON_FOR_TTY, 'TERMINAL_UNAVAILABLE');
+    const python = this.options.ttyPython ?? PYTHON;
+    if (request.tty && !existsSync(python)) throw new BackendPreconditionError(`local workspaces: ${noPythonForTty(python)}`, noPythonForTty(python), 'TERMINAL_UNAVAILABLE');
     try {
       return await startExec(this.entry(run), request);
     } catch (err) {
@@ -229,7 +232,10 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async writeFile(handle: WorkspaceHandle, file: SecretFileEntry): Promise<void> {
     const run = this.liveRun(handle);
     this.checkFiles([file]);
-    await run.files!.write(file.path, file.value);
+    await run.files!.write(file.path, file.value).catch((err: unknown) => {
+      // E.g. ENOTDIR: another secret's file is where this path needs a directory.
+      throw new BackendError(`local workspaces: writing the file of secret "${file.secretName}" in ${handle.workspaceId}: ${errorCode(err)}`, `the file of secret "${file.secretName}" could not be written in the workspace`);
+    });
     if (splitFilePath(file.path).base === 'home' && !run.homeLinks.has(file.path)) {
       await this.inside(run, homeLinkScript([file.path]));
       run.homeLinks.add(file.path);
@@ -239,7 +245,9 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async removeFile(handle: WorkspaceHandle, filePath: string): Promise<void> {
     const run = this.liveRun(handle);
     this.checkFiles([{ path: filePath, value: new Uint8Array(), secretName: 'removed', version: 0 }]);
-    await run.files!.remove(filePath);
+    await run.files!.remove(filePath).catch((err: unknown) => {
+      throw new BackendError(`local workspaces: removing ${filePath} in ${handle.workspaceId}: ${errorCode(err)}`, 'the secret file could not be removed from the workspace');
+    });
     if (run.homeLinks.delete(filePath)) await this.inside(run, homeUnlinkScript(filePath));
   }
 
@@ -350,13 +358,13 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   private liveRun(handle: WorkspaceHandle): Run {
     checkIdentity(handle.workspaceId, handle.run);
     const run = this.runs.get(handle.workspaceId);
-    if (!run || run.handle.run !== handle.run || run.stopping) throw notRunning(handle);
+    if (!run || run.handle.run !== handle.run || run.stopping || run.exited) throw notRunning(handle);
     return run;
   }
 
   private entry(run: Run): RunEntry {
     const id = run.uid ?? process.getuid!();
-    return { targetPid: run.sandbox!.initPid, uid: id, gid: run.uid ?? process.getgid!(), network: run.network, env: run.env };
+    return { targetPid: run.sandbox!.initPid, uid: id, gid: run.uid ?? process.getgid!(), network: run.network, env: run.env, python: this.options.ttyPython };
   }
 
   /** Runs a shell script in the run, as its user (making or removing a HOME link). */
