@@ -110,7 +110,13 @@ describe('local workspace backend', function () {
         return false;
       }
     });
-  const uidOf = async (handle: WorkspaceHandle) => Number((await sh(handle, 'id -u')).stdout.trim());
+  const uidOfIn = async (on: WorkspaceBackend, handle: WorkspaceHandle) => {
+    const running = await on.exec(handle, { command: ['id', '-u'], tty: false });
+    const out = collect(running);
+    running.closeStdin();
+    return Number((await out.done).stdout.trim());
+  };
+  const uidOf = (handle: WorkspaceHandle) => uidOfIn(backend, handle);
 
   describe('runs', () => {
     it('idles while it has no command, and stop() ends every process of its sandbox before it resolves', async () => {
@@ -181,6 +187,16 @@ describe('local workspace backend', function () {
       const result = await sh(handle, 'tr a-z A-Z; echo to-stderr >&2; exit 5', { input: 'hello\n' });
       expect(result).to.deep.include({ code: 5, stdout: 'HELLO\n', stderr: 'to-stderr\n' });
     });
+
+    for (const tty of [false, true]) {
+      it(`settles the exit only once all output was delivered (${tty ? 'terminal' : 'plain'})`, async () => {
+        const handle = await start(spec());
+        const result = await sh(handle, 'head -c 1000000 /dev/zero | tr "\\0" a; exit 3', { tty });
+        expect(result.code).to.equal(3);
+        expect(result.stdout.length).to.equal(1_000_000);
+        expect(result.stdout.replace(/a/g, '')).to.equal('');
+      });
+    }
 
     it('answers 127 with a message for a program that does not exist, with or without a terminal', async () => {
       const handle = await start(spec());
@@ -421,7 +437,9 @@ describe('local workspace backend', function () {
         const running = await first.exec({ org: s.org, workspaceId: s.workspaceId, run: 1, ref }, { command: ['/bin/sh', '-c', 'echo kept > notes'], tty: false });
         running.closeStdin();
         expect((await running.exit).code).to.equal(0);
+        const uid = await uidOfIn(first, { org: s.org, workspaceId: s.workspaceId, run: 1, ref });
         await first.close();
+        expect(processesOf(uid), 'close() ended the run').to.deep.equal([]);
         // close() removed the run's files; a killed server leaves them: put some back as it would.
         await mkdir(path.join(roots.filesRoot, 'w_crashedcrashed00-1'), { recursive: true });
         await writeFile(path.join(roots.filesRoot, 'w_crashedcrashed00-1', 'value'), 'left-behind');

@@ -179,6 +179,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
       });
       // Made by the run's shell before its command, and here again (idempotent) so that they exist once start() resolves.
       if (links && !run.exited) await this.inside(run, links).catch(async (err: unknown) => {
+        // A command that ended at once took its namespaces with it: its end is reported as any other's.
+        if (run.exited) return;
         await this.end(run);
         throw err;
       });
