@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -148,6 +148,8 @@ describe('local workspace backend', function () {
       const handle = await start(first);
       await sh(handle, 'mkdir -p notes && echo kept > notes/todo.txt && chmod 000 notes/todo.txt');
       await backend.stop(handle);
+      // Between runs the home is the server's: the stopped run's uid may be another run's by now.
+      expect((await stat(path.join(homeRoot, first.workspaceId))).uid).to.equal(process.getuid!());
       const second = await start({ ...first, run: 2 });
       const read = await sh(second, 'chmod 600 notes/todo.txt && cat notes/todo.txt && pwd && echo "$HOME"');
       expect(read.stdout).to.equal('kept\n/home/job\n/home/job\n');

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { lchown, lstat, mkdir, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -307,6 +307,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   private async ended(run: Run, code: number): Promise<void> {
     await this.sandboxGone(run);
     await run.files?.destroy().catch((err: unknown) => this.options.log?.error({ workspaceId: run.handle.workspaceId, err: errorCode(err) }, 'removing a workspace run\'s files failed'));
+    // Between runs the home is the server's: its uid may go to another run meanwhile (the next start gives it to the new one).
+    if (run.uid !== undefined) await lchown(this.homeOf(run.handle.workspaceId), process.getuid!(), process.getgid!()).catch(() => undefined);
     run.releaseUid();
     const byItself = !run.stopping;
     run.status = {
@@ -419,6 +421,7 @@ function prepareHomeRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const info = lstatSync(root);
   if (!info.isDirectory() || info.uid !== process.getuid?.()) throw new BackendError(`local workspaces: ${root} is not a directory owned by this server's user`, 'the workspace home root is unusable');
+  chmodSync(root, 0o711);
 }
 
 /**
