@@ -159,6 +159,35 @@ describe('local workspace backend', function () {
       await backend.remove(first.org, first.workspaceId); // idempotent
     });
 
+    const BAD_SPECS: [string, Partial<WorkspaceSpec>, RegExp][] = [
+      ['a workspace id that is a path', { workspaceId: '../w_0000000000000000' }, /invalid workspace id/],
+      ['a workspace id of the wrong form', { workspaceId: 'w_ABCDEF' }, /invalid workspace id/],
+      ['run 0', { run: 0 }, /invalid run number/],
+      ['a variable name that is not one', { env: [{ name: '1BAD', value: 'x' }] }, /not a valid environment variable name/],
+      ['a variable set twice', { env: [{ name: 'A', value: 'x' }], secretEnv: [{ name: 'A', value: Buffer.from('y'), secretName: 's', version: 1 }] }, /set twice/],
+      ['a secret variable with a NUL byte', { secretEnv: [{ name: 'S', value: Buffer.from([0x61, 0, 0x62]), secretName: 's', version: 1 }] }, /NUL byte/],
+      ['a secret variable that is not UTF-8', { secretEnv: [{ name: 'S', value: Buffer.from([0xff, 0xfe]), secretName: 's', version: 1 }] }, /not UTF-8/],
+      ['a file outside the roots', { secretFiles: [{ path: '/etc/x', value: Buffer.from('x'), secretName: 's', version: 1 }] }, /is not under/],
+      ['two files on one path', { secretFiles: [{ path: '/run/secrets/x', value: Buffer.from('x'), secretName: 's', version: 1 }, { path: '/run/secrets/x', value: Buffer.from('y'), secretName: 't', version: 1 }] }, /one file per path/],
+    ];
+    for (const [what, overrides, message] of BAD_SPECS) {
+      it(`refuses to start with ${what}, leaving nothing behind`, async () => {
+        const s = spec(overrides);
+        const err = await backend.start(s).then(() => undefined, (e: unknown) => e as Error & { publicMessage?: string });
+        expect(err?.name).to.equal('BackendError');
+        expect(err?.publicMessage).to.match(message);
+        expect(await readdir(homeRoot)).to.not.include(s.workspaceId);
+        await expectNoRunFiles();
+      });
+    }
+
+    it('starts one run of a workspace at a time, also when two starts race', async () => {
+      const s = spec();
+      const outcomes = await Promise.allSettled([start(s), start({ ...s, run: 2 })]);
+      expect(outcomes.map((o) => o.status).sort()).to.deep.equal(['fulfilled', 'rejected']);
+      expect(String((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason)).to.match(/is running already/);
+    });
+
     it('refuses exec, writeFile and removeFile once the run is stopped', async () => {
       const handle = await start(spec());
       await backend.stop(handle);

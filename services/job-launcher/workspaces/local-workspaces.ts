@@ -108,6 +108,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   readonly secretFiles: SecretFileSupport;
   /** Live runs, by workspace id (one at a time per workspace). */
   private readonly runs = new Map<string, Run>();
+  /** Workspaces whose start() is under way (before their run is in `runs`). */
+  private readonly starting = new Set<string>();
   /** How each workspace's last run ended, while this server runs. */
   private readonly lastEnded = new Map<string, { run: number; status: WorkspaceStatus }>();
   private readonly listeners: ((handle: WorkspaceHandle, status: WorkspaceStatus) => void)[] = [];
@@ -140,9 +142,18 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async start(spec: WorkspaceSpec): Promise<{ ref: string; status?: WorkspaceStatus }> {
     if (this.closed) throw invalid('the local workspace backend is shutting down');
     checkIdentity(spec.workspaceId, spec.run);
-    if (this.runs.has(spec.workspaceId)) throw invalid(`workspace ${spec.workspaceId} is running already`);
     const env = workspaceEnvironment(spec);
     this.checkFiles(spec.secretFiles);
+    if (this.runs.has(spec.workspaceId) || this.starting.has(spec.workspaceId)) throw invalid(`workspace ${spec.workspaceId} is running already`);
+    this.starting.add(spec.workspaceId);
+    try {
+      return await this.startRun(spec, env);
+    } finally {
+      this.starting.delete(spec.workspaceId);
+    }
+  }
+
+  private async startRun(spec: WorkspaceSpec, env: Record<string, string>): Promise<{ ref: string; status?: WorkspaceStatus }> {
     const handle: WorkspaceHandle = { org: spec.org, workspaceId: spec.workspaceId, run: spec.run, ref: `${spec.workspaceId}/${spec.run}` };
     const { uid, release } = this.sandbox.leaseUid();
     let files: RunFiles | undefined;
@@ -184,6 +195,11 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
         await this.end(run);
         throw err;
       });
+      // close() ran meanwhile: no run may outlive the backend.
+      if (this.closed) {
+        await this.end(run);
+        throw invalid('the local workspace backend is shutting down');
+      }
       this.options.log?.info({ workspaceId: spec.workspaceId, run: spec.run }, 'local workspace started');
       return { ref: handle.ref, status: { ...run.status } };
     } catch (err) {
