@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { lchown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readdir, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -277,6 +277,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     this.closed = true;
     await Promise.all([...this.runs.values()].map((run) => this.end(run)));
     await this.sandbox.close();
+    // Left when empty only: the files root then holds nothing, the home root no home.
+    for (const root of [this.filesRoot, this.homeRoot]) await rmdir(root).catch(() => undefined);
   }
 
   /** Starts watching bwrap and resolves once it reported the sandbox (or rejects: nothing left running). */
