@@ -169,7 +169,9 @@ export class JobSandbox {
    */
   leaseUid(): { uid?: number; release(): void } {
     const uid = this.ownUids ? this.takeUid() : undefined;
-    return { uid, release: () => void (uid !== undefined && this.inUse.delete(uid)) };
+    let held = uid !== undefined;
+    // Idempotent: a second release must never free the uid once another holder has it.
+    return { uid, release: () => void (held && this.inUse.delete(uid!), (held = false)) };
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { lchown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { chmodSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { lchown, lstat, mkdir, readdir, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -15,7 +15,7 @@ import { JobSandbox, removeTree, type AttemptLease, type UidRange } from '../san
 import { namespaceEnded, processTree, signalNamespace } from '../sandbox/pid-namespace.js';
 import type { ExecProcess, ExecRequest, WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
 import { workspaceEnvironment } from './workspace-environment.js';
-import { NO_PYTHON_FOR_TTY, PYTHON, runInside, startExec, type RunEntry } from './workspace-exec.js';
+import { noPythonForTty, PYTHON, runInside, startExec, type RunEntry } from './workspace-exec.js';
 import { homeLinkScript, homeUnlinkScript, openFilesRoot, RunFiles, splitFilePath } from './workspace-files.js';
 
 /**
@@ -37,6 +37,8 @@ export interface LocalWorkspaceBackendOptions {
   network?: SandboxNetwork;
   /** Host uids (and gids) for runs; must not overlap the jobs' range (default DEFAULT_WORKSPACE_UIDS). */
   uids?: UidRange;
+  /** The python3 for terminals (the tty relay), a path under /usr (default /usr/bin/python3). */
+  ttyPython?: string;
   /** How long a stopped run's processes get between SIGTERM and SIGKILL (default 5 s). */
   stopGraceMs?: number;
   now?: () => Date;
@@ -87,6 +89,10 @@ interface Run {
   homeLinks: Set<string>;
   status: WorkspaceStatus;
   stopping: boolean;
+  /** bwrap has exited (the main process ended). */
+  exited: boolean;
+  /** Settles once bwrap has reported the sandbox (rejects: it did not start, and nothing of it runs). */
+  launched: Promise<void>;
   /** Settles once every process of the run is gone and its files are removed. */
   ended: Promise<void>;
 }
@@ -102,6 +108,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   readonly secretFiles: SecretFileSupport;
   /** Live runs, by workspace id (one at a time per workspace). */
   private readonly runs = new Map<string, Run>();
+  /** Workspaces whose start() is under way (before their run is in `runs`). */
+  private readonly starting = new Set<string>();
   /** How each workspace's last run ended, while this server runs. */
   private readonly lastEnded = new Map<string, { run: number; status: WorkspaceStatus }>();
   private readonly listeners: ((handle: WorkspaceHandle, status: WorkspaceStatus) => void)[] = [];
@@ -134,9 +142,18 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async start(spec: WorkspaceSpec): Promise<{ ref: string; status?: WorkspaceStatus }> {
     if (this.closed) throw invalid('the local workspace backend is shutting down');
     checkIdentity(spec.workspaceId, spec.run);
-    if (this.runs.has(spec.workspaceId)) throw invalid(`workspace ${spec.workspaceId} is running already`);
     const env = workspaceEnvironment(spec);
     this.checkFiles(spec.secretFiles);
+    if (this.runs.has(spec.workspaceId) || this.starting.has(spec.workspaceId)) throw invalid(`workspace ${spec.workspaceId} is running already`);
+    this.starting.add(spec.workspaceId);
+    try {
+      return await this.startRun(spec, env);
+    } finally {
+      this.starting.delete(spec.workspaceId);
+    }
+  }
+
+  private async startRun(spec: WorkspaceSpec, env: Record<string, string>): Promise<{ ref: string; status?: WorkspaceStatus }> {
     const handle: WorkspaceHandle = { org: spec.org, workspaceId: spec.workspaceId, run: spec.run, ref: `${spec.workspaceId}/${spec.run}` };
     const { uid, release } = this.sandbox.leaseUid();
     let files: RunFiles | undefined;
@@ -161,15 +178,28 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
         homeLinks: new Set(homePaths.filter((p) => splitFilePath(p).base === 'home')),
         status: { state: 'RUNNING', startTime: this.now() },
         stopping: false,
+        exited: false,
+        launched: Promise.resolve(),
         ended: Promise.resolve(),
       };
-      await this.launch(run);
       this.runs.set(spec.workspaceId, run);
+      run.launched = this.launch(run);
+      await run.launched.catch((err: unknown) => {
+        this.runs.delete(spec.workspaceId);
+        throw err;
+      });
       // Made by the run's shell before its command, and here again (idempotent) so that they exist once start() resolves.
-      if (links) await this.inside(run, links).catch(async (err: unknown) => {
+      if (links && !run.exited) await this.inside(run, links).catch(async (err: unknown) => {
+        // A command that ended at once took its namespaces with it: its end is reported as any other's.
+        if (run.exited) return;
         await this.end(run);
         throw err;
       });
+      // close() ran meanwhile: no run may outlive the backend.
+      if (this.closed) {
+        await this.end(run);
+        throw invalid('the local workspace backend is shutting down');
+      }
       this.options.log?.info({ workspaceId: spec.workspaceId, run: spec.run }, 'local workspace started');
       return { ref: handle.ref, status: { ...run.status } };
     } catch (err) {
@@ -208,7 +238,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
 
   async exec(handle: WorkspaceHandle, request: ExecRequest): Promise<ExecProcess> {
     const run = this.liveRun(handle);
-    if (request.tty && !existsSync(PYTHON)) throw new BackendPreconditionError(`local workspaces: ${NO_PYTHON_FOR_TTY}`, NO_PYTHON_FOR_TTY, 'TERMINAL_UNAVAILABLE');
+    const python = this.options.ttyPython ?? PYTHON;
+    if (request.tty && !existsSync(python)) throw new BackendPreconditionError(`local workspaces: ${noPythonForTty(python)}`, noPythonForTty(python), 'TERMINAL_UNAVAILABLE');
     try {
       return await startExec(this.entry(run), request);
     } catch (err) {
@@ -219,7 +250,10 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async writeFile(handle: WorkspaceHandle, file: SecretFileEntry): Promise<void> {
     const run = this.liveRun(handle);
     this.checkFiles([file]);
-    await run.files!.write(file.path, file.value);
+    await run.files!.write(file.path, file.value).catch((err: unknown) => {
+      // E.g. ENOTDIR: another secret's file is where this path needs a directory.
+      throw new BackendError(`local workspaces: writing the file of secret "${file.secretName}" in ${handle.workspaceId}: ${errorCode(err)}`, `the file of secret "${file.secretName}" could not be written in the workspace`);
+    });
     if (splitFilePath(file.path).base === 'home' && !run.homeLinks.has(file.path)) {
       await this.inside(run, homeLinkScript([file.path]));
       run.homeLinks.add(file.path);
@@ -229,7 +263,9 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   async removeFile(handle: WorkspaceHandle, filePath: string): Promise<void> {
     const run = this.liveRun(handle);
     this.checkFiles([{ path: filePath, value: new Uint8Array(), secretName: 'removed', version: 0 }]);
-    await run.files!.remove(filePath);
+    await run.files!.remove(filePath).catch((err: unknown) => {
+      throw new BackendError(`local workspaces: removing ${filePath} in ${handle.workspaceId}: ${errorCode(err)}`, 'the secret file could not be removed from the workspace');
+    });
     if (run.homeLinks.delete(filePath)) await this.inside(run, homeUnlinkScript(filePath));
   }
 
@@ -241,6 +277,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     this.closed = true;
     await Promise.all([...this.runs.values()].map((run) => this.end(run)));
     await this.sandbox.close();
+    // Left when empty only: the files root then holds nothing, the home root no home.
+    for (const root of [this.filesRoot, this.homeRoot]) await rmdir(root).catch(() => undefined);
   }
 
   /** Starts watching bwrap and resolves once it reported the sandbox (or rejects: nothing left running). */
@@ -249,7 +287,12 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     // The main process's output goes nowhere (exec is how one talks to a workspace); it must not fill a pipe.
     bwrap.stdout?.resume();
     bwrap.stderr?.resume();
-    const exited = new Promise<number>((resolve) => bwrap.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0))));
+    const exited = new Promise<number>((resolve) =>
+      bwrap.once('exit', (code, signal) => {
+        run.exited = true;
+        resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
+      }),
+    );
     const reported = new Promise<void>((resolve, reject) => {
       bwrap.once('error', reject);
       let pending = '';
@@ -269,7 +312,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     // bwrap reports its PID 1 before that has entered the sandbox's last user namespace (the one
     // --disable-userns makes): the run can be entered once PID 1 has started the main process.
     const entered = reported.then(() => mainProcessStarted(run.sandbox!.initPid, exited));
-    const outcome = await Promise.race([entered.then((started) => (started ? 'running' : 'exited') as 'running' | 'exited'), exited.then(() => 'exited' as const), sleep(START_TIMEOUT_MS, 'timeout' as const)]);
+    // A command that ends at once still started: its end is reported as any other's.
+    const outcome = await Promise.race([entered.then(() => 'running' as const), exited.then(() => (run.sandbox ? 'running' : 'exited') as 'running' | 'exited'), sleep(START_TIMEOUT_MS, 'timeout' as const)]);
     if (outcome !== 'running') {
       bwrap.kill('SIGKILL');
       throw new BackendError(`local workspaces: the sandbox of ${run.handle.workspaceId} did not start (${outcome})`, 'the workspace sandbox could not be started');
@@ -281,6 +325,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   private async ended(run: Run, code: number): Promise<void> {
     await this.sandboxGone(run);
     await run.files?.destroy().catch((err: unknown) => this.options.log?.error({ workspaceId: run.handle.workspaceId, err: errorCode(err) }, 'removing a workspace run\'s files failed'));
+    // Between runs the home is the server's: its uid may go to another run meanwhile (the next start gives it to the new one).
+    if (run.uid !== undefined) await lchown(this.homeOf(run.handle.workspaceId), process.getuid!(), process.getgid!()).catch(() => undefined);
     run.releaseUid();
     const byItself = !run.stopping;
     run.status = {
@@ -289,7 +335,7 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
       ...(byItself ? { exitCode: code, message: exitMessage(code) } : { message: 'stopped' }),
       endTime: this.now(),
     };
-    this.runs.delete(run.handle.workspaceId);
+    if (this.runs.get(run.handle.workspaceId) === run) this.runs.delete(run.handle.workspaceId);
     this.lastEnded.set(run.handle.workspaceId, { run: run.handle.run, status: run.status });
     this.options.log?.info({ workspaceId: run.handle.workspaceId, run: run.handle.run, state: run.status.state }, 'local workspace ended');
     if (byItself) this.notify(run);
@@ -297,6 +343,9 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
 
   /** SIGTERM to every process of the sandbox, SIGKILL to its PID 1 (the whole namespace) after the grace; resolves once all is gone. */
   private async end(run: Run): Promise<void> {
+    // Stopped (or closed) while it starts: never signal bwrap before it reported its sandbox
+    // (killed while it sets up, it could leave the sandbox running unwatched).
+    if (!(await run.launched.then(() => true, () => false))) return;
     if (!run.stopping) {
       run.stopping = true;
       const { pidNamespace, initPid } = run.sandbox!;
@@ -331,13 +380,13 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   private liveRun(handle: WorkspaceHandle): Run {
     checkIdentity(handle.workspaceId, handle.run);
     const run = this.runs.get(handle.workspaceId);
-    if (!run || run.handle.run !== handle.run || run.stopping) throw notRunning(handle);
+    if (!run || run.handle.run !== handle.run || run.stopping || run.exited) throw notRunning(handle);
     return run;
   }
 
   private entry(run: Run): RunEntry {
     const id = run.uid ?? process.getuid!();
-    return { targetPid: run.sandbox!.initPid, uid: id, gid: run.uid ?? process.getgid!(), network: run.network, env: run.env };
+    return { targetPid: run.sandbox!.initPid, uid: id, gid: run.uid ?? process.getgid!(), network: run.network, env: run.env, python: this.options.ttyPython };
   }
 
   /** Runs a shell script in the run, as its user (making or removing a HOME link). */
@@ -390,6 +439,7 @@ function prepareHomeRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const info = lstatSync(root);
   if (!info.isDirectory() || info.uid !== process.getuid?.()) throw new BackendError(`local workspaces: ${root} is not a directory owned by this server's user`, 'the workspace home root is unusable');
+  chmodSync(root, 0o711);
 }
 
 /**

@@ -26,8 +26,8 @@ export const NSENTER = '/usr/bin/nsenter';
 export const SETPRIV = '/usr/bin/setpriv';
 /** The host's python3 (the sandbox sees the host's /usr read-only): Debian's, for the tty relay. */
 export const PYTHON = '/usr/bin/python3';
-export const NO_PYTHON_FOR_TTY =
-  'a terminal in a local workspace needs python3 on the server host (/usr/bin/python3, which the sandbox sees): install it (apt-get install python3-minimal), or exec without a terminal';
+export const noPythonForTty = (python: string) =>
+  `a terminal in a local workspace needs python3 on the server host (${python}, which the sandbox sees): install it (apt-get install python3-minimal), or exec without a terminal`;
 
 /** How long output may still arrive once the command has exited (a process it left may hold the pipes). */
 const OUTPUT_DRAIN_MS = 2000;
@@ -43,6 +43,8 @@ export interface RunEntry {
   network: SandboxNetwork;
   /** The run's whole environment, as it started (kept in memory only). */
   env: Readonly<Record<string, string>>;
+  /** The python3 that runs the tty relay: a path under /usr, which host and sandbox share (default PYTHON). */
+  python?: string;
 }
 
 /** The shell used when a request names no program: bash when the host's /usr has it, else sh. */
@@ -73,7 +75,7 @@ export function nsenterArguments(entry: RunEntry, request: ExecRequest): string[
   const namespaces = ['--user', '--mount', '--pid', '--ipc', '--uts', '--cgroup', ...(entry.network === 'isolated' ? ['--net'] : [])];
   const program = request.command.length > 0 ? request.command : defaultShell();
   const relay = request.tty
-    ? [PYTHON, '-I', '-S', '-c', TTY_RELAY_SOURCE, String(request.size?.rows ?? 0), String(request.size?.cols ?? 0), ...program]
+    ? [entry.python ?? PYTHON, '-I', '-S', '-c', TTY_RELAY_SOURCE, String(request.size?.rows ?? 0), String(request.size?.cols ?? 0), ...program]
     : ['/bin/sh', '-c', PLAIN_RELAY, 'sh', ...program];
   return ['--target', String(entry.targetPid), ...namespaces, '--wd', `--setuid=${entry.uid}`, `--setgid=${entry.gid}`, '--', SETPRIV, '--no-new-privs', '--', ...relay];
 }
