@@ -4,7 +4,8 @@
  * report (waiting, running, exited with a code) by patching pods/status, and serves its log
  * from a small HTTPS server on loopback that stands where a kubelet's port would be: the pod is
  * bound to a Node whose kubelet endpoint is that server, so a log request goes through the real
- * API server's proxy to it, follow and tailLines included, as it would in a cluster.
+ * API server's proxy to it, follow and tailLines included, as it would in a cluster. An exec
+ * comes the same way, as a WebSocket the API server proxies here (kubelet-exec.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PatchStrategy, setHeaderOptions, type V1ContainerState, type V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from './kube-control-plane.js';
+import { serveExecUpgrade, type ExecHandler } from './kubelet-exec.js';
 import { PodLogs } from './pod-logs.js';
 import { until } from './until.js';
 
@@ -23,6 +25,8 @@ const CONTAINER = 'job';
 
 export class TestKubelet {
   private readonly logs = new PodLogs();
+  /** What an exec the API server proxies here runs (none: the kubelet answers 404). */
+  private execHandler?: ExecHandler;
 
   private constructor(
     private readonly plane: ControlPlane,
@@ -40,6 +44,7 @@ export class TestKubelet {
     const server = createServer({ cert: readFileSync(path.join(plane.runDir, 'apiserver.crt')), key: readFileSync(path.join(plane.runDir, 'apiserver.key')) });
     const kubelet = new TestKubelet(plane, server, container);
     server.on('request', (req, res) => kubelet.serve(req.url ?? '/', res));
+    server.on('upgrade', (req, socket) => serveExecUpgrade(req, socket, kubelet.execHandler));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await plane.core.createNode({ body: { metadata: { name: kubelet.node } } });
@@ -96,6 +101,11 @@ export class TestKubelet {
     await this.setStatus(namespace, pod, exitCode === 0 ? 'Succeeded' : 'Failed', {
       terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: now },
     });
+  }
+
+  /** Plays the process of every exec from now on (kubelet-exec.ts). */
+  onExec(handler: ExecHandler): void {
+    this.execHandler = handler;
   }
 
   /** How many log follows are open on this kubelet right now. */

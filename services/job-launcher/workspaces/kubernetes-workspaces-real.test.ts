@@ -2,9 +2,10 @@
  * The Kubernetes workspace backend against a real kube-apiserver and kube-controller-manager
  * (v1.20.2, test/support/kube-control-plane.ts): real admission, validation, RBAC (the launcher
  * runs as deploy/'s job-launcher with exactly deploy/'s role) and the real garbage collector.
- * There is no kubelet: the test plays it (test/support/kubelet.ts) by binding pods and patching
- * their status, so what a kubelet does inside a pod (refreshing a secret volume, running an
- * exec) is not exercised here; what the API server stores and allows is.
+ * There is no kubelet: the test plays it (test/support/kubelet.ts) by binding pods, patching
+ * their status and answering the execs the API server proxies to it. What a real kubelet does
+ * inside a pod (refreshing a secret volume, running a process) is not exercised here; what the
+ * API server stores, allows and proxies is.
  */
 import { expect } from 'chai';
 import { ApiException, Exec, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -19,7 +20,9 @@ import { jobKey } from '../backends/kubernetes-manifests.js';
 import { createKubernetesWorkspaceBackend, NEW_FILE_MESSAGE, NOT_ON_A_NODE_MESSAGE, NOT_RUNNING_MESSAGE } from './kubernetes-workspaces.js';
 import { IDLE_COMMAND, WORKSPACE_CONTAINER } from './kubernetes-workspace-manifests.js';
 import { POD_GONE_MESSAGE } from './kubernetes-workspace-status.js';
-import type { WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
+import type { ExecProcess, WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
+import { DEFAULT_SHELL } from './kubernetes-workspace-exec.js';
+import type { ExecSession } from '../../../test/support/kubelet-exec.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64');
@@ -302,9 +305,87 @@ describe('Kubernetes workspace backend against a real API server and controller 
     });
   });
 
-  // The full path of a command (stdin, output, resizes, exit status) needs a kubelet: see
-  // docs/kubernetes.md; kubernetes-workspace-exec.test.ts covers the client side's channels.
+  // The API server proxies an exec to the node's kubelet; the test's kubelet plays the command
+  // (kubelet-exec.ts), so what is real is the client, the API server's authorization and proxy,
+  // and the channel protocol between them; the process is pretend.
   describe('exec', () => {
+    /** Output of a process, gathered from the moment its listeners are set. */
+    function outputOf(proc: ExecProcess): { stdout: () => string; stderr: () => string } {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      proc.onStdout((c) => out.push(c));
+      proc.onStderr((c) => err.push(c));
+      return { stdout: () => Buffer.concat(out).toString('utf8'), stderr: () => Buffer.concat(err).toString('utf8') };
+    }
+
+    it('runs a command through the API server\'s proxy: its arguments, stdin in, stdout and stderr apart, the exit code from the status channel', async () => {
+      const sessions: ExecSession[] = [];
+      kubelet.onExec((session) => {
+        sessions.push(session);
+        session.onInput = (s) => {
+          const line = Buffer.concat(s.input).toString('utf8');
+          if (!line.endsWith('\n')) return;
+          s.writeStdout(`out:${line}`);
+          s.writeStderr('err\n');
+          s.exit(3);
+        };
+      });
+      const handle = await started();
+      await kubelet.run(ns, handle.ref);
+      const proc = await backend.exec(handle, { command: ['sh', '-c', 'read x; echo "out:$x"; echo err >&2; exit 3'], tty: false });
+      const output = outputOf(proc);
+      proc.write(Buffer.from('hel'));
+      proc.write(Buffer.from('lo\n'));
+      expect(await proc.exit).to.deep.equal({ code: 3 });
+      expect(output.stdout()).to.equal('out:hello\n');
+      expect(output.stderr()).to.equal('err\n');
+      expect(sessions).to.have.length(1);
+      expect(sessions[0]).to.include({ namespace: ns, pod: handle.ref, container: 'workspace', tty: false, stdin: true, stderr: true });
+      expect(sessions[0].command).to.deep.equal(['sh', '-c', 'read x; echo "out:$x"; echo err >&2; exit 3']);
+    });
+
+    it('with a terminal: the user\'s shell, no separate stderr, the first size and each resize sent, status 0; output before the listeners is kept', async () => {
+      let session: ExecSession | undefined;
+      kubelet.onExec((s) => {
+        session = s;
+        s.writeStdout('$ ');
+        s.onInput = (current) => {
+          if (current.sizes.length === 2) current.exit(0);
+        };
+      });
+      const handle = await started();
+      await kubelet.run(ns, handle.ref);
+      const proc = await backend.exec(handle, { command: [], tty: true, size: { rows: 40, cols: 120 } });
+      await until('the first size to arrive', async () => (session?.sizes.length === 1 ? true : undefined));
+      const output = outputOf(proc);
+      proc.resize({ rows: 50, cols: 100 });
+      expect(await proc.exit).to.deep.equal({ code: 0 });
+      expect(output.stdout()).to.equal('$ ');
+      expect(output.stderr()).to.equal('');
+      expect(session!).to.include({ tty: true, stdin: true, stderr: false });
+      expect(session!.command).to.deep.equal(DEFAULT_SHELL);
+      expect(session!.sizes).to.deep.equal([{ height: 40, width: 120 }, { height: 50, width: 100 }]);
+    });
+
+    it('kill closes the connection: the kubelet sees it go, and exit says the command did not report how it ended', async () => {
+      let session: ExecSession | undefined;
+      let hungUp = false;
+      kubelet.onExec((s) => {
+        session = s;
+        s.onClose = () => (hungUp = true);
+      });
+      const handle = await started();
+      await kubelet.run(ns, handle.ref);
+      const proc = await backend.exec(handle, { command: ['sleep', '1000'], tty: true });
+      await until('the kubelet to get the exec', async () => session);
+      proc.kill();
+      proc.kill();
+      const err = await rejection(proc.exit);
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).publicMessage).to.equal('the connection to the workspace ended before the command reported how it ended');
+      await until('the kubelet to see the connection close', async () => (hungUp ? true : undefined));
+    });
+
     it('the launcher may open pods/exec in its namespaces (get for a WebSocket, create for SPDY) and nothing cluster-wide', async () => {
       expect(await launcherMay(plane, ns, 'get', 'pods', '', 'exec')).to.equal(true);
       expect(await launcherMay(plane, ns, 'create', 'pods', '', 'exec')).to.equal(true);
