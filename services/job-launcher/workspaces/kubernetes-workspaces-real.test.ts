@@ -78,13 +78,6 @@ describe('Kubernetes workspace backend against a real API server and controller 
     return workspaceHandleOf(s, (await backend.start(s)).ref);
   }
 
-  async function statusUntil(handle: WorkspaceHandle, what: string, done: (s: WorkspaceStatus) => boolean): Promise<WorkspaceStatus> {
-    return until(what, async () => {
-      const s = await backend.status(handle);
-      return done(s) ? s : undefined;
-    });
-  }
-
   /** Binds the pod to a Node whose kubelet port nothing listens on, and reports it Running. */
   async function runOnNodeWithoutKubelet(pod: string): Promise<string> {
     const node = `vessl-test-no-kubelet-${ns}`;

@@ -131,9 +131,9 @@ describe('Kubernetes workspace backend against the fake API server (faults)', ()
   });
 
   it('onStateChange survives a failed poll and reports the change at the next one', async () => {
+    const handle = await running();
     const seen: WorkspaceStatus[] = [];
     backend.onStateChange!((_h, s) => seen.push(s));
-    const handle = await running();
     await backend.status(handle); // RUNNING, now followed
     fake.failNext('GET', /\/pods\//, 500, ECHO);
     fake.setPodStatus(NS, handle.ref, { phase: 'Failed', containerStatuses: [{ name: 'workspace', state: { terminated: { exitCode: 137, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:01:00Z' } } }] });
@@ -143,10 +143,10 @@ describe('Kubernetes workspace backend against the fake API server (faults)', ()
   });
 
   it('a stopped run is no longer polled: stop is not reported as a change', async () => {
-    const seen: WorkspaceStatus[] = [];
-    backend.onStateChange!((_h, s) => seen.push(s));
     const stopped = await running(1);
     const other = await running(2);
+    const seen: WorkspaceStatus[] = [];
+    backend.onStateChange!((_h, s) => seen.push(s));
     await backend.status(stopped);
     await backend.status(other);
     await backend.stop(stopped);
