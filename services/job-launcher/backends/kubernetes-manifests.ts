@@ -2,6 +2,9 @@
  * The Kubernetes objects one attempt is made of: an immutable Secret holding only that
  * attempt's values, and a batch/v1 Job that reads them through secretKeyRef (variables) and a
  * secret volume with items (files). Pure builders, so tests can compare the exact objects.
+ * The pod, its Secret's data and its secret volume are built by pieces that a workspace's run
+ * (workspaces/kubernetes-workspace-manifests.ts) shares: hardenedPodSpec, secretData,
+ * containerEnv, secretFilesVolume, podInputProblem.
  */
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Job, V1OwnerReference, V1PodSpec, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
@@ -210,7 +213,7 @@ export function hardenedPodSpec(pod: { containerName: string; image: string; com
   return {
     restartPolicy: 'Never',
     automountServiceAccountToken: false,
-    // Service discovery variables would mix cluster details into the job's environment.
+    // Service discovery variables would mix cluster details into the pod's environment.
     enableServiceLinks: false,
     securityContext: {
       runAsNonRoot: true,
