@@ -93,7 +93,7 @@ for (const engine of engines()) {
       const piped = await execIn(mine, { name: 'dev' }, sh('tr a-z A-Z; echo oops >&2; exit 3'), { stdin: 'hello workspace\n' });
       expect(piped).to.include({ stdout: 'HELLO WORKSPACE\n', stderr: 'oops\n', code: 3, signal: '' });
       const echoed = await execIn(mine, { name: 'dev' }, sh('echo "token=$HF_TOKEN"; cat /run/secrets/ssh/id_ed25519'));
-      expect(echoed.stdout).to.equal('token=***\n***');
+      expect(echoed.stdout).to.equal('token=***\n***\n');
       expect(echoed.stdout).not.to.include(TOKEN_V1);
       const missing = await execIn(mine, { name: 'dev' }, ['no-such-program-here']);
       expect(missing.code).to.equal(127);
@@ -112,12 +112,12 @@ for (const engine of engines()) {
       const seen = await execIn(mine, { name: 'dev' }, sh('sha256sum < /run/secrets/ssh/id_ed25519 | cut -c1-64; printf %s "$HF_TOKEN" | sha256sum | cut -c1-64'));
       expect(seen.stdout.split('\n').slice(0, 2)).to.deep.equal([digestBytes(Buffer.from(PEM_V2)), digestBytes(Buffer.from(TOKEN_V1))]);
       // Both versions are masked: the run has held both.
-      expect((await execIn(mine, { name: 'dev' }, sh('cat /run/secrets/ssh/id_ed25519'))).stdout).to.equal('***');
+      expect((await execIn(mine, { name: 'dev' }, sh('cat /run/secrets/ssh/id_ed25519'))).stdout).to.equal('***\n');
 
       const events = await admin.listAuditEvents({ org: ORG, secretName: 'ssh-key', action: 'secret.referenced' });
       const refresh = events.events.find((e) => e.details.refresh === 'true');
-      expect(refresh?.details).to.include({ workspace: refreshed.id, run: '1', as: `file ${KEY_PATH}`, version: '2' });
-      expect(refresh?.actor).to.equal('mia@acme');
+      expect(refresh?.details).to.include({ workspace: refreshed.id, run: '1', as: `file ${KEY_PATH}`, via: 'svc:job-launcher' });
+      expect(refresh).to.include({ actor: 'mia@acme', secretVersion: 2 });
     });
 
     it('removes a deleted secret\'s file from the running workspace and audits it', async () => {

@@ -19,6 +19,7 @@ import { createJobStore, type JobStore } from './store.js';
 import { WorkspaceManager } from './workspaces/domain.js';
 import { createLocalWorkspaceBackend } from './workspaces/local-workspaces.js';
 import { createWorkspaceStore } from './workspaces/store.js';
+import { unavailableWorkspaceBackend, UNSANDBOXED_WORKSPACES_REFUSAL } from './workspaces/unavailable-workspaces.js';
 import type { WorkspaceBackend } from './workspaces/workspace-backend.js';
 
 export const JOB_LAUNCHER_SERVICE = 'job-launcher';
@@ -78,6 +79,14 @@ function logStreamCap(flags: Flags): number {
   return Number(text);
 }
 
+/** An org's Kubernetes namespace, from the configured template. */
+function namespaceOf(settings: JobLauncherSettings): (org: string) => string {
+  return (org) => {
+    if (!ORG_PATTERN.test(org)) throw new Error(`invalid org ${org}`);
+    return settings.namespaceTemplate.replace('{org}', org);
+  };
+}
+
 async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
   // Imported statically: under the tests' loader a dynamic import() gets modules of its own, whose
   // BackendError is not the domain's (instanceof fails and a backend failure reads as INTERNAL).
@@ -85,17 +94,18 @@ async function createBackend(settings: JobLauncherSettings, dataDir: string, log
     return createLocalBackend({ dataDir, log, sandbox: settings.sandbox });
   }
   const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
-  const namespace = (org: string) => {
-    if (!ORG_PATTERN.test(org)) throw new Error(`invalid org ${org}`);
-    return settings.namespaceTemplate.replace('{org}', org);
-  };
-  return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace, log });
+  return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace: namespaceOf(settings), log });
 }
 
-/** Where workspaces run: beside the jobs, on the same kind of backend. */
+/** Where workspaces run: beside the jobs, on the same kind of backend (and, on Kubernetes, in the same namespace). */
 async function createWorkspaceBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<WorkspaceBackend> {
-  if (settings.backend === 'local') return createLocalWorkspaceBackend({ dataDir, network: settings.sandbox?.network, log });
-  throw new ConfigError('workspaces on the Kubernetes backend are not wired yet');
+  if (settings.backend === 'local') {
+    if (settings.sandbox?.kind === 'none') return unavailableWorkspaceBackend(UNSANDBOXED_WORKSPACES_REFUSAL);
+    return createLocalWorkspaceBackend({ dataDir, network: settings.sandbox?.network, log });
+  }
+  const { kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
+  const { createKubernetesWorkspaceBackend } = await import('./workspaces/kubernetes-workspaces.js');
+  return createKubernetesWorkspaceBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace: namespaceOf(settings), log });
 }
 
 export interface JobLauncherApp {

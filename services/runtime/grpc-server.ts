@@ -173,7 +173,9 @@ function bidiCall(handler: BidiHandler<unknown, unknown>, path: string, deps: Ad
     let first: unknown;
     const method = path.split('/').pop() ?? path;
     const requests = (async function* () {
-      for await (const message of call as AsyncIterable<unknown>) {
+      // Not the plain async iterator: it destroys the stream when the client's side ends,
+      // and with it the answers still to be written.
+      for await (const message of call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
         if (message === UNDECODABLE_REQUEST) throw invalidArgument('request', `is not a valid ${method} request message`);
         first ??= message;
         yield message;
