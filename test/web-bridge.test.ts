@@ -3,16 +3,20 @@ import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { hits } from './support/plaintext.js';
 import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { WorkspaceServiceService } from '../services/gen/vessl/jobs/v1/workspaces.js';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import type { JsonError } from '../services/web-console/grpc-bridge.js';
 import { bridgedMethods } from '../services/web-console/method-table.js';
 import { postApi, startConsoleSystem, type ConsoleSystem } from './support/web-console.js';
 
-/** Every RPC path of the generated service definitions: what the bridge must expose. */
-const GENERATED_PATHS = [SecretServiceService, KeyManagementServiceService, JobServiceService].flatMap((service) =>
-  Object.values(service).map((method) => method.path),
-);
+/** A workspace's terminal (a stream both ways) is for vesslctl: a JSON POST cannot carry it. */
+const EXEC_WORKSPACE = WorkspaceServiceService.execWorkspace.path;
+
+/** Every RPC path of the generated service definitions but ExecWorkspace: what the bridge must expose. */
+const GENERATED_PATHS = [SecretServiceService, KeyManagementServiceService, JobServiceService, WorkspaceServiceService]
+  .flatMap((service) => Object.values(service).map((method) => method.path))
+  .filter((path) => path !== EXEC_WORKSPACE);
 
 /** Calls no user token may make through the bridge: for other services or operators only. */
 const NOT_FOR_ORG_ADMINS = [
@@ -48,6 +52,13 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
 
   it('derives its routes from the generated service definitions: every method, nothing else', () => {
     expect([...bridgedMethods().keys()].sort()).to.deep.equal([...GENERATED_PATHS].sort());
+  });
+
+  it('leaves out ExecWorkspace: the console shows the vesslctl command instead of a terminal', async () => {
+    expect(bridgedMethods().has(EXEC_WORKSPACE)).to.equal(false);
+    const res = await postApi(cs.web, EXEC_WORKSPACE, '{}', { token: member });
+    expect(res.status, res.text).to.equal(404);
+    expect(errorOf(res.text)).to.include({ status: 'NOT_FOUND' });
   });
 
   it('forwards every method to the gRPC server, whose own auth refuses a call without a token', async () => {
