@@ -222,9 +222,19 @@ function HeldSecret({ secret: s }: { secret: Held }) {
           refreshed at <time dateTime={s.refreshTime}>{exactTime(s.refreshTime)}</time>
         </span>
       )}
-      {file && s.removed && <span className="badge stale">removed (secret deleted)</span>}
-      {!file && s.stale && <span className="badge stale">{current === 0 ? 'stale: secret deleted since' : `stale: restart to refresh (now v${current})`}</span>}
+      {file && s.removed && <Mark text="removed (secret deleted)" />}
+      {!file && s.stale && <Mark text={current === 0 ? 'stale: secret deleted since' : `stale: restart to refresh (now v${current})`} />}
     </li>
+  );
+}
+
+/** A held secret's warning, a word apart from its line. */
+function Mark({ text }: { text: string }) {
+  return (
+    <>
+      {' '}
+      <span className="badge stale">{text}</span>
+    </>
   );
 }
 
