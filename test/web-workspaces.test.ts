@@ -53,8 +53,10 @@ for (const engine of engines()) {
       return page;
     };
     const creates = () => requests.filter((r) => r.url.endsWith(`${WORKSPACES}/CreateWorkspace`)).length;
+    /** A fresh New workspace form (reloaded: going to the route it is on would keep what was typed). */
     const openForm = async (page: Page) => {
       await page.goto(`${cs.web.url}${NEW_WORKSPACE}`);
+      await page.reload();
       const form = page.getByRole('form', { name: 'New workspace' });
       await form.getByLabel('Secret 1', { exact: true }).locator('option[value=TLS_KEY]').waitFor({ state: 'attached' });
       return form;
@@ -87,12 +89,13 @@ for (const engine of engines()) {
     });
 
     it('has a Workspaces entry in the menu; the empty list says whose workspaces it shows', async () => {
-      expect(await max.locator('nav').innerText()).to.match(/Workloads\s*Jobs\s*Workspaces/);
+      expect(await max.locator('nav').innerText()).to.match(/Workloads\s*Jobs\s*Workspaces/i);
       await max.locator('nav').getByRole('link', { name: 'Workspaces' }).click();
       await max.getByRole('heading', { name: 'Workspaces' }).waitFor();
       await titled(max, 'Workspaces · vessl-secrets');
       expect(await focused(max)).to.equal('H1 Workspaces');
       await max.locator('td.empty').filter({ hasText: 'No workspaces yet.' }).waitFor();
+      expect(await max.getByRole('alert').count(), 'the list was answered').to.equal(0);
       expect(await max.getByTestId('whose').innerText()).to.match(/^Your workspaces in org acme: each member sees only their own\./);
       expect(await max.locator('nav a[aria-current=page]').innerText()).to.equal('Workspaces');
       await expectAccessible(max, 'empty workspaces list');

@@ -59,7 +59,7 @@ export function WorkspacesPage({ identity }: { identity: Identity }) {
           </tr>
         </thead>
         <tbody>
-          {loaded && workspaces.length === 0 && (
+          {loaded && !error && workspaces.length === 0 && (
             <tr>
               <td colSpan={4} className="empty">
                 No workspaces yet.
