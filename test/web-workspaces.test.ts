@@ -174,7 +174,7 @@ for (const engine of engines()) {
 
     it('creates a workspace through the form with a variable, a variable secret and a file secret; its page shows the run’s secrets and how to connect', async () => {
       const form = await openForm(max);
-      await titled(max, 'New workspace · vessl-secrets');
+      expect(await max.title()).to.equal('New workspace · vessl-secrets');
       await form.locator('input[name=name]').fill('max-dev');
       await form.getByLabel('Variable 1 name').fill('MODE');
       await form.getByLabel('Variable 1 value').fill('dev');
@@ -188,9 +188,9 @@ for (const engine of engines()) {
       await shot(max, '03-form');
       await form.getByRole('button', { name: 'Create workspace' }).click();
 
-      await titled(max, 'Workspace max-dev · vessl-secrets');
-      expect(new URL(max.url()).hash).to.equal('#/workspaces/max-dev');
+      await max.waitForURL(/#\/workspaces\/max-dev$/);
       await inState(max, 'running');
+      expect(await max.title()).to.equal('Workspace max-dev · vessl-secrets');
       const sent = JSON.parse(requests.filter((r) => r.url.endsWith(`${WORKSPACES}/CreateWorkspace`)).at(-1)!.body) as { org: string; workspace: unknown };
       expect(sent).to.deep.equal({
         org: 'acme',
