@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import { workspacesApi } from '../api';
+import { checkWorkspaceInput } from '../../../services/job-launcher/workspaces/rules.js';
+import { ANY_FILE_ROOT } from '../../../services/runtime/secret-file-paths.js';
 import { EnvSecretsSection, useEnvSecrets } from '../env-secrets';
 import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, useFormErrors, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { navigate, usePageTitle } from '../ui';
-import { checkWorkspaceInput } from '../workspace-rules';
 import { setCreateWarnings } from './WorkspaceDetailPage';
 import { workspaceRoute } from './WorkspacesPage';
 
@@ -28,10 +29,14 @@ export function WorkspaceCreatePage({ identity }: { identity: Identity }) {
   // What is sent, as the API names it: the same object the browser checks and the server gets.
   const workspace = { name, image, command, ...section.sent };
 
-  /** The browser's check, by the job launcher's rules (workspace-rules.ts); the file roots are the server's to check. */
+  /**
+   * The browser's check: the job launcher's own workspace rules (services/job-launcher/workspaces/rules.ts),
+   * on what would be sent. Which roots a file may go under depends on the backend, which only the
+   * server knows: that one comes back from it, at the same field.
+   */
   const check = (): FormErrors => {
     const v = new FieldChecks();
-    checkWorkspaceInput(v, workspace);
+    checkWorkspaceInput(v, { ...workspace, secretRefs: workspace.secrets }, ANY_FILE_ROOT);
     section.checkFilePathsGiven(v);
     return v.placed(fields);
   };
