@@ -39,6 +39,8 @@ for (const engine of engines()) {
     /** ada, an admin of the org. */
     let ada: Page;
     let maxToken = '';
+    /** When run 1 wrote TLS_KEY's file (its first version), as the page shows it. */
+    let tlsWrittenAt = '';
     let miaToken = '';
 
     const shot = async (page: Page, name: string, fullPage = true) => {
@@ -208,6 +210,7 @@ for (const engine of engines()) {
       expect(await max.getByTestId('run').innerText()).to.equal('1');
       expect(await held(max, 'HF_TOKEN').innerText()).to.equal('HF_TOKEN ← HF_TOKEN v1');
       expect(await held(max, 'TLS_KEY').innerText()).to.match(/^\/run\/secrets\/tls ← TLS_KEY v1 refreshed at .*\d/);
+      tlsWrittenAt = (await held(max, 'TLS_KEY').locator('time').getAttribute('datetime')) ?? '';
       expect(await max.locator('.badge.stale').count()).to.equal(0);
       expect(await max.locator('dl.facts').innerText()).to.include('none: it idles until stopped');
 
@@ -254,6 +257,7 @@ for (const engine of engines()) {
       await listRow(ada, 'max-dev').getByRole('link', { name: 'max-dev' }).click();
       await inState(ada, 'running');
       expect(await ada.getByTestId('shell-command').count()).to.equal(0);
+      expect(await ada.locator('main header button').allInnerTexts(), 'an admin may stop and delete it').to.deep.equal(['Stop', 'Delete']);
       expect(await ada.locator('.connect').innerText()).to.equal('Only its owner, max, can open a terminal in it.');
     });
 
@@ -270,6 +274,8 @@ for (const engine of engines()) {
       expect(await held(max, 'HF_TOKEN').innerText()).to.equal('HF_TOKEN ← HF_TOKEN v1 stale: restart to refresh (now v2)');
       expect(await held(max, 'TLS_KEY').innerText()).to.match(/^\/run\/secrets\/tls ← TLS_KEY v2 refreshed at /);
       expect(await held(max, 'TLS_KEY').locator('.badge').count(), 'a file is never stale while it runs').to.equal(0);
+      const rewrittenAt = (await held(max, 'TLS_KEY').locator('time').getAttribute('datetime')) ?? '';
+      expect(Date.parse(rewrittenAt), 'rewritten after run 1 first wrote it').to.be.greaterThan(Date.parse(tlsWrittenAt));
       expect(await max.locator('.stale-note').innerText()).to.include('(HF_TOKEN)');
       await expectAccessible(max, 'workspace with a stale variable');
       await shot(max, '06-stale-refreshed');
