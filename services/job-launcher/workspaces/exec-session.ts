@@ -134,7 +134,8 @@ async function relayRequests(requests: AsyncIterator<ExecWorkspaceRequest>, proc
       case 'stdin':
         if (kind.value.length > MAX_STDIN_CHUNK) throw invalidArgument('stdin', `is ${kind.value.length} bytes; at most ${MAX_STDIN_CHUNK} per message`);
         if (!stdinOpen) throw invalidArgument('stdin', 'came after close_stdin');
-        process.write(kind.value);
+        // Awaited: the next message is read only once the command's stdin took these bytes.
+        await process.write(kind.value);
         break;
       case 'resize': {
         if (!tty) throw invalidArgument('resize', 'is only for a command with a terminal (tty)');

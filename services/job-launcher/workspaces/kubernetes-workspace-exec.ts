@@ -19,6 +19,7 @@ import { PassThrough } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { BackendError } from '../backend.js';
 import type { ExecExitStatus, ExecProcess, ExecRequest, TerminalSize } from './workspace-backend.js';
+import { writeStdin } from './stdin-writes.js';
 
 /** No command: the user's shell, bash when the image has it. */
 export const DEFAULT_SHELL = ['/bin/sh', '-c', 'if [ -x /bin/bash ]; then exec /bin/bash; fi; exec /bin/sh'];
@@ -110,9 +111,7 @@ export async function execInPod(kubeConfig: KubeConfig, target: ExecTarget, requ
   exit.catch(() => undefined); // the caller observes it; an unobserved rejection must not crash the server
   let killed = false;
   return {
-    write: (data) => {
-      if (!stdin.writableEnded) stdin.write(Buffer.from(data));
-    },
+    write: (data) => writeStdin(stdin, Buffer.from(data)),
     closeStdin: () => {
       if (!stdin.writableEnded) stdin.end();
     },

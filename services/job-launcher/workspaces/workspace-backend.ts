@@ -73,8 +73,12 @@ export interface ExecExitStatus {
 
 /** One command running inside a workspace (exec, shell). */
 export interface ExecProcess {
-  /** Bytes for its stdin (keystrokes with a tty). Ignored once stdin is closed or it ended. */
-  write(data: Uint8Array): void;
+  /**
+   * Bytes for its stdin (keystrokes with a tty). Resolves once more may be written (the pipe
+   * took them, or the command ended): a caller that awaits it never piles up input the command
+   * does not read. Ignored once stdin is closed or the command ended.
+   */
+  write(data: Uint8Array): Promise<void>;
   /** End of input. */
   closeStdin(): void;
   /** The client's terminal changed size (tty only; ignored otherwise). */

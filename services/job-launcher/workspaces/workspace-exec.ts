@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SandboxNetwork } from '../sandbox/bubblewrap.js';
 import { processTree } from '../sandbox/pid-namespace.js';
 import type { ExecExitStatus, ExecProcess, ExecRequest, TerminalSize } from './workspace-backend.js';
+import { writeStdin } from './stdin-writes.js';
 import { TTY_RELAY_SOURCE } from './tty-relay.js';
 
 /**
@@ -154,9 +155,8 @@ class NsenterProcess implements ExecProcess {
     return this.tty ? (this.child.stdio[CONTROL_FD] as Writable) : undefined;
   }
 
-  write(data: Uint8Array): void {
-    const stdin = this.child.stdin!;
-    if (!this.ended && stdin.writable) stdin.write(data);
+  write(data: Uint8Array): Promise<void> {
+    return this.ended ? Promise.resolve() : writeStdin(this.child.stdin!, data);
   }
 
   closeStdin(): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { chmod, chown, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SANDBOX_HOME } from '../sandbox/bubblewrap.js';
@@ -43,6 +43,8 @@ export function openFilesRoot(root: string): string | undefined {
   }
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const info = lstatSync(root);
+  // Whatever the umask (`vessl-secrets up` runs with 077): the runs' uids pass through it.
+  if (info.isDirectory() && info.uid === process.getuid?.()) chmodSync(root, 0o711);
   if (!info.isDirectory() || info.uid !== process.getuid?.()) return `the workspace files root ${root} is not a directory owned by this server's user; remove it`;
   for (const entry of readdirSync(root)) rmSync(path.join(root, entry), { recursive: true, force: true });
   return undefined;
@@ -60,6 +62,7 @@ export class RunFiles {
     const files = new RunFiles(path.join(root, name), uid);
     await mkdir(files.dir, { mode: 0o711 });
     try {
+      await chmod(files.dir, 0o711); // the umask may have taken o+x, which the run's uid needs
       for (const dir of [files.secretsDir, files.homeDir]) await files.makeDir(dir);
     } catch (err) {
       await files.destroy();
