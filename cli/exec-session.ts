@@ -49,9 +49,20 @@ function enterRawMode(stdin: ReadStream): () => void {
   return restore;
 }
 
-/** Writes output, waiting while the reader is slower than the workspace. */
-async function writeOut(stream: NodeJS.WriteStream, bytes: Buffer): Promise<void> {
-  if (!stream.write(bytes)) await once(stream, 'drain');
+const isBrokenPipe = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
+/**
+ * Writes output, waiting while the reader is slower than the workspace. False once the reader
+ * has gone away (e.g. `vesslctl workspace exec dev -- yes | head`).
+ */
+async function writeOut(stream: NodeJS.WriteStream, bytes: Buffer): Promise<boolean> {
+  try {
+    if (!stream.write(bytes)) await once(stream, 'drain');
+    return true;
+  } catch (err) {
+    if (isBrokenPipe(err)) return false;
+    throw err;
+  }
 }
 
 /** Streams the local stdin to the call (pausing while its send buffer is full); EOF closes the remote stdin. */
@@ -95,11 +106,13 @@ export async function runExecSession(api: WorkspacesApi, options: ExecSessionOpt
       process.on(signal, onSignal);
       cleanups.push(() => process.off(signal, onSignal));
     }
-    const onStdoutError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') stop({ pipeClosed: true }); // e.g. `vesslctl workspace exec dev -- yes | head`
+    const onOutputError = (err: unknown) => {
+      if (isBrokenPipe(err)) stop({ pipeClosed: true });
     };
-    process.stdout.on('error', onStdoutError);
-    cleanups.push(() => process.stdout.off('error', onStdoutError));
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', onOutputError);
+      cleanups.push(() => stream.off('error', onOutputError));
+    }
     if (tty) {
       // SIGWINCH reaches vesslctl: tell the remote terminal each new size.
       const out = [process.stdout, process.stderr].find((stream) => stream.isTTY);
@@ -114,9 +127,10 @@ export async function runExecSession(api: WorkspacesApi, options: ExecSessionOpt
     else call.closeStdin(); // as kubectl exec without -i: the command reads end of file
 
     for await (const output of call.output) {
-      if ('stdout' in output) await writeOut(process.stdout, output.stdout);
-      else if ('stderr' in output) await writeOut(tty ? process.stdout : process.stderr, output.stderr);
-      else ended ??= output;
+      if ('exit' in output) ended ??= output;
+      else if (!(await writeOut('stdout' in output || tty ? process.stdout : process.stderr, 'stdout' in output ? output.stdout : output.stderr))) {
+        stop({ pipeClosed: true });
+      }
     }
   } finally {
     // Last in, first out: stdin stops being read before the terminal goes back to cooked mode.

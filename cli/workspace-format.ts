@@ -47,10 +47,10 @@ export function workspaceDetails(w: WorkspaceJson): string {
     ['message', w.message],
     ['backend', w.backend],
     ['image', w.image],
-    ['command', w.command?.split(/\r?\n/)],
+    ['command', w.command ? w.command.split(/\r?\n/) : undefined],
     ['env', w.env.map((e) => `${e.name}=${e.value}`)],
     ['created', by(w.createTime, w.createBy)],
-    ['run', w.run ? `${w.run}, started ${formatTime(w.startTime) || '-'}${w.endTime ? `, ended ${formatTime(w.endTime)}${took}` : ''}` : undefined],
+    ['run', w.run ? `${w.run}${w.startTime ? `, started ${formatTime(w.startTime)}` : ''}${w.endTime ? `, ended ${formatTime(w.endTime)}${took}` : ''}` : undefined],
     ['secrets', w.injected.map(workspaceSecretLine)],
     ['shell', w.state === 'running' ? shellCommandOf(w) : undefined],
   ]);

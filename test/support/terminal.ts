@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** python3 with its standard library's pty module (Debian's /usr/bin/python3). */
@@ -14,13 +15,26 @@ export interface TerminalSession {
   waitFor(pattern: RegExp): Promise<string>;
   /** Types `text` (use '\r' for Enter, '\x03' for Ctrl-C). */
   type(text: string): void;
+  /** Resizes the terminal, as a window being resized does (the command gets SIGWINCH). */
+  resize(rows: number, cols: number): void;
   /** The exit status (128 + signal number when a signal ended the command). */
   exited: Promise<number>;
 }
 
+export interface TerminalOptions {
+  /** The terminal's size from the start (else 0x0, which programs read as "unknown"). */
+  size?: { rows: number; cols: number };
+}
+
 /** Starts `node bin args...` on a new pseudo-terminal (test/support/pty-run.py). */
-export function startInTerminal(bin: string, args: string[], env: NodeJS.ProcessEnv): TerminalSession {
-  const child = spawn(PYTHON, [PTY_RUN, process.execPath, bin, ...args], { env: { TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+export const startInTerminal = (bin: string, args: string[], env: NodeJS.ProcessEnv, options?: TerminalOptions): TerminalSession =>
+  startOnTerminal([process.execPath, bin, ...args], env, options);
+
+/** Starts `command` (a program and its arguments) on a new pseudo-terminal. */
+export function startOnTerminal(command: string[], env: NodeJS.ProcessEnv, options: TerminalOptions = {}): TerminalSession {
+  const size = options.size ? { PTY_SIZE: `${options.size.rows}x${options.size.cols}` } : {};
+  const child = spawn(PYTHON, [PTY_RUN, ...command], { env: { TERM: 'xterm', ...env, ...size }, stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+  const control = child.stdio[3] as Writable;
   let output = '';
   let exitCode: number | undefined;
   const waiters: Array<{ pattern: RegExp; resolve: (text: string) => void; reject: (err: Error) => void }> = [];
@@ -33,7 +47,7 @@ export function startInTerminal(bin: string, args: string[], env: NodeJS.Process
       }
     }
   };
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout!.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
     settle();
   });
@@ -56,7 +70,10 @@ export function startInTerminal(bin: string, args: string[], env: NodeJS.Process
       });
     },
     type(text) {
-      child.stdin.write(text);
+      child.stdin!.write(text);
+    },
+    resize(rows, cols) {
+      control.write(`resize ${rows} ${cols}\n`);
     },
     exited,
   };
