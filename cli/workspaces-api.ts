@@ -129,6 +129,9 @@ export interface WorkspacesApi {
   close(): void;
 }
 
+/** The most stdin bytes one ExecWorkspace message may carry (services/job-launcher/workspaces/exec-session.ts). */
+const MAX_STDIN_CHUNK = 64 * 1024;
+
 /** Starting a run decrypts secrets and sets up a sandbox; stopping may wait for its processes. */
 const SLOW_CALL = { timeoutMs: 60_000 };
 
@@ -221,7 +224,12 @@ export function openWorkspacesApi(connection: Connection): WorkspacesApi {
           }
         },
       },
-      sendStdin: (bytes) => send({ $case: 'stdin', value: bytes }),
+      sendStdin(bytes) {
+        // The server takes at most MAX_STDIN_CHUNK bytes a message (a pipe may hand over more).
+        let ready = true;
+        for (let at = 0; at < bytes.length; at += MAX_STDIN_CHUNK) ready = send({ $case: 'stdin', value: bytes.subarray(at, at + MAX_STDIN_CHUNK) });
+        return ready;
+      },
       onDrain: (listener) => call.once('drain', listener),
       resize: (size) => send({ $case: 'resize', value: size }),
       // The request stream stays open: its end would read as the client going away.
