@@ -122,7 +122,7 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
       expect(stopped).to.match(/^Workspace quiet is stopped;/);
       expect((await json(['workspace', 'show', 'quiet'])).state).to.equal('stopped');
       const refused = errorLine(await world.cli(['workspace', 'exec', 'quiet', '--', 'true']), 1);
-      expect(refused).to.match(/^error: .*not running.* \(FAILED_PRECONDITION\)$/);
+      expect(refused).to.match(/^error: workspace "quiet" is stopped: start it first \(vesslctl workspace start quiet\) \(FAILED_PRECONDITION\)$/);
 
       const started = await json(['workspace', 'start', 'quiet']);
       expect(started).to.include({ name: 'quiet', run: 2 });
