@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { digestBytes } from './support/chaos.js';
 import { startCliWorld, type CliWorld } from './support/cli.js';
 import { CLI_BIN, type RunResult } from './support/processes.js';
-import { startOnTerminal, type TerminalSession } from './support/terminal.js';
+import { startInTerminal, startOnTerminal, type TerminalSession } from './support/terminal.js';
 import { until } from './support/until.js';
 
 const PEM = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIWorkspaceFileTestLine1AAAAAAAAAAAAAAAAAAAAAoAoGCCqGSM49\nAwEHoUQDQgAEWorkspaceFileTestLine2BBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n-----END EC PRIVATE KEY-----\n';
@@ -136,6 +136,24 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
       // The name is free again.
       expect((await json(['workspace', 'create', '-n', 'quiet', '-i', 'python:3.12'])).run).to.equal(1);
       ok(await world.cli(['workspace', 'rm', 'quiet', '-y']));
+    });
+
+    it('asks on a terminal before deleting: "n" keeps it (exit 1), Ctrl-C too (exit 130), "y" deletes it', async () => {
+      const env = { PATH: process.env.PATH, HOME: path.join(world.configDir, '..', 'home'), VESSLCTL_CONFIG_DIR: world.configDir };
+      const question = /Delete workspace "tour" in org default\? .*\[y\/N\] /;
+      for (const [answer, code] of [[`n${ENTER}`, 1], [CTRL_C, 130]] as const) {
+        const session = startInTerminal(CLI_BIN, ['workspace', 'delete', 'tour'], env);
+        await session.waitFor(question);
+        session.type(answer);
+        expect(await session.exited, session.output()).to.equal(code);
+        expect(await names()).to.include('tour\n');
+      }
+      const session = startInTerminal(CLI_BIN, ['workspace', 'delete', 'tour'], env);
+      await session.waitFor(question);
+      session.type(`y${ENTER}`);
+      expect(await session.exited, session.output()).to.equal(0);
+      expect(session.output()).to.include('Deleted workspace tour in org default.');
+      expect(await names()).to.not.include('tour\n');
     });
   });
 
