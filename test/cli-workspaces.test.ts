@@ -307,8 +307,8 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
 
       expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN'])).stdout).to.match(/workspace lifecycle \(w_[0-9a-f]{16}\) run 1 as HF_TOKEN v1 — stale: rotated to v2, stop and start it to refresh/);
       expect(ok(await world.cli(['secret', 'show', 'tls-key'])).stdout).to.match(new RegExp(`workspace lifecycle \\(w_[0-9a-f]{16}\\) run 1 as file ${KEY_PATH} v2 — current`));
-      const uses = (await json<{ usedByWorkspaces: Array<{ workspaceName: string; version: number; stale: boolean }> }>(['secret', 'show', 'HF_TOKEN'])).usedByWorkspaces;
-      expect(uses.filter((u) => u.workspaceName === 'lifecycle')).to.deep.equal([{ ...uses.find((u) => u.workspaceName === 'lifecycle'), version: 1, stale: true }]);
+      const { usedByWorkspaces } = await json<{ usedByWorkspaces: unknown[] }>(['secret', 'show', 'HF_TOKEN']);
+      expect(usedByWorkspaces).to.deep.equal([{ workspaceName: 'lifecycle', workspaceId: w.id, run: 1, envName: 'HF_TOKEN', filePath: '', version: 1, currentVersion: 2, stale: true }]);
     });
 
     it('a stop and a start refresh the variable', async () => {
