@@ -60,8 +60,12 @@ const JOB_LAUNCHER_ROLE = 'vessl-job-launcher';
 const JOB_LAUNCHER_MAY = new Map<string, string[]>([
   ['/secrets', ['create', 'delete', 'get', 'patch']],
   ['batch/jobs', ['create', 'delete', 'get', 'patch']],
-  ['/pods', ['list']],
+  ['/pods', ['create', 'delete', 'get', 'list']],
   ['/pods/log', ['get']],
+  // Workspaces: exec into a run's pod (get for a WebSocket before Kubernetes 1.30, create otherwise).
+  ['/pods/exec', ['create', 'get']],
+  // Workspaces: the ConfigMap that owns a workspace's runs.
+  ['/configmaps', ['create', 'delete', 'get']],
 ]);
 
 /** One row per hardening rule: what every container must have (its own or its pod's setting). */

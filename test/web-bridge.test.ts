@@ -3,16 +3,19 @@ import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { hits } from './support/plaintext.js';
 import { JobServiceService } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { WorkspaceServiceService } from '../services/gen/vessl/jobs/v1/workspaces.js';
 import { KeyManagementServiceService } from '../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.js';
 import type { JsonError } from '../services/web-console/grpc-bridge.js';
 import { bridgedMethods } from '../services/web-console/method-table.js';
 import { postApi, startConsoleSystem, type ConsoleSystem } from './support/web-console.js';
 
-/** Every RPC path of the generated service definitions: what the bridge must expose. */
-const GENERATED_PATHS = [SecretServiceService, KeyManagementServiceService, JobServiceService].flatMap((service) =>
-  Object.values(service).map((method) => method.path),
-);
+/**
+ * Every RPC path of the generated service definitions that HTTP can carry: what the bridge must
+ * expose. A stream of requests (ExecWorkspace's terminal) cannot be one HTTP request.
+ */
+const ALL_METHODS = [SecretServiceService, KeyManagementServiceService, JobServiceService, WorkspaceServiceService].flatMap((service) => Object.values(service));
+const GENERATED_PATHS = ALL_METHODS.filter((method) => !method.requestStream).map((method) => method.path);
 
 /** Calls no user token may make through the bridge: for other services or operators only. */
 const NOT_FOR_ORG_ADMINS = [
@@ -48,6 +51,7 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
 
   it('derives its routes from the generated service definitions: every method, nothing else', () => {
     expect([...bridgedMethods().keys()].sort()).to.deep.equal([...GENERATED_PATHS].sort());
+    expect(ALL_METHODS.filter((m) => m.requestStream).map((m) => m.path)).to.deep.equal(['/vessl.jobs.v1.WorkspaceService/ExecWorkspace']);
   });
 
   it('forwards every method to the gRPC server, whose own auth refuses a call without a token', async () => {

@@ -16,6 +16,11 @@ import { JobManager, type SecretsPort } from './domain.js';
 import { DEFAULT_LOG_STREAMS_PER_PRINCIPAL, LogStreamLimits } from './log-stream-limits.js';
 import { jobLauncherMigrations } from './migrations.js';
 import { createJobStore, type JobStore } from './store.js';
+import { WorkspaceManager } from './workspaces/domain.js';
+import { createLocalWorkspaceBackend } from './workspaces/local-workspaces.js';
+import { createWorkspaceStore } from './workspaces/store.js';
+import { unavailableWorkspaceBackend, UNSANDBOXED_WORKSPACES_REFUSAL } from './workspaces/unavailable-workspaces.js';
+import type { WorkspaceBackend } from './workspaces/workspace-backend.js';
 
 export const JOB_LAUNCHER_SERVICE = 'job-launcher';
 const CALL_TIMEOUT_MS = 10_000;
@@ -74,6 +79,14 @@ function logStreamCap(flags: Flags): number {
   return Number(text);
 }
 
+/** An org's Kubernetes namespace, from the configured template. */
+function namespaceOf(settings: JobLauncherSettings): (org: string) => string {
+  return (org) => {
+    if (!ORG_PATTERN.test(org)) throw new Error(`invalid org ${org}`);
+    return settings.namespaceTemplate.replace('{org}', org);
+  };
+}
+
 async function createBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<JobBackend> {
   // Imported statically: under the tests' loader a dynamic import() gets modules of its own, whose
   // BackendError is not the domain's (instanceof fails and a backend failure reads as INTERNAL).
@@ -81,15 +94,23 @@ async function createBackend(settings: JobLauncherSettings, dataDir: string, log
     return createLocalBackend({ dataDir, log, sandbox: settings.sandbox });
   }
   const { createKubernetesBackend, kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
-  const namespace = (org: string) => {
-    if (!ORG_PATTERN.test(org)) throw new Error(`invalid org ${org}`);
-    return settings.namespaceTemplate.replace('{org}', org);
-  };
-  return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace, log });
+  return createKubernetesBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace: namespaceOf(settings), log });
+}
+
+/** Where workspaces run: beside the jobs, on the same kind of backend (and, on Kubernetes, in the same namespace). */
+async function createWorkspaceBackend(settings: JobLauncherSettings, dataDir: string, log: Logger): Promise<WorkspaceBackend> {
+  if (settings.backend === 'local') {
+    if (settings.sandbox?.kind === 'none') return unavailableWorkspaceBackend(UNSANDBOXED_WORKSPACES_REFUSAL);
+    return createLocalWorkspaceBackend({ dataDir, network: settings.sandbox?.network, log });
+  }
+  const { kubeConfigFromEnvironment } = await import('./backends/kubernetes.js');
+  const { createKubernetesWorkspaceBackend } = await import('./workspaces/kubernetes-workspaces.js');
+  return createKubernetesWorkspaceBackend({ kubeConfig: kubeConfigFromEnvironment(), namespace: namespaceOf(settings), log });
 }
 
 export interface JobLauncherApp {
   jobs: JobManager;
+  workspaces: WorkspaceManager;
   /** The cap on each principal's open log streams, for the job service. */
   logStreams: LogStreamLimits;
   store: JobStore;
@@ -108,7 +129,16 @@ export interface JobLauncherApp {
 export async function openJobLauncher(
   config: CommonConfig,
   settings: JobLauncherSettings,
-  deps: { secretStoreEndpoint: string | (() => string); kmsEndpoint: string | (() => string); token: ServiceTokenSource; log: Logger; backend?: JobBackend },
+  deps: {
+    secretStoreEndpoint: string | (() => string);
+    kmsEndpoint: string | (() => string);
+    token: ServiceTokenSource;
+    log: Logger;
+    backend?: JobBackend;
+    workspaceBackend?: WorkspaceBackend;
+    /** How often running workspaces' files are checked against their secrets (default 1 s). */
+    workspaceRefreshMs?: number;
+  },
 ): Promise<JobLauncherApp> {
   const knex = await openDatabase(databaseSettings(config, JOB_LAUNCHER_SERVICE), JOB_LAUNCHER_SERVICE, jobLauncherMigrations);
   const clientOptions = { token: deps.token, ...peerChannel(config), defaultTimeoutMs: CALL_TIMEOUT_MS };
@@ -119,7 +149,7 @@ export async function openJobLauncher(
     async resolveForLaunch(org, refs, plainEnvNames, reference, requestId) {
       const res = await secretStore
         .resolveSecrets(
-          { org, references: refs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })), plainEnvNames, jobId: reference.jobId, attempt: reference.attempt, onBehalfOf: reference.onBehalfOf },
+          { org, references: refs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })), plainEnvNames, jobId: reference.id, attempt: reference.run, refresh: reference.refresh ?? false, onBehalfOf: reference.onBehalfOf },
           { requestId },
         )
         // A conflict between the job's references is the job's: name its field.
@@ -134,24 +164,33 @@ export async function openJobLauncher(
       return (await secretStore.lookupSecretVersions({ org, uids }, { requestId }).catch(rethrow('secret-store'))).versions;
     },
     async recordLaunchFailure(org, failure, requestId) {
-      const details = { job: failure.jobId, attempt: String(failure.attempt), reason: failure.reason };
-      await secretStore.recordAuditEvent({ org, actor: failure.actor, action: 'job.launch_failed', requestId, details }, { requestId }).catch(rethrow('secret-store'));
+      const workspace = failure.id.startsWith('w_');
+      const details: Record<string, string> = workspace ? { workspace: failure.id, run: String(failure.run), reason: failure.reason } : { job: failure.id, attempt: String(failure.run), reason: failure.reason };
+      await port.recordEvent(org, { actor: failure.actor, action: workspace ? 'workspace.start_failed' : 'job.launch_failed', details }, requestId);
+    },
+    async recordEvent(org, event, requestId) {
+      await secretStore.recordAuditEvent({ org, ...event, requestId }, { requestId }).catch(rethrow('secret-store'));
     },
   };
   const backend = deps.backend ?? (await createBackend(settings, config.dataDir, deps.log));
   const store = createJobStore(knex);
   const jobs = new JobManager(store, port, backend, deps.log);
+  const workspaceBackend = deps.workspaceBackend ?? (await createWorkspaceBackend(settings, config.dataDir, deps.log));
+  const workspaces = new WorkspaceManager(createWorkspaceStore(knex), port, workspaceBackend, deps.log, { refreshIntervalMs: deps.workspaceRefreshMs });
   // Denied calls go into an audit chain through the secret store (DESIGN §3).
   const denials = new DenialAudit(JOB_LAUNCHER_SERVICE, recordThroughSecretStore(secretStore), deps.log);
   return {
     jobs,
+    workspaces,
     logStreams: new LogStreamLimits(settings.logStreamsPerPrincipal),
     store,
     knex,
     denials,
-    stopJobs: () => backend.close(),
+    stopJobs: async () => {
+      await Promise.all([backend.close(), workspaces.close()]);
+    },
     async close() {
-      await backend.close();
+      await Promise.all([backend.close(), workspaces.close()]);
       await denials.close();
       secretStore.close();
       kms.close();

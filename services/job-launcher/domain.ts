@@ -1,56 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
-import type { Injection } from '../gen/vessl/secrets/v1/secrets.js';
-import { envVarFitOf, unfitVariableError } from '../runtime/env-var-fit.js';
-import { aborted, ApiError, failedPrecondition, notFound } from '../runtime/errors.js';
+import { aborted, failedPrecondition, notFound } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
-import {
-  BackendError,
-  BackendPreconditionError,
-  TERMINAL_STATES,
-  type AttemptHandle,
-  type AttemptStatus,
-  type JobBackend,
-  type ReservedAttempt,
-  type SecretEnvEntry,
-  type SecretFileEntry,
-} from './backend.js';
+import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptStatus, type JobBackend, type ReservedAttempt } from './backend.js';
 import type { JobInput } from './rules.js';
-import { byLanding, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery, type SecretRef } from './store.js';
+import { backendUnavailable, SecretHandout, type Actor, type PreparedSecrets, type SecretsPort } from './secret-handout.js';
+import { byLanding, type AttemptRow, type InjectedSecretRow, type JobRow, type JobStore, type ListJobsQuery } from './store.js';
 
-/** What the launcher needs from secret-store and key-management (through their gRPC clients). */
-export interface SecretsPort {
-  /**
-   * For a launch: the ciphertext of the secrets the references inject, each once, where each
-   * lands, and warnings (planned by the secret-store, which audits what it hands out).
-   */
-  resolveForLaunch(
-    org: string,
-    refs: SecretRef[],
-    plainEnvNames: string[],
-    reference: { jobId: string; attempt: number; onBehalfOf: string },
-    requestId: string,
-  ): Promise<{ secrets: ResolvedSecret[]; injections: Injection[]; warnings: string[] }>;
-  decrypt(org: string, secrets: ResolvedSecret[], requestId: string): Promise<Uint8Array[]>;
-  versions(org: string, uids: string[], requestId: string): Promise<{ uid: string; version: number; deleted: boolean }[]>;
-  /** Audits (job.launch_failed) an attempt whose values were handed out and that then did not start. */
-  recordLaunchFailure(org: string, failure: { jobId: string; attempt: number; actor: string; reason: string }, requestId: string): Promise<void>;
-}
-
-export interface ResolvedSecret {
-  name: string;
-  uid: string;
-  key: string;
-  version: number;
-  ciphertext: Buffer;
-  wrappedDek: Buffer;
-  kekVersion: number;
-}
-
-export interface Actor {
-  subject: string;
-  requestId: string;
-}
+export type { Actor, ResolvedSecret, SecretsPort } from './secret-handout.js';
 
 export interface InjectedSecretView extends InjectedSecretRow {
   currentVersion: number;
@@ -70,24 +26,8 @@ export const newJobId = () => `j_${randomBytes(8).toString('hex')}`;
 
 const jobNotFound = (org: string, id: string) => notFound(`job "${id}" not found in org "${org}"`, 'JOB_NOT_FOUND');
 
-function backendUnavailable(err: unknown): unknown {
-  // Not every backend failure is transient: one that retrying cannot cure says so.
-  if (err instanceof BackendPreconditionError) return failedPrecondition(err.publicMessage, err.reason);
-  if (!(err instanceof BackendError)) return err;
-  return new ApiError(status.UNAVAILABLE, `the job backend could not do it: ${err.publicMessage}`, { reason: 'BACKEND_UNAVAILABLE' });
-}
-
 /** For backends that reserve nothing ahead of a launch. */
 const NOTHING_RESERVED: ReservedAttempt = { cancel: async () => undefined };
-
-interface PreparedAttempt {
-  injected: InjectedSecretRow[];
-  secretEnv: SecretEnvEntry[];
-  secretFiles: SecretFileEntry[];
-  warnings: string[];
-}
-
-const NOTHING_PREPARED = { injected: [], secretEnv: [], secretFiles: [] };
 
 /** job-launcher's logic: turn submissions into attempts with freshly decrypted secrets. */
 export class JobManager {
@@ -98,10 +38,13 @@ export class JobManager {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    this.handout = new SecretHandout(secrets, backend, log);
     backend.onStateChange?.((handle, st) => {
       void this.record(handle, st).catch((err: unknown) => this.log.error({ err, jobId: handle.jobId }, 'recording an attempt state failed'));
     });
   }
+
+  private readonly handout: SecretHandout;
 
   /** Why attempts being stopped by a call end: the backend only knows they were terminated. */
   private readonly stopReasons = new Map<string, string>();
@@ -111,78 +54,9 @@ export class JobManager {
     return this.store.updateAttemptStatus(handle.jobId, handle.attempt, reason ? { ...st, message: reason } : st, this.now());
   }
 
-  /**
-   * Resolves where each secret lands and decrypts only those injected (DESIGN §5). Values
-   * are read now: the attempt keeps them for its whole life, whatever rotates later. One call
-   * to the secret-store reads every referenced secret (each must be live, also one an --env
-   * overrides or one with an explicit variable name: a typo or a deleted secret must not pass
-   * unnoticed), plans where each lands from the keys it read, and audits those injected.
-   */
-  private async prepare(org: string, jobId: string, attempt: number, input: Pick<JobInput, 'env' | 'secretRefs'>, actor: Actor): Promise<PreparedAttempt> {
-    if (input.secretRefs.length === 0) return { ...NOTHING_PREPARED, warnings: [] };
-    this.refuseUnsupportedFiles(input.secretRefs);
-    const { secrets, injections, warnings } = await this.secrets.resolveForLaunch(
-      org,
-      input.secretRefs,
-      input.env.map((e) => e.name),
-      { jobId, attempt, onBehalfOf: actor.subject },
-      actor.requestId,
-    );
-    if (injections.length === 0) return { ...NOTHING_PREPARED, warnings };
-    return this.afterHandOut(org, jobId, attempt, actor, async () => {
-      const values = await this.secrets.decrypt(org, secrets, actor.requestId);
-      const byName = new Map(secrets.map((secret, i) => [secret.name, { secret, value: values[i] }]));
-      const targets = injections.map((t) => {
-        const found = byName.get(t.secretName);
-        if (!found) throw new Error(`secret-store planned to inject "${t.secretName}" but did not hand it out`);
-        // The secret-store refuses these from what key-management recorded; values stored
-        // before that was recorded are caught here, before the backend gets them. A file holds any bytes.
-        const fit = t.filePath ? 'ok' : envVarFitOf(found.value);
-        if (fit !== 'ok') throw unfitVariableError(t.secretName, t.envName, fit);
-        return { envName: t.envName, filePath: t.filePath, ...found };
-      });
-      const [files, variables] = [targets.filter((t) => t.filePath), targets.filter((t) => !t.filePath)];
-      return {
-        injected: targets.map(({ envName, filePath, secret }) => ({ secretName: secret.name, secretUid: secret.uid, envName, filePath, version: secret.version })),
-        secretEnv: variables.map(({ envName, secret, value }) => ({ name: envName, value, secretName: secret.name, version: secret.version })),
-        secretFiles: files.map(({ filePath, secret, value }) => ({ path: filePath, value, secretName: secret.name, version: secret.version })),
-        warnings,
-      };
-    });
-  }
-
-  /**
-   * Runs what follows the secret-store's hand-out of an attempt's values (audited there as
-   * secret.referenced): if it fails, the attempt did not start, and the same chain says so
-   * (job.launch_failed, with the reason) before the error goes to the caller.
-   */
-  private async afterHandOut<T>(org: string, jobId: string, attempt: number, actor: Actor, body: () => Promise<T>, handedOut = true): Promise<T> {
-    if (!handedOut) return body();
-    try {
-      return await body();
-    } catch (err) {
-      const reason = err instanceof BackendError ? err.publicMessage : err instanceof ApiError ? err.message : 'an internal error';
-      await this.secrets
-        .recordLaunchFailure(org, { jobId, attempt, actor: actor.subject, reason: reason.slice(0, 256) }, actor.requestId)
-        .catch((auditErr: unknown) => this.log.error({ err: auditErr, jobId, attempt }, 'recording job.launch_failed failed'));
-      throw err;
-    }
-  }
-
   /** Where this backend mounts secret files (the server checks paths against them). */
   get secretFileRoots(): readonly string[] {
-    return this.backend.secretFiles?.roots ?? [];
-  }
-
-  /**
-   * A backend that cannot mount files safely (the unsandboxed local backend) refuses a job that
-   * asks for one before any secret is read or audited.
-   */
-  private refuseUnsupportedFiles(refs: SecretRef[]): void {
-    if (!refs.some((r) => r.filePath)) return;
-    const support = this.backend.secretFiles;
-    const refusal = support ? support.refusal : `the ${this.backend.name} backend cannot mount secrets as files`;
-    if (refusal !== undefined) throw failedPrecondition(refusal, 'SECRET_FILES_UNSUPPORTED');
+    return this.handout.secretFileRoots;
   }
 
   /** What the backend reserves for an attempt ahead of its launch; nothing when it cannot (its launch then says why). */
@@ -205,7 +79,7 @@ export class JobManager {
    * backend told it), updating `job` and `attempt` to match; on failure, `undo` removes what
    * was recorded.
    */
-  private async launch(job: JobRow, attempt: AttemptRow, prepared: PreparedAttempt, undo: () => Promise<void>): Promise<void> {
+  private async launch(job: JobRow, attempt: AttemptRow, prepared: PreparedSecrets, undo: () => Promise<void>): Promise<void> {
     try {
       const { ref, status: started } = await this.backend.launch({
         org: job.org,
@@ -235,11 +109,11 @@ export class JobManager {
     const id = newJobId();
     // The backend makes what it can while the secrets are read (a new id: nothing else can reserve it).
     const reserved = this.reserve(id, 1);
-    let prepared: PreparedAttempt;
+    let prepared: PreparedSecrets;
     let job: JobRow;
     let attempt: AttemptRow;
     try {
-      prepared = await this.prepare(org, id, 1, input, actor);
+      prepared = await this.handout.prepare(org, { id, run: 1 }, input, actor);
       const at = this.now();
       job = {
         id,
@@ -254,16 +128,15 @@ export class JobManager {
       };
       attempt = this.newAttempt(id, 1, actor, prepared.injected);
       const recorded = attempt;
-      await this.afterHandOut(org, id, 1, actor, () => this.store.insertJob(job, recorded), prepared.injected.length > 0);
+      await this.handout.afterHandOut(org, { id, run: 1 }, actor, () => this.store.insertJob(job, recorded), prepared.injected.length > 0);
     } catch (err) {
       await reserved.cancel();
       throw err;
     }
     const launched = attempt;
-    await this.afterHandOut(
+    await this.handout.afterHandOut(
       org,
-      id,
-      1,
+      { id, run: 1 },
       actor,
       () =>
         this.launch(job, launched, prepared, async () => {
@@ -361,11 +234,10 @@ export class JobManager {
     await this.refresh(job, attempts);
     const latest = attempts[attempts.length - 1];
     const number = job.latestAttempt + 1;
-    const prepared = await this.prepare(org, id, number, job, actor);
-    await this.afterHandOut(
+    const prepared = await this.handout.prepare(org, { id, run: number }, job, actor);
+    await this.handout.afterHandOut(
       org,
-      id,
-      number,
+      { id, run: number },
       actor,
       async () => {
         if (!TERMINAL_STATES.includes(latest.state)) await this.stop(job, latest, `restarted by ${actor.subject}`);

@@ -22,7 +22,11 @@ export interface StreamSlot {
 export class LogStreamLimits {
   private readonly open = new Map<string, number>();
 
-  constructor(readonly perPrincipal: number = DEFAULT_LOG_STREAMS_PER_PRINCIPAL) {
+  constructor(
+    readonly perPrincipal: number = DEFAULT_LOG_STREAMS_PER_PRINCIPAL,
+    /** What is counted, in words and as the ErrorInfo reason (workspace exec sessions are capped alike). */
+    private readonly kind = { noun: 'job log streams', reason: 'LOG_STREAMS_EXHAUSTED' },
+  ) {
     if (!Number.isInteger(perPrincipal) || perPrincipal < 1) throw new RangeError('the log stream cap must be a positive integer');
   }
 
@@ -32,8 +36,8 @@ export class LogStreamLimits {
     if (held >= this.perPrincipal) {
       throw new ApiError(
         status.RESOURCE_EXHAUSTED,
-        `you already have ${held} job log streams open, the most one caller may have at once (${this.perPrincipal}); close one and retry`,
-        { reason: 'LOG_STREAMS_EXHAUSTED' },
+        `you already have ${held} ${this.kind.noun} open, the most one caller may have at once (${this.perPrincipal}); close one and retry`,
+        { reason: this.kind.reason },
       );
     }
     this.open.set(key, held + 1);

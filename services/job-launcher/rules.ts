@@ -51,29 +51,37 @@ export function checkCommand(v: ViolationSink, command: string, field: string): 
  * leaves that one rule to the server).
  */
 export function checkJobInput(v: ViolationSink, job: JobInput, fileRoots: readonly string[]): void {
-  checkName(v, job.name, 'job.name');
-  checkImage(v, job.image, 'job.image');
-  checkCommand(v, job.command, 'job.command');
-  v.check(job.env.length <= MAX_ENV, 'job.env', `has ${job.env.length} variables; at most ${MAX_ENV} are allowed`);
+  checkRunInput(v, job, fileRoots, 'job', true);
+}
+
+/**
+ * The rules jobs and workspaces share (a workspace is a long-lived job: DESIGN §5), fields named
+ * under `message` ("job", "workspace"); a workspace's command may be empty (it idles).
+ */
+export function checkRunInput(v: ViolationSink, input: JobInput, fileRoots: readonly string[], message: string, commandRequired: boolean): void {
+  checkName(v, input.name, `${message}.name`);
+  checkImage(v, input.image, `${message}.image`);
+  if (commandRequired || input.command !== '') checkCommand(v, input.command, `${message}.command`);
+  v.check(input.env.length <= MAX_ENV, `${message}.env`, `has ${input.env.length} variables; at most ${MAX_ENV} are allowed`);
   const names = new Set<string>();
-  job.env.forEach((e, i) => {
-    checkKey(v, e.name, `job.env[${i}].name`);
-    if (names.has(e.name)) v.add(`job.env[${i}].name`, `${e.name} is given twice: each variable once`);
+  input.env.forEach((e, i) => {
+    checkKey(v, e.name, `${message}.env[${i}].name`);
+    if (names.has(e.name)) v.add(`${message}.env[${i}].name`, `${e.name} is given twice: each variable once`);
     names.add(e.name);
-    checkText(v, e.value, `job.env[${i}].value`, MAX_ENV_VALUE_BYTES);
+    checkText(v, e.value, `${message}.env[${i}].value`, MAX_ENV_VALUE_BYTES);
   });
-  v.check(job.secretRefs.length <= MAX_SECRET_REFS, 'job.secrets', `has ${job.secretRefs.length} secrets; at most ${MAX_SECRET_REFS} are allowed`);
-  job.secretRefs.forEach((s, i) => {
-    checkName(v, s.secretName, `job.secrets[${i}].secret_name`);
-    if (s.filePath) v.check(s.envName === '', `job.secrets[${i}].env_name`, 'must be empty when the secret goes to a file: a secret lands in a variable or in a file, not both');
-    // The same rule as a secret's KEY: a secret injected as PATH or LD_PRELOAD breaks the job or runs code.
-    else if (s.envName !== '') checkSecretKey(v, s.envName, `job.secrets[${i}].env_name`);
+  v.check(input.secretRefs.length <= MAX_SECRET_REFS, `${message}.secrets`, `has ${input.secretRefs.length} secrets; at most ${MAX_SECRET_REFS} are allowed`);
+  input.secretRefs.forEach((s, i) => {
+    checkName(v, s.secretName, `${message}.secrets[${i}].secret_name`);
+    if (s.filePath) v.check(s.envName === '', `${message}.secrets[${i}].env_name`, 'must be empty when the secret goes to a file: a secret lands in a variable or in a file, not both');
+    // The same rule as a secret's KEY: a secret injected as PATH or LD_PRELOAD breaks the run or runs code.
+    else if (s.envName !== '') checkSecretKey(v, s.envName, `${message}.secrets[${i}].env_name`);
   });
-  const files = job.secretRefs.flatMap((s, index) => (s.filePath ? [{ index, path: s.filePath }] : []));
+  const files = input.secretRefs.flatMap((s, index) => (s.filePath ? [{ index, path: s.filePath }] : []));
   const problems = secretFilePathProblems(
     files.map((f) => f.path),
     fileRoots,
-    (i) => `secret "${job.secretRefs[files[i].index].secretName}"`,
+    (i) => `secret "${input.secretRefs[files[i].index].secretName}"`,
   );
-  for (const { index, problem } of problems) v.add(`job.secrets[${files[index].index}].file_path`, problem);
+  for (const { index, problem } of problems) v.add(`${message}.secrets[${files[index].index}].file_path`, problem);
 }

@@ -38,7 +38,9 @@ interface Bucket {
 
 /** The org a request names, if it has an `org` field. */
 function orgNamed(request: unknown): string | undefined {
-  const org = (request as { org?: unknown } | undefined)?.org;
+  const message = request as { org?: unknown; kind?: { value?: { org?: unknown } } } | undefined;
+  // A stream's first message may name it inside a oneof (ExecWorkspace's start).
+  const org = message?.org ?? message?.kind?.value?.org;
   return typeof org === 'string' ? org : undefined;
 }
 

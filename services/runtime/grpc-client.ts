@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { isServiceError } from './errors.js';
 import { completeRequest } from './request-messages.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
@@ -28,15 +28,28 @@ export type DeepPartial<T> = T extends Builtin
  */
 export type ServiceClient<D> = {
   [K in keyof D]: D[K] extends {
+    requestStream: infer Q;
     responseStream: infer S;
     requestSerialize: (v: infer Req) => Buffer;
     responseDeserialize: (b: Buffer) => infer Res;
   }
-    ? S extends true
-      ? (request: DeepPartial<Req>, options?: CallOptions) => AsyncIterable<Res>
-      : (request: DeepPartial<Req>, options?: CallOptions) => Promise<Res>
+    ? Q extends true
+      ? (options?: CallOptions) => BidiCall<Req, Res>
+      : S extends true
+        ? (request: DeepPartial<Req>, options?: CallOptions) => AsyncIterable<Res>
+        : (request: DeepPartial<Req>, options?: CallOptions) => Promise<Res>
     : never;
 } & { close(): void };
+
+/**
+ * A bidirectional call: write messages (sent once the call is open, in order), end() when
+ * done sending, and read the answers by iterating. Breaking out of the loop cancels the call.
+ */
+export interface BidiCall<Req, Res> extends AsyncIterable<Res> {
+  write(message: DeepPartial<Req>): void;
+  end(): void;
+  cancel(): void;
+}
 
 export interface ClientTls {
   caFile?: string;
@@ -93,6 +106,10 @@ export function createServiceClient<D extends ServiceDefinition>(
     return metadata;
   };
   for (const [key, method] of Object.entries(definition)) {
+    if (method.requestStream && method.responseStream) {
+      result[key] = (callOptions: CallOptions = {}) => bidiCall(method, callOptions);
+      continue;
+    }
     if (method.responseStream) {
       result[key] = (request: unknown, callOptions: CallOptions = {}) => ({
         async *[Symbol.asyncIterator]() {
@@ -138,6 +155,44 @@ export function createServiceClient<D extends ServiceDefinition>(
     };
   }
   return result as ServiceClient<D>;
+
+  function bidiCall(method: ServiceDefinition[string], callOptions: CallOptions): BidiCall<unknown, unknown> {
+    const pending: unknown[] = [];
+    let call: ClientDuplexStream<unknown, unknown> | undefined;
+    let ended = false;
+    let cancelled = false;
+    const opened = metadataFor(callOptions).then((metadata) => {
+      const deadline = callOptions.timeoutMs ? Date.now() + callOptions.timeoutMs : Infinity;
+      call = connect().makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, metadata, { deadline });
+      for (const message of pending.splice(0)) call.write(message);
+      if (ended) call.end();
+      if (cancelled) call.cancel();
+      return call;
+    });
+    return {
+      write(message) {
+        const complete = completeRequest(method.path, message);
+        if (call) call.write(complete);
+        else pending.push(complete);
+      },
+      end() {
+        ended = true;
+        call?.end();
+      },
+      cancel() {
+        cancelled = true;
+        call?.cancel();
+      },
+      async *[Symbol.asyncIterator]() {
+        const open = await opened;
+        try {
+          for await (const message of open) yield message;
+        } finally {
+          open.cancel(); // a no-op once the call has ended
+        }
+      },
+    };
+  }
 }
 
 export { isServiceError };

@@ -6,7 +6,9 @@ import {
   ServerCredentials,
   status,
   type handleUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
+  type ServerDuplexStream,
   type ServerWritableStream,
   type ServiceError,
   type ServerUnaryCall,
@@ -45,15 +47,26 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 /** A server-streaming handler yields its messages; the adapter writes them with backpressure. */
 export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
 
+/**
+ * A bidirectional-streaming handler reads the client's messages as they come (an undecodable
+ * one ends the call with INVALID_ARGUMENT) and yields its own.
+ */
+export type BidiHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
+
 export type ServiceHandlers<D> = {
   [K in keyof D]: D[K] extends {
+    requestStream: infer Q;
     responseStream: infer S;
     requestDeserialize: (b: Buffer) => infer Req;
     responseSerialize: (v: infer Res) => Buffer;
   }
-    ? S extends true
-      ? StreamHandler<Req, Res>
-      : UnaryHandler<Req, Res>
+    ? Q extends true
+      ? S extends true
+        ? BidiHandler<Req, Res>
+        : never
+      : S extends true
+        ? StreamHandler<Req, Res>
+        : UnaryHandler<Req, Res>
     : never;
 };
 
@@ -126,7 +139,9 @@ export function implementService<D extends ServiceDefinition>(definition: D, han
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
     const path = definition[key].path;
-    if (definition[key].responseStream) {
+    if (definition[key].requestStream && definition[key].responseStream) {
+      impl[key] = bidiCall(handlers[key] as unknown as BidiHandler<unknown, unknown>, path, deps);
+    } else if (definition[key].responseStream) {
       const handler = handlers[key] as unknown as StreamHandler<unknown, unknown>;
       const streaming: handleServerStreamingCall<unknown, unknown> = (call) => {
         void runCall(call, path, deps, async (ctx) => {
@@ -149,8 +164,42 @@ export function implementService<D extends ServiceDefinition>(definition: D, han
   return impl;
 }
 
+/**
+ * A bidirectional call: the handler reads the client's messages through an async iterable.
+ * Denials are audited with the first message the client sent (which names the org).
+ */
+function bidiCall(handler: BidiHandler<unknown, unknown>, path: string, deps: AdapterDeps): handleBidiStreamingCall<unknown, unknown> {
+  return (call) => {
+    let first: unknown;
+    const method = path.split('/').pop() ?? path;
+    const requests = (async function* () {
+      // Not the plain async iterator: it destroys the stream when the client's side ends,
+      // and with it the answers still to be written.
+      for await (const message of call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
+        if (message === UNDECODABLE_REQUEST) throw invalidArgument('request', `is not a valid ${method} request message`);
+        first ??= message;
+        yield message;
+      }
+    })();
+    void runCall(
+      call,
+      path,
+      deps,
+      async (ctx) => {
+        for await (const message of handler(requests, { ...ctx, cancelled: () => call.cancelled })) {
+          if (call.cancelled) return;
+          if (!call.write(message)) await drainedOrGone(call);
+        }
+        call.end();
+      },
+      (err) => call.emit('error', err),
+      () => first,
+    );
+  };
+}
+
 /** Waits for the stream to take more, or for the client to go away (never hangs on a cancel). */
-function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+function drainedOrGone(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);
@@ -192,11 +241,12 @@ function adaptedDefinition(definition: ServiceDefinition): ServiceDefinition {
 }
 
 async function runCall(
-  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
   path: string,
   deps: AdapterDeps,
   body: (ctx: CallContext) => Promise<void>,
   fail: (err: Partial<ServiceError> & { code: status }) => void,
+  requestOf: () => unknown = () => (call as { request?: unknown }).request,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const method = path.split('/').pop() ?? path;
@@ -210,7 +260,7 @@ async function runCall(
     const token = bearerToken(call.metadata);
     if (!token) throw unauthenticated('missing bearer token in the authorization header');
     ctx = { principal: await deps.verifier.verify(token), requestId, log, method };
-    if (call.request === UNDECODABLE_REQUEST) throw invalidArgument('request', `is not a valid ${method} request message`);
+    if (requestOf() === UNDECODABLE_REQUEST) throw invalidArgument('request', `is not a valid ${method} request message`);
     const userCall = ctx.principal.role !== 'service';
     if (userCall && deps.tracker?.draining) throw unavailable('the server is shutting down; retry shortly');
     if (userCall) deps.tracker?.enter();
@@ -227,7 +277,7 @@ async function runCall(
     if (err instanceof ApiError) log.info(fields, 'call');
     else log.error({ ...fields, err }, 'call failed unexpectedly');
     if (ctx && deps.hooks?.onError) {
-      await deps.hooks.onError(err, call.request, ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
+      await deps.hooks.onError(err, requestOf(), ctx).catch((hookErr: unknown) => log.error({ err: hookErr }, 'error hook failed'));
     }
     deps.tracker?.metrics.observeCall(path, mapped.code, elapsedMs(started) / 1000);
     fail(mapped);

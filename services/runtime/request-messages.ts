@@ -1,13 +1,14 @@
 import * as kms from '../gen/vessl/kms/v1/kms.js';
 import * as jobs from '../gen/vessl/jobs/v1/jobs.js';
 import * as secrets from '../gen/vessl/secrets/v1/secrets.js';
+import * as workspaces from '../gen/vessl/jobs/v1/workspaces.js';
 
 interface MessageType {
   fromPartial(object: unknown): unknown;
 }
 
 /** Every generated API module: the request types and service definitions of all our protos. */
-export const GENERATED_API_MODULES: readonly Record<string, unknown>[] = [jobs, kms, secrets];
+export const GENERATED_API_MODULES: readonly Record<string, unknown>[] = [jobs, kms, secrets, workspaces];
 
 /**
  * Maps an RPC path to its request type's fromPartial, so callers may leave fields out

@@ -10,7 +10,7 @@ export const KEY_MANAGEMENT_ACTIONS = ['org_key.rotated', 'org_key.retired', 'ma
  * Recorded by the job launcher through RecordAuditEvent: an attempt whose values were handed
  * out (secret.referenced) and that then did not start, and why.
  */
-export const JOB_LAUNCHER_ACTIONS = ['job.launch_failed'] as const;
+export const JOB_LAUNCHER_ACTIONS = ['job.launch_failed', 'workspace.start_failed', 'workspace.file_removed'] as const;
 
 export const AUDIT_ACTIONS = [
   'secret.created',

@@ -39,8 +39,12 @@ export interface Actor {
 
 /** Who launches which job attempt with the secrets being resolved. */
 export interface JobReference {
+  /** A job (j_...) or a workspace (w_...). */
   jobId: string;
+  /** The job's attempt, or the workspace's run. */
   attempt: number;
+  /** A running workspace's file refreshed to the current value. */
+  refresh?: boolean;
   onBehalfOf: string;
   caller: string;
   requestId: string;
@@ -406,7 +410,8 @@ export class SecretManager {
   private async auditReferences(org: string, rows: SecretRow[], reference: JobReference, landing?: (row: SecretRow) => string): Promise<void> {
     if (!reference.jobId || rows.length === 0) return;
     const actor = { subject: reference.onBehalfOf || reference.caller, requestId: reference.requestId };
-    const details = { job: reference.jobId, attempt: reference.attempt, via: reference.caller };
+    const runner: Record<string, string | number> = reference.jobId.startsWith('w_') ? { workspace: reference.jobId, run: reference.attempt } : { job: reference.jobId, attempt: reference.attempt };
+    const details = { ...runner, via: reference.caller, ...(reference.refresh ? { refresh: true } : {}) };
     const eventOf = (row: SecretRow) => this.event(org, actor, 'secret.referenced', row, { ...details, fingerprint: row.value?.fingerprint ?? '', ...(landing ? { as: landing(row) } : {}) });
     await this.store.appendAudit(rows.map(eventOf));
   }

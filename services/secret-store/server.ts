@@ -25,7 +25,8 @@ const MAX_PAGE_SIZE = 1000;
 const MAX_RESOLVE = 256;
 const MAX_BATCH = 500;
 const UPDATABLE_PATHS = ['key', 'description', 'value'] as const;
-const JOB_ID_PATTERN = /^j_[A-Za-z0-9_-]{4,40}$/;
+// A job (j_...) or a workspace (w_...): what the values are for.
+const RUNNER_ID_PATTERN = /^[jw]_[A-Za-z0-9_-]{4,40}$/;
 const SECRET_UID_PATTERN = /^s_[A-Za-z0-9_-]{4,40}$/;
 
 /** Secret names for a launch: at least one, at most MAX_RESOLVE, each valid and given once. */
@@ -227,11 +228,13 @@ export function secretStoreService(deps: {
           checkSecretNames(v, req.names, 'names');
           v.check(req.plainEnvNames.length === 0, 'plain_env_names', 'is only for a launch given by references');
         }
-        v.check(req.jobId === '' || JOB_ID_PATTERN.test(req.jobId), 'job_id', 'must be a job id like j_0123456789ab')
+        v.check(req.jobId === '' || RUNNER_ID_PATTERN.test(req.jobId), 'job_id', 'must be a job id like j_0123456789ab or a workspace id like w_0123456789ab')
           .check(req.attempt >= 0, 'attempt', 'must not be negative')
+          .check(!req.refresh || req.jobId.startsWith('w_'), 'refresh', 'is only for a workspace (job_id w_...)')
+          .check(!req.refresh || (planned && req.references.every((r) => r.filePath !== '')), 'refresh', 'is only for files given by references')
           .check(req.onBehalfOf.length <= 256, 'on_behalf_of', 'is longer than 256 characters')
           .throwIfAny();
-        const reference = { jobId: req.jobId, attempt: req.attempt, onBehalfOf: req.onBehalfOf, caller: ctx.principal.subject, requestId: ctx.requestId };
+        const reference = { jobId: req.jobId, attempt: req.attempt, refresh: req.refresh, onBehalfOf: req.onBehalfOf, caller: ctx.principal.subject, requestId: ctx.requestId };
         if (!planned) return { secrets: (await secrets.resolve(req.org, req.names, reference)).map(toResolved), injections: [], warnings: [] };
         const { secrets: injected, plan } = await secrets.resolveForLaunch(req.org, req.references, req.plainEnvNames, reference);
         return { secrets: injected.map(toResolved), injections: plan.targets, warnings: plan.warnings };

@@ -12,6 +12,8 @@ import { secretStoreService } from '../secret-store/server.js';
 import { JOB_LAUNCHER_SERVICE, openJobLauncher, type JobLauncherSettings } from '../job-launcher/app.js';
 import type { JobBackend } from '../job-launcher/backend.js';
 import { jobService } from '../job-launcher/server.js';
+import { workspaceService } from '../job-launcher/workspaces/server.js';
+import type { WorkspaceBackend } from '../job-launcher/workspaces/workspace-backend.js';
 
 export interface AllInOne {
   server: RunningServer;
@@ -32,6 +34,10 @@ export interface AllInOneOptions {
   log: Logger;
   /** A backend to use instead of the configured one (tests: Kubernetes against a fake API). */
   backend?: JobBackend;
+  /** The same for workspaces. */
+  workspaceBackend?: WorkspaceBackend;
+  /** How often running workspaces' files are checked against their secrets (default 1 s). */
+  workspaceRefreshMs?: number;
   /** HOST:PORT for Prometheus metrics over HTTP; none when unset. */
   metricsListen?: string;
 }
@@ -73,6 +79,8 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       token: launcherIdentity.serviceToken,
       log: logFor(JOB_LAUNCHER_SERVICE),
       backend: opts.backend,
+      workspaceBackend: opts.workspaceBackend,
+      workspaceRefreshMs: opts.workspaceRefreshMs,
     });
     opened.push(launcher);
     flushes.push(async () => {
@@ -91,9 +99,12 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
         keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, auditChain: kms.auditChain, denials: kms.denials, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
         secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, audit: secretStore, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
         jobService({ jobs: launcher.jobs, denials: launcher.denials, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
+        workspaceService({ workspaces: launcher.workspaces, denials: launcher.denials, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
       ],
     });
     await launcher.jobs.reconcile();
+    await launcher.workspaces.reconcile();
+    launcher.workspaces.startRefreshing();
     if (opts.metricsListen) {
       metricsServer = await startMetricsServer(opts.metricsListen, tracker.metrics, log);
       opened.push(metricsServer);

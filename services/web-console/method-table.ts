@@ -59,7 +59,9 @@ export function bridgedMethods(modules: readonly Record<string, unknown>[] = GEN
         const [, service, name] = method.path.split('/');
         const described = (descriptors[service] as Record<string, MethodDefinition<unknown, unknown>> | undefined)?.[name];
         if (!described) throw new Error(`${method.path} is generated but not in the descriptor set: run make generate`);
-        if (method.requestStream) throw new Error(`${method.path} streams requests, which the HTTP bridge cannot carry`);
+        // A stream of requests (ExecWorkspace's terminal) cannot travel over the bridge's HTTP
+        // requests: the console shows the CLI command for it instead.
+        if (method.requestStream) continue;
         methods.set(method.path, {
           path: method.path,
           responseStream: method.responseStream,

@@ -86,11 +86,12 @@ export function envDigests(dataDir: string, jobId: string, attempt = 1): Map<str
 /**
  * A job command that prints, for each path, one line `FILE PATH sha256=<SHA-256 of its bytes>
  * mode=<octal> owner=<uid> me=<the job's uid> fs=<filesystem type> write=<ok|refused>
- * chmod=<ok|refused>`: what the job saw of a secret file, without its value reaching the log.
+ * chmod=<ok|refused>`: what the job saw of a secret file (through a link, as a workspace's HOME
+ * files are), without its value reaching the log.
  */
 export function printFileFacts(paths: readonly string[]): string {
   const one =
-    'printf "FILE %s sha256=%s mode=%s owner=%s me=%s fs=%s write=%s chmod=%s\\n" "$f" "$(sha256sum < "$f" | cut -c1-64)" "$(stat -c %a "$f")" "$(stat -c %u "$f")" "$(id -u)" "$(stat -f -c %T "$f")" "$( (printf x >> "$f") 2>/dev/null && echo ok || echo refused)" "$(chmod 600 "$f" 2>/dev/null && echo ok || echo refused)"';
+    'printf "FILE %s sha256=%s mode=%s owner=%s me=%s fs=%s write=%s chmod=%s\\n" "$f" "$(sha256sum < "$f" | cut -c1-64)" "$(stat -L -c %a "$f")" "$(stat -L -c %u "$f")" "$(id -u)" "$(stat -L -f -c %T "$f")" "$( (printf x >> "$f") 2>/dev/null && echo ok || echo refused)" "$(chmod 600 "$f" 2>/dev/null && echo ok || echo refused)"';
   return `for f in ${paths.map((p) => `'${p}'`).join(' ')}; do ${one}; done`;
 }
 

@@ -1,8 +1,9 @@
 /**
  * A fake Kubernetes API server over real HTTP, for the Kubernetes job backend's tests. It
- * implements exactly what the backend uses (namespaced Secrets and batch/v1 Jobs: create,
+ * implements exactly what the backends use (namespaced Secrets and batch/v1 Jobs: create,
  * read, merge-patch, delete; pod list by label selector; pod logs, plain and followed, as
- * bytes and in the chunks they were written in),
+ * bytes and in the chunks they were written in; for workspaces, ConfigMaps and Pods: create,
+ * read, delete, with the ConfigMap's dependents collected when it is deleted),
  * validates every object it receives like the API server does (see fake-kube-api-validation),
  * answers with Status bodies, records every request, and lets tests drive Jobs through their
  * states, fail a request on purpose, and watch garbage collection follow ownerReferences.
@@ -15,7 +16,7 @@ import { PodLogs } from './pod-logs.js';
 import { BadRequest, invalidStatusParts, jobErrors, jobUpdateErrors, secretErrors, secretUpdateErrors, type FieldError } from './fake-kube-api-validation.js';
 
 type Json = Record<string, unknown>;
-type Kind = 'Secret' | 'Job' | 'Pod';
+type Kind = 'Secret' | 'Job' | 'Pod' | 'ConfigMap';
 
 export interface RecordedRequest {
   method: string;
@@ -40,6 +41,7 @@ const RESOURCES: Record<Kind, { plural: string; group: string; apiVersion: strin
   Secret: { plural: 'secrets', group: '', apiVersion: 'v1' },
   Job: { plural: 'jobs', group: 'batch', apiVersion: 'batch/v1' },
   Pod: { plural: 'pods', group: '', apiVersion: 'v1' },
+  ConfigMap: { plural: 'configmaps', group: '', apiVersion: 'v1' },
 };
 
 const REASONS: Record<number, string> = {
@@ -154,6 +156,14 @@ export class FakeKubeApi {
     return this.get('Job', namespace, name);
   }
 
+  pod(namespace: string, name: string): Json | undefined {
+    return this.get('Pod', namespace, name);
+  }
+
+  configMap(namespace: string, name: string): Json | undefined {
+    return this.get('ConfigMap', namespace, name);
+  }
+
   pods(namespace: string, jobName: string): Json[] {
     return this.list('Pod', namespace, `job-name=${jobName}`);
   }
@@ -179,6 +189,13 @@ export class FakeKubeApi {
     const existing = this.pods(namespace, name)[0];
     if (existing) return String(asObject(existing.metadata).name);
     return this.createPod(job, opts.podPhase ?? 'Running');
+  }
+
+  /** The kubelet's part for a pod the client created: its status becomes this. */
+  setPodStatus(namespace: string, name: string, status: Json): void {
+    const pod = this.mustGet('Pod', namespace, name);
+    pod.status = status;
+    this.put(pod);
   }
 
   /** The container writes this (text as UTF-8, or bytes as they are); followers get it as one chunk. */
@@ -351,10 +368,12 @@ export class FakeKubeApi {
   }
 
   private route(r: RecordedRequest, res: ServerResponse): void {
-    const core = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|pods)(?:\/([^/]+))?(\/log)?$/.exec(r.path);
+    const core = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|pods|configmaps)(?:\/([^/]+))?(\/log)?$/.exec(r.path);
     const batch = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(r.path);
     if (batch) return this.routeObject('Job', batch[1], batch[2], r, res);
     if (core?.[2] === 'secrets' && core[4] === undefined) return this.routeObject('Secret', core[1], core[3], r, res);
+    if (core?.[2] === 'configmaps' && core[4] === undefined) return this.routeObject('ConfigMap', core[1], core[3], r, res);
+    if (core?.[2] === 'pods' && core[4] === undefined && !(r.method === 'GET' && core[3] === undefined) && r.method !== 'PATCH') return this.routeObject('Pod', core[1], core[3], r, res);
     if (core?.[2] === 'pods' && r.method === 'GET' && core[3] === undefined) {
       return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.resourceVersion) }, items: this.list('Pod', core[1], r.query.get('labelSelector')) });
     }
@@ -362,7 +381,7 @@ export class FakeKubeApi {
     throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
   }
 
-  private routeObject(kind: 'Secret' | 'Job', namespace: string, name: string | undefined, r: RecordedRequest, res: ServerResponse): void {
+  private routeObject(kind: Kind, namespace: string, name: string | undefined, r: RecordedRequest, res: ServerResponse): void {
     if (name === undefined && r.method === 'POST') return this.send(res, 201, this.create(kind, namespace, asObject(r.body)));
     if (name === undefined) throw new StatusError(405, 'MethodNotAllowed', `${r.method} is not supported here`);
     switch (r.method) {
@@ -377,7 +396,9 @@ export class FakeKubeApi {
     }
   }
 
-  private validate(kind: 'Secret' | 'Job', body: Json, old?: Json): void {
+  /** Secrets and Jobs are checked as the API server checks them; ConfigMaps and Pods are taken as sent (the real API server's tests check those). */
+  private validate(kind: Kind, body: Json, old?: Json): void {
+    if (kind !== 'Secret' && kind !== 'Job') return;
     const name = String(asObject(body.metadata).name ?? '');
     const errors: FieldError[] = kind === 'Secret' ? secretErrors(body) : jobErrors(body);
     if (old !== undefined) errors.push(...(kind === 'Secret' ? secretUpdateErrors(old, body) : jobUpdateErrors(old, body)));
@@ -386,7 +407,7 @@ export class FakeKubeApi {
     throw new StatusError(422, 'Invalid', message, { name, group: RESOURCES[kind].group || undefined, kind, causes });
   }
 
-  private create(kind: 'Secret' | 'Job', namespace: string, body: Json): Json {
+  private create(kind: Kind, namespace: string, body: Json): Json {
     const { apiVersion } = RESOURCES[kind];
     if (body.kind !== kind || body.apiVersion !== apiVersion) throw new StatusError(400, 'BadRequest', `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`);
     const metadata = asObject(body.metadata);
@@ -406,8 +427,11 @@ export class FakeKubeApi {
       delete stored.stringData;
       // Go's omitempty: a Secret that holds nothing is stored, and read back, without `data`.
       if (Object.keys(asObject(stored.data)).length === 0) delete stored.data;
-    } else {
+    } else if (kind === 'Job') {
       this.defaultJob(stored, uid, name);
+    } else if (kind === 'Pod') {
+      stored.status = { phase: 'Pending' };
+      this.logs.open(namespace, name);
     }
     this.put(stored);
     return this.mustGet(kind, namespace, name);
@@ -426,7 +450,7 @@ export class FakeKubeApi {
     job.status = {};
   }
 
-  private patch(kind: 'Secret' | 'Job', namespace: string, name: string, r: RecordedRequest): Json {
+  private patch(kind: Kind, namespace: string, name: string, r: RecordedRequest): Json {
     // The backend sends merge patches; anything else would be a surprise worth failing on.
     if (r.contentType !== 'application/merge-patch+json') throw new StatusError(415, 'UnsupportedMediaType', `the fake only accepts application/merge-patch+json, got ${String(r.contentType)}`);
     const old = this.mustGet(kind, namespace, name);
@@ -442,7 +466,7 @@ export class FakeKubeApi {
     return this.mustGet(kind, namespace, name);
   }
 
-  private delete(kind: 'Secret' | 'Job', namespace: string, name: string, r: RecordedRequest): Json {
+  private delete(kind: Kind, namespace: string, name: string, r: RecordedRequest): Json {
     const old = this.mustGet(kind, namespace, name);
     this.objects.delete(this.key(kind, namespace, name));
     const uid = String(asObject(old.metadata).uid);
@@ -452,6 +476,9 @@ export class FakeKubeApi {
       if (policy === 'Orphan') this.orphanDependents(namespace, uid);
       else for (const dependent of ['Pod', 'Secret'] as const) this.collectDependents(namespace, uid, dependent);
     }
+    // The garbage collector's part, at once: a workspace's ConfigMap owns its runs' objects.
+    if (kind === 'ConfigMap') for (const dependent of ['Pod', 'Secret'] as const) this.collectDependents(namespace, uid, dependent);
+    if (kind === 'Pod') this.endPodLog(namespace, name);
     return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: RESOURCES[kind].group || undefined, kind: RESOURCES[kind].plural, uid } };
   }
 

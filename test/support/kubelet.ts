@@ -4,7 +4,8 @@
  * report (waiting, running, exited with a code) by patching pods/status, and serves its log
  * from a small HTTPS server on loopback that stands where a kubelet's port would be: the pod is
  * bound to a Node whose kubelet endpoint is that server, so a log request goes through the real
- * API server's proxy to it, follow and tailLines included, as it would in a cluster.
+ * API server's proxy to it, follow and tailLines included, as it would in a cluster. An exec
+ * comes the same way, as a WebSocket the API server proxies here (kubelet-exec.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,30 +15,36 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PatchStrategy, setHeaderOptions, type V1ContainerState, type V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from './kube-control-plane.js';
+import { serveExecUpgrade, type ExecHandler } from './kubelet-exec.js';
 import { PodLogs } from './pod-logs.js';
 import { until } from './until.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-/** The backend's container name (kubernetes-manifests.ts). */
+/** The job backend's container name (kubernetes-manifests.ts); a workspace's is another. */
 const CONTAINER = 'job';
 
 export class TestKubelet {
   private readonly logs = new PodLogs();
+  /** What an exec the API server proxies here runs (none: the kubelet answers 404). */
+  private execHandler?: ExecHandler;
 
   private constructor(
     private readonly plane: ControlPlane,
     private readonly server: Server,
+    /** The container whose state it reports and whose log it serves. */
+    private readonly container: string,
     /** Its Node: one per kubelet, so that test files sharing the control plane keep apart. */
     private readonly node = `vessl-test-kubelet-${randomBytes(4).toString('hex')}`,
   ) {}
 
   /** Starts the log server and registers a Node whose kubelet it is. */
-  static async start(plane: ControlPlane): Promise<TestKubelet> {
+  static async start(plane: ControlPlane, container = CONTAINER): Promise<TestKubelet> {
     // The API server does not check a kubelet's certificate unless told to (it is not): any
     // certificate for 127.0.0.1 serves, and the run's own has that name.
     const server = createServer({ cert: readFileSync(path.join(plane.runDir, 'apiserver.crt')), key: readFileSync(path.join(plane.runDir, 'apiserver.key')) });
-    const kubelet = new TestKubelet(plane, server);
+    const kubelet = new TestKubelet(plane, server, container);
     server.on('request', (req, res) => kubelet.serve(req.url ?? '/', res));
+    server.on('upgrade', (req, socket) => serveExecUpgrade(req, socket, kubelet.execHandler));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await plane.core.createNode({ body: { metadata: { name: kubelet.node } } });
@@ -96,6 +103,11 @@ export class TestKubelet {
     });
   }
 
+  /** Plays the process of every exec from now on (kubelet-exec.ts). */
+  onExec(handler: ExecHandler): void {
+    this.execHandler = handler;
+  }
+
   /** How many log follows are open on this kubelet right now. */
   openFollows(): number {
     return this.logs.followers();
@@ -106,7 +118,7 @@ export class TestKubelet {
     const status: V1Pod['status'] = {
       phase,
       startTime: new Date(),
-      containerStatuses: [{ name: CONTAINER, image: 'test', imageID: 'test', ready: running, restartCount: 0, started: running, state }],
+      containerStatuses: [{ name: this.container, image: 'test', imageID: 'test', ready: running, restartCount: 0, started: running, state }],
     };
     await this.plane.core.patchNamespacedPodStatus({ namespace, name: pod, body: { status } }, MERGE_PATCH);
   }
@@ -115,7 +127,7 @@ export class TestKubelet {
   private serve(url: string, res: ServerResponse): void {
     const parsed = new URL(url, 'https://kubelet');
     const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(parsed.pathname);
-    if (match === null || match[3] !== CONTAINER || !this.logs.has(match[1], match[2])) {
+    if (match === null || match[3] !== this.container || !this.logs.has(match[1], match[2])) {
       res.writeHead(404).end('not found');
       return;
     }

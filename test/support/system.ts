@@ -8,6 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import { KeyManagementServiceService } from '../../services/gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../../services/gen/vessl/secrets/v1/secrets.js';
 import { JobServiceService } from '../../services/gen/vessl/jobs/v1/jobs.js';
+import { WorkspaceServiceService } from '../../services/gen/vessl/jobs/v1/workspaces.js';
 import { loadIssuerKeys, mintToken, type Role, EMBEDDED_TOKEN_SETTINGS } from '../../services/runtime/auth.js';
 import { parseCommonConfig, type CommonConfig } from '../../services/runtime/config.js';
 import { createServiceClient, type ServiceClient } from '../../services/runtime/grpc-client.js';
@@ -22,6 +23,7 @@ import type { SandboxSettings } from '../../services/job-launcher/sandbox/job-sa
 export type SecretClient = ServiceClient<typeof SecretServiceService>;
 export type KmsClient = ServiceClient<typeof KeyManagementServiceService>;
 export type JobClient = ServiceClient<typeof JobServiceService>;
+export type WorkspaceClient = ServiceClient<typeof WorkspaceServiceService>;
 
 /** A real all-in-one server in this process, on port 0, with its own data dir and log file. */
 export interface TestSystem {
@@ -35,6 +37,7 @@ export interface TestSystem {
   secrets(token: string | (() => Promise<string>)): SecretClient;
   kms(token: string | (() => Promise<string>)): KmsClient;
   jobs(token: string | (() => Promise<string>)): JobClient;
+  workspaces(token: string | (() => Promise<string>)): WorkspaceClient;
   /** Seals a value for the org the way a client must: crypto_box_seal under the org key. */
   seal(value: string | Uint8Array, org?: string): Promise<{ sealedBox: Buffer; keyId: string }>;
   /** A read connection to a service's database, for assertions on what was written. */
@@ -94,6 +97,11 @@ export async function startTestSystem(
     },
     jobs(token) {
       const c = createServiceClient(JobServiceService, running.endpoint, { token: asSource(token) });
+      clients.push(c);
+      return c;
+    },
+    workspaces(token) {
+      const c = createServiceClient(WorkspaceServiceService, running.endpoint, { token: asSource(token) });
       clients.push(c);
       return c;
     },

@@ -2,11 +2,14 @@
  * The Kubernetes objects one attempt is made of: an immutable Secret holding only that
  * attempt's values, and a batch/v1 Job that reads them through secretKeyRef (variables) and a
  * secret volume with items (files). Pure builders, so tests can compare the exact objects.
+ * The pod, its Secret's data and its secret volume are built by pieces that a workspace's run
+ * (workspaces/kubernetes-workspace-manifests.ts) shares: hardenedPodSpec, secretData,
+ * containerEnv, secretFilesVolume, podInputProblem.
  */
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job, V1OwnerReference, V1PodSpec, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { secretFilePathProblems, SECRETS_DIR } from '../../runtime/secret-file-paths.js';
-import type { AttemptSpec, SecretFileEntry } from '../backend.js';
+import type { AttemptSpec, EnvEntry, SecretEnvEntry, SecretFileEntry } from '../backend.js';
 
 export const MANAGED_BY = 'vessl-secrets';
 export const LABEL_JOB = 'secrets.vessl.ai/job';
@@ -73,15 +76,29 @@ export function attemptLabels(spec: Pick<AttemptSpec, 'org' | 'jobId' | 'attempt
  */
 export function attemptSpecProblem(spec: AttemptSpec): string | undefined {
   if (!Number.isSafeInteger(spec.attempt) || spec.attempt < 0) return 'the attempt number must be a non-negative integer';
+  return podInputProblem({ ...spec, secretFiles: filesOf(spec) }, 'job');
+}
+
+/** What a pod needs of its inputs (org label, image, variables, file paths), shared by jobs and workspaces. */
+export interface PodInputs {
+  org: string;
+  image: string;
+  env: readonly EnvEntry[];
+  secretEnv: readonly SecretEnvEntry[];
+  secretFiles: readonly SecretFileEntry[];
+}
+
+/** Why these inputs cannot make a pod, in words; `what` names the thing ("job", "workspace"). */
+export function podInputProblem(spec: PodInputs, what: string): string | undefined {
   if (spec.org.length > 63 || !LABEL_VALUE.test(spec.org)) return 'the org name cannot be used as a Kubernetes label';
-  if (spec.image.trim() === '') return 'the job has no image';
+  if (spec.image.trim() === '') return `the ${what} has no image`;
   const seen = new Set<string>();
   for (const { name } of [...spec.env, ...spec.secretEnv]) {
     if (!C_IDENTIFIER.test(name)) return `environment variable name ${JSON.stringify(name)} is not a C identifier`;
     if (seen.has(name)) return `environment variable ${name} is set twice`;
     seen.add(name);
   }
-  const files = spec.secretFiles ?? [];
+  const files = spec.secretFiles;
   const [problem] = secretFilePathProblems(files.map((f) => f.path), KUBERNETES_FILE_ROOTS, (i) => `the file of secret "${files[i].secretName}"`);
   if (problem) return `secret file of "${files[problem.index].secretName}": ${problem.problem}`;
   return undefined;
@@ -111,22 +128,35 @@ export function buildAttemptSecret(spec: AttemptSpec, namespace: string): V1Secr
     metadata: baseMetadata(spec, namespace),
     type: 'Opaque',
     immutable: true,
-    data: Object.fromEntries([
-      ...spec.secretEnv.map((s) => [s.name, Buffer.from(s.value).toString('base64')]),
-      ...filesOf(spec).map((f, i) => [secretFileKey(i), Buffer.from(f.value).toString('base64')]),
-    ]),
+    data: secretData(spec.secretEnv, filesOf(spec)),
   };
 }
 
-/** The attempt's secret files: a volume of its Secret whose items map each file's key to its path under /run/secrets, and its mount. */
-function secretFileVolume(spec: AttemptSpec, secretName: string): { volumes: V1Volume[]; volumeMounts: V1VolumeMount[] } {
-  const files = filesOf(spec);
+/**
+ * Secret files as a pod gets them: a volume of the Secret whose items map each file's key to its
+ * path under /run/secrets, and its mount. `optional` lets a key be missing from the Secret (the
+ * kubelet then leaves that file out instead of failing the volume): a workspace's removed file.
+ */
+export function secretFilesVolume(files: readonly SecretFileEntry[], secretName: string, optional = false): { volumes: V1Volume[]; volumeMounts: V1VolumeMount[] } {
   if (files.length === 0) return { volumes: [], volumeMounts: [] };
   const items = files.map((f, i) => ({ key: secretFileKey(i), path: f.path.slice(SECRETS_DIR.length) }));
   return {
-    volumes: [{ name: SECRET_FILES_VOLUME, secret: { secretName, items, defaultMode: SECRET_FILE_MODE } }],
+    volumes: [{ name: SECRET_FILES_VOLUME, secret: { secretName, items, defaultMode: SECRET_FILE_MODE, ...(optional ? { optional: true } : {}) } }],
     volumeMounts: [{ name: SECRET_FILES_VOLUME, mountPath: SECRETS_DIR.slice(0, -1), readOnly: true }],
   };
+}
+
+/** A Secret's data: each variable under its name, each file under file-N, base64 as the API wants it. */
+export function secretData(secretEnv: readonly SecretEnvEntry[], files: readonly SecretFileEntry[]): Record<string, string> {
+  return Object.fromEntries([
+    ...secretEnv.map((s) => [s.name, Buffer.from(s.value).toString('base64')]),
+    ...files.map((f, i) => [secretFileKey(i), Buffer.from(f.value).toString('base64')]),
+  ]);
+}
+
+/** Plain variables as given, secret ones through secretKeyRef into the Secret of that name: no value in the pod. */
+export function containerEnv(env: readonly EnvEntry[], secretEnv: readonly SecretEnvEntry[], secretName: string): V1EnvVar[] {
+  return [...env.map((e) => ({ name: e.name, value: e.value })), ...secretEnv.map((s) => ({ name: s.name, valueFrom: { secretKeyRef: { name: secretName, key: s.name } } }))];
 }
 
 /**
@@ -153,11 +183,6 @@ export function jobReadsSecret(job: V1Job, secretName: string): boolean {
 /** The attempt's Job. It names the Secret's keys; no value ever appears in it. */
 export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
   const metadata = baseMetadata(spec, namespace);
-  const env: V1EnvVar[] = [
-    ...spec.env.map((e) => ({ name: e.name, value: e.value })),
-    ...spec.secretEnv.map((s) => ({ name: s.name, valueFrom: { secretKeyRef: { name: metadata.name, key: s.name } } })),
-  ];
-  const { volumes, volumeMounts } = secretFileVolume(spec, metadata.name);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -167,39 +192,54 @@ export function buildAttemptJob(spec: AttemptSpec, namespace: string): V1Job {
       ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
       template: {
         metadata: { labels: attemptLabels(spec) },
-        spec: {
-          restartPolicy: 'Never',
-          automountServiceAccountToken: false,
-          // Service discovery variables would mix cluster details into the job's environment.
-          enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RUN_AS_ID,
-            runAsGroup: RUN_AS_ID,
-            // Secret files are root's; the kubelet gives this group read access to them.
-            ...(volumes.length > 0 ? { fsGroup: RUN_AS_ID } : {}),
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          ...(volumes.length > 0 ? { volumes } : {}),
-          containers: [
-            {
-              name: CONTAINER_NAME,
-              image: spec.image,
-              command: ['/bin/sh', '-c', spec.command],
-              env,
-              ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                capabilities: { drop: ['ALL'] },
-                runAsNonRoot: true,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
-            },
-          ],
-        },
+        spec: hardenedPodSpec({
+          containerName: CONTAINER_NAME,
+          image: spec.image,
+          command: ['/bin/sh', '-c', spec.command],
+          env: containerEnv(spec.env, spec.secretEnv, metadata.name),
+          files: secretFilesVolume(filesOf(spec), metadata.name),
+        }),
       },
     },
+  };
+}
+
+/**
+ * The pod every job attempt and workspace run gets: one container, never restarted, no
+ * service account token, a fixed non-root user, no privilege, the default seccomp profile.
+ */
+export function hardenedPodSpec(pod: { containerName: string; image: string; command: string[]; env: V1EnvVar[]; files: { volumes: V1Volume[]; volumeMounts: V1VolumeMount[] } }): V1PodSpec {
+  const { volumes, volumeMounts } = pod.files;
+  return {
+    restartPolicy: 'Never',
+    automountServiceAccountToken: false,
+    // Service discovery variables would mix cluster details into the pod's environment.
+    enableServiceLinks: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_ID,
+      runAsGroup: RUN_AS_ID,
+      // Secret files are root's; the kubelet gives this group read access to them.
+      ...(volumes.length > 0 ? { fsGroup: RUN_AS_ID } : {}),
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(volumes.length > 0 ? { volumes } : {}),
+    containers: [
+      {
+        name: pod.containerName,
+        image: pod.image,
+        command: pod.command,
+        env: pod.env,
+        ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          capabilities: { drop: ['ALL'] },
+          runAsNonRoot: true,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+      },
+    ],
   };
 }
 

@@ -570,6 +570,17 @@ describe('Kubernetes job backend against a real API server and controller manage
       ['delete', 'jobs', 'batch'],
       ['list', 'pods', ''],
       ['get', 'pods', '', 'log'],
+      // The workspace backend's (workspaces/kubernetes-workspaces.ts): a run's Pod, exec into it
+      // (get for a WebSocket before Kubernetes 1.30), the workspace's ConfigMap. Creating pods
+      // gives no power creating Jobs did not already give.
+      ['create', 'pods', ''],
+      ['get', 'pods', ''],
+      ['delete', 'pods', ''],
+      ['get', 'pods', '', 'exec'],
+      ['create', 'pods', '', 'exec'],
+      ['create', 'configmaps', ''],
+      ['get', 'configmaps', ''],
+      ['delete', 'configmaps', ''],
     ];
     it('allows exactly the calls the backend makes, in its namespace', async () => {
       for (const [verb, resource, group, sub] of allowed) {
@@ -592,10 +603,12 @@ describe('Kubernetes job backend against a real API server and controller manage
       ['watch secrets', (core, _, n) => core.listNamespacedSecret({ namespace: n, watch: true, timeoutSeconds: 1 })],
       ['update a Secret (only a merge patch of its own objects)', (core, _, n) => core.replaceNamespacedSecret({ namespace: n, name: 'x', body: { metadata: { name: 'x' } } as V1Secret })],
       ['list Jobs', (_, batch, n) => batch.listNamespacedJob({ namespace: n })],
-      ['create a pod directly', (core, _, n) => core.createNamespacedPod({ namespace: n, body: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } })],
-      ['delete a pod', (core, _, n) => core.deleteNamespacedPod({ namespace: n, name: 'p' })],
-      ['exec into a pod', (core, _, n) => core.connectPostNamespacedPodExec({ namespace: n, name: 'p', command: 'sh' })],
-      ['read a ConfigMap', (core, _, n) => core.readNamespacedConfigMap({ namespace: n, name: 'kube-root-ca.crt' })],
+      ['change a pod', (core, _, n) => core.patchNamespacedPod({ namespace: n, name: 'p', body: { metadata: { labels: { a: 'b' } } } }, MERGE_PATCH)],
+      ['watch pods', (core, _, n) => core.listNamespacedPod({ namespace: n, watch: true, timeoutSeconds: 1 })],
+      ['attach to a pod', (core, _, n) => core.connectPostNamespacedPodAttach({ namespace: n, name: 'p' })],
+      ['port-forward to a pod', (core, _, n) => core.connectPostNamespacedPodPortforward({ namespace: n, name: 'p' })],
+      ['list ConfigMaps', (core, _, n) => core.listNamespacedConfigMap({ namespace: n })],
+      ['change a ConfigMap', (core, _, n) => core.patchNamespacedConfigMap({ namespace: n, name: 'kube-root-ca.crt', body: { data: { a: 'b' } } }, MERGE_PATCH)],
       ['read a ServiceAccount', (core, _, n) => core.readNamespacedServiceAccount({ namespace: n, name: 'default' })],
       ['create a namespace', (core) => core.createNamespace({ body: { metadata: { name: 'launcher-made' } } })],
       ['list namespaces', (core) => core.listNamespace()],

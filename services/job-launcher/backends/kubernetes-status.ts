@@ -61,7 +61,7 @@ function failureMessage(reason: string | undefined): string {
 }
 
 /** Reasons are CamelCase identifiers; anything else is not repeated. */
-function safeReason(reason: string | undefined): string {
+export function safeReason(reason: string | undefined): string {
   return reason !== undefined && /^[A-Za-z]{1,64}$/.test(reason) ? reason : 'no reason given';
 }
 

@@ -72,6 +72,16 @@ export class LogMasker {
     return this.returnUntil(Math.min(exact.heldFrom(this.received), base64.heldFrom(this.received)));
   }
 
+  /**
+   * Returns everything held back now, masking the runs already found, and keeps scanning: for
+   * interactive output (a terminal), where a keystroke's echo cannot wait for the next byte. A
+   * form split across a flush is masked from the flush on only.
+   */
+  flush(): Buffer {
+    if (this.ended) return NOTHING;
+    return this.returnUntil(this.received);
+  }
+
   /** Masks and returns everything held back, then forgets the values. */
   end(): Buffer {
     if (this.ended) return NOTHING;

@@ -85,6 +85,8 @@ export interface SandboxedAttempt {
   layout: SandboxLayout;
   /** Secret files, by path: file i's bytes come from fd FIRST_FILE_FD + i. */
   filePaths?: readonly string[];
+  /** Host directories bound read-only (after HOME), e.g. a workspace's memory-backed secret files. */
+  readOnlyBinds?: readonly { source: string; dest: string }[];
 }
 
 export interface BubblewrapArguments {
@@ -108,6 +110,7 @@ export function bubblewrapArguments(attempt: SandboxedAttempt, statusFd?: number
   args.push('--bind', attempt.workDir, SANDBOX_HOME, '--chdir', SANDBOX_HOME);
   // After HOME's bind, so that a file under HOME is mounted over the work dir, not under it.
   (attempt.filePaths ?? []).forEach((file, i) => args.push('--perms', SECRET_FILE_MODE, '--ro-bind-data', String(FIRST_FILE_FD + i), file));
+  for (const { source, dest } of attempt.readOnlyBinds ?? []) args.push('--ro-bind', source, dest);
   args.push('--clearenv');
   for (const [name, value] of Object.entries(attempt.env)) args.push('--setenv', name, value);
   if (statusFd !== undefined) args.push('--json-status-fd', String(statusFd));

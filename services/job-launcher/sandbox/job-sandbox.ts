@@ -18,6 +18,7 @@ import {
   SANDBOX_FILE_ROOTS,
   SANDBOX_HOME,
   STATUS_FD,
+  type SandboxedAttempt,
   type SandboxLayout,
   type SandboxNetwork,
 } from './bubblewrap.js';
@@ -162,8 +163,22 @@ export class JobSandbox {
     return { workDir, home: this.settings.kind === 'bubblewrap' ? SANDBOX_HOME : workDir, uid, release };
   }
 
-  /** How the spawner starts the attempt's command, with its secret files mounted. */
-  command(lease: AttemptLease, command: string, env: Record<string, string>, files: readonly SandboxFile[] = []): SpawnCommand {
+  /**
+   * A uid of its own for something that keeps its files elsewhere (a workspace run, whose home
+   * outlives it), held until the returned release(). Undefined uid when the server is not root.
+   */
+  leaseUid(): { uid?: number; release(): void } {
+    const uid = this.ownUids ? this.takeUid() : undefined;
+    let held = uid !== undefined;
+    // Idempotent: a second release must never free the uid once another holder has it.
+    return { uid, release: () => void (held && this.inUse.delete(uid!), (held = false)) };
+  }
+
+  /**
+   * How the spawner starts the attempt's command, with its secret files mounted.
+   * `readOnlyBinds`: host directories the sandbox also sees, read-only (see SandboxedAttempt).
+   */
+  command(lease: AttemptLease, command: string, env: Record<string, string>, files: readonly SandboxFile[] = [], readOnlyBinds: SandboxedAttempt['readOnlyBinds'] = []): SpawnCommand {
     // The last check before the mount is made: a path outside the roots would land on the host's files.
     const problem = this.secretFiles.refusal ?? files.map((f) => filePathProblem(f.path, SANDBOX_FILE_ROOTS)).find((p) => p !== undefined);
     if (files.length > 0 && problem !== undefined) throw new SandboxUnavailableError(problem);
@@ -172,7 +187,7 @@ export class JobSandbox {
       return { file, args, env, cwd: lease.workDir, uid: lease.uid, gid: lease.uid };
     }
     const filePaths = files.map((f) => f.path);
-    const args = bubblewrapArguments({ command, env, workDir: lease.workDir, network: this.settings.network, layout: this.layout, filePaths }, STATUS_FD);
+    const args = bubblewrapArguments({ command, env, workDir: lease.workDir, network: this.settings.network, layout: this.layout, filePaths, readOnlyBinds }, STATUS_FD);
     return {
       file: this.bwrap!,
       args: ['--args', String(ARGS_FD), '--', ...args.command],
@@ -286,7 +301,7 @@ function checkUidRange(range: UidRange): void {
 }
 
 /** Removes a work dir whatever modes the job left on it (a job may chmod its files to 000). */
-async function removeTree(dir: string): Promise<void> {
+export async function removeTree(dir: string): Promise<void> {
   try {
     await rm(dir, { recursive: true, force: true });
   } catch {

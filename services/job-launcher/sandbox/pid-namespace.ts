@@ -64,3 +64,33 @@ export function signalNamespace(inode: number, signal: NodeJS.Signals, except?: 
   }
   return signalled;
 }
+
+/**
+ * `pid` and every process descending from it (by /proc/<pid>/task/<tid>/children), children
+ * before their parent is dropped: for ending a command and what it started, also the processes
+ * that left its process group or session (a terminal's programs do). A process that has already
+ * been reparented away (a daemon that double-forked) is not found.
+ */
+export function processTree(pid: number): number[] {
+  const found: number[] = [];
+  const pending = [pid];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (found.includes(next)) continue;
+    found.push(next);
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${next}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const task of tasks) {
+      try {
+        pending.push(...readFileSync(`/proc/${next}/task/${task}/children`, 'utf8').split(' ').filter((p) => p.trim() !== '').map(Number));
+      } catch {
+        // this thread ended meanwhile
+      }
+    }
+  }
+  return found;
+}

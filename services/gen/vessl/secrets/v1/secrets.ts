@@ -243,10 +243,13 @@ export interface ResolveSecretsRequest {
   org: string;
   /** Names of live secrets; each at most once. Empty when references are given. */
   names: string[];
-  /** The job attempt the values are for, recorded in the audit log. */
+  /**
+   * What the values are for, recorded in the audit log: a job attempt (job_id j_..., attempt)
+   * or a workspace run (job_id w_..., attempt: the run).
+   */
   jobId: string;
   attempt: number;
-  /** The subject who submitted or restarted the job. */
+  /** The subject who submitted or restarted the job (or created or started the workspace). */
   onBehalfOf: string;
   /**
    * A launch in one call, instead of names (job_id is then required): how the job references
@@ -257,6 +260,11 @@ export interface ResolveSecretsRequest {
   references: SecretReference[];
   /** With references: the names of the job's plain variables. */
   plainEnvNames: string[];
+  /**
+   * A running workspace's file is rewritten with the secret's current value (after a
+   * rotation); audited as a refresh. Only for a workspace (job_id w_...) and file references.
+   */
+  refresh: boolean;
 }
 
 /** How a job references a secret. */
@@ -1792,7 +1800,16 @@ export const DeleteSecretRequest: MessageFns<DeleteSecretRequest> = {
 };
 
 function createBaseResolveSecretsRequest(): ResolveSecretsRequest {
-  return { org: "", names: [], jobId: "", attempt: 0, onBehalfOf: "", references: [], plainEnvNames: [] };
+  return {
+    org: "",
+    names: [],
+    jobId: "",
+    attempt: 0,
+    onBehalfOf: "",
+    references: [],
+    plainEnvNames: [],
+    refresh: false,
+  };
 }
 
 export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
@@ -1817,6 +1834,9 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     }
     for (const v of message.plainEnvNames) {
       writer.uint32(58).string(v!);
+    }
+    if (message.refresh !== false) {
+      writer.uint32(64).bool(message.refresh);
     }
     return writer;
   },
@@ -1890,6 +1910,14 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
             message.plainEnvNames.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.refresh = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1925,6 +1953,7 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
         : globalThis.Array.isArray(object?.plain_env_names)
         ? object.plain_env_names.map((e: any) => globalThis.String(e))
         : [],
+      refresh: isSet(object.refresh) ? globalThis.Boolean(object.refresh) : false,
     };
   },
 
@@ -1951,6 +1980,9 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     if (message.plainEnvNames?.length) {
       obj.plainEnvNames = message.plainEnvNames;
     }
+    if (message.refresh !== false) {
+      obj.refresh = message.refresh;
+    }
     return obj;
   },
 
@@ -1966,6 +1998,7 @@ export const ResolveSecretsRequest: MessageFns<ResolveSecretsRequest> = {
     message.onBehalfOf = object.onBehalfOf ?? "";
     message.references = object.references?.map((e) => SecretReference.fromPartial(e)) || [];
     message.plainEnvNames = object.plainEnvNames?.map((e) => e) || [];
+    message.refresh = object.refresh ?? false;
     return message;
   },
 };

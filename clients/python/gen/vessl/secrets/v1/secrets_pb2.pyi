@@ -201,7 +201,7 @@ class RecordAuditEventRequest(_message.Message):
     def __init__(self, org: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., request_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ResolveSecretsRequest(_message.Message):
-    __slots__ = ["attempt", "job_id", "names", "on_behalf_of", "org", "plain_env_names", "references"]
+    __slots__ = ["attempt", "job_id", "names", "on_behalf_of", "org", "plain_env_names", "references", "refresh"]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAMES_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +209,7 @@ class ResolveSecretsRequest(_message.Message):
     ORG_FIELD_NUMBER: _ClassVar[int]
     PLAIN_ENV_NAMES_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_FIELD_NUMBER: _ClassVar[int]
     attempt: int
     job_id: str
     names: _containers.RepeatedScalarFieldContainer[str]
@@ -216,7 +217,8 @@ class ResolveSecretsRequest(_message.Message):
     org: str
     plain_env_names: _containers.RepeatedScalarFieldContainer[str]
     references: _containers.RepeatedCompositeFieldContainer[SecretReference]
-    def __init__(self, org: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., on_behalf_of: _Optional[str] = ..., references: _Optional[_Iterable[_Union[SecretReference, _Mapping]]] = ..., plain_env_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    refresh: bool
+    def __init__(self, org: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., on_behalf_of: _Optional[str] = ..., references: _Optional[_Iterable[_Union[SecretReference, _Mapping]]] = ..., plain_env_names: _Optional[_Iterable[str]] = ..., refresh: bool = ...) -> None: ...
 
 class ResolveSecretsResponse(_message.Message):
     __slots__ = ["injections", "secrets", "warnings"]

@@ -1,0 +1,159 @@
+import type { ExecWorkspaceRequest, ExecWorkspaceResponse } from '../../gen/vessl/jobs/v1/workspaces.js';
+import { invalidArgument } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/logger.js';
+import { Violations } from '../../runtime/validation.js';
+import { LogMasker } from '../backends/log-masker.js';
+import { checkTerminalSize } from './rules.js';
+import type { ExecProcess } from './workspace-backend.js';
+
+/**
+ * One ExecWorkspace call after its start message: the client's messages drive the command's
+ * stdin and terminal size, and the command's output goes back masked like a job's log (the
+ * values the workspace holds, each of its forms, across chunks). Output that the masker holds
+ * back because it could begin a value is released after FLUSH_AFTER_MS without more output: an
+ * interactive echo cannot wait for the next keystroke. (A value printed in pieces further
+ * apart than that is masked from the pause on only; the README says what masking cannot catch.)
+ *
+ * The command ends when the client goes away (cancel) or the server closes: it never outlives
+ * its call.
+ */
+
+export const FLUSH_AFTER_MS = 25;
+/** Bytes of stdin one message may carry (a paste; keystrokes are a few bytes). */
+export const MAX_STDIN_CHUNK = 64 * 1024;
+
+type Response = ExecWorkspaceResponse;
+
+/** Masked output of one stream, flushed when it pauses. */
+class MaskedOutput {
+  private readonly masker: LogMasker;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    values: readonly Uint8Array[],
+    private readonly emit: (chunk: Buffer) => void,
+  ) {
+    this.masker = new LogMasker(values);
+  }
+
+  push(chunk: Buffer): void {
+    this.send(this.masker.push(chunk));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.send(this.masker.flush()), FLUSH_AFTER_MS);
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+    this.send(this.masker.end());
+  }
+
+  private send(chunk: Buffer): void {
+    if (chunk.length > 0) this.emit(chunk);
+  }
+}
+
+/** A queue of responses the generator below yields as they come. */
+class ResponseQueue {
+  private readonly items: Response[] = [];
+  private wake?: () => void;
+  private closed = false;
+
+  push(item: Response): void {
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  async *drain(): AsyncIterable<Response> {
+    for (;;) {
+      const item = this.items.shift();
+      if (item) {
+        yield item;
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
+/**
+ * Relays the rest of the call's messages to `process` and yields its masked output, then its
+ * exit. A message out of place (a second start, a resize without a terminal, an oversized
+ * chunk) ends the call with INVALID_ARGUMENT and the command with it.
+ */
+export async function* execSession(
+  requests: AsyncIterator<ExecWorkspaceRequest>,
+  opened: { process: ExecProcess; values: readonly Uint8Array[] },
+  tty: boolean,
+  log: Logger,
+): AsyncIterable<Response> {
+  const { process } = opened;
+  const queue = new ResponseQueue();
+  const stdout = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stdout', value } }));
+  const stderr = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stderr', value } }));
+  process.onStdout((chunk) => stdout.push(chunk));
+  process.onStderr((chunk) => stderr.push(chunk));
+  let failure: unknown;
+  const relaying = relayRequests(requests, process, tty).catch((err: unknown) => {
+    failure = err;
+    process.kill();
+  });
+  void process.exit
+    .then((exit) => {
+      stdout.end();
+      stderr.end();
+      if (failure === undefined) queue.push({ kind: { $case: 'exit', value: { code: exit.code, signal: exit.signal ?? '' } } });
+    })
+    .catch((err: unknown) => {
+      failure ??= err;
+    })
+    .finally(() => queue.close());
+  try {
+    for await (const response of queue.drain()) yield response;
+    if (failure !== undefined) throw failure;
+  } finally {
+    // The client went away or the call failed: the command does not outlive it.
+    process.kill();
+    void relaying.catch((err: unknown) => log.warn({ err }, 'exec relay failed'));
+  }
+}
+
+async function relayRequests(requests: AsyncIterator<ExecWorkspaceRequest>, process: ExecProcess, tty: boolean): Promise<void> {
+  let stdinOpen = true;
+  for (;;) {
+    const next = await requests.next();
+    if (next.done) break;
+    const kind = next.value.kind;
+    switch (kind?.$case) {
+      case 'stdin':
+        if (kind.value.length > MAX_STDIN_CHUNK) throw invalidArgument('stdin', `is ${kind.value.length} bytes; at most ${MAX_STDIN_CHUNK} per message`);
+        if (!stdinOpen) throw invalidArgument('stdin', 'came after close_stdin');
+        process.write(kind.value);
+        break;
+      case 'resize': {
+        if (!tty) throw invalidArgument('resize', 'is only for a command with a terminal (tty)');
+        const v = new Violations();
+        checkTerminalSize(v, kind.value, 'resize');
+        v.throwIfAny();
+        process.resize(kind.value);
+        break;
+      }
+      case 'closeStdin':
+        if (stdinOpen) process.closeStdin();
+        stdinOpen = false;
+        break;
+      case 'start':
+        throw invalidArgument('start', 'is only for the first message');
+      default:
+        throw invalidArgument('kind', 'is empty: send stdin, resize or close_stdin');
+    }
+  }
+  // The client is done sending: its stdin has ended.
+  if (stdinOpen) process.closeStdin();
+}
