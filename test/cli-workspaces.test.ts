@@ -236,7 +236,11 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
 
   describe('workspace shell on a real pseudo-terminal', () => {
     let session: TerminalSession;
-    /** Types a command line and waits for a line of its output (not the echo of what was typed). */
+    /**
+     * Types a command line and waits for a line of its output (not the echo of what was typed).
+     * Lines end in \r\r\n: the remote terminal's \r\n, whose \n the local one (raw, as Node's
+     * setRawMode leaves output processing on) turns into \r\n again.
+     */
     const run = async (line: string, output: RegExp) => {
       session.type(`${line}${ENTER}`);
       return session.waitFor(output);
@@ -251,29 +255,29 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
     });
 
     it('runs interactive programs', async () => {
-      await run('echo "rea""dy"', /^ready\r$/m);
-      await run('read x; echo "got:$x"', /read x; echo "got:\$x"\r\n/);
+      await run('echo "rea""dy"', /^ready\r+$/m);
+      await run('read x; echo "got:$x"', /read x; echo "got:\$x"\r+\n/);
       session.type(`hello${ENTER}`);
-      await session.waitFor(/^got:hello\r$/m);
+      await session.waitFor(/^got:hello\r+$/m);
     });
 
     it('gives the remote terminal the local one\'s size, and each new size', async () => {
-      await run('stty size', /^31 107\r$/m);
+      await run('stty size', /^31 107\r+$/m);
       session.resize(44, 132);
       // The resize reaches vesslctl as SIGWINCH, beside the typed keys: ask until it has arrived.
       let asked = 0;
       await until('the new size inside the workspace', async () => {
         asked++;
         session.type(`echo "size$((${asked}))=$(stty size)"${ENTER}`);
-        const seen = await session.waitFor(new RegExp(`^size${asked}=\\d+ \\d+\\r$`, 'm'));
+        const seen = await session.waitFor(new RegExp(`^size${asked}=\\d+ \\d+\\r+$`, 'm'));
         return seen.includes('=44 132') ? true : undefined;
       });
     });
 
     it('sends Ctrl-C to the remote program, not to vesslctl: sleep is interrupted, the shell lives on', async () => {
-      await run('echo "sle""eping"; sleep 1000', /^sleeping\r$/m);
+      await run('echo "sle""eping"; sleep 1000', /^sleeping\r+$/m);
       session.type(CTRL_C);
-      await run('echo "ali""ve-$((1+1))"', /^alive-2\r$/m);
+      await run('echo "ali""ve-$((1+1))"', /^alive-2\r+$/m);
     });
 
     it('exits with the shell\'s exit status, and leaves the local terminal in cooked mode', async () => {
