@@ -73,6 +73,7 @@ describe('vesslctl completion (what may come next on a command line)', () => {
       world = await startCliWorld({ logLevel: 'warn' });
       ok(await world.cli(['auth', 'login', '--credentials', path.join(world.dataDir, 'credentials.json')]));
       for (const name of ['HF_TOKEN', 'HOME_DIR_URL', 'WANDB_API_KEY']) ok(await world.cli(['secret', 'create', name, '--from-stdin'], { input: 'v' }));
+      for (const name of ['dev', 'dev-gpu', 'notebook']) ok(await world.cli(['workspace', 'create', '-n', name, '-i', 'python:3.12']));
       // `vesslctl` on PATH, as the script calls it.
       binDir = path.join(world.configDir, '..', 'bin');
       mkdirSync(binDir, { recursive: true });
@@ -114,6 +115,9 @@ describe('vesslctl completion (what may come next on a command line)', () => {
         expect(await run(['secret', 'r'])).to.deep.equal(['rm']);
       });
     }
+    it('completes workspace names from the server', async () => {
+      expect(await tab(['workspace', 'shell', 'd'])).to.deep.equal(['dev-gpu', 'dev']);
+    });
     it('completes commands and aliases', async () => {
       expect(await tab(['secret', 'r'])).to.deep.equal(['rm']);
     });
