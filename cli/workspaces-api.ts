@@ -193,6 +193,11 @@ export function openWorkspacesApi(connection: Connection): WorkspacesApi {
   const channel = new Client(endpoint, options.credentials, CHANNEL_DEFAULTS);
   const workspaces = createServiceClient(WorkspaceServiceService, endpoint, { ...options, channel });
 
+  /**
+   * The call is made on the channel itself rather than through the service client's BidiCall:
+   * `exec -i < big-file` needs flow control (write()'s answer and 'drain', so that stdin is read
+   * only as fast as the call sends it), which BidiCall does not pass on.
+   */
   function execWorkspace(start: ExecStartOptions): ExecCall {
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${connection.token}`);
