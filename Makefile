@@ -20,8 +20,8 @@ dist/.built: $(STAMP) tsconfig.json scripts/build-cli.ts $(shell find services c
 	@touch dist/.built
 
 # The web console (vite build of web/ into web/dist), served by `vessl-secrets up`. It bundles the
-# server's field rules (secrets and jobs: one source for the browser's checks), so a change to them rebuilds it.
-WEB_SHARED_SOURCES := services/secret-store/rules.ts services/runtime/sealed-value.ts services/job-launcher/rules.ts services/runtime/secret-file-paths.ts
+# server's field rules (secrets, jobs and workspaces: one source for the browser's checks), so a change to them rebuilds it.
+WEB_SHARED_SOURCES := services/secret-store/rules.ts services/runtime/sealed-value.ts services/job-launcher/rules.ts services/job-launcher/workspaces/rules.ts services/runtime/secret-file-paths.ts
 web/dist/index.html: $(STAMP) $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null) $(shell find services/gen -name '*.ts' 2>/dev/null) $(WEB_SHARED_SOURCES)
 	npx vite build web
 

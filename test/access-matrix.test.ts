@@ -10,9 +10,11 @@ import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role, type Tok
 import type { ServiceClient } from '../services/runtime/grpc-client.js';
 import { completeRequest } from '../services/runtime/request-messages.js';
 import { engines } from './support/postgres.js';
-import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem, type WorkspaceClient } from './support/system.js';
 import { until } from './support/until.js';
 import { JobServiceService, Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
+import { WorkspaceServiceService, Workspace_State, type Workspace } from '../services/gen/vessl/jobs/v1/workspaces.js';
+import { execIn, sh } from './support/workspace-exec.js';
 
 // DESIGN §3 as one table: every RPC × every principal. Access logic does not depend on the
 // storage engine, so the table runs on the embedded SQLite default only; the limits at the
@@ -166,6 +168,13 @@ type RpcName =
   | 'StreamJobLogs'
   | 'RestartJob'
   | 'TerminateJob'
+  | 'CreateWorkspace'
+  | 'GetWorkspace'
+  | 'ListWorkspaces'
+  | 'StopWorkspace'
+  | 'StartWorkspace'
+  | 'DeleteWorkspace'
+  | 'ExecWorkspace'
   | 'WhoAmI';
 
 /** The callers allowed each RPC; every other authenticated caller gets PERMISSION_DENIED. */
@@ -208,6 +217,15 @@ const ALLOWED: Record<RpcName, readonly PrincipalName[]> = {
   StreamJobLogs: ['admin', 'member'],
   RestartJob: ['admin', 'member'],
   TerminateJob: ['admin', 'member'],
+  // The workspace these act on is the member's: an admin sees, stops and deletes it, but only
+  // its owner starts it or runs commands in it.
+  CreateWorkspace: ['admin', 'member'],
+  GetWorkspace: ['admin', 'member'],
+  ListWorkspaces: ['admin', 'member'],
+  StopWorkspace: ['admin', 'member'],
+  StartWorkspace: ['member'],
+  DeleteWorkspace: ['admin', 'member'],
+  ExecWorkspace: ['member'],
   // Every verified token may learn what it proves (the web console's login asks).
   WhoAmI: ['admin', 'member', 'operator', 'other-org admin', 'svc:secret-store', 'svc:job-launcher', 'svc:key-management', 'svc:intruder'],
 };
@@ -223,6 +241,7 @@ interface Caller {
   secrets: SecretClient;
   kms: KmsClient;
   jobs: JobClient;
+  workspaces: WorkspaceClient;
 }
 
 /** What every case can build its request from; prepared once, as the acme admin. */
@@ -241,6 +260,10 @@ interface Fixtures {
   doneJob: Job;
   /** Starts a long-running job of its own for a case that restarts or terminates it. */
   runningJob(): Promise<Job>;
+  /** The member's running workspace (with EXISTING as a variable) that reads and exec act on. */
+  memberWorkspace: Workspace;
+  /** A workspace of the member's own, running or stopped, for a case that changes it. */
+  freshWorkspace(state: 'running' | 'stopped'): Promise<Workspace>;
 }
 
 interface RpcSpec {
@@ -593,6 +616,76 @@ const RPCS: RpcSpec[] = [
     },
   }),
   rpc({
+    name: 'CreateWorkspace',
+    prepare: async (fx) => ({ org: ORG, workspace: { name: fx.uniqueName('ws'), image: 'x', secrets: [{ secretName: EXISTING }] } }),
+    call: (c, req) => c.workspaces.createWorkspace(req),
+    expectSuccess: (res, req) => {
+      expect(res.workspace).to.include({ org: ORG, name: req.workspace.name, run: 1 });
+      expect(res.workspace!.injected[0]).to.include({ secretName: EXISTING, version: 1 });
+    },
+    expectNoEffect: async (req, fx) => {
+      expect(await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.workspace.name })).to.have.length(0);
+    },
+  }),
+  rpc({
+    name: 'GetWorkspace',
+    prepare: async (fx) => ({ org: ORG, name: fx.memberWorkspace.name }),
+    call: (c, req) => c.workspaces.getWorkspace(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res).to.include({ id: fx.memberWorkspace.id, createBy: MEMBER_SUBJECT });
+    },
+  }),
+  rpc({
+    name: 'ListWorkspaces',
+    prepare: async () => ({ org: ORG }),
+    call: (c, req) => c.workspaces.listWorkspaces(req),
+    expectSuccess: (res, _req, fx) => {
+      expect(res.workspaces.map((w) => w.id)).to.include(fx.memberWorkspace.id);
+    },
+  }),
+  rpc({
+    name: 'StopWorkspace',
+    prepare: async (fx) => ({ org: ORG, name: (await fx.freshWorkspace('running')).name }),
+    call: (c, req) => c.workspaces.stopWorkspace(req),
+    expectSuccess: (res) => {
+      expect(res.state).to.equal(Workspace_State.STATE_STOPPED);
+    },
+    expectNoEffect: async (req, fx) => {
+      const [row] = await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.name });
+      expect(row.state).to.equal('RUNNING');
+    },
+  }),
+  rpc({
+    name: 'StartWorkspace',
+    prepare: async (fx) => ({ org: ORG, name: (await fx.freshWorkspace('stopped')).name }),
+    call: (c, req) => c.workspaces.startWorkspace(req),
+    expectSuccess: (res) => {
+      expect(res.workspace).to.include({ run: 2 });
+    },
+    expectNoEffect: async (req, fx) => {
+      const [row] = await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.name });
+      expect(row).to.include({ state: 'STOPPED', run: 1 });
+    },
+  }),
+  rpc({
+    name: 'DeleteWorkspace',
+    prepare: async (fx) => ({ org: ORG, name: (await fx.freshWorkspace('running')).name }),
+    call: (c, req) => c.workspaces.deleteWorkspace(req),
+    expectSuccess: () => undefined,
+    expectNoEffect: async (req, fx) => {
+      const [row] = await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.name });
+      expect(row.state).to.equal('RUNNING');
+    },
+  }),
+  rpc({
+    name: 'ExecWorkspace',
+    prepare: async (fx) => ({ name: fx.memberWorkspace.name }),
+    call: (c, req) => execIn(c.workspaces, { org: ORG, name: req.name }, sh('echo "matrix workspace $EXISTING"')),
+    expectSuccess: (res) => {
+      expect(res).to.include({ stdout: 'matrix workspace ***\n', code: 0 });
+    },
+  }),
+  rpc({
     name: 'ListMasterKeys',
     prepare: async () => ({}),
     call: (c, req) => c.kms.listMasterKeys(req),
@@ -699,6 +792,10 @@ function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: s
   const channel = new Client(endpoint, credentials.createInsecure());
   const client: Record<string, unknown> = { close: () => channel.close() };
   for (const [key, method] of Object.entries(definition)) {
+    if (method.requestStream) {
+      client[key] = () => tokenlessBidi(channel, method);
+      continue;
+    }
     if (method.responseStream) {
       client[key] = (request: unknown) =>
         channel.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, completeRequest(method.path, request), new Metadata(), {
@@ -722,6 +819,17 @@ function tokenlessClient<D extends ServiceDefinition>(definition: D, endpoint: s
   return client as ServiceClient<D>;
 }
 
+/** A bidirectional call with no authorization header, shaped as the system clients' BidiCall. */
+function tokenlessBidi(channel: Client, method: ServiceDefinition[string]) {
+  const call = channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata(), { deadline: Date.now() + 10_000 });
+  return {
+    write: (message: unknown) => call.write(completeRequest(method.path, message)),
+    end: () => call.end(),
+    cancel: () => call.cancel(),
+    [Symbol.asyncIterator]: () => (call as AsyncIterable<unknown>)[Symbol.asyncIterator](),
+  };
+}
+
 describe('access matrix (DESIGN §3)', function () {
   let sys: TestSystem;
   let fx: Fixtures;
@@ -742,11 +850,12 @@ describe('access matrix (DESIGN §3)', function () {
           secrets: tokenlessClient(SecretServiceService, sys.endpoint),
           kms: tokenlessClient(KeyManagementServiceService, sys.endpoint),
           jobs: tokenlessClient(JobServiceService, sys.endpoint),
+          workspaces: tokenlessClient(WorkspaceServiceService, sys.endpoint),
         };
-        tokenless.push(caller.secrets, caller.kms, caller.jobs);
+        tokenless.push(caller.secrets, caller.kms, caller.jobs, caller.workspaces);
         callers.set(p.name, caller);
       } else {
-        callers.set(p.name, { secrets: sys.secrets(token), kms: sys.kms(token), jobs: sys.jobs(token) });
+        callers.set(p.name, { secrets: sys.secrets(token), kms: sys.kms(token), jobs: sys.jobs(token), workspaces: sys.workspaces(token) });
       }
     }
 
@@ -764,6 +873,8 @@ describe('access matrix (DESIGN §3)', function () {
       await new Promise((r) => setTimeout(r, 50));
       doneJob = await adminJobs.getJob({ org: ORG, id: doneJob.id });
     }
+    const memberWorkspaces = callers.get('member')!.workspaces;
+    const memberWorkspace = (await memberWorkspaces.createWorkspace({ org: ORG, workspace: { name: 'matrix-ws', image: 'x', secrets: [{ secretName: EXISTING }] } })).workspace!;
     fx = {
       sys,
       admin,
@@ -781,6 +892,11 @@ describe('access matrix (DESIGN §3)', function () {
         const { job } = await adminJobs.createJob({ org: ORG, job: { name: uniqueName('running'), image: 'x', command: 'sleep 60' } });
         return job!;
       },
+      memberWorkspace,
+      async freshWorkspace(state) {
+        const { workspace } = await memberWorkspaces.createWorkspace({ org: ORG, workspace: { name: uniqueName('ws'), image: 'x' } });
+        return state === 'stopped' ? memberWorkspaces.stopWorkspace({ org: ORG, name: workspace!.name }) : workspace!;
+      },
     };
   });
 
@@ -790,7 +906,7 @@ describe('access matrix (DESIGN §3)', function () {
   });
 
   it('covers every RPC of every service', () => {
-    const all = [SecretServiceService, KeyManagementServiceService, JobServiceService].flatMap((d) => Object.values(d).map((m) => m.path.split('/').pop()));
+    const all = [SecretServiceService, KeyManagementServiceService, JobServiceService, WorkspaceServiceService].flatMap((d) => Object.values(d).map((m) => m.path.split('/').pop()));
     expect(RPCS.map((r) => r.name).sort()).to.deep.equal(all.sort());
   });
 
@@ -823,6 +939,16 @@ describe('access matrix (DESIGN §3)', function () {
         call: (c) => c.secrets.getSecret({ org: ORG, name: 'NO_SUCH_SECRET' }),
       },
       {
+        title: 'GetWorkspace of a nonexistent workspace as other-org admin → PERMISSION_DENIED, not NOT_FOUND',
+        principal: 'other-org admin',
+        call: (c) => c.workspaces.getWorkspace({ org: ORG, name: 'no-such-workspace' }),
+      },
+      {
+        title: 'ExecWorkspace in a nonexistent workspace as operator → PERMISSION_DENIED, not NOT_FOUND',
+        principal: 'operator',
+        call: (c) => execIn(c.workspaces, { org: ORG, name: 'no-such-workspace' }, ['true']),
+      },
+      {
         title: 'ListAuditEvents with a bad page token as other-org admin → PERMISSION_DENIED, not INVALID_ARGUMENT',
         principal: 'other-org admin',
         call: (c) => c.secrets.listAuditEvents({ org: ORG, pageToken: 'not-a-token' }),
@@ -833,6 +959,53 @@ describe('access matrix (DESIGN §3)', function () {
         expect((await failure(c.call(callers.get(c.principal)!))).code).to.equal('PERMISSION_DENIED');
       });
     }
+  });
+
+  describe('a workspace is its owner\'s (members use their own; admins see, stop and delete the org\'s)', () => {
+    const OTHER_MEMBER = 'max@acme';
+    let other: WorkspaceClient;
+    let admin: WorkspaceClient;
+    before(async () => {
+      other = sys.workspaces(await sys.token('member', { org: ORG, subject: OTHER_MEMBER }));
+      admin = callers.get('admin')!.workspaces;
+    });
+
+    const rows: { title: string; as: 'another member' | 'the admin'; state: 'running' | 'stopped'; call(c: WorkspaceClient, name: string): Promise<unknown> }[] = [
+      { title: 'GetWorkspace', as: 'another member', state: 'running', call: (c, name) => c.getWorkspace({ org: ORG, name }) },
+      { title: 'StopWorkspace', as: 'another member', state: 'running', call: (c, name) => c.stopWorkspace({ org: ORG, name }) },
+      { title: 'StartWorkspace', as: 'another member', state: 'stopped', call: (c, name) => c.startWorkspace({ org: ORG, name }) },
+      { title: 'DeleteWorkspace', as: 'another member', state: 'running', call: (c, name) => c.deleteWorkspace({ org: ORG, name }) },
+      { title: 'ExecWorkspace', as: 'another member', state: 'running', call: (c, name) => execIn(c, { org: ORG, name }, ['true']) },
+      { title: 'StartWorkspace', as: 'the admin', state: 'stopped', call: (c, name) => c.startWorkspace({ org: ORG, name }) },
+      { title: 'ExecWorkspace', as: 'the admin', state: 'running', call: (c, name) => execIn(c, { org: ORG, name }, ['true']) },
+    ];
+    for (const row of rows) {
+      it(`${row.title} of a member's ${row.state} workspace as ${row.as} → PERMISSION_DENIED, and it stays ${row.state}`, async () => {
+        const workspace = await fx.freshWorkspace(row.state);
+        const refused = await failure(row.call(row.as === 'the admin' ? admin : other, workspace.name));
+        expect(refused.code).to.equal('PERMISSION_DENIED');
+        expect(refused.message).to.include(MEMBER_SUBJECT);
+        const [stored] = await sys.db('job-launcher')('workspaces').where({ org: ORG, name: workspace.name });
+        expect(stored).to.include({ state: row.state === 'running' ? 'RUNNING' : 'STOPPED', run: 1 });
+      });
+    }
+
+    it('lists a member\'s own workspaces only, and the admin the org\'s', async () => {
+      const { workspace } = await other.createWorkspace({ org: ORG, workspace: { name: fx.uniqueName('max-ws'), image: 'x' } });
+      const owners = async (c: WorkspaceClient) => new Set((await c.listWorkspaces({ org: ORG, pageSize: 1000 })).workspaces.map((w) => w.createBy));
+      expect([...(await owners(other))]).to.deep.equal([OTHER_MEMBER]);
+      expect([...(await owners(callers.get('member')!.workspaces))]).to.deep.equal([MEMBER_SUBJECT]);
+      expect(await owners(admin)).to.include(OTHER_MEMBER).and.to.include(MEMBER_SUBJECT);
+      expect((await admin.getWorkspace({ org: ORG, name: workspace!.name })).createBy).to.equal(OTHER_MEMBER);
+    });
+
+    it('audits a refused exec in the org\'s chain', async () => {
+      const events = () => sys.db('secret-store')('secret_audit_events').where({ org: ORG, action: 'call.denied', actor: OTHER_MEMBER });
+      const before = (await events()).length;
+      await failure(execIn(other, { org: ORG, name: fx.memberWorkspace.name }, ['true']));
+      const added = (await events()).slice(before);
+      expect(added.map((e: { details: string }) => JSON.parse(e.details))).to.deep.include({ method: 'ExecWorkspace', role: 'member', service: 'job-launcher' });
+    });
   });
 
   describe('denials are audited', () => {

@@ -3,13 +3,17 @@ import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { Secret_EnvVarFit } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { engines } from './support/postgres.js';
-import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem } from './support/system.js';
+import { failure, startTestSystem, type JobClient, type KmsClient, type SecretClient, type TestSystem, type WorkspaceClient } from './support/system.js';
+import type { ExecWorkspaceRequest } from '../services/gen/vessl/jobs/v1/workspaces.js';
+import { execIn } from './support/workspace-exec.js';
 
 interface Ctx {
   sys: TestSystem;
   secrets: SecretClient;
   kms: KmsClient;
   jobs: JobClient;
+  /** The member's, who owns the running workspace RUNNING_WS. */
+  workspaces: WorkspaceClient;
   /** A valid sealed value for org acme. */
   sealed: { sealedBox: Buffer; keyId: string };
   sealUnder(value: Uint8Array): Buffer;
@@ -48,6 +52,21 @@ const fileAt = (filePath: string, secretName = 'EXISTING') => ({ secretName, fil
 /** A valid job but for `overrides`: its refusal must read as plain words (no flag, no regex). */
 const jobWith = (c: Ctx, overrides: Record<string, unknown>) =>
   c.jobs.createJob({ org: 'acme', job: { name: 'plain', image: 'x', command: 'true', env: [], secrets: [], ...overrides } as never });
+
+/** A valid workspace but for `overrides`. */
+const workspaceWith = (c: Ctx, overrides: Record<string, unknown>) =>
+  c.workspaces.createWorkspace({ org: 'acme', workspace: { name: 'ws-new', image: 'x', command: '', env: [], secrets: [], ...overrides } as never });
+const RUNNING_WS = 'ws-running';
+/** An ExecWorkspace call made of exactly these messages; resolves with the exit code, or fails. */
+async function execMessages(c: Ctx, messages: ExecWorkspaceRequest['kind'][]): Promise<number> {
+  const call = c.workspaces.execWorkspace({ timeoutMs: 20_000 });
+  for (const kind of messages) call.write({ kind });
+  call.end();
+  let code = -1;
+  for await (const m of call) if (m.kind?.$case === 'exit') code = m.kind.value.code;
+  return code;
+}
+const start = (command: string[], extra: Record<string, unknown> = {}): ExecWorkspaceRequest['kind'] => ({ $case: 'start', value: { org: 'acme', name: RUNNING_WS, command, tty: false, ...extra } as never });
 
 /** The audit chain's calls in key-management, as secret-store makes them. */
 const asSecretStore = async (c: Ctx) => c.sys.kms(await c.sys.token('service', { subject: 'svc:secret-store' }));
@@ -210,6 +229,40 @@ const rows: Row[] = [
   { what: 'job: a reference with both a variable and a file', call: (c) => jobWithFiles(c, [{ ...fileAt('/run/secrets/key'), envName: 'KEY' }]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].env_name', message: /must be empty when the secret goes to a file: a secret lands in a variable or in a file, not both$/ },
   { what: 'job: a bad file path of an unknown secret (the path is refused first)', call: (c) => jobWithFiles(c, [fileAt('relative', 'NOPE')]), code: 'INVALID_ARGUMENT', field: 'job.secrets[0].file_path' },
   { what: 'job: a good file path of an unknown secret', call: (c) => jobWithFiles(c, [fileAt('/run/secrets/key', 'NOPE')]), code: 'NOT_FOUND' },
+  // ---- workspaces: the job's rules (the command may be empty: it idles), then the calls on one
+  { what: 'workspace: no name', call: (c) => workspaceWith(c, { name: '' }), code: 'INVALID_ARGUMENT', field: 'workspace.name', message: /^workspace\.name: is required$/ },
+  { what: 'workspace: a name with a slash', call: (c) => workspaceWith(c, { name: 'a/b' }), code: 'INVALID_ARGUMENT', field: 'workspace.name' },
+  { what: 'workspace: no image', call: (c) => workspaceWith(c, { image: '' }), code: 'INVALID_ARGUMENT', field: 'workspace.image', message: /^workspace\.image: is required$/ },
+  { what: 'workspace: a command of only spaces', call: (c) => workspaceWith(c, { command: '   ' }), code: 'INVALID_ARGUMENT', field: 'workspace.command', message: /is only spaces/ },
+  { what: 'workspace: a command with a NUL byte', call: (c) => workspaceWith(c, { command: 'a\0b' }), code: 'INVALID_ARGUMENT', field: 'workspace.command', message: /NUL byte/ },
+  { what: 'workspace: a variable given twice', call: (c) => workspaceWith(c, { env: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }), code: 'INVALID_ARGUMENT', field: 'workspace.env[1].name' },
+  { what: 'workspace: a secret as LD_PRELOAD', call: (c) => workspaceWith(c, { secrets: [{ secretName: 'EXISTING', envName: 'LD_PRELOAD', filePath: '' }] }), code: 'INVALID_ARGUMENT', field: 'workspace.secrets[0].env_name' },
+  { what: 'workspace: a file path outside the roots', call: (c) => workspaceWith(c, { secrets: [{ secretName: 'EXISTING', envName: '', filePath: '/etc/profile.d/x.sh' }] }), code: 'INVALID_ARGUMENT', field: 'workspace.secrets[0].file_path', message: /not under/ },
+  { what: 'workspace: a file path with ..', call: (c) => workspaceWith(c, { secrets: [{ secretName: 'EXISTING', envName: '', filePath: '/run/secrets/../x' }] }), code: 'INVALID_ARGUMENT', field: 'workspace.secrets[0].file_path' },
+  { what: 'workspace: two secrets on one file', call: (c) => workspaceWith(c, { secrets: [fileAt('/run/secrets/k'), fileAt('/run/secrets/k', 'SECOND')].map((f) => ({ envName: '', ...f })) }), code: 'INVALID_ARGUMENT', field: 'workspace.secrets[1].file_path' },
+  { what: 'workspace: an unknown secret', call: (c) => workspaceWith(c, { secrets: [{ secretName: 'NOPE', envName: '', filePath: '' }] }), code: 'NOT_FOUND', message: /"NOPE"/ },
+  { what: 'workspace: a value no variable can carry', call: (c) => workspaceWith(c, { secrets: [{ secretName: 'WITH_NUL', envName: '', filePath: '' }] }), code: 'FAILED_PRECONDITION' },
+  { what: 'workspace: a name already taken', call: (c) => workspaceWith(c, { name: RUNNING_WS }), code: 'ALREADY_EXISTS', message: /already exists/ },
+  { what: 'get workspace: a bad name', call: (c) => c.workspaces.getWorkspace({ org: 'acme', name: 'a b' }), code: 'INVALID_ARGUMENT', field: 'name' },
+  { what: 'get workspace: an unknown one', call: (c) => c.workspaces.getWorkspace({ org: 'acme', name: 'nope' }), code: 'NOT_FOUND', message: /workspace "nope" not found/ },
+  { what: 'list workspaces: a negative page size', call: (c) => c.workspaces.listWorkspaces({ org: 'acme', pageSize: -1 }), code: 'INVALID_ARGUMENT', field: 'page_size' },
+  { what: 'list workspaces: a bad secret name', call: (c) => c.workspaces.listWorkspaces({ org: 'acme', secretName: 'a b' }), code: 'INVALID_ARGUMENT', field: 'secret_name' },
+  { what: 'list workspaces: a forged page token', call: (c) => c.workspaces.listWorkspaces({ org: 'acme', pageToken: 'forged' }), code: 'INVALID_ARGUMENT', field: 'page_token' },
+  { what: 'stop workspace: an unknown one', call: (c) => c.workspaces.stopWorkspace({ org: 'acme', name: 'nope' }), code: 'NOT_FOUND' },
+  { what: 'start workspace: one that runs', call: (c) => c.workspaces.startWorkspace({ org: 'acme', name: RUNNING_WS }), code: 'FAILED_PRECONDITION', message: /already running/ },
+  { what: 'delete workspace: a bad name', call: (c) => c.workspaces.deleteWorkspace({ org: 'acme', name: '' }), code: 'INVALID_ARGUMENT', field: 'name' },
+  { what: 'exec: the first message is not start', call: (c) => execMessages(c, [{ $case: 'stdin', value: Buffer.from('x') }]), code: 'INVALID_ARGUMENT', field: 'start' },
+  { what: 'exec: no message at all', call: (c) => execMessages(c, []), code: 'INVALID_ARGUMENT', field: 'start' },
+  { what: 'exec: an empty program name', call: (c) => execMessages(c, [start([''])]), code: 'INVALID_ARGUMENT', field: 'start.command[0]' },
+  { what: 'exec: an argument with a NUL byte', call: (c) => execMessages(c, [start(['echo', 'a\0b'])]), code: 'INVALID_ARGUMENT', field: 'start.command[1]' },
+  { what: 'exec: 257 arguments', call: (c) => execMessages(c, [start(Array.from({ length: 257 }, () => 'x'))]), code: 'INVALID_ARGUMENT', field: 'start.command' },
+  { what: 'exec: a terminal of 0 rows', call: (c) => execMessages(c, [start([], { tty: true, size: { rows: 0, cols: 80 } })]), code: 'INVALID_ARGUMENT', field: 'start.size.rows' },
+  { what: 'exec: a size without a terminal', call: (c) => execMessages(c, [start(['true'], { size: { rows: 24, cols: 80 } })]), code: 'INVALID_ARGUMENT', field: 'start.size' },
+  { what: 'exec: a resize without a terminal', call: (c) => execMessages(c, [start(['cat']), { $case: 'resize', value: { rows: 30, cols: 100 } }]), code: 'INVALID_ARGUMENT', field: 'resize' },
+  { what: 'exec: a second start', call: (c) => execMessages(c, [start(['cat']), start(['cat'])]), code: 'INVALID_ARGUMENT', field: 'start' },
+  { what: 'exec: stdin after its end', call: (c) => execMessages(c, [start(['cat']), { $case: 'closeStdin', value: true }, { $case: 'stdin', value: Buffer.from('late') }]), code: 'INVALID_ARGUMENT', field: 'stdin' },
+  { what: 'exec: a stdin message over 64 KiB', call: (c) => execMessages(c, [start(['cat']), { $case: 'stdin', value: Buffer.alloc(64 * 1024 + 1) }]), code: 'INVALID_ARGUMENT', field: 'stdin' },
+  { what: 'exec: an unknown workspace', call: (c) => execIn(c.workspaces, { name: 'nope' }, ['true']), code: 'NOT_FOUND' },
   // ---- ResolveSecrets with files (the secret-store's own checks of the contract)
   { what: 'resolve: a relative file path', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', filePath: 'key' }]), code: 'INVALID_ARGUMENT', field: 'references[0].file_path' },
   { what: 'resolve: a file path with ..', call: (c) => launchRefs(c, [{ secretName: 'EXISTING', filePath: '/run/../etc/passwd' }]), code: 'INVALID_ARGUMENT', field: 'references[0].file_path' },
@@ -226,7 +279,8 @@ async function snapshot(sys: TestSystem) {
   // Only the chain rows use (acme's own checkpoint moves by itself after its appends).
   const checkpoints = await sys.db('key-management')('kms_audit_checkpoints').where({ org: CHAIN_ORG }).select('seq', 'link');
   const jobs = await sys.db('job-launcher')('jobs').count({ n: '*' }).first();
-  return { secrets, audit: Number(audit?.n), kms, checkpoints, jobs: Number(jobs?.n) };
+  const workspaces = await sys.db('job-launcher')('workspaces').orderBy('id').select('id', 'name', 'state', 'run');
+  return { secrets, audit: Number(audit?.n), kms, checkpoints, jobs: Number(jobs?.n), workspaces };
 }
 
 for (const engine of engines()) {
@@ -238,6 +292,7 @@ for (const engine of engines()) {
       c.secrets = c.sys.secrets(await c.sys.token('admin'));
       c.kms = c.sys.kms(await c.sys.token('admin'));
       c.jobs = c.sys.jobs(await c.sys.token('member'));
+      c.workspaces = c.sys.workspaces(await c.sys.token('member'));
       c.sealed = await c.sys.seal('a valid value');
       const key = await c.kms.getOrgPublicKey({ org: 'acme' });
       c.sealUnder = (value) => Buffer.from(sodium.crypto_box_seal(value, key.publicKey));
@@ -248,6 +303,7 @@ for (const engine of engines()) {
       await c.secrets.createSecret({ org: 'acme', secret: { name: 'NOT_UTF8' }, value: { keyId: c.sealed.keyId, sealedBox: c.sealUnder(Buffer.from([0x30, 0x82, 0xff, 0xfe])) } });
       // The other org's key exists before the rows run, so creating it is not a row's write.
       await c.sys.seal('v', 'other');
+      await c.workspaces.createWorkspace({ org: 'acme', workspace: { name: RUNNING_WS, image: 'x' } });
     });
     after(async () => {
       await c.sys?.stop();

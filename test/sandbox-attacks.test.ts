@@ -5,15 +5,18 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { defaultWorkRoot, UNSANDBOXED_WARNING } from '../services/job-launcher/sandbox/job-sandbox.js';
-import { startTestSystem, type JobClient, type TestSystem } from './support/system.js';
+import { defaultWorkspaceFilesRoot, defaultWorkspaceHomeRoot } from '../services/job-launcher/workspaces/local-workspaces.js';
+import { startTestSystem, type JobClient, type TestSystem, type WorkspaceClient } from './support/system.js';
 import { until } from './support/until.js';
+import { execIn, sh } from './support/workspace-exec.js';
 
 /**
- * A job is untrusted code (docs/isolation.md). Each row is an attack a job tries from inside
- * its sandbox, run once by an admin of the victim's own org and once by a member of another
- * org; every one must fail. A victim job of org acme runs meanwhile with a secret injected, the
- * same kind of value mounted as secret files, and a file in its HOME, so the rows that go after
- * another job's values have something to find.
+ * A job is untrusted code (docs/isolation.md), and so is what a member runs in a workspace.
+ * Each row is an attack tried from inside a sandbox: by a job of an admin of the victim's own
+ * org, by a job of a member of another org, and by a command run (exec) in the workspaces of
+ * both; every one must fail. A victim job and a victim workspace of org acme run meanwhile,
+ * each with a secret injected, the same kind of value mounted as secret files, and a file in
+ * its HOME, so the rows that go after another's values have something to find.
  */
 
 const TERMINAL = [Job_State.STATE_SUCCEEDED, Job_State.STATE_FAILED, Job_State.STATE_CANCELLED];
@@ -46,6 +49,9 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
   let sys: TestSystem;
   let acmeAdmin: JobClient;
   let rivalMember: JobClient;
+  let acmeAdminWorkspaces: WorkspaceClient;
+  let rivalMemberWorkspaces: WorkspaceClient;
+  let victimWorkspacePid: number;
 
   let victimPid: number;
   let serverFiles: string[];
@@ -72,6 +78,15 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
     const files = VICTIM_FILES.map((filePath) => ({ secretName: 'VICTIM_FILE', envName: '', filePath }));
     await acmeMember.createJob({ org: 'acme', job: { name: 'victim', image: 'x', command, secrets: [{ secretName: 'VICTIM_TOKEN' }, ...files] } });
     victimPid = (await until('the victim job to run', async () => hostProcessesWith('victim-sleeper').find((p) => readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('/bin/sh'))))!.pid;
+    // The victim workspace: the same values, as a variable and as files, and a note in its HOME.
+    const acmeMemberWorkspaces = sys.workspaces(await sys.token('member', { subject: 'acme-member' }));
+    const workspaceCommand = `echo ${VICTIM_MARKER} > "$HOME/notes"; sleep 600; : victim-workspace`;
+    await acmeMemberWorkspaces.createWorkspace({ org: 'acme', workspace: { name: 'victim', image: 'x', command: workspaceCommand, secrets: [{ secretName: 'VICTIM_TOKEN' }, ...files] } });
+    victimWorkspacePid = (await until('the victim workspace to run', async () => hostProcessesWith('victim-workspace').find((p) => readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('/bin/sh'))))!.pid;
+    acmeAdminWorkspaces = sys.workspaces(await sys.token('admin'));
+    rivalMemberWorkspaces = sys.workspaces(await sys.token('member', { org: 'rival', subject: 'rival-member' }));
+    await acmeAdminWorkspaces.createWorkspace({ org: 'acme', workspace: { name: 'attacker', image: 'x' } });
+    await rivalMemberWorkspaces.createWorkspace({ org: 'rival', workspace: { name: 'attacker', image: 'x' } });
     // Everything of the server's that a job could want: the data dir's files (keys, tokens, databases).
     serverFiles = readdirSync(sys.dataDir).map((f) => path.join(sys.dataDir, f)).filter((f) => statSync(f).isFile());
     expect(serverFiles.map((f) => path.basename(f))).to.include.members(['issuer-key.json', 'master-keyring.json']);
@@ -97,6 +112,8 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
 
   const dataDir = () => sys.dataDir;
   const workRoot = () => defaultWorkRoot(sys.dataDir);
+  const homeRoot = () => defaultWorkspaceHomeRoot(sys.dataDir);
+  const filesRoot = () => defaultWorkspaceFilesRoot(sys.dataDir);
   const catAll = (prefix: string) => () => serverFiles.map((f) => `cat "${prefix}${f}"`).join('; ');
   const ATTACKS: Attack[] = [
     { name: 'reads the server\'s files by absolute path', command: catAll('') },
@@ -120,24 +137,44 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
           'find / -xdev -name "victim*" -exec cat {} + 2>/dev/null',
         ].join('; '),
     },
+    {
+      name: 'reads another workspace\'s home, secret files or environment (by path, through /proc, in the host\'s roots)',
+      command: () =>
+        [
+          `cat /proc/${victimWorkspacePid}/environ /proc/${victimWorkspacePid}/root/home/job/notes 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
+          `ls "${homeRoot()}" && echo LISTED; cat "${homeRoot()}"/*/notes 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
+          `ls "${filesRoot()}" && echo LISTED; cat "${filesRoot()}"/*/* "${filesRoot()}"/*/*/* 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
+          `cat /proc/${victimWorkspacePid}/root/run/secrets/* 2>/dev/null | od -An -tx1 | tr -d ' \\n'`,
+          `echo pwned > "${homeRoot()}/pwned" && echo WROTE`,
+        ].join('; '),
+      success: ['LISTED', 'WROTE'],
+    },
     { name: 'leaves symlinks into the data dir in its work dir', command: () => `ln -s "${dataDir()}" "$HOME/data"; ln -s "${dataDir()}/issuer-key.json" "$HOME/issuer-key.json"; ln -s "${dataDir()}" "$HOME/../escape"; cat "$HOME/data/issuer-key.json"` },
     { name: 'holds a capability, or makes a user namespace to get one', command: () => `grep -q '^CapEff:\\s*0*$' /proc/self/status || echo HAS-CAPS; unshare -Ur true 2>/dev/null && echo NEW-USERNS`, success: ['HAS-CAPS', 'NEW-USERNS'] },
     { name: 'reads a block device, the kernel log or /sys', command: () => 'for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/kmsg /dev/mem /dev/port; do head -c 1 "$d" > /dev/null 2>&1 && echo "READ-$d"; done; [ -e /sys/kernel ] && echo HAS-SYS', success: ['READ-', 'HAS-SYS'] },
     { name: 'finds an fd of the server or of bwrap open (its arguments, its status pipe)', command: () => 'for fd in 3 4 5 6 7 8 9; do [ -e "/proc/$$/fd/$fd" ] && echo "OPEN-FD-$fd"; done; echo \'{"child-pid": 1, "pid-namespace": 1}\' >&4 && echo WROTE-STATUS', success: ['OPEN-FD-', 'WROTE-STATUS'] },
   ];
 
-  const ATTACKERS: { who: string; org: string; jobs: () => JobClient }[] = [
-    { who: 'an admin of the victim\'s org', org: 'acme', jobs: () => acmeAdmin },
-    { who: 'a member of another org', org: 'rival', jobs: () => rivalMember },
+  /** Runs the attack's command as a job (its masked log) or in a workspace (its masked output). */
+  const asJob = (jobs: () => JobClient, org: string) => async (command: string) => {
+    const { job } = await jobs().createJob({ org, job: { name: 'attack', image: 'x', command } });
+    return logOf(await finished(jobs(), org, job!.id));
+  };
+  const inWorkspace = (workspaces: () => WorkspaceClient, org: string) => async (command: string) => {
+    const result = await execIn(workspaces(), { org, name: 'attacker' }, sh(command));
+    return result.stdout + result.stderr;
+  };
+  const ATTACKERS: { who: string; run: (command: string) => Promise<string> }[] = [
+    { who: 'a job of an admin of the victim\'s org', run: asJob(() => acmeAdmin, 'acme') },
+    { who: 'a job of a member of another org', run: asJob(() => rivalMember, 'rival') },
+    { who: 'a workspace of an admin of the victim\'s org', run: inWorkspace(() => acmeAdminWorkspaces, 'acme') },
+    { who: 'a workspace of a member of another org', run: inWorkspace(() => rivalMemberWorkspaces, 'rival') },
   ];
 
   for (const attacker of ATTACKERS) {
     for (const attack of ATTACKS) {
       it(`${attack.name}: fails for ${attacker.who}`, async () => {
-        const jobs = attacker.jobs();
-        const { job } = await jobs.createJob({ org: attacker.org, job: { name: 'attack', image: 'x', command: `${attack.command()}; echo ATTACK-DONE` } });
-        const done = await finished(jobs, attacker.org, job!.id);
-        const log = logOf(done);
+        const log = await attacker.run(`${attack.command()}; echo ATTACK-DONE`);
         expect(log, 'the attack ran to its end').to.include('ATTACK-DONE');
         for (const marker of attack.success ?? []) expect(log, log).to.not.include(marker);
         for (const leak of leaks()) expect(log.includes(leak), `the log holds ${leak.slice(0, 12)}...:\n${log.slice(0, 2000)}`).to.equal(false);
@@ -145,8 +182,9 @@ describe('a job cannot get out of its sandbox (local backend)', function () {
         for (const [file, hash] of fingerprints) expect(sha256(path.join(sys.dataDir, file)), file).to.equal(hash);
         expect(existsSync(path.join(sys.dataDir, 'pwned'))).to.equal(false);
         expect(existsSync(path.join(workRoot(), 'pwned'))).to.equal(false);
-        // The victim runs on, unsignalled (a stopped process shows state T).
-        expect(readFileSync(`/proc/${victimPid}/stat`, 'utf8').split(') ')[1][0]).to.not.equal('T');
+        expect(existsSync(path.join(homeRoot(), 'pwned'))).to.equal(false);
+        // The victims run on, unsignalled (a stopped process shows state T).
+        for (const pid of [victimPid, victimWorkspacePid]) expect(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0]).to.not.equal('T');
       });
     }
   }

@@ -54,6 +54,12 @@ describe('the web console bridge (JSON over HTTP to every gRPC method)', functio
     expect(ALL_METHODS.filter((m) => m.requestStream).map((m) => m.path)).to.deep.equal(['/vessl.jobs.v1.WorkspaceService/ExecWorkspace']);
   });
 
+  it('leaves out ExecWorkspace: a terminal is vesslctl’s, and the console shows its command instead', async () => {
+    const res = await postApi(cs.web, WorkspaceServiceService.execWorkspace.path, '{}', { token: member });
+    expect(res.status, res.text).to.equal(404);
+    expect(errorOf(res.text)).to.include({ status: 'NOT_FOUND' });
+  });
+
   it('forwards every method to the gRPC server, whose own auth refuses a call without a token', async () => {
     for (const path of GENERATED_PATHS) {
       const res = await postApi(cs.web, path, '{}');

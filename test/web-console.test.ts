@@ -1,19 +1,16 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import type { Secret } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { seriousViolations } from './support/axe.js';
+import { describedBy, dialog, expectAccessible, focused, launchChromium, logInThroughForm, recordingContext, SCREENSHOTS, titled, type RecordedRequest } from './support/browser.js';
 import { digest, envDigests } from './support/chaos.js';
 import { hits } from './support/plaintext.js';
 import { engines } from './support/postgres.js';
-import { ROOT } from './support/processes.js';
 import { requireBuiltConsole, startConsoleSystem, type ConsoleSystem } from './support/web-console.js';
 
-/** Debian's chromium (.ci/run installs it); playwright-core brings no browser of its own. */
-const CHROMIUM = process.env.VESSL_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(ROOT, 'test-output', 'web');
 const SECRETS_ROUTE = '#/secrets';
 const MASK = '••••••';
 
@@ -40,38 +37,6 @@ const PLAINTEXTS = [HF_VALUE, HF_ROTATED, WANDB_VALUE, PEM_VALUE, JSON_VALUE];
  */
 const printDigests = (names: string[]) => names.map((n) => `printf '%s=%s\\n' ${n} "$(printf %s "$${n}" | sha256sum | cut -c1-64)"`).join('; ');
 
-interface RecordedRequest {
-  method: string;
-  url: string;
-  body: string;
-}
-
-/** Chromium, and how to close it (a close is not reported as a crash). */
-async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: the web console tests need it. Install it with \`apt-get install -y chromium\` (.ci/run does).`);
-  }
-  // --no-sandbox: CI and the dev machines run as root, where Chromium's sandbox cannot start.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  let closing = false;
-  // Said once, so that the failures of every later step point at the cause.
-  browser.on('disconnected', () => closing || console.error(`Chromium (${CHROMIUM}) exited or crashed during the web console tests`));
-  return {
-    browser,
-    async close() {
-      closing = true;
-      await browser.close();
-    },
-  };
-}
-
-/** A browser context that records every request it makes, body included. */
-async function recordingContext(browser: Browser, requests: RecordedRequest[]): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  context.on('request', (req) => requests.push({ method: req.method(), url: req.url(), body: req.postData() ?? '' }));
-  return context;
-}
-
 /** Everything the page keeps: cookies, localStorage and IndexedDB, plus this tab's sessionStorage. */
 async function browserStorage(context: BrowserContext, page: Page): Promise<string> {
   const state = await context.storageState({ indexedDB: true });
@@ -81,37 +46,7 @@ async function browserStorage(context: BrowserContext, page: Page): Promise<stri
   return JSON.stringify(state) + session + databases;
 }
 
-async function logInThroughForm(page: Page, url: string, token: string): Promise<void> {
-  await page.goto(url);
-  await page.locator('textarea[name=token]').fill(token);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Secrets' }).waitFor();
-}
-
 const row = (page: Page, secret: string) => page.locator(`tr[data-secret="${secret}"]`);
-const dialog = (page: Page, name: string) => page.getByRole('dialog', { name });
-
-/** The focused element, as "TAG name" for a field and "TAG label or text" otherwise. */
-const focused = (page: Page) =>
-  page.evaluate<string>(`(() => {
-    const el = document.activeElement;
-    if (!el) return '';
-    if (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)) return el.tagName + ' ' + el.name;
-    return el.tagName + ' ' + (el.getAttribute('aria-label') || el.innerText.trim());
-  })()`);
-
-/** The text of what describes the field with this id (its hint and error, via aria-describedby). */
-const describedBy = (page: Page, id: string) =>
-  page.evaluate<string>(`(document.getElementById(${JSON.stringify(id)}).getAttribute('aria-describedby') || '').split(' ').filter(Boolean).map((d) => document.getElementById(d).innerText).join(' | ')`);
-
-/** Waits for the tab's title to become `title` (each route sets its own as it renders). */
-const titled = (page: Page, title: string) => page.waitForFunction(`document.title === ${JSON.stringify(title)}`, undefined, { timeout: 10_000 });
-
-/** axe-core finds no serious or critical violation on the page as it is (dialogs included). */
-async function expectAccessible(page: Page, where: string): Promise<void> {
-  expect(await seriousViolations(page), `axe-core on ${where}`).to.deep.equal([]);
-}
-
 for (const engine of engines()) {
   describe(`the web console in headless Chromium (${engine.name})`, function () {
     this.timeout(120_000);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Workspace_State, type Workspace } from '../services/gen/vessl/jobs/v1/workspaces.js';
-import { digestBytes, fileFacts, printFileFacts } from './support/chaos.js';
+import { digestBytes, fileFacts, onceReachable, printFileFacts } from './support/chaos.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem, type WorkspaceClient } from './support/system.js';
 import { until } from './support/until.js';
@@ -176,6 +176,20 @@ for (const engine of engines()) {
       const { workspace } = await mine.createWorkspace({ org: ORG, workspace: { name: 'dev', image: 'x' } });
       expect(workspace!.run).to.equal(1);
       await mine.deleteWorkspace({ org: ORG, name: 'dev' });
+    });
+
+    it('reports a running workspace failed after a server restart (its processes ended with the server), and starts it again with its HOME', async () => {
+      await mine.createWorkspace({ org: ORG, workspace: { name: 'survivor', image: 'x', secrets: [{ secretName: 'HF_TOKEN' }] } });
+      await running('survivor');
+      await execIn(mine, { name: 'survivor' }, sh('echo before-restart > "$HOME/mark"'));
+      await sys.restart();
+      const after = await onceReachable(() => get('survivor'));
+      expect(after).to.include({ state: Workspace_State.STATE_FAILED, message: 'server restarted' });
+      const { workspace } = await mine.startWorkspace({ org: ORG, name: 'survivor' });
+      expect(workspace!.run).to.equal(2);
+      await running('survivor');
+      expect((await execIn(mine, { name: 'survivor' }, sh('cat "$HOME/mark"'))).stdout).to.equal('before-restart\n');
+      await mine.deleteWorkspace({ org: ORG, name: 'survivor' });
     });
 
     it('leaves no value in the data dir\'s files', async () => {

@@ -19,6 +19,7 @@ import type { MasterKeyProviderSettings } from '../../services/key-management/pr
 import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.js';
 import type { JobBackend } from '../../services/job-launcher/backend.js';
 import type { SandboxSettings } from '../../services/job-launcher/sandbox/job-sandbox.js';
+import type { WorkspaceBackend } from '../../services/job-launcher/workspaces/workspace-backend.js';
 
 export type SecretClient = ServiceClient<typeof SecretServiceService>;
 export type KmsClient = ServiceClient<typeof KeyManagementServiceService>;
@@ -48,7 +49,17 @@ export interface TestSystem {
 }
 
 export async function startTestSystem(
-  opts: { databaseUrl?: string; masterKeys?: MasterKeyProviderSettings; org?: string; backend?: JobBackend; metrics?: boolean; sandbox?: Partial<SandboxSettings>; logStreamsPerPrincipal?: number } = {},
+  opts: {
+    databaseUrl?: string;
+    masterKeys?: MasterKeyProviderSettings;
+    org?: string;
+    backend?: JobBackend;
+    workspaceBackend?: WorkspaceBackend;
+    workspaceRefreshMs?: number;
+    metrics?: boolean;
+    sandbox?: Partial<SandboxSettings>;
+    logStreamsPerPrincipal?: number;
+  } = {},
 ): Promise<TestSystem> {
   await sodium.ready;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-test-'));
@@ -62,6 +73,8 @@ export async function startTestSystem(
       masterKeys: opts.masterKeys ?? { kind: 'file', keyringFile: keyringFileOf(config, {}) },
       jobs: { backend: 'local', namespaceTemplate: 'vessl-{org}', sandbox: opts.sandbox, logStreamsPerPrincipal: opts.logStreamsPerPrincipal },
       backend: opts.backend,
+      workspaceBackend: opts.workspaceBackend,
+      workspaceRefreshMs: opts.workspaceRefreshMs,
       log,
       metricsListen: opts.metrics ? '127.0.0.1:0' : undefined,
     });

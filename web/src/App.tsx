@@ -6,6 +6,9 @@ import { JobDetailPage } from './pages/JobDetailPage';
 import { JobsPage } from './pages/JobsPage';
 import { LoginPage } from './pages/LoginPage';
 import { SecretsPage } from './pages/SecretsPage';
+import { WorkspaceCreatePage } from './pages/WorkspaceCreatePage';
+import { WorkspaceDetailPage } from './pages/WorkspaceDetailPage';
+import { NEW_WORKSPACE_ROUTE, WorkspacesPage } from './pages/WorkspacesPage';
 import { currentToken, logOut } from './session';
 import { plainError, useRoute } from './ui';
 
@@ -110,6 +113,7 @@ function Console({ identity, route, onLogOut }: { identity: Identity; route: str
         {link('/secrets', 'Secrets')}
         <div className="nav-group">Workloads</div>
         {link('/jobs', 'Jobs')}
+        {link('/workspaces', 'Workspaces')}
         <div className="who" data-testid="who">
           <div>
             {identity.subject} <span className="role">{identity.role}</span>
@@ -132,5 +136,9 @@ function page(route: string, identity: Identity) {
   if (route === '/jobs/new') return <JobCreatePage identity={identity} />;
   const job = /^\/jobs\/([^/]+)$/.exec(route);
   if (job) return <JobDetailPage identity={identity} id={decodeURIComponent(job[1])} />;
+  if (route === '/workspaces') return <WorkspacesPage identity={identity} />;
+  if (route === NEW_WORKSPACE_ROUTE) return <WorkspaceCreatePage identity={identity} />;
+  const workspace = /^\/workspaces\/([^/]+)$/.exec(route);
+  if (workspace) return <WorkspaceDetailPage key={workspace[1]} identity={identity} name={decodeURIComponent(workspace[1])} />;
   return <SecretsPage identity={identity} />;
 }

@@ -2,6 +2,7 @@
 // request message, through the server's generic bridge. The method names and message shapes
 // come from the generated service definitions (types only), so they cannot drift from the protos.
 import type { JobServiceService } from '../../services/gen/vessl/jobs/v1/jobs.js';
+import type { WorkspaceServiceService } from '../../services/gen/vessl/jobs/v1/workspaces.js';
 import type { KeyManagementServiceService } from '../../services/gen/vessl/kms/v1/kms.js';
 import type { SecretServiceService } from '../../services/gen/vessl/secrets/v1/secrets.js';
 import { currentToken } from './session';
@@ -125,6 +126,9 @@ function service<D>(fullName: string): Rpc<D> {
 export const secretsApi = service<typeof SecretServiceService>('vessl.secrets.v1.SecretService');
 export const kmsApi = service<typeof KeyManagementServiceService>('vessl.kms.v1.KeyManagementService');
 export const jobsApi = service<typeof JobServiceService>('vessl.jobs.v1.JobService');
+/** Without ExecWorkspace: a terminal streams both ways, which the bridge does not carry. */
+export const workspacesApi = service<Omit<typeof WorkspaceServiceService, 'execWorkspace'>>('vessl.jobs.v1.WorkspaceService');
 
 export type Secret = NonNullable<Json<Awaited<ReturnType<typeof SecretServiceService.getSecret.responseDeserialize>>>>;
 export type Job = Json<Awaited<ReturnType<typeof JobServiceService.getJob.responseDeserialize>>>;
+export type Workspace = Json<Awaited<ReturnType<typeof WorkspaceServiceService.getWorkspace.responseDeserialize>>>;

@@ -53,3 +53,17 @@ export function Dialog({ title, onClose, children, label, danger = false }: { ti
     </dialog>
   );
 }
+
+/** A confirmation's two buttons; Cancel takes the focus, so Enter never confirms by accident. */
+export function ConfirmButtons({ label, danger, onConfirm, onCancel }: { label: string; danger?: boolean; onConfirm: () => void; onCancel: () => void }) {
+  return (
+    <div className="buttons">
+      <button type="button" className={danger ? 'danger' : undefined} onClick={onConfirm}>
+        {label}
+      </button>
+      <button type="button" className="secondary" data-autofocus onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}

@@ -112,6 +112,17 @@ export function navigate(route: string): void {
   window.location.hash = route;
 }
 
+/** An enum state as a word: STATE_RUNNING → "running". */
+export function stateLabel(state: string | undefined): string {
+  return (state ?? 'STATE_UNSPECIFIED').replace(/^STATE_/, '').toLowerCase();
+}
+
+/** A resource's state as a coloured word (style.css: .state-running, .state-failed, ...). */
+export function StateBadge({ state }: { state: string | undefined }) {
+  const label = stateLabel(state);
+  return <span className={`state state-${label}`}>{label}</span>;
+}
+
 /** A list table's cell: on a phone the row becomes a card, each cell labelled (style.css). */
 export function Cell({ label, className, children }: { label: string; className?: string; children?: ReactNode }) {
   return (

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
 import { jobsApi, type Job } from '../api';
-import { Dialog } from '../dialog';
+import { ConfirmButtons, Dialog } from '../dialog';
 import type { Identity } from '../identity';
-import { ErrorMessage, exactTime, navigate, plainError, RelativeTime, usePageTitle } from '../ui';
-import { allSecrets, setCloneSource } from './JobCreatePage';
-import { stateLabel } from './JobsPage';
+import { allSecrets } from '../env-secrets';
+import { ErrorMessage, exactTime, navigate, plainError, RelativeTime, StateBadge, stateLabel, usePageTitle } from '../ui';
+import { setCloneSource } from './JobCreatePage';
 
 const POLL_MS = 1000;
 const isActive = (state: string | undefined) => state === 'STATE_PENDING' || state === 'STATE_RUNNING';
@@ -117,7 +117,7 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
     <section>
       <header className="page-header">
         <h1 tabIndex={-1}>
-          {job.name} <span className={`state state-${stateLabel(job.state)}`}>{stateLabel(job.state)}</span>
+          {job.name} <StateBadge state={job.state} />
         </h1>
         <div className="buttons">
           <button type="button" onClick={() => setConfirm('restart')}>
@@ -273,19 +273,5 @@ export function JobDetailPage({ identity, id }: { identity: Identity; id: string
         {log || '(no output yet)'}
       </pre>
     </section>
-  );
-}
-
-/** A confirmation's two buttons; Cancel takes the focus, so Enter never confirms by accident. */
-function ConfirmButtons({ label, danger, onConfirm, onCancel }: { label: string; danger?: boolean; onConfirm: () => void; onCancel: () => void }) {
-  return (
-    <div className="buttons">
-      <button type="button" className={danger ? 'danger' : undefined} onClick={onConfirm}>
-        {label}
-      </button>
-      <button type="button" className="secondary" data-autofocus onClick={onCancel}>
-        Cancel
-      </button>
-    </div>
   );
 }

@@ -1,38 +1,17 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback } from 'react';
 import { jobsApi, type Job } from '../api';
 import type { Identity } from '../identity';
-import { Cell, ErrorMessage, navigate, RelativeTime, usePageTitle } from '../ui';
-
-/** Jobs per page: the list grows a page at a time (Load more). */
-const PAGE_SIZE = 50;
-
-export function stateLabel(state: string | undefined): string {
-  return (state ?? 'STATE_UNSPECIFIED').replace(/^STATE_/, '').toLowerCase();
-}
+import { PAGE_SIZE, usePagedList } from '../paging';
+import { Cell, ErrorMessage, navigate, RelativeTime, StateBadge, usePageTitle } from '../ui';
 
 export function JobsPage({ identity }: { identity: Identity }) {
   usePageTitle('Jobs');
   const { org } = identity;
-  const [jobs, setJobs] = useState<Job[]>([]);
-  const [nextPage, setNextPage] = useState('');
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const load = useCallback(
-    async (pageToken: string) => {
-      try {
-        const page = await jobsApi.listJobs({ org, pageSize: PAGE_SIZE, pageToken });
-        setJobs((shown) => (pageToken ? [...shown, ...(page.jobs ?? [])] : (page.jobs ?? [])));
-        setNextPage(page.nextPageToken ?? '');
-        setError(undefined);
-      } catch (err) {
-        setError(err);
-      } finally {
-        setLoaded(true);
-      }
-    },
-    [org],
-  );
-  useEffect(() => void load(''), [load]);
+  const fetchPage = useCallback(async (pageToken: string) => {
+    const page = await jobsApi.listJobs({ org, pageSize: PAGE_SIZE, pageToken });
+    return { items: page.jobs ?? [], nextPageToken: page.nextPageToken ?? '' };
+  }, [org]);
+  const { items: jobs, nextPage, loaded, error, loadMore } = usePagedList<Job>(fetchPage);
   return (
     <section>
       <header className="page-header">
@@ -71,7 +50,7 @@ export function JobsPage({ identity }: { identity: Identity }) {
                 {job.name}
               </Cell>
               <Cell label="State">
-                <span className={`state state-${stateLabel(job.state)}`}>{stateLabel(job.state)}</span>
+                <StateBadge state={job.state} />
               </Cell>
               <Cell label="Attempts">{job.attempts?.length ?? 0}</Cell>
               <Cell label="Created by">{job.createBy}</Cell>
@@ -84,7 +63,7 @@ export function JobsPage({ identity }: { identity: Identity }) {
       </table>
       {nextPage && (
         <div className="load-more">
-          <button type="button" className="secondary" onClick={() => void load(nextPage)}>
+          <button type="button" className="secondary" onClick={loadMore}>
             Load more jobs
           </button>
         </div>
