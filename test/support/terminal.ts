@@ -11,8 +11,8 @@ const PTY_RUN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pty-run
 export interface TerminalSession {
   /** Everything the command wrote to the terminal so far (stdout and stderr, with echo). */
   output(): string;
-  /** Resolves once the output matches `pattern`; rejects if the command exits first. */
-  waitFor(pattern: RegExp): Promise<string>;
+  /** Resolves once the output matches `pattern`; rejects (with the output) if the command exits first or `timeoutMs` pass. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Types `text` (use '\r' for Enter, '\x03' for Ctrl-C). */
   type(text: string): void;
   /** Resizes the terminal, as a window being resized does (the command gets SIGWINCH). */
@@ -61,12 +61,28 @@ export function startOnTerminal(command: string[], env: NodeJS.ProcessEnv, optio
   });
   return {
     output: () => output,
-    waitFor(pattern) {
+    waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const match = pattern.exec(output);
-        if (match) resolve(match[0]);
-        else if (exitCode !== undefined) reject(new Error(`exited with ${exitCode} without printing ${pattern}; output:\n${output}`));
-        else waiters.push({ pattern, resolve, reject });
+        if (match) return resolve(match[0]);
+        if (exitCode !== undefined) return reject(new Error(`exited with ${exitCode} without printing ${pattern}; output:\n${output}`));
+        const waiter = {
+          pattern,
+          resolve: (text: string) => {
+            clearTimeout(timer);
+            resolve(text);
+          },
+          reject: (err: Error) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        // A deadline that names what was printed instead of mocha's bare timeout.
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${JSON.stringify(output)}`));
+        }, timeoutMs);
+        waiters.push(waiter);
       });
     },
     type(text) {
