@@ -5,6 +5,7 @@ import type { AdminApi } from './admin-api.js';
 import type { AuditApi } from './audit-api.js';
 import type { JobsApi } from './jobs-api.js';
 import type { SecretsApi } from './secrets-api.js';
+import type { WorkspacesApi } from './workspaces-api.js';
 import { endpointOrigin, requireConnection, resolveSettings, type Connection, type Settings } from './settings.js';
 import { decodeTokenClaims } from '../services/runtime/token-claims.js';
 
@@ -111,6 +112,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Jobs (the job-launcher answers on the same endpoint). */
   protected openJobsApi(connection: Connection = requireConnection(this.settings)): Promise<JobsApi> {
     return this.openClient(async () => (await import('./jobs-api.js')).openJobsApi, connection);
+  }
+
+  /** Workspaces (the job-launcher answers on the same endpoint). */
+  protected openWorkspacesApi(connection: Connection = requireConnection(this.settings)): Promise<WorkspacesApi> {
+    return this.openClient(async () => (await import('./workspaces-api.js')).openWorkspacesApi, connection);
   }
 
   /**

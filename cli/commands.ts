@@ -32,6 +32,14 @@ import SecretList from './commands/secret/list.js';
 import SecretShow from './commands/secret/show.js';
 import SecretUpdate from './commands/secret/update.js';
 import SecretVerify from './commands/secret/verify.js';
+import WorkspaceCreate from './commands/workspace/create.js';
+import WorkspaceDelete from './commands/workspace/delete.js';
+import WorkspaceExec from './commands/workspace/exec.js';
+import WorkspaceList from './commands/workspace/list.js';
+import WorkspaceShell from './commands/workspace/shell.js';
+import WorkspaceShow from './commands/workspace/show.js';
+import WorkspaceStart from './commands/workspace/start.js';
+import WorkspaceStop from './commands/workspace/stop.js';
 
 export const COMMANDS = {
   'auth:login': AuthLogin,
@@ -53,6 +61,14 @@ export const COMMANDS = {
   'job:logs': JobLogs,
   'job:restart': JobRestart,
   'job:terminate': JobTerminate,
+  'workspace:create': WorkspaceCreate,
+  'workspace:list': WorkspaceList,
+  'workspace:show': WorkspaceShow,
+  'workspace:exec': WorkspaceExec,
+  'workspace:shell': WorkspaceShell,
+  'workspace:stop': WorkspaceStop,
+  'workspace:start': WorkspaceStart,
+  'workspace:delete': WorkspaceDelete,
   'org:public-key': OrgPublicKey,
   'org:rotate-key': OrgRotateKey,
   'org:keys': OrgKeys,

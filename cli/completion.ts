@@ -1,6 +1,6 @@
 // Dynamic shell completion: what may come next on a vesslctl command line, from the command map
 // (commands, aliases, flags, the values an option flag or argument takes) and from the server
-// (secret names, job ids, key ids, master key versions). `vesslctl completion bash|zsh|fish`
+// (secret names, job ids, workspace names, key ids, master key versions). `vesslctl completion bash|zsh|fish`
 // prints the script that asks `vesslctl __complete WORDS...` on every Tab.
 
 /** The parts of an oclif command class completion reads. */
@@ -15,6 +15,7 @@ export interface CompletableCommand {
 export interface DynamicValues {
   secretNames(): Promise<string[]>;
   jobIds(): Promise<string[]>;
+  workspaceNames(): Promise<string[]>;
   orgKeyIds(): Promise<string[]>;
   masterKeyVersions(): Promise<string[]>;
   profiles(): Promise<string[]>;
@@ -26,6 +27,7 @@ type Source = keyof DynamicValues;
 const ARG_SOURCES: Array<{ command: RegExp; arg: string; source: Source }> = [
   { command: /^secret:/, arg: 'name', source: 'secretNames' },
   { command: /^job:/, arg: 'id', source: 'jobIds' },
+  { command: /^workspace:/, arg: 'name', source: 'workspaceNames' },
   { command: /^org:retire-key$/, arg: 'key_id', source: 'orgKeyIds' },
   { command: /^admin:master-key:retire$/, arg: 'version', source: 'masterKeyVersions' },
   { command: /^config:use$/, arg: 'name', source: 'profiles' },

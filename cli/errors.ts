@@ -138,9 +138,12 @@ function hintFor(codeName: string, reason: string | undefined, context: ErrorCon
     case 'NOT_FOUND':
       if (reason === 'SECRET_NOT_FOUND') return ': run `vesslctl secret list`';
       if (reason === 'JOB_NOT_FOUND') return ': run `vesslctl job list`';
+      if (reason === 'WORKSPACE_NOT_FOUND') return ': run `vesslctl workspace list`';
       if (reason === 'ATTEMPT_NOT_FOUND') return ': `vesslctl job show ID` lists its attempts';
       return '';
     case 'ALREADY_EXISTS':
+      // Workspace names are taken too: their fix is another name (or deleting the old one).
+      if (context.command?.startsWith('workspace ')) return '';
       return `: use \`vesslctl secret update ${context.secretName ?? 'NAME'}\``;
     case 'PERMISSION_DENIED':
       if (context.tokenOrg && context.org && context.tokenOrg !== context.org) return ` (your token is for org "${context.tokenOrg}")`;

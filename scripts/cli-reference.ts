@@ -53,6 +53,8 @@ export interface CommandDoc {
   args: ArgDoc[];
   flags: FlagDoc[];
   examples: ExampleDoc[];
+  /** The command's own usage line without the bin (`workspace exec NAME [-i] [-t] -- CMD [ARGS...]`), when it has one. */
+  usage?: string;
 }
 
 type CommandClass = Command.Class;
@@ -104,6 +106,7 @@ export function commandDocs(commands: Record<string, CommandClass> = COMMANDS): 
       args: argDocs(command.args),
       flags: flagDocs(command.flags),
       examples: exampleDocs(command.examples),
+      usage: typeof command.usage === 'string' ? command.usage : undefined,
     }));
 }
 
@@ -112,6 +115,8 @@ export const globalFlagDocs = (): FlagDoc[] => flagDocs(BaseCommand.baseFlags);
 
 /** `vesslctl job create -n NAME -i IMAGE --cmd "CMD" [FLAGS]`: arguments and required flags. */
 export function usageLine(doc: CommandDoc): string {
+  // A command whose words after `--` are not its own (workspace exec) says how it is typed.
+  if (doc.usage) return `${BIN} ${doc.usage}`;
   const args = doc.args.map((arg) => (arg.required ? arg.name.toUpperCase() : `[${arg.name.toUpperCase()}]`));
   const required = doc.flags.filter((flag) => flag.required).map((flag) => `${flag.char ? `-${flag.char}` : `--${flag.name}`} ${valueName(flag)}`);
   const optional = doc.flags.some((flag) => !flag.required) ? ['[FLAGS]'] : [];

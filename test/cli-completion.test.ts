@@ -12,6 +12,7 @@ import { CLI_BIN, type RunResult } from './support/processes.js';
 const values: DynamicValues = {
   secretNames: async () => ['HF_TOKEN', 'WANDB_API_KEY', 'db-url'],
   jobIds: async () => ['j_0123456789abcdef'],
+  workspaceNames: async () => ['dev', 'dev-gpu', 'notebook'],
   orgKeyIds: async () => ['ok_primary', 'ok_previous'],
   masterKeyVersions: async () => ['1', '2'],
   profiles: async () => ['default', 'staging'],
@@ -33,6 +34,11 @@ describe('vesslctl completion (what may come next on a command line)', () => {
     ['secret show HF_TOKEN ', []],
     ['secret show H', [], offline],
     ['job logs j_', ['j_0123456789abcdef']],
+    ['workspace s', ['shell', 'show', 'start', 'stop']],
+    ['workspace shell d', ['dev', 'dev-gpu']],
+    ['workspace exec -it n', ['notebook']],
+    ['workspace rm --yes ', ['dev', 'dev-gpu', 'notebook']],
+    ['workspace create -n dev -i python:3.12 --secret H', ['HF_TOKEN']],
     ['job list --state r', ['running']],
     ['job list --secret W', ['WANDB_API_KEY']],
     ['job create -s ', ['HF_TOKEN', 'WANDB_API_KEY', 'db-url']],
@@ -67,6 +73,7 @@ describe('vesslctl completion (what may come next on a command line)', () => {
       world = await startCliWorld({ logLevel: 'warn' });
       ok(await world.cli(['auth', 'login', '--credentials', path.join(world.dataDir, 'credentials.json')]));
       for (const name of ['HF_TOKEN', 'HOME_DIR_URL', 'WANDB_API_KEY']) ok(await world.cli(['secret', 'create', name, '--from-stdin'], { input: 'v' }));
+      for (const name of ['dev', 'dev-gpu', 'notebook']) ok(await world.cli(['workspace', 'create', '-n', name, '-i', 'python:3.12']));
       // `vesslctl` on PATH, as the script calls it.
       binDir = path.join(world.configDir, '..', 'bin');
       mkdirSync(binDir, { recursive: true });
@@ -108,6 +115,9 @@ describe('vesslctl completion (what may come next on a command line)', () => {
         expect(await run(['secret', 'r'])).to.deep.equal(['rm']);
       });
     }
+    it('completes workspace names from the server', async () => {
+      expect(await tab(['workspace', 'shell', 'd'])).to.deep.equal(['dev-gpu', 'dev']);
+    });
     it('completes commands and aliases', async () => {
       expect(await tab(['secret', 'r'])).to.deep.equal(['rm']);
     });

@@ -219,8 +219,15 @@ describe('the vesslctl command surface', function () {
       // A job that keeps running, so that `secret show` lists it under usedBy; its --env
       // shadows one of its secrets, for a warning.
       const long = await cli('job create', ['-n', 'long', '-i', 'python:3.12', '--cmd', 'sleep 30', '--secret', 'HF_TOKEN', '--secret', 'HUB=HF_TOKEN', '--env', 'HF_TOKEN=shadowed']);
+      // A running workspace with a variable and a file of the same secret, for usedByWorkspaces.
+      await cli('workspace create', ['-n', 'shapes', '-i', 'python:3.12', '--secret', 'HF_TOKEN', '--secret-file', '/run/secrets/hub=HF_TOKEN', '--env', 'MODE=x']);
       await cli('secret update', ['HF_TOKEN', '--from-stdin'], { input: 'hf_value_3' }); // the long job's value is now stale
       await cli('secret show', ['HF_TOKEN']);
+      await cli('workspace list', []);
+      await cli('workspace show', ['shapes']);
+      await cli('workspace stop', ['shapes']);
+      await cli('workspace start', ['shapes']);
+      await cli('workspace delete', ['shapes', '--yes']);
       await cli('job show', [long.id]);
       await cli('job restart', [long.id]);
       await cli('job terminate', [long.id]);
@@ -239,6 +246,7 @@ describe('the vesslctl command surface', function () {
       const types: Record<string, Shape> = {};
       foldSharedType(shapes, types, 'SecretJson', [['secret create', []], ['secret update', []], ['secret delete', []], ['secret list', ['[]']]]);
       foldSharedType(shapes, types, 'JobJson', [['job create', []], ['job restart', []], ['job terminate', []], ['job show', []], ['job list', ['[]']]]);
+      foldSharedType(shapes, types, 'WorkspaceJson', [['workspace create', []], ['workspace show', []], ['workspace stop', []], ['workspace start', []], ['workspace list', ['[]']]]);
       expectSnapshot('cli-json-shapes.json', { commands: shapes, types }, 'The shape of `-o json` outputs');
     });
 

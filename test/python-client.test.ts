@@ -10,6 +10,7 @@ import { ROOT, startServerProcess, type RunResult, type ServerProcess } from './
 // python3-grpcio, python3-protobuf and python3-nacl (scripts/ensure-python-deps.sh).
 const PYTHON = '/usr/bin/python3';
 const EXAMPLE = path.join(ROOT, 'clients', 'python', 'example.py');
+const WORKSPACE_EXAMPLE = path.join(ROOT, 'clients', 'python', 'workspace_example.py');
 
 interface Credentials {
   endpoint: string;
@@ -17,11 +18,11 @@ interface Credentials {
   tokens: { admin: string; member: string; operator: string };
 }
 
-/** Runs clients/python/example.py with a clean environment (no VESSL_* of the developer's). */
-function runExample(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+/** Runs clients/python/example.py (or another `script`) with a clean environment (no VESSL_* of the developer's). */
+function runExample(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; script?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', ...opts.env };
-    const child = spawn(PYTHON, [EXAMPLE, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [opts.script ?? EXAMPLE, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -111,5 +112,20 @@ describe('the Python client (clients/python, generated from the same protos)', f
     const result = await runExample(['--key', 'SOME_KEY', 'bad name'], { env, input: 'some-value-1234' });
     expect(result.code).to.equal(1);
     expect(result.stderr).to.match(/^error: INVALID_ARGUMENT: secret\.name: .*\n$/);
+  });
+
+  it('mounts a secret as a file in a workspace, runs a command on the exec stream (stdin up; masked output and the exit code down), and deletes the workspace', async () => {
+    const credentials = ['--credentials', path.join(dataDir, 'credentials.json')];
+    for (const name of ['py-ws-file-1', 'py-ws-file-2']) {
+      const value = `py-workspace-${randomBytes(8).toString('hex')}`;
+      // The second run reuses the workspace name: the first one's delete freed it.
+      const result = await runExample([...credentials, name], { input: value, script: WORKSPACE_EXAMPLE });
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout).to.match(new RegExp(`created workspace python-example \\(w_[0-9a-f]{16}\\) with ${name} at /run/secrets/${name}\n`));
+      expect(result.stdout).to.include(`file: ${value.length} bytes\n***\nstdin: hello from python\n`);
+      expect(result.stdout).to.include('--- exec exit code 3 ---\ndeleted workspace python-example\n');
+      expect(result.stderr).to.equal('to stderr\n');
+      for (const text of [result.stdout, result.stderr, server.stdout(), server.stderr()]) expect(text).to.not.include(value);
+    }
   });
 });

@@ -5,13 +5,14 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { CLI_BIN, ROOT, startServerProcess, type ServerProcess } from './support/processes.js';
 
-/** The first ```sh block after the "## Tour" heading of the README. */
+/** The ```sh blocks of the README's "## Tour" section (its ### parts too), in order, as one script. */
 function tourScript(): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const tour = readme.slice(readme.indexOf('\n## Tour'));
-  const match = /```sh\n([\s\S]*?)```/.exec(tour);
-  if (!match) throw new Error('README has no sh block under "## Tour"');
-  return match[1];
+  const start = readme.indexOf('\n## Tour');
+  const end = readme.indexOf('\n## ', start + 1);
+  const blocks = [...readme.slice(start, end < 0 ? undefined : end).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
+  if (blocks.length === 0) throw new Error('README has no sh block under "## Tour"');
+  return blocks.join('');
 }
 
 describe('the README tour works exactly as written', function () {
@@ -51,7 +52,16 @@ describe('the README tour works exactly as written', function () {
     expect(result.out).to.include('token: ***, 28 characters');
     expect(result.out).to.match(/used by:\s+j_\w+ \(hello\) attempt 1 .*stale/);
     expect(result.out).to.match(/stale/i);
-    for (const value of ['hf_tour_example_token', 'hf_tour_rotated_token', 'hf_tour_rotated_again_longer']) {
+    // The workspace: a variable and a file; the rotation refreshes the file and leaves the variable stale.
+    expect(result.out).to.match(/^dev\s+running\s+\S+\s+HF_TOKEN,gcp-sa-key\s+\d+[smhd]$/m);
+    expect(result.out).to.match(/^token: 28 characters$/m);
+    expect(result.out).to.match(/^-r-------- .* gcp\.json$/m);
+    expect(result.out).to.include('in the shell: ***\n');
+    expect(result.out).to.match(/file \/run\/secrets\/gcp\.json ← gcp-sa-key v2, refreshed at \S+/);
+    expect(result.out).to.include('env HUGGING_FACE_HUB_TOKEN ← HF_TOKEN v3 (stale: restart to refresh; current v4)');
+    expect(result.out).to.match(/workspace dev \(w_[0-9a-f]{16}\) run 1 as HUGGING_FACE_HUB_TOKEN v3 — stale: rotated to v4/);
+    expect(result.out).to.include('Deleted workspace dev in org default.');
+    for (const value of ['hf_tour_example_token', 'hf_tour_rotated_token', 'hf_tour_rotated_again_longer', 'hf_tour_rotated_for_workspace', 'tour-example-key', 'tour-rotated-key']) {
       expect(result.out + result.err).to.not.include(value);
     }
   });

@@ -26,6 +26,7 @@ export default class Complete extends BaseCommand<typeof Complete> {
     const values: DynamicValues = {
       secretNames: async () => (await (await this.openApi()).listSecrets({ pageSize: PAGE_SIZE, pageToken: '', showDeleted: false })).secrets.map((s) => s.name),
       jobIds: async () => (await (await this.openJobsApi()).listJobs({ pageSize: PAGE_SIZE, pageToken: '' })).jobs.map((j) => j.id),
+      workspaceNames: async () => (await (await this.openWorkspacesApi()).listWorkspaces({ pageSize: PAGE_SIZE, pageToken: '' })).workspaces.map((w) => w.name),
       orgKeyIds: async () => (await (await this.openApi()).listOrgKeys()).map((k) => k.keyId),
       masterKeyVersions: async () => (await (await this.openAdminApi()).listMasterKeys()).map((k) => String(k.version)),
       profiles: async () => profileNames(this.settings.configDir),

@@ -150,41 +150,51 @@ def describe_rpc_error(err):
     return line
 
 
+def call_options(token):
+    """What every call carries: the bearer token, and a deadline."""
+    return {"metadata": [("authorization", "Bearer " + token)], "timeout": CALL_TIMEOUT_SECONDS}
+
+
+def create_secret(kms, secrets, org, name, key, value, call):
+    """Seals `value` for the org on this machine and stores it as secret `name`; returns its metadata."""
+    # 1. The org public key. Send its key_id with the sealed value: if the org key is
+    # rotated in between, CreateSecret fails with FAILED_PRECONDITION (reason
+    # ORG_KEY_STALE), and a client should fetch the key again and retry once.
+    org_key = kms.GetOrgPublicKey(kms_pb2.GetOrgPublicKeyRequest(org=org), **call)
+    print(f"org {org}: public key {org_key.key_id} ({org_key.algorithm})")
+
+    # 2. Seal on this machine: only the org's private key (held by key-management)
+    # can open it. The plaintext never goes over the wire.
+    sealed_box = nacl.public.SealedBox(nacl.public.PublicKey(org_key.public_key)).encrypt(value)
+
+    # 3. Store it. The response is metadata only: no call ever returns a value.
+    secret = secrets.CreateSecret(
+        secrets_pb2.CreateSecretRequest(
+            org=org,
+            secret=secrets_pb2.Secret(name=name, key=key),
+            value=secrets_pb2.SealedValue(sealed_box=sealed_box, key_id=org_key.key_id),
+        ),
+        **call,
+    )
+    print(f"created secret {secret.name} (key {secret.key}, version {secret.version}, uid {secret.uid})")
+    return secret
+
+
 def run(args):
     endpoint, org, token = connection_settings(args)
     key = args.key or args.name
     if not ENV_NAME.match(key):
         raise UsageError(f'"{args.name}" is not an env-var name: pass --key KEY')
     value = read_value(args)
-    # Every call carries the bearer token (and a deadline).
-    call = {"metadata": [("authorization", "Bearer " + token)], "timeout": CALL_TIMEOUT_SECONDS}
+    call = call_options(token)
 
     with open_channel(endpoint, args.ca_file) as channel:
         kms = kms_pb2_grpc.KeyManagementServiceStub(channel)
         secrets = secrets_pb2_grpc.SecretServiceStub(channel)
         jobs = jobs_pb2_grpc.JobServiceStub(channel)
 
-        # 1. The org public key. Send its key_id with the sealed value: if the org key is
-        # rotated in between, CreateSecret fails with FAILED_PRECONDITION (reason
-        # ORG_KEY_STALE), and a client should fetch the key again and retry once.
-        org_key = kms.GetOrgPublicKey(kms_pb2.GetOrgPublicKeyRequest(org=org), **call)
-        print(f"org {org}: public key {org_key.key_id} ({org_key.algorithm})")
-
-        # 2. Seal on this machine: only the org's private key (held by key-management)
-        # can open it. The plaintext never goes over the wire.
-        sealed_box = nacl.public.SealedBox(nacl.public.PublicKey(org_key.public_key)).encrypt(value)
+        secret = create_secret(kms, secrets, org, args.name, key, value, call)
         del value
-
-        # 3. Store it. The response is metadata only: no call ever returns a value.
-        secret = secrets.CreateSecret(
-            secrets_pb2.CreateSecretRequest(
-                org=org,
-                secret=secrets_pb2.Secret(name=args.name, key=key),
-                value=secrets_pb2.SealedValue(sealed_box=sealed_box, key_id=org_key.key_id),
-            ),
-            **call,
-        )
-        print(f"created secret {secret.name} (key {secret.key}, version {secret.version}, uid {secret.uid})")
 
         # 4. A job with the secret injected as $MY_KEY (the local backend runs the command
         # with /bin/sh on the server's host; a Kubernetes backend in the image).

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** python3 with its standard library's pty module (Debian's /usr/bin/python3). */
@@ -10,17 +11,30 @@ const PTY_RUN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pty-run
 export interface TerminalSession {
   /** Everything the command wrote to the terminal so far (stdout and stderr, with echo). */
   output(): string;
-  /** Resolves once the output matches `pattern`; rejects if the command exits first. */
-  waitFor(pattern: RegExp): Promise<string>;
+  /** Resolves once the output matches `pattern`; rejects (with the output) if the command exits first or `timeoutMs` pass. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Types `text` (use '\r' for Enter, '\x03' for Ctrl-C). */
   type(text: string): void;
+  /** Resizes the terminal, as a window being resized does (the command gets SIGWINCH). */
+  resize(rows: number, cols: number): void;
   /** The exit status (128 + signal number when a signal ended the command). */
   exited: Promise<number>;
 }
 
+export interface TerminalOptions {
+  /** The terminal's size from the start (else 0x0, which programs read as "unknown"). */
+  size?: { rows: number; cols: number };
+}
+
 /** Starts `node bin args...` on a new pseudo-terminal (test/support/pty-run.py). */
-export function startInTerminal(bin: string, args: string[], env: NodeJS.ProcessEnv): TerminalSession {
-  const child = spawn(PYTHON, [PTY_RUN, process.execPath, bin, ...args], { env: { TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+export const startInTerminal = (bin: string, args: string[], env: NodeJS.ProcessEnv, options?: TerminalOptions): TerminalSession =>
+  startOnTerminal([process.execPath, bin, ...args], env, options);
+
+/** Starts `command` (a program and its arguments) on a new pseudo-terminal. */
+export function startOnTerminal(command: string[], env: NodeJS.ProcessEnv, options: TerminalOptions = {}): TerminalSession {
+  const size = options.size ? { PTY_SIZE: `${options.size.rows}x${options.size.cols}` } : {};
+  const child = spawn(PYTHON, [PTY_RUN, ...command], { env: { TERM: 'xterm', ...env, ...size }, stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+  const control = child.stdio[3] as Writable;
   let output = '';
   let exitCode: number | undefined;
   const waiters: Array<{ pattern: RegExp; resolve: (text: string) => void; reject: (err: Error) => void }> = [];
@@ -33,7 +47,7 @@ export function startInTerminal(bin: string, args: string[], env: NodeJS.Process
       }
     }
   };
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout!.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
     settle();
   });
@@ -47,16 +61,35 @@ export function startInTerminal(bin: string, args: string[], env: NodeJS.Process
   });
   return {
     output: () => output,
-    waitFor(pattern) {
+    waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const match = pattern.exec(output);
-        if (match) resolve(match[0]);
-        else if (exitCode !== undefined) reject(new Error(`exited with ${exitCode} without printing ${pattern}; output:\n${output}`));
-        else waiters.push({ pattern, resolve, reject });
+        if (match) return resolve(match[0]);
+        if (exitCode !== undefined) return reject(new Error(`exited with ${exitCode} without printing ${pattern}; output:\n${output}`));
+        const waiter = {
+          pattern,
+          resolve: (text: string) => {
+            clearTimeout(timer);
+            resolve(text);
+          },
+          reject: (err: Error) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        // A deadline that names what was printed instead of mocha's bare timeout.
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${JSON.stringify(output)}`));
+        }, timeoutMs);
+        waiters.push(waiter);
       });
     },
     type(text) {
-      child.stdin.write(text);
+      child.stdin!.write(text);
+    },
+    resize(rows, cols) {
+      control.write(`resize ${rows} ${cols}\n`);
     },
     exited,
   };

@@ -1,6 +1,7 @@
 import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base-command.js';
-import { jobSummary, parseEnvFlags, parseSecretFileFlags, parseSecretFlags } from '../../job-format.js';
+import { injectionFlags, injectionsOf } from '../../injection-flags.js';
+import { jobSummary } from '../../job-format.js';
 import type { JobJson } from '../../jobs-api.js';
 
 export default class JobCreate extends BaseCommand<typeof JobCreate> {
@@ -31,29 +32,12 @@ Secret values are read when the attempt starts: a later rotation reaches the job
     name: Flags.string({ char: 'n', required: true, description: 'Job name: letters, digits, ".", "_", "-".', helpValue: 'NAME' }),
     image: Flags.string({ char: 'i', required: true, description: 'Container image to run the command in.', helpValue: 'IMAGE' }),
     cmd: Flags.string({ required: true, description: 'Command, run with /bin/sh -c.', helpValue: '"CMD"' }),
-    env: Flags.string({
-      char: 'e',
-      multiple: true,
-      description: 'Plain environment variable (repeatable). Split at the first "="; KEY= sets an empty value.',
-      helpValue: 'KEY=VALUE',
-    }),
-    secret: Flags.string({
-      char: 's',
-      multiple: true,
-      description: 'Org secret to inject (repeatable): NAME injects it under its key, KEY=NAME under KEY.',
-      helpValue: 'NAME|KEY=NAME',
-    }),
-    'secret-file': Flags.string({
-      multiple: true,
-      description: 'Org secret to mount as a read-only file at PATH (repeatable), e.g. an SSH key or a service-account JSON.',
-      helpValue: 'PATH=NAME',
-    }),
+    ...injectionFlags,
   };
 
   async run(): Promise<JobJson> {
     const { name, image, cmd } = this.flags;
-    const secrets = [...parseSecretFlags(this.flags.secret), ...parseSecretFileFlags(this.flags['secret-file'])];
-    const spec = { name, image, command: cmd, env: parseEnvFlags(this.flags.env), secrets };
+    const spec = { name, image, command: cmd, ...injectionsOf(this.flags) };
     const api = await this.openJobsApi();
     const { job, warnings } = await api.createJob(spec);
     // Warnings go to stderr: -o json prints the bare job, as every create does.
