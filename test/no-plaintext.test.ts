@@ -57,6 +57,23 @@ for (const engine of engines()) {
       }
       const log = await world.cli(['job', 'logs', id]);
       expect(log.stdout).to.include('CANARY_13=***');
+      // A workspace gets canaries as a variable and as a file, prints them through exec (masked),
+      // and sees the file rewritten after a rotation.
+      await ok(['workspace', 'create', '-n', 'leaky-ws', '-i', 'x', '--secret', 'CANARY_2', '--secret-file', '/run/secrets/c4=CANARY_4', '--secret-file', '/home/job/.c5=CANARY_5', '-q']);
+      const leak = `echo "$CANARY_2"; cat /run/secrets/c4 /home/job/.c5; printf %s "$CANARY_2" | base64`;
+      const printed = await world.cli(['workspace', 'exec', 'leaky-ws', '--', 'sh', '-c', leak]);
+      expect(printed.code, printed.stderr).to.equal(0);
+      // The two files and the base64 form touch: one masked run.
+      expect(printed.stdout).to.equal('***\n***\n');
+      await ok(['secret', 'update', 'CANARY_4', '--from-stdin'], { input: values[19].replace('canary-19', 'canary-rot') });
+      values.push(values[19].replace('canary-19', 'canary-rot'));
+      for (let i = 0; i < 200; i++) {
+        const shown = JSON.parse((await world.cli(['workspace', 'show', 'leaky-ws', '-o', 'json'])).stdout) as { injected: { secretName: string; version: number }[] };
+        if (shown.injected.find((s) => s.secretName === 'CANARY_4')?.version === 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await world.cli(['workspace', 'exec', 'leaky-ws', '--', 'cat', '/run/secrets/c4'])).stdout).to.equal('***');
+      await ok(['workspace', 'stop', 'leaky-ws']);
 
       // SIGKILL: no clean shutdown, so SQLite's WAL and shm files stay on disk to be scanned.
       await world.stop('SIGKILL');
