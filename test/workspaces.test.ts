@@ -99,6 +99,16 @@ for (const engine of engines()) {
       expect(missing.code).to.equal(127);
     });
 
+    it('tells a command with a terminal what the terminal is (TERM), unless the workspace sets TERM itself', async () => {
+      const term = async (name: string) => (await execIn(mine, { name }, sh('printf "%s" "$TERM"'), { tty: true, size: { rows: 24, cols: 80 } })).stdout;
+      expect(await term('dev')).to.equal('xterm-256color');
+      expect((await execIn(mine, { name: 'dev' }, sh('printf "%s" "${TERM-unset}"'))).stdout, 'no terminal, no TERM').to.equal('unset');
+      await mine.createWorkspace({ org: ORG, workspace: { name: 'vt', image: 'x', env: [{ name: 'TERM', value: 'vt100' }] } });
+      await running('vt');
+      expect(await term('vt')).to.equal('vt100');
+      await mine.deleteWorkspace({ org: ORG, name: 'vt' });
+    });
+
     it('rewrites a rotated file in the running workspace within seconds, while the variable stays on its version and shows stale', async () => {
       await admin.updateSecret({ org: ORG, secret: { name: 'ssh-key' }, value: await sys.seal(PEM_V2), updateMask: ['value'] });
       await admin.updateSecret({ org: ORG, secret: { name: 'HF_TOKEN' }, value: await sys.seal(TOKEN_V2), updateMask: ['value'] });

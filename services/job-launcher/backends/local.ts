@@ -21,6 +21,7 @@ import {
 } from '../backend.js';
 import { JobSpawner, type ShellExit, type SpawnedShell } from './job-spawner.js';
 import { LogMasker } from './log-masker.js';
+import { runEnvironment, RUN_PATH } from '../sandbox/run-environment.js';
 import { parseSandboxStatus } from '../sandbox/bubblewrap.js';
 import { DEFAULT_UIDS, defaultWorkRoot, JobSandbox, type AttemptLease, type SandboxSettings } from '../sandbox/job-sandbox.js';
 import { namespaceEnded, signalNamespace } from '../sandbox/pid-namespace.js';
@@ -35,7 +36,7 @@ import { namespaceEnded, signalNamespace } from '../sandbox/pid-namespace.js';
  */
 
 /** The only PATH a job gets unless its own env sets one. */
-export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const JOB_PATH = RUN_PATH;
 
 export const RESTARTED_MESSAGE = 'the server restarted while the attempt ran; restart the job';
 export const SPAWNER_LOST_MESSAGE = 'the job spawner stopped while the attempt ran; restart the job';
@@ -59,7 +60,6 @@ const PIPE_CLOSE_TIMEOUT_MS = 2000;
 const GROUP_POLL_MS = 50;
 const FOLLOW_POLL_MS = 250;
 const READ_BLOCK = 64 * 1024;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const NEWLINE = 0x0a;
 
@@ -487,25 +487,8 @@ function unknownAttempt(handle: AttemptHandle): BackendError {
  * credentials) never reaches a job.
  */
 function jobEnvironment(spec: AttemptSpec): Record<string, string> {
-  const env: Record<string, string> = Object.create(null) as Record<string, string>;
   // HOME, unless the job sets it, is set once the work dir is known (where the job sees it).
-  Object.assign(env, { PATH: JOB_PATH, LANG: 'C.UTF-8', VESSL_JOB_ID: spec.jobId, VESSL_JOB_ATTEMPT: String(spec.attempt) });
-  const seen = new Set<string>();
-  const checkName = (name: string) => {
-    if (!ENV_NAME.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 140))} is not a valid environment variable name`);
-    if (seen.has(name)) throw invalid(`environment variable ${name} is set twice`);
-    seen.add(name);
-  };
-  for (const { name, value } of spec.env) {
-    checkName(name);
-    if (value.includes('\0')) throw invalid(`the value of ${name} holds a NUL byte and cannot be an environment variable`);
-    env[name] = value;
-  }
-  for (const { name, value } of spec.secretEnv) {
-    checkName(name);
-    env[name] = secretText(name, value);
-  }
-  return env;
+  return runEnvironment({ PATH: JOB_PATH, LANG: 'C.UTF-8', VESSL_JOB_ID: spec.jobId, VESSL_JOB_ATTEMPT: String(spec.attempt) }, spec, invalid);
 }
 
 /** Files only in a sandbox, each path under its roots, once, none inside another (the launcher checked them; this is where the mount is made). */
@@ -515,18 +498,6 @@ function checkSecretFiles(spec: AttemptSpec, support: SecretFileSupport): void {
   if (support.refusal !== undefined) throw new BackendPreconditionError(`local backend: ${support.refusal}`, support.refusal, 'SECRET_FILES_UNSUPPORTED');
   const [first] = secretFilePathProblems(files.map((f) => f.path), support.roots, (i) => `the file of secret "${files[i].secretName}"`);
   if (first) throw invalid(`secret file of "${files[first.index].secretName}": ${first.problem}`);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** An env var is a NUL-terminated string, and Node passes UTF-8: a value that is not that would reach the job altered. */
-function secretText(name: string, value: Uint8Array): string {
-  if (value.includes(0)) throw invalid(`secret for ${name} holds a NUL byte and cannot be an environment variable`);
-  try {
-    return strictUtf8.decode(value);
-  } catch {
-    throw invalid(`secret for ${name} is not UTF-8 text and cannot be an environment variable`);
-  }
 }
 
 /** The file calls createAttemptFiles makes: blocking ones, or the thread pool's. */

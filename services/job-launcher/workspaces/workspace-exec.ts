@@ -92,7 +92,9 @@ export async function startExec(entry: RunEntry, request: ExecRequest): Promise<
   });
   const envPipe = child.stdio[ENV_FD] as Writable;
   envPipe.on('error', () => undefined);
-  envPipe.end(request.tty ? nulEnvironment(entry.env) : shellEnvironment(entry.env), () => envPipe.destroy());
+  // A terminal says what it is, as `docker exec -t` does, unless the workspace set TERM itself.
+  const env = request.tty && !Object.hasOwn(entry.env, 'TERM') ? { ...entry.env, TERM: 'xterm-256color' } : entry.env;
+  envPipe.end(request.tty ? nulEnvironment(env) : shellEnvironment(env), () => envPipe.destroy());
   return new NsenterProcess(child, request.tty);
 }
 
