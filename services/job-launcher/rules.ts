@@ -24,6 +24,26 @@ export interface JobInput {
   secretRefs: SecretRef[];
 }
 
+/** The fields a job or workspace message carries, as the server reads them (the rest is output only). */
+export interface RunMessage {
+  name: string;
+  image: string;
+  command: string;
+  env: { name: string; value: string }[];
+  secrets: { secretName: string; envName: string; filePath: string }[];
+}
+
+/** What a submitted job or workspace asks for, from its message (absent: all empty, refused by the rules). */
+export function runInputOf(message: RunMessage | undefined): JobInput {
+  return {
+    name: message?.name ?? '',
+    image: message?.image ?? '',
+    command: message?.command ?? '',
+    env: (message?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
+    secretRefs: (message?.secrets ?? []).map((s) => ({ secretName: s.secretName, envName: s.envName, ...(s.filePath ? { filePath: s.filePath } : {}) })),
+  };
+}
+
 /** UTF-8 length, as the server stores and the process gets it (TextEncoder: Node and browsers alike). */
 const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
 

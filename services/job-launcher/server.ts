@@ -14,7 +14,7 @@ import { NAME_PATTERN } from '../secret-store/rules.js';
 import type { AttemptState } from './backend.js';
 import type { Actor, JobManager, JobView } from './domain.js';
 import { LogStreamLimits } from './log-stream-limits.js';
-import { checkJobInput, JOB_ID_PATTERN, type JobInput } from './rules.js';
+import { checkJobInput, JOB_ID_PATTERN, runInputOf } from './rules.js';
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
@@ -86,13 +86,7 @@ export function jobService(deps: { jobs: JobManager; denials: DenialAudit; verif
     {
       async createJob(req, ctx) {
         requireOrgRole(ctx.principal, req.org, JOB_ROLES, 'run jobs');
-        const input: JobInput = {
-          name: req.job?.name ?? '',
-          image: req.job?.image ?? '',
-          command: req.job?.command ?? '',
-          env: (req.job?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
-          secretRefs: (req.job?.secrets ?? []).map((s) => ({ secretName: s.secretName, envName: s.envName, ...(s.filePath ? { filePath: s.filePath } : {}) })),
-        };
+        const input = runInputOf(req.job);
         const v = new Violations();
         checkJobInput(v, input, jobs.secretFileRoots);
         v.throwIfAny();

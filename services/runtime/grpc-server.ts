@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { onceAny } from './events.js';
 import { readFileSync } from 'node:fs';
 import {
   Metadata,
@@ -200,17 +201,7 @@ function bidiCall(handler: BidiHandler<unknown, unknown>, path: string, deps: Ad
 
 /** Waits for the stream to take more, or for the client to go away (never hangs on a cancel). */
 function drainedOrGone(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      call.off('close', done);
-      resolve();
-    };
-    call.once('drain', done);
-    call.once('cancelled', done);
-    call.once('close', done);
-  });
+  return onceAny(call, ['drain', 'cancelled', 'close']);
 }
 
 /**

@@ -10,7 +10,8 @@ import { NAME_PATTERN } from '../../secret-store/rules.js';
 import { LogStreamLimits } from '../log-stream-limits.js';
 import type { WorkspaceActor, WorkspaceManager, WorkspaceView } from './domain.js';
 import { execSession } from './exec-session.js';
-import { checkExecInput, checkWorkspaceInput, checkWorkspaceName, type WorkspaceInput } from './rules.js';
+import { runInputOf } from '../rules.js';
+import { checkExecInput, checkWorkspaceInput, checkWorkspaceName } from './rules.js';
 import type { WorkspaceState } from './workspace-backend.js';
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -92,13 +93,7 @@ export function workspaceService(deps: {
     {
       async createWorkspace(req, ctx) {
         requireOrgRole(ctx.principal, req.org, ROLES, 'create workspaces');
-        const input: WorkspaceInput = {
-          name: req.workspace?.name ?? '',
-          image: req.workspace?.image ?? '',
-          command: req.workspace?.command ?? '',
-          env: (req.workspace?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
-          secretRefs: (req.workspace?.secrets ?? []).map((s) => ({ secretName: s.secretName, envName: s.envName, ...(s.filePath ? { filePath: s.filePath } : {}) })),
-        };
+        const input = runInputOf(req.workspace);
         const v = new Violations();
         checkWorkspaceInput(v, input, workspaces.secretFileRoots);
         v.throwIfAny();

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { onceAny } from '../../runtime/events.js';
 
 /**
  * Writes a command's stdin bytes and resolves once the stream can take more (or has gone away):
@@ -9,15 +10,5 @@ import type { Writable } from 'node:stream';
 export function writeStdin(stream: Writable, data: Uint8Array): Promise<void> {
   if (!stream.writable || stream.writableEnded) return Promise.resolve();
   if (stream.write(data)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
+  return onceAny(stream, ['drain', 'close', 'error']);
 }
