@@ -6,7 +6,7 @@ import { digestBytes, fileFacts, onceReachable, printFileFacts } from './support
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem, type WorkspaceClient } from './support/system.js';
 import { until } from './support/until.js';
-import { execIn, sh } from './support/workspace-exec.js';
+import { execIn, openSession, sh } from './support/workspace-exec.js';
 
 /**
  * Workspaces end to end on the local backend, through the real services (issue 19): created
@@ -110,6 +110,10 @@ for (const engine of engines()) {
     });
 
     it('rewrites a rotated file in the running workspace within seconds, while the variable stays on its version and shows stale', async () => {
+      // A shell opened before the rotation: what it prints of the new value is masked too.
+      const shell = openSession(mine, { name: 'dev' }, ['/bin/sh']);
+      shell.send('echo ready\n');
+      await until('the shell to answer', async () => (shell.stdout() === 'ready\n' ? true : undefined));
       await admin.updateSecret({ org: ORG, secret: { name: 'ssh-key' }, value: await sys.seal(PEM_V2), updateMask: ['value'] });
       await admin.updateSecret({ org: ORG, secret: { name: 'HF_TOKEN' }, value: await sys.seal(TOKEN_V2), updateMask: ['value'] });
       const refreshed = await until('the file to be refreshed', async () => {
@@ -123,6 +127,8 @@ for (const engine of engines()) {
       expect(seen.stdout.split('\n').slice(0, 2)).to.deep.equal([digestBytes(Buffer.from(PEM_V2)), digestBytes(Buffer.from(TOKEN_V1))]);
       // Both versions are masked: the run has held both.
       expect((await execIn(mine, { name: 'dev' }, sh('cat /run/secrets/ssh/id_ed25519'))).stdout).to.equal('***\n');
+      shell.send('cat /run/secrets/ssh/id_ed25519\n');
+      expect(await shell.close()).to.deep.equal({ stdout: 'ready\n***\n', code: 0 });
 
       const events = await admin.listAuditEvents({ org: ORG, secretName: 'ssh-key', action: 'secret.referenced' });
       const refresh = events.events.find((e) => e.details.refresh === 'true');

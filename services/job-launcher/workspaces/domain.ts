@@ -6,6 +6,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { BackendError, type SecretFileEntry } from '../backend.js';
 import { backendUnavailable, SecretHandout, type Actor, type PreparedSecrets, type SecretsPort } from '../secret-handout.js';
 import type { WorkspaceInput } from './rules.js';
+import { RunValues, type MaskValues } from './run-values.js';
 import { ENDED_STATES, type ListWorkspacesQuery, type WorkspaceRow, type WorkspaceSecretRow, type WorkspaceStore } from './store.js';
 import type { ExecProcess, ExecRequest, WorkspaceBackend, WorkspaceHandle, WorkspaceStatus } from './workspace-backend.js';
 
@@ -50,7 +51,7 @@ interface LiveRun {
   handle: WorkspaceHandle;
   owner: string;
   /** Every value the run has held, to mask what exec prints; dropped when the run ends. */
-  values: Uint8Array[];
+  values: RunValues;
   files: Map<string, LiveFile>;
 }
 
@@ -111,7 +112,7 @@ export class WorkspaceManager {
   private forget(id: string, run: number): void {
     const live = this.live.get(id);
     if (!live || live.handle.run !== run) return;
-    for (const value of live.values) value.fill(0);
+    live.values.wipe();
     this.live.delete(id);
   }
 
@@ -177,7 +178,7 @@ export class WorkspaceManager {
       this.live.set(row.id, {
         handle: handleOf(row),
         owner: row.createdBy,
-        values: [...prepared.secretEnv, ...prepared.secretFiles].map((entry) => entry.value),
+        values: new RunValues([...prepared.secretEnv, ...prepared.secretFiles].map((entry) => entry.value)),
         files: new Map(prepared.injected.filter((s) => s.filePath).map((s) => [s.filePath, { secretName: s.secretName, secretUid: s.secretUid, version: s.version, removed: false }])),
       });
       const at = this.now();
@@ -266,7 +267,7 @@ export class WorkspaceManager {
    * Runs a command in the owner's running workspace. Returns the process and the values its
    * output must be masked with (those the run holds).
    */
-  async exec(org: string, name: string, request: ExecRequest, actor: WorkspaceActor): Promise<{ process: ExecProcess; values: readonly Uint8Array[] }> {
+  async exec(org: string, name: string, request: ExecRequest, actor: WorkspaceActor): Promise<{ process: ExecProcess; values: MaskValues }> {
     const row = await this.load(org, name, actor, 'use');
     await this.refreshStatus(row);
     if (row.state !== 'RUNNING') {
@@ -275,7 +276,7 @@ export class WorkspaceManager {
     }
     try {
       const process = await this.backend.exec(handleOf(row), request);
-      return { process, values: this.live.get(row.id)?.values ?? [] };
+      return { process, values: this.live.get(row.id)?.values ?? new RunValues() };
     } catch (err) {
       throw backendUnavailable(err, 'workspace');
     }
@@ -337,7 +338,7 @@ export class WorkspaceManager {
       this.live.set(row.id, {
         handle: handleOf(row),
         owner: row.createdBy,
-        values: [],
+        values: new RunValues(),
         files: new Map(files.filter((s) => s.filePath).map((s) => [s.filePath, { secretName: s.secretName, secretUid: s.secretUid, version: s.version, removed: s.removed }])),
       });
     }
@@ -399,8 +400,9 @@ export class WorkspaceManager {
       entry?.value.fill(0);
       return;
     }
+    // Masked before any process of the run can read it.
+    live.values.add(entry.value);
     await this.backend.writeFile(live.handle, entry);
-    live.values.push(entry.value);
     file.version = entry.version;
     await this.store.updateFile(live.handle.workspaceId, live.handle.run, path, { version: entry.version, at: this.now() });
     this.log.info({ workspaceId: live.handle.workspaceId, run: live.handle.run, secret: file.secretName, version: entry.version }, 'workspace file refreshed');

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ExecWorkspaceRequest, ExecWorkspaceResponse } from '../../gen/vessl/jobs/v1/workspaces.js';
 import { createLogger } from '../../runtime/logger.js';
 import { execSession } from './exec-session.js';
+import { RunValues } from './run-values.js';
 import type { ExecExitStatus, ExecProcess, TerminalSize } from './workspace-backend.js';
 
 /**
@@ -99,7 +100,7 @@ describe('exec session relay', () => {
   it('reads no further message from the client while the command has not taken the last stdin bytes', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const done = collect(execSession(client, { process, values: [] }, false, log));
+    const done = collect(execSession(client, { process, values: new RunValues() }, false, log));
     for (let i = 0; i < 5; i++) client.push(stdin(`chunk-${i}`));
     await settle();
     expect(process.written.map(String)).to.deep.equal(['chunk-0']);
@@ -122,7 +123,7 @@ describe('exec session relay', () => {
   it('lets out output held back as the start of a value once it pauses, and masks a whole value', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const answers = execSession(client, { process, values: [Buffer.from('hf_secretvalue')] }, true, log)[Symbol.asyncIterator]();
+    const answers = execSession(client, { process, values: new RunValues([Buffer.from('hf_secretvalue')]) }, true, log)[Symbol.asyncIterator]();
     const firstAnswer = answers.next(); // the relay starts listening
     process.print('$ hf_');
     // "hf_" could begin the value: it is held, then let out when nothing follows.
@@ -144,7 +145,7 @@ describe('exec session relay', () => {
   it('ends the call with INVALID_ARGUMENT and kills the command on a message out of place', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const done = collect(execSession(client, { process, values: [] }, false, log));
+    const done = collect(execSession(client, { process, values: new RunValues() }, false, log));
     client.push({ $case: 'resize', value: { rows: 10, cols: 10 } });
     const { error } = await done;
     expect(String(error)).to.include('resize: is only for a command with a terminal');
@@ -155,7 +156,7 @@ describe('exec session relay', () => {
   it('kills the command when the client goes away', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const answers = execSession(client, { process, values: [] }, false, log)[Symbol.asyncIterator]();
+    const answers = execSession(client, { process, values: new RunValues() }, false, log)[Symbol.asyncIterator]();
     const first = answers.next(); // the relay starts listening
     process.print('hello\n');
     await first;

@@ -4,6 +4,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { Violations } from '../../runtime/validation.js';
 import { LogMasker } from '../backends/log-masker.js';
 import { checkTerminalSize } from './rules.js';
+import type { MaskValues } from './run-values.js';
 import type { ExecProcess } from './workspace-backend.js';
 
 /**
@@ -24,16 +25,23 @@ export const MAX_STDIN_CHUNK = 64 * 1024;
 
 type Response = ExecWorkspaceResponse;
 
-/** Masked output of one stream, flushed when it pauses. */
+/** Masked output of one stream, flushed when it pauses; masked with a value added (rotated) meanwhile too. */
 class MaskedOutput {
-  private readonly masker: LogMasker;
+  private masker: LogMasker;
   private timer?: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
 
   constructor(
-    values: readonly Uint8Array[],
+    values: MaskValues,
     private readonly emit: (chunk: Buffer) => void,
   ) {
-    this.masker = new LogMasker(values);
+    this.masker = new LogMasker(values.current);
+    // What is held back cannot hold the new value (no process had it yet): released, then masked with all.
+    this.unsubscribe = values.subscribe(() => {
+      clearTimeout(this.timer);
+      this.send(this.masker.end());
+      this.masker = new LogMasker(values.current);
+    });
   }
 
   push(chunk: Buffer): void {
@@ -43,6 +51,7 @@ class MaskedOutput {
   }
 
   end(): void {
+    this.unsubscribe();
     clearTimeout(this.timer);
     this.send(this.masker.end());
   }
@@ -89,7 +98,7 @@ class ResponseQueue {
  */
 export async function* execSession(
   requests: AsyncIterator<ExecWorkspaceRequest>,
-  opened: { process: ExecProcess; values: readonly Uint8Array[] },
+  opened: { process: ExecProcess; values: MaskValues },
   tty: boolean,
   log: Logger,
 ): AsyncIterable<Response> {
