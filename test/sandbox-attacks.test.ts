@@ -7,6 +7,7 @@ import { Job_State, type Job } from '../services/gen/vessl/jobs/v1/jobs.js';
 import { defaultWorkRoot, UNSANDBOXED_WARNING } from '../services/job-launcher/sandbox/job-sandbox.js';
 import { defaultWorkspaceFilesRoot, defaultWorkspaceHomeRoot } from '../services/job-launcher/workspaces/local-workspaces.js';
 import { startTestSystem, type JobClient, type TestSystem, type WorkspaceClient } from './support/system.js';
+import { hostProcessesWith } from './support/host-processes.js';
 import { until } from './support/until.js';
 import { execIn, sh } from './support/workspace-exec.js';
 
@@ -25,22 +26,6 @@ const VICTIM_MARKER = 'victim-home-notes-8d3b';
 /** Mounted into the victim as files (`--secret-file`), in /run/secrets and in its HOME. */
 const VICTIM_FILE_VALUE = 'victim-file-key-3a9e6c0d41';
 const VICTIM_FILES = ['/run/secrets/victim.pem', '/home/job/.victim/key'];
-
-/** Host processes whose command line holds `marker` (a job's shell shows its command there). */
-function hostProcessesWith(marker: string): { pid: number; uid: number }[] {
-  const found: { pid: number; uid: number }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
-      found.push({ pid: Number(entry), uid });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

@@ -185,6 +185,9 @@ export class WorkspaceManager {
       if (await this.store.startedRun(row.id, row.run, ref, status, at)) {
         Object.assign(row, { state: status!.state, startTime: status!.startTime?.getTime(), updatedAt: at });
         if (ENDED_STATES.includes(status!.state)) this.forget(row.id, row.run);
+      } else if (status && !ENDED_STATES.includes(status.state)) {
+        // Not the start's failure (its undo must not run): the workspace is as the stop or delete left it.
+        await this.endUnrecordedRun(row).catch((err: unknown) => this.log.error({ workspaceId: row.id, run: row.run, err: err instanceof BackendError ? err.message : err }, 'ending a run of a workspace stopped or deleted while it started failed'));
       }
       if (!this.backend.onStateChange) await this.refreshStatus(row);
     } catch (err) {
@@ -193,6 +196,20 @@ export class WorkspaceManager {
       await undo();
       throw backendUnavailable(err, 'workspace');
     }
+  }
+
+  /**
+   * The run came up, but its workspace was stopped or deleted while it started (a stop before
+   * the backend knew the run could not end it): it must not go on unseen, holding values that
+   * are refreshed and that nothing can stop. Ended, and, if the workspace is gone, its home too.
+   */
+  private async endUnrecordedRun(row: WorkspaceRow): Promise<void> {
+    this.forget(row.id, row.run);
+    await this.backend.stop(handleOf(row));
+    const stored = await this.store.get(row.org, row.name);
+    if (stored?.id === row.id) Object.assign(row, stored);
+    else await this.backend.remove(row.org, row.id);
+    this.log.info({ workspaceId: row.id, run: row.run }, 'a run of a workspace stopped or deleted while it started was ended');
   }
 
   async get(org: string, name: string, actor: WorkspaceActor): Promise<WorkspaceView> {
