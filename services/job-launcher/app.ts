@@ -8,6 +8,7 @@ import { DenialAudit, recordThroughSecretStore } from '../runtime/denial-audit.j
 import { fromDownstream } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { ORG_PATTERN } from '../runtime/auth.js';
+import { MAX_SECRETS_PER_LOOKUP } from '../secret-store/rules.js';
 import path from 'node:path';
 import type { JobBackend } from './backend.js';
 import { createLocalBackend } from './backends/local.js';
@@ -161,7 +162,13 @@ export async function openJobLauncher(
       return (await kms.decryptForInjection({ org, values }, { requestId }).catch(rethrow('key-management'))).values;
     },
     async versions(org, uids, requestId) {
-      return (await secretStore.lookupSecretVersions({ org, uids }, { requestId }).catch(rethrow('secret-store'))).versions;
+      // An org's running workspaces may hold more secrets than one lookup takes: asked for in parts.
+      const versions = [];
+      for (let first = 0; first < uids.length; first += MAX_SECRETS_PER_LOOKUP) {
+        const part = uids.slice(first, first + MAX_SECRETS_PER_LOOKUP);
+        versions.push(...(await secretStore.lookupSecretVersions({ org, uids: part }, { requestId }).catch(rethrow('secret-store'))).versions);
+      }
+      return versions;
     },
     async recordLaunchFailure(org, failure, requestId) {
       const workspace = failure.id.startsWith('w_');

@@ -16,6 +16,8 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
 export const MAX_DESCRIPTION_LENGTH = 1024;
+/** Secrets one launch resolves, and secret uids one version lookup takes (callers with more split them). */
+export const MAX_SECRETS_PER_LOOKUP = 256;
 
 export const isValidKey = (key: string) => key.length <= MAX_KEY_LENGTH && KEY_PATTERN.test(key);
 

@@ -15,24 +15,23 @@ import type { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import type { Knex } from '../runtime/db.js';
 import type { ServiceClient } from '../runtime/grpc-client.js';
 import { SECRET_MANAGERS, SECRET_READERS, secretRightsOf } from './access.js';
-import { checkDescription, checkKey, checkName, checkNewSecretFields, checkSealedValue, checkSecretKey } from './rules.js';
+import { checkDescription, checkKey, checkName, checkNewSecretFields, checkSealedValue, checkSecretKey, MAX_SECRETS_PER_LOOKUP } from './rules.js';
 import type { SecretMetadata, SecretRow, SecretStore } from './store.js';
 import type { ListPage } from './list-cache.js';
 import type { SecretStoreApp } from './app.js';
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
-const MAX_RESOLVE = 256;
 const MAX_BATCH = 500;
 const UPDATABLE_PATHS = ['key', 'description', 'value'] as const;
 // A job (j_...) or a workspace (w_...): what the values are for.
 const RUNNER_ID_PATTERN = /^[jw]_[A-Za-z0-9_-]{4,40}$/;
 const SECRET_UID_PATTERN = /^s_[A-Za-z0-9_-]{4,40}$/;
 
-/** Secret names for a launch: at least one, at most MAX_RESOLVE, each valid and given once. */
+/** Secret names for a launch: at least one, at most MAX_SECRETS_PER_LOOKUP, each valid and given once. */
 function checkSecretNames(v: Violations, names: string[], field: string): Violations {
   v.check(names.length > 0, field, 'name at least one secret')
-    .check(names.length <= MAX_RESOLVE, field, `at most ${MAX_RESOLVE} secrets per launch`)
+    .check(names.length <= MAX_SECRETS_PER_LOOKUP, field, `at most ${MAX_SECRETS_PER_LOOKUP} secrets per launch`)
     .check(new Set(names).size === names.length, field, 'each secret at most once');
   names.forEach((n, i) => checkName(v, n, `${field}[${i}]`));
   return v;
@@ -42,8 +41,8 @@ function checkSecretNames(v: Violations, names: string[], field: string): Violat
 function checkReferences(v: Violations, req: ResolveSecretsRequest): void {
   v.check(req.names.length === 0, 'names', 'must be empty when references are given')
     .check(req.jobId !== '', 'job_id', 'is required with references (a launch is audited)')
-    .check(req.references.length <= MAX_RESOLVE, 'references', `at most ${MAX_RESOLVE} per launch`)
-    .check(req.plainEnvNames.length <= MAX_RESOLVE, 'plain_env_names', `at most ${MAX_RESOLVE} per launch`);
+    .check(req.references.length <= MAX_SECRETS_PER_LOOKUP, 'references', `at most ${MAX_SECRETS_PER_LOOKUP} per launch`)
+    .check(req.plainEnvNames.length <= MAX_SECRETS_PER_LOOKUP, 'plain_env_names', `at most ${MAX_SECRETS_PER_LOOKUP} per launch`);
   req.references.forEach((r, i) => {
     checkName(v, r.secretName, `references[${i}].secret_name`);
     if (r.filePath !== '') {
@@ -248,7 +247,7 @@ export function secretStoreService(deps: {
         requireService(ctx.principal, ['job-launcher'], 'look up secret versions');
         const v = new Violations()
           .org(req.org)
-          .check(req.uids.length <= MAX_RESOLVE, 'uids', `at most ${MAX_RESOLVE} per call`)
+          .check(req.uids.length <= MAX_SECRETS_PER_LOOKUP, 'uids', `at most ${MAX_SECRETS_PER_LOOKUP} per call`)
           .check(new Set(req.uids).size === req.uids.length, 'uids', 'each uid at most once');
         req.uids.forEach((uid, i) => v.check(SECRET_UID_PATTERN.test(uid), `uids[${i}]`, 'is not a secret uid'));
         v.throwIfAny();
