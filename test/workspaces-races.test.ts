@@ -13,8 +13,9 @@ import { until } from './support/until.js';
 /**
  * A stop or a delete that comes while a workspace starts (the call is in, its sandbox not yet
  * up): the run the start then gets must not go on unseen, holding the workspace's values and
- * refreshed, with nothing to stop it. The real local backend, its starts held at a gate the
- * test opens, so the call surely lands in that window.
+ * refreshed, with nothing to stop it. And a stop that takes its grace (a command that ignores
+ * SIGTERM) holds back no other workspace's refresh. The real local backend, its starts held at
+ * a gate the test opens, so a call surely lands in the window of a start.
  */
 
 const ORG = 'acme';
@@ -42,7 +43,7 @@ function gatedLocalBackend(dataDir: string): { backend: WorkspaceBackend; open()
 }
 
 for (const engine of engines()) {
-  describe(`workspaces stopped or deleted while they start (${engine.name})`, function () {
+  describe(`workspaces stopped or deleted mid-way (${engine.name})`, function () {
     let sys: TestSystem;
     let admin: SecretClient;
     let mine: WorkspaceClient;
@@ -103,6 +104,28 @@ for (const engine of engines()) {
       await mine.stopWorkspace({ org: ORG, name: 'witness' });
       const refreshes = (await admin.listAuditEvents({ org: ORG, secretName: 'race-key', action: 'secret.referenced' })).events.filter((e) => e.details.workspace === id && e.details.refresh === 'true');
       expect(refreshes).to.deep.equal([]);
+    });
+
+    it('keeps refreshing other workspaces\' files while one is being stopped (its command ignores SIGTERM)', async () => {
+      gated.open();
+      await admin.createSecret({ org: ORG, secret: { name: 'slow-key', key: 'SLOW_KEY' }, value: await sys.seal('slow-key-value-v1') });
+      await admin.createSecret({ org: ORG, secret: { name: 'other-key', key: 'OTHER_KEY' }, value: await sys.seal('other-key-value-v1') });
+      const running = (name: string) => until(`${name} to run`, async () => ((await get(name)).state === Workspace_State.STATE_RUNNING ? true : undefined));
+      await mine.createWorkspace({ org: ORG, workspace: { name: 'slow-stop', image: 'x', command: "trap '' TERM; exec sleep 31536003", secrets: [{ secretName: 'slow-key', filePath: '/run/secrets/key' }] } });
+      await mine.createWorkspace({ org: ORG, workspace: { name: 'other', image: 'x', secrets: [{ secretName: 'other-key', filePath: '/run/secrets/key' }] } });
+      await running('slow-stop');
+      await running('other');
+      let stopped = false;
+      const stopping = mine.stopWorkspace({ org: ORG, name: 'slow-stop' }).finally(() => (stopped = true));
+      await until('slow-stop to be stopping', async () => (hostProcessesWith('sleep 31536003').length > 0 && !stopped ? true : undefined));
+      await admin.updateSecret({ org: ORG, secret: { name: 'slow-key' }, value: await sys.seal('slow-key-value-v2'), updateMask: ['value'] });
+      await admin.updateSecret({ org: ORG, secret: { name: 'other-key' }, value: await sys.seal('other-key-value-v2'), updateMask: ['value'] });
+      await until('the other workspace\'s file to be refreshed', async () => ((await get('other')).injected[0].version === 2 ? true : undefined));
+      // Well before the stopped one's grace (5 s) is over.
+      expect(stopped).to.equal(false);
+      expect(await stopping).to.include({ state: Workspace_State.STATE_STOPPED });
+      const handedOut = (await admin.listAuditEvents({ org: ORG, secretName: 'slow-key', action: 'secret.referenced' })).events.filter((e) => e.details.refresh === 'true');
+      expect(handedOut, 'no value is handed out to a run being stopped').to.deep.equal([]);
     });
   });
 }

@@ -382,20 +382,34 @@ export class WorkspaceManager {
   async refreshFiles(): Promise<void> {
     const byOrg = new Map<string, LiveRun[]>();
     for (const live of this.live.values()) {
+      // A run being stopped gets no new value (and could not take it).
+      if (this.stopReasons.has(runKey(live.handle.workspaceId, live.handle.run))) continue;
       if ([...live.files.values()].some((f) => !f.removed)) byOrg.set(live.handle.org, [...(byOrg.get(live.handle.org) ?? []), live]);
     }
+    // One org's or one run's failure (a secret-store error, a run that ends meanwhile) must not
+    // hold back the others' rotations and removals: each is tried again at the next pass.
     for (const [org, runs] of byOrg) {
-      const requestId = randomUUID();
-      const uids = [...new Set(runs.flatMap((r) => [...r.files.values()].filter((f) => !f.removed).map((f) => f.secretUid)))];
-      const versions = new Map((await this.secrets.versions(org, uids, requestId)).map((v) => [v.uid, v]));
-      for (const live of runs) {
-        for (const [path, file] of live.files) {
-          if (file.removed) continue;
-          const now = versions.get(file.secretUid);
-          if (!now || now.deleted) await this.removeFile(live, path, file, requestId);
-          else if (now.version !== file.version) await this.rewriteFile(live, path, file, requestId);
-        }
-      }
+      await this.refreshOrg(org, runs).catch((err: unknown) => this.log.warn({ org, err }, 'refreshing an org\'s workspace files failed'));
+    }
+  }
+
+  private async refreshOrg(org: string, runs: LiveRun[]): Promise<void> {
+    const requestId = randomUUID();
+    const uids = [...new Set(runs.flatMap((r) => [...r.files.values()].filter((f) => !f.removed).map((f) => f.secretUid)))];
+    const versions = new Map((await this.secrets.versions(org, uids, requestId)).map((v) => [v.uid, v]));
+    for (const live of runs) {
+      await this.refreshRun(live, versions, requestId).catch((err: unknown) =>
+        this.log.warn({ workspaceId: live.handle.workspaceId, run: live.handle.run, err: err instanceof BackendError ? err.message : err }, 'refreshing a workspace\'s files failed'),
+      );
+    }
+  }
+
+  private async refreshRun(live: LiveRun, versions: Map<string, { version: number; deleted: boolean }>, requestId: string): Promise<void> {
+    for (const [path, file] of live.files) {
+      if (file.removed) continue;
+      const now = versions.get(file.secretUid);
+      if (!now || now.deleted) await this.removeFile(live, path, file, requestId);
+      else if (now.version !== file.version) await this.rewriteFile(live, path, file, requestId);
     }
   }
 
