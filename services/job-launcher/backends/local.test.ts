@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { packageRoot } from '../../runtime/repo-files.js';
 import { captureLog } from '../../../test/support/log-capture.js';
+import { runWithStrayFd } from '../../../test/support/stray-fd.js';
 import { until } from '../../../test/support/until.js';
 import { BackendError, TERMINAL_STATES, type AttemptHandle, type AttemptSpec, type AttemptStatus, type JobBackend, type ReservedAttempt } from '../backend.js';
 import { createLocalBackend, JOB_PATH, RESTARTED_MESSAGE, SPAWNER_LOST_MESSAGE } from './local.js';
@@ -111,18 +110,7 @@ describe('local backend', function () {
 
   describe('environment', () => {
     it('passes a job no descriptor the server inherited open from its own parent, only its stdio', async () => {
-      // A child server with fd 47 open across exec (as a supervisor's socket or a shell's pipe would be).
-      const stray = 47;
-      const stdio: ('ignore' | 'pipe')[] = Array.from({ length: stray + 1 }, () => 'ignore');
-      stdio[1] = 'pipe';
-      stdio[2] = 'pipe';
-      stdio[stray] = 'pipe';
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(packageRoot(), 'test/support/stray-fd-job.ts'), String(stray)], { stdio });
-      let out = '';
-      let err = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      const { code, out, err } = await runWithStrayFd('stray-fd-job.ts');
       expect(code, err).to.equal(0);
       // 0-2, and 3: the directory ls reads /proc/self/fd through.
       expect(out.trim().split(/\s+/).map(Number).sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3]);

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runWithStrayFd } from '../../../test/support/stray-fd.js';
 import { until } from '../../../test/support/until.js';
 import type { SecretFileEntry } from '../backend.js';
 import { hostLayout } from '../sandbox/bubblewrap.js';
@@ -303,6 +304,12 @@ describe('local workspace backend', function () {
   });
 
   describe('exec isolation', () => {
+    it('passes no descriptor the server inherited open from its own parent into a workspace: not to its processes, not to exec\'s', async () => {
+      const { code, out, err } = await runWithStrayFd('stray-fd-workspace.ts');
+      expect(code, err).to.equal(0);
+      expect(out.replace(/\r/g, '')).to.equal('looked\nlooked\n');
+    });
+
     /** nsenter, a child of this process: runs as root until it drops to the run's uid. */
     const nsenterChildren = () =>
       readdirSync(`/proc/${process.pid}/task`).flatMap((task) => readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)).filter((pid) => {

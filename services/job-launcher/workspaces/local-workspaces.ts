@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../runtime/logger.js';
 import { secretFilePathProblems } from '../../runtime/secret-file-paths.js';
 import { BackendError, BackendPreconditionError, type SecretFileEntry, type SecretFileSupport } from '../backend.js';
+import { closeInheritedFds } from '../backends/inherited-fds.js';
 import { spawnCommand } from '../backends/spawn-command.js';
 import { parseSandboxStatus, SANDBOX_FILE_ROOTS, SANDBOX_HOME, STATUS_FD, type SandboxNetwork } from '../sandbox/bubblewrap.js';
 import { JobSandbox, removeTree, type AttemptLease, type UidRange } from '../sandbox/job-sandbox.js';
@@ -128,6 +129,9 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     this.network = options.network ?? 'shared';
     this.graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.now = options.now ?? (() => new Date());
+    // Runs and execs are spawned by this process itself (jobs by a spawner that does the same):
+    // a descriptor its parent left open would pass into every workspace. Node's own IPC channel stays.
+    closeInheritedFds(ipcChannelFds());
     prepareHomeRoot(this.homeRoot);
     // Its work root (for the probe sandbox only) sits in the home root: swept at each open, as homes are not.
     this.sandbox = JobSandbox.open(
@@ -427,6 +431,12 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
       }
     }
   }
+}
+
+/** The descriptor of this process's IPC channel to its parent (a fork()ed server), if it has one. */
+function ipcChannelFds(): number[] {
+  const fd = (process.channel as { fd?: unknown } | undefined)?.fd;
+  return typeof fd === 'number' ? [fd] : [];
 }
 
 function checkIdentity(workspaceId: string, run: number): void {
