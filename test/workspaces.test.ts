@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Workspace_State, type Workspace } from '../services/gen/vessl/jobs/v1/workspaces.js';
 import { digestBytes, fileFacts, onceReachable, printFileFacts } from './support/chaos.js';
+import { hostProcessesWith } from './support/host-processes.js';
 import { engines } from './support/postgres.js';
 import { failure, startTestSystem, type SecretClient, type TestSystem, type WorkspaceClient } from './support/system.js';
 import { until } from './support/until.js';
@@ -108,6 +109,21 @@ for (const engine of engines()) {
       expect(await term('vt')).to.equal('vt100');
       await mine.deleteWorkspace({ org: ORG, name: 'vt' });
     });
+
+    for (const tty of [false, true]) {
+      it(`ends a command and what it started when its client goes away mid-exec (${tty ? 'terminal' : 'plain'})`, async () => {
+        const marker = tty ? '31536011' : '31536012';
+        const call = mine.execWorkspace({ timeoutMs: 60_000 });
+        call.write({ kind: { $case: 'start', value: { org: ORG, name: 'dev', command: sh(`sleep ${marker}1 & sleep ${marker}2`), tty } } });
+        const answered = (async () => {
+          for await (const message of call) void message;
+        })().catch((err: unknown) => err);
+        await until('both sleeps to run', async () => (hostProcessesWith(marker).length >= 2 ? true : undefined));
+        call.cancel();
+        await answered;
+        await until('every process of the command to be gone', async () => (hostProcessesWith(marker).length === 0 ? true : undefined), 5000);
+      });
+    }
 
     it('rewrites a rotated file in the running workspace within seconds, while the variable stays on its version and shows stale', async () => {
       // A shell opened before the rotation: what it prints of the new value is masked too.

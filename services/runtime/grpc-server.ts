@@ -50,9 +50,11 @@ export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext & { cancel
 
 /**
  * A bidirectional-streaming handler reads the client's messages as they come (an undecodable
- * one ends the call with INVALID_ARGUMENT) and yields its own.
+ * one ends the call with INVALID_ARGUMENT) and yields its own. `gone` aborts when the client
+ * goes away: its requests then just end, as when it is done sending, so a handler that runs
+ * something on the client's behalf (exec) listens to it to end that.
  */
-export type BidiHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext & { cancelled: () => boolean }) => AsyncIterable<Res>;
+export type BidiHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext & { cancelled: () => boolean; gone: AbortSignal }) => AsyncIterable<Res>;
 
 export type ServiceHandlers<D> = {
   [K in keyof D]: D[K] extends {
@@ -187,7 +189,10 @@ function bidiCall(handler: BidiHandler<unknown, unknown>, path: string, deps: Ad
       path,
       deps,
       async (ctx) => {
-        for await (const message of handler(requests, { ...ctx, cancelled: () => call.cancelled })) {
+        const gone = new AbortController();
+        if (call.cancelled) gone.abort();
+        else call.once('cancelled', () => gone.abort());
+        for await (const message of handler(requests, { ...ctx, cancelled: () => call.cancelled, gone: gone.signal })) {
           if (call.cancelled) return;
           if (!call.write(message)) await drainedOrGone(call);
         }

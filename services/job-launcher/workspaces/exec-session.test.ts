@@ -100,7 +100,7 @@ describe('exec session relay', () => {
   it('reads no further message from the client while the command has not taken the last stdin bytes', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const done = collect(execSession(client, { process, values: new RunValues() }, false, log));
+    const done = collect(execSession(client, { process, values: new RunValues() }, false, log, new AbortController().signal));
     for (let i = 0; i < 5; i++) client.push(stdin(`chunk-${i}`));
     await settle();
     expect(process.written.map(String)).to.deep.equal(['chunk-0']);
@@ -123,7 +123,7 @@ describe('exec session relay', () => {
   it('lets out output held back as the start of a value once it pauses, and masks a whole value', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const answers = execSession(client, { process, values: new RunValues([Buffer.from('hf_secretvalue')]) }, true, log)[Symbol.asyncIterator]();
+    const answers = execSession(client, { process, values: new RunValues([Buffer.from('hf_secretvalue')]) }, true, log, new AbortController().signal)[Symbol.asyncIterator]();
     const firstAnswer = answers.next(); // the relay starts listening
     process.print('$ hf_');
     // "hf_" could begin the value: it is held, then let out when nothing follows.
@@ -145,7 +145,7 @@ describe('exec session relay', () => {
   it('ends the call with INVALID_ARGUMENT and kills the command on a message out of place', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const done = collect(execSession(client, { process, values: new RunValues() }, false, log));
+    const done = collect(execSession(client, { process, values: new RunValues() }, false, log, new AbortController().signal));
     client.push({ $case: 'resize', value: { rows: 10, cols: 10 } });
     const { error } = await done;
     expect(String(error)).to.include('resize: is only for a command with a terminal');
@@ -153,10 +153,24 @@ describe('exec session relay', () => {
     expect(process.sizes).to.deep.equal([]);
   });
 
+  it('kills a command that prints nothing when the client goes away (its messages just end, as when it is done sending)', async () => {
+    const process = new PlayedProcess();
+    const client = new ClientMessages();
+    const gone = new AbortController();
+    const done = collect(execSession(client, { process, values: new RunValues() }, false, log, gone.signal));
+    client.end();
+    await settle();
+    expect(process.stdinClosed, 'its end of input is passed on').to.equal(true);
+    expect(process.killed, 'a client done sending still reads the output').to.equal(false);
+    gone.abort();
+    expect(process.killed).to.equal(true);
+    expect((await done).exit).to.deep.equal({ code: 137, signal: 'SIGKILL' });
+  });
+
   it('kills the command when the client goes away', async () => {
     const process = new PlayedProcess();
     const client = new ClientMessages();
-    const answers = execSession(client, { process, values: new RunValues() }, false, log)[Symbol.asyncIterator]();
+    const answers = execSession(client, { process, values: new RunValues() }, false, log, new AbortController().signal)[Symbol.asyncIterator]();
     const first = answers.next(); // the relay starts listening
     process.print('hello\n');
     await first;

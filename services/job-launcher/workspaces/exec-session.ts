@@ -101,8 +101,14 @@ export async function* execSession(
   opened: { process: ExecProcess; values: MaskValues },
   tty: boolean,
   log: Logger,
+  gone: AbortSignal,
 ): AsyncIterable<Response> {
   const { process } = opened;
+  // The client went away: its requests end as if it were done sending, and nothing may read
+  // the output any more. The command ends now, not when it next prints.
+  const goneAway = () => process.kill();
+  if (gone.aborted) goneAway();
+  else gone.addEventListener('abort', goneAway, { once: true });
   const queue = new ResponseQueue();
   const stdout = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stdout', value } }));
   const stderr = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stderr', value } }));
@@ -127,6 +133,7 @@ export async function* execSession(
     for await (const response of queue.drain()) yield response;
     if (failure !== undefined) throw failure;
   } finally {
+    gone.removeEventListener('abort', goneAway);
     // The client went away or the call failed: the command does not outlive it.
     process.kill();
     void relaying.catch((err: unknown) => log.warn({ err }, 'exec relay failed'));

@@ -156,7 +156,7 @@ export function workspaceService(deps: {
         try {
           const opened = await workspaces.exec(start.org, start.name, exec, actorOf(ctx));
           ctx.log.info({ workspace: start.name, tty: start.tty, program: start.command[0] ?? '(shell)' }, 'exec started');
-          yield* execSession(iterator, opened, start.tty, ctx.log);
+          yield* execSession(iterator, opened, start.tty, ctx.log, ctx.gone);
         } finally {
           slot.release();
         }
