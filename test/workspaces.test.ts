@@ -125,6 +125,30 @@ for (const engine of engines()) {
       });
     }
 
+    it('makes a command wait on its output while its client does not read it, instead of holding it without bound', async () => {
+      // 64 KiB a round, the round counted in a file: how far it got shows how much was taken from it.
+      const rounds = async () => Number((await execIn(mine, { name: 'dev' }, sh('cat /tmp/rounds 2>/dev/null || echo 0'))).stdout);
+      const call = mine.execWorkspace({ timeoutMs: 60_000 });
+      call.write({ kind: { $case: 'start', value: { org: ORG, name: 'dev', command: sh('i=0; while :; do head -c 65536 /dev/zero; i=$((i + 1)); echo $i > /tmp/rounds; done'), tty: false } } });
+      const answers = call[Symbol.asyncIterator]();
+      await answers.next();
+      let last = -1;
+      const stalled = await until('the command to stall or run away', async () => {
+        const now = await rounds();
+        const verdict = now === last || now > 400 ? now : undefined;
+        last = now;
+        return verdict;
+      });
+      // 400 rounds are 25 MiB: it stalled at about what the pipe, the server (1 MiB) and the connection hold.
+      expect(stalled).to.be.below(400);
+      await until('the command to go on once its client reads', async () => {
+        for (let read = 0; read < 16; read++) await answers.next();
+        return (await rounds()) > stalled ? true : undefined;
+      });
+      call.cancel();
+      await answers.return?.();
+    });
+
     it('rewrites a rotated file in the running workspace within seconds, while the variable stays on its version and shows stale', async () => {
       // A shell opened before the rotation: what it prints of the new value is masked too.
       const shell = openSession(mine, { name: 'dev' }, ['/bin/sh']);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ExecWorkspaceRequest, ExecWorkspaceResponse } from '../../gen/vessl/jobs/v1/workspaces.js';
 import { createLogger } from '../../runtime/logger.js';
-import { execSession } from './exec-session.js';
+import { execSession, QUEUE_HIGH_BYTES } from './exec-session.js';
 import { RunValues } from './run-values.js';
 import type { ExecExitStatus, ExecProcess, TerminalSize } from './workspace-backend.js';
 
@@ -18,6 +18,7 @@ class PlayedProcess implements ExecProcess {
   readonly sizes: TerminalSize[] = [];
   stdinClosed = false;
   killed = false;
+  outputPaused = false;
   /** Resolves the pending stdin write, if any. */
   takeStdin?: () => void;
   private stdout?: (chunk: Buffer) => void;
@@ -33,6 +34,12 @@ class PlayedProcess implements ExecProcess {
   }
   resize(size: TerminalSize): void {
     this.sizes.push(size);
+  }
+  pauseOutput(): void {
+    this.outputPaused = true;
+  }
+  resumeOutput(): void {
+    this.outputPaused = false;
   }
   kill(): void {
     this.killed = true;
@@ -151,6 +158,26 @@ describe('exec session relay', () => {
     expect(String(error)).to.include('resize: is only for a command with a terminal');
     expect(process.killed).to.equal(true);
     expect(process.sizes).to.deep.equal([]);
+  });
+
+  it('pauses the command\'s output while more than QUEUE_HIGH_BYTES wait for the client, and resumes it once the client read them down to half', async () => {
+    const process = new PlayedProcess();
+    const client = new ClientMessages();
+    const answers = execSession(client, { process, values: new RunValues() }, false, log, new AbortController().signal)[Symbol.asyncIterator]();
+    const first = answers.next();
+    const chunk = 'x'.repeat(QUEUE_HIGH_BYTES / 4);
+    process.print(chunk); // taken at once by the pending read
+    await first;
+    for (let i = 0; i < 4; i++) process.print(chunk);
+    expect(process.outputPaused, 'at QUEUE_HIGH_BYTES').to.equal(false);
+    process.print(chunk);
+    expect(process.outputPaused, 'above QUEUE_HIGH_BYTES').to.equal(true);
+    await answers.next();
+    await answers.next();
+    expect(process.outputPaused, 'still above half').to.equal(true);
+    await answers.next();
+    expect(process.outputPaused, 'at half').to.equal(false);
+    await answers.return?.(undefined);
   });
 
   it('kills a command that prints nothing when the client goes away (its messages just end, as when it is done sending)', async () => {

@@ -25,6 +25,10 @@ export const MAX_STDIN_CHUNK = 64 * 1024;
 
 type Response = ExecWorkspaceResponse;
 
+/** Output held for a client before the command's output is paused. */
+export const QUEUE_HIGH_BYTES = 1024 * 1024;
+const outputBytes = (item: Response) => (item.kind?.$case === 'stdout' || item.kind?.$case === 'stderr' ? item.kind.value.length : 0);
+
 /** Masked output of one stream, flushed when it pauses; masked with a value added (rotated) meanwhile too. */
 class MaskedOutput {
   private masker: LogMasker;
@@ -61,15 +65,37 @@ class MaskedOutput {
   }
 }
 
-/** A queue of responses the generator below yields as they come. */
+/**
+ * A queue of responses the generator below yields as they come. The call takes them only as
+ * fast as its client reads: above QUEUE_HIGH_BYTES of output held, the command's output is
+ * paused until the client has read it down to half (a command printing without end against a
+ * client that does not read would otherwise fill the server's memory).
+ */
 class ResponseQueue {
   private readonly items: Response[] = [];
   private wake?: () => void;
   private closed = false;
+  private bytes = 0;
+  private paused = false;
+
+  constructor(private readonly output: Pick<ExecProcess, 'pauseOutput' | 'resumeOutput'>) {}
 
   push(item: Response): void {
     this.items.push(item);
+    this.bytes += outputBytes(item);
+    if (!this.paused && this.bytes > QUEUE_HIGH_BYTES) {
+      this.paused = true;
+      this.output.pauseOutput();
+    }
     this.wake?.();
+  }
+
+  private taken(item: Response): void {
+    this.bytes -= outputBytes(item);
+    if (this.paused && this.bytes <= QUEUE_HIGH_BYTES / 2) {
+      this.paused = false;
+      this.output.resumeOutput();
+    }
   }
 
   close(): void {
@@ -81,6 +107,7 @@ class ResponseQueue {
     for (;;) {
       const item = this.items.shift();
       if (item) {
+        this.taken(item);
         yield item;
         continue;
       }
@@ -109,7 +136,7 @@ export async function* execSession(
   const goneAway = () => process.kill();
   if (gone.aborted) goneAway();
   else gone.addEventListener('abort', goneAway, { once: true });
-  const queue = new ResponseQueue();
+  const queue = new ResponseQueue(process);
   const stdout = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stdout', value } }));
   const stderr = new MaskedOutput(opened.values, (value) => queue.push({ kind: { $case: 'stderr', value } }));
   process.onStdout((chunk) => stdout.push(chunk));

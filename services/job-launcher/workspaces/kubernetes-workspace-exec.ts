@@ -36,6 +36,9 @@ export interface ExecTarget {
 interface Socket {
   close(): void;
   on(event: 'close', listener: () => void): void;
+  /** Stops (and restarts) reading the connection: the kubelet's writes then wait (ws pause()). */
+  pause(): void;
+  resume(): void;
 }
 
 /** Output that arrives before its listener is set is kept until it is. */
@@ -121,8 +124,12 @@ export async function execInPod(kubeConfig: KubeConfig, target: ExecTarget, requ
     kill: () => {
       if (killed) return;
       killed = true;
+      socket.resume(); // a paused connection would not read the close handshake's answer
       socket.close();
     },
+    // client-node writes what it reads into stdout and stderr whatever they answer: the connection itself is paused.
+    pauseOutput: () => socket.pause(),
+    resumeOutput: () => socket.resume(),
     onStdout: (listener) => stdout.listen(listener),
     onStderr: (listener) => stderr.listen(listener),
     exit,

@@ -85,6 +85,13 @@ export interface ExecProcess {
   resize(size: TerminalSize): void;
   /** Ends the command and everything it started (the client went away). Idempotent. */
   kill(): void;
+  /**
+   * Stops taking the command's output until resumeOutput(): its client reads slower than it
+   * prints, and the command must then wait on its writes rather than the server hold its output
+   * without bound. Once the command has ended, what is left is taken at once.
+   */
+  pauseOutput(): void;
+  resumeOutput(): void;
   /** Output, unmasked (the manager masks it); each listener is set once, before any output is lost. */
   onStdout(listener: (chunk: Buffer) => void): void;
   onStderr(listener: (chunk: Buffer) => void): void;

@@ -145,6 +145,8 @@ class NsenterProcess implements ExecProcess {
     const drained = Promise.all(streams.map((stream) => new Promise<void>((resolve) => stream.once('close', () => resolve()))));
     this.exit = new Promise<ExecExitStatus>((resolve) => child.once('exit', (code, signal) => resolve(exitStatus(code, signal)))).then(async (status) => {
       this.ended = true;
+      // What is left is what the pipes hold, and what a process it left prints within the drain time.
+      for (const stream of streams) stream.resume();
       this.control?.destroy();
       child.stdin!.destroy();
       const closed = await Promise.race([drained.then(() => true), sleep(OUTPUT_DRAIN_MS, false)]);
@@ -168,6 +170,17 @@ class NsenterProcess implements ExecProcess {
   resize(size: TerminalSize): void {
     const control = this.control;
     if (!this.ended && control?.writable && size.rows > 0 && size.cols > 0) control.write(`${Math.floor(size.rows)} ${Math.floor(size.cols)}\n`);
+  }
+
+  pauseOutput(): void {
+    if (this.ended) return;
+    this.child.stdout!.pause();
+    this.child.stderr!.pause();
+  }
+
+  resumeOutput(): void {
+    this.child.stdout!.resume();
+    this.child.stderr!.resume();
   }
 
   kill(): void {
