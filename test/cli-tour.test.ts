@@ -62,9 +62,10 @@ describe('the README tour, with vesslctl as a subprocess against vessl-secrets u
     expect(list.map((s: { name: string }) => s.name)).to.deep.equal(['HF_TOKEN', 'UTF8_JSON', 'deploy.key', 'wandb']);
     const shown = JSON.parse(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '--json'])).stdout);
     expect(shown).to.include({ name: 'HF_TOKEN', key: 'HF_TOKEN', description: 'Hugging Face hub', version: 1, state: 'active' });
-    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'deleteTime', 'createBy', 'updateBy', 'deleteBy', 'valueFingerprint', 'envVarFit', 'usedBy');
+    expect(shown).to.have.keys('org', 'name', 'uid', 'key', 'description', 'version', 'state', 'createTime', 'updateTime', 'valueUpdateTime', 'deleteTime', 'createBy', 'updateBy', 'deleteBy', 'valueFingerprint', 'envVarFit', 'usedBy', 'usedByWorkspaces');
     expect(shown).to.include({ deleteTime: null, deleteBy: '', envVarFit: 'ok' }); // every field, also when empty
     expect(shown.usedBy).to.deep.equal([]);
+    expect(shown.usedByWorkspaces).to.deep.equal([]);
     expect(ok(await world.cli(['secret', 'show', 'HF_TOKEN', '-o', 'yaml'])).stdout).to.match(/^name: HF_TOKEN$/m);
   });
 
