@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { removeWorkspaceRoots } from './workspace-roots.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI_BIN, run, SERVER_BIN, startServerProcess, type RunResult, type ServerProcess } from './processes.js';
@@ -44,6 +45,9 @@ export async function startCliWorld(opts: { databaseUrl?: string; logLevel?: str
     async stop(signal) {
       await server.stop(signal);
     },
-    remove: () => rmSync(root, { recursive: true, force: true }),
+    remove: () => {
+      rmSync(root, { recursive: true, force: true });
+      removeWorkspaceRoots(dataDir);
+    },
   };
 }

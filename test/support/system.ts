@@ -20,6 +20,7 @@ import { startAllInOne, type AllInOne } from '../../services/server/all-in-one.j
 import type { JobBackend } from '../../services/job-launcher/backend.js';
 import type { SandboxSettings } from '../../services/job-launcher/sandbox/job-sandbox.js';
 import type { WorkspaceBackend } from '../../services/job-launcher/workspaces/workspace-backend.js';
+import { removeWorkspaceRoots } from './workspace-roots.js';
 
 export type SecretClient = ServiceClient<typeof SecretServiceService>;
 export type KmsClient = ServiceClient<typeof KeyManagementServiceService>;
@@ -143,6 +144,7 @@ export async function startTestSystem(
       await running.stop();
       await new Promise<void>((resolve) => logStream.end(resolve));
       rmSync(dataDir, { recursive: true, force: true });
+      removeWorkspaceRoots(dataDir);
     },
   };
   return system;
