@@ -5,6 +5,7 @@ import { aborted, alreadyExists, ApiError, failedPrecondition, notFound, permiss
 import type { Logger } from '../../runtime/logger.js';
 import { BackendError, type SecretFileEntry } from '../backend.js';
 import { backendUnavailable, SecretHandout, type Actor, type PreparedSecrets, type SecretsPort } from '../secret-handout.js';
+import type { InjectedSecretRow } from '../store.js';
 import type { WorkspaceInput } from './rules.js';
 import { RunValues, type MaskValues } from './run-values.js';
 import { ENDED_STATES, type ListWorkspacesQuery, type WorkspaceRow, type WorkspaceSecretRow, type WorkspaceStore } from './store.js';
@@ -70,6 +71,12 @@ const ended = (row: WorkspaceRow) => ENDED_STATES.includes(row.state);
 const handleOf = (row: WorkspaceRow): WorkspaceHandle => ({ org: row.org, workspaceId: row.id, run: row.run, ref: row.ref });
 const runKey = (id: string, run: number) => `${id}/${run}`;
 
+/** What this manager keeps of `row`'s run: its files' versions (from what it got) and its values. */
+function liveRunOf(row: WorkspaceRow, secrets: (InjectedSecretRow & { removed?: boolean })[], values: Uint8Array[]): LiveRun {
+  const files = secrets.filter((s) => s.filePath).map((s): [string, LiveFile] => [s.filePath, { secretName: s.secretName, secretUid: s.secretUid, version: s.version, removed: s.removed ?? false }]);
+  return { handle: handleOf(row), owner: row.createdBy, values: new RunValues(values), files: new Map(files) };
+}
+
 export class WorkspaceManager {
   private readonly handout: SecretHandout;
   private readonly live = new Map<string, LiveRun>();
@@ -91,10 +98,6 @@ export class WorkspaceManager {
     backend.onStateChange?.((handle, st) => {
       void this.record(handle, st).catch((err: unknown) => this.log.error({ err, workspaceId: handle.workspaceId }, 'recording a workspace state failed'));
     });
-  }
-
-  get backendName(): string {
-    return this.backend.name;
   }
 
   /** Where this backend mounts secret files (the server checks paths against them). */
@@ -175,12 +178,7 @@ export class WorkspaceManager {
         secretFiles: prepared.secretFiles,
       });
       row.ref = ref;
-      this.live.set(row.id, {
-        handle: handleOf(row),
-        owner: row.createdBy,
-        values: new RunValues([...prepared.secretEnv, ...prepared.secretFiles].map((entry) => entry.value)),
-        files: new Map(prepared.injected.filter((s) => s.filePath).map((s) => [s.filePath, { secretName: s.secretName, secretUid: s.secretUid, version: s.version, removed: false }])),
-      });
+      this.live.set(row.id, liveRunOf(row, prepared.injected, [...prepared.secretEnv, ...prepared.secretFiles].map((entry) => entry.value)));
       const at = this.now();
       if (await this.store.startedRun(row.id, row.run, ref, status, at)) {
         Object.assign(row, { state: status!.state, startTime: status!.startTime?.getTime(), updatedAt: at });
@@ -352,12 +350,7 @@ export class WorkspaceManager {
       await this.refreshStatus(row);
       if (ended(row)) continue;
       const files = (await this.store.secretsOf([row.id])).get(row.id) ?? [];
-      this.live.set(row.id, {
-        handle: handleOf(row),
-        owner: row.createdBy,
-        values: new RunValues(),
-        files: new Map(files.filter((s) => s.filePath).map((s) => [s.filePath, { secretName: s.secretName, secretUid: s.secretUid, version: s.version, removed: s.removed }])),
-      });
+      this.live.set(row.id, liveRunOf(row, files, []));
     }
   }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runWithStrayFd } from '../../../test/support/stray-fd.js';
@@ -158,6 +158,26 @@ describe('local workspace backend', function () {
       await backend.remove(first.org, first.workspaceId);
       expect(await readdir(homeRoot)).to.not.include(first.workspaceId);
       await backend.remove(first.org, first.workspaceId); // idempotent
+    });
+
+    it('hands a new run only what a workspace uid owns in its home: a hard link to a host file stays the host\'s', async () => {
+      const first = spec();
+      await backend.stop(await start(first));
+      // What a user could leave where hard links to others' files are allowed (fs.protected_hardlinks=0).
+      const hostDir = mkdtempSync(path.join(tmpdir(), 'vessl-host-file-'));
+      const hostFile = path.join(hostDir, 'shadow');
+      writeFileSync(hostFile, 'host-only-secret\n', { mode: 0o600 });
+      linkSync(hostFile, path.join(homeRoot, first.workspaceId, 'planted'));
+      try {
+        const second = await start({ ...first, run: 2 });
+        const tried = await sh(second, 'cat planted 2>/dev/null || echo refused');
+        expect(tried.stdout).to.equal('refused\n');
+        expect(statSync(hostFile)).to.include({ uid: process.getuid!(), gid: process.getgid!() });
+        await backend.stop(second);
+      } finally {
+        rmSync(hostDir, { recursive: true, force: true });
+        await backend.remove(first.org, first.workspaceId);
+      }
     });
 
     const BAD_SPECS: [string, Partial<WorkspaceSpec>, RegExp][] = [

@@ -15,6 +15,7 @@ import { parseSandboxStatus, SANDBOX_FILE_ROOTS, SANDBOX_HOME, STATUS_FD, type S
 import { JobSandbox, removeTree, type AttemptLease, type UidRange } from '../sandbox/job-sandbox.js';
 import { namespaceEnded, processTree, signalNamespace } from '../sandbox/pid-namespace.js';
 import type { ExecProcess, ExecRequest, WorkspaceBackend, WorkspaceHandle, WorkspaceSpec, WorkspaceStatus } from './workspace-backend.js';
+import { WORKSPACE_ID_PATTERN } from './rules.js';
 import { workspaceEnvironment } from './workspace-environment.js';
 import { noPythonForTty, PYTHON, runInside, startExec, type RunEntry } from './workspace-exec.js';
 import { homeLinkScript, homeUnlinkScript, openFilesRoot, RunFiles, splitFilePath } from './workspace-files.js';
@@ -56,7 +57,6 @@ const DEFAULT_STOP_GRACE_MS = 5000;
 const POLL_MS = 50;
 /** How long start() waits for bwrap to report its sandbox. */
 const START_TIMEOUT_MS = 30_000;
-const WORKSPACE_ID = /^w_[0-9a-f]{16}$/;
 /** The main process of a workspace without a command. */
 const IDLE_COMMAND = 'exec sleep infinity';
 
@@ -118,6 +118,8 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
   private readonly homeRoot: string;
   private readonly filesRoot: string;
   private readonly network: SandboxNetwork;
+  /** The runs' host uids: a home's entries owned by one of them are the workspace's. */
+  private readonly uids: UidRange;
   private readonly graceMs: number;
   private readonly now: () => Date;
   private closed = false;
@@ -127,6 +129,7 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     this.homeRoot = path.resolve(options.homeRoot ?? defaultWorkspaceHomeRoot(options.dataDir));
     this.filesRoot = path.resolve(options.filesRoot ?? defaultWorkspaceFilesRoot(options.dataDir));
     this.network = options.network ?? 'shared';
+    this.uids = options.uids ?? DEFAULT_WORKSPACE_UIDS;
     this.graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.now = options.now ?? (() => new Date());
     // Runs and execs are spawned by this process itself (jobs by a spawner that does the same):
@@ -135,7 +138,7 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     prepareHomeRoot(this.homeRoot);
     // Its work root (for the probe sandbox only) sits in the home root: swept at each open, as homes are not.
     this.sandbox = JobSandbox.open(
-      { kind: 'bubblewrap', network: this.network, workRoot: path.join(this.homeRoot, '.probe'), uids: options.uids ?? DEFAULT_WORKSPACE_UIDS },
+      { kind: 'bubblewrap', network: this.network, workRoot: path.join(this.homeRoot, '.probe'), uids: this.uids },
       [options.dataDir, this.filesRoot],
     );
     const refusal = openFilesRoot(this.filesRoot);
@@ -418,7 +421,12 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     await mkdir(home, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
-    if (uid !== undefined) await chownTree(home, uid);
+    if (uid !== undefined) {
+      const { first, count } = this.uids;
+      await chownTree(home, uid, (owner) => owner >= first && owner < first + count);
+      // The home itself is the server's between runs.
+      await lchown(home, uid, uid);
+    }
     return home;
   }
 
@@ -440,7 +448,7 @@ function ipcChannelFds(): number[] {
 }
 
 function checkIdentity(workspaceId: string, run: number): void {
-  if (!WORKSPACE_ID.test(workspaceId)) throw invalid(`invalid workspace id ${JSON.stringify(workspaceId.slice(0, 40))}`);
+  if (!WORKSPACE_ID_PATTERN.test(workspaceId)) throw invalid(`invalid workspace id ${JSON.stringify(workspaceId.slice(0, 40))}`);
   if (!Number.isSafeInteger(run) || run < 1) throw invalid(`invalid run number ${run}`);
 }
 
@@ -453,16 +461,19 @@ function prepareHomeRoot(root: string): void {
 }
 
 /**
- * Gives a home and everything in it to `uid`. Runs while none of the workspace's processes
- * does (the last run is gone), and never follows a link: lchown, and only real directories are
- * entered, so a link the user left cannot lead root elsewhere.
+ * Gives a home and everything in it that a workspace uid owns to `uid`. Runs while none of the
+ * workspace's processes does (the last run is gone), and never follows a link: lchown, and only
+ * real directories are entered, so a link the user left cannot lead root elsewhere. An entry a
+ * workspace uid does not own (a hard link to a host file, were hard links to others' files
+ * allowed: fs.protected_hardlinks=0) is left as it is, never handed to the run.
  */
-async function chownTree(dir: string, uid: number): Promise<void> {
-  await lchown(dir, uid, uid);
+async function chownTree(dir: string, uid: number, isWorkspaceUid: (owner: number) => boolean): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory() && !(await lstat(full)).isSymbolicLink()) await chownTree(full, uid);
-    else await lchown(full, uid, uid);
+    const info = await lstat(full);
+    if (!isWorkspaceUid(info.uid)) continue;
+    if (info.isDirectory()) await chownTree(full, uid, isWorkspaceUid);
+    await lchown(full, uid, uid);
   }
 }
 
