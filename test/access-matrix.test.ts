@@ -671,7 +671,9 @@ const RPCS: RpcSpec[] = [
     name: 'DeleteWorkspace',
     prepare: async (fx) => ({ org: ORG, name: (await fx.freshWorkspace('running')).name }),
     call: (c, req) => c.workspaces.deleteWorkspace(req),
-    expectSuccess: () => undefined,
+    expectSuccess: async (_res, req, fx) => {
+      expect(await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.name })).to.have.length(0);
+    },
     expectNoEffect: async (req, fx) => {
       const [row] = await fx.sys.db('job-launcher')('workspaces').where({ org: ORG, name: req.name });
       expect(row.state).to.equal('RUNNING');

@@ -155,7 +155,8 @@ export function workspaceService(deps: {
         const slot = execSessions.acquire(ctx.principal);
         try {
           const opened = await workspaces.exec(start.org, start.name, exec, actorOf(ctx));
-          ctx.log.info({ workspace: start.name, tty: start.tty, program: start.command[0] ?? '(shell)' }, 'exec started');
+          // The command's words are the caller's input (they may hold anything): only their count is logged.
+          ctx.log.info({ workspace: start.name, tty: start.tty, args: start.command.length }, 'exec started');
           yield* execSession(iterator, opened, start.tty, ctx.log, ctx.gone);
         } finally {
           slot.release();
