@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { engines } from './support/postgres.js';
 import { filesUnder, hits, postgresRows } from './support/plaintext.js';
 import { startCliWorld, type CliWorld } from './support/cli.js';
+import { until } from './support/until.js';
 
 for (const engine of engines()) {
   describe(`no plaintext at rest or in logs (${engine.name})`, function () {
@@ -67,11 +68,10 @@ for (const engine of engines()) {
       expect(printed.stdout).to.equal('***\n***\n');
       await ok(['secret', 'update', 'CANARY_4', '--from-stdin'], { input: values[19].replace('canary-19', 'canary-rot') });
       values.push(values[19].replace('canary-19', 'canary-rot'));
-      for (let i = 0; i < 200; i++) {
+      await until('the rotated file to be refreshed', async () => {
         const shown = JSON.parse((await world.cli(['workspace', 'show', 'leaky-ws', '-o', 'json'])).stdout) as { injected: { secretName: string; version: number }[] };
-        if (shown.injected.find((s) => s.secretName === 'CANARY_4')?.version === 2) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return shown.injected.find((s) => s.secretName === 'CANARY_4')?.version === 2 ? true : undefined;
+      });
       expect((await world.cli(['workspace', 'exec', 'leaky-ws', '--', 'cat', '/run/secrets/c4'])).stdout).to.equal('***');
       await ok(['workspace', 'stop', 'leaky-ws']);
 
