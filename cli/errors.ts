@@ -147,6 +147,8 @@ function hintFor(codeName: string, reason: string | undefined, context: ErrorCon
       return `: use \`vesslctl secret update ${context.secretName ?? 'NAME'}\``;
     case 'PERMISSION_DENIED':
       if (context.tokenOrg && context.org && context.tokenOrg !== context.org) return ` (your token is for org "${context.tokenOrg}")`;
+      // A workspace is its owner's: the server's message names the owner, and no admin can grant it.
+      if (context.command?.startsWith('workspace ')) return context.role ? ` (your role: ${context.role})` : '';
       return context.role ? ` (your role: ${context.role}; ask an org admin)` : ' (ask an org admin)';
     case 'UNIMPLEMENTED':
       return `: the server at ${context.where} is older than this vesslctl; upgrade it`;

@@ -1,7 +1,8 @@
 // `vesslctl workspace ...` from the built bundle against `vessl-secrets up`: the lifecycle in
 // tables and JSON, the refusals, exec's streams and exit statuses, `shell` on a real
 // pseudo-terminal, and what a rotation does to a running workspace's file and variable.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { digestBytes } from './support/chaos.js';
@@ -189,6 +190,24 @@ describe('vesslctl workspace (the built bundle against vessl-secrets up)', funct
         expect(errorLine(await world.cli(['workspace', ...row.args]), row.code)).to.match(row.line);
       });
     }
+  });
+
+  describe('another\'s workspace', () => {
+    it('refuses a member\'s exec in the admin\'s workspace in one line that names its owner (exit 4), without sending them to an admin', async () => {
+      ok(await world.cli(['workspace', 'create', '-n', 'admins-own', '-i', 'x']));
+      const memberConfig = mkdtempSync(path.join(tmpdir(), 'vessl-member-cli-'));
+      try {
+        const asMember = (args: string[]) => world.cli(args, { env: { VESSLCTL_CONFIG_DIR: memberConfig } });
+        ok(await asMember(['auth', 'login', '--credentials', path.join(world.dataDir, 'credentials.json'), '--role', 'member']));
+        const refused = await asMember(['workspace', 'exec', 'admins-own', '--', 'true']);
+        expect(refused.code).to.equal(4);
+        expect(refused.stderr.trim().split('\n')).to.have.length(1);
+        expect(refused.stderr).to.include('belongs to dev-admin').and.include('(your role: member)').and.not.include('ask an org admin');
+      } finally {
+        rmSync(memberConfig, { recursive: true, force: true });
+        ok(await world.cli(['workspace', 'delete', 'admins-own', '--yes']));
+      }
+    });
   });
 
   describe('exec -- CMD [ARGS...]', () => {
