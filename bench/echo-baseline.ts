@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { Secret, SecretServiceService, Secret_EnvVarFit, Secret_State } from '../services/gen/vessl/secrets/v1/secrets.js';
 import { startServingProcess } from '../test/support/processes.js';
+import { processCpuMs } from './measure.js';
 import { spawnCommand } from '../services/job-launcher/backends/spawn-command.js';
 import { JobSandbox } from '../services/job-launcher/sandbox/job-sandbox.js';
 
@@ -100,6 +101,8 @@ export interface EchoServer {
   call(payload: Buffer): Promise<Buffer>;
   /** A call whose handler starts a sandboxed `/bin/sh -c true` from the echo's own (small) process. */
   spawnCall(payload: Buffer): Promise<Buffer>;
+  /** CPU time the echo process has used so far, in ms (as BenchServer.cpuMs). */
+  cpuMs(): number;
   close(): Promise<void>;
 }
 
@@ -114,6 +117,7 @@ export async function startEcho(): Promise<EchoServer> {
     endpoint: child.endpoint,
     call: (payload) => unary(ECHO.echo.path, payload),
     spawnCall: (payload) => unary(ECHO.spawn.path, payload),
+    cpuMs: () => processCpuMs(child.child.pid!),
     async close() {
       client.close();
       await child.stop();

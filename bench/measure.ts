@@ -1,3 +1,16 @@
+import { readFileSync } from 'node:fs';
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time a process has used so far, in ms (user + system, all its threads, from /proc). */
+export function processCpuMs(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name) are utime and stime, in clock ticks.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Calls per second with `inFlight` calls outstanding, over `total` calls. */
 export async function throughput(total: number, inFlight: number, call: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;

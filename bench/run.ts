@@ -46,8 +46,8 @@ async function benchRewrap(engine: Engine, cfg: BenchConfig, databaseUrl: string
       baseline,
       baselineUnit: 'keys/s in-process unwrap+wrap+batched update',
       ratio,
-      target: atLeast(0.25),
-      pass: judge(ratio, atLeast(0.25)),
+      target: atLeast(0.8),
+      pass: judge(ratio, atLeast(0.8)),
       rounds: 1,
       notes: 'one round: a rewrap changes what the next one would do',
     };

@@ -9,6 +9,7 @@ import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '.
 import { createServiceClient, type ServiceClient } from '../services/runtime/grpc-client.js';
 import { sealBox } from '../services/runtime/sealed-box.js';
 import { freePort, startServerProcess, type ServerProcess } from '../test/support/processes.js';
+import { processCpuMs } from './measure.js';
 
 /** The clients of one org, with its public key at hand for sealing. */
 export interface OrgClients {
@@ -41,8 +42,6 @@ export interface BenchServer {
 }
 
 const TOKEN_TTL_SECONDS = 6 * 3600;
-/** USER_HZ: 100 on every Linux this runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vessl-bench-'));
@@ -75,12 +74,7 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       if (!Number.isFinite(bytes)) throw new Error('the server reports no vessl_nodejs_heap_size_used_bytes');
       return bytes / 1048576;
     },
-    cpuMs() {
-      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name) are utime and stime, in clock ticks.
-      const stat = readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    },
+    cpuMs: () => processCpuMs(proc.child.pid!),
     async org(org) {
       const admin = await token('admin', org);
       const key = await client(KeyManagementServiceService, admin).getOrgPublicKey({ org });

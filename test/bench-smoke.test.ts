@@ -34,8 +34,11 @@ const EXPECTED_FIGURES = [
   /^list one page of 100 among 30 secrets, p50$/,
   /^list one page of 100 among 30 secrets, p99$/,
   /^create throughput with 30 existing vs 10 existing$/,
-  /^job launch with 3 secrets, .*, p50$/,
-  /^job launch with 3 secrets, .*, p99$/,
+  /^create throughput vs its ceiling /,
+  /^server CPU per create /,
+  /^job launch with 3 secrets, .* vs its floor, p50$/,
+  /^job launch with 3 secrets, .* vs its floor, p99$/,
+  /^server CPU per launch with 3 secrets, /,
   /^floor under a launch: .*, p50$/,
   /^floor under a launch: .*, p99$/,
   /^server memory after 30 secrets and 4 jobs$/,
@@ -95,12 +98,17 @@ describe('npm run bench (smoke run at tiny sizes)', function () {
   it('gives each figure a positive value and baseline, their ratio, and a verdict matching its target', () => {
     for (const f of results.figures) {
       const what = `${f.figure} (${f.engine})`;
-      expect(f.value, what).to.be.a('number').above(0);
-      expect(f.baseline, what).to.be.a('number').above(0);
-      expect(Number.isFinite(f.ratio) && f.ratio > 0, what).to.equal(true);
-      if (f.rounds === 1) expect(f.ratio, what).to.be.closeTo(f.value / f.baseline, 1e-9);
+      // CPU time comes in 10-ms clock ticks: a handful of calls may show none.
+      const cpu = f.figure.startsWith('server CPU per ');
+      expect(f.value, what).to.be.a('number').at.least(cpu ? 0 : Number.MIN_VALUE);
+      expect(f.baseline, what).to.be.a('number').at.least(cpu ? 0 : Number.MIN_VALUE);
+      if (!cpu) expect(Number.isFinite(f.ratio) && f.ratio > 0, what).to.equal(true);
+      if (f.rounds === 1 && f.baseline > 0) expect(f.ratio, what).to.be.closeTo(f.value / f.baseline, 1e-9);
       if (f.target.op === 'reported') expect(f.pass, what).to.equal(null);
-      else expect(f.pass, what).to.equal(f.target.op === '>=' ? f.ratio >= f.target.bound : f.ratio <= f.target.bound);
+      else {
+        const judged = f.target.of === 'value' ? f.value : f.ratio;
+        expect(f.pass, what).to.equal(f.target.op === '>=' ? judged >= f.target.bound : judged <= f.target.bound);
+      }
     }
   });
 
