@@ -1,3 +1,4 @@
+import type { InProcessChannel } from '../runtime/in-process-channel.js';
 import { KeyManagementServiceService } from '../gen/vessl/kms/v1/kms.js';
 import { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
@@ -134,6 +135,8 @@ export async function openJobLauncher(
     secretStoreEndpoint: string | (() => string);
     kmsEndpoint: string | (() => string);
     token: ServiceTokenSource;
+    /** The all-in-one server's own services, called in its process. */
+    inProcess?: InProcessChannel;
     log: Logger;
     backend?: JobBackend;
     workspaceBackend?: WorkspaceBackend;
@@ -142,7 +145,7 @@ export async function openJobLauncher(
   },
 ): Promise<JobLauncherApp> {
   const knex = await openDatabase(databaseSettings(config, JOB_LAUNCHER_SERVICE), JOB_LAUNCHER_SERVICE, jobLauncherMigrations);
-  const clientOptions = { token: deps.token, ...peerChannel(config), defaultTimeoutMs: CALL_TIMEOUT_MS };
+  const clientOptions = { token: deps.token, ...peerChannel(config), inProcess: deps.inProcess, defaultTimeoutMs: CALL_TIMEOUT_MS };
   const secretStore = createServiceClient(SecretServiceService, deps.secretStoreEndpoint, clientOptions);
   const kms = createServiceClient(KeyManagementServiceService, deps.kmsEndpoint, clientOptions);
   const rethrow = (service: string) => (err: unknown) => Promise.reject(fromDownstream(err, service));

@@ -1,3 +1,4 @@
+import type { InProcessChannel } from '../runtime/in-process-channel.js';
 import path from 'node:path';
 import { SecretServiceService } from '../gen/vessl/secrets/v1/secrets.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
@@ -50,6 +51,8 @@ export interface KeyManagementApp {
 export interface KmsPeers {
   secretStoreEndpoint: string | (() => string);
   token: ServiceTokenSource;
+  /** The all-in-one server's own services, called in its process. */
+  inProcess?: InProcessChannel;
 }
 
 export function keyringFileOf(config: CommonConfig, flags: Flags = {}): string {
@@ -76,7 +79,7 @@ export async function openKeyManagement(config: CommonConfig, masterKeySettings:
   try {
     const store = createKmsStore(knex);
     const keyring = (openedKeys = await openMasterKeyProvider(masterKeySettings, store, log));
-    const secretStore = createServiceClient(SecretServiceService, peers.secretStoreEndpoint, { token: peers.token, ...peerChannel(config), defaultTimeoutMs: 10_000 });
+    const secretStore = createServiceClient(SecretServiceService, peers.secretStoreEndpoint, { token: peers.token, ...peerChannel(config), inProcess: peers.inProcess, defaultTimeoutMs: 10_000 });
     const dataKeyCounts = async () => {
       const { counts } = await secretStore.countDataKeys({}).catch((err: unknown) => Promise.reject(fromDownstream(err, 'secret-store')));
       return new Map(counts.map((c) => [c.kekVersion, c.dataKeys]));

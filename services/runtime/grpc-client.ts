@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { isServiceError } from './errors.js';
+import type { InProcessChannel } from './in-process-channel.js';
 import { completeRequest } from './request-messages.js';
 import { isLoopback, splitHostPort } from './endpoint.js';
 
@@ -89,6 +90,11 @@ export function createServiceClient<D extends ServiceDefinition>(
     defaultTimeoutMs?: number;
     /** A channel shared with other clients to the same endpoint; the caller closes it. */
     channel?: Client;
+    /**
+     * The all-in-one server's own services, called inside its process (see
+     * in-process-channel.ts): unary methods it serves skip the sockets, the rest go over the network.
+     */
+    inProcess?: Pick<InProcessChannel, 'serves' | 'unary'>;
   },
 ): ServiceClient<D> {
   let channel: Client | undefined = opts.channel;
@@ -141,6 +147,7 @@ export function createServiceClient<D extends ServiceDefinition>(
     result[key] = async (request: unknown, callOptions: CallOptions = {}) => {
       const metadata = await metadataFor(callOptions);
       const deadline = Date.now() + (callOptions.timeoutMs ?? opts.defaultTimeoutMs ?? 10_000);
+      if (opts.inProcess?.serves(method.path)) return opts.inProcess.unary(method, completeRequest(method.path, request), metadata, deadline);
       return new Promise((resolve, reject) => {
         connect().makeUnaryRequest(
           method.path,

@@ -221,7 +221,7 @@ const UNDECODABLE_REQUEST: Readonly<Record<string, never>> = Object.freeze({});
  * The definition with deserializers that never throw (see UNDECODABLE_REQUEST), and
  * serializers that send an EncodedResponse's bytes as they are.
  */
-function adaptedDefinition(definition: ServiceDefinition): ServiceDefinition {
+export function adaptedDefinition(definition: ServiceDefinition): ServiceDefinition {
   const adapted = (method: ServiceDefinition[string]): ServiceDefinition[string] => ({
     ...method,
     requestDeserialize: (bytes: Buffer) => {
@@ -286,6 +286,9 @@ function elapsedMs(started: bigint): number {
 
 // ---- the server --------------------------------------------------------------------
 
+/** The largest request message the server takes (grpc-js answers RESOURCE_EXHAUSTED beyond it). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
 export interface TlsSettings {
   certFile: string;
   keyFile: string;
@@ -345,7 +348,7 @@ export async function startGrpcServer(opts: {
    */
   healthListen?: string;
 }): Promise<RunningServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+  const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   for (const svc of opts.services) {
     server.addService(adaptedDefinition(svc.definition), svc.implementation);

@@ -1,3 +1,4 @@
+import type { InProcessChannel } from '../runtime/in-process-channel.js';
 import { EncryptSealedValueResponse_EnvVarFit as Fit, KeyManagementServiceService, type EncryptSealedValueResponse } from '../gen/vessl/kms/v1/kms.js';
 import type { ServiceTokenSource } from '../runtime/auth.js';
 import { databaseSettings, peerChannel, type CommonConfig } from '../runtime/config.js';
@@ -41,16 +42,17 @@ export interface SecretStoreApp {
   close(): Promise<void>;
 }
 
-/** Opens secret-store's database and its client to key-management (always through gRPC). */
+/** Opens secret-store's database and its client to key-management (always through its gRPC client). */
 export async function openSecretStore(
   config: CommonConfig,
-  kms: { endpoint: string | (() => string); token: ServiceTokenSource },
+  kms: { endpoint: string | (() => string); token: ServiceTokenSource; inProcess?: InProcessChannel },
   log: Logger,
 ): Promise<SecretStoreApp> {
   const knex = await openDatabase(databaseSettings(config, SECRET_STORE_SERVICE), SECRET_STORE_SERVICE, secretStoreMigrations);
   const client = createServiceClient(KeyManagementServiceService, kms.endpoint, {
     token: kms.token,
     ...peerChannel(config),
+    inProcess: kms.inProcess,
     defaultTimeoutMs: KMS_TIMEOUT_MS,
   });
   // Links are computed by key-management (the audit key never comes here): one call per

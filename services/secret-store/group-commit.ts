@@ -37,8 +37,16 @@ export class GroupCommit<I, R> {
     this.running.set(key, (this.running.get(key) ?? 0) + 1);
     try {
       for (;;) {
-        const queue = this.queues.get(key);
+        let queue = this.queues.get(key);
         if (!queue || queue.length === 0) break;
+        // One turn of the event loop first: requests already on their way in (read by the
+        // next poll) join this batch. A batch may otherwise run start to end in microtasks
+        // (SQLite is synchronous; the all-in-one's calls to key-management stay in the
+        // process) and every batch would hold only what one poll had read.
+        if (queue.length < this.options.maxBatch) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          queue = this.queues.get(key) ?? queue;
+        }
         const batch = queue.splice(0, this.options.maxBatch);
         try {
           await this.run(key, batch);

@@ -1,5 +1,6 @@
 import { identityFor, type CommonConfig } from '../runtime/config.js';
-import { CallTracker, startGrpcServer, type RunningServer } from '../runtime/grpc-server.js';
+import { CallTracker, startGrpcServer, type RegisteredService, type RunningServer } from '../runtime/grpc-server.js';
+import { InProcessChannel } from '../runtime/in-process-channel.js';
 import { watchHealth } from '../runtime/health-watch.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadDescriptorSet } from '../runtime/repo-files.js';
@@ -22,6 +23,8 @@ export interface AllInOne {
   metricsUrl?: string;
   /** Where the master keys live, for the ready line. */
   masterKeys: string;
+  /** What the services' calls to each other go through (tests compare it with the network). */
+  inProcess: InProcessChannel;
   /** Drains in-flight calls, stops local jobs, then closes databases. */
   stop(): Promise<void>;
 }
@@ -48,8 +51,10 @@ async function closeAll(parts: { close(): Promise<void> }[]): Promise<void> {
 }
 
 /**
- * Every service in one process on one port. They still talk to each other through their
- * gRPC clients over that port: nothing bypasses a contract.
+ * Every service in one process on one port. They still talk to each other through their gRPC
+ * clients, nothing bypasses a contract: unary calls between them stay in the process
+ * (in-process-channel.ts: encoded as their messages, authenticated, checked, logged and
+ * counted by the same adapter), the rest go over that port.
  */
 export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions): Promise<AllInOne> {
   const { log } = opts;
@@ -64,19 +69,22 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   const flushes: (() => Promise<void>)[] = [];
   let stopJobs = async () => {};
   let masterKeys: string;
+  const inProcess = new InProcessChannel();
+  let services: RegisteredService[];
   try {
     const kmsIdentity = await identityFor(config, KMS_SERVICE, true);
     const storeIdentity = await identityFor(config, SECRET_STORE_SERVICE, true);
     const launcherIdentity = await identityFor(config, JOB_LAUNCHER_SERVICE, true);
-    const kms = await openKeyManagement(config, opts.masterKeys, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken });
+    const kms = await openKeyManagement(config, opts.masterKeys, logFor(KMS_SERVICE), { secretStoreEndpoint: self, token: kmsIdentity.serviceToken, inProcess });
     opened.push(kms);
     masterKeys = kms.keyProvider.where;
-    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken }, logFor(SECRET_STORE_SERVICE));
+    const secretStore = await openSecretStore(config, { endpoint: self, token: storeIdentity.serviceToken, inProcess }, logFor(SECRET_STORE_SERVICE));
     opened.push(secretStore);
     const launcher = await openJobLauncher(config, opts.jobs, {
       secretStoreEndpoint: self,
       kmsEndpoint: self,
       token: launcherIdentity.serviceToken,
+      inProcess,
       log: logFor(JOB_LAUNCHER_SERVICE),
       backend: opts.backend,
       workspaceBackend: opts.workspaceBackend,
@@ -95,13 +103,14 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       log,
       tracker,
       descriptorSet: loadDescriptorSet(),
-      services: [
+      services: (services = [
         keyManagementService({ keys: kms.keys, masterKeys: kms.masterKeys, orgKeys: kms.orgKeys, fingerprints: kms.fingerprints, auditChain: kms.auditChain, denials: kms.denials, verifier: kmsIdentity.verifier, log: logFor(KMS_SERVICE), tracker }),
         secretStoreService({ secrets: secretStore.secrets, store: secretStore.store, knex: secretStore.knex, kms: secretStore.kms, audit: secretStore, verifier: storeIdentity.verifier, log: logFor(SECRET_STORE_SERVICE), tracker }),
         jobService({ jobs: launcher.jobs, denials: launcher.denials, logStreams: launcher.logStreams, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
         workspaceService({ workspaces: launcher.workspaces, denials: launcher.denials, verifier: launcherIdentity.verifier, log: logFor(JOB_LAUNCHER_SERVICE), tracker }),
-      ],
+      ]),
     });
+    inProcess.serve(services);
     await launcher.jobs.reconcile();
     await launcher.workspaces.reconcile();
     launcher.workspaces.startRefreshing();
@@ -111,6 +120,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
     }
     checks = [() => kms.store.ping(), () => secretStore.store.ping(), () => launcher.store.ping()];
   } catch (err) {
+    inProcess.close();
     await closeAll(opened);
     throw err;
   }
@@ -122,6 +132,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
   return {
     server,
     endpoint,
+    inProcess,
     masterKeys,
     metricsUrl: metricsServer && metricsHost ? `http://${reachable(metricsHost)}:${metricsServer.port}/metrics` : undefined,
     async stop() {
@@ -131,6 +142,7 @@ export async function startAllInOne(config: CommonConfig, opts: AllInOneOptions)
       await stopJobs();
       for (const flush of flushes) await flush();
       await server.shutdown();
+      inProcess.close();
       await closeAll(opened);
     },
   };

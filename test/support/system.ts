@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import sodium from 'libsodium-wrappers';
 import { decodeServiceError } from '../../services/runtime/errors.js';
 import knexFactory, { type Knex } from 'knex';
@@ -12,6 +12,7 @@ import { WorkspaceServiceService } from '../../services/gen/vessl/jobs/v1/worksp
 import { loadIssuerKeys, mintToken, type Role, EMBEDDED_TOKEN_SETTINGS } from '../../services/runtime/auth.js';
 import { parseCommonConfig, type CommonConfig } from '../../services/runtime/config.js';
 import { createServiceClient, type ServiceClient } from '../../services/runtime/grpc-client.js';
+import type { InProcessChannel } from '../../services/runtime/in-process-channel.js';
 import { createLogger } from '../../services/runtime/logger.js';
 import { sealBox } from '../../services/runtime/sealed-box.js';
 import { keyringFileOf } from '../../services/key-management/app.js';
@@ -40,6 +41,11 @@ export interface TestSystem {
   kms(token: string | (() => Promise<string>)): KmsClient;
   jobs(token: string | (() => Promise<string>)): JobClient;
   workspaces(token: string | (() => Promise<string>)): WorkspaceClient;
+  /**
+   * A client whose unary calls go the way the server's services call each other: through its
+   * in-process channel (services/runtime/in-process-channel.ts), not the network.
+   */
+  inProcess<D extends ServiceDefinition>(definition: D, token: string | (() => Promise<string>)): ServiceClient<D>;
   /** Seals a value for the org the way a client must: crypto_box_seal under the org key. */
   seal(value: string | Uint8Array, org?: string): Promise<{ sealedBox: Buffer; keyId: string }>;
   /** A read connection to a service's database, for assertions on what was written. */
@@ -116,6 +122,16 @@ export async function startTestSystem(
     },
     workspaces(token) {
       const c = createServiceClient(WorkspaceServiceService, running.endpoint, { token: asSource(token) });
+      clients.push(c);
+      return c;
+    },
+    inProcess(definition, token) {
+      // Through the channel of whichever server runs now (restart() starts a new one).
+      const channel: Pick<InProcessChannel, 'serves' | 'unary'> = {
+        serves: (p) => running.inProcess.serves(p),
+        unary: (...args) => running.inProcess.unary(...args),
+      };
+      const c = createServiceClient(definition, running.endpoint, { token: asSource(token), inProcess: channel });
       clients.push(c);
       return c;
     },
