@@ -1,4 +1,5 @@
 import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
+import { sqliteTransaction } from '../runtime/sqlite-client.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 /**
@@ -229,9 +230,36 @@ async function recordStatus(knex: Knex, jobId: string, number: number, status: A
     );
     return toNumber((result as { rows: { changed: string }[] }).rows[0].changed) > 0;
   }
-  return knex.transaction(async (trx) => {
-    if ((await attemptUpdate(trx).update(changes)) === 0) return false;
-    await jobUpdate(trx).update(mirrored);
+  return sqliteRecordStatus(knex, jobId, number, changes, mirrored);
+}
+
+/**
+ * SQLite: the launch's writes as one synchronous transaction with prepared statements
+ * (sqliteTransaction: knex's transaction machinery cost more than the writes).
+ */
+const SQLITE_INSERT_JOB = 'insert into jobs (id, org, name, image, command, env, secret_refs, backend, state, latest_attempt, created_at, created_by, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const SQLITE_INSERT_ATTEMPT = 'insert into job_attempts (job_id, number, state, ref, start_time, end_time, exit_code, message, started_by) values (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const SQLITE_INSERT_ATTEMPT_SECRET = 'insert into job_attempt_secrets (job_id, attempt, org, secret_name, secret_uid, env_name, file_path, version) values (?, ?, ?, ?, ?, ?, ?, ?)';
+const SQLITE_MIRROR_ON_JOB = 'update jobs set state = ?, updated_at = ? where id = ? and latest_attempt = ?';
+
+function sqliteInsertJob(knex: Knex, job: JobRow, a: AttemptRow): Promise<void> {
+  return sqliteTransaction(knex, (run) => {
+    run(SQLITE_INSERT_JOB, [job.id, job.org, job.name, job.image, job.command, JSON.stringify(job.env), JSON.stringify(job.secretRefs), job.backend, job.state, job.latestAttempt, job.createdAt, job.createdBy, job.updatedAt]);
+    const r = attemptRecord(a);
+    run(SQLITE_INSERT_ATTEMPT, [r.job_id, r.number, r.state, r.ref, r.start_time, r.end_time, r.exit_code, r.message, r.started_by]);
+    for (const s of a.secrets) run(SQLITE_INSERT_ATTEMPT_SECRET, [a.jobId, a.number, job.org, s.secretName, s.secretUid, s.envName, s.filePath, s.version]);
+  });
+}
+
+/** recordStatus on SQLite (see sqliteInsertJob): the attempt's change, then its mirror on the job. */
+function sqliteRecordStatus(knex: Knex, jobId: string, number: number, changes: Partial<AttemptRecord>, mirrored: { state: AttemptState; updated_at: number }): Promise<boolean> {
+  const columns = Object.keys(changes) as (keyof AttemptRecord)[];
+  const set = columns.map((c) => `"${c}" = ?`).join(', ');
+  const terminal = TERMINAL_STATES.map(() => '?').join(', ');
+  return sqliteTransaction(knex, (run) => {
+    const changed = run(`update job_attempts set ${set} where job_id = ? and number = ? and state not in (${terminal})`, [...columns.map((c) => changes[c] ?? null), jobId, number, ...TERMINAL_STATES]);
+    if (changed === 0) return false;
+    run(SQLITE_MIRROR_ON_JOB, [mirrored.state, mirrored.updated_at, jobId, number]);
     return true;
   });
 }
@@ -239,6 +267,7 @@ async function recordStatus(knex: Knex, jobId: string, number: number, status: A
 export function createJobStore(knex: Knex): JobStore {
   return {
     async insertJob(job, attempt) {
+      if (dialectOf(knex) === 'sqlite') return sqliteInsertJob(knex, job, attempt);
       if (dialectOf(knex) === 'postgres') {
         const inserts = [jobInsert(knex, job), ...attemptInserts(knex, job.org, attempt)];
         const main = inserts.pop()!;

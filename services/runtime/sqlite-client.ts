@@ -8,6 +8,8 @@ interface Statement {
 }
 interface Connection {
   prepare(sql: string): Statement;
+  transaction<T>(fn: () => T): { immediate(): T };
+  readonly inTransaction: boolean;
 }
 
 /** The part of knex's better-sqlite3 dialect (knex/lib/dialects/better-sqlite3) this file uses. */
@@ -34,35 +36,36 @@ export const STATEMENT_CACHE_SIZE = 500;
 // By connection, not on the client: knex runs a transaction's queries on a copy of the client's prototype.
 const statements = new WeakMap<Connection, Map<string, Statement>>();
 
+/** The connection's prepared statement for this SQL (kept by SQL text, least recently used out). */
+function preparedStatement(connection: Connection, sql: string): Statement {
+  let cache = statements.get(connection);
+  if (!cache) {
+    cache = new Map();
+    statements.set(connection, cache);
+  }
+  let statement = cache.get(sql);
+  if (statement) {
+    cache.delete(sql); // re-inserted below: the Map's order is the LRU order
+  } else {
+    statement = connection.prepare(sql);
+    if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  }
+  cache.set(sql, statement);
+  return statement;
+}
+
 /**
  * knex's better-sqlite3 dialect prepares every statement again on every query, which costs
  * more than running most of ours. This one keeps each connection's prepared statements by
  * their SQL text (SQLite re-prepares them by itself after a schema change).
  */
 export class CachedStatementsClient extends BetterSqliteClient {
-  private prepared(connection: Connection, sql: string): Statement {
-    let cache = statements.get(connection);
-    if (!cache) {
-      cache = new Map();
-      statements.set(connection, cache);
-    }
-    let statement = cache.get(sql);
-    if (statement) {
-      cache.delete(sql); // re-inserted below: the Map's order is the LRU order
-    } else {
-      statement = connection.prepare(sql);
-      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-    }
-    cache.set(sql, statement);
-    return statement;
-  }
-
   override async _query(connection: Connection, obj: KnexQueryObject): Promise<KnexQueryObject> {
     if (!obj.sql) throw new Error('The query is empty');
     if (!connection) throw new Error('No connection provided');
     // Per-query safeIntegers would change a shared statement for later callers: leave those to knex.
     if (this._optSafeIntegers(obj.options) !== undefined) return super._query(connection, obj);
-    const statement = this.prepared(connection, obj.sql);
+    const statement = preparedStatement(connection, obj.sql);
     const bindings = this._formatBindings(obj.bindings);
     if (statement.reader) {
       obj.response = statement.all(bindings);
@@ -72,5 +75,91 @@ export class CachedStatementsClient extends BetterSqliteClient {
     obj.response = response;
     obj.context = { lastID: response.lastInsertRowid, changes: response.changes };
     return obj;
+  }
+}
+
+/** What a statement binds to its ? placeholders. */
+export type SqlValue = string | number | null | Buffer;
+
+/** Runs one write statement (SQL with ? placeholders) inside sqliteTransaction; answers how many rows it changed. */
+export type SqliteRun = (sql: string, values: readonly SqlValue[]) => number;
+
+/** The pool's side of knex's client, to hold the one connection for a synchronous transaction. */
+interface PooledClient {
+  acquireConnection(): Promise<Connection>;
+  releaseConnection(connection: Connection): Promise<unknown>;
+}
+
+/**
+ * SQLite only: `body`'s writes as one BEGIN IMMEDIATE ... COMMIT, run synchronously on the
+ * database's one connection (the pool holds one, and it is held here: nothing else runs on it
+ * meanwhile), with the connection's prepared statements; a throw rolls everything back. For
+ * the hot writes of a job launch: knex's own transaction costs about 100 µs of CPU per
+ * transaction (measured here: 110 µs for two updates, against 15 µs this way).
+ */
+export async function sqliteTransaction<T>(knex: { client: unknown }, body: (run: SqliteRun) => T): Promise<T> {
+  const pool = knex.client as PooledClient;
+  const connection = await pool.acquireConnection();
+  try {
+    const run: SqliteRun = (sql, values) => preparedStatement(connection, sql).run([...values]).changes;
+    return connection.transaction(() => body(run)).immediate();
+  } finally {
+    await pool.releaseConnection(connection);
+  }
+}
+
+/** What sqliteWriteTransaction's body may do on the held connection. */
+export interface SqliteWrites {
+  /** A write statement; answers how many rows it changed. */
+  run: SqliteRun;
+  /** A read statement's rows. */
+  all<R>(sql: string, values: readonly SqlValue[]): R[];
+  /** Resolves once the transaction has committed; rejects if it rolls back. */
+  committed: Promise<void>;
+}
+
+/**
+ * SQLite only: BEGIN IMMEDIATE, `body` (which may wait on other work between its statements:
+ * the connection stays held, as a knex transaction holds it), COMMIT; ROLLBACK if it throws.
+ * For writes whose transaction must span a call (an audit append asks key-management for its
+ * links); statements run through the connection's prepared statements without knex.
+ */
+export async function sqliteWriteTransaction<T>(knex: { client: unknown }, body: (db: SqliteWrites) => Promise<T>): Promise<T> {
+  const pool = knex.client as PooledClient;
+  const connection = await pool.acquireConnection();
+  const statement = (sql: string) => preparedStatement(connection, sql);
+  let settle!: { commit(): void; rollback(err: unknown): void };
+  const committed = new Promise<void>((commit, rollback) => (settle = { commit, rollback }));
+  committed.catch(() => undefined); // heard of only by those who wait on it
+  const db: SqliteWrites = {
+    run: (sql, values) => statement(sql).run([...values]).changes,
+    all: <R>(sql: string, values: readonly SqlValue[]) => statement(sql).all([...values]) as R[],
+    committed,
+  };
+  try {
+    statement('BEGIN IMMEDIATE').run([]);
+    try {
+      const result = await body(db);
+      statement('COMMIT').run([]);
+      settle.commit();
+      return result;
+    } catch (err) {
+      if (connection.inTransaction) statement('ROLLBACK').run([]);
+      settle.rollback(err);
+      throw err;
+    }
+  } finally {
+    await pool.releaseConnection(connection);
+  }
+}
+
+/** SQLite only: the rows of one read, through the connection's prepared statement (no knex query building). */
+export async function sqliteRows<R>(knex: { client: unknown }, sql: string, values: readonly SqlValue[]): Promise<R[]> {
+  const pool = knex.client as PooledClient;
+  const connection = await pool.acquireConnection();
+  try {
+    return preparedStatement(connection, sql).all([...values]) as R[];
+  } finally {
+    await pool.releaseConnection(connection);
   }
 }
