@@ -88,6 +88,14 @@ export type SqliteRun = (sql: string, values: readonly SqlValue[]) => number;
 interface PooledClient {
   acquireConnection(): Promise<Connection>;
   releaseConnection(connection: Connection): Promise<unknown>;
+  /** knex hands this on as its own 'query' event (what listeners of knex.on('query') hear). */
+  emit(event: 'query', query: { sql: string; bindings: readonly SqlValue[]; method: string }): boolean;
+}
+
+/** A statement run on the held connection, announced as knex announces its own. */
+function announced(pool: PooledClient, connection: Connection, sql: string, values: readonly SqlValue[]): Statement {
+  pool.emit('query', { sql, bindings: values, method: 'raw' });
+  return preparedStatement(connection, sql);
 }
 
 /**
@@ -101,7 +109,7 @@ export async function sqliteTransaction<T>(knex: { client: unknown }, body: (run
   const pool = knex.client as PooledClient;
   const connection = await pool.acquireConnection();
   try {
-    const run: SqliteRun = (sql, values) => preparedStatement(connection, sql).run([...values]).changes;
+    const run: SqliteRun = (sql, values) => announced(pool, connection, sql, values).run([...values]).changes;
     return connection.transaction(() => body(run)).immediate();
   } finally {
     await pool.releaseConnection(connection);
@@ -132,8 +140,8 @@ export async function sqliteWriteTransaction<T>(knex: { client: unknown }, body:
   const committed = new Promise<void>((commit, rollback) => (settle = { commit, rollback }));
   committed.catch(() => undefined); // heard of only by those who wait on it
   const db: SqliteWrites = {
-    run: (sql, values) => statement(sql).run([...values]).changes,
-    all: <R>(sql: string, values: readonly SqlValue[]) => statement(sql).all([...values]) as R[],
+    run: (sql, values) => announced(pool, connection, sql, values).run([...values]).changes,
+    all: <R>(sql: string, values: readonly SqlValue[]) => announced(pool, connection, sql, values).all([...values]) as R[],
     committed,
   };
   try {
@@ -158,7 +166,7 @@ export async function sqliteRows<R>(knex: { client: unknown }, sql: string, valu
   const pool = knex.client as PooledClient;
   const connection = await pool.acquireConnection();
   try {
-    return preparedStatement(connection, sql).all([...values]) as R[];
+    return announced(pool, connection, sql, values).all([...values]) as R[];
   } finally {
     await pool.releaseConnection(connection);
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GENESIS_LINK, sha256, type AuditLinker } from '../runtime/audit-link.js';
 import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
+import type { SqliteWrites } from '../runtime/sqlite-client.js';
 
 export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
 
@@ -89,8 +90,6 @@ export function auditDigest(seq: number, e: AuditEvent): Uint8Array {
 export const linkBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
 export const linkHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
-/** Audit rows per INSERT statement (12 columns each: well under every engine's bind limit). */
-const AUDIT_INSERT_CHUNK = 500;
 /** Events per LinkAuditEvents call (key-management's limit). */
 const LINK_CHUNK = 1000;
 
@@ -101,6 +100,60 @@ interface HeadRecord {
   seq: number | string;
   hash: string;
   keyed_from: number | string | null;
+}
+
+/**
+ * What an append does to the store, inside the caller's transaction: through knex (either
+ * engine), or through SQLite's prepared statements (sqliteAuditWrites).
+ */
+export interface AuditWrites {
+  /** The org's head, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: its write lock). */
+  lockedHead(org: string): Promise<HeadRecord | undefined>;
+  /** Creates the org's head at genesis unless a racing writer did. */
+  createHead(org: string): Promise<void>;
+  insert(rows: AuditRecord[]): Promise<void>;
+  moveHead(org: string, seq: number, hash: string, keyedFrom: number): Promise<void>;
+  /** Settles once the transaction commits (resolves) or rolls back (rejects). */
+  committed: Promise<unknown>;
+}
+
+/** Audit rows per INSERT statement on knex (12 columns each: well under every engine's bind limit). */
+const AUDIT_INSERT_CHUNK = 500;
+
+function knexAuditWrites(trx: Knex.Transaction): AuditWrites {
+  return {
+    lockedHead: (org) => forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash', 'keyed_from'), trx) as Promise<HeadRecord | undefined>,
+    async createHead(org) {
+      await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH, keyed_from: 1 }).onConflict('org').ignore();
+    },
+    async insert(rows) {
+      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
+    },
+    async moveHead(org, seq, hash, keyedFrom) {
+      await trx('secret_audit_heads').where({ org }).update({ seq, hash, keyed_from: keyedFrom });
+    },
+    committed: trx.executionPromise,
+  };
+}
+
+const SQLITE_AUDIT_INSERT =
+  'insert into secret_audit_events (org, seq, time, actor, action, secret_name, secret_uid, secret_version, request_id, details, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** AuditWrites on SQLite's held connection (sqliteWriteTransaction), without knex. */
+export function sqliteAuditWrites(db: SqliteWrites): AuditWrites {
+  return {
+    lockedHead: async (org) => db.all<HeadRecord>('select seq, hash, keyed_from from secret_audit_heads where org = ?', [org])[0],
+    async createHead(org) {
+      db.run('insert into secret_audit_heads (org, seq, hash, keyed_from) values (?, 0, ?, 1) on conflict (org) do nothing', [org, GENESIS_HASH]);
+    },
+    async insert(rows) {
+      for (const r of rows) db.run(SQLITE_AUDIT_INSERT, [r.org, r.seq, r.time, r.actor, r.action, r.secret_name, r.secret_uid, r.secret_version, r.request_id, r.details, r.prev_hash, r.hash]);
+    },
+    async moveHead(org, seq, hash, keyedFrom) {
+      db.run('update secret_audit_heads set seq = ?, hash = ?, keyed_from = ? where org = ?', [seq, hash, keyedFrom, org]);
+    },
+    committed: db.committed,
+  };
 }
 
 /**
@@ -121,17 +174,17 @@ export class AuditChain {
    * the chunk: a job launch audits every secret it reads, and statements, not events, cost.
    * Returns the stored events in the order given.
    */
-  async append(trx: Knex.Transaction, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
+  async append(transaction: Knex.Transaction | AuditWrites, events: AuditEvent[]): Promise<StoredAuditEvent[]> {
+    const writes = typeof transaction === 'function' ? knexAuditWrites(transaction) : transaction;
     const stored: StoredAuditEvent[] = new Array(events.length);
     const counts = new Map<string, number>();
     for (const org of new Set(events.map((e) => e.org))) {
-      const lockedHead = () => forUpdate(trx('secret_audit_heads').where({ org }).first('seq', 'hash', 'keyed_from'), trx) as Promise<HeadRecord | undefined>;
       // An org's first event creates its head (a writer racing to do the same waits, then finds
       // it); a chain begun now is keyed from its first event.
-      let head = await lockedHead();
+      let head = await writes.lockedHead(org);
       if (!head) {
-        await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH, keyed_from: 1 }).onConflict('org').ignore();
-        head = (await lockedHead())!;
+        await writes.createHead(org);
+        head = (await writes.lockedHead(org))!;
       }
       const indexes = events.flatMap((e, i) => (e.org === org ? [i] : []));
       const batch = indexes.map((i) => events[i]);
@@ -154,14 +207,13 @@ export class AuditChain {
         const r = records[i + offset];
         stored[index] = { ...r.event, seq: r.seq, prevHash: r.prevHash, hash: r.hash };
       });
-      const rows = records.map((r) => toAuditRecord(r.event, r.seq, r.prevHash, r.hash));
-      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
+      await writes.insert(records.map((r) => toAuditRecord(r.event, r.seq, r.prevHash, r.hash)));
       seq += records.length;
-      await trx('secret_audit_heads').where({ org }).update({ seq, hash: records[records.length - 1].hash, keyed_from: keyedFrom });
+      await writes.moveHead(org, seq, records[records.length - 1].hash, keyedFrom);
       counts.set(org, records.length);
     }
     // Heard of only once the transaction commits: a rolled-back append is not anchored.
-    trx.executionPromise.then(
+    writes.committed.then(
       () => counts.forEach((n, org) => this.appended(org, n)),
       () => {},
     );

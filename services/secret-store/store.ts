@@ -1,7 +1,8 @@
-import { isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
+import { sqliteRows, sqliteWriteTransaction, type SqlValue } from '../runtime/sqlite-client.js';
 import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
-import type { AuditChain, AuditEvent } from './audit.js';
+import { sqliteAuditWrites, type AuditChain, type AuditEvent } from './audit.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -196,6 +197,16 @@ const valueColumns = (value: EncryptedValue) => ({
   env_var_fit: value.envVarFit ?? null,
 });
 
+const SQLITE_INSERT_SECRET =
+  'insert into secrets (uid, org, name, key, description, version, ciphertext, wrapped_dek, kek_version, value_fingerprint, env_var_fit, created_at, created_by, updated_at, updated_by, value_updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** A new secret's values for SQLITE_INSERT_SECRET. */
+function sqliteSecretValues(row: SecretRow): SqlValue[] {
+  if (!row.value) throw new Error('a new secret needs its encrypted value');
+  const v = valueColumns(row.value);
+  return [row.uid, row.org, row.name, row.key, row.description, row.version, v.ciphertext, v.wrapped_dek, v.kek_version, v.value_fingerprint, v.env_var_fit, row.createdAt, row.createdBy, row.updatedAt, row.updatedBy, row.valueUpdatedAt];
+}
+
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
 const SECRET_INSERT_CHUNK = 500;
 
@@ -211,6 +222,9 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
   const scrub = async () => {
     if (!(await destroyed.scrub().catch(() => false))) opts.onScrubIncomplete?.();
   };
+  // SQLite: a launch's and a create's hot statements run as prepared statements, without knex
+  // (sqlite-client.ts); PostgreSQL keeps knex.
+  const sqlite = dialectOf(knex) === 'sqlite';
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
@@ -221,6 +235,13 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
     async insertMany(rows, audit) {
       for (let attempt = 1; ; attempt++) {
         try {
+          if (sqlite) {
+            await sqliteWriteTransaction(knex, async (db) => {
+              for (const row of rows) db.run(SQLITE_INSERT_SECRET, sqliteSecretValues(row));
+              await chain.append(sqliteAuditWrites(db), audit);
+            });
+            return;
+          }
           await knex.transaction(async (trx) => {
             const records = rows.map((row) => {
               if (!row.value) throw new Error('a new secret needs its encrypted value');
@@ -261,6 +282,11 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
     },
     async getLiveMany(org, names) {
       if (names.length === 0) return [];
+      if (sqlite) {
+        const distinct = [...new Set(names)];
+        const sql = `select * from secrets where deleted_at is null and org = ? and name in (${distinct.map(() => '?').join(', ')}) order by name`;
+        return (await sqliteRows<SecretRecord>(knex, sql, [org, ...distinct])).map(fromRecord);
+      }
       const rows: SecretRecord[] = await liveByName(org, names).orderBy('name');
       return rows.map(fromRecord);
     },
@@ -318,7 +344,8 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
       return deleted;
     },
     async appendAudit(audit) {
-      await knex.transaction((trx) => chain.append(trx, audit));
+      if (sqlite) await sqliteWriteTransaction(knex, (db) => chain.append(sqliteAuditWrites(db), audit));
+      else await knex.transaction((trx) => chain.append(trx, audit));
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];
