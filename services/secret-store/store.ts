@@ -361,7 +361,8 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
     },
     async auditSeq(org) {
       // Every listing asks this first (list-cache freshness): a prepared statement.
-      const [head] = await preparedRows<{ seq: number | string }>(knex, 'secret_store_audit_seq', 'select seq from secret_audit_heads where org = ?', [org]);
+      const sql = 'select seq from secret_audit_heads where org = ?';
+      const [head] = sqlite ? await sqliteRows<{ seq: number }>(knex, sql, [org]) : await preparedRows<{ seq: number | string }>(knex, 'secret_store_audit_seq', sql, [org]);
       return head ? toNumber(head.seq) : 0;
     },
     async ping() {
