@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { openDatabase, type Knex } from './db.js';
-import { STATEMENT_CACHE_SIZE } from './sqlite-client.js';
+import { sqliteRows, sqliteTransaction, sqliteWriteTransaction, STATEMENT_CACHE_SIZE } from './sqlite-client.js';
 
 describe('SQLite statement cache', () => {
   let dir: string;
@@ -65,5 +65,94 @@ describe('SQLite statement cache', () => {
     expect(Object.keys((await knex('items').select('*'))[0])).to.deep.equal(['id', 'label']);
     await knex.schema.alterTable('items', (t) => t.string('extra').defaultTo('e'));
     expect((await knex('items').select('*'))[0]).to.deep.equal({ id: 1, label: 'one', extra: 'e' });
+  });
+});
+
+describe('SQLite transactions without knex (sqliteTransaction, sqliteWriteTransaction, sqliteRows)', () => {
+  let dir: string;
+  let knex: Knex;
+  const labels = async () => (await knex('items').orderBy('id')).map((r: { id: number; label: string }) => `${r.id}:${r.label}`);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'vessl-sqlite-tx-'));
+    knex = await openDatabase({ sqliteFile: path.join(dir, 'db.sqlite') }, 'tx_test', [
+      {
+        name: '001_items',
+        up: (k) => k.schema.createTable('items', (t) => {
+          t.integer('id').primary();
+          t.string('label');
+        }),
+        down: (k) => k.schema.dropTable('items'),
+      },
+    ]);
+  });
+
+  afterEach(async () => {
+    await knex.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits all of a synchronous body, or nothing when it throws (a unique violation included)', async () => {
+    expect(await sqliteTransaction(knex, (run) => run('insert into items (id, label) values (?, ?)', [1, 'a']) + run('insert into items (id, label) values (?, ?)', [2, 'b']))).to.equal(2);
+    const err = await sqliteTransaction(knex, (run) => {
+      run('insert into items (id, label) values (?, ?)', [3, 'c']);
+      run('insert into items (id, label) values (?, ?)', [1, 'taken']);
+    }).catch((e: { code?: string }) => e);
+    expect(err).to.have.property('code', 'SQLITE_CONSTRAINT_PRIMARYKEY');
+    expect(await labels()).to.deep.equal(['1:a', '2:b']);
+  });
+
+  it('holds the connection across an await: a write transaction and knex queries queue behind it, and a throw rolls back', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    const first = sqliteWriteTransaction(knex, async (db) => {
+      db.run('insert into items (id, label) values (?, ?)', [1, 'first']);
+      await gate;
+      order.push('first done');
+      return db.all<{ n: number }>('select count(*) as n from items', [])[0].n;
+    });
+    const second = sqliteWriteTransaction(knex, async (db) => {
+      order.push('second began');
+      db.run('insert into items (id, label) values (?, ?)', [2, 'second']);
+      throw new Error('abort the second');
+    }).catch((e: Error) => e.message);
+    const read = knex('items').count({ n: '*' }).then((r) => (order.push('knex read'), Number(r[0].n)));
+    await new Promise((r) => setImmediate(r));
+    expect(order).to.deep.equal([]);
+    release();
+    expect(await first).to.equal(1);
+    expect(await second).to.equal('abort the second');
+    expect(await read).to.be.oneOf([1]);
+    expect(order[0]).to.equal('first done');
+    expect(await labels()).to.deep.equal(['1:first']);
+  });
+
+  it('settles `committed` after COMMIT, and rejects it on a rollback', async () => {
+    let committed!: Promise<void>;
+    await sqliteWriteTransaction(knex, async (db) => {
+      committed = db.committed;
+      db.run('insert into items (id, label) values (?, ?)', [1, 'x']);
+    });
+    await committed;
+    let rolledBack!: Promise<void>;
+    await sqliteWriteTransaction(knex, async (db) => {
+      rolledBack = db.committed;
+      throw new Error('no');
+    }).catch(() => undefined);
+    expect(await rolledBack.then(() => 'committed', () => 'rolled back')).to.equal('rolled back');
+  });
+
+  it('announces its statements to knex query listeners, as knex does its own', async () => {
+    const seen: string[] = [];
+    const listener = (q: { sql: string }) => seen.push(q.sql);
+    knex.on('query', listener);
+    try {
+      await sqliteTransaction(knex, (run) => run('insert into items (id, label) values (?, ?)', [7, 'q']));
+      expect(await sqliteRows<{ label: string }>(knex, 'select label from items where id = ?', [7])).to.deep.equal([{ label: 'q' }]);
+    } finally {
+      knex.off('query', listener);
+    }
+    expect(seen).to.deep.equal(['insert into items (id, label) values (?, ?)', 'select label from items where id = ?']);
   });
 });

@@ -145,8 +145,8 @@ export async function sqliteWriteTransaction<T>(knex: { client: unknown }, body:
     committed,
   };
   try {
-    statement('BEGIN IMMEDIATE').run([]);
     try {
+      statement('BEGIN IMMEDIATE').run([]);
       const result = await body(db);
       statement('COMMIT').run([]);
       settle.commit();
