@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GENESIS_LINK, sha256, type AuditLinker } from '../runtime/audit-link.js';
-import { forUpdate, toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, forUpdate, toNumber, type Knex } from '../runtime/db.js';
 import type { SqliteWrites } from '../runtime/sqlite-client.js';
 
 export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
@@ -111,8 +111,8 @@ export interface AuditWrites {
   lockedHead(org: string): Promise<HeadRecord | undefined>;
   /** Creates the org's head at genesis unless a racing writer did. */
   createHead(org: string): Promise<void>;
-  insert(rows: AuditRecord[]): Promise<void>;
-  moveHead(org: string, seq: number, hash: string, keyedFrom: number): Promise<void>;
+  /** Inserts the org's new events and moves its head to the last of them. */
+  append(org: string, rows: AuditRecord[], head: { seq: number; hash: string; keyedFrom: number }): Promise<void>;
   /** Settles once the transaction commits (resolves) or rolls back (rejects). */
   committed: Promise<unknown>;
 }
@@ -126,11 +126,19 @@ function knexAuditWrites(trx: Knex.Transaction): AuditWrites {
     async createHead(org) {
       await trx('secret_audit_heads').insert({ org, seq: 0, hash: GENESIS_HASH, keyed_from: 1 }).onConflict('org').ignore();
     },
-    async insert(rows) {
-      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
-    },
-    async moveHead(org, seq, hash, keyedFrom) {
-      await trx('secret_audit_heads').where({ org }).update({ seq, hash, keyed_from: keyedFrom });
+    async append(org, rows, head) {
+      const move = trx('secret_audit_heads').where({ org }).update({ seq: head.seq, hash: head.hash, keyed_from: head.keyedFrom });
+      // PostgreSQL: the last chunk and the head's move as one statement (one round trip less).
+      const last = rows.length - ((rows.length - 1) % AUDIT_INSERT_CHUNK) - 1;
+      for (let i = 0; i < last; i += AUDIT_INSERT_CHUNK) await trx('secret_audit_events').insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
+      const insert = trx('secret_audit_events').insert(rows.slice(last));
+      if (dialectOf(trx) !== 'postgres') {
+        await insert;
+        await move;
+        return;
+      }
+      const [i, m] = [insert.toSQL(), move.toSQL()];
+      await trx.raw(`with inserted as (${i.sql}) ${m.sql}`, [...i.bindings, ...m.bindings]);
     },
     committed: trx.executionPromise,
   };
@@ -146,11 +154,9 @@ export function sqliteAuditWrites(db: SqliteWrites): AuditWrites {
     async createHead(org) {
       db.run('insert into secret_audit_heads (org, seq, hash, keyed_from) values (?, 0, ?, 1) on conflict (org) do nothing', [org, GENESIS_HASH]);
     },
-    async insert(rows) {
+    async append(org, rows, head) {
       for (const r of rows) db.run(SQLITE_AUDIT_INSERT, [r.org, r.seq, r.time, r.actor, r.action, r.secret_name, r.secret_uid, r.secret_version, r.request_id, r.details, r.prev_hash, r.hash]);
-    },
-    async moveHead(org, seq, hash, keyedFrom) {
-      db.run('update secret_audit_heads set seq = ?, hash = ?, keyed_from = ? where org = ?', [seq, hash, keyedFrom, org]);
+      db.run('update secret_audit_heads set seq = ?, hash = ?, keyed_from = ? where org = ?', [head.seq, head.hash, head.keyedFrom, org]);
     },
     committed: db.committed,
   };
@@ -207,9 +213,8 @@ export class AuditChain {
         const r = records[i + offset];
         stored[index] = { ...r.event, seq: r.seq, prevHash: r.prevHash, hash: r.hash };
       });
-      await writes.insert(records.map((r) => toAuditRecord(r.event, r.seq, r.prevHash, r.hash)));
       seq += records.length;
-      await writes.moveHead(org, seq, records[records.length - 1].hash, keyedFrom);
+      await writes.append(org, records.map((r) => toAuditRecord(r.event, r.seq, r.prevHash, r.hash)), { seq, hash: records[records.length - 1].hash, keyedFrom });
       counts.set(org, records.length);
     }
     // Heard of only once the transaction commits: a rolled-back append is not anchored.
