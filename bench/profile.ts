@@ -10,6 +10,10 @@ import path from 'node:path';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { forEachLimited } from './measure.js';
 import { startBenchServer } from './server.js';
+import { jobSpec, SecretCounter, seedSecrets } from './system.js';
+
+/** Calls made before the profiler starts. */
+const WARM_UP = 20;
 
 interface ProfileNode {
   id: number;
@@ -83,7 +87,8 @@ async function main(): Promise<void> {
   const [scenario = 'launch', engine = 'sqlite', callsArg] = process.argv.slice(2);
   if (scenario === 'summarise') {
     // summarise FILE CALLS: a profile written before, read again.
-    process.stdout.write(`${summarise(JSON.parse(readFileSync(engine, 'utf8')) as CpuProfile, Number(callsArg ?? 1))}\n`);
+    const [, file, callsText] = process.argv.slice(2);
+    process.stdout.write(`${summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(callsText ?? 1))}\n`);
     return;
   }
   // PROFILE=0: the same workload without the profiler, for CPU per call as the bench sees it.
@@ -99,28 +104,26 @@ async function main(): Promise<void> {
     const c = await server.org('acme');
     const names = Array.from({ length: Number(process.env.SECRETS ?? 20) }, (_, i) => `JOB_SECRET_${i}`);
     if (names.length > 0) await c.secrets.batchCreateSecrets({ org: c.org, requests: await Promise.all(names.map(async (name) => ({ secret: { name, key: name }, value: await c.seal(`job-value-${name}`) }))) });
-    const seed = Array.from({ length: 1000 }, (_, i) => i);
-    for (let i = 0; i < seed.length; i += 500) {
-      await c.secrets.batchCreateSecrets({ org: c.org, requests: await Promise.all(seed.slice(i, i + 500).map(async (n) => ({ secret: { name: `seed-${n}`, key: 'SEED' }, value: await c.seal(`seed-${n}`) }))) });
-    }
-    const sealed = await Promise.all(Array.from({ length: calls }, (_, i) => c.seal(`value-${i}-0123456789abcdef`)));
-    const work: Record<string, () => Promise<unknown>> = {
-      launch: () => forEachLimited(calls, 1, (i) => c.jobs.createJob({ org: c.org, job: { name: `p-${i}`, image: 'bench', command: 'true', secrets: names.map((secretName) => ({ secretName })) } })),
-      create: () => forEachLimited(calls, 64, (i) => c.secrets.createSecret({ org: c.org, secret: { name: `p-${i}`, key: 'BENCH' }, value: sealed[i] })),
-      list: () => forEachLimited(calls, 1, () => c.secrets.listSecrets({ org: c.org, pageSize: 100 })),
-    };
-    // Warm up, then sample only the workload.
-    await forEachLimited(20, 1, (i) => (scenario === 'create' ? c.secrets.createSecret({ org: c.org, secret: { name: `warm-${i}`, key: 'W' }, value: sealed[i] }) : scenario === 'launch' ? c.jobs.createJob({ org: c.org, job: { name: `w-${i}`, image: 'bench', command: 'true', secrets: names.map((secretName) => ({ secretName })) } }) : c.secrets.listSecrets({ org: c.org, pageSize: 100 })));
-    const written = (pattern: RegExp) => new Promise<string>((resolve) => {
-      const onData = (d: Buffer) => {
-        const m = pattern.exec(server.process.stderr() + d.toString());
-        if (m) {
+    await seedSecrets(c, new SecretCounter(), 1000);
+    const sealed = await Promise.all(Array.from({ length: calls + WARM_UP }, (_, i) => c.seal(`value-${i}-0123456789abcdef`)));
+    // Call i of the scenario (the first WARM_UP calls warm the server up and are not sampled).
+    const call: (i: number) => Promise<unknown> = {
+      launch: (i: number) => c.jobs.createJob(jobSpec(c, names, i)),
+      create: (i: number) => c.secrets.createSecret({ org: c.org, secret: { name: `p-${i}`, key: 'BENCH' }, value: sealed[i] }),
+      list: () => c.secrets.listSecrets({ org: c.org, pageSize: 100 }),
+    }[scenario as 'launch' | 'create' | 'list'];
+    await forEachLimited(WARM_UP, 1, call);
+    // The server's stderr once it says what `pattern` matches (its first group, if any).
+    const written = (pattern: RegExp) =>
+      new Promise<string>((resolve) => {
+        const onData = () => {
+          const m = pattern.exec(server.process.stderr());
+          if (!m) return;
           server.process.child.stderr!.off('data', onData);
           resolve(m[1] ?? m[0]);
-        }
-      };
-      server.process.child.stderr!.on('data', onData);
-    });
+        };
+        server.process.child.stderr!.on('data', onData);
+      });
     if (sampling) {
       const started = written(/cpu profile started/);
       server.process.child.kill('SIGUSR2');
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
     }
     const cpu0 = server.cpuMs();
     const t0 = performance.now();
-    await work[scenario]();
+    await forEachLimited(calls, scenario === 'create' ? 64 : 1, (i) => call(WARM_UP + i));
     const wall = performance.now() - t0;
     const cpu = server.cpuMs() - cpu0;
     process.stdout.write(`${scenario} on ${engine}: ${calls} calls in ${wall.toFixed(0)} ms; server CPU ${(cpu / calls).toFixed(3)} ms per call (all threads, /proc)\n`);

@@ -48,12 +48,12 @@ function figure(
 }
 
 /** Counts the secrets created through `seedSecrets`, so sizes are known without listing. */
-class SecretCounter {
+export class SecretCounter {
   count = 0;
 }
 
 /** Creates secrets `<prefix><n>` through BatchCreateSecrets until the org holds `target` of them. */
-async function seedSecrets(c: OrgClients, counter: SecretCounter, target: number, prefix = 'seed-'): Promise<void> {
+export async function seedSecrets(c: OrgClients, counter: SecretCounter, target: number, prefix = 'seed-'): Promise<void> {
   const starts: number[] = [];
   for (let n = counter.count; n < target; n += SEED_BATCH) starts.push(n);
   await forEachLimited(starts.length, SEED_WORKERS, async (b) => {
@@ -104,8 +104,7 @@ const cpuPerCall = (rounds: { serverCpuMs: number }[]) => median(rounds.map((r) 
 async function latencyFigures(
   engine: Engine,
   cfg: BenchConfig,
-  /** null for figures the server takes no part in. */
-  server: BenchServer | null,
+  server: BenchServer,
   echo: EchoServer,
   name: string,
   calls: number,
@@ -117,12 +116,12 @@ async function latencyFigures(
   let offset = 0;
   for (let r = 0; r < cfg.runs; r++) {
     const echoLat = await latencies(cfg.latencyCalls, () => echo.call(ECHO_PAYLOAD));
-    const cpuBefore = server?.cpuMs() ?? 0;
+    const cpuBefore = server.cpuMs();
     const own = await latencies(calls, (i) => call(offset + i));
-    rounds.push({ own, echo: echoLat, serverCpuMs: ((server?.cpuMs() ?? 0) - cpuBefore) / calls });
+    rounds.push({ own, echo: echoLat, serverCpuMs: (server.cpuMs() - cpuBefore) / calls });
     offset += calls;
   }
-  const fullNotes = server ? `${notes}; server CPU ${cpuPerCall(rounds)} ms per call` : notes;
+  const fullNotes = `${notes}; server CPU ${cpuPerCall(rounds)} ms per call`;
   return [50, 99].map((p) =>
     figure(
       engine,
@@ -209,7 +208,7 @@ async function cliColdStart(engine: Engine, cfg: BenchConfig, server: BenchServe
 }
 
 /** A job spec naming `names`: `true` exits at once, so a launch is the call until the process has started. */
-const jobSpec = (c: OrgClients, names: string[], i: number) => ({
+export const jobSpec = (c: OrgClients, names: string[], i: number) => ({
   org: c.org,
   job: { name: `bench-${i}`, image: 'bench', command: 'true', secrets: names.map((secretName) => ({ secretName })) },
 });

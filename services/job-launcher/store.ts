@@ -1,5 +1,5 @@
-import { dialectOf, toNumber, type Knex } from '../runtime/db.js';
-import { sqliteTransaction } from '../runtime/sqlite-client.js';
+import { dialectOf, optionalNumber, toNumber, type Knex } from '../runtime/db.js';
+import { insertRecord, sqliteTransaction } from '../runtime/sqlite-client.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
 /**
@@ -139,7 +139,6 @@ const toJob = (r: JobRecord): JobRow => ({
   updatedAt: toNumber(r.updated_at),
 });
 
-const optionalNumber = (v: number | string | null) => (v === null ? undefined : toNumber(v));
 
 function attemptRecord(a: AttemptRow): AttemptRecord {
   return {
@@ -155,8 +154,8 @@ function attemptRecord(a: AttemptRow): AttemptRecord {
   };
 }
 
-function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
-  return db('jobs').insert({
+function jobRecord(job: JobRow) {
+  return {
     id: job.id,
     org: job.org,
     name: job.name,
@@ -170,13 +169,12 @@ function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
     created_at: job.createdAt,
     created_by: job.createdBy,
     updated_at: job.updatedAt,
-  });
+  };
 }
 
-function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder[] {
-  const inserts = [db('job_attempts').insert(attemptRecord(a))];
-  if (a.secrets.length === 0) return inserts;
-  const secrets = a.secrets.map((s) => ({
+/** The rows in job_attempt_secrets of an attempt's secrets. */
+const attemptSecretRecords = (org: string, a: AttemptRow) =>
+  a.secrets.map((s) => ({
     job_id: a.jobId,
     attempt: a.number,
     org,
@@ -186,7 +184,15 @@ function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder
     file_path: s.filePath,
     version: s.version,
   }));
-  return [...inserts, db('job_attempt_secrets').insert(secrets)];
+
+function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
+  return db('jobs').insert(jobRecord(job));
+}
+
+function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder[] {
+  const inserts = [db('job_attempts').insert(attemptRecord(a))];
+  if (a.secrets.length === 0) return inserts;
+  return [...inserts, db('job_attempt_secrets').insert(attemptSecretRecords(org, a))];
 }
 
 async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow): Promise<void> {
@@ -237,17 +243,11 @@ async function recordStatus(knex: Knex, jobId: string, number: number, status: A
  * SQLite: the launch's writes as one synchronous transaction with prepared statements
  * (sqliteTransaction: knex's transaction machinery cost more than the writes).
  */
-const SQLITE_INSERT_JOB = 'insert into jobs (id, org, name, image, command, env, secret_refs, backend, state, latest_attempt, created_at, created_by, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-const SQLITE_INSERT_ATTEMPT = 'insert into job_attempts (job_id, number, state, ref, start_time, end_time, exit_code, message, started_by) values (?, ?, ?, ?, ?, ?, ?, ?, ?)';
-const SQLITE_INSERT_ATTEMPT_SECRET = 'insert into job_attempt_secrets (job_id, attempt, org, secret_name, secret_uid, env_name, file_path, version) values (?, ?, ?, ?, ?, ?, ?, ?)';
-const SQLITE_MIRROR_ON_JOB = 'update jobs set state = ?, updated_at = ? where id = ? and latest_attempt = ?';
-
 function sqliteInsertJob(knex: Knex, job: JobRow, a: AttemptRow): Promise<void> {
   return sqliteTransaction(knex, (run) => {
-    run(SQLITE_INSERT_JOB, [job.id, job.org, job.name, job.image, job.command, JSON.stringify(job.env), JSON.stringify(job.secretRefs), job.backend, job.state, job.latestAttempt, job.createdAt, job.createdBy, job.updatedAt]);
-    const r = attemptRecord(a);
-    run(SQLITE_INSERT_ATTEMPT, [r.job_id, r.number, r.state, r.ref, r.start_time, r.end_time, r.exit_code, r.message, r.started_by]);
-    for (const s of a.secrets) run(SQLITE_INSERT_ATTEMPT_SECRET, [a.jobId, a.number, job.org, s.secretName, s.secretUid, s.envName, s.filePath, s.version]);
+    insertRecord(run, 'jobs', jobRecord(job));
+    insertRecord(run, 'job_attempts', { ...attemptRecord(a) });
+    for (const record of attemptSecretRecords(job.org, a)) insertRecord(run, 'job_attempt_secrets', record);
   });
 }
 
@@ -259,7 +259,7 @@ function sqliteRecordStatus(knex: Knex, jobId: string, number: number, changes: 
   return sqliteTransaction(knex, (run) => {
     const changed = run(`update job_attempts set ${set} where job_id = ? and number = ? and state not in (${terminal})`, [...columns.map((c) => changes[c] ?? null), jobId, number, ...TERMINAL_STATES]);
     if (changed === 0) return false;
-    run(SQLITE_MIRROR_ON_JOB, [mirrored.state, mirrored.updated_at, jobId, number]);
+    run('update jobs set state = ?, updated_at = ? where id = ? and latest_attempt = ?', [mirrored.state, mirrored.updated_at, jobId, number]);
     return true;
   });
 }

@@ -127,6 +127,9 @@ export function toNumber(value: unknown): number {
   return typeof value === 'string' ? Number(value) : (value as number);
 }
 
+/** A nullable bigint column as an optional number. */
+export const optionalNumber = (v: number | string | null) => (v === null ? undefined : toNumber(v));
+
 /** PostgreSQL row lock for a read-modify-write; SQLite serialises writers by itself. */
 export function forUpdate<T extends Knex.QueryBuilder>(query: T, knex: Knex): T {
   return dialectOf(knex) === 'postgres' ? (query.forUpdate() as T) : query;

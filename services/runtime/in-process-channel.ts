@@ -54,7 +54,7 @@ export class InProcessChannel {
       return Promise.reject(callError(status.RESOURCE_EXHAUSTED, `Received message larger than max (${bytes.length} vs. ${MAX_REQUEST_BYTES})`, new Metadata()));
     }
     return new Promise((resolve, reject) => {
-      const call = new InProcessCall(served.method.requestDeserialize(bytes), metadata.clone(), deadline);
+      const call = new InProcessCall(served.method.requestDeserialize(bytes), metadata.clone());
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
@@ -81,14 +81,13 @@ export class InProcessChannel {
   }
 }
 
-/** What the services' unary adapter reads of a call: its request and metadata (and, for symmetry, cancellation and a peer). */
+/** What the services' unary adapter uses of a call: its request, metadata and cancellation. */
 class InProcessCall extends EventEmitter {
   cancelled = false;
 
   constructor(
     readonly request: unknown,
     readonly metadata: Metadata,
-    private readonly deadline: number,
   ) {
     super();
   }
@@ -96,18 +95,7 @@ class InProcessCall extends EventEmitter {
   /** Answer headers (the request id) go nowhere: the caller set the id. */
   sendMetadata(): void {}
 
-  getPeer(): string {
-    return 'in-process';
-  }
-
-  getDeadline(): number {
-    return this.deadline;
-  }
-
-  getPath(): string {
-    return '';
-  }
-
+  /** The caller's deadline passed: as grpc-js marks a call its client gave up on. */
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;

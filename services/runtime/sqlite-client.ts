@@ -81,10 +81,23 @@ export class CachedStatementsClient extends BetterSqliteClient {
 /** What a statement binds to its ? placeholders. */
 export type SqlValue = string | number | null | Buffer;
 
-/** Runs one write statement (SQL with ? placeholders) inside sqliteTransaction; answers how many rows it changed. */
+/** Runs one write statement (SQL with ? placeholders) on the held connection; answers how many rows it changed. */
 export type SqliteRun = (sql: string, values: readonly SqlValue[]) => number;
 
-/** The pool's side of knex's client, to hold the one connection for a synchronous transaction. */
+/** A row to insert: column name to value (columns come from code, never from a request). */
+export type SqlRecord = Record<string, SqlValue>;
+
+/**
+ * Inserts `record` into `table` through `run`. The SQL comes from the record's own columns, so
+ * each insert is written once, as the record a store builds for knex as well; records built by
+ * one function share one SQL text, hence one prepared statement.
+ */
+export function insertRecord(run: SqliteRun, table: string, record: SqlRecord): number {
+  const columns = Object.keys(record);
+  return run(`insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`, Object.values(record));
+}
+
+/** The pool's side of knex's client, to hold its one connection without knex. */
 interface PooledClient {
   acquireConnection(): Promise<Connection>;
   releaseConnection(connection: Connection): Promise<unknown>;
@@ -92,28 +105,40 @@ interface PooledClient {
   emit(event: 'query', query: { sql: string; bindings: readonly SqlValue[]; method: string }): boolean;
 }
 
-/** A statement run on the held connection, announced as knex announces its own. */
-function announced(pool: PooledClient, connection: Connection, sql: string, values: readonly SqlValue[]): Statement {
-  pool.emit('query', { sql, bindings: values, method: 'raw' });
-  return preparedStatement(connection, sql);
+/** What runs on a connection held by withConnection, each statement announced as knex announces its own. */
+interface HeldConnection {
+  connection: Connection;
+  run: SqliteRun;
+  all<R>(sql: string, values: readonly SqlValue[]): R[];
 }
 
 /**
- * SQLite only: `body`'s writes as one BEGIN IMMEDIATE ... COMMIT, run synchronously on the
- * database's one connection (the pool holds one, and it is held here: nothing else runs on it
- * meanwhile), with the connection's prepared statements; a throw rolls everything back. For
- * the hot writes of a job launch: knex's own transaction costs about 100 µs of CPU per
- * transaction (measured here: 110 µs for two updates, against 15 µs this way).
+ * SQLite only: `body` on the database's one connection (the pool holds one), held until `body`
+ * settles: nothing else runs on it meanwhile, as in a knex transaction. Its statements use the
+ * connection's prepared statements, without knex's query building (knex's transaction alone
+ * cost about 100 µs of CPU: 110 µs for two updates, against 15 µs this way).
  */
-export async function sqliteTransaction<T>(knex: { client: unknown }, body: (run: SqliteRun) => T): Promise<T> {
+async function withConnection<T>(knex: { client: unknown }, body: (held: HeldConnection) => T | Promise<T>): Promise<T> {
   const pool = knex.client as PooledClient;
   const connection = await pool.acquireConnection();
+  const statement = (sql: string, values: readonly SqlValue[]) => {
+    pool.emit('query', { sql, bindings: values, method: 'raw' });
+    return preparedStatement(connection, sql);
+  };
   try {
-    const run: SqliteRun = (sql, values) => announced(pool, connection, sql, values).run([...values]).changes;
-    return connection.transaction(() => body(run)).immediate();
+    return await body({
+      connection,
+      run: (sql, values) => statement(sql, values).run([...values]).changes,
+      all: <R>(sql: string, values: readonly SqlValue[]) => statement(sql, values).all([...values]) as R[],
+    });
   } finally {
     await pool.releaseConnection(connection);
   }
+}
+
+/** SQLite only: `body`'s writes as one synchronous BEGIN IMMEDIATE ... COMMIT; a throw rolls everything back. */
+export function sqliteTransaction<T>(knex: { client: unknown }, body: (run: SqliteRun) => T): Promise<T> {
+  return withConnection(knex, ({ connection, run }) => connection.transaction(() => body(run)).immediate());
 }
 
 /** What sqliteWriteTransaction's body may do on the held connection. */
@@ -129,45 +154,28 @@ export interface SqliteWrites {
 /**
  * SQLite only: BEGIN IMMEDIATE, `body` (which may wait on other work between its statements:
  * the connection stays held, as a knex transaction holds it), COMMIT; ROLLBACK if it throws.
- * For writes whose transaction must span a call (an audit append asks key-management for its
- * links); statements run through the connection's prepared statements without knex.
+ * For writes whose transaction must span a call (an audit append asks key-management for its links).
  */
-export async function sqliteWriteTransaction<T>(knex: { client: unknown }, body: (db: SqliteWrites) => Promise<T>): Promise<T> {
-  const pool = knex.client as PooledClient;
-  const connection = await pool.acquireConnection();
-  const statement = (sql: string) => preparedStatement(connection, sql);
-  let settle!: { commit(): void; rollback(err: unknown): void };
-  const committed = new Promise<void>((commit, rollback) => (settle = { commit, rollback }));
-  committed.catch(() => undefined); // heard of only by those who wait on it
-  const db: SqliteWrites = {
-    run: (sql, values) => announced(pool, connection, sql, values).run([...values]).changes,
-    all: <R>(sql: string, values: readonly SqlValue[]) => announced(pool, connection, sql, values).all([...values]) as R[],
-    committed,
-  };
-  try {
+export function sqliteWriteTransaction<T>(knex: { client: unknown }, body: (db: SqliteWrites) => Promise<T>): Promise<T> {
+  return withConnection(knex, async ({ connection, run, all }) => {
+    let settle!: { commit(): void; rollback(err: unknown): void };
+    const committed = new Promise<void>((commit, rollback) => (settle = { commit, rollback }));
+    committed.catch(() => undefined); // heard of only by those who wait on it
     try {
-      statement('BEGIN IMMEDIATE').run([]);
-      const result = await body(db);
-      statement('COMMIT').run([]);
+      run('BEGIN IMMEDIATE', []);
+      const result = await body({ run, all, committed });
+      run('COMMIT', []);
       settle.commit();
       return result;
     } catch (err) {
-      if (connection.inTransaction) statement('ROLLBACK').run([]);
+      if (connection.inTransaction) run('ROLLBACK', []);
       settle.rollback(err);
       throw err;
     }
-  } finally {
-    await pool.releaseConnection(connection);
-  }
+  });
 }
 
 /** SQLite only: the rows of one read, through the connection's prepared statement (no knex query building). */
-export async function sqliteRows<R>(knex: { client: unknown }, sql: string, values: readonly SqlValue[]): Promise<R[]> {
-  const pool = knex.client as PooledClient;
-  const connection = await pool.acquireConnection();
-  try {
-    return announced(pool, connection, sql, values).all([...values]) as R[];
-  } finally {
-    await pool.releaseConnection(connection);
-  }
+export function sqliteRows<R>(knex: { client: unknown }, sql: string, values: readonly SqlValue[]): Promise<R[]> {
+  return withConnection(knex, ({ all }) => all<R>(sql, values));
 }

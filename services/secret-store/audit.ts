@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GENESIS_LINK, sha256, type AuditLinker } from '../runtime/audit-link.js';
 import { dialectOf, forUpdate, toNumber, type Knex } from '../runtime/db.js';
-import type { SqliteWrites } from '../runtime/sqlite-client.js';
+import { insertRecord, type SqliteWrites } from '../runtime/sqlite-client.js';
 
 export { PLATFORM_CHAIN } from '../runtime/audit-chain.js';
 
@@ -144,9 +144,6 @@ function knexAuditWrites(trx: Knex.Transaction): AuditWrites {
   };
 }
 
-const SQLITE_AUDIT_INSERT =
-  'insert into secret_audit_events (org, seq, time, actor, action, secret_name, secret_uid, secret_version, request_id, details, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-
 /** AuditWrites on SQLite's held connection (sqliteWriteTransaction), without knex. */
 export function sqliteAuditWrites(db: SqliteWrites): AuditWrites {
   return {
@@ -155,7 +152,7 @@ export function sqliteAuditWrites(db: SqliteWrites): AuditWrites {
       db.run('insert into secret_audit_heads (org, seq, hash, keyed_from) values (?, 0, ?, 1) on conflict (org) do nothing', [org, GENESIS_HASH]);
     },
     async append(org, rows, head) {
-      for (const r of rows) db.run(SQLITE_AUDIT_INSERT, [r.org, r.seq, r.time, r.actor, r.action, r.secret_name, r.secret_uid, r.secret_version, r.request_id, r.details, r.prev_hash, r.hash]);
+      for (const r of rows) insertRecord(db.run, 'secret_audit_events', { ...r });
       db.run('update secret_audit_heads set seq = ?, hash = ?, keyed_from = ? where org = ?', [head.seq, head.hash, head.keyedFrom, org]);
     },
     committed: db.committed,

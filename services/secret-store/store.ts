@@ -1,5 +1,5 @@
 import { dialectOf, isUniqueViolation, preparedRows, rowsByKeys, toNumber, type Knex } from '../runtime/db.js';
-import { sqliteRows, sqliteWriteTransaction, type SqlValue } from '../runtime/sqlite-client.js';
+import { insertRecord, sqliteRows, sqliteWriteTransaction } from '../runtime/sqlite-client.js';
 import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { sqliteAuditWrites, type AuditChain, type AuditEvent } from './audit.js';
@@ -197,14 +197,23 @@ const valueColumns = (value: EncryptedValue) => ({
   env_var_fit: value.envVarFit ?? null,
 });
 
-const SQLITE_INSERT_SECRET =
-  'insert into secrets (uid, org, name, key, description, version, ciphertext, wrapped_dek, kek_version, value_fingerprint, env_var_fit, created_at, created_by, updated_at, updated_by, value_updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-
-/** A new secret's values for SQLITE_INSERT_SECRET. */
-function sqliteSecretValues(row: SecretRow): SqlValue[] {
+/** A new secret as its row in `secrets`. */
+function secretRecord(row: SecretRow) {
   if (!row.value) throw new Error('a new secret needs its encrypted value');
-  const v = valueColumns(row.value);
-  return [row.uid, row.org, row.name, row.key, row.description, row.version, v.ciphertext, v.wrapped_dek, v.kek_version, v.value_fingerprint, v.env_var_fit, row.createdAt, row.createdBy, row.updatedAt, row.updatedBy, row.valueUpdatedAt];
+  return {
+    uid: row.uid,
+    org: row.org,
+    name: row.name,
+    key: row.key,
+    description: row.description,
+    version: row.version,
+    ...valueColumns(row.value),
+    created_at: row.createdAt,
+    created_by: row.createdBy,
+    updated_at: row.updatedAt,
+    updated_by: row.updatedBy,
+    value_updated_at: row.valueUpdatedAt,
+  };
 }
 
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
@@ -237,29 +246,13 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
         try {
           if (sqlite) {
             await sqliteWriteTransaction(knex, async (db) => {
-              for (const row of rows) db.run(SQLITE_INSERT_SECRET, sqliteSecretValues(row));
+              for (const row of rows) insertRecord(db.run, 'secrets', secretRecord(row));
               await chain.append(sqliteAuditWrites(db), audit);
             });
             return;
           }
           await knex.transaction(async (trx) => {
-            const records = rows.map((row) => {
-              if (!row.value) throw new Error('a new secret needs its encrypted value');
-              return {
-                uid: row.uid,
-                org: row.org,
-                name: row.name,
-                key: row.key,
-                description: row.description,
-                version: row.version,
-                ...valueColumns(row.value),
-                created_at: row.createdAt,
-                created_by: row.createdBy,
-                updated_at: row.updatedAt,
-                updated_by: row.updatedBy,
-                value_updated_at: row.valueUpdatedAt,
-              };
-            });
+            const records = rows.map(secretRecord);
             for (let i = 0; i < records.length; i += SECRET_INSERT_CHUNK) await trx('secrets').insert(records.slice(i, i + SECRET_INSERT_CHUNK));
             await chain.append(trx, audit);
           });

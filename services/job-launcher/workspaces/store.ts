@@ -1,4 +1,4 @@
-import { isUniqueViolation, toNumber, type Knex } from '../../runtime/db.js';
+import { isUniqueViolation, optionalNumber, toNumber, type Knex } from '../../runtime/db.js';
 import type { EnvEntry } from '../backend.js';
 import { byLanding, type InjectedSecretRow, type SecretRef } from '../store.js';
 import type { WorkspaceState, WorkspaceStatus } from './workspace-backend.js';
@@ -110,7 +110,6 @@ interface SecretRecord {
   removed: boolean | number;
 }
 
-const optionalNumber = (v: number | string | null) => (v === null ? undefined : toNumber(v));
 
 const toWorkspace = (r: WorkspaceRecord): WorkspaceRow => ({
   id: r.id,
