@@ -105,7 +105,7 @@ export interface JobsApi {
 /** Creating or restarting an attempt decrypts secrets and may wait for a running one to stop. */
 const SLOW_CALL = { timeoutMs: 60_000 };
 
-const injectedSecretJson = (s: InjectedSecret): InjectedSecretJson => ({
+export const injectedSecretJson = (s: InjectedSecret): InjectedSecretJson => ({
   secretName: s.secretName,
   secretUid: s.secretUid,
   envName: s.envName,

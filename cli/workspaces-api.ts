@@ -11,23 +11,15 @@ import {
 import { CHANNEL_DEFAULTS, createServiceClient, isServiceError } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import { enumJson, timeJson } from './json-values.js';
-import type { JobSpec } from './jobs-api.js';
+import { injectedSecretJson, type InjectedSecretJson, type JobSpec } from './jobs-api.js';
 import type { Connection } from './settings.js';
 
-/** A secret a workspace's run holds (cli/json-values.ts: every field). */
-export interface WorkspaceSecretJson {
-  secretName: string;
-  secretUid: string;
-  /** The variable it was injected as; empty for a file. */
-  envName: string;
-  /** The file's path; empty for a variable. */
-  filePath: string;
-  /** The version the run holds (a file: the one it was last refreshed to). */
-  version: number;
-  /** 0 when the secret has been deleted since. */
-  currentVersion: number;
-  /** A variable whose secret was rotated or deleted since the run started (stop, start to refresh). */
-  stale: boolean;
+/**
+ * A secret a workspace's run holds (cli/json-values.ts: every field): as a job attempt's, where
+ * `version` is, for a file, the one it was last refreshed to, and `stale` means a variable
+ * whose secret was rotated or deleted since the run started (stop, start to refresh).
+ */
+export interface WorkspaceSecretJson extends InjectedSecretJson {
   /** A file: when it was last written. */
   refreshTime: string | null;
   /** A file whose secret was deleted: removed from the running workspace. */
@@ -135,17 +127,7 @@ const MAX_STDIN_CHUNK = 64 * 1024;
 /** Starting a run decrypts secrets and sets up a sandbox; stopping may wait for its processes. */
 const SLOW_CALL = { timeoutMs: 60_000 };
 
-const workspaceSecretJson = (s: WorkspaceSecret): WorkspaceSecretJson => ({
-  secretName: s.secretName,
-  secretUid: s.secretUid,
-  envName: s.envName,
-  filePath: s.filePath,
-  version: s.version,
-  currentVersion: s.currentVersion,
-  stale: s.stale,
-  refreshTime: timeJson(s.refreshTime),
-  removed: s.removed,
-});
+const workspaceSecretJson = (s: WorkspaceSecret): WorkspaceSecretJson => ({ ...injectedSecretJson(s), refreshTime: timeJson(s.refreshTime), removed: s.removed });
 
 /** Explicit mapper: every field, times as RFC 3339 or null, states lower case. */
 function workspaceJson(workspace: Workspace | undefined): WorkspaceJson {

@@ -11,8 +11,9 @@ import type { Logger } from '../runtime/logger.js';
 import { decodePageToken, encodePageToken } from '../runtime/page-token.js';
 import { Violations } from '../runtime/validation.js';
 import { NAME_PATTERN } from '../secret-store/rules.js';
-import type { AttemptState } from './backend.js';
-import type { Actor, JobManager, JobView } from './domain.js';
+import type { AttemptState, EnvEntry } from './backend.js';
+import type { SecretRef } from './store.js';
+import type { Actor, InjectedSecretView, JobManager, JobView } from './domain.js';
 import { LogStreamLimits } from './log-stream-limits.js';
 import { checkJobInput, JOB_ID_PATTERN, runInputOf } from './rules.js';
 
@@ -29,7 +30,25 @@ const STATE_TO_PROTO: Record<AttemptState, Job_State> = {
 };
 const PROTO_TO_STATE = new Map(Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as AttemptState]));
 
-const date = (ms?: number) => (ms === undefined ? undefined : new Date(ms));
+/** An optional time in ms as a message's timestamp. */
+export const date = (ms?: number) => (ms === undefined ? undefined : new Date(ms));
+
+/** What a job or a workspace was asked to run with: its plain variables and secret references, as in the API. */
+export const runInputMessage = (run: { env: EnvEntry[]; secretRefs: SecretRef[] }) => ({
+  env: run.env.map((e) => ({ name: e.name, value: e.value })),
+  secrets: run.secretRefs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })),
+});
+
+/** A secret a run got (an attempt's or a workspace run's), with its current version, as in the API. */
+export const injectedSecretMessage = (s: InjectedSecretView) => ({
+  secretName: s.secretName,
+  secretUid: s.secretUid,
+  envName: s.envName,
+  filePath: s.filePath,
+  version: s.version,
+  currentVersion: s.currentVersion,
+  stale: s.stale,
+});
 
 /** Explicit mapper from the stored job and its attempts to the API message. */
 export function toJobMessage(view: JobView): Job {
@@ -40,8 +59,7 @@ export function toJobMessage(view: JobView): Job {
     name: job.name,
     image: job.image,
     command: job.command,
-    env: job.env.map((e) => ({ name: e.name, value: e.value })),
-    secrets: job.secretRefs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })),
+    ...runInputMessage(job),
     state: STATE_TO_PROTO[job.state],
     attempts: view.attempts.map(
       (a): Attempt => ({
@@ -51,15 +69,7 @@ export function toJobMessage(view: JobView): Job {
         endTime: date(a.endTime),
         exitCode: a.exitCode,
         message: a.message,
-        secrets: a.secrets.map((s) => ({
-          secretName: s.secretName,
-          secretUid: s.secretUid,
-          envName: s.envName,
-          filePath: s.filePath,
-          version: s.version,
-          currentVersion: s.currentVersion,
-          stale: s.stale,
-        })),
+        secrets: a.secrets.map(injectedSecretMessage),
       }),
     ),
     backend: job.backend,

@@ -11,6 +11,7 @@ import { LogStreamLimits } from '../log-stream-limits.js';
 import type { WorkspaceActor, WorkspaceManager, WorkspaceView } from './domain.js';
 import { execSession } from './exec-session.js';
 import { runInputOf } from '../rules.js';
+import { date, injectedSecretMessage, runInputMessage } from '../server.js';
 import { checkExecInput, checkWorkspaceInput, checkWorkspaceName } from './rules.js';
 import type { WorkspaceState } from './workspace-backend.js';
 
@@ -26,8 +27,6 @@ const STATE_TO_PROTO: Record<WorkspaceState, Workspace_State> = {
   FAILED: Workspace_State.STATE_FAILED,
 };
 
-const date = (ms?: number) => (ms === undefined ? undefined : new Date(ms));
-
 /** The command that opens a terminal in a workspace, as the CLI spells it. */
 export const shellCommand = (name: string) => `vesslctl workspace shell ${name}`;
 
@@ -40,8 +39,7 @@ export function toWorkspaceMessage(view: WorkspaceView): Workspace {
     name: w.name,
     image: w.image,
     command: w.command,
-    env: w.env.map((e) => ({ name: e.name, value: e.value })),
-    secrets: w.secretRefs.map((r) => ({ secretName: r.secretName, envName: r.envName, filePath: r.filePath ?? '' })),
+    ...runInputMessage(w),
     state: STATE_TO_PROTO[w.state],
     backend: w.backend,
     createTime: new Date(w.createdAt),
@@ -51,17 +49,7 @@ export function toWorkspaceMessage(view: WorkspaceView): Workspace {
     startTime: date(w.startTime),
     endTime: date(w.endTime),
     message: w.message,
-    injected: view.secrets.map((s) => ({
-      secretName: s.secretName,
-      secretUid: s.secretUid,
-      envName: s.envName,
-      filePath: s.filePath,
-      version: s.version,
-      currentVersion: s.currentVersion,
-      stale: s.stale,
-      refreshTime: date(s.refreshedAt),
-      removed: s.removed,
-    })),
+    injected: view.secrets.map((s) => ({ ...injectedSecretMessage(s), refreshTime: date(s.refreshedAt), removed: s.removed })),
     shellCommand: shellCommand(w.name),
   };
 }
