@@ -131,3 +131,26 @@ export function Cell({ label, className, children }: { label: string; className?
     </td>
   );
 }
+
+/** A list table's one row when it has nothing to show. */
+export function EmptyRow({ columns, children }: { columns: number; children: ReactNode }) {
+  return (
+    <tr>
+      <td colSpan={columns} className="empty">
+        {children}
+      </td>
+    </tr>
+  );
+}
+
+/** The button under a list that loads its next page (with what else the list says there). */
+export function LoadMore({ noun, onClick, children }: { noun: string; onClick: () => void; children?: ReactNode }) {
+  return (
+    <div className="load-more">
+      <button type="button" className="secondary" onClick={onClick}>
+        {`Load more ${noun}`}
+      </button>
+      {children}
+    </div>
+  );
+}

@@ -2,7 +2,7 @@ import { useCallback } from 'react';
 import { jobsApi, type Job } from '../api';
 import type { Identity } from '../identity';
 import { PAGE_SIZE, usePagedList } from '../paging';
-import { Cell, ErrorMessage, navigate, RelativeTime, StateBadge, usePageTitle } from '../ui';
+import { Cell, ErrorMessage, navigate, RelativeTime, StateBadge, usePageTitle, EmptyRow, LoadMore } from '../ui';
 
 export function JobsPage({ identity }: { identity: Identity }) {
   usePageTitle('Jobs');
@@ -34,13 +34,7 @@ export function JobsPage({ identity }: { identity: Identity }) {
           </tr>
         </thead>
         <tbody>
-          {loaded && jobs.length === 0 && (
-            <tr>
-              <td colSpan={6} className="empty">
-                No jobs yet.
-              </td>
-            </tr>
-          )}
+          {loaded && jobs.length === 0 && <EmptyRow columns={6}>No jobs yet.</EmptyRow>}
           {jobs.map((job) => (
             <tr key={job.id} data-job={job.id}>
               <Cell label="ID">
@@ -61,13 +55,7 @@ export function JobsPage({ identity }: { identity: Identity }) {
           ))}
         </tbody>
       </table>
-      {nextPage && (
-        <div className="load-more">
-          <button type="button" className="secondary" onClick={loadMore}>
-            Load more jobs
-          </button>
-        </div>
-      )}
+      {nextPage && <LoadMore noun="jobs" onClick={loadMore} />}
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { Dialog } from '../dialog';
 import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { sealAndSend } from '../sealing';
-import { Cell, ErrorMessage, RelativeTime, usePageTitle } from '../ui';
+import { Cell, ErrorMessage, RelativeTime, usePageTitle, EmptyRow, LoadMore } from '../ui';
 import { checkValue, EMPTY_VALUE, isEmptyValue, valueBytes, ValueField, type ValueInput } from '../ValueField';
 
 /** What the Value column shows for every secret: values are never available to anyone. */
@@ -122,13 +122,7 @@ export function SecretsPage({ identity }: { identity: Identity }) {
           </tr>
         </thead>
         <tbody>
-          {loaded && shown.length === 0 && (
-            <tr>
-              <td colSpan={canManageSecrets ? 8 : 7} className="empty">
-                {secrets.length === 0 ? 'No secrets yet.' : `No loaded secret matches “${query}”.`}
-              </td>
-            </tr>
-          )}
+          {loaded && shown.length === 0 && <EmptyRow columns={canManageSecrets ? 8 : 7}>{secrets.length === 0 ? 'No secrets yet.' : `No loaded secret matches “${query}”.`}</EmptyRow>}
           {shown.map((secret) => {
             const deleted = secret.state === 'STATE_DELETED';
             return (
@@ -175,12 +169,9 @@ export function SecretsPage({ identity }: { identity: Identity }) {
         </tbody>
       </table>
       {nextPage && (
-        <div className="load-more">
-          <button type="button" className="secondary" onClick={() => void load({ after: nextPage })}>
-            Load more secrets
-          </button>
+        <LoadMore noun="secrets" onClick={() => void load({ after: nextPage })}>
           {query && <span className="hint"> Search covers the {secrets.length} secrets loaded so far.</span>}
-        </div>
+        </LoadMore>
       )}
     </section>
   );

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { workspacesApi, type Workspace } from '../api';
 import type { Identity } from '../identity';
 import { PAGE_SIZE, usePagedList } from '../paging';
-import { Cell, ErrorMessage, navigate, RelativeTime, StateBadge, usePageTitle } from '../ui';
+import { Cell, ErrorMessage, navigate, RelativeTime, StateBadge, usePageTitle, EmptyRow, LoadMore } from '../ui';
 
 /** The New workspace form's route. A workspace may be named "new"; no name starts with "-". */
 export const NEW_WORKSPACE_ROUTE = '/workspaces/-/new';
@@ -59,13 +59,7 @@ export function WorkspacesPage({ identity }: { identity: Identity }) {
           </tr>
         </thead>
         <tbody>
-          {loaded && !error && workspaces.length === 0 && (
-            <tr>
-              <td colSpan={4} className="empty">
-                No workspaces yet.
-              </td>
-            </tr>
-          )}
+          {loaded && !error && workspaces.length === 0 && <EmptyRow columns={4}>No workspaces yet.</EmptyRow>}
           {workspaces.map((workspace) => (
             <tr key={workspace.id} data-workspace={workspace.name}>
               <Cell label="Name" className="name">
@@ -82,13 +76,7 @@ export function WorkspacesPage({ identity }: { identity: Identity }) {
           ))}
         </tbody>
       </table>
-      {nextPage && (
-        <div className="load-more">
-          <button type="button" className="secondary" onClick={loadMore}>
-            Load more workspaces
-          </button>
-        </div>
-      )}
+      {nextPage && <LoadMore noun="workspaces" onClick={loadMore} />}
     </section>
   );
 }
