@@ -1,16 +1,9 @@
 import { useState, type FormEvent } from 'react';
+import { runInputOf, type JobInput, type RunMessage } from '../../services/job-launcher/rules.js';
 import { type EnvRow, type SecretRow, useEnvSecrets } from './env-secrets';
 import { Field, FieldChecks, formErrorsOf, hasErrors, useFormErrors, type FormErrors, type FormField } from './forms';
 import { navigate } from './ui';
 
-/** What a job or a workspace is asked to run, as the API names it (the object checked and sent). */
-export interface RunSent {
-  name: string;
-  image: string;
-  command: string;
-  env: { name: string; value: string }[];
-  secrets: { secretName: string; envName: string; filePath: string }[];
-}
 
 export interface RunFormOptions {
   org: string;
@@ -23,9 +16,9 @@ export interface RunFormOptions {
    * roots a file may go under depends on the backend, which only the server knows: that one
    * comes back from it, at the same field.
    */
-  check(v: FieldChecks, sent: RunSent): void;
+  check(v: FieldChecks, input: JobInput): void;
   /** Sends it; answers the route to go to. */
-  send(sent: RunSent): Promise<string>;
+  send(sent: RunMessage): Promise<string>;
   /** A failure of this status is about this field (a name already taken). */
   conflict?: { status: string; path: string };
 }
@@ -48,11 +41,11 @@ export function useRunForm(opts: RunFormOptions) {
   ];
 
   // What is sent, as the API names it: the same object the browser checks and the server gets.
-  const sent: RunSent = { name, image, command, ...section.sent };
+  const sent: RunMessage = { name, image, command, ...section.sent };
 
   const check = (): FormErrors => {
     const v = new FieldChecks();
-    opts.check(v, sent);
+    opts.check(v, runInputOf(sent));
     section.checkFilePathsGiven(v);
     return v.placed(fields);
   };

@@ -35,7 +35,7 @@ export function JobCreatePage({ identity }: { identity: Identity }) {
     kind: 'job',
     initial: clone,
     // The job launcher's own rules (services/job-launcher/rules.ts).
-    check: (v, job) => checkJobInput(v, { ...job, secretRefs: job.secrets }, ANY_FILE_ROOT),
+    check: (v, input) => checkJobInput(v, input, ANY_FILE_ROOT),
     send: async (job) => `/jobs/${(await jobsApi.createJob({ org: identity.org, job })).job?.id ?? ''}`,
   });
   const { errors, fields, failures, section } = form;

@@ -15,7 +15,7 @@ export function WorkspaceCreatePage({ identity }: { identity: Identity }) {
     org: identity.org,
     kind: 'workspace',
     // The job launcher's own workspace rules (services/job-launcher/workspaces/rules.ts).
-    check: (v, workspace) => checkWorkspaceInput(v, { ...workspace, secretRefs: workspace.secrets }, ANY_FILE_ROOT),
+    check: (v, input) => checkWorkspaceInput(v, input, ANY_FILE_ROOT),
     send: async (workspace) => {
       const created = await workspacesApi.createWorkspace({ org: identity.org, workspace });
       setCreateWarnings(created.warnings ?? []);
