@@ -125,6 +125,12 @@ const attemptJson = (a: Attempt): AttemptJson => ({
   secrets: a.secrets.map(injectedSecretJson),
 });
 
+/** What a job or workspace was asked to run with: its plain variables and secret references. */
+export const runInputJson = (run: Pick<Job, 'env' | 'secrets'>) => ({
+  env: run.env.map(({ name, value }) => ({ name, value })),
+  secrets: run.secrets.map(({ secretName, envName, filePath }) => ({ secretName, envName, filePath })),
+});
+
 /** Explicit mapper: every field, times as RFC 3339 or null, states lower case. */
 function jobJson(job: Job | undefined): JobJson {
   if (!job) throw new Error('the job-launcher answered without a job');
@@ -134,8 +140,7 @@ function jobJson(job: Job | undefined): JobJson {
     name: job.name,
     image: job.image,
     command: job.command,
-    env: job.env.map(({ name, value }) => ({ name, value })),
-    secrets: job.secrets.map(({ secretName, envName, filePath }) => ({ secretName, envName, filePath })),
+    ...runInputJson(job),
     state: enumJson(job_StateToJSON(job.state)),
     attempts: job.attempts.map(attemptJson),
     backend: job.backend,

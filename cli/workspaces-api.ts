@@ -11,7 +11,7 @@ import {
 import { CHANNEL_DEFAULTS, createServiceClient, isServiceError } from '../services/runtime/grpc-client.js';
 import { clientOptions } from './client-options.js';
 import { enumJson, timeJson } from './json-values.js';
-import { injectedSecretJson, type InjectedSecretJson, type JobSpec } from './jobs-api.js';
+import { injectedSecretJson, runInputJson, type InjectedSecretJson, type JobSpec } from './jobs-api.js';
 import type { Connection } from './settings.js';
 
 /**
@@ -138,8 +138,7 @@ function workspaceJson(workspace: Workspace | undefined): WorkspaceJson {
     name: workspace.name,
     image: workspace.image,
     command: workspace.command,
-    env: workspace.env.map(({ name, value }) => ({ name, value })),
-    secrets: workspace.secrets.map(({ secretName, envName, filePath }) => ({ secretName, envName, filePath })),
+    ...runInputJson(workspace),
     state: enumJson(workspace_StateToJSON(workspace.state)),
     backend: workspace.backend,
     createTime: timeJson(workspace.createTime),
