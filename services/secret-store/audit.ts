@@ -96,7 +96,7 @@ const LINK_CHUNK = 1000;
 /** Who writes the marker event that starts the keyed part of an older chain. */
 export const AUDIT_CHAIN_ACTOR = 'svc:secret-store';
 
-interface HeadRecord {
+export interface HeadRecord {
   seq: number | string;
   hash: string;
   keyed_from: number | string | null;

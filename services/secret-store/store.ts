@@ -3,6 +3,7 @@ import { insertRecord, sqliteRows, sqliteWriteTransaction } from '../runtime/sql
 import { destroyedDataOf } from '../runtime/destroyed-data.js';
 import type { EnvVarFit } from '../runtime/env-var-fit.js';
 import { sqliteAuditWrites, type AuditChain, type AuditEvent } from './audit.js';
+import { UnlockedAuditAppends } from './audit-unlocked-append.js';
 
 export interface EncryptedValue {
   ciphertext: Uint8Array;
@@ -232,8 +233,10 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
     if (!(await destroyed.scrub().catch(() => false))) opts.onScrubIncomplete?.();
   };
   // SQLite: a launch's and a create's hot statements run as prepared statements, without knex
-  // (sqlite-client.ts); PostgreSQL keeps knex.
+  // (sqlite-client.ts); PostgreSQL keeps knex, and appends audit events alone without a
+  // transaction (audit-unlocked-append.ts).
   const sqlite = dialectOf(knex) === 'sqlite';
+  const unlockedAppends = sqlite ? undefined : new UnlockedAuditAppends(knex, chain);
   const live = (db: Knex | Knex.Transaction) => db<SecretRecord>('secrets').whereNull('deleted_at');
   // At most one live secret per name (secrets_live_name_unique), looked up by (org, name).
   const liveByName = (org: string, names: string[]) => rowsByKeys(knex, () => live(knex).where({ org }), 'name', names);
@@ -338,7 +341,7 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
     },
     async appendAudit(audit) {
       if (sqlite) await sqliteWriteTransaction(knex, (db) => chain.append(sqliteAuditWrites(db), audit));
-      else await knex.transaction((trx) => chain.append(trx, audit));
+      else await unlockedAppends!.append(audit);
     },
     async versionsByUid(org, uids) {
       if (uids.length === 0) return [];
