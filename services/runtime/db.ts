@@ -168,6 +168,8 @@ export async function preparedRows<R>(db: Knex, name: string, sql: string, value
   let n = 0;
   const text = sql.replace(/\?/g, () => `$${++n}`);
   const connection = (await db.client.acquireConnection()) as PgConnection;
+  // Announced as knex announces its own statements (to knex.on('query') listeners): as sent.
+  (db.client as { emit(event: 'query', query: { sql: string; bindings: readonly Knex.Value[]; method: string }): boolean }).emit('query', { sql: text, bindings: values, method: 'raw' });
   try {
     return (await connection.query({ name, text, values: [...values] })).rows as R[];
   } finally {

@@ -220,6 +220,11 @@ function secretRecord(row: SecretRow) {
 /** Secret rows per INSERT statement (14 columns each: well under every engine's bind limit). */
 const SECRET_INSERT_CHUNK = 500;
 
+/** PostgreSQL: live secrets by name, one LATERAL lookup per name (see rowsByKeys in runtime/db.ts). */
+const LIVE_BY_NAME = `select found.* from unnest(?::text[]) as asked(key)
+cross join lateral (select * from secrets where deleted_at is null and org = ? and name = asked.key limit 1) as found
+order by found.name`;
+
 /**
  * `chain` appends each change's audit events (keyed links) inside the change's transaction.
  * `onScrubIncomplete` hears when destroyed values could not be made to leave the files at
@@ -283,7 +288,8 @@ export function createSecretStore(knex: Knex, chain: Pick<AuditChain, 'append'>,
         const sql = `select * from secrets where deleted_at is null and org = ? and name in (${distinct.map(() => '?').join(', ')}) order by name`;
         return (await sqliteRows<SecretRecord>(knex, sql, [org, ...distinct])).map(fromRecord);
       }
-      const rows: SecretRecord[] = await liveByName(org, names).orderBy('name');
+      // rowsByKeys's plan as one fixed text, prepared once per connection: a launch and a group of creates read this first.
+      const rows = await preparedRows<SecretRecord>(knex, 'secret_store_live_by_name', LIVE_BY_NAME, [[...new Set(names)], org]);
       return rows.map(fromRecord);
     },
     async list(query) {
