@@ -1,4 +1,4 @@
-import { dialectOf, optionalNumber, toNumber, type Knex } from '../runtime/db.js';
+import { dialectOf, optionalNumber, preparedRows, toNumber, type Knex } from '../runtime/db.js';
 import { insertRecord, sqliteTransaction } from '../runtime/sqlite-client.js';
 import { TERMINAL_STATES, type AttemptState, type AttemptStatus, type EnvEntry } from './backend.js';
 
@@ -172,22 +172,18 @@ function jobRecord(job: JobRow) {
   };
 }
 
-/** The rows in job_attempt_secrets of an attempt's secrets. */
-const attemptSecretRecords = (org: string, a: AttemptRow) =>
-  a.secrets.map((s) => ({
-    job_id: a.jobId,
-    attempt: a.number,
-    org,
-    secret_name: s.secretName,
-    secret_uid: s.secretUid,
-    env_name: s.envName,
-    file_path: s.filePath,
-    version: s.version,
-  }));
-
-function jobInsert(db: Knex, job: JobRow): Knex.QueryBuilder {
-  return db('jobs').insert(jobRecord(job));
-}
+/** The row in job_attempt_secrets of one of an attempt's secrets. */
+const attemptSecretRecord = (org: string, a: AttemptRow, s: InjectedSecretRow) => ({
+  job_id: a.jobId,
+  attempt: a.number,
+  org,
+  secret_name: s.secretName,
+  secret_uid: s.secretUid,
+  env_name: s.envName,
+  file_path: s.filePath,
+  version: s.version,
+});
+const attemptSecretRecords = (org: string, a: AttemptRow) => a.secrets.map((s) => attemptSecretRecord(org, a, s));
 
 function attemptInserts(db: Knex, org: string, a: AttemptRow): Knex.QueryBuilder[] {
   const inserts = [db('job_attempts').insert(attemptRecord(a))];
@@ -211,6 +207,26 @@ function oneStatement(knex: Knex, writes: [name: string, query: Knex.QueryBuilde
   const sql = `with ${parts.map((p) => `${p.name} as (${p.sql})`).join(', ')} ${last.sql}`;
   return knex.raw(sql, [...parts.flatMap((p) => p.bindings), ...last.bindings]);
 }
+
+/**
+ * PostgreSQL: a new job, its first attempt and the attempt's secrets as one prepared statement
+ * (oneStatement's WITH clauses). The rows go as JSON, read back as each table's row type, so
+ * the text is the same whatever the number of secrets: the server parses and plans it once per
+ * connection, and knex builds nothing.
+ */
+async function pgInsertJob(knex: Knex, job: JobRow, a: AttemptRow): Promise<void> {
+  const [jobRow, attemptRow, secretRows] = [jobRecord(job), attemptRecord(a), attemptSecretRecords(job.org, a)];
+  pgInsertJobSql ??= (() => {
+    const secretColumns = Object.keys(attemptSecretRecord(job.org, a, {} as InjectedSecretRow));
+    const insert = (table: string, columns: string[], rows: 'record' | 'recordset') => {
+      const list = columns.map((c) => `"${c}"`).join(', ');
+      return `insert into ${table} (${list}) select ${list} from jsonb_populate_${rows}(null::${table}, ?::jsonb)`;
+    };
+    return `with job as (${insert('jobs', Object.keys(jobRow), 'record')}), attempt as (${insert('job_attempts', Object.keys(attemptRow), 'record')}) ${insert('job_attempt_secrets', secretColumns, 'recordset')}`;
+  })();
+  await preparedRows(knex, 'job_launcher_insert_job', pgInsertJobSql, [JSON.stringify(jobRow), JSON.stringify(attemptRow), JSON.stringify(secretRows)]);
+}
+let pgInsertJobSql: string | undefined;
 
 /**
  * Records a state change (plus `extra` columns) unless the attempt already ended, mirrored on
@@ -267,17 +283,7 @@ function sqliteRecordStatus(knex: Knex, jobId: string, number: number, changes: 
 export function createJobStore(knex: Knex): JobStore {
   return {
     async insertJob(job, attempt) {
-      if (dialectOf(knex) === 'sqlite') return sqliteInsertJob(knex, job, attempt);
-      if (dialectOf(knex) === 'postgres') {
-        const inserts = [jobInsert(knex, job), ...attemptInserts(knex, job.org, attempt)];
-        const main = inserts.pop()!;
-        await oneStatement(knex, inserts.map((q, i): [string, Knex.QueryBuilder] => [`insert_${i}`, q]), main);
-        return;
-      }
-      await knex.transaction(async (trx) => {
-        await jobInsert(trx, job);
-        await insertAttempt(trx, job.org, attempt);
-      });
+      return dialectOf(knex) === 'sqlite' ? sqliteInsertJob(knex, job, attempt) : pgInsertJob(knex, job, attempt);
     },
     async deleteJob(id) {
       await knex.transaction(async (trx) => {
