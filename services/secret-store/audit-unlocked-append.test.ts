@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { expectedLink, testAuditChain, testLinker } from '../../test/support/audit-chain.js';
+import { expectUnbrokenChain, testAuditChain, testLinker } from '../../test/support/audit-chain.js';
 import { createTestDatabase, POSTGRES_ENABLED, type TestDatabase } from '../../test/support/postgres.js';
 import type { AuditLinker } from '../runtime/audit-link.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
-import { AuditChain, GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
+import { AuditChain, listAuditEvents, type AuditEvent } from './audit.js';
 import { UnlockedAuditAppends } from './audit-unlocked-append.js';
 import { secretStoreMigrations } from './migrations.js';
 
@@ -26,16 +26,6 @@ const event = (org: string, n: number, actor = 'svc:job-launcher'): AuditEvent =
   requestId: `req-${n}`,
   details: { jobId: `j_${n}`, attempt: 1, as: 'env S' },
 });
-
-async function expectUnbrokenChain(events: StoredAuditEvent[]): Promise<void> {
-  let prev = GENESIS_HASH;
-  for (const [i, e] of events.entries()) {
-    expect(e.seq, `seq of event ${i}`).to.equal(i + 1);
-    expect(e.prevHash, `prevHash of seq ${e.seq}`).to.equal(prev);
-    expect(e.hash, `link of seq ${e.seq}`).to.equal(await expectedLink(e));
-    prev = e.hash;
-  }
-}
 
 (POSTGRES_ENABLED ? describe : describe.skip)('UnlockedAuditAppends (postgres)', () => {
   let db: TestDatabase;

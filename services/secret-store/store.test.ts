@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { expectedLink, testAuditChain } from '../../test/support/audit-chain.js';
+import { expectedLink, expectUnbrokenChain, testAuditChain } from '../../test/support/audit-chain.js';
 import { engines, type Engine } from '../../test/support/postgres.js';
 import { openDatabase, type Knex } from '../runtime/db.js';
 import { GENESIS_HASH, listAuditEvents, type AuditEvent, type StoredAuditEvent } from './audit.js';
@@ -62,18 +62,6 @@ function auditOf(row: Pick<SecretRow, 'org' | 'name' | 'uid' | 'version'>, actio
     details: {},
     ...extra,
   };
-}
-
-/** Checks that events form one unbroken chain from the genesis hash, seq 1..N. */
-/** Each event follows the one before and carries the keyed link of its contents there. */
-async function expectUnbrokenChain(events: StoredAuditEvent[]): Promise<void> {
-  let prev = GENESIS_HASH;
-  for (const [i, e] of events.entries()) {
-    expect(e.seq, `seq of event ${i}`).to.equal(i + 1);
-    expect(e.prevHash, `prevHash of seq ${e.seq}`).to.equal(prev);
-    expect(e.hash, `link of seq ${e.seq}`).to.equal(await expectedLink(e));
-    prev = e.hash;
-  }
 }
 
 /** Strips the chain fields (and absent optionals) so stored events compare with the appended ones. */

@@ -1,6 +1,7 @@
+import { expect } from 'chai';
 import sodium from 'libsodium-wrappers';
 import { auditLink, chainKeyOf, localLinker, type AuditLinker } from '../../services/runtime/audit-link.js';
-import { AuditChain, auditDigest, linkBytes, linkHex, type StoredAuditEvent } from '../../services/secret-store/audit.js';
+import { AuditChain, auditDigest, GENESIS_HASH, linkBytes, linkHex, type StoredAuditEvent } from '../../services/secret-store/audit.js';
 
 /**
  * Keyed audit links in tests that run secret-store's storage without key-management: the
@@ -25,4 +26,15 @@ export async function testAuditChain(appended?: (org: string, n: number) => void
 /** The link an event should carry after its recorded prev hash, under the test key. */
 export async function expectedLink(e: StoredAuditEvent): Promise<string> {
   return linkHex(auditLink(await testChainKey(), linkBytes(e.prevHash), e.seq, auditDigest(e.seq, e)));
+}
+
+/** Each event follows the one before (seq 1..N from the genesis hash) and carries the keyed link of its contents there. */
+export async function expectUnbrokenChain(events: StoredAuditEvent[]): Promise<void> {
+  let prev = GENESIS_HASH;
+  for (const [i, e] of events.entries()) {
+    expect(e.seq, `seq of event ${i}`).to.equal(i + 1);
+    expect(e.prevHash, `prevHash of seq ${e.seq}`).to.equal(prev);
+    expect(e.hash, `link of seq ${e.seq}`).to.equal(await expectedLink(e));
+    prev = e.hash;
+  }
 }
