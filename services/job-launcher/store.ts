@@ -196,21 +196,11 @@ async function insertAttempt(trx: Knex.Transaction, org: string, a: AttemptRow):
 }
 
 /**
- * PostgreSQL only: several writes as ONE statement, the others as data-modifying WITH clauses
- * before `main`. A statement is atomic by itself and costs one round trip, where a transaction
- * costs one per write plus BEGIN and COMMIT. (SQLite has no data-modifying WITH, and no round
- * trips to save: it runs the writes in a transaction.)
- */
-function oneStatement(knex: Knex, writes: [name: string, query: Knex.QueryBuilder][], main: Knex.QueryBuilder | string): Knex.Raw {
-  const parts = writes.map(([name, query]) => ({ name, ...query.toSQL() }));
-  const last = typeof main === 'string' ? { sql: main, bindings: [] } : main.toSQL();
-  const sql = `with ${parts.map((p) => `${p.name} as (${p.sql})`).join(', ')} ${last.sql}`;
-  return knex.raw(sql, [...parts.flatMap((p) => p.bindings), ...last.bindings]);
-}
-
-/**
- * PostgreSQL: a new job, its first attempt and the attempt's secrets as one prepared statement
- * (oneStatement's WITH clauses). The rows go as JSON, read back as each table's row type, so
+ * PostgreSQL: a new job, its first attempt and the attempt's secrets as one prepared statement,
+ * the others as data-modifying WITH clauses before the last: a statement is atomic by itself
+ * and costs one round trip, where a transaction costs one per write plus BEGIN and COMMIT.
+ * (SQLite has no data-modifying WITH, and no round trips to save: it runs the writes in a
+ * transaction.) The rows go as JSON, read back as each table's row type, so
  * the text is the same whatever the number of secrets: the server parses and plans it once per
  * connection, and knex builds nothing.
  */
@@ -238,21 +228,44 @@ async function recordStatus(knex: Knex, jobId: string, number: number, status: A
   if (status.endTime) changes.end_time = status.endTime.getTime();
   if (status.exitCode !== undefined) changes.exit_code = status.exitCode;
   if (status.message !== undefined) changes.message = status.message;
-  const attemptUpdate = (db: Knex) => db('job_attempts').where({ job_id: jobId, number }).whereNotIn('state', TERMINAL_STATES as AttemptState[]);
-  const jobUpdate = (db: Knex) => db('jobs').where({ id: jobId, latest_attempt: number });
-  const mirrored = { state: status.state, updated_at: now };
+  const update = statusUpdate(Object.keys(changes) as (keyof AttemptRecord)[]);
+  const attemptValues = [...update.columns.map((c) => changes[c] ?? null), jobId, number, ...TERMINAL_STATES];
+  const jobValues = [status.state, now, jobId, number];
   if (dialectOf(knex) === 'postgres') {
-    const result = await oneStatement(
-      knex,
-      [
-        ['changed_attempt', attemptUpdate(knex).update(changes, ['number'])],
-        ['mirrored_job', jobUpdate(knex).whereRaw('exists (select 1 from changed_attempt)').update(mirrored)],
-      ],
-      'select count(*) as changed from changed_attempt',
-    );
-    return toNumber((result as { rows: { changed: string }[] }).rows[0].changed) > 0;
+    const [{ changed }] = await preparedRows<{ changed: string }>(knex, update.postgres.name, update.postgres.sql, [...attemptValues, ...jobValues]);
+    return toNumber(changed) > 0;
   }
-  return sqliteRecordStatus(knex, jobId, number, changes, mirrored);
+  return sqliteTransaction(knex, (run) => {
+    if (run(update.attempt, attemptValues) === 0) return false;
+    run(update.job, jobValues);
+    return true;
+  });
+}
+
+interface StatusUpdate {
+  columns: (keyof AttemptRecord)[];
+  /** The attempt's change unless it ended (values: the columns', job id, number, the terminal states). */
+  attempt: string;
+  /** Its mirror on the job when it is the latest attempt (values: state, updated_at, job id, number). */
+  job: string;
+  /** PostgreSQL: both as one prepared statement, the job's a WITH clause that runs only if the attempt changed. */
+  postgres: { name: string; sql: string };
+}
+const statusUpdates = new Map<string, StatusUpdate>();
+
+/** recordStatus's statements for a set of changed columns (SQLite runs both in one transaction). */
+function statusUpdate(columns: (keyof AttemptRecord)[]): StatusUpdate {
+  const key = columns.join(',');
+  let update = statusUpdates.get(key);
+  if (!update) {
+    const set = columns.map((c) => `"${c}" = ?`).join(', ');
+    const attempt = `update job_attempts set ${set} where job_id = ? and number = ? and state not in (${TERMINAL_STATES.map(() => '?').join(', ')})`;
+    const job = 'update jobs set state = ?, updated_at = ? where id = ? and latest_attempt = ?';
+    const sql = `with changed_attempt as (${attempt} returning number), mirrored_job as (${job} and exists (select 1 from changed_attempt)) select count(*) as changed from changed_attempt`;
+    update = { columns, attempt, job, postgres: { name: `job_launcher_status_${statusUpdates.size}`, sql } };
+    statusUpdates.set(key, update);
+  }
+  return update;
 }
 
 /**
@@ -264,19 +277,6 @@ function sqliteInsertJob(knex: Knex, job: JobRow, a: AttemptRow): Promise<void> 
     insertRecord(run, 'jobs', jobRecord(job));
     insertRecord(run, 'job_attempts', { ...attemptRecord(a) });
     for (const record of attemptSecretRecords(job.org, a)) insertRecord(run, 'job_attempt_secrets', record);
-  });
-}
-
-/** recordStatus on SQLite (see sqliteInsertJob): the attempt's change, then its mirror on the job. */
-function sqliteRecordStatus(knex: Knex, jobId: string, number: number, changes: Partial<AttemptRecord>, mirrored: { state: AttemptState; updated_at: number }): Promise<boolean> {
-  const columns = Object.keys(changes) as (keyof AttemptRecord)[];
-  const set = columns.map((c) => `"${c}" = ?`).join(', ');
-  const terminal = TERMINAL_STATES.map(() => '?').join(', ');
-  return sqliteTransaction(knex, (run) => {
-    const changed = run(`update job_attempts set ${set} where job_id = ? and number = ? and state not in (${terminal})`, [...columns.map((c) => changes[c] ?? null), jobId, number, ...TERMINAL_STATES]);
-    if (changed === 0) return false;
-    run('update jobs set state = ?, updated_at = ? where id = ? and latest_attempt = ?', [mirrored.state, mirrored.updated_at, jobId, number]);
-    return true;
   });
 }
 
