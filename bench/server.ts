@@ -8,6 +8,7 @@ import { SecretServiceService } from '../services/gen/vessl/secrets/v1/secrets.j
 import { EMBEDDED_TOKEN_SETTINGS, loadIssuerKeys, mintToken, type Role } from '../services/runtime/auth.js';
 import { createServiceClient, type ServiceClient } from '../services/runtime/grpc-client.js';
 import { sealBox } from '../services/runtime/sealed-box.js';
+import { preparedRows } from '../services/runtime/db.js';
 import { freePort, startServerProcess, type ServerProcess } from '../test/support/processes.js';
 import { processCpuMs } from './measure.js';
 
@@ -38,6 +39,11 @@ export interface BenchServer {
    * statistics a fresh 100,000-row table looks empty to the planner (see bench/README.md).
    */
   analyze(): Promise<void>;
+  /**
+   * PostgreSQL only: one round trip from this process, the read every listing asks first (the
+   * org's audit head, a prepared statement), on a connection of its own.
+   */
+  databaseRoundTrip?(org: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +66,8 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
     closers.push(c);
     return c;
   };
+  // As the server reads it: a pooled connection and a named prepared statement.
+  const roundTrips = databaseUrl ? knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 1, max: 1 } }) : undefined;
   return {
     process: proc,
     dataDir,
@@ -95,7 +103,13 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
         await db.destroy();
       }
     },
+    databaseRoundTrip: roundTrips
+      ? async (org) => {
+          await preparedRows(roundTrips, 'bench_audit_head', 'select seq from secret_audit_heads where org = ?', [org]);
+        }
+      : undefined,
     async stop() {
+      await roundTrips?.destroy();
       for (const c of closers) c.close();
       await proc.stop();
       rmSync(dataDir, { recursive: true, force: true });
