@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { engines } from './support/postgres.js';
 import { ROOT, run } from './support/processes.js';
 import { startTestSystem, type SecretClient, type TestSystem } from './support/system.js';
+import { until } from './support/until.js';
 
 // Issue 17, item 4: after a delete, a value rotation or a rewrap commits, the old ciphertext
 // and wrapped data key are in no file of the store (SQLite), or leave it when an operator
@@ -86,6 +87,41 @@ describe('destroyed values leave every file of the store (sqlite)', function () 
     const after = await storedValue(sys, 'KEPT');
     expect(after.wrappedDek.equals(before.wrappedDek)).to.equal(false);
     expect(foundInFiles([before.wrappedDek, after.wrappedDek])).to.deep.equal([false, true]);
+  });
+
+  it('a rewrap cut off by its caller leaves none of the moved keys\' old wrappings in any file (one scrub as the run ends)', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `CUT_${i}`);
+    await admin.batchCreateSecrets({ org: ORG, requests: await Promise.all(names.map(async (name) => ({ secret: { name }, value: await sys.seal(randomBytes(40)) }))) });
+    const before = new Map(await Promise.all(names.map(async (n) => [n, (await storedValue(sys, n)).wrappedDek] as const)));
+    const operatorToken = await sys.token('operator');
+    const platformEvents = () => sys.db('secret-store')('secret_audit_events').where({ org: '_platform', action: 'master_key.rewrapped' }).count({ n: '*' }).first();
+    const summariesBefore = Number((await platformEvents())!.n);
+    await sys.kms(operatorToken).rotateMasterKey({});
+    // One key per batch; the caller goes away once the first has moved.
+    for await (const progress of sys.secrets(operatorToken).rewrapSecrets({ batchSize: 1 })) if (progress.dataKeysRewrapped > 0) break;
+    // The run's summary goes into the _platform chain after its scrub, however it ended.
+    await until('the cut-off rewrap to record its summary', async () => (Number((await platformEvents())!.n) > summariesBefore ? true : undefined));
+    const moved: Buffer[] = [];
+    const kept: Buffer[] = [];
+    for (const name of names) {
+      const now = (await storedValue(sys, name)).wrappedDek;
+      (now.equals(before.get(name)!) ? kept : moved).push(before.get(name)!);
+    }
+    expect(moved.length, 'keys the run moved').to.be.greaterThan(0);
+    expect(foundInFiles(moved)).to.deep.equal(moved.map(() => false));
+    // Keys not moved yet are live: still there.
+    expect(foundInFiles(kept)).to.deep.equal(kept.map(() => true));
+  });
+
+  it('the data key count a master key retirement asks first (CountDataKeys) makes destroyed wrappings leave the files', async () => {
+    // As if a rewrap batch had committed and the server stopped before its scrub.
+    await admin.createSecret({ org: ORG, secret: { name: 'UNSCRUBBED' }, value: await sys.seal(randomBytes(40)) });
+    const old = (await storedValue(sys, 'UNSCRUBBED')).wrappedDek;
+    await sys.db('secret-store')('secrets').where({ org: ORG, name: 'UNSCRUBBED' }).whereNull('deleted_at').update({ wrapped_dek: randomBytes(old.length) });
+    expect(foundInFiles([old])).to.deep.equal([true]);
+    // ListMasterKeys counts the data keys each version wraps, as RetireMasterKey does first.
+    await sys.kms(await sys.token('operator')).listMasterKeys({});
+    expect(foundInFiles([old])).to.deep.equal([false]);
   });
 
   it('vessl-secrets maintenance purge-destroyed checkpoints the WAL and truncates the -wal to 0 bytes, beside a running server', async () => {

@@ -46,7 +46,7 @@ export function rewrapHandlers(knex: Knex, kms: ServiceClient<typeof KeyManageme
     },
     async countDataKeys(_req, ctx) {
       requireService(ctx.principal, ['key-management'], 'count data keys');
-      return { counts: await countDataKeys(knex) };
+      return { counts: await countDataKeys(knex, true) };
     },
   };
 }

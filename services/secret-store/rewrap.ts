@@ -20,8 +20,15 @@ interface WrappedRow {
   wrapped_dek: Buffer;
 }
 
-/** Which master key versions wrap how many live data keys. */
-export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; dataKeys: number }[]> {
+/**
+ * Which master key versions wrap how many live data keys. A master key is retired only when
+ * key-management's count (CountDataKeys) says it wraps none, and that count first makes
+ * destroyed wrappings leave the files (`scrubFirst`): a run that stopped after its last batch
+ * and before its own scrub left some there. A scrub a reader holds off is tried again by the
+ * next destroying write (or `vessl-secrets maintenance purge-destroyed`), as after a delete.
+ */
+export async function countDataKeys(knex: Knex, scrubFirst = false): Promise<{ kekVersion: number; dataKeys: number }[]> {
+  if (scrubFirst) await destroyedDataOf(knex).scrub();
   const rows = (await knex('secrets').whereNotNull('wrapped_dek').select('kek_version').count({ n: '*' }).groupBy('kek_version').orderBy('kek_version')) as unknown as {
     kek_version: number;
     n: number | string;
@@ -34,6 +41,11 @@ export async function countDataKeys(knex: Knex): Promise<{ kekVersion: number; d
  * decrypted (key-management unwraps and re-wraps DEKs only). Each batch is one transaction
  * of compare-and-swap updates, so a crash loses nothing, a second run finishes the rest, and
  * two runs at once (or a value rotation meanwhile) never overwrite a newer wrapping.
+ * The data keys as the old master key wrapped them leave the files once per run, before its
+ * last progress (docs/crypto.md, "Destroyed means gone from the files"): while a run goes on,
+ * that master key still wraps the keys not yet moved, so scrubbing batch by batch would hide
+ * nothing from whoever holds it; it cannot be retired before a scrub (countDataKeys).
+ * (A checkpoint per 500-key batch cost most of a SQLite rewrap's time.)
  * A run is audited once, in the operators' `_platform` chain, as it ends (finished, cancelled
  * or failed): how many org keys and data keys it moved and whether it finished. A rewrap changes
  * no secret's value or metadata, so the orgs' own logs do not record it.
@@ -54,6 +66,8 @@ export async function* rewrapSecrets(
   try {
     yield* rewrapBatches(knex, kms, opts, progress, remaining, call, fail);
   } finally {
+    // Whatever the run moved (all, or up to a cancel or a failure) leaves the files.
+    if (progress.dataKeysRewrapped > 0) await destroyedDataOf(knex).scrub();
     await appendRunSummary(knex, opts, progress);
   }
   yield { ...progress, done: !opts.cancelled() };
@@ -86,8 +100,6 @@ async function* rewrapBatches(
       }
       return n;
     });
-    // The data keys as the old master key wrapped them leave the files too.
-    if (swapped > 0) await destroyedDataOf(knex).scrub();
     progress.dataKeysRewrapped += swapped;
     yield { ...progress };
   }
