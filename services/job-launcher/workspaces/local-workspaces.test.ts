@@ -144,6 +144,14 @@ describe('local workspace backend', function () {
       });
     }
 
+    it('starts and then reports commands that end at once, however Node orders their exit and what bwrap reported (16 at a time)', async () => {
+      // Under load, the exit came before bwrap's report had been read, and the start failed
+      // ("the workspace sandbox could not be started"). Many at once make that order likely.
+      const handles = await Promise.all(Array.from({ length: 16 }, () => start(spec({ command: 'exit 3' }))));
+      for (const handle of handles) expect(await stateChange(handle)).to.include({ state: 'FAILED', exitCode: 3 });
+      await expectNoRunFiles();
+    });
+
     it('keeps a file of HOME across stop and start (with a new uid each run), and remove() deletes the home', async () => {
       const first = spec();
       const handle = await start(first);

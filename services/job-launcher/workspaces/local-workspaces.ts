@@ -300,27 +300,37 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
         resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
       }),
     );
+    const status = bwrap.stdio[STATUS_FD] as Readable;
+    // Everything bwrap reported has been read (it closes the pipe as it exits).
+    const statusRead = new Promise<void>((resolve) => status.once('close', resolve));
     const reported = new Promise<void>((resolve, reject) => {
       bwrap.once('error', reject);
+      // One JSON object a line; a read may hold several (a command that ends at once: its
+      // sandbox's and its exit's), or part of one.
+      const consume = (line: string) => {
+        const parsed = parseSandboxStatus(line);
+        if (run.sandbox || parsed?.pidNamespace === undefined || parsed.childPid === undefined) return;
+        run.sandbox = { pidNamespace: parsed.pidNamespace, initPid: parsed.childPid };
+        resolve();
+      };
       let pending = '';
-      const status = bwrap.stdio[STATUS_FD] as Readable;
       status.setEncoding('utf8');
       status.on('error', () => undefined);
       status.on('data', (text: string) => {
-        pending += text;
-        const parsed = parseSandboxStatus(pending);
-        if (!run.sandbox && parsed?.pidNamespace !== undefined && parsed.childPid !== undefined) {
-          run.sandbox = { pidNamespace: parsed.pidNamespace, initPid: parsed.childPid };
-          pending = '';
-          resolve();
-        } else if (parsed) pending = '';
+        const lines = (pending + text).split('\n');
+        pending = lines.pop()!;
+        lines.forEach(consume);
       });
+      status.once('end', () => consume(pending));
     });
     // bwrap reports its PID 1 before that has entered the sandbox's last user namespace (the one
     // --disable-userns makes): the run can be entered once PID 1 has started the main process.
     const entered = reported.then(() => mainProcessStarted(run.sandbox!.initPid, exited));
-    // A command that ends at once still started: its end is reported as any other's.
-    const outcome = await Promise.race([entered.then(() => 'running' as const), exited.then(() => (run.sandbox ? 'running' : 'exited') as 'running' | 'exited'), sleep(START_TIMEOUT_MS, 'timeout' as const)]);
+    // A command that ends at once still started: its end is reported as any other's. Node may
+    // tell of bwrap's exit before it has read what bwrap reported (under load it did): whether
+    // the sandbox started is known once the report is read to its end.
+    const endedAtOnce = exited.then(() => statusRead).then(() => (run.sandbox ? 'running' : 'exited') as 'running' | 'exited');
+    const outcome = await Promise.race([entered.then(() => 'running' as const), endedAtOnce, sleep(START_TIMEOUT_MS, 'timeout' as const)]);
     if (outcome !== 'running') {
       bwrap.kill('SIGKILL');
       throw new BackendError(`local workspaces: the sandbox of ${run.handle.workspaceId} did not start (${outcome})`, 'the workspace sandbox could not be started');
