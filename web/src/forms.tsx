@@ -2,7 +2,7 @@
 // and a summary on top that links to the fields. The browser checks with the server's own rules
 // (services/secret-store/rules.ts and services/job-launcher/rules.ts report into a FieldChecks); what only the server can know (a
 // taken name) comes back as its field violation or status and lands at the same field.
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { ViolationSink } from '../../services/secret-store/rules.js';
 import { ApiError } from './api';
 import { plainError } from './ui';
@@ -129,6 +129,38 @@ export function useFormErrors(check: () => FormErrors, inputs: readonly unknown[
       setErrors(NO_ERRORS);
     },
   };
+}
+
+/**
+ * A form's submit: the browser's check first, then `action`; its result goes to `done` once the
+ * errors are cleared. What the user typed stays when either fails, and `errorsOf` places the
+ * failure at its fields. `busy` while it runs.
+ */
+export function useCheckedSubmit<T>(
+  check: () => FormErrors,
+  inputs: readonly unknown[],
+  action: () => Promise<T>,
+  done: (result: T) => void | Promise<void>,
+  errorsOf: (err: unknown) => FormErrors,
+) {
+  const { errors, failures, fail, reset } = useFormErrors(check, inputs);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const found = check();
+    if (hasErrors(found)) return fail(found);
+    setBusy(true);
+    try {
+      const result = await action();
+      reset();
+      await done(result);
+    } catch (err) {
+      fail(errorsOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, failures, busy, submit };
 }
 
 /** On top of a form that failed: which fields to fix (links that focus them), and any other reason. */

@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { runInputOf, type JobInput, type RunMessage } from '../../services/job-launcher/rules.js';
 import { type EnvRow, type SecretRow, useEnvSecrets } from './env-secrets';
-import { Field, FieldChecks, formErrorsOf, hasErrors, useFormErrors, type FormErrors, type FormField } from './forms';
+import { Field, FieldChecks, formErrorsOf, useCheckedSubmit, type FormErrors, type FormField } from './forms';
 import { navigate } from './ui';
 
 
@@ -30,7 +30,6 @@ export function useRunForm(opts: RunFormOptions) {
   const [image, setImage] = useState(initial?.image ?? 'python:3.12');
   const [command, setCommand] = useState(initial?.command ?? '');
   const section = useEnvSecrets(opts.org, kind, initial);
-  const [busy, setBusy] = useState(false);
 
   // The more precise paths first: a violation lands on the first field it belongs to.
   const fields: FormField[] = [
@@ -50,21 +49,13 @@ export function useRunForm(opts: RunFormOptions) {
     return v.placed(fields);
   };
 
-  const { errors, failures, fail } = useFormErrors(check, [name, image, command, section.env, section.secretRows]);
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = check();
-    if (hasErrors(found)) return fail(found);
-    setBusy(true);
-    try {
-      navigate(await opts.send(sent));
-    } catch (err) {
-      fail(formErrorsOf(err, fields, opts.conflict));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { errors, failures, busy, submit } = useCheckedSubmit(
+    check,
+    [name, image, command, section.env, section.secretRows],
+    () => opts.send(sent),
+    navigate,
+    (err) => formErrorsOf(err, fields, opts.conflict),
+  );
 
   return { kind, name, setName, image, setImage, command, setCommand, section, busy, fields, errors, failures, submit };
 }

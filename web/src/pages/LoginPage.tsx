@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { ApiError } from '../api';
-import { ErrorSummary, Field, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
+import { ErrorSummary, Field, formErrorsOf, NO_ERRORS, useCheckedSubmit, type FormErrors, type FormField } from '../forms';
 import { identify, type Identity } from '../identity';
 import { usePageTitle } from '../ui';
 
@@ -20,21 +20,7 @@ export function LoginPage({ notice, onLogin, onRetry }: { notice?: string; onLog
   const [token, setToken] = useState('');
   // Only the empty field is checked in the browser; the server judges the token itself.
   const check = (): FormErrors => (token.trim() === '' ? { fields: { token: 'is required: paste the whole token' } } : NO_ERRORS);
-  const { errors, failures, fail } = useFormErrors(check, [token]);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = check();
-    if (hasErrors(found)) return fail(found);
-    setBusy(true);
-    try {
-      onLogin(await identify(token.trim()));
-    } catch (err) {
-      fail(tokenErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { errors, failures, busy, submit } = useCheckedSubmit(check, [token], () => identify(token.trim()), onLogin, tokenErrors);
   return (
     <main className="login">
       <h1>vessl-secrets console</h1>

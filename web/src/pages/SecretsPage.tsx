@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { checkDescription, checkNewSecretFields, checkSecretKey } from '../../../services/secret-store/rules.js';
 import { secretsApi, type Secret } from '../api';
 import { Dialog } from '../dialog';
-import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, hasErrors, NO_ERRORS, useFormErrors, type FormErrors, type FormField } from '../forms';
+import { ErrorSummary, Field, FieldChecks, FormButtons, formErrorsOf, NO_ERRORS, useCheckedSubmit, type FormErrors, type FormField } from '../forms';
 import type { Identity } from '../identity';
 import { sealAndSend } from '../sealing';
 import { Cell, ErrorMessage, RelativeTime, usePageTitle, EmptyRow, LoadMore } from '../ui';
@@ -188,24 +188,7 @@ interface FormProps {
  * typed stays when it fails, and the errors land at their fields.
  */
 function useSubmit(fields: FormField[], inputs: readonly unknown[], check: () => FormErrors, action: () => Promise<string>, onDone: (message: string) => Promise<void>) {
-  const { errors, failures, fail, reset } = useFormErrors(check, inputs);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = check();
-    if (hasErrors(found)) return fail(found);
-    setBusy(true);
-    try {
-      const message = await action();
-      reset();
-      await onDone(message);
-    } catch (err) {
-      fail(formErrorsOf(err, fields, { status: 'ALREADY_EXISTS', path: 'secret.name' }));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { errors, failures, busy, submit };
+  return useCheckedSubmit(check, inputs, action, onDone, (err) => formErrorsOf(err, fields, { status: 'ALREADY_EXISTS', path: 'secret.name' }));
 }
 
 const SECRET_FIELDS: FormField[] = [
