@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { SpawnCommand, SpawnerEvent, SpawnerRequest } from './job-spawner.js';
 import { closeInheritedFds } from './inherited-fds.js';
-import { spawnCommand, statusStream } from './spawn-command.js';
+import { onStatusLines, spawnCommand, statusStream } from './spawn-command.js';
 
 /**
  * The job spawner process (see job-spawner.ts): starts job shells for the local backend and
@@ -43,16 +43,7 @@ function setReading(job: Job): void {
 
 /** Relays each complete line the process writes to its status fd. */
 function relayStatus(id: number, stream: Readable): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (text: string) => {
-    pending += text;
-    for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
-      send({ type: 'status', id, line: pending.slice(0, end) });
-      pending = pending.slice(end + 1);
-    }
-  });
-  stream.on('error', () => undefined);
+  onStatusLines(stream, (line) => send({ type: 'status', id, line }));
 }
 
 function start(id: number, command: SpawnCommand): void {

@@ -33,6 +33,23 @@ export function statusStream(child: ChildProcess, command: SpawnCommand): Readab
   return command.statusFd === undefined ? undefined : (child.stdio[command.statusFd] as Readable);
 }
 
+/**
+ * Each complete line a status stream carries (bwrap's `--json-status-fd`: one JSON object a
+ * line). A read may hold several lines, or part of one.
+ */
+export function onStatusLines(stream: Readable, line: (text: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    pending += text;
+    for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
+      line(pending.slice(0, end));
+      pending = pending.slice(end + 1);
+    }
+  });
+  stream.on('error', () => undefined);
+}
+
 /** stdio for the process: output on 1 and 2, and the extra fds the command asks for (args in, status out). */
 function stdioFor(command: SpawnCommand): ('ignore' | 'pipe')[] {
   const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];

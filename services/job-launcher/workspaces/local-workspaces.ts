@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { secretFilePathProblems } from '../../runtime/secret-file-paths.js';
 import { BackendError, BackendPreconditionError, type SecretFileEntry, type SecretFileSupport } from '../backend.js';
 import { closeInheritedFds } from '../backends/inherited-fds.js';
-import { spawnCommand } from '../backends/spawn-command.js';
+import { onStatusLines, spawnCommand } from '../backends/spawn-command.js';
 import { parseSandboxStatus, SANDBOX_FILE_ROOTS, SANDBOX_HOME, STATUS_FD, type SandboxNetwork } from '../sandbox/bubblewrap.js';
 import { JobSandbox, removeTree, type AttemptLease, type UidRange } from '../sandbox/job-sandbox.js';
 import { namespaceEnded, processTree, signalNamespace } from '../sandbox/pid-namespace.js';
@@ -305,23 +305,13 @@ class LocalWorkspaceBackend implements WorkspaceBackend {
     const statusRead = new Promise<void>((resolve) => status.once('close', resolve));
     const reported = new Promise<void>((resolve, reject) => {
       bwrap.once('error', reject);
-      // One JSON object a line; a read may hold several (a command that ends at once: its
-      // sandbox's and its exit's), or part of one.
-      const consume = (line: string) => {
+      // Line by line: a command that ends at once has its sandbox's line and its exit's in one read.
+      onStatusLines(status, (line) => {
         const parsed = parseSandboxStatus(line);
         if (run.sandbox || parsed?.pidNamespace === undefined || parsed.childPid === undefined) return;
         run.sandbox = { pidNamespace: parsed.pidNamespace, initPid: parsed.childPid };
         resolve();
-      };
-      let pending = '';
-      status.setEncoding('utf8');
-      status.on('error', () => undefined);
-      status.on('data', (text: string) => {
-        const lines = (pending + text).split('\n');
-        pending = lines.pop()!;
-        lines.forEach(consume);
       });
-      status.once('end', () => consume(pending));
     });
     // bwrap reports its PID 1 before that has entered the sandbox's last user namespace (the one
     // --disable-userns makes): the run can be entered once PID 1 has started the main process.
