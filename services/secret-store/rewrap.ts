@@ -66,8 +66,10 @@ export async function* rewrapSecrets(
   try {
     yield* rewrapBatches(knex, kms, opts, progress, remaining, call, fail);
   } finally {
-    // Whatever the run moved (all, or up to a cancel or a failure) leaves the files.
-    if (progress.dataKeysRewrapped > 0) await destroyedDataOf(knex).scrub();
+    // Whatever the run moved (all, or up to a cancel or a failure) leaves the files. A scrub
+    // that fails does not keep the run from its summary: the next destroying write (or the
+    // count before a retirement) tries again.
+    if (progress.dataKeysRewrapped > 0) await destroyedDataOf(knex).scrub().catch(() => false);
     await appendRunSummary(knex, opts, progress);
   }
   yield { ...progress, done: !opts.cancelled() };
